@@ -1,0 +1,93 @@
+"""The FastAPI factory: settings -> runtime -> routers, error handlers, docs, sweeper."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import text
+
+from growthloop.catalog.api import router as catalog_router
+from growthloop.config import Settings
+from growthloop.core.clock import Clock
+from growthloop.core.errors import install_error_handlers
+from growthloop.core.logs import RequestLogMiddleware
+from growthloop.core.runtime import Runtime
+from growthloop.identity.api import router as identity_router
+from growthloop.orders.api import router as orders_router
+from growthloop.payments.api import router as payments_router
+from growthloop.payments.api import sandbox_router
+from growthloop.wiring import build_runtime
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+API_DESCRIPTION = """growthloop: the store, members, fission marketing and analytics for
+merchants who sell through mini-programs. Money is integer fen; times are ISO 8601 with
+offset. Errors are `{"error": {"code", "message", "details"}}`."""
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    clock: Clock | None = None,
+    runtime: Runtime | None = None,
+    run_sweeper: bool | None = None,
+) -> FastAPI:
+    settings = settings or Settings()
+    rt = runtime or build_runtime(settings, clock)
+    sweep = settings.run_sweeper if run_sweeper is None else run_sweeper
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if sweep:
+            rt.sweeper.start()
+        try:
+            yield
+        finally:
+            await rt.sweeper.stop()
+            await rt.counters.close()
+            await rt.db.dispose()
+
+    app = FastAPI(
+        title="growthloop",
+        version="0.1.0",
+        description=API_DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.runtime = rt
+    install_error_handlers(app)
+    app.add_middleware(RequestLogMiddleware)
+
+    for router in (identity_router, catalog_router, orders_router, payments_router):
+        app.include_router(router)
+    if settings.sandbox:
+        app.include_router(sandbox_router)
+
+    # Vendored static files (Swagger UI, later ECharts): the docs work with no internet.
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="growthloop API",
+            swagger_js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
+            swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
+            swagger_favicon_url="/static/vendor/swagger-ui/favicon-32x32.png",
+        )
+
+    @app.get("/healthz", tags=["ops"])
+    async def healthz() -> dict[str, Any]:
+        async with rt.db.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        return {"status": "ok", "database": rt.db.dialect}
+
+    return app

@@ -1,0 +1,144 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from growthloop.catalog import service
+from growthloop.catalog.schemas import (
+    CategoryIn,
+    CategoryOut,
+    ProductIn,
+    ProductOut,
+    ProductPatch,
+    StockAdjustIn,
+)
+from growthloop.core.auth import AdminPrincipal, OptionalMember, Permission, SessionDep, require
+from growthloop.core.errors import Invalid
+from growthloop.core.pagination import Page, PageDep
+from growthloop.core.routing import UnitOfWorkRoute
+from growthloop.core.runtime import RuntimeDep
+
+router = APIRouter(route_class=UnitOfWorkRoute, tags=["catalog"])
+
+MerchantQuery = Annotated[
+    str | None,
+    Query(max_length=64, description="Browse without logging in: the merchant's id."),
+]
+CategoryQuery = Annotated[str | None, Query(max_length=64)]
+
+
+class MerchantRequired(Invalid):
+    code = "merchant_required"
+    message = "Pass a member token or ?merchant_id= to browse a merchant's catalog."
+
+
+def _browsing_merchant(member: OptionalMember, merchant_id: str | None) -> str:
+    if member is not None:
+        return member.merchant_id
+    if merchant_id is None:
+        raise MerchantRequired()
+    return merchant_id
+
+
+@router.get("/v1/products", response_model=Page[ProductOut])
+async def list_products(
+    session: SessionDep,
+    member: OptionalMember,
+    page: PageDep,
+    merchant_id: MerchantQuery = None,
+    category_id: CategoryQuery = None,
+) -> Page[ProductOut]:
+    merchant = _browsing_merchant(member, merchant_id)
+    rows, cursor = await service.list_products(
+        session, merchant, page, on_sale_only=True, category_id=category_id
+    )
+    return Page(items=await service.products_out(session, rows), next_cursor=cursor)
+
+
+@router.get("/v1/products/{product_id}", response_model=ProductOut)
+async def get_product(
+    product_id: str, session: SessionDep, member: OptionalMember, merchant_id: MerchantQuery = None
+) -> ProductOut:
+    product = await service.access_product(
+        session, _browsing_merchant(member, merchant_id), product_id
+    )
+    if not product.on_sale:
+        raise service.ProductNotFound(product_id=product_id)
+    return (await service.products_out(session, [product]))[0]
+
+
+@router.post("/v1/admin/products", response_model=ProductOut, status_code=201)
+async def create_product(
+    body: ProductIn,
+    session: SessionDep,
+    rt: RuntimeDep,
+    admin: AdminPrincipal = require(Permission.CATALOG_WRITE),
+) -> ProductOut:
+    product = await service.create_product(session, admin.merchant_id, body, rt.clock.now())
+    return (await service.products_out(session, [product]))[0]
+
+
+@router.get("/v1/admin/products", response_model=Page[ProductOut])
+async def admin_list_products(
+    session: SessionDep,
+    page: PageDep,
+    category_id: CategoryQuery = None,
+    admin: AdminPrincipal = require(Permission.CATALOG_READ),
+) -> Page[ProductOut]:
+    rows, cursor = await service.list_products(
+        session, admin.merchant_id, page, on_sale_only=False, category_id=category_id
+    )
+    return Page(items=await service.products_out(session, rows), next_cursor=cursor)
+
+
+@router.get("/v1/admin/products/{product_id}", response_model=ProductOut)
+async def admin_get_product(
+    product_id: str, session: SessionDep, admin: AdminPrincipal = require(Permission.CATALOG_READ)
+) -> ProductOut:
+    product = await service.access_product(session, admin.merchant_id, product_id)
+    return (await service.products_out(session, [product]))[0]
+
+
+@router.patch("/v1/admin/products/{product_id}", response_model=ProductOut)
+async def update_product(
+    product_id: str,
+    body: ProductPatch,
+    session: SessionDep,
+    rt: RuntimeDep,
+    admin: AdminPrincipal = require(Permission.CATALOG_WRITE),
+) -> ProductOut:
+    product = await service.update_product(
+        session, admin.merchant_id, product_id, body, rt.clock.now()
+    )
+    return (await service.products_out(session, [product]))[0]
+
+
+@router.post("/v1/admin/products/{product_id}/stock-adjustments", response_model=ProductOut)
+async def adjust_stock(
+    product_id: str,
+    body: StockAdjustIn,
+    session: SessionDep,
+    admin: AdminPrincipal = require(Permission.CATALOG_WRITE),
+) -> ProductOut:
+    product = await service.adjust_stock(session, admin.merchant_id, product_id, body.delta)
+    return (await service.products_out(session, [product]))[0]
+
+
+@router.get("/v1/admin/categories", response_model=list[CategoryOut])
+async def list_categories(
+    session: SessionDep, admin: AdminPrincipal = require(Permission.CATALOG_READ)
+) -> list[CategoryOut]:
+    rows = await service.list_categories(session, admin.merchant_id)
+    return [CategoryOut(id=c.id, name=c.name, sort=c.sort) for c in rows]
+
+
+@router.post("/v1/admin/categories", response_model=CategoryOut, status_code=201)
+async def create_category(
+    body: CategoryIn,
+    session: SessionDep,
+    rt: RuntimeDep,
+    admin: AdminPrincipal = require(Permission.CATALOG_WRITE),
+) -> CategoryOut:
+    c = await service.create_category(session, admin.merchant_id, body, rt.clock.now())
+    return CategoryOut(id=c.id, name=c.name, sort=c.sort)

@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from growthloop.catalog.models import Category, Product
+
+
+async def get_product(session: AsyncSession, product_id: str) -> Product | None:
+    return await session.get(Product, product_id)
+
+
+async def products_by_ids(session: AsyncSession, ids: Iterable[str]) -> dict[str, Product]:
+    ids = list(set(ids))
+    if not ids:
+        return {}
+    rows = (await session.execute(select(Product).where(Product.id.in_(ids)))).scalars()
+    return {p.id: p for p in rows}
+
+
+async def list_products(
+    session: AsyncSession,
+    merchant_id: str,
+    *,
+    limit: int,
+    after_id: str | None,
+    on_sale_only: bool,
+    category_id: str | None,
+) -> list[Product]:
+    stmt = select(Product).where(Product.merchant_id == merchant_id)
+    if on_sale_only:
+        stmt = stmt.where(Product.on_sale.is_(True))
+    if category_id:
+        stmt = stmt.where(Product.category_id == category_id)
+    if after_id:
+        stmt = stmt.where(Product.id > after_id)
+    stmt = stmt.order_by(Product.id).limit(limit + 1)
+    return list((await session.execute(stmt)).scalars())
+
+
+async def take_stock(session: AsyncSession, merchant_id: str, product_id: str, quantity: int) -> bool:
+    """Guarded atomic decrement: True only if the row had enough stock and is on sale."""
+    result = await session.execute(
+        update(Product)
+        .where(
+            Product.id == product_id,
+            Product.merchant_id == merchant_id,
+            Product.on_sale.is_(True),
+            Product.stock >= quantity,
+        )
+        .values(stock=Product.stock - quantity)
+        .execution_options(synchronize_session=False)
+    )
+    return getattr(result, "rowcount", 0) == 1
+
+
+async def add_stock(session: AsyncSession, merchant_id: str, product_id: str, quantity: int) -> bool:
+    result = await session.execute(
+        update(Product)
+        .where(
+            Product.id == product_id,
+            Product.merchant_id == merchant_id,
+            Product.stock + quantity >= 0,
+        )
+        .values(stock=Product.stock + quantity)
+        .execution_options(synchronize_session=False)
+    )
+    return getattr(result, "rowcount", 0) == 1
+
+
+async def category_by_name(session: AsyncSession, merchant_id: str, name: str) -> Category | None:
+    stmt = select(Category).where(Category.merchant_id == merchant_id, Category.name == name)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def categories(session: AsyncSession, merchant_id: str) -> list[Category]:
+    stmt = (
+        select(Category)
+        .where(Category.merchant_id == merchant_id)
+        .order_by(Category.sort, Category.id)
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+async def category_names(session: AsyncSession, ids: Iterable[str]) -> dict[str, str]:
+    ids = [i for i in set(ids) if i]
+    if not ids:
+        return {}
+    rows = await session.execute(select(Category.id, Category.name).where(Category.id.in_(ids)))
+    return {row.id: row.name for row in rows}

@@ -1,0 +1,53 @@
+"""Settings from the environment (prefix GROWTHLOOP_)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET = "dev-insecure-secret-change-me"  # noqa: S105 - refused outside dev
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GROWTHLOOP_", extra="ignore")
+
+    env: str = Field("dev", description="dev | test | prod")
+    data_dir: Path = Path("./data")
+    database_url: str | None = None
+    events_url: str | None = None
+    redis_url: str | None = None
+    secret_key: str = DEV_SECRET
+
+    dev_login: bool = False
+    sandbox: bool = False
+
+    payment_window_minutes: int = Field(15, ge=1, le=24 * 60)
+    member_token_days: int = Field(30, ge=1)
+    admin_token_hours: int = Field(12, ge=1)
+    sweep_interval_seconds: float = Field(5.0, gt=0)
+    run_sweeper: bool = True
+    log_level: str = "INFO"
+    admin_login_attempts_per_minute: int = Field(10, ge=1)
+
+    @model_validator(mode="after")
+    def _refuse_default_secret(self) -> Settings:
+        if self.env not in {"dev", "test"} and self.secret_key == DEV_SECRET:
+            raise ValueError(
+                "GROWTHLOOP_SECRET_KEY must be set to a random value outside dev "
+                "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`)"
+            )
+        if len(self.secret_key) < 16:
+            raise ValueError("GROWTHLOOP_SECRET_KEY must be at least 16 characters")
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'growthloop.db').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")

@@ -1,0 +1,217 @@
+"""Tokens, principals, roles and the typed auth dependencies.
+
+Tokens are HMAC-signed (JWT, HS256) and short-lived; each request also checks the
+account still exists and is active (a validator the identity domain registers at
+start-up), so a deleted member's or a removed admin's token stops working at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Annotated, Any, Literal, Protocol
+
+import jwt
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from growthloop.core.errors import Forbidden, Unauthenticated
+
+TokenKind = Literal["member", "admin"]
+
+
+class Role(StrEnum):
+    OWNER = "owner"
+    OPERATOR = "operator"
+    ANALYST = "analyst"
+    SUPPORT = "support"
+
+
+class Permission(StrEnum):
+    CATALOG_READ = "catalog.read"
+    CATALOG_WRITE = "catalog.write"
+    ORDERS_READ = "orders.read"
+    ORDERS_FULFIL = "orders.fulfil"  # complete, redeem pickup codes
+    ORDERS_REFUND = "orders.refund"
+    MEMBERS_READ = "members.read"
+    MARKETING_WRITE = "marketing.write"  # coupons, campaigns, loyalty programme
+    ANALYTICS_READ = "analytics.read"
+    PRIVACY_HANDLE = "privacy.handle"
+    SETTINGS_WRITE = "settings.write"  # merchant settings, team, keys
+
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.OWNER: frozenset(Permission),
+    Role.OPERATOR: frozenset(
+        {
+            Permission.CATALOG_READ,
+            Permission.CATALOG_WRITE,
+            Permission.ORDERS_READ,
+            Permission.ORDERS_FULFIL,
+            Permission.ORDERS_REFUND,
+            Permission.MEMBERS_READ,
+            Permission.MARKETING_WRITE,
+            Permission.ANALYTICS_READ,
+        }
+    ),
+    Role.ANALYST: frozenset(
+        {
+            Permission.CATALOG_READ,
+            Permission.ORDERS_READ,
+            Permission.MEMBERS_READ,
+            Permission.ANALYTICS_READ,
+        }
+    ),
+    Role.SUPPORT: frozenset(
+        {
+            Permission.CATALOG_READ,
+            Permission.ORDERS_READ,
+            Permission.ORDERS_FULFIL,
+            Permission.ORDERS_REFUND,
+            Permission.MEMBERS_READ,
+            Permission.PRIVACY_HANDLE,
+        }
+    ),
+}
+
+
+@dataclass(frozen=True)
+class MemberPrincipal:
+    member_id: str
+    merchant_id: str
+
+
+@dataclass(frozen=True)
+class AdminPrincipal:
+    admin_id: str
+    merchant_id: str
+    role: Role
+
+    def can(self, permission: Permission) -> bool:
+        return permission in ROLE_PERMISSIONS[self.role]
+
+
+class TokenCodec:
+    def __init__(self, secret: str) -> None:
+        self._key = hashlib.sha256(b"growthloop-token:" + secret.encode()).digest()
+
+    def issue(
+        self, kind: TokenKind, subject: str, merchant_id: str, now: datetime, ttl: timedelta
+    ) -> str:
+        claims = {
+            "sub": subject,
+            "mer": merchant_id,
+            "typ": kind,
+            "iat": int(now.timestamp()),
+            "exp": int((now + ttl).timestamp()),
+        }
+        return jwt.encode(claims, self._key, algorithm="HS256")
+
+    def decode(self, token: str, kind: TokenKind, now: datetime) -> dict[str, Any]:
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                self._key,
+                algorithms=["HS256"],
+                options={"verify_exp": False, "require": ["sub", "mer", "typ", "exp"]},
+            )
+        except jwt.PyJWTError:
+            raise Unauthenticated("The token is invalid.") from None
+        if claims.get("typ") != kind:
+            raise Unauthenticated(f"A {kind} token is required.")
+        if not isinstance(claims["exp"], int) or claims["exp"] <= now.timestamp():
+            raise Unauthenticated("The token has expired.", reason="expired")
+        return claims
+
+
+class PrincipalValidator(Protocol):
+    """Checks against the database that a token's account is still active."""
+
+    async def member_active(self, session: AsyncSession, member_id: str, merchant_id: str) -> bool:
+        ...
+
+    async def admin_role(
+        self, session: AsyncSession, admin_id: str, merchant_id: str
+    ) -> Role | None: ...
+
+
+_bearer = HTTPBearer(auto_error=False)
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+def _session(request: Request) -> AsyncSession:
+    uow = getattr(request.state, "uow", None)
+    if uow is None:
+        raise RuntimeError("route is not served through UnitOfWorkRoute")
+    session: AsyncSession = uow.session
+    return session
+
+
+SessionDep = Annotated[AsyncSession, Depends(_session)]
+
+
+def _runtime(request: Request) -> Any:
+    return request.app.state.runtime
+
+
+async def current_member(
+    request: Request, credentials: Credentials, session: SessionDep
+) -> MemberPrincipal:
+    if credentials is None:
+        raise Unauthenticated("A member token is required.")
+    rt = _runtime(request)
+    claims = rt.tokens.decode(credentials.credentials, "member", rt.clock.now())
+    principal = MemberPrincipal(member_id=str(claims["sub"]), merchant_id=str(claims["mer"]))
+    if not await rt.principals.member_active(session, principal.member_id, principal.merchant_id):
+        raise Unauthenticated("The member no longer exists.")
+    return principal
+
+
+async def optional_member(
+    request: Request, credentials: Credentials, session: SessionDep
+) -> MemberPrincipal | None:
+    if credentials is None:
+        return None
+    return await current_member(request, credentials, session)
+
+
+async def current_admin(
+    request: Request, credentials: Credentials, session: SessionDep
+) -> AdminPrincipal:
+    if credentials is None:
+        raise Unauthenticated("An admin token is required.")
+    rt = _runtime(request)
+    claims = rt.tokens.decode(credentials.credentials, "admin", rt.clock.now())
+    admin_id, merchant_id = str(claims["sub"]), str(claims["mer"])
+    role = await rt.principals.admin_role(session, admin_id, merchant_id)
+    if role is None:
+        raise Unauthenticated("The admin account no longer exists.")
+    return AdminPrincipal(admin_id=admin_id, merchant_id=merchant_id, role=role)
+
+
+CurrentMember = Annotated[MemberPrincipal, Depends(current_member)]
+OptionalMember = Annotated[MemberPrincipal | None, Depends(optional_member)]
+CurrentAdmin = Annotated[AdminPrincipal, Depends(current_admin)]
+
+
+def require(permission: Permission) -> Any:
+    """Dependency: the current admin, who must hold `permission`."""
+
+    async def dependency(admin: CurrentAdmin) -> AdminPrincipal:
+        if not admin.can(permission):
+            raise Forbidden(
+                f"The {admin.role.value} role may not do this.",
+                required_permission=permission.value,
+            )
+        return admin
+
+    return Depends(dependency)
+
+
+def ensure_same_merchant(row_merchant_id: str, principal_merchant_id: str) -> None:
+    """API.md: another merchant's object is a 403."""
+    if row_merchant_id != principal_merchant_id:
+        raise Forbidden("This object belongs to another merchant.")

@@ -1,0 +1,140 @@
+"""Engines and the unit of work.
+
+The unit of work is the only place that commits: one per request (see
+`routing.UnitOfWorkRoute`) or per job. Services receive its session and never commit.
+After-commit callbacks (dispatching domain events, kicking the sweeper) run only when
+the commit succeeded and are dropped on rollback.
+
+SQLite gets WAL, a busy timeout, `secure_delete` (erased personal data must not linger
+in free pages) and `BEGIN IMMEDIATE` for writing transactions, so two writers never
+deadlock on a lock upgrade. Inside one process writers also queue on an asyncio lock,
+which is fairer and cheaper than SQLite's busy-polling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.pool import ConnectionPoolEntry
+
+AfterCommit = Callable[[], Awaitable[None] | None]
+
+
+def _sqlite_setup(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _: ConnectionPoolEntry) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        for pragma in (
+            "journal_mode=WAL",
+            "busy_timeout=30000",
+            "foreign_keys=ON",
+            "synchronous=NORMAL",
+            "secure_delete=ON",
+        ):
+            cursor.execute(f"PRAGMA {pragma}")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+class Database:
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": not self.is_sqlite}
+        if not self.is_sqlite:
+            kwargs.update(pool_size=20, max_overflow=30)
+        else:
+            kwargs.update(pool_size=10, max_overflow=40)
+        self.engine = create_async_engine(url, **kwargs)
+        if self.is_sqlite:
+            _sqlite_setup(self.engine)
+            self._write_engine: AsyncEngine = self.engine.execution_options(
+                sqlite_begin="IMMEDIATE"
+            )
+        else:
+            self._write_engine = self.engine
+        self._read_sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._write_sessions = async_sessionmaker(self._write_engine, expire_on_commit=False)
+        self._write_lock: asyncio.Lock | None = None
+        # Put into every session's `info` (event bus, clock, sweeper kick).
+        self.session_info: dict[str, Any] = {}
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @asynccontextmanager
+    async def _writer_slot(self, write: bool) -> AsyncIterator[None]:
+        if not (write and self.is_sqlite):
+            yield
+            return
+        if self._write_lock is None:
+            self._write_lock = asyncio.Lock()
+        async with self._write_lock:
+            yield
+
+    @asynccontextmanager
+    async def unit_of_work(self, *, write: bool = True) -> AsyncIterator[UnitOfWork]:
+        async with self._writer_slot(write):
+            maker = self._write_sessions if write else self._read_sessions
+            async with maker() as session:
+                session.info.update(self.session_info)
+                uow = UnitOfWork(session)
+                try:
+                    yield uow
+                except BaseException:
+                    await session.rollback()
+                    raise
+                if uow.rolled_back:
+                    await session.rollback()
+                    return
+                await session.commit()
+        await uow.run_after_commit()
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+class UnitOfWork:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self.rolled_back = False
+        self._after_commit: list[AfterCommit] = []
+        session.info["uow"] = self
+
+    def after_commit(self, callback: AfterCommit) -> None:
+        self._after_commit.append(callback)
+
+    def mark_rollback(self) -> None:
+        """Discard everything this unit of work wrote (e.g. the response is an error)."""
+        self.rolled_back = True
+
+    async def run_after_commit(self) -> None:
+        callbacks, self._after_commit = self._after_commit, []
+        for callback in callbacks:
+            result = callback()
+            if result is not None:
+                await result
+
+
+def uow_of(session: AsyncSession) -> UnitOfWork:
+    uow = session.info.get("uow")
+    if not isinstance(uow, UnitOfWork):
+        raise RuntimeError("session is not managed by a unit of work")
+    return uow

@@ -1,0 +1,115 @@
+"""The error model of API.md: every failure is `{"error": {"code", "message", "details"}}`.
+
+Domain errors subclass `AppError` with a snake_case code and a 4xx status; the
+handlers here map them, validation errors and unknown routes onto that shape.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, ClassVar
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger("growthloop.errors")
+
+
+class AppError(Exception):
+    status: ClassVar[int] = 400
+    code: ClassVar[str] = "bad_request"
+    message: ClassVar[str] = "The request cannot be processed."
+
+    def __init__(self, message: str | None = None, **details: Any) -> None:
+        self.detail_message = message or self.message
+        self.details = details
+        super().__init__(self.detail_message)
+
+
+class BadRequest(AppError):
+    status = 400
+    code = "bad_request"
+
+
+class Unauthenticated(AppError):
+    status = 401
+    code = "unauthenticated"
+    message = "A valid token is required."
+
+
+class Forbidden(AppError):
+    status = 403
+    code = "forbidden"
+    message = "You may not do this."
+
+
+class NotFound(AppError):
+    status = 404
+    code = "not_found"
+    message = "Not found."
+
+
+class Conflict(AppError):
+    status = 409
+    code = "conflict"
+    message = "The current state does not allow this."
+
+
+class Invalid(AppError):
+    status = 422
+    code = "invalid_input"
+    message = "The input is invalid."
+
+
+class TooManyRequests(AppError):
+    status = 429
+    code = "rate_limited"
+    message = "Too many requests; slow down."
+
+
+def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "details": details or {}}}
+
+
+def error_response(exc: AppError) -> JSONResponse:
+    return JSONResponse(
+        error_body(exc.code, exc.detail_message, exc.details), status_code=exc.status
+    )
+
+
+def _validation_details(exc: RequestValidationError) -> dict[str, Any]:
+    fields = []
+    for err in exc.errors():
+        loc = [str(p) for p in err.get("loc", ())]
+        fields.append({"loc": loc, "type": err.get("type"), "message": err.get("msg")})
+    return {"fields": fields}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(AppError)
+    async def _app_error(_: Request, exc: AppError) -> JSONResponse:
+        return error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        details = _validation_details(exc)
+        if any(f["type"] == "json_invalid" for f in details["fields"]):
+            return JSONResponse(
+                error_body("malformed_json", "The body is not valid JSON.", details), 422
+            )
+        return JSONResponse(error_body("invalid_input", "The input is invalid.", details), 422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthenticated"}
+        code = codes.get(exc.status_code, "http_error")
+        return JSONResponse(
+            error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", extra={"path": request.url.path})
+        return JSONResponse(error_body("internal_error", "An unexpected error occurred."), 500)

@@ -1,0 +1,84 @@
+"""Hot counters and rate limits: in-process by default, Redis when GROWTHLOOP_REDIS_URL is set.
+
+Both backends give the same atomic semantics; the Redis one uses a Lua script so that
+several API processes share one count.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any, Protocol
+
+
+class CounterBackend(Protocol):
+    name: str
+
+    async def hit(self, key: str, limit: int, window_seconds: int) -> bool:
+        """Count one event under `key`; False when it is over `limit` in the window."""
+        ...
+
+    async def reset(self, key: str) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class MemoryCounters:
+    name = "memory"
+
+    def __init__(self) -> None:
+        self._windows: dict[str, tuple[float, int]] = {}
+        self._lock = asyncio.Lock()
+
+    async def hit(self, key: str, limit: int, window_seconds: int) -> bool:
+        async with self._lock:
+            now = time.monotonic()
+            started, count = self._windows.get(key, (now, 0))
+            if now - started >= window_seconds:
+                started, count = now, 0
+            count += 1
+            self._windows[key] = (started, count)
+            if len(self._windows) > 100_000:  # bound memory: drop expired windows
+                self._windows = {
+                    k: v for k, v in self._windows.items() if now - v[0] < window_seconds
+                }
+            return count <= limit
+
+    async def reset(self, key: str) -> None:
+        async with self._lock:
+            self._windows.pop(key, None)
+
+    async def close(self) -> None:
+        return None
+
+
+_HIT_LUA = """
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return n
+"""
+
+
+class RedisCounters:
+    name = "redis"
+
+    def __init__(self, url: str, prefix: str = "gl:") -> None:
+        from redis.asyncio import Redis
+
+        self._redis: Any = Redis.from_url(url)
+        self._prefix = prefix
+        self._hit = self._redis.register_script(_HIT_LUA)
+
+    async def hit(self, key: str, limit: int, window_seconds: int) -> bool:
+        count = await self._hit(keys=[self._prefix + key], args=[window_seconds])
+        return int(count) <= limit
+
+    async def reset(self, key: str) -> None:
+        await self._redis.delete(self._prefix + key)
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+
+
+def make_counters(redis_url: str | None, prefix: str = "gl:") -> CounterBackend:
+    return RedisCounters(redis_url, prefix) if redis_url else MemoryCounters()

@@ -1,0 +1,67 @@
+"""Every API route runs inside one unit of work, with Idempotency-Key handling.
+
+`UnitOfWorkRoute` opens the transaction before the endpoint's dependencies run
+(writing for POST/PUT/PATCH/DELETE, reading for GET), commits once when the endpoint
+returns a success, and rolls back on any error response or exception. For a POST
+carrying `Idempotency-Key`, the key and the response are stored in that same
+transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi import Request, Response
+from fastapi.routing import APIRoute
+
+from growthloop.core import idempotency
+from growthloop.core.idempotency import IdempotencyRecord, StoredResponse
+
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+REPLAY_HEADER = "Idempotent-Replayed"
+
+
+def _scope(request: Request) -> str:
+    credential = request.headers.get("authorization") or request.headers.get("x-ingest-key") or ""
+    return idempotency.digest(credential)
+
+
+class UnitOfWorkRoute(APIRoute):
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def run(request: Request) -> Response:
+            rt = request.app.state.runtime
+            write = request.method not in READ_METHODS
+            key = request.headers.get("idempotency-key") if request.method == "POST" else None
+            if key is not None:
+                idempotency.check_key(key)
+            async with rt.db.unit_of_work(write=write) as uow:
+                request.state.uow = uow
+                record: IdempotencyRecord | None = None
+                if key is not None:
+                    body = await request.body()
+                    fingerprint = idempotency.digest(request.method, request.url.path, body)
+                    claimed = await idempotency.begin(
+                        uow.session, _scope(request), key, fingerprint, rt.clock.now()
+                    )
+                    if isinstance(claimed, StoredResponse):
+                        uow.mark_rollback()
+                        return Response(
+                            claimed.body,
+                            status_code=claimed.status_code,
+                            media_type="application/json",
+                            headers={REPLAY_HEADER: "true"},
+                        )
+                    record = claimed
+                response = await handler(request)
+                if response.status_code >= 400:
+                    uow.mark_rollback()
+                elif record is not None:
+                    await idempotency.finish(
+                        uow.session, record, response.status_code, bytes(response.body)
+                    )
+            return response
+
+        return run

@@ -1,0 +1,39 @@
+"""Everything a request or job needs, built once per process by the app factory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+
+from growthloop.config import Settings
+from growthloop.core.auth import PrincipalValidator, TokenCodec
+from growthloop.core.clock import Clock
+from growthloop.core.db import Database
+from growthloop.core.events import EventBus
+from growthloop.core.jobs import Sweeper
+from growthloop.core.kv import CounterBackend
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    clock: Clock
+    bus: EventBus
+    counters: CounterBackend
+    tokens: TokenCodec
+    sweeper: Sweeper
+    principals: PrincipalValidator | None = None
+    # Adapters registered by their domains at start-up, by name.
+    platforms: dict[str, Any] = field(default_factory=dict)
+    gateways: dict[str, Any] = field(default_factory=dict)
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]

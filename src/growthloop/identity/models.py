@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Boolean, Date, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped
+
+from growthloop.core.models import (
+    Base,
+    Category,
+    Personal,
+    UTCDateTime,
+    col,
+    created_column,
+    id_column,
+    merchant_column,
+)
+
+LOGIN_ID = Personal(Category.IDENTIFIER, "log the member in and recognise them across ends")
+
+
+class Merchant(Base):
+    __tablename__ = "merchants"
+
+    id: Mapped[str] = id_column()
+    name: Mapped[str] = col(String(100), nullable=False, pii=None)
+    timezone: Mapped[str] = col(String(64), nullable=False, default="Asia/Shanghai", pii=None)
+    ingest_key: Mapped[str] = col(String(64), nullable=False, unique=True, pii=None)
+    created_at: Mapped[datetime] = created_column()
+
+
+class AdminUser(Base):
+    __tablename__ = "admin_users"
+
+    id: Mapped[str] = id_column()
+    merchant_id: Mapped[str] = col(
+        String(26), ForeignKey("merchants.id"), nullable=False, index=True, pii=None
+    )
+    email: Mapped[str] = col(
+        String(254),
+        nullable=False,
+        unique=True,
+        pii=Personal(Category.CONTACT, "operator sign-in", retention="while the account exists"),
+    )
+    password_hash: Mapped[str] = col(
+        String(200),
+        nullable=False,
+        pii=Personal(Category.CREDENTIAL, "operator sign-in", retention="while the account exists"),
+    )
+    role: Mapped[str] = col(String(16), nullable=False, pii=None)
+    active: Mapped[bool] = col(Boolean, nullable=False, default=True, pii=None)
+    created_at: Mapped[datetime] = created_column()
+
+
+class Member(Base):
+    __tablename__ = "members"
+
+    id: Mapped[str] = id_column()
+    merchant_id: Mapped[str] = col(
+        String(26), ForeignKey("merchants.id"), nullable=False, index=True, pii=None
+    )
+    status: Mapped[str] = col(String(16), nullable=False, default="active", pii=None)
+    nickname: Mapped[str | None] = col(
+        String(64), pii=Personal(Category.PROFILE, "greet the member in the mini-program")
+    )
+    signup_platform: Mapped[str] = col(String(16), nullable=False, pii=None)
+    signup_referrer_code: Mapped[str | None] = col(
+        String(64), pii=Personal(Category.IDENTIFIER, "credit the member who invited them")
+    )
+    signup_share_code: Mapped[str | None] = col(
+        String(64), pii=Personal(Category.IDENTIFIER, "attribute the sign-up to a shared link")
+    )
+    created_at: Mapped[datetime] = created_column()
+    last_login_at: Mapped[datetime | None] = col(UTCDateTime(), pii=None)
+
+
+class PlatformAccount(Base):
+    """One login identity of a member on one end (WeChat/Alipay/Douyin/app/dev/import)."""
+
+    __tablename__ = "platform_accounts"
+
+    id: Mapped[str] = id_column()
+    merchant_id: Mapped[str] = merchant_column()
+    member_id: Mapped[str] = col(
+        String(26), ForeignKey("members.id"), nullable=False, index=True, pii=None
+    )
+    platform: Mapped[str] = col(String(16), nullable=False, pii=None)
+    app_id: Mapped[str] = col(String(64), nullable=False, default="", pii=None)
+    openid: Mapped[str] = col(String(128), nullable=False, pii=LOGIN_ID)
+    unionid: Mapped[str | None] = col(String(128), pii=LOGIN_ID)
+    created_at: Mapped[datetime] = created_column()
+
+    __table_args__ = (
+        UniqueConstraint("merchant_id", "platform", "app_id", "openid"),
+        Index("ix_platform_accounts_unionid", "merchant_id", "unionid"),
+    )
+
+
+class MemberActivityDay(Base):
+    """Days (merchant timezone) a member was active: login days for tiers and retention."""
+
+    __tablename__ = "member_activity_days"
+
+    merchant_id: Mapped[str] = col(String(26), primary_key=True, pii=None)
+    member_id: Mapped[str] = col(
+        String(26), ForeignKey("members.id"), primary_key=True, pii=None
+    )
+    day: Mapped[date] = col(Date, primary_key=True, pii=None)

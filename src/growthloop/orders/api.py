@@ -1,0 +1,130 @@
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from growthloop.core.auth import AdminPrincipal, CurrentMember, Permission, SessionDep, require
+from growthloop.core.pagination import Page, PageDep
+from growthloop.core.routing import UnitOfWorkRoute
+from growthloop.core.runtime import RuntimeDep
+from growthloop.orders import service
+from growthloop.orders.schemas import OrderIn, OrderOut, OrderStatus, PayIn, PaymentStartOut, RedeemIn
+
+router = APIRouter(route_class=UnitOfWorkRoute, tags=["orders"])
+
+StatusQuery = Annotated[OrderStatus | None, Query()]
+
+
+@router.post("/v1/orders", response_model=OrderOut, status_code=201)
+async def create_order(
+    body: OrderIn, member: CurrentMember, session: SessionDep, rt: RuntimeDep
+) -> OrderOut:
+    order = await service.create_order(
+        session,
+        merchant_id=member.merchant_id,
+        member_id=member.member_id,
+        data=body,
+        payment_window=timedelta(minutes=rt.settings.payment_window_minutes),
+    )
+    return await service.order_out(session, order)
+
+
+@router.get("/v1/orders", response_model=Page[OrderOut])
+async def my_orders(
+    member: CurrentMember, session: SessionDep, page: PageDep, status: StatusQuery = None
+) -> Page[OrderOut]:
+    items, cursor = await service.list_orders(
+        session, member.merchant_id, page, member_id=member.member_id, status=status
+    )
+    return Page(items=items, next_cursor=cursor)
+
+
+@router.get("/v1/orders/{order_id}", response_model=OrderOut)
+async def get_order(order_id: str, member: CurrentMember, session: SessionDep) -> OrderOut:
+    order = await service.access_order(session, member.merchant_id, order_id, member.member_id)
+    return await service.order_out(session, order)
+
+
+@router.post("/v1/orders/{order_id}/pay", response_model=PaymentStartOut)
+async def pay(
+    order_id: str, body: PayIn, member: CurrentMember, session: SessionDep, rt: RuntimeDep
+) -> PaymentStartOut:
+    order = await service.access_order(session, member.merchant_id, order_id, member.member_id)
+    payment_id, params = await service.start_payment(session, rt.gateways, order, body.provider)
+    return PaymentStartOut(
+        payment_id=payment_id, provider=body.provider, amount=order.payable, params=params
+    )
+
+
+@router.post("/v1/orders/{order_id}/cancel", response_model=OrderOut)
+async def cancel(
+    order_id: str, member: CurrentMember, session: SessionDep, rt: RuntimeDep
+) -> OrderOut:
+    order = await service.access_order(session, member.merchant_id, order_id, member.member_id)
+    order = await service.cancel(session, rt.gateways, order, "cancelled_by_member")
+    return await service.order_out(session, order)
+
+
+@router.post("/v1/orders/{order_id}/refund", response_model=OrderOut)
+async def member_refund(
+    order_id: str, member: CurrentMember, session: SessionDep, rt: RuntimeDep
+) -> OrderOut:
+    """A member asks for their money back: granted at once while the order is paid and not
+    yet handed over; a completed order is refunded by the store."""
+    order = await service.access_order(session, member.merchant_id, order_id, member.member_id)
+    order = await service.refund(session, rt.gateways, order, by_operator=False)
+    return await service.order_out(session, order)
+
+
+@router.get("/v1/admin/orders", response_model=Page[OrderOut])
+async def admin_orders(
+    session: SessionDep,
+    page: PageDep,
+    status: StatusQuery = None,
+    member_id: Annotated[str | None, Query(max_length=64)] = None,
+    admin: AdminPrincipal = require(Permission.ORDERS_READ),
+) -> Page[OrderOut]:
+    items, cursor = await service.list_orders(
+        session, admin.merchant_id, page, member_id=member_id, status=status
+    )
+    return Page(items=items, next_cursor=cursor)
+
+
+@router.get("/v1/admin/orders/{order_id}", response_model=OrderOut)
+async def admin_get_order(
+    order_id: str, session: SessionDep, admin: AdminPrincipal = require(Permission.ORDERS_READ)
+) -> OrderOut:
+    order = await service.access_order(session, admin.merchant_id, order_id)
+    return await service.order_out(session, order)
+
+
+@router.post("/v1/admin/orders/{order_id}/refund", response_model=OrderOut)
+async def admin_refund(
+    order_id: str,
+    session: SessionDep,
+    rt: RuntimeDep,
+    admin: AdminPrincipal = require(Permission.ORDERS_REFUND),
+) -> OrderOut:
+    order = await service.access_order(session, admin.merchant_id, order_id)
+    order = await service.refund(session, rt.gateways, order, by_operator=True)
+    return await service.order_out(session, order)
+
+
+@router.post("/v1/admin/orders/{order_id}/complete", response_model=OrderOut)
+async def admin_complete(
+    order_id: str, session: SessionDep, admin: AdminPrincipal = require(Permission.ORDERS_FULFIL)
+) -> OrderOut:
+    order = await service.access_order(session, admin.merchant_id, order_id)
+    order = await service.complete(session, order)
+    return await service.order_out(session, order)
+
+
+@router.post("/v1/admin/orders/redeem", response_model=OrderOut)
+async def admin_redeem(
+    body: RedeemIn, session: SessionDep, admin: AdminPrincipal = require(Permission.ORDERS_FULFIL)
+) -> OrderOut:
+    """核销: the store scans or types the order's verification code; it works once."""
+    order = await service.redeem(session, admin.merchant_id, body.code)
+    return await service.order_out(session, order)

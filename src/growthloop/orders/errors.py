@@ -1,0 +1,47 @@
+from growthloop.core.errors import Conflict, NotFound
+
+
+class OrderNotFound(NotFound):
+    code = "order_not_found"
+    message = "No order has this id."
+
+
+class OrderNotPayable(Conflict):
+    code = "order_not_payable"
+    message = "Only an order pending payment can be paid."
+
+
+class OrderExpired(Conflict):
+    code = "order_expired"
+    message = "The payment window of this order has ended."
+
+
+class InvalidTransition(Conflict):
+    code = "invalid_state"
+    message = "The order's status does not allow this."
+
+
+class RefundNeedsOperator(Conflict):
+    code = "refund_needs_operator"
+    message = "A completed order can only be refunded by the store; please ask the staff."
+
+
+class CouponNotFound(NotFound):
+    code = "coupon_not_found"
+    message = "No coupon of yours has this id."
+
+
+class InsufficientPoints(Conflict):
+    code = "insufficient_points"
+    message = "Not enough points."
+
+
+class CodeNotFound(NotFound):
+    code = "code_not_found"
+    message = "No order has this verification code."
+
+
+class AlreadyRedeemed(Conflict):
+    code = "already_redeemed"
+    message = "This code was already redeemed."
+

@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped
+
+from growthloop.core.models import (
+    Base,
+    UTCDateTime,
+    col,
+    created_column,
+    id_column,
+    merchant_column,
+)
+
+
+class Order(Base):
+    __tablename__ = "orders"
+
+    id: Mapped[str] = id_column()
+    merchant_id: Mapped[str] = merchant_column()
+    member_id: Mapped[str | None] = col(String(26), index=True, pii=None)
+    # pending_payment -> paid -> completed; pending_payment -> cancelled;
+    # paid | completed -> refunded
+    status: Mapped[str] = col(String(20), nullable=False, pii=None)
+    source: Mapped[str] = col(String(16), nullable=False, default="app", pii=None)
+    subtotal: Mapped[int] = col(Integer, nullable=False, pii=None)
+    discount: Mapped[int] = col(Integer, nullable=False, default=0, pii=None)
+    points_deduction: Mapped[int] = col(Integer, nullable=False, default=0, pii=None)
+    payable: Mapped[int] = col(Integer, nullable=False, pii=None)
+    coupon_id: Mapped[str | None] = col(String(26), pii=None)
+    points_used: Mapped[int] = col(Integer, nullable=False, default=0, pii=None)
+    expires_at: Mapped[datetime | None] = col(UTCDateTime(), pii=None)
+    pickup_code: Mapped[str | None] = col(String(8), pii=None)
+    verify_code: Mapped[str | None] = col(String(16), pii=None)
+    external_ref: Mapped[str | None] = col(String(80), pii=None)
+    cancel_reason: Mapped[str | None] = col(String(32), pii=None)
+    created_at: Mapped[datetime] = created_column()
+    paid_at: Mapped[datetime | None] = col(UTCDateTime(), pii=None)
+    completed_at: Mapped[datetime | None] = col(UTCDateTime(), pii=None)
+    cancelled_at: Mapped[datetime | None] = col(UTCDateTime(), pii=None)
+    refunded_at: Mapped[datetime | None] = col(UTCDateTime(), pii=None)
+
+    __table_args__ = (
+        UniqueConstraint("merchant_id", "verify_code"),
+        UniqueConstraint("merchant_id", "external_ref"),
+        Index("ix_orders_pending_expiry", "status", "expires_at"),
+        Index("ix_orders_merchant_created", "merchant_id", "created_at"),
+        CheckConstraint(
+            "subtotal - discount - points_deduction = payable", name="total_is_sum_of_parts"
+        ),
+        CheckConstraint("payable >= 0 AND discount >= 0 AND points_deduction >= 0", name="amounts"),
+    )
+
+
+class OrderItem(Base):
+    __tablename__ = "order_items"
+
+    id: Mapped[str] = id_column()
+    merchant_id: Mapped[str] = merchant_column()
+    order_id: Mapped[str] = col(String(26), ForeignKey("orders.id"), nullable=False, index=True, pii=None)
+    product_id: Mapped[str | None] = col(String(26), pii=None)
+    name: Mapped[str] = col(String(100), nullable=False, pii=None)
+    unit_price: Mapped[int] = col(Integer, nullable=False, pii=None)
+    quantity: Mapped[int] = col(Integer, nullable=False, pii=None)
+    options: Mapped[dict[str, Any]] = col(JSON, nullable=False, default=dict, pii=None)
+    line_total: Mapped[int] = col(Integer, nullable=False, pii=None)
+
+    # Checkout prices lines as unit_price * quantity; imported history keeps the amount it
+    # was given, which need not divide by its quantity.
+    __table_args__ = (CheckConstraint("quantity >= 1", name="quantity_positive"),)
+
+
+class PickupSequence(Base):
+    """Per merchant and local day: the last pickup number handed out (取餐号)."""
+
+    __tablename__ = "pickup_sequences"
+
+    merchant_id: Mapped[str] = col(String(26), primary_key=True, pii=None)
+    day: Mapped[date] = col(Date, primary_key=True, pii=None)
+    value: Mapped[int] = col(Integer, nullable=False, pii=None)

@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from growthloop.orders.models import Order, OrderItem, PickupSequence
+
+
+async def get_order(session: AsyncSession, order_id: str) -> Order | None:
+    return await session.get(Order, order_id)
+
+
+async def items_of(session: AsyncSession, order_ids: Sequence[str]) -> dict[str, list[OrderItem]]:
+    out: dict[str, list[OrderItem]] = {oid: [] for oid in order_ids}
+    if not order_ids:
+        return out
+    stmt = select(OrderItem).where(OrderItem.order_id.in_(order_ids)).order_by(OrderItem.id)
+    for item in (await session.execute(stmt)).scalars():
+        out[item.order_id].append(item)
+    return out
+
+
+async def list_orders(
+    session: AsyncSession,
+    merchant_id: str,
+    *,
+    member_id: str | None,
+    status: str | None,
+    limit: int,
+    before_id: str | None,
+) -> list[Order]:
+    stmt = select(Order).where(Order.merchant_id == merchant_id)
+    if member_id is not None:
+        stmt = stmt.where(Order.member_id == member_id)
+    if status is not None:
+        stmt = stmt.where(Order.status == status)
+    if before_id is not None:
+        stmt = stmt.where(Order.id < before_id)
+    stmt = stmt.order_by(Order.id.desc()).limit(limit + 1)
+    return list((await session.execute(stmt)).scalars())
+
+
+async def transition(
+    session: AsyncSession, order_id: str, from_status: Sequence[str], to_status: str, **values: object
+) -> bool:
+    """Guarded state change: moves the order only from one of `from_status`, once."""
+    result = await session.execute(
+        update(Order)
+        .where(Order.id == order_id, Order.status.in_(tuple(from_status)))
+        .values(status=to_status, **values)
+        .execution_options(synchronize_session=False)
+    )
+    return getattr(result, "rowcount", 0) == 1
+
+
+async def due_for_expiry(session: AsyncSession, now: datetime, limit: int) -> list[str]:
+    stmt = (
+        select(Order.id)
+        .where(Order.status == "pending_payment", Order.expires_at <= now)
+        .order_by(Order.expires_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+async def next_pickup_number(session: AsyncSession, merchant_id: str, day: date) -> int:
+    """Atomic per-day counter (INSERT .. ON CONFLICT DO UPDATE .. RETURNING)."""
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = insert(PickupSequence).values(merchant_id=merchant_id, day=day, value=1)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["merchant_id", "day"], set_={"value": PickupSequence.value + 1}
+    ).returning(PickupSequence.value)
+    return int((await session.execute(stmt)).scalar_one())
+
+
+async def order_by_verify_code(session: AsyncSession, merchant_id: str, code: str) -> Order | None:
+    stmt = select(Order).where(Order.merchant_id == merchant_id, Order.verify_code == code)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def order_by_external_ref(session: AsyncSession, merchant_id: str, ref: str) -> Order | None:
+    stmt = select(Order).where(Order.merchant_id == merchant_id, Order.external_ref == ref)
+    return (await session.execute(stmt)).scalar_one_or_none()

@@ -1,0 +1,405 @@
+"""Orders: checkout, the state machine, pickup codes, refunds. Never commits.
+
+    pending_payment --pay--> paid --complete/redeem--> completed
+          |                   |                          |
+          +--cancel/expire--> cancelled    refunded <----+ (operator)
+                              paid --refund--> refunded
+
+Stock is reserved at checkout by guarded updates and returned when the order is
+cancelled, expires, or is refunded before it was handed over.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections import Counter
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from growthloop.catalog import service as catalog
+from growthloop.core.auth import ensure_same_merchant
+from growthloop.core.clock import Clock
+from growthloop.core.db import Database
+from growthloop.core.errors import Forbidden
+from growthloop.core.events import DomainEvent, emit
+from growthloop.core.pagination import PageParams, make_page
+from growthloop.identity import service as identity
+from growthloop.orders import pricing
+from growthloop.orders import repository as repo
+from growthloop.orders.errors import (
+    AlreadyRedeemed,
+    CodeNotFound,
+    CouponNotFound,
+    InsufficientPoints,
+    InvalidTransition,
+    OrderExpired,
+    OrderNotFound,
+    OrderNotPayable,
+    RefundNeedsOperator,
+)
+from growthloop.orders.models import Order, OrderItem
+from growthloop.orders.schemas import OrderIn, OrderItemOut, OrderOut, RefundOut
+from growthloop.payments import service as payments
+from growthloop.payments.gateway import PaymentGateway
+
+Gateways = Mapping[str, PaymentGateway]
+ORDER_REFUND = "order_refund"
+LATE_PAYMENT_REFUND = "order_not_payable"
+
+
+def _clock(session: AsyncSession) -> Clock:
+    clock = session.info["clock"]
+    assert isinstance(clock, Clock)
+    return clock
+
+
+async def _event(session: AsyncSession, name: str, order: Order, **extra: object) -> None:
+    payload = {
+        "order_id": order.id,
+        "status": order.status,
+        "payable": order.payable,
+        "subtotal": order.subtotal,
+        "source": order.source,
+        **extra,
+    }
+    await emit(session, DomainEvent(name, order.merchant_id, payload, order.member_id))
+
+
+# ---- reading -------------------------------------------------------------------------
+
+
+async def order_out(session: AsyncSession, order: Order) -> OrderOut:
+    return (await orders_out(session, [order]))[0]
+
+
+async def orders_out(session: AsyncSession, orders: list[Order]) -> list[OrderOut]:
+    items = await repo.items_of(session, [o.id for o in orders])
+    out = []
+    for order in orders:
+        refunds = await payments.refunds_of_order(session, order.id) if order.paid_at else []
+        own = [r for r in refunds if r.reason == ORDER_REFUND]
+        out.append(
+            OrderOut(
+                id=order.id,
+                status=order.status,  # type: ignore[arg-type]
+                member_id=order.member_id,
+                subtotal=order.subtotal,
+                discount=order.discount,
+                points_deduction=order.points_deduction,
+                payable=order.payable,
+                coupon_id=order.coupon_id,
+                points_used=order.points_used,
+                items=[
+                    OrderItemOut(
+                        product_id=i.product_id,
+                        name=i.name,
+                        quantity=i.quantity,
+                        unit_price=i.unit_price,
+                        options=i.options,
+                        line_total=i.line_total,
+                    )
+                    for i in items[order.id]
+                ],
+                expires_at=order.expires_at if order.status == "pending_payment" else None,
+                pickup_code=order.pickup_code,
+                verify_code=order.verify_code,
+                created_at=order.created_at,
+                paid_at=order.paid_at,
+                completed_at=order.completed_at,
+                cancelled_at=order.cancelled_at,
+                cancel_reason=order.cancel_reason,
+                refunded_at=order.refunded_at,
+                refund=(
+                    RefundOut(refund_no=own[0].refund_no, amount=own[0].amount, status=own[0].status)  # type: ignore[arg-type]
+                    if own
+                    else None
+                ),
+            )
+        )
+    return out
+
+
+async def access_order(
+    session: AsyncSession, merchant_id: str, order_id: str, member_id: str | None = None
+) -> Order:
+    """The order if it exists (404), is this merchant's (403) and, for a member, theirs (403)."""
+    order = await repo.get_order(session, order_id)
+    if order is None:
+        raise OrderNotFound(order_id=order_id)
+    ensure_same_merchant(order.merchant_id, merchant_id)
+    if member_id is not None and order.member_id != member_id:
+        raise Forbidden("This order belongs to another member.")
+    return order
+
+
+async def list_orders(
+    session: AsyncSession,
+    merchant_id: str,
+    page: PageParams,
+    *,
+    member_id: str | None = None,
+    status: str | None = None,
+) -> tuple[list[OrderOut], str | None]:
+    rows = await repo.list_orders(
+        session,
+        merchant_id,
+        member_id=member_id,
+        status=status,
+        limit=page.limit,
+        before_id=page.after_id,
+    )
+    rows, cursor = make_page(rows, page)
+    return await orders_out(session, rows), cursor
+
+
+
+# ---- checkout ------------------------------------------------------------------------
+
+
+async def create_order(
+    session: AsyncSession,
+    *,
+    merchant_id: str,
+    member_id: str,
+    data: OrderIn,
+    payment_window: timedelta,
+) -> Order:
+    now = _clock(session).now()
+    if data.coupon_id is not None:
+        raise CouponNotFound(coupon_id=data.coupon_id)
+    if data.points:
+        raise InsufficientPoints(requested=data.points, balance=0)
+    products = await catalog.products_for_order(
+        session, merchant_id, [item.product_id for item in data.items]
+    )
+    lines = []
+    for item in data.items:
+        product = products[item.product_id]
+        chosen = catalog.choose_options(product, item.options)
+        lines.append(
+            (
+                pricing.Line(
+                    product_id=product.id,
+                    name=product.name,
+                    base_price=product.price,
+                    option_delta=chosen.price_delta,
+                    quantity=item.quantity,
+                ),
+                chosen.values,
+            )
+        )
+    breakdown = pricing.price([line for line, _ in lines])
+    quantities: Counter[str] = Counter()
+    for item in data.items:
+        quantities[item.product_id] += item.quantity
+    await catalog.reserve_stock(session, merchant_id, quantities)
+    order = Order(
+        merchant_id=merchant_id,
+        member_id=member_id,
+        status="pending_payment",
+        source="app",
+        subtotal=breakdown.subtotal,
+        discount=breakdown.discount,
+        points_deduction=breakdown.points_deduction,
+        payable=breakdown.payable,
+        points_used=0,
+        expires_at=now + payment_window,
+        created_at=now,
+    )
+    session.add(order)
+    await session.flush()
+    session.add_all(
+        OrderItem(
+            merchant_id=merchant_id,
+            order_id=order.id,
+            product_id=line.product_id,
+            name=line.name,
+            unit_price=line.unit_price,
+            quantity=line.quantity,
+            options=values,
+            line_total=line.total,
+        )
+        for line, values in lines
+    )
+    await session.flush()
+    await _event(session, "order.created", order, items=len(lines))
+    return order
+
+
+async def start_payment(
+    session: AsyncSession, gateways: Gateways, order: Order, provider: str
+) -> tuple[str, dict[str, object]]:
+    now = _clock(session).now()
+    if order.status != "pending_payment":
+        raise OrderNotPayable(status=order.status)
+    if order.expires_at is not None and now >= order.expires_at:
+        raise OrderExpired(expired_at=order.expires_at.isoformat())
+    payment, params = await payments.start_payment(
+        session,
+        gateways,
+        merchant_id=order.merchant_id,
+        order_id=order.id,
+        member_id=order.member_id,
+        amount=order.payable,
+        provider=provider,
+        description=f"order {order.id}",
+        now=now,
+    )
+    return payment.id, params
+
+
+# ---- reactions to payments (in-transaction subscribers) ------------------------------
+
+
+async def _assign_codes(session: AsyncSession, order: Order) -> None:
+    tz = await identity.merchant_timezone(session, order.merchant_id)
+    number = await repo.next_pickup_number(session, order.merchant_id, _clock(session).today(tz))
+    order.pickup_code = f"{number:04d}"
+    for _ in range(5):
+        try:
+            async with session.begin_nested():
+                order.verify_code = f"{secrets.randbelow(10**12):012d}"
+                await session.flush()
+            return
+        except IntegrityError:
+            continue
+    raise RuntimeError("could not draw a unique verification code")
+
+
+async def on_payment_succeeded(session: AsyncSession, event: DomainEvent, gateways: Gateways) -> None:
+    now = _clock(session).now()
+    order_id = str(event.payload["order_id"])
+    moved = await repo.transition(session, order_id, ["pending_payment"], "paid", paid_at=now)
+    if moved:
+        order = await repo.get_order(session, order_id)
+        assert order is not None
+        await session.refresh(order)
+        await _assign_codes(session, order)
+        await _event(session, "order.paid", order, provider=event.payload.get("provider"))
+        return
+    # The order expired, was cancelled or was paid by another payment: the money goes back.
+    payment = await payments.access_payment(session, str(event.payload["payment_id"]))
+    await payments.refund(
+        session,
+        gateways,
+        payment=payment,
+        merchant_id=payment.merchant_id,
+        refund_no=f"RP{payment.id}",
+        amount=payment.amount,
+        reason=LATE_PAYMENT_REFUND,
+        now=now,
+    )
+
+
+async def on_refund_succeeded(session: AsyncSession, event: DomainEvent) -> None:
+    if event.payload.get("reason") != ORDER_REFUND:
+        return
+    order = await repo.get_order(session, str(event.payload["order_id"]))
+    if order is None or order.status not in ("paid", "completed"):
+        return
+    was = order.status
+    now = _clock(session).now()
+    if await repo.transition(session, order.id, [was], "refunded", refunded_at=now):
+        await session.refresh(order)
+        if was == "paid":  # not handed over: the goods go back on the shelf
+            await catalog.release_stock(session, order.merchant_id, await _quantities(session, order))
+        await _event(session, "order.refunded", order, refund_amount=event.payload["amount"])
+
+
+# ---- state changes -------------------------------------------------------------------
+
+
+async def _quantities(session: AsyncSession, order: Order) -> Counter[str]:
+    quantities: Counter[str] = Counter()
+    for item in (await repo.items_of(session, [order.id]))[order.id]:
+        if item.product_id:
+            quantities[item.product_id] += item.quantity
+    return quantities
+
+
+async def cancel(session: AsyncSession, gateways: Gateways, order: Order, reason: str) -> Order:
+    now = _clock(session).now()
+    moved = await repo.transition(
+        session, order.id, ["pending_payment"], "cancelled", cancelled_at=now, cancel_reason=reason
+    )
+    if not moved:
+        await session.refresh(order)
+        raise InvalidTransition(
+            "Only an order pending payment can be cancelled; a paid one can be refunded.",
+            status=order.status,
+        )
+    await session.refresh(order)
+    await catalog.release_stock(session, order.merchant_id, await _quantities(session, order))
+    await payments.close_open_payments(session, gateways, order.id)
+    await _event(session, "order.cancelled", order, reason=reason)
+    return order
+
+
+async def refund(
+    session: AsyncSession, gateways: Gateways, order: Order, *, by_operator: bool
+) -> Order:
+    now = _clock(session).now()
+    if order.status == "completed" and not by_operator:
+        raise RefundNeedsOperator()
+    if order.status not in ("paid", "completed"):
+        raise InvalidTransition("Only a paid or completed order can be refunded.", status=order.status)
+    payment = await payments.paid_payment(session, order.id)
+    if payment is None:  # imported history: nothing to pay back through a provider
+        was = order.status
+        if await repo.transition(session, order.id, [was], "refunded", refunded_at=now):
+            await session.refresh(order)
+            await _event(session, "order.refunded", order, refund_amount=order.payable)
+        return order
+    await payments.refund(
+        session,
+        gateways,
+        payment=payment,
+        merchant_id=order.merchant_id,
+        refund_no=f"RO{order.id}",
+        amount=order.payable,
+        reason=ORDER_REFUND,
+        now=now,
+    )
+    await session.refresh(order)
+    return order
+
+
+async def complete(session: AsyncSession, order: Order) -> Order:
+    now = _clock(session).now()
+    if not await repo.transition(session, order.id, ["paid"], "completed", completed_at=now):
+        await session.refresh(order)
+        if order.status == "completed":
+            raise AlreadyRedeemed("This order was already completed.")
+        raise InvalidTransition("Only a paid order can be completed.", status=order.status)
+    await session.refresh(order)
+    await _event(session, "order.completed", order)
+    return order
+
+
+async def redeem(session: AsyncSession, merchant_id: str, code: str) -> Order:
+    order = await repo.order_by_verify_code(session, merchant_id, code)
+    if order is None:
+        raise CodeNotFound()
+    return await complete(session, order)
+
+
+# ---- sweeps --------------------------------------------------------------------------
+
+
+async def expire_due_orders(db: Database, gateways: Gateways, clock: Clock, batch: int = 100) -> int:
+    """Cancel orders whose payment window ended and return their stock. Idempotent and
+    safe with several workers: rows are claimed with SKIP LOCKED, moved by guarded updates."""
+    total = 0
+    while True:
+        async with db.unit_of_work() as uow:
+            ids = await repo.due_for_expiry(uow.session, clock.now(), batch)
+            for order_id in ids:
+                order = await repo.get_order(uow.session, order_id)
+                if order is not None and order.status == "pending_payment":
+                    await cancel(uow.session, gateways, order, "payment_window_ended")
+        total += len(ids)
+        if len(ids) < batch:
+            return total

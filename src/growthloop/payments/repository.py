@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from growthloop.payments.models import Payment, PaymentNotification, Refund
+
+
+async def get_payment(session: AsyncSession, payment_id: str) -> Payment | None:
+    return await session.get(Payment, payment_id)
+
+
+async def open_payment(
+    session: AsyncSession, order_id: str, provider: str, amount: int
+) -> Payment | None:
+    stmt = select(Payment).where(
+        Payment.order_id == order_id,
+        Payment.provider == provider,
+        Payment.amount == amount,
+        Payment.status == "created",
+    )
+    return (await session.execute(stmt)).scalars().first()
+
+
+async def payments_of_order(session: AsyncSession, order_id: str) -> list[Payment]:
+    stmt = select(Payment).where(Payment.order_id == order_id).order_by(Payment.id)
+    return list((await session.execute(stmt)).scalars())
+
+
+async def notification_seen(session: AsyncSession, provider: str, notification_id: str) -> bool:
+    stmt = select(PaymentNotification.id).where(
+        PaymentNotification.provider == provider,
+        PaymentNotification.notification_id == notification_id,
+    )
+    return (await session.execute(stmt)).first() is not None
+
+
+async def mark_succeeded(
+    session: AsyncSession, payment_id: str, txn_id: str, now: datetime
+) -> bool:
+    """Guarded: only an unpaid (created or closed) payment can succeed, once."""
+    result = await session.execute(
+        update(Payment)
+        .where(Payment.id == payment_id, Payment.status.in_(("created", "closed")))
+        .values(status="succeeded", provider_txn_id=txn_id, succeeded_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return getattr(result, "rowcount", 0) == 1
+
+
+async def close_open(session: AsyncSession, order_id: str) -> list[str]:
+    ids = list(
+        (
+            await session.execute(
+                select(Payment.id).where(Payment.order_id == order_id, Payment.status == "created")
+            )
+        ).scalars()
+    )
+    if ids:
+        await session.execute(
+            update(Payment)
+            .where(Payment.id.in_(ids), Payment.status == "created")
+            .values(status="closed")
+            .execution_options(synchronize_session=False)
+        )
+    return ids
+
+
+async def reserve_refund(session: AsyncSession, payment_id: str, amount: int) -> bool:
+    """Guarded: the refunded total never exceeds the paid amount."""
+    result = await session.execute(
+        update(Payment)
+        .where(
+            Payment.id == payment_id,
+            Payment.status == "succeeded",
+            Payment.refunded_amount + amount <= Payment.amount,
+        )
+        .values(refunded_amount=Payment.refunded_amount + amount)
+        .execution_options(synchronize_session=False)
+    )
+    return getattr(result, "rowcount", 0) == 1
+
+
+async def refund_by_no(session: AsyncSession, refund_no: str) -> Refund | None:
+    stmt = select(Refund).where(Refund.refund_no == refund_no)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def claim_due_refund(session: AsyncSession, now: datetime) -> Refund | None:
+    stmt = (
+        select(Refund)
+        .where(Refund.status == "pending")
+        .where((Refund.next_attempt_at.is_(None)) | (Refund.next_attempt_at <= now))
+        .order_by(Refund.created_at)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def refunds_of_order(session: AsyncSession, order_id: str) -> list[Refund]:
+    stmt = select(Refund).where(Refund.order_id == order_id).order_by(Refund.id)
+    return list((await session.execute(stmt)).scalars())

@@ -1,0 +1,70 @@
+"""Builds the runtime and wires the domains together: adapters, event subscribers, sweeps.
+
+Shared by the HTTP app and the CLI worker so both run the same subscribers and sweeps.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+from growthloop.config import Settings
+from growthloop.core import idempotency
+from growthloop.core.auth import TokenCodec
+from growthloop.core.clock import Clock
+from growthloop.core.db import Database
+from growthloop.core.events import DomainEvent, EventBus
+from growthloop.core.jobs import Sweeper
+from growthloop.core.kv import make_counters
+from growthloop.core.runtime import Runtime
+from growthloop.identity.platforms import DevAdapter
+from growthloop.identity.service import IdentityPrincipals
+from growthloop.orders import service as orders
+from growthloop.payments import service as payments
+from growthloop.payments.backends.sandbox import SandboxGateway
+
+
+def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
+    clock = clock or Clock()
+    if settings.is_sqlite:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.resolved_database_url)
+    rt = Runtime(
+        settings=settings,
+        db=db,
+        clock=clock,
+        bus=EventBus(),
+        counters=make_counters(settings.redis_url),
+        tokens=TokenCodec(settings.secret_key),
+        sweeper=Sweeper(interval_seconds=settings.sweep_interval_seconds),
+        principals=IdentityPrincipals(),
+    )
+    if settings.dev_login:
+        rt.platforms["dev"] = DevAdapter()
+    if settings.sandbox:
+        rt.gateways["sandbox"] = SandboxGateway(settings.secret_key)
+    db.session_info = {"bus": rt.bus, "clock": clock, "kick": rt.sweeper.kick}
+    _subscribe(rt)
+    _sweeps(rt)
+    return rt
+
+
+def _subscribe(rt: Runtime) -> None:
+    async def payment_succeeded(session: object, event: DomainEvent) -> None:
+        await orders.on_payment_succeeded(session, event, rt.gateways)  # type: ignore[arg-type]
+
+    rt.bus.on(payments.PAYMENT_SUCCEEDED, payment_succeeded, in_transaction=True)
+    rt.bus.on(payments.REFUND_SUCCEEDED, orders.on_refund_succeeded, in_transaction=True)
+
+
+async def _purge_idempotency(rt: Runtime) -> int:
+    async with rt.db.unit_of_work() as uow:
+        return await idempotency.purge_expired(uow.session, rt.clock.now())
+
+
+def _sweeps(rt: Runtime) -> None:
+    rt.sweeper.add("orders.expire", partial(orders.expire_due_orders, rt.db, rt.gateways, rt.clock))
+    rt.sweeper.add(
+        "payments.refunds", partial(payments.retry_due_refunds, rt.db, rt.gateways, rt.clock)
+    )
+    rt.sweeper.add("events.dispatch", partial(rt.bus.dispatch_pending, rt.db, rt.clock))
+    rt.sweeper.add("idempotency.purge", partial(_purge_idempotency, rt))

@@ -1,0 +1,124 @@
+"""Test harness.
+
+Every test runs on the embedded stack (SQLite file + in-process counters). When
+GROWTHLOOP_TEST_DATABASE_URL / GROWTHLOOP_TEST_REDIS_URL are set, the same tests run
+again on PostgreSQL + Redis. One database per pytest worker, migrated once with
+Alembic; each test ends by truncating every table.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from growthloop.all_models import metadata
+from growthloop.app import create_app
+from growthloop.config import Settings
+from growthloop.core.clock import FrozenClock
+from growthloop.core.runtime import Runtime
+from growthloop.migrate import upgrade
+from growthloop.wiring import build_runtime
+
+PG_URL = os.environ.get("GROWTHLOOP_TEST_DATABASE_URL")
+REDIS_URL = os.environ.get("GROWTHLOOP_TEST_REDIS_URL")
+BACKENDS = ["sqlite"] + (["postgres"] if PG_URL else [])
+START = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # a Monday, 10:00 in Shanghai
+
+
+async def _fresh_pg_database(url: str, worker: str) -> str:
+    import asyncpg  # type: ignore[import-untyped]
+
+    parsed = make_url(url)
+    name = f"{parsed.database or 'growthloop'}_{worker}"
+    admin = parsed.set(drivername="postgresql", database="postgres").render_as_string(False)
+    conn = await asyncpg.connect(admin)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return parsed.set(database=name).render_as_string(False)
+
+
+@dataclass
+class Stack:
+    name: str
+    rt: Runtime
+    clock: FrozenClock
+    app: object
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+async def stack(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Stack]:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    data_dir: Path = tmp_path_factory.mktemp(f"data-{request.param}")
+    if request.param == "postgres":
+        assert PG_URL is not None
+        url = await _fresh_pg_database(PG_URL, worker)
+        redis_url = REDIS_URL
+    else:
+        url = None
+        redis_url = None
+    settings = Settings(
+        env="test",
+        data_dir=data_dir,
+        database_url=url,
+        redis_url=redis_url,
+        dev_login=True,
+        sandbox=True,
+        run_sweeper=False,
+    )
+    clock = FrozenClock(START)
+    rt = build_runtime(settings, clock)
+    if redis_url:
+        # Keys of this run only; a previous run's rate-limit windows must not leak in.
+        from growthloop.core.kv import RedisCounters
+
+        rt.counters = RedisCounters(redis_url, prefix=f"gltest:{worker}:{os.getpid()}:")
+    await upgrade(rt.db.engine)
+    app = create_app(settings, runtime=rt, run_sweeper=False)
+    yield Stack(request.param, rt, clock, app)
+    await rt.counters.close()
+    await rt.db.dispose()
+
+
+async def _truncate(rt: Runtime) -> None:
+    tables = [t.name for t in reversed(metadata.sorted_tables)]
+    async with rt.db.engine.begin() as conn:
+        if rt.db.dialect == "postgresql":
+            await conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                await conn.execute(text(f"DELETE FROM {table}"))
+
+
+@pytest.fixture
+async def rt(stack: Stack) -> AsyncIterator[Runtime]:
+    stack.clock.set(START)
+    for gateway in stack.rt.gateways.values():
+        if hasattr(gateway, "fail_next_refunds"):
+            gateway.fail_next_refunds = 0
+    yield stack.rt
+    await _truncate(stack.rt)
+
+
+@pytest.fixture
+def clock(stack: Stack, rt: Runtime) -> FrozenClock:
+    return stack.clock
+
+
+@pytest.fixture
+async def client(stack: Stack, rt: Runtime) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=stack.app)  # type: ignore[arg-type]
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+        yield c

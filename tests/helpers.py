@@ -1,0 +1,118 @@
+"""Typed helpers that drive the API the way a client does."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from growthloop.core.runtime import Runtime
+from growthloop.identity import service as identity
+
+_seq = itertools.count(1)
+
+TEA_OPTIONS = [
+    {"name": "糖度", "values": ["七分糖", "无糖", "三分糖", "五分糖", "全糖"]},
+    {"name": "温度", "values": ["少冰", "去冰", "热"]},
+    {"name": "杯型", "values": ["中杯", "大杯"], "price_deltas": {"大杯": 300}},
+]
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def assert_error(response: httpx.Response, status: int, code: str | None = None) -> dict[str, Any]:
+    assert response.status_code == status, (response.status_code, response.text)
+    body = response.json()
+    assert set(body) == {"error"}, body
+    assert set(body["error"]) == {"code", "message", "details"}, body
+    assert body["error"]["message"]
+    if code is not None:
+        assert body["error"]["code"] == code, body
+    return body["error"]  # type: ignore[no-any-return]
+
+
+@dataclass
+class Shop:
+    client: httpx.AsyncClient
+    rt: Runtime
+    merchant_id: str
+    admin_token: str
+    ingest_key: str
+    members: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def admin(self) -> dict[str, str]:
+        return bearer(self.admin_token)
+
+    async def product(self, **overrides: Any) -> dict[str, Any]:
+        body = {"name": f"奶茶{next(_seq)}", "price": 1500, "stock": 100, "options": TEA_OPTIONS}
+        body.update(overrides)
+        r = await self.client.post("/v1/admin/products", json=body, headers=self.admin)
+        assert r.status_code == 201, r.text
+        return r.json()  # type: ignore[no-any-return]
+
+    async def member(self, code: str | None = None) -> dict[str, str]:
+        code = code or f"user-{next(_seq)}"
+        r = await self.client.post(
+            "/v1/auth/login",
+            json={"merchant_id": self.merchant_id, "platform": "dev", "code": code},
+        )
+        assert r.status_code == 200, r.text
+        self.members[code] = r.json()["token"]
+        return bearer(r.json()["token"])
+
+    async def order(
+        self, member: dict[str, str], product_id: str, quantity: int = 1, **extra: Any
+    ) -> httpx.Response:
+        body = {"items": [{"product_id": product_id, "quantity": quantity}], **extra}
+        return await self.client.post("/v1/orders", json=body, headers=member)
+
+    async def paid_order(self, member: dict[str, str], product_id: str, quantity: int = 1) -> dict[str, Any]:
+        r = await self.order(member, product_id, quantity)
+        assert r.status_code == 201, r.text
+        order = r.json()
+        await self.pay(member, order["id"])
+        r = await self.client.get(f"/v1/orders/{order['id']}", headers=member)
+        assert r.json()["status"] == "paid", r.text
+        return r.json()  # type: ignore[no-any-return]
+
+    async def pay(self, member: dict[str, str], order_id: str) -> str:
+        r = await self.client.post(
+            f"/v1/orders/{order_id}/pay", json={"provider": "sandbox"}, headers=member
+        )
+        assert r.status_code == 200, r.text
+        payment_id: str = r.json()["payment_id"]
+        r = await self.client.post(f"/v1/payments/sandbox/{payment_id}/succeed")
+        assert r.status_code == 200, r.text
+        return payment_id
+
+    async def staff(self, role: str) -> dict[str, str]:
+        email = f"{role}{next(_seq)}@shop.test"
+        r = await self.client.post(
+            "/v1/admin/users",
+            json={"email": email, "password": "staff-password", "role": role},
+            headers=self.admin,
+        )
+        assert r.status_code == 201, r.text
+        r = await self.client.post(
+            "/v1/admin/login", json={"email": email, "password": "staff-password"}
+        )
+        assert r.status_code == 200, r.text
+        return bearer(r.json()["token"])
+
+
+async def make_shop(client: httpx.AsyncClient, rt: Runtime, name: str = "茶饮店") -> Shop:
+    n = next(_seq)
+    email = f"owner{n}@shop.test"
+    async with rt.db.unit_of_work() as uow:
+        merchant, _ = await identity.create_merchant(
+            uow.session, f"{name}{n}", email, "owner-password", rt.clock.now()
+        )
+        merchant_id, ingest_key = merchant.id, merchant.ingest_key
+    r = await client.post("/v1/admin/login", json={"email": email, "password": "owner-password"})
+    assert r.status_code == 200, r.text
+    return Shop(client, rt, merchant_id, r.json()["token"], ingest_key)
