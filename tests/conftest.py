@@ -108,6 +108,7 @@ async def rt(stack: Stack) -> AsyncIterator[Runtime]:
     for gateway in stack.rt.gateways.values():
         if hasattr(gateway, "fail_next_refunds"):
             gateway.fail_next_refunds = 0
+            gateway.refunds.clear()
     yield stack.rt
     await _truncate(stack.rt)
 

@@ -71,7 +71,9 @@ class Shop:
         body = {"items": [{"product_id": product_id, "quantity": quantity}], **extra}
         return await self.client.post("/v1/orders", json=body, headers=member)
 
-    async def paid_order(self, member: dict[str, str], product_id: str, quantity: int = 1) -> dict[str, Any]:
+    async def paid_order(
+        self, member: dict[str, str], product_id: str, quantity: int = 1
+    ) -> dict[str, Any]:
         r = await self.order(member, product_id, quantity)
         assert r.status_code == 201, r.text
         order = r.json()

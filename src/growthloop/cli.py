@@ -16,7 +16,9 @@ from growthloop.core.runtime import Runtime
 from growthloop.migrate import upgrade
 from growthloop.wiring import build_runtime
 
-app = typer.Typer(help="growthloop: the growth backend for mini-program merchants.", no_args_is_help=True)
+app = typer.Typer(
+    help="growthloop: the growth backend for mini-program merchants.", no_args_is_help=True
+)
 merchant_app = typer.Typer(help="Manage merchants.", no_args_is_help=True)
 import_app = typer.Typer(help="Bulk-load historical data.", no_args_is_help=True)
 app.add_typer(merchant_app, name="merchant")
@@ -108,7 +110,9 @@ def merchant_create(
     name: Annotated[str, typer.Option(help="The merchant's name.")],
     admin_email: Annotated[str, typer.Option(help="The owner's sign-in email.")],
     admin_password: Annotated[str, typer.Option(help="The owner's password (8+ chars).")],
-    timezone: Annotated[str, typer.Option(help="IANA timezone for daily reports.")] = "Asia/Shanghai",
+    timezone: Annotated[
+        str, typer.Option(help="IANA timezone for daily reports.")
+    ] = "Asia/Shanghai",
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Create a merchant and its owner admin."""
@@ -116,7 +120,9 @@ def merchant_create(
     from growthloop.identity import service as identity
 
     if len(admin_password) < 8:
-        raise typer.BadParameter("the password needs at least 8 characters", param_hint="--admin-password")
+        raise typer.BadParameter(
+            "the password needs at least 8 characters", param_hint="--admin-password"
+        )
     settings = Settings()
 
     async def run() -> dict[str, str]:
@@ -137,7 +143,9 @@ def merchant_create(
     try:
         result = asyncio.run(run())
     except AppError as exc:
-        typer.echo(json.dumps({"error": {"code": exc.code, "message": exc.detail_message}}), err=True)
+        typer.echo(
+            json.dumps({"error": {"code": exc.code, "message": exc.detail_message}}), err=True
+        )
         raise typer.Exit(1) from None
     if as_json:
         typer.echo(json.dumps(result, ensure_ascii=False))
@@ -149,7 +157,9 @@ def merchant_create(
 @import_app.command("orders")
 def import_orders(
     merchant: Annotated[str, typer.Option(help="The merchant's id.")],
-    csv: Annotated[Path, typer.Option(exists=True, dir_okay=False, readable=True, help="CSV file.")],
+    csv: Annotated[
+        Path, typer.Option(exists=True, dir_okay=False, readable=True, help="CSV file.")
+    ],
 ) -> None:
     """Load historical orders: member_external_id, ordered_at, amount (fen)
     [, quantity, order_external_id, product]. Re-running the same file adds nothing twice."""

@@ -4,7 +4,7 @@ seeded-random (reproducible) orders and visits, bulk-inserted in a few seconds."
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -30,8 +30,14 @@ SEED = 20261122
 SUGAR = OptionGroupIn(name="糖度", values=["七分糖", "无糖", "三分糖", "五分糖", "全糖"])
 ICE = OptionGroupIn(name="温度", values=["少冰", "正常冰", "去冰", "温热"])
 HOT_ONLY = OptionGroupIn(name="温度", values=["热", "温"])
-SIZE = OptionGroupIn(name="杯型", values=["中杯", "大杯", "超大杯"], price_deltas={"大杯": 300, "超大杯": 500})
-TOPPING = OptionGroupIn(name="加料", values=["不加料", "珍珠", "椰果", "芋圆"], price_deltas={"珍珠": 200, "椰果": 200, "芋圆": 300})
+SIZE = OptionGroupIn(
+    name="杯型", values=["中杯", "大杯", "超大杯"], price_deltas={"大杯": 300, "超大杯": 500}
+)
+TOPPING = OptionGroupIn(
+    name="加料",
+    values=["不加料", "珍珠", "椰果", "芋圆"],
+    price_deltas={"珍珠": 200, "椰果": 200, "芋圆": 300},
+)
 DRINK = [SUGAR, ICE, SIZE]
 
 MENU: list[tuple[str, str, int, list[OptionGroupIn], float]] = [
@@ -90,18 +96,29 @@ async def seed_if_empty(rt: Runtime) -> str:
             product = await catalog.create_product(
                 s,
                 merchant.id,
-                ProductIn(name=name, price=price, stock=9999, category=category, options=options, sort=sort),
+                ProductIn(
+                    name=name,
+                    price=price,
+                    stock=9999,
+                    category=category,
+                    options=options,
+                    sort=sort,
+                ),
                 now,
             )
             products.append((product, weight))
 
         # Members join over the period, more at the start (the shop's existing regulars).
-        start_day = (now.astimezone(tz) - timedelta(days=DAYS)).replace(hour=0, minute=0, second=0, microsecond=0)
+        start_day = (now.astimezone(tz) - timedelta(days=DAYS)).replace(
+            hour=0, minute=0, second=0, microsecond=0
+        )
         members: list[dict[str, Any]] = []
         accounts: list[dict[str, Any]] = []
         habits: dict[str, float] = {}
         for n in range(MEMBERS):
-            joined = start_day + timedelta(days=min(DAYS - 1, int(rng.expovariate(1 / 25))), hours=rng.uniform(9, 22))
+            joined = start_day + timedelta(
+                days=min(DAYS - 1, int(rng.expovariate(1 / 25))), hours=rng.uniform(9, 22)
+            )
             platform = rng.choices([p for p, _ in PLATFORMS], [w for _, w in PLATFORMS])[0]
             member_id = new_id(joined)
             members.append(
@@ -142,7 +159,9 @@ async def seed_if_empty(rt: Runtime) -> str:
                 day = joined + timedelta(days=rng.uniform(0, max(days_active, 0.1)))
                 local = day.astimezone(tz)
                 hour = rng.choices(range(10, 22), [2, 4, 6, 5, 4, 5, 6, 6, 5, 4, 3, 2])[0]
-                at = local.replace(hour=hour, minute=rng.randrange(60), second=rng.randrange(60)).astimezone(tz)
+                at = local.replace(
+                    hour=hour, minute=rng.randrange(60), second=rng.randrange(60)
+                ).astimezone(tz)
                 if at >= now:
                     continue
                 order_id = new_id(at)
@@ -230,7 +249,9 @@ async def seed_if_empty(rt: Runtime) -> str:
         for member in members:
             if member["last_login_at"] != member["created_at"]:
                 await s.execute(
-                    update(Member).where(Member.id == member["id"]).values(last_login_at=member["last_login_at"])
+                    update(Member)
+                    .where(Member.id == member["id"])
+                    .values(last_login_at=member["last_login_at"])
                 )
         return merchant.id
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import httpx
+
 from growthloop.core.clock import FrozenClock
 from growthloop.core.runtime import Runtime
-
 from tests.helpers import assert_error, make_shop
 
 
@@ -16,7 +16,15 @@ async def test_order_pay_complete_refund(client: httpx.AsyncClient, rt: Runtime)
 
     r = await client.post(
         "/v1/orders",
-        json={"items": [{"product_id": product["id"], "quantity": 2, "options": {"杯型": "大杯", "糖度": "无糖"}}]},
+        json={
+            "items": [
+                {
+                    "product_id": product["id"],
+                    "quantity": 2,
+                    "options": {"杯型": "大杯", "糖度": "无糖"},
+                }
+            ]
+        },
         headers=member,
     )
     assert r.status_code == 201, r.text
@@ -38,10 +46,14 @@ async def test_order_pay_complete_refund(client: httpx.AsyncClient, rt: Runtime)
     assert paid["pickup_code"] == "0001"
     assert len(paid["verify_code"]) == 12
 
-    r = await client.post("/v1/admin/orders/redeem", json={"code": paid["verify_code"]}, headers=shop.admin)
+    r = await client.post(
+        "/v1/admin/orders/redeem", json={"code": paid["verify_code"]}, headers=shop.admin
+    )
     assert r.status_code == 200, r.text
     assert r.json()["status"] == "completed"
-    r = await client.post("/v1/admin/orders/redeem", json={"code": paid["verify_code"]}, headers=shop.admin)
+    r = await client.post(
+        "/v1/admin/orders/redeem", json={"code": paid["verify_code"]}, headers=shop.admin
+    )
     assert_error(r, 409, "already_redeemed")
 
     # A completed order is refunded by the store, not by the member.
@@ -51,7 +63,11 @@ async def test_order_pay_complete_refund(client: httpx.AsyncClient, rt: Runtime)
     assert r.status_code == 200, r.text
     refunded = r.json()
     assert refunded["status"] == "refunded"
-    assert refunded["refund"] == {"refund_no": f"RO{order['id']}", "amount": 3600, "status": "succeeded"}
+    assert refunded["refund"] == {
+        "refund_no": f"RO{order['id']}",
+        "amount": 3600,
+        "status": "succeeded",
+    }
     # Handed over: the stock does not come back.
     r = await client.get(f"/v1/admin/products/{product['id']}", headers=shop.admin)
     assert r.json()["stock"] == 3
@@ -59,7 +75,9 @@ async def test_order_pay_complete_refund(client: httpx.AsyncClient, rt: Runtime)
     assert_error(r, 409, "invalid_state")
 
 
-async def test_member_refund_of_paid_order_returns_stock(client: httpx.AsyncClient, rt: Runtime) -> None:
+async def test_member_refund_of_paid_order_returns_stock(
+    client: httpx.AsyncClient, rt: Runtime
+) -> None:
     shop = await make_shop(client, rt)
     product = await shop.product(stock=2)
     member = await shop.member()
@@ -73,12 +91,16 @@ async def test_member_refund_of_paid_order_returns_stock(client: httpx.AsyncClie
     assert sandbox.refunds[f"RO{order['id']}"] == order["payable"]
 
 
-async def test_cancel_releases_stock_and_blocks_payment(client: httpx.AsyncClient, rt: Runtime) -> None:
+async def test_cancel_releases_stock_and_blocks_payment(
+    client: httpx.AsyncClient, rt: Runtime
+) -> None:
     shop = await make_shop(client, rt)
     product = await shop.product(stock=1)
     member = await shop.member()
     order = (await shop.order(member, product["id"])).json()
-    r = await client.post(f"/v1/orders/{order['id']}/pay", json={"provider": "sandbox"}, headers=member)
+    r = await client.post(
+        f"/v1/orders/{order['id']}/pay", json={"provider": "sandbox"}, headers=member
+    )
     payment_id = r.json()["payment_id"]
     r = await client.post(f"/v1/orders/{order['id']}/cancel", headers=member)
     assert r.status_code == 200 and r.json()["status"] == "cancelled"
@@ -87,13 +109,17 @@ async def test_cancel_releases_stock_and_blocks_payment(client: httpx.AsyncClien
     assert r.json()["stock"] == 1
     r = await client.post(f"/v1/payments/sandbox/{payment_id}/succeed")
     assert_error(r, 409, "payment_not_pending")
-    r = await client.post(f"/v1/orders/{order['id']}/pay", json={"provider": "sandbox"}, headers=member)
+    r = await client.post(
+        f"/v1/orders/{order['id']}/pay", json={"provider": "sandbox"}, headers=member
+    )
     assert_error(r, 409, "order_not_payable")
     r = await client.post(f"/v1/orders/{order['id']}/cancel", headers=member)
     assert_error(r, 409, "invalid_state")
 
 
-async def test_payment_window_sweep(client: httpx.AsyncClient, rt: Runtime, clock: FrozenClock) -> None:
+async def test_payment_window_sweep(
+    client: httpx.AsyncClient, rt: Runtime, clock: FrozenClock
+) -> None:
     shop = await make_shop(client, rt)
     product = await shop.product(stock=3)
     member = await shop.member()
@@ -104,7 +130,9 @@ async def test_payment_window_sweep(client: httpx.AsyncClient, rt: Runtime, cloc
     clock.advance(minutes=14, seconds=59)
     assert (await rt.sweeper.run_once())["orders.expire"] == 0
     clock.advance(seconds=1)
-    r = await client.post(f"/v1/orders/{order['id']}/pay", json={"provider": "sandbox"}, headers=member)
+    r = await client.post(
+        f"/v1/orders/{order['id']}/pay", json={"provider": "sandbox"}, headers=member
+    )
     assert_error(r, 409, "order_expired")
     handled = await rt.sweeper.run_once()
     assert handled["orders.expire"] == 1
@@ -116,12 +144,16 @@ async def test_payment_window_sweep(client: httpx.AsyncClient, rt: Runtime, cloc
     assert r.json()["stock"] == 3
 
 
-async def test_late_payment_after_expiry_is_refunded(client: httpx.AsyncClient, rt: Runtime, clock: FrozenClock) -> None:
+async def test_late_payment_after_expiry_is_refunded(
+    client: httpx.AsyncClient, rt: Runtime, clock: FrozenClock
+) -> None:
     shop = await make_shop(client, rt)
     product = await shop.product(stock=3)
     member = await shop.member()
     order = (await shop.order(member, product["id"])).json()
-    r = await client.post(f"/v1/orders/{order['id']}/pay", json={"provider": "sandbox"}, headers=member)
+    r = await client.post(
+        f"/v1/orders/{order['id']}/pay", json={"provider": "sandbox"}, headers=member
+    )
     payment_id = r.json()["payment_id"]
     clock.advance(minutes=16)
     await rt.sweeper.run_once()
@@ -135,7 +167,9 @@ async def test_late_payment_after_expiry_is_refunded(client: httpx.AsyncClient, 
     assert sandbox.refunds[f"RP{payment_id}"] == order["payable"]
 
 
-async def test_pickup_numbers_count_per_local_day(client: httpx.AsyncClient, rt: Runtime, clock: FrozenClock) -> None:
+async def test_pickup_numbers_count_per_local_day(
+    client: httpx.AsyncClient, rt: Runtime, clock: FrozenClock
+) -> None:
     shop = await make_shop(client, rt)
     product = await shop.product(stock=10)
     member = await shop.member()

@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from growthloop.catalog import service
+from growthloop.catalog.errors import ProductNotFound
 from growthloop.catalog.schemas import (
     CategoryIn,
     CategoryOut,
@@ -64,7 +65,7 @@ async def get_product(
         session, _browsing_merchant(member, merchant_id), product_id
     )
     if not product.on_sale:
-        raise service.ProductNotFound(product_id=product_id)
+        raise ProductNotFound(product_id=product_id)
     return (await service.products_out(session, [product]))[0]
 
 

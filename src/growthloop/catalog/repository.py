@@ -40,7 +40,9 @@ async def list_products(
     return list((await session.execute(stmt)).scalars())
 
 
-async def take_stock(session: AsyncSession, merchant_id: str, product_id: str, quantity: int) -> bool:
+async def take_stock(
+    session: AsyncSession, merchant_id: str, product_id: str, quantity: int
+) -> bool:
     """Guarded atomic decrement: True only if the row had enough stock and is on sale."""
     result = await session.execute(
         update(Product)
@@ -56,7 +58,9 @@ async def take_stock(session: AsyncSession, merchant_id: str, product_id: str, q
     return getattr(result, "rowcount", 0) == 1
 
 
-async def add_stock(session: AsyncSession, merchant_id: str, product_id: str, quantity: int) -> bool:
+async def add_stock(
+    session: AsyncSession, merchant_id: str, product_id: str, quantity: int
+) -> bool:
     result = await session.execute(
         update(Product)
         .where(

@@ -61,7 +61,9 @@ class ProductIn(Strict):
     name: Name
     price: PositiveFen
     stock: Stock
-    category: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)] | None = None
+    category: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)] | None
+    ) = None
     options: list[OptionGroupIn] | None = Field(None, max_length=10)
     description: Annotated[str, StringConstraints(max_length=2000)] = ""
     image_urls: list[HttpUrl] = Field(default_factory=list, max_length=10)
@@ -78,7 +80,9 @@ class ProductPatch(Strict):
     name: Name | None = None
     price: PositiveFen | None = None
     stock: Stock | None = None
-    category: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)] | None = None
+    category: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)] | None
+    ) = None
     options: list[OptionGroupIn] | None = Field(None, max_length=10)
     description: Annotated[str, StringConstraints(max_length=2000)] | None = None
     image_urls: list[HttpUrl] | None = Field(None, max_length=10)

@@ -175,7 +175,9 @@ def _groups_in(stored: list[dict[str, Any]]) -> list[OptionGroupIn]:
     return [OptionGroupIn.model_validate(g) for g in stored]
 
 
-async def adjust_stock(session: AsyncSession, merchant_id: str, product_id: str, delta: int) -> Product:
+async def adjust_stock(
+    session: AsyncSession, merchant_id: str, product_id: str, delta: int
+) -> Product:
     product = await access_product(session, merchant_id, product_id)
     if not await repo.add_stock(session, merchant_id, product_id, delta):
         raise SoldOut("Stock cannot go below zero.", product_id=product_id)
@@ -259,7 +261,9 @@ def choose_options(product: Product, chosen: Mapping[str, str] | None) -> Chosen
     return ChosenOptions(values=values, price_delta=delta)
 
 
-async def reserve_stock(session: AsyncSession, merchant_id: str, quantities: Mapping[str, int]) -> None:
+async def reserve_stock(
+    session: AsyncSession, merchant_id: str, quantities: Mapping[str, int]
+) -> None:
     """Take stock for every product or raise `SoldOut` (the caller's rollback undoes the rest).
 
     Products are taken in id order so concurrent orders lock rows in the same order.
@@ -269,6 +273,8 @@ async def reserve_stock(session: AsyncSession, merchant_id: str, quantities: Map
             raise SoldOut(product_id=product_id, requested=quantities[product_id])
 
 
-async def release_stock(session: AsyncSession, merchant_id: str, quantities: Mapping[str, int]) -> None:
+async def release_stock(
+    session: AsyncSession, merchant_id: str, quantities: Mapping[str, int]
+) -> None:
     for product_id in sorted(quantities):
         await repo.add_stock(session, merchant_id, product_id, quantities[product_id])

@@ -130,8 +130,9 @@ class TokenCodec:
 class PrincipalValidator(Protocol):
     """Checks against the database that a token's account is still active."""
 
-    async def member_active(self, session: AsyncSession, member_id: str, merchant_id: str) -> bool:
-        ...
+    async def member_active(
+        self, session: AsyncSession, member_id: str, merchant_id: str
+    ) -> bool: ...
 
     async def admin_role(
         self, session: AsyncSession, admin_id: str, merchant_id: str

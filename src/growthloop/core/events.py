@@ -132,4 +132,3 @@ async def emit(session: AsyncSession, event: DomainEvent) -> None:
     if not isinstance(bus, EventBus) or not isinstance(clock, Clock):
         raise RuntimeError("session has no event bus; open it through the app's unit of work")
     await bus.publish(session, event, clock.now())
-

@@ -123,7 +123,9 @@ async def begin(
     return record
 
 
-async def finish(session: AsyncSession, record: IdempotencyRecord, status: int, body: bytes) -> None:
+async def finish(
+    session: AsyncSession, record: IdempotencyRecord, status: int, body: bytes
+) -> None:
     record.status_code = status
     record.body = body
     await session.flush()

@@ -49,8 +49,9 @@ def col(*args: Any, pii: Personal | None, **kwargs: Any) -> MappedColumn[Any]:
     return mapped_column(*args, info=info, **kwargs)
 
 
-def pii_of(column: Any) -> Personal | None | object:
-    return column.info.get("pii", NOT_DECLARED)
+def pii_of(column: Any) -> Personal | object | None:
+    declared: Personal | object | None = column.info.get("pii", NOT_DECLARED)
+    return declared
 
 
 class UTCDateTime(TypeDecorator[datetime]):

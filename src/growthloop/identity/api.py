@@ -5,8 +5,8 @@ from datetime import timedelta
 from fastapi import APIRouter, Request
 
 from growthloop.core.auth import (
-    AdminPrincipal,
     ROLE_PERMISSIONS,
+    AdminPrincipal,
     CurrentAdmin,
     CurrentMember,
     Permission,

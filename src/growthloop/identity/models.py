@@ -102,7 +102,5 @@ class MemberActivityDay(Base):
     __tablename__ = "member_activity_days"
 
     merchant_id: Mapped[str] = col(String(26), primary_key=True, pii=None)
-    member_id: Mapped[str] = col(
-        String(26), ForeignKey("members.id"), primary_key=True, pii=None
-    )
+    member_id: Mapped[str] = col(String(26), ForeignKey("members.id"), primary_key=True, pii=None)
     day: Mapped[date] = col(Date, primary_key=True, pii=None)

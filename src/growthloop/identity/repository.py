@@ -56,9 +56,7 @@ async def account_by_openid(
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def member_id_by_unionid(
-    session: AsyncSession, merchant_id: str, unionid: str
-) -> str | None:
+async def member_id_by_unionid(session: AsyncSession, merchant_id: str, unionid: str) -> str | None:
     stmt = (
         select(PlatformAccount.member_id)
         .where(PlatformAccount.merchant_id == merchant_id, PlatformAccount.unionid == unionid)

@@ -145,7 +145,9 @@ async def record_activity(
     if not await repo.activity_day_exists(session, merchant_id, member_id, day):
         try:
             async with session.begin_nested():
-                session.add(MemberActivityDay(merchant_id=merchant_id, member_id=member_id, day=day))
+                session.add(
+                    MemberActivityDay(merchant_id=merchant_id, member_id=member_id, day=day)
+                )
         except IntegrityError:
             pass  # a concurrent login recorded the same day
 
@@ -265,6 +267,8 @@ class IdentityPrincipals:
     async def member_active(self, session: AsyncSession, member_id: str, merchant_id: str) -> bool:
         return await repo.member_status(session, member_id, merchant_id) == "active"
 
-    async def admin_role(self, session: AsyncSession, admin_id: str, merchant_id: str) -> Role | None:
+    async def admin_role(
+        self, session: AsyncSession, admin_id: str, merchant_id: str
+    ) -> Role | None:
         role = await repo.admin_role(session, admin_id, merchant_id)
         return Role(role) if role else None

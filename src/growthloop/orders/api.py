@@ -10,7 +10,14 @@ from growthloop.core.pagination import Page, PageDep
 from growthloop.core.routing import UnitOfWorkRoute
 from growthloop.core.runtime import RuntimeDep
 from growthloop.orders import service
-from growthloop.orders.schemas import OrderIn, OrderOut, OrderStatus, PayIn, PaymentStartOut, RedeemIn
+from growthloop.orders.schemas import (
+    OrderIn,
+    OrderOut,
+    OrderStatus,
+    PayIn,
+    PaymentStartOut,
+    RedeemIn,
+)
 
 router = APIRouter(route_class=UnitOfWorkRoute, tags=["orders"])
 

@@ -44,4 +44,3 @@ class CodeNotFound(NotFound):
 class AlreadyRedeemed(Conflict):
     code = "already_redeemed"
     message = "This code was already redeemed."
-

@@ -109,7 +109,11 @@ def read_rows(path: Path, tz: ZoneInfo) -> list[Row]:
                 errors.append(f"line {number}: {exc}")
     if errors:
         shown = "\n".join(errors[:MAX_ERRORS_SHOWN])
-        more = f"\n... and {len(errors) - MAX_ERRORS_SHOWN} more" if len(errors) > MAX_ERRORS_SHOWN else ""
+        more = (
+            f"\n... and {len(errors) - MAX_ERRORS_SHOWN} more"
+            if len(errors) > MAX_ERRORS_SHOWN
+            else ""
+        )
         raise ImportFailed(f"{len(errors)} invalid row(s), nothing imported:\n{shown}{more}")
     return rows
 
@@ -185,4 +189,9 @@ async def import_orders_csv(rt: Runtime, merchant_id: str, path: Path) -> dict[s
                     for line in lines
                 )
                 created += 1
-    return {"rows": len(rows), "orders_created": created, "orders_skipped": skipped, "members_created": new_members}
+    return {
+        "rows": len(rows),
+        "orders_created": created,
+        "orders_skipped": skipped,
+        "members_created": new_members,
+    }

@@ -3,7 +3,16 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped
 
 from growthloop.core.models import (
@@ -60,7 +69,9 @@ class OrderItem(Base):
 
     id: Mapped[str] = id_column()
     merchant_id: Mapped[str] = merchant_column()
-    order_id: Mapped[str] = col(String(26), ForeignKey("orders.id"), nullable=False, index=True, pii=None)
+    order_id: Mapped[str] = col(
+        String(26), ForeignKey("orders.id"), nullable=False, index=True, pii=None
+    )
     product_id: Mapped[str | None] = col(String(26), pii=None)
     name: Mapped[str] = col(String(100), nullable=False, pii=None)
     unit_price: Mapped[int] = col(Integer, nullable=False, pii=None)

@@ -46,7 +46,11 @@ async def list_orders(
 
 
 async def transition(
-    session: AsyncSession, order_id: str, from_status: Sequence[str], to_status: str, **values: object
+    session: AsyncSession,
+    order_id: str,
+    from_status: Sequence[str],
+    to_status: str,
+    **values: object,
 ) -> bool:
     """Guarded state change: moves the order only from one of `from_status`, once."""
     result = await session.execute(
@@ -71,13 +75,19 @@ async def due_for_expiry(session: AsyncSession, now: datetime, limit: int) -> li
 
 async def next_pickup_number(session: AsyncSession, merchant_id: str, day: date) -> int:
     """Atomic per-day counter (INSERT .. ON CONFLICT DO UPDATE .. RETURNING)."""
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = insert(PickupSequence).values(merchant_id=merchant_id, day=day, value=1)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["merchant_id", "day"], set_={"value": PickupSequence.value + 1}
-    ).returning(PickupSequence.value)
-    return int((await session.execute(stmt)).scalar_one())
+    keys = ["merchant_id", "day"]
+    bump = {"value": PickupSequence.value + 1}
+    if session.get_bind().dialect.name == "postgresql":
+        pg = pg_insert(PickupSequence).values(merchant_id=merchant_id, day=day, value=1)
+        returning = pg.on_conflict_do_update(index_elements=keys, set_=bump).returning(
+            PickupSequence.value
+        )
+    else:
+        lite = sqlite_insert(PickupSequence).values(merchant_id=merchant_id, day=day, value=1)
+        returning = lite.on_conflict_do_update(index_elements=keys, set_=bump).returning(
+            PickupSequence.value
+        )
+    return int((await session.execute(returning)).scalar_one())
 
 
 async def order_by_verify_code(session: AsyncSession, merchant_id: str, code: str) -> Order | None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import secrets
 from collections import Counter
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -43,7 +43,7 @@ from growthloop.orders.errors import (
 from growthloop.orders.models import Order, OrderItem
 from growthloop.orders.schemas import OrderIn, OrderItemOut, OrderOut, RefundOut
 from growthloop.payments import service as payments
-from growthloop.payments.gateway import PaymentGateway
+from growthloop.payments.service import PaymentGateway
 
 Gateways = Mapping[str, PaymentGateway]
 ORDER_REFUND = "order_refund"
@@ -84,7 +84,7 @@ async def orders_out(session: AsyncSession, orders: list[Order]) -> list[OrderOu
         out.append(
             OrderOut(
                 id=order.id,
-                status=order.status,  # type: ignore[arg-type]
+                status=order.status,
                 member_id=order.member_id,
                 subtotal=order.subtotal,
                 discount=order.discount,
@@ -113,7 +113,9 @@ async def orders_out(session: AsyncSession, orders: list[Order]) -> list[OrderOu
                 cancel_reason=order.cancel_reason,
                 refunded_at=order.refunded_at,
                 refund=(
-                    RefundOut(refund_no=own[0].refund_no, amount=own[0].amount, status=own[0].status)  # type: ignore[arg-type]
+                    RefundOut(
+                        refund_no=own[0].refund_no, amount=own[0].amount, status=own[0].status
+                    )
                     if own
                     else None
                 ),
@@ -153,7 +155,6 @@ async def list_orders(
     )
     rows, cursor = make_page(rows, page)
     return await orders_out(session, rows), cursor
-
 
 
 # ---- checkout ------------------------------------------------------------------------
@@ -269,7 +270,9 @@ async def _assign_codes(session: AsyncSession, order: Order) -> None:
     raise RuntimeError("could not draw a unique verification code")
 
 
-async def on_payment_succeeded(session: AsyncSession, event: DomainEvent, gateways: Gateways) -> None:
+async def on_payment_succeeded(
+    session: AsyncSession, event: DomainEvent, gateways: Gateways
+) -> None:
     now = _clock(session).now()
     order_id = str(event.payload["order_id"])
     moved = await repo.transition(session, order_id, ["pending_payment"], "paid", paid_at=now)
@@ -305,7 +308,9 @@ async def on_refund_succeeded(session: AsyncSession, event: DomainEvent) -> None
     if await repo.transition(session, order.id, [was], "refunded", refunded_at=now):
         await session.refresh(order)
         if was == "paid":  # not handed over: the goods go back on the shelf
-            await catalog.release_stock(session, order.merchant_id, await _quantities(session, order))
+            await catalog.release_stock(
+                session, order.merchant_id, await _quantities(session, order)
+            )
         await _event(session, "order.refunded", order, refund_amount=event.payload["amount"])
 
 
@@ -345,7 +350,9 @@ async def refund(
     if order.status == "completed" and not by_operator:
         raise RefundNeedsOperator()
     if order.status not in ("paid", "completed"):
-        raise InvalidTransition("Only a paid or completed order can be refunded.", status=order.status)
+        raise InvalidTransition(
+            "Only a paid or completed order can be refunded.", status=order.status
+        )
     payment = await payments.paid_payment(session, order.id)
     if payment is None:  # imported history: nothing to pay back through a provider
         was = order.status
@@ -389,7 +396,9 @@ async def redeem(session: AsyncSession, merchant_id: str, code: str) -> Order:
 # ---- sweeps --------------------------------------------------------------------------
 
 
-async def expire_due_orders(db: Database, gateways: Gateways, clock: Clock, batch: int = 100) -> int:
+async def expire_due_orders(
+    db: Database, gateways: Gateways, clock: Clock, batch: int = 100
+) -> int:
     """Cancel orders whose payment window ended and return their stock. Idempotent and
     safe with several workers: rows are claimed with SKIP LOCKED, moved by guarded updates."""
     total = 0

@@ -8,6 +8,7 @@ from growthloop.core.auth import SessionDep
 from growthloop.core.routing import UnitOfWorkRoute
 from growthloop.core.runtime import RuntimeDep
 from growthloop.payments import service
+from growthloop.payments.errors import MalformedNotification
 from growthloop.payments.schemas import SandboxPaymentOut
 
 router = APIRouter(route_class=UnitOfWorkRoute, tags=["payments"])
@@ -23,7 +24,7 @@ async def notify(
     """The platform's asynchronous payment notification, verified before anything moves."""
     body = await request.body()
     if len(body) > MAX_NOTIFICATION_BYTES:
-        raise service.MalformedNotification("The notification is too large.")
+        raise MalformedNotification("The notification is too large.")
     headers = {k.lower(): v for k, v in request.headers.items()}
     return await service.process_notification(
         session, rt.gateways, provider, headers, body, rt.clock.now()
@@ -31,9 +32,14 @@ async def notify(
 
 
 @sandbox_router.post("/v1/payments/sandbox/{payment_id}/succeed", response_model=SandboxPaymentOut)
-async def sandbox_succeed(payment_id: str, session: SessionDep, rt: RuntimeDep) -> SandboxPaymentOut:
+async def sandbox_succeed(
+    payment_id: str, session: SessionDep, rt: RuntimeDep
+) -> SandboxPaymentOut:
     """Complete a sandbox payment as the platform would (no member token, like a callback)."""
     payment = await service.sandbox_succeed(session, rt.gateways, payment_id, rt.clock.now())
     return SandboxPaymentOut(
-        payment_id=payment.id, order_id=payment.order_id, status=payment.status, amount=payment.amount
+        payment_id=payment.id,
+        order_id=payment.order_id,
+        status=payment.status,
+        amount=payment.amount,
     )

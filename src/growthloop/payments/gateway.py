@@ -53,6 +53,8 @@ class PaymentGateway(Protocol):
         """Close an unpaid payment so it can no longer succeed."""
         ...
 
-    async def refund(self, payment_id: str, refund_no: str, amount: int, total: int) -> RefundResult:
+    async def refund(
+        self, payment_id: str, refund_no: str, amount: int, total: int
+    ) -> RefundResult:
         """Idempotent by `refund_no`; raise ProviderError on a retryable failure."""
         ...

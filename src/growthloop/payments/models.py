@@ -59,7 +59,9 @@ class Refund(Base):
 
     id: Mapped[str] = id_column()
     merchant_id: Mapped[str] = merchant_column()
-    payment_id: Mapped[str] = col(String(26), ForeignKey("payments.id"), nullable=False, index=True, pii=None)
+    payment_id: Mapped[str] = col(
+        String(26), ForeignKey("payments.id"), nullable=False, index=True, pii=None
+    )
     order_id: Mapped[str] = col(String(26), nullable=False, index=True, pii=None)
     refund_no: Mapped[str] = col(String(64), nullable=False, unique=True, pii=None)
     amount: Mapped[int] = col(Integer, nullable=False, pii=None)

@@ -8,6 +8,7 @@ once and retried by a sweep until the provider confirms.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,7 +22,6 @@ from growthloop.core.db import Database
 from growthloop.core.events import DomainEvent, emit
 from growthloop.payments import repository as repo
 from growthloop.payments.errors import (
-    MalformedNotification,
     AmountMismatch,
     DuplicateNotification,
     PaymentNotFound,
@@ -37,6 +37,8 @@ from growthloop.payments.models import Payment, PaymentNotification, Refund
 
 NOTIFICATION_MAX_AGE = timedelta(minutes=10)
 NOTIFICATION_MAX_SKEW = timedelta(minutes=2)
+__all__ = ["PaymentGateway"]  # the protocol, for other domains that hand gateways around
+
 PAYMENT_SUCCEEDED = "payment.succeeded"
 REFUND_SUCCEEDED = "refund.succeeded"
 
@@ -174,10 +176,9 @@ async def close_open_payments(
         payment = await repo.get_payment(session, payment_id)
         gateway = gateways.get(payment.provider) if payment else None
         if gateway is not None:
-            try:
+            # Closing is best effort: a payment that succeeds anyway is refunded.
+            with contextlib.suppress(ProviderError):
                 await gateway.close(payment_id)
-            except ProviderError:
-                pass  # closing is best effort; a late success is refunded
 
 
 async def paid_payment(session: AsyncSession, order_id: str) -> Payment | None:

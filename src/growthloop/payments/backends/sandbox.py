@@ -86,7 +86,9 @@ class SandboxGateway:
     async def close(self, payment_id: str) -> None:
         return None
 
-    async def refund(self, payment_id: str, refund_no: str, amount: int, total: int) -> RefundResult:
+    async def refund(
+        self, payment_id: str, refund_no: str, amount: int, total: int
+    ) -> RefundResult:
         if self.fail_next_refunds > 0:
             self.fail_next_refunds -= 1
             raise ProviderError("sandbox refund failure (injected)")

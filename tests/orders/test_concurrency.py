@@ -1,0 +1,72 @@
+"""Stock is never oversold: 50 members order the last 10 units at once."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+
+from growthloop.app import create_app
+from growthloop.core.runtime import Runtime
+from growthloop.wiring import build_runtime
+from tests.conftest import Stack
+from tests.helpers import assert_error, make_shop
+
+
+async def test_fifty_members_race_for_last_ten_units(
+    client: httpx.AsyncClient, rt: Runtime, stack: Stack
+) -> None:
+    shop = await make_shop(client, rt)
+    product = await shop.product(stock=10)
+    members = [await shop.member() for _ in range(50)]
+
+    # A second API process on the same database, as behind a load balancer.
+    other_rt = build_runtime(rt.settings, stack.clock)
+    other_app = create_app(rt.settings, runtime=other_rt, run_sweeper=False)
+    transport = httpx.ASGITransport(app=other_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://other") as other:
+        clients = [client, other]
+        responses = await asyncio.gather(
+            *(
+                clients[i % 2].post(
+                    "/v1/orders",
+                    json={"items": [{"product_id": product["id"], "quantity": 1}]},
+                    headers=member,
+                )
+                for i, member in enumerate(members)
+            )
+        )
+    await other_rt.db.dispose()
+
+    created = [r for r in responses if r.status_code == 201]
+    refused = [r for r in responses if r.status_code != 201]
+    assert len(created) == 10
+    for r in refused:
+        assert_error(r, 409, "sold_out")
+    r = await client.get(f"/v1/admin/products/{product['id']}", headers=shop.admin)
+    assert r.json()["stock"] == 0
+    r = await client.get("/v1/admin/orders?limit=100", headers=shop.admin)
+    assert len(r.json()["items"]) == 10
+
+
+async def test_concurrent_multi_line_orders_never_go_negative(
+    client: httpx.AsyncClient, rt: Runtime
+) -> None:
+    """Orders taking two products in opposite line order do not deadlock or oversell."""
+    shop = await make_shop(client, rt)
+    a = await shop.product(stock=7)
+    b = await shop.product(stock=7)
+    members = [await shop.member() for _ in range(20)]
+
+    def body(i: int) -> dict[str, object]:
+        lines = [{"product_id": a["id"], "quantity": 1}, {"product_id": b["id"], "quantity": 1}]
+        return {"items": lines if i % 2 else list(reversed(lines))}
+
+    responses = await asyncio.gather(
+        *(client.post("/v1/orders", json=body(i), headers=m) for i, m in enumerate(members))
+    )
+    assert sum(r.status_code == 201 for r in responses) == 7
+    assert all(r.status_code in (201, 409) for r in responses)
+    for product in (a, b):
+        r = await client.get(f"/v1/admin/products/{product['id']}", headers=shop.admin)
+        assert r.json()["stock"] == 0
