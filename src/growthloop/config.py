@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     sweep_interval_seconds: float = Field(5.0, gt=0)
     run_sweeper: bool = True
     log_level: str = "INFO"
+    db_pool_size: int = Field(30, ge=1, le=500, description="per process; PostgreSQL only")
     admin_login_attempts_per_minute: int = Field(10, ge=1)
 
     @model_validator(mode="after")

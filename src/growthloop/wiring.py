@@ -27,7 +27,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     clock = clock or Clock()
     if settings.is_sqlite:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-    db = Database(settings.resolved_database_url)
+    db = Database(settings.resolved_database_url, pool_size=settings.db_pool_size)
     rt = Runtime(
         settings=settings,
         db=db,

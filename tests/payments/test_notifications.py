@@ -113,7 +113,9 @@ async def test_bad_notifications_change_nothing(
     assert (await _status(shop, member, order["id"]))["status"] == "paid"
 
 
-async def test_unknown_provider_and_payment(client: httpx.AsyncClient, rt: Runtime, clock: FrozenClock) -> None:
+async def test_unknown_provider_and_payment(
+    client: httpx.AsyncClient, rt: Runtime, clock: FrozenClock
+) -> None:
     r = await client.post("/v1/payments/notify/nosuch", content=b"{}")
     assert_error(r, 404, "unknown_provider")
     sandbox: SandboxGateway = rt.gateways["sandbox"]
@@ -139,8 +141,12 @@ async def test_reordered_notifications_of_two_payments(
         amount = int(order["payable"])  # type: ignore[call-overload]
         n2, h2 = alt.notification(second_payment, amount, clock.now())
         n1, h1 = rt.gateways["sandbox"].notification(first_payment, amount, clock.now())
-        assert (await client.post("/v1/payments/notify/alipay", content=n2, headers=h2)).status_code == 200
-        assert (await client.post("/v1/payments/notify/sandbox", content=n1, headers=h1)).status_code == 200
+        assert (
+            await client.post("/v1/payments/notify/alipay", content=n2, headers=h2)
+        ).status_code == 200
+        assert (
+            await client.post("/v1/payments/notify/sandbox", content=n1, headers=h1)
+        ).status_code == 200
         state = await _status(shop, member, order["id"])
         assert state["status"] == "paid"
         # The payment that lost the race is given back in full, exactly once.
@@ -155,7 +161,7 @@ async def test_notification_body_is_verified_not_trusted(
 ) -> None:
     """A signed notification for another provider's payment does not move it."""
     shop = await make_shop(client, rt)
-    member, order, payment_id = await _pending(shop)
+    member, order, _payment_id = await _pending(shop)
     raw = json.dumps({"not": "a notification"}).encode()
     r = await client.post("/v1/payments/notify/sandbox", content=raw)
     assert_error(r, 401, "invalid_signature")

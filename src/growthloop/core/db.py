@@ -53,12 +53,13 @@ def _sqlite_setup(engine: AsyncEngine) -> None:
 
 
 class Database:
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 30) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
-        kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": not self.is_sqlite}
+        # Connections are recycled rather than pinged: a pre-ping is a round trip per request.
+        kwargs: dict[str, Any] = {"echo": echo, "pool_recycle": 1800}
         if not self.is_sqlite:
-            kwargs.update(pool_size=20, max_overflow=30)
+            kwargs.update(pool_size=pool_size, max_overflow=pool_size)
         else:
             kwargs.update(pool_size=10, max_overflow=40)
         self.engine = create_async_engine(url, **kwargs)

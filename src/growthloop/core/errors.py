@@ -69,6 +69,14 @@ class TooManyRequests(AppError):
     message = "Too many requests; slow down."
 
 
+class ServiceUnavailable(AppError):
+    """A transient condition; the same request will succeed when retried."""
+
+    status = 503
+    code = "service_unavailable"
+    message = "Try again shortly."
+
+
 def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": details or {}}}
 

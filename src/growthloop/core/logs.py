@@ -24,6 +24,7 @@ request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "request_id", default=None
 )
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+DRIVER_LOGGERS = ("uvicorn.access", "aiosqlite", "asyncpg", "sqlalchemy.engine", "asyncio", "httpx")
 _EXTRA_FIELDS = ("method", "route", "status", "duration_ms", "event", "sweep", "count", "path")
 
 
@@ -52,7 +53,8 @@ def configure_logging(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("uvicorn.access", "aiosqlite", "asyncio"):
+    # Driver loggers print SQL parameters (personal data) at DEBUG: never below WARNING.
+    for noisy in DRIVER_LOGGERS:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

@@ -4,10 +4,9 @@ from collections.abc import Sequence
 from datetime import date, datetime
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from growthloop.core.sql import increment, mark_committed
 from growthloop.orders.models import Order, OrderItem, PickupSequence
 
 
@@ -47,19 +46,24 @@ async def list_orders(
 
 async def transition(
     session: AsyncSession,
-    order_id: str,
+    order: Order,
     from_status: Sequence[str],
     to_status: str,
     **values: object,
 ) -> bool:
-    """Guarded state change: moves the order only from one of `from_status`, once."""
+    """Guarded state change: moves the order only from one of `from_status`, once.
+    On success the loaded `order` reflects the change without re-reading it."""
+    values["status"] = to_status
     result = await session.execute(
         update(Order)
-        .where(Order.id == order_id, Order.status.in_(tuple(from_status)))
-        .values(status=to_status, **values)
+        .where(Order.id == order.id, Order.status.in_(tuple(from_status)))
+        .values(**values)
         .execution_options(synchronize_session=False)
     )
-    return getattr(result, "rowcount", 0) == 1
+    if getattr(result, "rowcount", 0) != 1:
+        return False
+    mark_committed(order, **values)
+    return True
 
 
 async def due_for_expiry(session: AsyncSession, now: datetime, limit: int) -> list[str]:
@@ -74,20 +78,9 @@ async def due_for_expiry(session: AsyncSession, now: datetime, limit: int) -> li
 
 
 async def next_pickup_number(session: AsyncSession, merchant_id: str, day: date) -> int:
-    """Atomic per-day counter (INSERT .. ON CONFLICT DO UPDATE .. RETURNING)."""
-    keys = ["merchant_id", "day"]
-    bump = {"value": PickupSequence.value + 1}
-    if session.get_bind().dialect.name == "postgresql":
-        pg = pg_insert(PickupSequence).values(merchant_id=merchant_id, day=day, value=1)
-        returning = pg.on_conflict_do_update(index_elements=keys, set_=bump).returning(
-            PickupSequence.value
-        )
-    else:
-        lite = sqlite_insert(PickupSequence).values(merchant_id=merchant_id, day=day, value=1)
-        returning = lite.on_conflict_do_update(index_elements=keys, set_=bump).returning(
-            PickupSequence.value
-        )
-    return int((await session.execute(returning)).scalar_one())
+    return await increment(
+        session, PickupSequence, {"merchant_id": merchant_id, "day": day}, "value"
+    )
 
 
 async def order_by_verify_code(session: AsyncSession, merchant_id: str, code: str) -> Order | None:

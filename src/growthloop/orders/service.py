@@ -23,7 +23,7 @@ from growthloop.catalog import service as catalog
 from growthloop.core.auth import ensure_same_merchant
 from growthloop.core.clock import Clock
 from growthloop.core.db import Database
-from growthloop.core.errors import Forbidden
+from growthloop.core.errors import Forbidden, ServiceUnavailable
 from growthloop.core.events import DomainEvent, emit
 from growthloop.core.pagination import PageParams, make_page
 from growthloop.identity import service as identity
@@ -255,34 +255,35 @@ async def start_payment(
 # ---- reactions to payments (in-transaction subscribers) ------------------------------
 
 
-async def _assign_codes(session: AsyncSession, order: Order) -> None:
-    tz = await identity.merchant_timezone(session, order.merchant_id)
-    number = await repo.next_pickup_number(session, order.merchant_id, _clock(session).today(tz))
-    order.pickup_code = f"{number:04d}"
-    for _ in range(5):
-        try:
-            async with session.begin_nested():
-                order.verify_code = f"{secrets.randbelow(10**12):012d}"
-                await session.flush()
-            return
-        except IntegrityError:
-            continue
-    raise RuntimeError("could not draw a unique verification code")
+class CodeCollision(ServiceUnavailable):
+    code = "try_again"
+    message = "A one-in-a-trillion code collision; the platform's retry will succeed."
 
 
 async def on_payment_succeeded(
     session: AsyncSession, event: DomainEvent, gateways: Gateways
 ) -> None:
-    now = _clock(session).now()
-    order_id = str(event.payload["order_id"])
-    moved = await repo.transition(session, order_id, ["pending_payment"], "paid", paid_at=now)
-    if moved:
-        order = await repo.get_order(session, order_id)
-        assert order is not None
-        await session.refresh(order)
-        await _assign_codes(session, order)
-        await _event(session, "order.paid", order, provider=event.payload.get("provider"))
-        return
+    clock = _clock(session)
+    now = clock.now()
+    order = await repo.get_order(session, str(event.payload["order_id"]))
+    if order is not None and order.status == "pending_payment":
+        tz = await identity.merchant_timezone(session, order.merchant_id)
+        number = await repo.next_pickup_number(session, order.merchant_id, clock.today(tz))
+        try:
+            moved = await repo.transition(
+                session,
+                order,
+                ["pending_payment"],
+                "paid",
+                paid_at=now,
+                pickup_code=f"{number:04d}",
+                verify_code=f"{secrets.randbelow(10**12):012d}",
+            )
+        except IntegrityError:
+            raise CodeCollision() from None
+        if moved:
+            await _event(session, "order.paid", order, provider=event.payload.get("provider"))
+            return
     # The order expired, was cancelled or was paid by another payment: the money goes back.
     payment = await payments.access_payment(session, str(event.payload["payment_id"]))
     await payments.refund(
@@ -305,8 +306,7 @@ async def on_refund_succeeded(session: AsyncSession, event: DomainEvent) -> None
         return
     was = order.status
     now = _clock(session).now()
-    if await repo.transition(session, order.id, [was], "refunded", refunded_at=now):
-        await session.refresh(order)
+    if await repo.transition(session, order, [was], "refunded", refunded_at=now):
         if was == "paid":  # not handed over: the goods go back on the shelf
             await catalog.release_stock(
                 session, order.merchant_id, await _quantities(session, order)
@@ -328,7 +328,7 @@ async def _quantities(session: AsyncSession, order: Order) -> Counter[str]:
 async def cancel(session: AsyncSession, gateways: Gateways, order: Order, reason: str) -> Order:
     now = _clock(session).now()
     moved = await repo.transition(
-        session, order.id, ["pending_payment"], "cancelled", cancelled_at=now, cancel_reason=reason
+        session, order, ["pending_payment"], "cancelled", cancelled_at=now, cancel_reason=reason
     )
     if not moved:
         await session.refresh(order)
@@ -336,7 +336,6 @@ async def cancel(session: AsyncSession, gateways: Gateways, order: Order, reason
             "Only an order pending payment can be cancelled; a paid one can be refunded.",
             status=order.status,
         )
-    await session.refresh(order)
     await catalog.release_stock(session, order.merchant_id, await _quantities(session, order))
     await payments.close_open_payments(session, gateways, order.id)
     await _event(session, "order.cancelled", order, reason=reason)
@@ -356,8 +355,7 @@ async def refund(
     payment = await payments.paid_payment(session, order.id)
     if payment is None:  # imported history: nothing to pay back through a provider
         was = order.status
-        if await repo.transition(session, order.id, [was], "refunded", refunded_at=now):
-            await session.refresh(order)
+        if await repo.transition(session, order, [was], "refunded", refunded_at=now):
             await _event(session, "order.refunded", order, refund_amount=order.payable)
         return order
     await payments.refund(
@@ -370,18 +368,17 @@ async def refund(
         reason=ORDER_REFUND,
         now=now,
     )
-    await session.refresh(order)
+    # When the provider confirmed at once, the refund.succeeded subscriber moved `order`.
     return order
 
 
 async def complete(session: AsyncSession, order: Order) -> Order:
     now = _clock(session).now()
-    if not await repo.transition(session, order.id, ["paid"], "completed", completed_at=now):
+    if not await repo.transition(session, order, ["paid"], "completed", completed_at=now):
         await session.refresh(order)
         if order.status == "completed":
             raise AlreadyRedeemed("This order was already completed.")
         raise InvalidTransition("Only a paid order can be completed.", status=order.status)
-    await session.refresh(order)
     await _event(session, "order.completed", order)
     return order
 

@@ -5,6 +5,8 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from growthloop.core.ids import new_id
+from growthloop.core.sql import insert_unless_exists, mark_committed
 from growthloop.payments.models import Payment, PaymentNotification, Refund
 
 
@@ -29,25 +31,46 @@ async def payments_of_order(session: AsyncSession, order_id: str) -> list[Paymen
     return list((await session.execute(stmt)).scalars())
 
 
-async def notification_seen(session: AsyncSession, provider: str, notification_id: str) -> bool:
-    stmt = select(PaymentNotification.id).where(
-        PaymentNotification.provider == provider,
-        PaymentNotification.notification_id == notification_id,
+async def record_notification(
+    session: AsyncSession,
+    *,
+    merchant_id: str,
+    provider: str,
+    notification_id: str,
+    payment_id: str,
+    outcome: str,
+    now: datetime,
+) -> bool:
+    """Insert into the inbox; False when this notification was already recorded."""
+    values = {
+        "id": new_id(),
+        "merchant_id": merchant_id,
+        "provider": provider,
+        "notification_id": notification_id,
+        "payment_id": payment_id,
+        "outcome": outcome,
+        "received_at": now,
+    }
+    return await insert_unless_exists(
+        session, PaymentNotification, values, ("provider", "notification_id")
     )
-    return (await session.execute(stmt)).first() is not None
 
 
 async def mark_succeeded(
-    session: AsyncSession, payment_id: str, txn_id: str, now: datetime
+    session: AsyncSession, payment: Payment, txn_id: str, now: datetime
 ) -> bool:
     """Guarded: only an unpaid (created or closed) payment can succeed, once."""
+    values = {"status": "succeeded", "provider_txn_id": txn_id, "succeeded_at": now}
     result = await session.execute(
         update(Payment)
-        .where(Payment.id == payment_id, Payment.status.in_(("created", "closed")))
-        .values(status="succeeded", provider_txn_id=txn_id, succeeded_at=now)
+        .where(Payment.id == payment.id, Payment.status.in_(("created", "closed")))
+        .values(**values)
         .execution_options(synchronize_session=False)
     )
-    return getattr(result, "rowcount", 0) == 1
+    if getattr(result, "rowcount", 0) != 1:
+        return False
+    mark_committed(payment, **values)
+    return True
 
 
 async def close_open(session: AsyncSession, order_id: str) -> list[str]:

@@ -33,7 +33,7 @@ from growthloop.payments.errors import (
     UnknownProvider,
 )
 from growthloop.payments.gateway import PaymentGateway, PaymentRequest
-from growthloop.payments.models import Payment, PaymentNotification, Refund
+from growthloop.payments.models import Payment, Refund
 
 NOTIFICATION_MAX_AGE = timedelta(minutes=10)
 NOTIFICATION_MAX_SKEW = timedelta(minutes=2)
@@ -106,34 +106,27 @@ async def process_notification(
     payment = await repo.get_payment(session, note.payment_id)
     if payment is None or payment.provider != provider:
         raise PaymentNotFound(payment_id=note.payment_id)
-    if await repo.notification_seen(session, provider, note.notification_id):
+    # Inbox first: a duplicate (even a concurrent one) stops here. Any error below rolls
+    # the whole transaction back, inbox row included.
+    if not await repo.record_notification(
+        session,
+        merchant_id=payment.merchant_id,
+        provider=provider,
+        notification_id=note.notification_id,
+        payment_id=payment.id,
+        outcome="succeeded" if note.succeeded else "failed",
+        now=now,
+    ):
         raise DuplicateNotification()
     if note.amount != payment.amount:
         raise AmountMismatch(expected=payment.amount, notified=note.amount)
     if note.succeeded:
         try:
-            async with session.begin_nested():
-                moved = await repo.mark_succeeded(session, payment.id, note.transaction_id, now)
+            moved = await repo.mark_succeeded(session, payment, note.transaction_id, now)
         except IntegrityError:  # this transaction id already paid another payment
             raise DuplicateNotification() from None
         if not moved:
             raise DuplicateNotification("This payment has already succeeded.")
-    try:
-        async with session.begin_nested():
-            session.add(
-                PaymentNotification(
-                    merchant_id=payment.merchant_id,
-                    provider=provider,
-                    notification_id=note.notification_id,
-                    payment_id=payment.id,
-                    outcome="succeeded" if note.succeeded else "failed",
-                    received_at=now,
-                )
-            )
-    except IntegrityError:  # the same notification, processed concurrently
-        raise DuplicateNotification() from None
-    if note.succeeded:
-        await session.refresh(payment)
         await emit(
             session,
             DomainEvent(
@@ -163,7 +156,6 @@ async def sandbox_succeed(
         raise PaymentNotPending(status=payment.status)
     body, headers = sandbox.notification(payment.id, payment.amount, now)
     await process_notification(session, gateways, "sandbox", headers, body, now)
-    await session.refresh(payment)
     return payment
 
 

@@ -1,0 +1,763 @@
+"""The access matrix: every /v1 route against tenancy, staff roles and authentication.
+
+`ROUTES` names every route of the app with who may call it, the permission it needs, how
+to build a request that succeeds for the rightful caller, and what another merchant sees.
+`test_matrix_covers_every_route` reads the live route table, so a route added without an
+entry here fails the suite. The other tests are parametrised over the table:
+
+1. tenancy: merchant A's admin and member tokens never read or change merchant B's rows
+   (403 for another merchant's object, per API.md), and B's state is compared before
+   and after through B's own credentials;
+2. roles: each staff role gets exactly what `ROLE_PERMISSIONS` grants, 403 `forbidden`
+   otherwise;
+3. authentication: missing, wrong-kind, expired and malformed tokens are 401, and a
+   stored Idempotency-Key response is no way around that.
+
+Every refusal is checked against a control: the same request with the rightful
+credentials succeeds afterwards, so a 401/403 is never an accident of a bad request.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from enum import Enum
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+from argon2 import PasswordHasher
+from fastapi.routing import APIRoute, iter_route_contexts
+from sqlalchemy import func, select
+
+from growthloop.core.auth import ROLE_PERMISSIONS, Permission, Role
+from growthloop.core.clock import FrozenClock
+from growthloop.core.pagination import encode_cursor
+from growthloop.core.runtime import Runtime
+from growthloop.identity import service as identity_service
+from growthloop.payments.models import Payment, Refund
+from tests.helpers import Shop, assert_error, bearer, make_shop
+
+_seq = itertools.count(1)
+
+MEMBER_TOKEN_TTL = timedelta(days=30)
+ADMIN_TOKEN_TTL = timedelta(hours=12)
+PAST = timedelta(seconds=1)
+
+
+@pytest.fixture(autouse=True)
+def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Argon2 at production cost is ~0.3 s per hash or verify on a small runner, and this
+    module signs up over a hundred merchants and staff. Hash cost has no bearing on who
+    may do what; production parameters are restored after each test."""
+    monkeypatch.setattr(
+        identity_service,
+        "_hasher",
+        PasswordHasher(time_cost=1, memory_cost=8, parallelism=1),
+    )
+
+
+# ---- tenants -------------------------------------------------------------------------
+
+
+@dataclass
+class Tenant:
+    shop: Shop
+    member: dict[str, str]
+    member_token: str
+    member_id: str
+    admin_id: str
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        return self.shop.client
+
+    @property
+    def admin(self) -> dict[str, str]:
+        return self.shop.admin
+
+    @property
+    def merchant_id(self) -> str:
+        return self.shop.merchant_id
+
+
+async def make_tenant(client: httpx.AsyncClient, rt: Runtime, name: str) -> Tenant:
+    shop = await make_shop(client, rt, name)
+    code = f"matrix-member-{next(_seq)}"
+    member = await shop.member(code)
+    r = await client.get("/v1/me", headers=member)
+    assert r.status_code == 200, r.text
+    member_id = r.json()["id"]
+    r = await client.get("/v1/admin/me", headers=shop.admin)
+    assert r.status_code == 200, r.text
+    return Tenant(shop, member, shop.members[code], member_id, r.json()["admin"]["id"])
+
+
+async def snapshot(t: Tenant) -> dict[str, Any]:
+    """Everything of `t` an access slip could change, read with `t`'s own credentials
+    (plus its payment and refund rows, which no endpoint lists)."""
+    c = t.client
+    reads = {
+        "products": ("/v1/admin/products", t.admin),
+        "orders": ("/v1/admin/orders", t.admin),
+        "categories": ("/v1/admin/categories", t.admin),
+        "my_orders": ("/v1/orders", t.member),
+        "me": ("/v1/me", t.member),
+        "admin_me": ("/v1/admin/me", t.admin),
+    }
+    state: dict[str, Any] = {}
+    for name, (path, headers) in reads.items():
+        params = {"limit": 100} if name in ("products", "orders", "my_orders") else None
+        r = await c.get(path, params=params, headers=headers)
+        assert r.status_code == 200, (path, r.text)
+        state[name] = r.json()
+    async with t.shop.rt.db.unit_of_work(write=False) as uow:
+        for model in (Payment, Refund):
+            stmt = select(func.count()).select_from(model).where(model.merchant_id == t.merchant_id)
+            state[model.__tablename__] = (await uow.session.execute(stmt)).scalar_one()
+    return state
+
+
+# ---- requests ------------------------------------------------------------------------
+
+
+@dataclass
+class Req:
+    params: dict[str, str] = field(default_factory=dict)
+    json: Any = None
+    query: dict[str, str] = field(default_factory=dict)
+    content: bytes | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+Builder = Callable[[Tenant], Awaitable[Req]]
+
+
+async def _product(t: Tenant) -> dict[str, Any]:
+    return await t.shop.product(stock=10)
+
+
+async def _pending_order(t: Tenant) -> dict[str, Any]:
+    product = await _product(t)
+    r = await t.shop.order(t.member, product["id"], 2)
+    assert r.status_code == 201, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+async def _paid_order(t: Tenant) -> dict[str, Any]:
+    product = await _product(t)
+    return await t.shop.paid_order(t.member, product["id"], 2)
+
+
+async def _open_payment(t: Tenant) -> dict[str, Any]:
+    order = await _pending_order(t)
+    r = await t.client.post(
+        f"/v1/orders/{order['id']}/pay", json={"provider": "sandbox"}, headers=t.member
+    )
+    assert r.status_code == 200, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+async def build_nothing(t: Tenant) -> Req:
+    return Req()
+
+
+async def build_admin_login(t: Tenant) -> Req:
+    email = f"login{next(_seq)}@shop.test"
+    r = await t.client.post(
+        "/v1/admin/users",
+        json={"email": email, "password": "login-password", "role": "support"},
+        headers=t.admin,
+    )
+    assert r.status_code == 201, r.text
+    return Req(json={"email": email, "password": "login-password"})
+
+
+async def build_member_login(t: Tenant) -> Req:
+    code = f"matrix-login-{next(_seq)}"
+    return Req(json={"merchant_id": t.merchant_id, "platform": "dev", "code": code})
+
+
+async def build_new_admin_user(t: Tenant) -> Req:
+    email = f"staff{next(_seq)}@shop.test"
+    return Req(json={"email": email, "password": "staff-password", "role": "analyst"})
+
+
+async def build_product(t: Tenant) -> Req:
+    return Req(params={"product_id": (await _product(t))["id"]})
+
+
+async def build_new_product(t: Tenant) -> Req:
+    return Req(json={"name": f"新品{next(_seq)}", "price": 900, "stock": 5})
+
+
+async def build_patch_product(t: Tenant) -> Req:
+    product_id = (await _product(t))["id"]
+    return Req(params={"product_id": product_id}, json={"price": 1, "stock": 0, "on_sale": False})
+
+
+async def build_stock_adjustment(t: Tenant) -> Req:
+    return Req(params={"product_id": (await _product(t))["id"]}, json={"delta": -7})
+
+
+async def build_new_category(t: Tenant) -> Req:
+    return Req(json={"name": f"分类{next(_seq)}"})
+
+
+async def build_new_order(t: Tenant) -> Req:
+    product_id = (await _product(t))["id"]
+    return Req(json={"items": [{"product_id": product_id, "quantity": 3}]})
+
+
+async def build_pending_order(t: Tenant) -> Req:
+    return Req(params={"order_id": (await _pending_order(t))["id"]})
+
+
+async def build_pay(t: Tenant) -> Req:
+    order_id = (await _pending_order(t))["id"]
+    return Req(params={"order_id": order_id}, json={"provider": "sandbox"})
+
+
+async def build_paid_order(t: Tenant) -> Req:
+    return Req(params={"order_id": (await _paid_order(t))["id"]})
+
+
+async def build_redeem(t: Tenant) -> Req:
+    return Req(json={"code": (await _paid_order(t))["verify_code"]})
+
+
+async def build_notify(t: Tenant) -> Req:
+    payment = await _open_payment(t)
+    sandbox = t.shop.rt.gateways["sandbox"]
+    body, headers = sandbox.notification(
+        payment["payment_id"], payment["amount"], t.shop.rt.clock.now()
+    )
+    return Req(params={"provider": "sandbox"}, content=body, headers=headers)
+
+
+async def build_sandbox_succeed(t: Tenant) -> Req:
+    return Req(params={"payment_id": (await _open_payment(t))["payment_id"]})
+
+
+# ---- the matrix ----------------------------------------------------------------------
+
+
+class Auth(Enum):
+    PUBLIC = "public"  # logins: no token by nature
+    CALLBACK = "callback"  # the payment platform calls; authenticated by signature
+    OPTIONAL_MEMBER = "optional member"  # catalog browsing: a member token or ?merchant_id=
+    MEMBER = "member"
+    ADMIN = "admin"
+
+
+class Tenancy(Enum):
+    NONE = "none"  # no merchant credentials involved (public, callbacks)
+    OBJECT = "403"  # names another merchant's object by id: 403 forbidden (API.md)
+    HIDDEN = "404"  # looks a value up *within* the caller's merchant: B's is simply not found
+    LIST = "list"  # lists only the caller's merchant
+    SELF = "self"  # describes the caller
+    CREATE = "create"  # creates in the caller's merchant
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    auth: Auth
+    ok: int  # the status of success for the rightful caller
+    build: Builder  # makes a request that succeeds for the rightful caller of this tenant
+    tenancy: Tenancy
+    permission: Permission | None = None  # ADMIN only; None: any admin
+    hidden_code: str | None = None  # HIDDEN only: the 404's error code
+    lists: str | None = None  # LIST only: products | categories | orders
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.method, self.path
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+P = Permission
+By, T = Auth, Tenancy
+# One route per entry: method, path, caller, success status, request builder, tenancy,
+# then (admin routes) the permission it needs. Kept as a hand-laid table.
+# fmt: off
+ROUTES: list[Route] = [
+    # identity
+    Route("POST", "/v1/admin/login", By.PUBLIC, 200, build_admin_login, T.NONE),
+    Route("POST", "/v1/auth/login", By.PUBLIC, 200, build_member_login, T.NONE),
+    Route("GET", "/v1/me", By.MEMBER, 200, build_nothing, T.SELF),
+    Route("GET", "/v1/admin/me", By.ADMIN, 200, build_nothing, T.SELF, None),
+    Route("POST", "/v1/admin/users", By.ADMIN, 201, build_new_admin_user, T.CREATE,
+          P.SETTINGS_WRITE),
+    # catalog
+    Route("GET", "/v1/products", By.OPTIONAL_MEMBER, 200, build_nothing, T.LIST,
+          lists="products"),
+    Route("GET", "/v1/products/{product_id}", By.OPTIONAL_MEMBER, 200, build_product, T.OBJECT),
+    Route("POST", "/v1/admin/products", By.ADMIN, 201, build_new_product, T.CREATE,
+          P.CATALOG_WRITE),
+    Route("GET", "/v1/admin/products", By.ADMIN, 200, build_nothing, T.LIST,
+          P.CATALOG_READ, lists="products"),
+    Route("GET", "/v1/admin/products/{product_id}", By.ADMIN, 200, build_product, T.OBJECT,
+          P.CATALOG_READ),
+    Route("PATCH", "/v1/admin/products/{product_id}", By.ADMIN, 200, build_patch_product,
+          T.OBJECT, P.CATALOG_WRITE),
+    Route("POST", "/v1/admin/products/{product_id}/stock-adjustments", By.ADMIN, 200,
+          build_stock_adjustment, T.OBJECT, P.CATALOG_WRITE),
+    Route("GET", "/v1/admin/categories", By.ADMIN, 200, build_nothing, T.LIST,
+          P.CATALOG_READ, lists="categories"),
+    Route("POST", "/v1/admin/categories", By.ADMIN, 201, build_new_category, T.CREATE,
+          P.CATALOG_WRITE),
+    # orders (consumer); POST /v1/orders names B's product in its body
+    Route("POST", "/v1/orders", By.MEMBER, 201, build_new_order, T.OBJECT),
+    Route("GET", "/v1/orders", By.MEMBER, 200, build_nothing, T.LIST, lists="orders"),
+    Route("GET", "/v1/orders/{order_id}", By.MEMBER, 200, build_pending_order, T.OBJECT),
+    Route("POST", "/v1/orders/{order_id}/pay", By.MEMBER, 200, build_pay, T.OBJECT),
+    Route("POST", "/v1/orders/{order_id}/cancel", By.MEMBER, 200, build_pending_order, T.OBJECT),
+    Route("POST", "/v1/orders/{order_id}/refund", By.MEMBER, 200, build_paid_order, T.OBJECT),
+    # orders (admin)
+    Route("GET", "/v1/admin/orders", By.ADMIN, 200, build_nothing, T.LIST,
+          P.ORDERS_READ, lists="orders"),
+    Route("GET", "/v1/admin/orders/{order_id}", By.ADMIN, 200, build_paid_order, T.OBJECT,
+          P.ORDERS_READ),
+    Route("POST", "/v1/admin/orders/{order_id}/refund", By.ADMIN, 200, build_paid_order,
+          T.OBJECT, P.ORDERS_REFUND),
+    Route("POST", "/v1/admin/orders/{order_id}/complete", By.ADMIN, 200, build_paid_order,
+          T.OBJECT, P.ORDERS_FULFIL),
+    # 404 by design: a verification code is a secret looked up among the caller's own
+    # orders, not an object id; B's code is simply no code of A's.
+    Route("POST", "/v1/admin/orders/redeem", By.ADMIN, 200, build_redeem, T.HIDDEN,
+          P.ORDERS_FULFIL, hidden_code="code_not_found"),
+    # payments: the platform's callbacks carry no merchant credentials (API.md); the
+    # notification is verified by its signature; the sandbox completion exists only in
+    # sandbox mode and, like a platform, takes the payment id as its only credential.
+    Route("POST", "/v1/payments/notify/{provider}", By.CALLBACK, 200, build_notify, T.NONE),
+    Route("POST", "/v1/payments/sandbox/{payment_id}/succeed", By.CALLBACK, 200,
+          build_sandbox_succeed, T.NONE),
+]
+# fmt: on
+ROUTE_TABLE = {route.key: route for route in ROUTES}
+assert len(ROUTE_TABLE) == len(ROUTES), "a route is listed twice"
+
+CONSUMER = (Auth.MEMBER, Auth.OPTIONAL_MEMBER)
+ADMIN_ROUTES = [r for r in ROUTES if r.auth is Auth.ADMIN]
+
+
+def routes(
+    *,
+    auth: tuple[Auth, ...] = (),
+    tenancy: tuple[Tenancy, ...] = (),
+    methods: tuple[str, ...] = (),
+) -> pytest.MarkDecorator:
+    chosen = [
+        r
+        for r in ROUTES
+        if (not auth or r.auth in auth)
+        and (not tenancy or r.tenancy in tenancy)
+        and (not methods or r.method in methods)
+    ]
+    return pytest.mark.parametrize("route", chosen, ids=str)
+
+
+async def send(
+    client: httpx.AsyncClient,
+    route: Route,
+    req: Req,
+    headers: dict[str, str] | None = None,
+    query: dict[str, str] | None = None,
+) -> httpx.Response:
+    kwargs: dict[str, Any] = {}
+    if req.content is not None:
+        kwargs["content"] = req.content
+    elif req.json is not None:
+        kwargs["json"] = req.json
+    return await client.request(
+        route.method,
+        route.path.format(**req.params),
+        params={**req.query, **(query or {})} or None,
+        headers={**req.headers, **(headers or {})},
+        **kwargs,
+    )
+
+
+def rightful(t: Tenant, route: Route) -> dict[str, str]:
+    """`t`'s credentials of the kind `route` wants; `wrong_kind` gives the other kind."""
+    return t.member if route.auth in CONSUMER else t.admin
+
+
+def wrong_kind(t: Tenant, route: Route) -> dict[str, str]:
+    return t.admin if route.auth in CONSUMER else t.member
+
+
+def repointed(rt: Runtime, t: Tenant, route: Route, merchant_id: str) -> dict[str, str]:
+    """A validly signed token for `t`'s own account whose merchant claim names another
+    merchant: whoever could sign it still reaches nothing."""
+    now = rt.clock.now()
+    if route.auth in CONSUMER:
+        token = rt.tokens.issue("member", t.member_id, merchant_id, now, MEMBER_TOKEN_TTL)
+    else:
+        token = rt.tokens.issue("admin", t.admin_id, merchant_id, now, ADMIN_TOKEN_TTL)
+    return bearer(token)
+
+
+# ---- 0. the matrix names every route -------------------------------------------------
+
+
+async def test_matrix_covers_every_route(stack: Any) -> None:
+    # Included routers are kept as branches in this FastAPI; flatten them as OpenAPI does.
+    served = {
+        (method, context.path)
+        for context in iter_route_contexts(stack.app.routes)
+        if isinstance(context.original_route, APIRoute) and (context.path or "").startswith("/v1")
+        for method in context.methods or ()
+    }
+    assert served, "found no /v1 routes: the route walk is broken, not the app"
+    missing = sorted(served - ROUTE_TABLE.keys())
+    stale = sorted(ROUTE_TABLE.keys() - served)
+    assert not missing, f"routes without an access-matrix entry: {missing}"
+    assert not stale, f"matrix entries for routes the app does not serve: {stale}"
+
+
+def test_the_table_is_consistent() -> None:
+    for route in ROUTES:
+        if route.auth is not Auth.ADMIN:
+            assert route.permission is None, route
+        assert (route.tenancy is Tenancy.HIDDEN) == (route.hidden_code is not None), route
+        assert (route.tenancy is Tenancy.LIST) == (route.lists is not None), route
+        assert (route.tenancy is Tenancy.NONE) == (route.auth in (Auth.PUBLIC, Auth.CALLBACK)), (
+            route
+        )
+
+
+# ---- 1. tenancy ----------------------------------------------------------------------
+
+
+@routes(tenancy=(Tenancy.OBJECT, Tenancy.HIDDEN))
+async def test_another_merchants_object_is_refused(
+    client: httpx.AsyncClient, rt: Runtime, route: Route
+) -> None:
+    a = await make_tenant(client, rt, "甲店")
+    b = await make_tenant(client, rt, "乙店")
+    req = await route.build(b)
+    before = await snapshot(b)
+
+    r = await send(client, route, req, rightful(a, route))
+    if route.tenancy is Tenancy.OBJECT:
+        error = assert_error(r, 403, "forbidden")
+        assert "required_permission" not in error["details"], error
+    else:
+        assert_error(r, 404, route.hidden_code)
+    assert_error(await send(client, route, req, wrong_kind(a, route)), 401, "unauthenticated")
+    r = await send(client, route, req, repointed(rt, a, route, b.merchant_id))
+    assert_error(r, 401, "unauthenticated")
+    if route.auth is Auth.OPTIONAL_MEMBER:
+        # Naming B in the query does not switch a member's merchant...
+        r = await send(client, route, req, a.member, {"merchant_id": b.merchant_id})
+        assert_error(r, 403, "forbidden")
+        # ...and browsing A anonymously does not reach B's product either.
+        assert_error(await send(client, route, req, query={"merchant_id": a.merchant_id}), 403)
+
+    # Nothing of B's moved: stock, prices, order statuses, payments, refunds.
+    assert await snapshot(b) == before
+
+    # Control: B's own credentials do succeed with the very same request.
+    r = await send(client, route, req, rightful(b, route))
+    assert r.status_code == route.ok, r.text
+
+
+async def _seed(t: Tenant) -> dict[str, set[str]]:
+    r = await t.client.post(
+        "/v1/admin/categories", json={"name": f"分类{next(_seq)}"}, headers=t.admin
+    )
+    assert r.status_code == 201, r.text
+    category = r.json()
+    product = await t.shop.product(category=category["name"])
+    order = await t.shop.paid_order(t.member, product["id"])
+    return {"products": {product["id"]}, "categories": {category["id"]}, "orders": {order["id"]}}
+
+
+def _ids(response: httpx.Response) -> set[str]:
+    assert response.status_code == 200, response.text
+    body = response.json()
+    items = body if isinstance(body, list) else body["items"]
+    return {item["id"] for item in items}
+
+
+@routes(tenancy=(Tenancy.LIST,))
+async def test_lists_show_only_the_callers_merchant(
+    client: httpx.AsyncClient, rt: Runtime, route: Route
+) -> None:
+    a = await make_tenant(client, rt, "甲店")
+    b = await make_tenant(client, rt, "乙店")
+    seen_a, seen_b = await _seed(a), await _seed(b)
+    assert route.lists is not None
+    mine, theirs = seen_a[route.lists], seen_b[route.lists]
+    req = await route.build(a)
+
+    assert _ids(await send(client, route, req, rightful(a, route))) == mine
+    assert_error(await send(client, route, req, wrong_kind(a, route)), 401, "unauthenticated")
+    r = await send(client, route, req, repointed(rt, a, route, b.merchant_id))
+    assert_error(r, 401, "unauthenticated")
+
+    # Filters and cursors naming B's rows reach nothing of B's.
+    creds = rightful(a, route)
+    b_category = next(iter(seen_b["categories"]))
+    if route.path == "/v1/products":
+        r = await send(client, route, req, creds, {"merchant_id": b.merchant_id})
+        assert _ids(r) == mine  # a member browses their own merchant, whatever the query says
+        # 404 by design: a category filter is looked up among the caller's categories.
+        r = await send(client, route, req, creds, {"category_id": b_category})
+        assert_error(r, 404, "category_not_found")
+    if route.path == "/v1/admin/products":
+        r = await send(client, route, req, creds, {"category_id": b_category})
+        assert_error(r, 404, "category_not_found")
+    if route.path == "/v1/admin/orders":
+        r = await send(client, route, req, creds, {"member_id": b.member_id})
+        assert _ids(r) == set()
+    if route.lists in ("products", "orders"):
+        for their_id in theirs:
+            r = await send(client, route, req, creds, {"cursor": encode_cursor(their_id)})
+            assert not _ids(r) & theirs
+
+    # Control: B sees exactly its own.
+    assert _ids(await send(client, route, req, rightful(b, route))) == theirs
+
+
+@routes(tenancy=(Tenancy.SELF,))
+async def test_self_routes_describe_the_caller(
+    client: httpx.AsyncClient, rt: Runtime, route: Route
+) -> None:
+    a = await make_tenant(client, rt, "甲店")
+    b = await make_tenant(client, rt, "乙店")
+    req = await route.build(a)
+    for t in (a, b):
+        r = await send(client, route, req, rightful(t, route))
+        assert r.status_code == route.ok, r.text
+        if route.auth is Auth.MEMBER:
+            assert r.json()["id"] == t.member_id
+        else:
+            assert r.json()["merchant"]["id"] == t.merchant_id
+            assert r.json()["admin"]["id"] == t.admin_id
+    assert_error(await send(client, route, req, wrong_kind(a, route)), 401, "unauthenticated")
+    r = await send(client, route, req, repointed(rt, a, route, b.merchant_id))
+    assert_error(r, 401, "unauthenticated")
+
+
+@routes(tenancy=(Tenancy.CREATE,))
+async def test_creations_land_in_the_callers_merchant(
+    client: httpx.AsyncClient, rt: Runtime, route: Route
+) -> None:
+    a = await make_tenant(client, rt, "甲店")
+    b = await make_tenant(client, rt, "乙店")
+    await _seed(b)
+    req = await route.build(a)
+    if route.path == "/v1/admin/categories":
+        # Category names are unique per merchant: B's name neither blocks nor leaks.
+        r = await client.get("/v1/admin/categories", headers=b.admin)
+        req.json["name"] = r.json()[0]["name"]
+    before = await snapshot(b)
+
+    assert_error(await send(client, route, req, wrong_kind(a, route)), 401, "unauthenticated")
+    r = await send(client, route, req, repointed(rt, a, route, b.merchant_id))
+    assert_error(r, 401, "unauthenticated")
+    r = await send(client, route, req, a.admin)
+    assert r.status_code == route.ok, r.text
+    created = r.json()
+    assert await snapshot(b) == before
+
+    if route.path == "/v1/admin/products":
+        r = await client.get(f"/v1/admin/products/{created['id']}", headers=b.admin)
+        assert_error(r, 403, "forbidden")
+        r = await client.get(f"/v1/admin/products/{created['id']}", headers=a.admin)
+        assert r.status_code == 200, r.text
+    elif route.path == "/v1/admin/categories":
+        r = await client.get("/v1/admin/categories", headers=a.admin)
+        assert created["id"] in {c["id"] for c in r.json()}
+    elif route.path == "/v1/admin/users":
+        r = await client.post(
+            "/v1/admin/login", json={"email": req.json["email"], "password": "staff-password"}
+        )
+        assert r.status_code == 200, r.text
+        r = await client.get("/v1/admin/me", headers=bearer(r.json()["token"]))
+        assert r.json()["merchant"]["id"] == a.merchant_id
+    else:  # pragma: no cover - a new CREATE route needs its own check here
+        pytest.fail(f"no post-creation check for {route}")
+
+
+@routes(tenancy=(Tenancy.NONE,))
+async def test_public_and_callback_routes_need_no_token(
+    client: httpx.AsyncClient, rt: Runtime, route: Route
+) -> None:
+    a = await make_tenant(client, rt, "甲店")
+    req = await route.build(a)
+    if route.path == "/v1/payments/notify/{provider}":
+        # A callback is authenticated by its signature, never by a bearer token.
+        forged = Req(req.params, content=req.content, headers={"X-Sandbox-Signature": "00" * 32})
+        r = await send(client, route, forged, a.admin)
+        assert_error(r, 401, "invalid_signature")
+    r = await send(client, route, req)
+    assert r.status_code == route.ok, r.text
+
+
+# ---- 2. roles ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("role", list(Role), ids=str)
+async def test_role_permission_matrix(client: httpx.AsyncClient, rt: Runtime, role: Role) -> None:
+    a = await make_tenant(client, rt, "甲店")
+    staff = await a.shop.staff(role.value)
+    granted = ROLE_PERMISSIONS[role]
+
+    r = await client.get("/v1/admin/me", headers=staff)
+    assert r.status_code == 200, r.text
+    assert set(r.json()["permissions"]) == {p.value for p in granted}
+    assert (r.json()["merchant"]["ingest_key"] is not None) == (role is Role.OWNER)
+
+    wrong: list[str] = []
+    for route in ADMIN_ROUTES:
+        req = await route.build(a)
+        allowed = route.permission is None or route.permission in granted
+        # A refused GET cannot have changed anything worth a snapshot; a refused write must not.
+        before = None if allowed or route.method == "GET" else await snapshot(a)
+        r = await send(client, route, req, staff)
+        if allowed:
+            if r.status_code != route.ok:
+                wrong.append(f"{route}: expected {route.ok}, got {r.status_code} {r.text}")
+            continue
+        try:
+            error = assert_error(r, 403, "forbidden")
+            assert error["details"].get("required_permission") == route.permission, error
+        except AssertionError as exc:
+            wrong.append(f"{route}: expected 403 forbidden, got {exc}")
+            continue
+        if before is not None and await snapshot(a) != before:
+            wrong.append(f"{route}: refused with 403 but changed the merchant's state")
+        # Control: the owner may, with the same request.
+        r = await send(client, route, req, a.admin)
+        if r.status_code != route.ok:
+            wrong.append(f"{route}: owner control expected {route.ok}, got {r.text}")
+    assert not wrong, f"{role.value}:\n" + "\n".join(wrong)
+
+
+# ---- 3. authentication ---------------------------------------------------------------
+
+
+def malformed(token: str, *, bearer_scheme_only: bool) -> dict[str, str]:
+    """Authorization headers that must not authenticate, derived from a valid `token`."""
+    header, payload, signature = token.split(".")
+    claims = jwt.decode(token, options={"verify_signature": False})
+    other = "A" if signature[0] != "A" else "B"
+    variants = {
+        "garbage": "Bearer not-a-token",
+        "truncated": f"Bearer {token[:-12]}",
+        "signature altered": f"Bearer {header}.{payload}.{other}{signature[1:]}",
+        "payload of another token": "Bearer "
+        + ".".join([header, jwt.encode({**claims, "sub": "x"}, "k" * 32).split(".")[1], signature]),
+        "signed with another key": "Bearer " + jwt.encode(claims, "another-key-" * 4),
+        "alg none": "Bearer " + jwt.encode(claims, None, algorithm="none"),
+        "two tokens": f"Bearer {token} {token}",
+    }
+    if not bearer_scheme_only:
+        # Not a bearer credential at all: on a route that needs a token that is no token.
+        variants["basic scheme"] = f"Basic {token}"
+        variants["no scheme"] = token
+    return variants
+
+
+@routes(auth=(Auth.MEMBER, Auth.OPTIONAL_MEMBER, Auth.ADMIN))
+async def test_authentication(
+    client: httpx.AsyncClient, rt: Runtime, clock: FrozenClock, route: Route
+) -> None:
+    a = await make_tenant(client, rt, "甲店")
+    req = await route.build(a)
+    consumer = route.auth in CONSUMER
+    token = a.member_token if consumer else a.shop.admin_token
+    ttl = MEMBER_TOKEN_TTL if consumer else ADMIN_TOKEN_TTL
+    start = clock.now()
+
+    refusals: dict[str, dict[str, str]] = {
+        "wrong kind of token": wrong_kind(a, route),
+        **{
+            name: {"Authorization": value}
+            for name, value in malformed(
+                token, bearer_scheme_only=route.auth is Auth.OPTIONAL_MEMBER
+            ).items()
+        },
+    }
+    if route.auth is Auth.OPTIONAL_MEMBER:
+        # By design the catalog can be browsed without logging in, naming the merchant;
+        # without a token and without ?merchant_id= there is nothing to browse.
+        assert_error(await send(client, route, req), 422, "merchant_required")
+        r = await send(client, route, req, query={"merchant_id": a.merchant_id})
+        assert r.status_code == route.ok, r.text
+    else:
+        refusals["no token"] = {}
+    wrong = []
+    for name, headers in refusals.items():
+        r = await send(client, route, req, headers)
+        try:
+            assert_error(r, 401, "unauthenticated")
+        except AssertionError as exc:
+            wrong.append(f"{name}: {exc}")
+
+    clock.set(start + ttl + PAST)
+    r = await send(client, route, req, bearer(token))
+    try:
+        assert_error(r, 401, "unauthenticated")
+    except AssertionError as exc:
+        wrong.append(f"expired token: {exc}")
+    clock.set(start)
+    assert not wrong, f"{route}:\n" + "\n".join(wrong)
+
+    # Control: the same request with the valid token succeeds.
+    r = await send(client, route, req, bearer(token))
+    assert r.status_code == route.ok, r.text
+
+
+@pytest.mark.parametrize(
+    ("path", "kind", "ttl"),
+    [("/v1/me", "member", MEMBER_TOKEN_TTL), ("/v1/admin/me", "admin", ADMIN_TOKEN_TTL)],
+)
+async def test_tokens_expire_exactly_at_their_lifetime(
+    client: httpx.AsyncClient,
+    rt: Runtime,
+    clock: FrozenClock,
+    path: str,
+    kind: str,
+    ttl: timedelta,
+) -> None:
+    a = await make_tenant(client, rt, "甲店")
+    headers = a.member if kind == "member" else a.admin
+    start = clock.now()
+    clock.set(start + ttl - PAST)
+    r = await client.get(path, headers=headers)
+    assert r.status_code == 200, r.text
+    clock.set(start + ttl)
+    assert_error(await client.get(path, headers=headers), 401, "unauthenticated")
+
+
+@routes(auth=(Auth.MEMBER, Auth.ADMIN), methods=("POST",))
+async def test_idempotent_replay_does_not_bypass_authentication(
+    client: httpx.AsyncClient, rt: Runtime, clock: FrozenClock, route: Route
+) -> None:
+    """A stored `Idempotency-Key` response is served only to a caller who may still make
+    the request: not once the token has expired, and never to another merchant."""
+    a = await make_tenant(client, rt, "甲店")
+    b = await make_tenant(client, rt, "乙店")
+    req = await route.build(a)
+    key = {"Idempotency-Key": f"matrix-{next(_seq)}"}
+    r = await send(client, route, req, {**rightful(a, route), **key})
+    assert r.status_code == route.ok, r.text
+
+    r = await send(client, route, req, {**rightful(b, route), **key})
+    assert "idempotent-replayed" not in r.headers, f"B was served A's response: {r.text}"
+
+    ttl = MEMBER_TOKEN_TTL if route.auth in CONSUMER else ADMIN_TOKEN_TTL
+    clock.set(clock.now() + ttl + PAST)
+    r = await send(client, route, req, {**rightful(a, route), **key})
+    assert_error(r, 401, "unauthenticated")
