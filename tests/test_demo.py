@@ -1,0 +1,49 @@
+"""The demo shop: a menu with options, ~2,000 members, three months of orders and visits."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from growthloop.core.runtime import Runtime
+from growthloop.demo import DEMO_EMAIL, DEMO_PASSWORD, seed_if_empty
+from growthloop.identity.models import Member, MemberActivityDay
+from growthloop.orders.models import Order
+from tests.conftest import Stack
+
+
+async def test_demo_seed(client: httpx.AsyncClient, rt: Runtime, stack: Stack) -> None:
+    if stack.name != "sqlite":
+        pytest.skip("seeding is the same code on every backend; once is enough")
+    merchant_id = await seed_if_empty(rt)
+    assert await seed_if_empty(rt) == merchant_id  # a second start reuses the data
+
+    r = await client.post("/v1/admin/login", json={"email": DEMO_EMAIL, "password": DEMO_PASSWORD})
+    admin = {"Authorization": f"Bearer {r.json()['token']}"}
+    products = (await client.get("/v1/admin/products?limit=100", headers=admin)).json()["items"]
+    assert len(products) >= 12
+    assert {"糖度", "温度", "杯型"} <= {g["name"] for p in products for g in p["options"]}
+    assert {p["category"] for p in products} >= {"奶茶", "果茶", "小食"}
+
+    async with rt.db.unit_of_work(write=False) as uow:
+        s = uow.session
+        members = (await s.execute(select(func.count()).select_from(Member))).scalar_one()
+        first, last, count = (await s.execute(select(func.min(Order.created_at), func.max(Order.created_at), func.count()).select_from(Order))).one()
+        statuses = dict((await s.execute(select(Order.status, func.count()).group_by(Order.status))).all())
+        visits = (await s.execute(select(func.count()).select_from(MemberActivityDay))).scalar_one()
+    assert members == 2000
+    assert last - first > timedelta(days=80)
+    assert count > 5000
+    assert set(statuses) == {"completed", "refunded", "cancelled"}
+    assert visits > count  # members visit more often than they order
+
+    # A consumer can browse the menu without logging in, and order after logging in.
+    menu = (await client.get(f"/v1/products?merchant_id={merchant_id}&limit=100")).json()["items"]
+    assert len(menu) == len(products)
+    login = await client.post("/v1/auth/login", json={"merchant_id": merchant_id, "platform": "dev", "code": "visitor"})
+    member = {"Authorization": f"Bearer {login.json()['token']}"}
+    order = await client.post("/v1/orders", json={"items": [{"product_id": menu[0]["id"], "quantity": 1}]}, headers=member)
+    assert order.status_code == 201
