@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from schemathesis.checks import not_a_server_error
@@ -54,14 +54,28 @@ class ServerCrash(AssertionError):
     """The app raised (answered 500) or hung while serving a generated request."""
 
 
-def _describe(request: dict[str, Any], exc: BaseException) -> str:
-    body = request.get("content")
-    if isinstance(body, bytes):
-        body = body.decode("utf-8", "replace")
+def _describe(request: httpx.Request, exc: BaseException) -> str:
+    headers = {
+        name: value
+        for name, value in request.headers.items()
+        if name in {"authorization", "idempotency-key", "content-type"}
+    }
+    body = request.content.decode("utf-8", "replace")
     return (
-        f"{request['method']} {request['url']} params={request.get('params')!r}\n"
-        f"body: {body}\n" + "".join(traceback.format_exception(exc))
+        f"{request.method} {request.url}\nheaders: {headers}\nbody: {body}\n"
+        + "".join(traceback.format_exception(exc))
     )
+
+
+def _header_bytes(value: Any) -> bytes:
+    """httpx encodes str header values as ASCII; send what the generator meant."""
+    if isinstance(value, bytes):
+        return value
+    text = str(value)
+    try:
+        return text.encode("latin-1")
+    except UnicodeEncodeError:
+        return text.encode("utf-8")
 
 
 def _format(exc: BaseException) -> str:
@@ -146,9 +160,11 @@ def _fuzz_operation(
     pool: IdPool,
     send: Callable[[dict[str, Any]], httpx.Response],
     statuses: Counter[int],
+    shrink: bool,
 ) -> None:
     @settings(
         max_examples=MAX_EXAMPLES[mode],
+        phases=[phase for phase in Phase if shrink or phase is not Phase.shrink],
         deadline=None,
         derandomize=True,
         database=None,
@@ -206,19 +222,22 @@ async def test_schemathesis_fuzz(stack: Stack, rt: Runtime, client: httpx.AsyncC
         headers = dict(kwargs["headers"])
         if kwargs.get("cookies"):
             headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in kwargs["cookies"].items())
-        request: dict[str, Any] = {
-            "method": kwargs["method"],
-            "url": kwargs["url"],
-            "params": kwargs.get("params"),
-            "headers": headers,
-        }
+        content = None
         if "json" in kwargs:
-            request["content"] = json.dumps(_integral_floats_as_ints(kwargs["json"])).encode()
+            content = json.dumps(_integral_floats_as_ints(kwargs["json"])).encode()
             headers.setdefault("Content-Type", "application/json")
         elif kwargs.get("data") is not None:
-            request["content"] = kwargs["data"]
+            content = kwargs["data"]
+        # Built here, so a request httpx refuses to build is a test error, not an app crash.
+        request = client.build_request(
+            kwargs["method"],
+            kwargs["url"],
+            params=kwargs.get("params"),
+            headers={name: _header_bytes(value) for name, value in headers.items()},
+            content=content,
+        )
         try:
-            response: httpx.Response = on_loop(client.request(**request))
+            response: httpx.Response = on_loop(client.send(request))
         except Exception as exc:
             # ASGITransport re-raises the exception behind a 500; or the app did not answer.
             raise ServerCrash(_describe(request, exc)) from exc
@@ -235,7 +254,9 @@ async def test_schemathesis_fuzz(stack: Stack, rt: Runtime, client: httpx.AsyncC
             for mode in (POSITIVE, NEGATIVE):
                 pool = on_loop(_fresh_pool(shop, member, base))
                 try:
-                    _fuzz_operation(operation, mode, token, pool, send, seen)
+                    # Shrink the first failure only, so that many bugs can't blow the time budget.
+                    shrink = not failures
+                    _fuzz_operation(operation, mode, token, pool, send, seen, shrink)
                 except Exception as exc:
                     failures.append(f"--- {operation.label} ({mode.value}) ---\n{_format(exc)}")
 

@@ -1,7 +1,7 @@
 """Imports every domain's models so `Base.metadata` is complete (Alembic, data map, tests)."""
 
 from growthloop.catalog import models as catalog_models
-from growthloop.core import events, idempotency
+from growthloop.core import audit, events, idempotency
 from growthloop.core.models import Base
 from growthloop.identity import models as identity_models
 from growthloop.orders import models as orders_models
@@ -10,6 +10,7 @@ from growthloop.payments import models as payments_models
 metadata = Base.metadata
 
 __all__ = [
+    "audit",
     "catalog_models",
     "events",
     "idempotency",

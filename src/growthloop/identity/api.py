@@ -108,6 +108,12 @@ async def create_admin_user(
     admin: AdminPrincipal = require(Permission.SETTINGS_WRITE),
 ) -> AdminUserOut:
     user = await service.create_admin(
-        session, admin.merchant_id, body.email, body.password, body.role, rt.clock.now()
+        session,
+        admin.merchant_id,
+        body.email,
+        body.password,
+        body.role,
+        rt.clock.now(),
+        created_by=admin.admin_id,
     )
     return _admin_out(user)

@@ -12,6 +12,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from growthloop.core import audit
 from growthloop.core.auth import Role
 from growthloop.core.clock import Clock
 from growthloop.core.events import DomainEvent, emit
@@ -87,7 +88,13 @@ async def merchant_by_ingest_key(session: AsyncSession, key: str) -> Merchant | 
 
 
 async def create_admin(
-    session: AsyncSession, merchant_id: str, email: str, password: str, role: Role, now: datetime
+    session: AsyncSession,
+    merchant_id: str,
+    email: str,
+    password: str,
+    role: Role,
+    now: datetime,
+    created_by: str | None = None,
 ) -> AdminUser:
     email = normalize_email(email)
     if await repo.admin_by_email(session, email) is not None:
@@ -104,6 +111,16 @@ async def create_admin(
             session.add(admin)
     except IntegrityError:
         raise EmailTaken(email=email) from None
+    await audit.record(
+        session,
+        merchant_id=merchant_id,
+        actor_type="admin" if created_by else "system",
+        actor_id=created_by,
+        action="admin.create",
+        subject_type="admin_user",
+        subject_id=admin.id,
+        role=role.value,
+    )
     return admin
 
 

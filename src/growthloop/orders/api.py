@@ -81,7 +81,9 @@ async def member_refund(
     """A member asks for their money back: granted at once while the order is paid and not
     yet handed over; a completed order is refunded by the store."""
     order = await service.access_order(session, member.merchant_id, order_id, member.member_id)
-    order = await service.refund(session, rt.gateways, order, by_operator=False)
+    order = await service.refund(
+        session, rt.gateways, order, by_operator=False, actor_id=member.member_id
+    )
     return await service.order_out(session, order)
 
 
@@ -115,7 +117,9 @@ async def admin_refund(
     admin: AdminPrincipal = require(Permission.ORDERS_REFUND),
 ) -> OrderOut:
     order = await service.access_order(session, admin.merchant_id, order_id)
-    order = await service.refund(session, rt.gateways, order, by_operator=True)
+    order = await service.refund(
+        session, rt.gateways, order, by_operator=True, actor_id=admin.admin_id
+    )
     return await service.order_out(session, order)
 
 

@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.catalog import service as catalog
+from growthloop.core import audit
 from growthloop.core.auth import ensure_same_merchant
 from growthloop.core.clock import Clock
 from growthloop.core.db import Database
@@ -343,7 +344,12 @@ async def cancel(session: AsyncSession, gateways: Gateways, order: Order, reason
 
 
 async def refund(
-    session: AsyncSession, gateways: Gateways, order: Order, *, by_operator: bool
+    session: AsyncSession,
+    gateways: Gateways,
+    order: Order,
+    *,
+    by_operator: bool,
+    actor_id: str | None = None,
 ) -> Order:
     now = _clock(session).now()
     if order.status == "completed" and not by_operator:
@@ -352,6 +358,18 @@ async def refund(
         raise InvalidTransition(
             "Only a paid or completed order can be refunded.", status=order.status
         )
+    await audit.record(
+        session,
+        merchant_id=order.merchant_id,
+        actor_type="admin" if by_operator else "member",
+        actor_id=actor_id,
+        action="order.refund",
+        subject_type="order",
+        subject_id=order.id,
+        member_id=order.member_id,
+        amount=order.payable,
+        status_before=order.status,
+    )
     payment = await payments.paid_payment(session, order.id)
     if payment is None:  # imported history: nothing to pay back through a provider
         was = order.status
