@@ -158,17 +158,59 @@ def _runtime(request: Request) -> Any:
     return request.app.state.runtime
 
 
+async def _member(request: Request, token: str, session: AsyncSession) -> MemberPrincipal:
+    cached = getattr(request.state, "principal", None)
+    if isinstance(cached, MemberPrincipal):
+        return cached
+    rt = _runtime(request)
+    claims = rt.tokens.decode(token, "member", rt.clock.now())
+    principal = MemberPrincipal(member_id=str(claims["sub"]), merchant_id=str(claims["mer"]))
+    if not await rt.principals.member_active(session, principal.member_id, principal.merchant_id):
+        raise Unauthenticated("The member no longer exists.")
+    request.state.principal = principal
+    return principal
+
+
+async def _admin(request: Request, token: str, session: AsyncSession) -> AdminPrincipal:
+    cached = getattr(request.state, "principal", None)
+    if isinstance(cached, AdminPrincipal):
+        return cached
+    rt = _runtime(request)
+    claims = rt.tokens.decode(token, "admin", rt.clock.now())
+    admin_id, merchant_id = str(claims["sub"]), str(claims["mer"])
+    role = await rt.principals.admin_role(session, admin_id, merchant_id)
+    if role is None:
+        raise Unauthenticated("The admin account no longer exists.")
+    principal = AdminPrincipal(admin_id=admin_id, merchant_id=merchant_id, role=role)
+    request.state.principal = principal
+    return principal
+
+
+async def caller_scope(request: Request, session: AsyncSession) -> str | None:
+    """Who is calling, verified: `member:<id>`, `admin:<id>`, or `anonymous` without a
+    token; None when a token is present but not valid now (expired, revoked, forged).
+    Idempotent replays are scoped by this, so they never outlive the caller's access."""
+    header = request.headers.get("authorization")
+    if not header:
+        return "anonymous"
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        return None
+    kind = "admin" if request.url.path.startswith("/v1/admin/") else "member"
+    try:
+        if kind == "admin":
+            return f"admin:{(await _admin(request, token, session)).admin_id}"
+        return f"member:{(await _member(request, token, session)).member_id}"
+    except Unauthenticated:
+        return None
+
+
 async def current_member(
     request: Request, credentials: Credentials, session: SessionDep
 ) -> MemberPrincipal:
     if credentials is None:
         raise Unauthenticated("A member token is required.")
-    rt = _runtime(request)
-    claims = rt.tokens.decode(credentials.credentials, "member", rt.clock.now())
-    principal = MemberPrincipal(member_id=str(claims["sub"]), merchant_id=str(claims["mer"]))
-    if not await rt.principals.member_active(session, principal.member_id, principal.merchant_id):
-        raise Unauthenticated("The member no longer exists.")
-    return principal
+    return await _member(request, credentials.credentials, session)
 
 
 async def optional_member(
@@ -184,13 +226,7 @@ async def current_admin(
 ) -> AdminPrincipal:
     if credentials is None:
         raise Unauthenticated("An admin token is required.")
-    rt = _runtime(request)
-    claims = rt.tokens.decode(credentials.credentials, "admin", rt.clock.now())
-    admin_id, merchant_id = str(claims["sub"]), str(claims["mer"])
-    role = await rt.principals.admin_role(session, admin_id, merchant_id)
-    if role is None:
-        raise Unauthenticated("The admin account no longer exists.")
-    return AdminPrincipal(admin_id=admin_id, merchant_id=merchant_id, role=role)
+    return await _admin(request, credentials.credentials, session)
 
 
 CurrentMember = Annotated[MemberPrincipal, Depends(current_member)]

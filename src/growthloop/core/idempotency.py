@@ -108,6 +108,10 @@ async def begin(
 ) -> StoredResponse | IdempotencyRecord:
     """Claim the key in this transaction, or return the response stored under it."""
     existing = await _find(session, scope, key)
+    if existing is not None and existing.created_at < now - KEY_TTL:
+        await session.delete(existing)  # past its lifetime: the purge sweep just hasn't run
+        await session.flush()
+        existing = None
     if existing is not None:
         return _replay(existing, fingerprint)
     record = IdempotencyRecord(scope=scope, key=key, fingerprint=fingerprint, created_at=now)

@@ -4,7 +4,8 @@
 (writing for POST/PUT/PATCH/DELETE, reading for GET), commits once when the endpoint
 returns a success, and rolls back on any error response or exception. For a POST
 carrying `Idempotency-Key`, the key and the response are stored in that same
-transaction.
+transaction, scoped by the verified caller: a request whose token is not valid now is
+never answered from the store (it goes through and gets its 401).
 """
 
 from __future__ import annotations
@@ -16,15 +17,11 @@ from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
 from growthloop.core import idempotency
+from growthloop.core.auth import caller_scope
 from growthloop.core.idempotency import IdempotencyRecord, StoredResponse
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 REPLAY_HEADER = "Idempotent-Replayed"
-
-
-def _scope(request: Request) -> str:
-    credential = request.headers.get("authorization") or request.headers.get("x-ingest-key") or ""
-    return idempotency.digest(credential)
 
 
 class UnitOfWorkRoute(APIRoute):
@@ -40,11 +37,12 @@ class UnitOfWorkRoute(APIRoute):
             async with rt.db.unit_of_work(write=write) as uow:
                 request.state.uow = uow
                 record: IdempotencyRecord | None = None
-                if key is not None:
+                scope = await caller_scope(request, uow.session) if key is not None else None
+                if key is not None and scope is not None:
                     body = await request.body()
                     fingerprint = idempotency.digest(request.method, request.url.path, body)
                     claimed = await idempotency.begin(
-                        uow.session, _scope(request), key, fingerprint, rt.clock.now()
+                        uow.session, idempotency.digest(scope), key, fingerprint, rt.clock.now()
                     )
                     if isinstance(claimed, StoredResponse):
                         uow.mark_rollback()
