@@ -63,26 +63,69 @@ def server(tmp_path: Path) -> Iterator[tuple[Path, str]]:
 
 def test_merchant_create_json_while_serving(server: tuple[Path, str]) -> None:
     data_dir, base = server
-    r = run_cli(data_dir, "merchant", "create", "--name", "茶铺", "--admin-email", "Boss@Tea.test",
-                "--admin-password", "boss-password", "--json")
+    r = run_cli(
+        data_dir,
+        "merchant",
+        "create",
+        "--name",
+        "茶铺",
+        "--admin-email",
+        "Boss@Tea.test",
+        "--admin-password",
+        "boss-password",
+        "--json",
+    )
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert set(out) == {"merchant_id", "ingest_key", "admin_email"}
     assert out["admin_email"] == "boss@tea.test"
     # The running server sees it at once and the owner can log in.
-    login = httpx.post(f"{base}/v1/admin/login", json={"email": "boss@tea.test", "password": "boss-password"})
+    login = httpx.post(
+        f"{base}/v1/admin/login", json={"email": "boss@tea.test", "password": "boss-password"}
+    )
     assert login.status_code == 200
-    again = run_cli(data_dir, "merchant", "create", "--name", "x", "--admin-email", "boss@tea.test",
-                    "--admin-password", "boss-password", "--json")
+    again = run_cli(
+        data_dir,
+        "merchant",
+        "create",
+        "--name",
+        "x",
+        "--admin-email",
+        "boss@tea.test",
+        "--admin-password",
+        "boss-password",
+        "--json",
+    )
     assert again.returncode == 1 and "email_taken" in again.stderr
-    short = run_cli(data_dir, "merchant", "create", "--name", "x", "--admin-email", "a@b.test",
-                    "--admin-password", "short")
+    short = run_cli(
+        data_dir,
+        "merchant",
+        "create",
+        "--name",
+        "x",
+        "--admin-email",
+        "a@b.test",
+        "--admin-password",
+        "short",
+    )
     assert short.returncode != 0
 
 
 def test_import_orders_cli_is_rerunnable(tmp_path: Path) -> None:
-    created = json.loads(run_cli(tmp_path, "merchant", "create", "--name", "店", "--admin-email",
-                                 "o@x.test", "--admin-password", "password1", "--json").stdout)
+    created = json.loads(
+        run_cli(
+            tmp_path,
+            "merchant",
+            "create",
+            "--name",
+            "店",
+            "--admin-email",
+            "o@x.test",
+            "--admin-password",
+            "password1",
+            "--json",
+        ).stdout
+    )
     csv = tmp_path / "orders.csv"
     csv.write_text(
         "member_external_id,ordered_at,amount\n"
@@ -91,14 +134,25 @@ def test_import_orders_cli_is_rerunnable(tmp_path: Path) -> None:
         "m2,2026-01-06,2300\n",
         encoding="utf-8",
     )
-    first = run_cli(tmp_path, "import", "orders", "--merchant", created["merchant_id"], "--csv", str(csv))
+    first = run_cli(
+        tmp_path, "import", "orders", "--merchant", created["merchant_id"], "--csv", str(csv)
+    )
     assert first.returncode == 0, first.stderr
-    assert json.loads(first.stdout) == {"rows": 3, "orders_created": 3, "orders_skipped": 0, "members_created": 2}
-    second = run_cli(tmp_path, "import", "orders", "--merchant", created["merchant_id"], "--csv", str(csv))
+    assert json.loads(first.stdout) == {
+        "rows": 3,
+        "orders_created": 3,
+        "orders_skipped": 0,
+        "members_created": 2,
+    }
+    second = run_cli(
+        tmp_path, "import", "orders", "--merchant", created["merchant_id"], "--csv", str(csv)
+    )
     assert json.loads(second.stdout)["orders_created"] == 0
     bad = tmp_path / "bad.csv"
     bad.write_text("member_external_id,ordered_at,amount\nm1,yesterday,12.5\n", encoding="utf-8")
-    failed = run_cli(tmp_path, "import", "orders", "--merchant", created["merchant_id"], "--csv", str(bad))
+    failed = run_cli(
+        tmp_path, "import", "orders", "--merchant", created["merchant_id"], "--csv", str(bad)
+    )
     assert failed.returncode == 1 and "line 2" in failed.stderr
 
 
@@ -114,7 +168,10 @@ async def test_import_semantics(client: httpx.AsyncClient, rt: Runtime, tmp_path
         encoding="utf-8",
     )
     assert await import_orders_csv(rt, shop.merchant_id, csv) == {
-        "rows": 4, "orders_created": 3, "orders_skipped": 0, "members_created": 2,
+        "rows": 4,
+        "orders_created": 3,
+        "orders_skipped": 0,
+        "members_created": 2,
     }
     # Adding a row and re-running adds only the new row.
     with csv.open("a", encoding="utf-8") as handle:
@@ -122,8 +179,12 @@ async def test_import_semantics(client: httpx.AsyncClient, rt: Runtime, tmp_path
     result = await import_orders_csv(rt, shop.merchant_id, csv)
     assert (result["orders_created"], result["orders_skipped"]) == (1, 3)
     async with rt.db.unit_of_work(write=False) as uow:
-        orders = (await uow.session.execute(select(Order).order_by(Order.created_at))).scalars().all()
-        items = (await uow.session.execute(select(func.count()).select_from(OrderItem))).scalar_one()
+        orders = (
+            (await uow.session.execute(select(Order).order_by(Order.created_at))).scalars().all()
+        )
+        items = (
+            await uow.session.execute(select(func.count()).select_from(OrderItem))
+        ).scalar_one()
     assert [o.payable for o in orders] == [4000, 1800, 1800, 1800]
     assert {o.status for o in orders} == {"completed"} and {o.source for o in orders} == {"import"}
     assert items == 5

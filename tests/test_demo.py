@@ -31,8 +31,16 @@ async def test_demo_seed(client: httpx.AsyncClient, rt: Runtime, stack: Stack) -
     async with rt.db.unit_of_work(write=False) as uow:
         s = uow.session
         members = (await s.execute(select(func.count()).select_from(Member))).scalar_one()
-        first, last, count = (await s.execute(select(func.min(Order.created_at), func.max(Order.created_at), func.count()).select_from(Order))).one()
-        statuses = dict((await s.execute(select(Order.status, func.count()).group_by(Order.status))).all())
+        first, last, count = (
+            await s.execute(
+                select(
+                    func.min(Order.created_at), func.max(Order.created_at), func.count()
+                ).select_from(Order)
+            )
+        ).one()
+        statuses = dict(
+            (await s.execute(select(Order.status, func.count()).group_by(Order.status))).all()
+        )
         visits = (await s.execute(select(func.count()).select_from(MemberActivityDay))).scalar_one()
     assert members == 2000
     assert last - first > timedelta(days=80)
@@ -43,7 +51,11 @@ async def test_demo_seed(client: httpx.AsyncClient, rt: Runtime, stack: Stack) -
     # A consumer can browse the menu without logging in, and order after logging in.
     menu = (await client.get(f"/v1/products?merchant_id={merchant_id}&limit=100")).json()["items"]
     assert len(menu) == len(products)
-    login = await client.post("/v1/auth/login", json={"merchant_id": merchant_id, "platform": "dev", "code": "visitor"})
+    login = await client.post(
+        "/v1/auth/login", json={"merchant_id": merchant_id, "platform": "dev", "code": "visitor"}
+    )
     member = {"Authorization": f"Bearer {login.json()['token']}"}
-    order = await client.post("/v1/orders", json={"items": [{"product_id": menu[0]["id"], "quantity": 1}]}, headers=member)
+    order = await client.post(
+        "/v1/orders", json={"items": [{"product_id": menu[0]["id"], "quantity": 1}]}, headers=member
+    )
     assert order.status_code == 201

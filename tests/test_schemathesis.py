@@ -27,6 +27,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from schemathesis.checks import not_a_server_error
+from schemathesis.core.result import Ok
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from growthloop.core.runtime import Runtime
@@ -40,31 +41,37 @@ REQUEST_TIMEOUT = 30.0  # seconds; a hanging request fails the test instead of b
 CHECKS = [not_a_server_error, response_schema_conformance]
 
 # Not in the OpenAPI document, but every POST honours it: absent, reused (replays and
-# mismatches), or arbitrary (latin-1, as headers are).
+# mismatches), or any value a client can put in a header (latin-1, no control characters).
 IDEMPOTENCY_KEYS = st.one_of(
     st.none(),
     st.sampled_from(["retry-1", "retry-2"]),
-    st.text(st.characters(max_codepoint=255, exclude_characters="\r\n"), max_size=210),
+    st.text(
+        st.characters(min_codepoint=0x20, max_codepoint=0xFF, exclude_categories=["Cc"]),
+        max_size=210,
+    ).map(str.strip),
 )
 
 IdPool = dict[str, list[str]]  # parameter / body field name -> real values for it
 
 
 class ServerCrash(AssertionError):
-    """The app raised (answered 500) or hung while serving a generated request."""
+    """The app raised an unhandled exception (answered 500) on a generated request."""
+
+
+class AppHung(BaseException):
+    """A request got no answer in time. A BaseException, so Hypothesis doesn't retry and
+    shrink it (every try would wait out the timeout again) and the whole run stops."""
 
 
 def _describe(request: httpx.Request, exc: BaseException) -> str:
     headers = {
-        name: value
+        name: value[:24] + "..." if name == "authorization" else value
         for name, value in request.headers.items()
         if name in {"authorization", "idempotency-key", "content-type"}
     }
     body = request.content.decode("utf-8", "replace")
-    return (
-        f"{request.method} {request.url}\nheaders: {headers}\nbody: {body}\n"
-        + "".join(traceback.format_exception(exc))
-    )
+    trace = "".join(traceback.format_exception(exc))
+    return f"{request.method} {request.url}\nheaders: {headers}\nbody: {body}\n{trace}"
 
 
 def _header_bytes(value: Any) -> bytes:
@@ -172,7 +179,7 @@ def _fuzz_operation(
         suppress_health_check=list(HealthCheck),
     )
     @given(case=operation.as_strategy(generation_mode=mode), data=st.data())
-    def run(case: schemathesis.Case, data: st.DataObject) -> None:
+    def run(case: schemathesis.Case[Any], data: st.DataObject) -> None:
         if data.draw(st.integers(0, 3), label="use real ids (unless 0)"):
             for container in (case.path_parameters, case.query, case.body):
                 _swap_ids(data, pool, container)
@@ -202,7 +209,10 @@ async def test_schemathesis_fuzz(stack: Stack, rt: Runtime, client: httpx.AsyncC
     r = await client.get("/openapi.json")
     assert r.status_code == 200, r.text
     schema = schemathesis.openapi.from_dict(r.json())
-    operations = [result.ok() for result in schema.get_all_operations()]
+    operations = []
+    for result in schema.get_all_operations():
+        assert isinstance(result, Ok), result.err()
+        operations.append(result.ok())
     assert len(operations) >= 20, "the OpenAPI document lost its operations"
 
     shop = await make_shop(client, rt)
@@ -238,8 +248,10 @@ async def test_schemathesis_fuzz(stack: Stack, rt: Runtime, client: httpx.AsyncC
         )
         try:
             response: httpx.Response = on_loop(client.send(request))
+        except TimeoutError as exc:
+            raise AppHung(_describe(request, exc)) from exc
         except Exception as exc:
-            # ASGITransport re-raises the exception behind a 500; or the app did not answer.
+            # ASGITransport re-raises the exception behind a 500 instead of returning it.
             raise ServerCrash(_describe(request, exc)) from exc
         return response
 
