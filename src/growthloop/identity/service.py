@@ -169,6 +169,26 @@ async def record_activity(
             pass  # a concurrent login recorded the same day
 
 
+def _link_account(
+    session: AsyncSession,
+    merchant_id: str,
+    member_id: str,
+    identity: PlatformIdentity,
+    now: datetime,
+) -> None:
+    session.add(
+        PlatformAccount(
+            merchant_id=merchant_id,
+            member_id=member_id,
+            platform=identity.platform,
+            app_id=identity.app_id,
+            openid=identity.openid,
+            unionid=identity.unionid,
+            created_at=now,
+        )
+    )
+
+
 async def _find_or_create_member(
     session: AsyncSession,
     merchant_id: str,
@@ -195,17 +215,7 @@ async def _find_or_create_member(
     if member_id is not None:
         member = await repo.get_member(session, member_id)
         assert member is not None
-        session.add(
-            PlatformAccount(
-                merchant_id=merchant_id,
-                member_id=member.id,
-                platform=identity.platform,
-                app_id=identity.app_id,
-                openid=identity.openid,
-                unionid=identity.unionid,
-                created_at=now,
-            )
-        )
+        _link_account(session, merchant_id, member.id, identity, now)
         return LoginResult(member, is_new=False)
     member = Member(
         merchant_id=merchant_id,
@@ -217,17 +227,7 @@ async def _find_or_create_member(
     )
     session.add(member)
     await session.flush()
-    session.add(
-        PlatformAccount(
-            merchant_id=merchant_id,
-            member_id=member.id,
-            platform=identity.platform,
-            app_id=identity.app_id,
-            openid=identity.openid,
-            unionid=identity.unionid,
-            created_at=now,
-        )
-    )
+    _link_account(session, merchant_id, member.id, identity, now)
     return LoginResult(member, is_new=True)
 
 
