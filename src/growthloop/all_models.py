@@ -4,8 +4,10 @@ from growthloop.catalog import models as catalog_models
 from growthloop.core import audit, events, idempotency
 from growthloop.core.models import Base
 from growthloop.identity import models as identity_models
+from growthloop.loyalty import models as loyalty_models
 from growthloop.orders import models as orders_models
 from growthloop.payments import models as payments_models
+from growthloop.promotions import models as promotions_models
 
 metadata = Base.metadata
 
@@ -14,6 +16,8 @@ __all__ = [
     "catalog_models",
     "events",
     "idempotency",
+    "loyalty_models",
+    "promotions_models",
     "identity_models",
     "metadata",
     "orders_models",

@@ -20,9 +20,11 @@ from growthloop.core.errors import install_error_handlers
 from growthloop.core.logs import RequestLogMiddleware
 from growthloop.core.runtime import Runtime
 from growthloop.identity.api import router as identity_router
+from growthloop.loyalty.api import router as loyalty_router
 from growthloop.orders.api import router as orders_router
 from growthloop.payments.api import router as payments_router
 from growthloop.payments.api import sandbox_router
+from growthloop.promotions.api import router as promotions_router
 from growthloop.wiring import build_runtime
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -66,7 +68,14 @@ def create_app(
     install_error_handlers(app)
     app.add_middleware(RequestLogMiddleware)
 
-    for router in (identity_router, catalog_router, orders_router, payments_router):
+    for router in (
+        identity_router,
+        catalog_router,
+        orders_router,
+        payments_router,
+        loyalty_router,
+        promotions_router,
+    ):
         app.include_router(router)
     if settings.sandbox:
         app.include_router(sandbox_router)

@@ -1,0 +1,3 @@
+"""Coupon templates and issued coupons (filled in by the promotions work)."""
+
+from __future__ import annotations
