@@ -107,10 +107,13 @@ async def snapshot(t: Tenant) -> dict[str, Any]:
         "my_orders": ("/v1/orders", t.member),
         "me": ("/v1/me", t.member),
         "admin_me": ("/v1/admin/me", t.admin),
+        "coupons": ("/v1/admin/coupons", t.admin),
+        "my_coupons": ("/v1/me/coupons", t.member),
     }
     state: dict[str, Any] = {}
     for name, (path, headers) in reads.items():
-        params = {"limit": 100} if name in ("products", "orders", "my_orders") else None
+        paged = ("products", "orders", "my_orders", "coupons", "my_coupons")
+        params = {"limit": 100} if name in paged else None
         r = await c.get(path, params=params, headers=headers)
         assert r.status_code == 200, (path, r.text)
         state[name] = r.json()
@@ -203,6 +206,26 @@ async def build_stock_adjustment(t: Tenant) -> Req:
     return Req(params={"product_id": (await _product(t))["id"]}, json={"delta": -7})
 
 
+async def build_program(t: Tenant) -> Req:
+    tiers = [{"name": "普通会员"}, {"name": "白银会员", "min_spend": 20000, "discount_percent": 5}]
+    return Req(json={"points_per_yuan": 1, "tiers": tiers})
+
+
+async def build_checkin(t: Tenant) -> Req:
+    """Forget today's check-in, so the rightful member's next one succeeds again."""
+    from sqlalchemy import update
+
+    from growthloop.loyalty.models import MemberLoyalty
+
+    async with t.shop.rt.db.unit_of_work() as uow:
+        await uow.session.execute(
+            update(MemberLoyalty)
+            .where(MemberLoyalty.member_id == t.member_id)
+            .values(last_checkin_day=None)
+        )
+    return Req()
+
+
 async def build_new_category(t: Tenant) -> Req:
     return Req(json={"name": f"分类{next(_seq)}"})
 
@@ -242,6 +265,30 @@ async def build_sandbox_succeed(t: Tenant) -> Req:
     return Req(params={"payment_id": (await _open_payment(t))["payment_id"]})
 
 
+async def _coupon_template(t: Tenant) -> dict[str, Any]:
+    body = {"name": f"券{next(_seq)}", "kind": "amount_off", "value": 300}
+    r = await t.client.post("/v1/admin/coupons", json=body, headers=t.admin)
+    assert r.status_code == 201, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+async def build_coupon_template(t: Tenant) -> Req:
+    return Req(params={"template_id": (await _coupon_template(t))["id"]})
+
+
+async def build_new_coupon_template(t: Tenant) -> Req:
+    return Req(json={"name": f"新券{next(_seq)}", "kind": "percent_off", "value": 20})
+
+
+async def build_patch_coupon_template(t: Tenant) -> Req:
+    return Req(params={"template_id": (await _coupon_template(t))["id"]}, json={"active": False})
+
+
+async def build_issue_coupons(t: Tenant) -> Req:
+    template_id = (await _coupon_template(t))["id"]
+    return Req(params={"template_id": template_id}, json={"member_ids": [t.member_id]})
+
+
 # ---- the matrix ----------------------------------------------------------------------
 
 
@@ -272,7 +319,7 @@ class Route:
     tenancy: Tenancy
     permission: Permission | None = None  # ADMIN only; None: any admin
     hidden_code: str | None = None  # HIDDEN only: the 404's error code
-    lists: str | None = None  # LIST only: products | categories | orders
+    lists: str | None = None  # LIST only: products | categories | orders | coupons | my_coupons
 
     @property
     def key(self) -> tuple[str, str]:
@@ -339,6 +386,30 @@ ROUTES: list[Route] = [
     Route("POST", "/v1/payments/notify/{provider}", By.CALLBACK, 200, build_notify, T.NONE),
     Route("POST", "/v1/payments/sandbox/{payment_id}/succeed", By.CALLBACK, 200,
           build_sandbox_succeed, T.NONE),
+    # promotions (admin)
+    Route("POST", "/v1/admin/coupons", By.ADMIN, 201, build_new_coupon_template, T.CREATE,
+          P.MARKETING_WRITE),
+    Route("GET", "/v1/admin/coupons", By.ADMIN, 200, build_nothing, T.LIST,
+          P.CATALOG_READ, lists="coupons"),
+    Route("GET", "/v1/admin/coupons/{template_id}", By.ADMIN, 200, build_coupon_template,
+          T.OBJECT, P.CATALOG_READ),
+    Route("PATCH", "/v1/admin/coupons/{template_id}", By.ADMIN, 200,
+          build_patch_coupon_template, T.OBJECT, P.MARKETING_WRITE),
+    Route("POST", "/v1/admin/coupons/{template_id}/issue", By.ADMIN, 200, build_issue_coupons,
+          T.OBJECT, P.MARKETING_WRITE),
+    # promotions (consumer)
+    Route("GET", "/v1/coupons", By.MEMBER, 200, build_nothing, T.LIST, lists="coupons"),
+    Route("POST", "/v1/coupons/{template_id}/claim", By.MEMBER, 201, build_coupon_template,
+          T.OBJECT),
+    Route("GET", "/v1/me/coupons", By.MEMBER, 200, build_nothing, T.LIST, lists="my_coupons"),
+    # loyalty
+    Route("GET", "/v1/me/membership", By.MEMBER, 200, build_nothing, T.SELF),
+    Route("GET", "/v1/me/points/ledger", By.MEMBER, 200, build_nothing, T.SELF),
+    Route("POST", "/v1/me/checkin", By.MEMBER, 200, build_checkin, T.SELF),
+    Route("GET", "/v1/admin/loyalty/program", By.ADMIN, 200, build_nothing, T.SELF,
+          P.CATALOG_READ),
+    Route("PUT", "/v1/admin/loyalty/program", By.ADMIN, 200, build_program, T.SELF,
+          P.MARKETING_WRITE),
 ]
 # fmt: on
 ROUTE_TABLE = {route.key: route for route in ROUTES}
@@ -478,7 +549,16 @@ async def _seed(t: Tenant) -> dict[str, set[str]]:
     category = r.json()
     product = await t.shop.product(category=category["name"])
     order = await t.shop.paid_order(t.member, product["id"])
-    return {"products": {product["id"]}, "categories": {category["id"]}, "orders": {order["id"]}}
+    template = await _coupon_template(t)
+    r = await t.client.post(f"/v1/coupons/{template['id']}/claim", headers=t.member)
+    assert r.status_code == 201, r.text
+    return {
+        "products": {product["id"]},
+        "categories": {category["id"]},
+        "orders": {order["id"]},
+        "coupons": {template["id"]},
+        "my_coupons": {r.json()["id"]},
+    }
 
 
 def _ids(response: httpx.Response) -> set[str]:
@@ -519,7 +599,7 @@ async def test_lists_show_only_the_callers_merchant(
     if route.path == "/v1/admin/orders":
         r = await send(client, route, req, creds, {"member_id": b.member_id})
         assert _ids(r) == set()
-    if route.lists in ("products", "orders"):
+    if route.lists in ("products", "orders", "coupons", "my_coupons"):
         for their_id in theirs:
             r = await send(client, route, req, creds, {"cursor": encode_cursor(their_id)})
             assert not _ids(r) & theirs
@@ -538,9 +618,9 @@ async def test_self_routes_describe_the_caller(
     for t in (a, b):
         r = await send(client, route, req, rightful(t, route))
         assert r.status_code == route.ok, r.text
-        if route.auth is Auth.MEMBER:
+        if route.path == "/v1/me":
             assert r.json()["id"] == t.member_id
-        else:
+        elif route.path == "/v1/admin/me":
             assert r.json()["merchant"]["id"] == t.merchant_id
             assert r.json()["admin"]["id"] == t.admin_id
     assert_error(await send(client, route, req, wrong_kind(a, route)), 401, "unauthenticated")
@@ -578,6 +658,11 @@ async def test_creations_land_in_the_callers_merchant(
     elif route.path == "/v1/admin/categories":
         r = await client.get("/v1/admin/categories", headers=a.admin)
         assert created["id"] in {c["id"] for c in r.json()}
+    elif route.path == "/v1/admin/coupons":
+        r = await client.get(f"/v1/admin/coupons/{created['id']}", headers=b.admin)
+        assert_error(r, 403, "forbidden")
+        r = await client.get(f"/v1/admin/coupons/{created['id']}", headers=a.admin)
+        assert r.status_code == 200, r.text
     elif route.path == "/v1/admin/users":
         r = await client.post(
             "/v1/admin/login", json={"email": req.json["email"], "password": "staff-password"}
@@ -761,3 +846,19 @@ async def test_idempotent_replay_does_not_bypass_authentication(
     clock.set(clock.now() + ttl + PAST)
     r = await send(client, route, req, {**rightful(a, route), **key})
     assert_error(r, 401, "unauthenticated")
+
+
+async def test_loyalty_is_per_merchant(client: httpx.AsyncClient, rt: Runtime) -> None:
+    """A's programme and A's member's points never show at B."""
+    a = await make_tenant(client, rt, "甲店")
+    b = await make_tenant(client, rt, "乙店")
+    r = await client.put(
+        "/v1/admin/loyalty/program", json=(await build_program(a)).json, headers=a.admin
+    )
+    assert r.status_code == 200
+    assert (await client.post("/v1/me/checkin", headers=a.member)).status_code == 200
+    program_b = (await client.get("/v1/admin/loyalty/program", headers=b.admin)).json()
+    assert [t["name"] for t in program_b["tiers"]] == ["普通会员"]
+    assert (await client.get("/v1/me/membership", headers=b.member)).json()["points"] == 0
+    assert (await client.get("/v1/me/points/ledger", headers=b.member)).json()["items"] == []
+    assert len((await client.get("/v1/me/points/ledger", headers=a.member)).json()["items"]) == 1

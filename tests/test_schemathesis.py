@@ -134,7 +134,8 @@ async def _base_pool(shop: Shop, member: dict[str, str]) -> IdPool:
 
 
 async def _fresh_pool(shop: Shop, member: dict[str, str], base: IdPool) -> IdPool:
-    """A new product and orders in every state, so earlier cases can't have used them up."""
+    """A new product, orders in every state and a coupon template, so earlier cases can't have
+    used them up."""
     product = await shop.product(stock=1000, category="果茶")
     plain = await shop.product(options=None)
     paid = await shop.paid_order(member, product["id"])
@@ -149,11 +150,16 @@ async def _fresh_pool(shop: Shop, member: dict[str, str], base: IdPool) -> IdPoo
     r = await shop.order(member, plain["id"])
     assert r.status_code == 201, r.text
     pending = r.json()
+    coupon = {"name": "八折券", "kind": "percent_off", "value": 20, "per_member_limit": 100}
+    r = await shop.client.post("/v1/admin/coupons", json=coupon, headers=shop.admin)
+    assert r.status_code == 201, r.text
+    template_id = r.json()["id"]
     pool = {
         **base,
         "product_id": [product["id"], plain["id"]],
         "order_id": [paid["id"], awaiting["id"], pending["id"]],
         "payment_id": [payment_id],
+        "template_id": [template_id],
     }
     if paid.get("verify_code"):
         pool["code"] = [paid["verify_code"]]

@@ -16,10 +16,10 @@ __all__ = [
     "catalog_models",
     "events",
     "idempotency",
-    "loyalty_models",
-    "promotions_models",
     "identity_models",
+    "loyalty_models",
     "metadata",
     "orders_models",
     "payments_models",
+    "promotions_models",
 ]

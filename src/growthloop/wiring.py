@@ -17,7 +17,8 @@ from growthloop.core.jobs import Sweeper
 from growthloop.core.kv import make_counters
 from growthloop.core.runtime import Runtime
 from growthloop.identity.platforms import DevAdapter
-from growthloop.identity.service import IdentityPrincipals
+from growthloop.identity.service import IdentityDirectory, IdentityPrincipals
+from growthloop.loyalty import service as loyalty
 from growthloop.orders import service as orders
 from growthloop.payments import service as payments
 from growthloop.payments.backends.sandbox import SandboxGateway
@@ -42,7 +43,12 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
         rt.platforms["dev"] = DevAdapter()
     if settings.sandbox:
         rt.gateways["sandbox"] = SandboxGateway(settings.secret_key)
-    db.session_info = {"bus": rt.bus, "clock": clock, "kick": rt.sweeper.kick}
+    db.session_info = {
+        "bus": rt.bus,
+        "clock": clock,
+        "kick": rt.sweeper.kick,
+        "merchants": IdentityDirectory(),
+    }
     _subscribe(rt)
     _sweeps(rt)
     return rt
@@ -54,6 +60,16 @@ def _subscribe(rt: Runtime) -> None:
 
     rt.bus.on(payments.PAYMENT_SUCCEEDED, payment_succeeded, in_transaction=True)
     rt.bus.on(payments.REFUND_SUCCEEDED, orders.on_refund_succeeded, in_transaction=True)
+    # Loyalty reacts to orders in the same transaction: a paid order is never without
+    # its enrolment, a completed one never without its points.
+    for name, handler in (
+        ("order.paid", loyalty.on_order_paid),
+        ("order.completed", loyalty.on_order_completed),
+        ("order.cancelled", loyalty.on_order_cancelled),
+        ("order.refunded", loyalty.on_order_refunded),
+        ("member.login", loyalty.on_member_login),
+    ):
+        rt.bus.on(name, handler, in_transaction=True)
 
 
 async def _purge_idempotency(rt: Runtime) -> int:
@@ -66,5 +82,6 @@ def _sweeps(rt: Runtime) -> None:
     rt.sweeper.add(
         "payments.refunds", partial(payments.retry_due_refunds, rt.db, rt.gateways, rt.clock)
     )
+    rt.sweeper.add("loyalty.expire", partial(loyalty.expire_due_points, rt.db, rt.clock))
     rt.sweeper.add("events.dispatch", partial(rt.bus.dispatch_pending, rt.db, rt.clock))
     rt.sweeper.add("idempotency.purge", partial(_purge_idempotency, rt))

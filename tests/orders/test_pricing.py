@@ -24,18 +24,28 @@ lines = st.lists(
 )
 
 
-@given(lines=lines, discount=st.integers(0, 10**9), points=st.integers(0, 10**9))
-def test_breakdown_sums_exactly(lines: list[pricing.Line], discount: int, points: int) -> None:
-    b = pricing.price(lines, discount=discount, points_deduction=points)
-    for value in (b.subtotal, b.discount, b.points_deduction, b.payable):
-        assert isinstance(value, int)
+@given(
+    lines=lines,
+    tier=st.integers(0, 50),
+    coupon=st.integers(0, 10**9),
+    points=st.integers(0, 10**9),
+)
+def test_breakdown_sums_exactly(
+    lines: list[pricing.Line], tier: int, coupon: int, points: int
+) -> None:
+    b = pricing.price(lines, tier_percent=tier, coupon_discount=coupon, points_deduction=points)
+    for value in (b.subtotal, b.tier_discount, b.coupon_discount, b.points_deduction, b.payable):
+        assert isinstance(value, int) and value >= 0
     assert b.subtotal == sum(line.unit_price * line.quantity for line in lines)
-    assert b.payable == b.subtotal - b.discount - b.points_deduction
+    assert b.payable == b.subtotal - b.tier_discount - b.coupon_discount - b.points_deduction
+    assert b.discount == b.tier_discount + b.coupon_discount
     assert b.payable >= 1
-    assert 0 <= b.discount <= discount
-    assert 0 <= b.points_deduction <= points
-    if discount + points < b.subtotal:
-        assert (b.discount, b.points_deduction) == (discount, points)
+    # The tier discount is the sum of per-line half-up roundings.
+    expected_tier = sum((line.total * tier + 50) // 100 for line in lines)
+    assert b.tier_discount == min(expected_tier, b.subtotal - 1)
+    assert b.coupon_discount <= coupon and b.points_deduction <= points
+    if expected_tier + coupon + points < b.subtotal:
+        assert (b.coupon_discount, b.points_deduction) == (coupon, points)
 
 
 SIZES = ["中杯", "大杯", "超大杯"]

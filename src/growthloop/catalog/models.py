@@ -5,6 +5,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     ForeignKey,
@@ -45,7 +46,7 @@ class Product(Base):
     category_id: Mapped[str | None] = col(String(26), ForeignKey("categories.id"), pii=None)
     name: Mapped[str] = col(String(100), nullable=False, pii=None)
     description: Mapped[str] = col(Text, nullable=False, default="", pii=None)
-    price: Mapped[int] = col(Integer, nullable=False, pii=None)  # fen
+    price: Mapped[int] = col(BigInteger, nullable=False, pii=None)  # fen
     stock: Mapped[int] = col(Integer, nullable=False, pii=None)
     on_sale: Mapped[bool] = col(Boolean, nullable=False, default=True, pii=None)
     image_urls: Mapped[list[str]] = col(JSON, nullable=False, default=list, pii=None)

@@ -262,7 +262,11 @@ async def login_member(
     member = result.member
     member.last_login_at = now
     await record_activity(session, merchant.id, member.id, merchant.timezone, clock)
-    payload = {"platform": platform, "is_new": result.is_new}
+    payload = {
+        "platform": platform,
+        "is_new": result.is_new,
+        "day": clock.today(merchant.timezone).isoformat(),
+    }
     if result.is_new:
         payload |= {"referrer_code": referrer_code, "share_code": share_code}
         await emit(session, DomainEvent("member.registered", merchant.id, payload, member.id))
@@ -276,6 +280,13 @@ async def member_for_external_id(
     """The member behind an external id (bulk imports), created when unknown."""
     identity = PlatformIdentity(platform=platform, app_id="", openid=external_id)
     return await _find_or_create_member(session, merchant_id, identity, now, None, None)
+
+
+class IdentityDirectory:
+    """The `MerchantDirectory` the app registers for other domains."""
+
+    async def timezone(self, session: AsyncSession, merchant_id: str) -> str:
+        return await merchant_timezone(session, merchant_id)
 
 
 class IdentityPrincipals:

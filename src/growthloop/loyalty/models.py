@@ -1,1 +1,108 @@
+"""Loyalty: the programme, each member's standing, points batches and the points ledger.
+
+The ledger is append-only and is the truth: a member's `points` is a cache that always
+equals the sum of their ledger. Every earning is a batch with its own expiry; spending
+consumes the batches that expire first and records which (`allocations`).
+"""
+
 from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Date,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped
+
+from growthloop.core.models import Base, UTCDateTime, col, id_column, merchant_column
+
+
+class Program(Base):
+    __tablename__ = "loyalty_programs"
+
+    merchant_id: Mapped[str] = col(String(26), primary_key=True, pii=None)
+    points_per_yuan: Mapped[int] = col(Integer, nullable=False, default=1, pii=None)
+    points_per_yuan_spent: Mapped[int] = col(Integer, nullable=False, default=100, pii=None)
+    max_points_percent: Mapped[int] = col(Integer, nullable=False, default=50, pii=None)
+    points_expire_days: Mapped[int | None] = col(Integer, pii=None)
+    welcome_points: Mapped[int] = col(Integer, nullable=False, default=0, pii=None)
+    checkin_points: Mapped[list[int]] = col(JSON, nullable=False, default=list, pii=None)
+    # [{"name", "min_spend", "min_login_days", "min_invites", "discount_percent",
+    #   "points_multiplier_percent", "free_delivery"}], lowest first
+    tiers: Mapped[list[dict[str, Any]]] = col(JSON, nullable=False, default=list, pii=None)
+    updated_at: Mapped[datetime] = col(UTCDateTime(), nullable=False, pii=None)
+
+
+class MemberLoyalty(Base):
+    __tablename__ = "member_loyalty"
+
+    merchant_id: Mapped[str] = col(String(26), primary_key=True, pii=None)
+    member_id: Mapped[str] = col(String(26), primary_key=True, pii=None)
+    points: Mapped[int] = col(BigInteger, nullable=False, default=0, pii=None)
+    growth: Mapped[int] = col(BigInteger, nullable=False, default=0, pii=None)  # fen spent
+    login_days: Mapped[int] = col(Integer, nullable=False, default=0, pii=None)
+    invites: Mapped[int] = col(Integer, nullable=False, default=0, pii=None)
+    tier: Mapped[str | None] = col(String(32), pii=None)
+    tier_since: Mapped[datetime | None] = col(UTCDateTime(), pii=None)
+    enrolled_at: Mapped[datetime | None] = col(UTCDateTime(), pii=None)
+    checkin_streak: Mapped[int] = col(Integer, nullable=False, default=0, pii=None)
+    last_checkin_day: Mapped[date | None] = col(Date, pii=None)
+
+
+class PointsBatch(Base):
+    __tablename__ = "points_batches"
+
+    id: Mapped[str] = id_column()
+    merchant_id: Mapped[str] = merchant_column()
+    member_id: Mapped[str] = col(String(26), nullable=False, pii=None)
+    amount: Mapped[int] = col(BigInteger, nullable=False, pii=None)
+    remaining: Mapped[int] = col(BigInteger, nullable=False, pii=None)
+    expires_at: Mapped[datetime | None] = col(UTCDateTime(), pii=None)
+    created_at: Mapped[datetime] = col(UTCDateTime(), nullable=False, pii=None)
+
+    __table_args__ = (
+        CheckConstraint("remaining >= 0 AND remaining <= amount", name="remaining_bounds"),
+        Index("ix_points_batches_member", "merchant_id", "member_id", "expires_at"),
+        Index("ix_points_batches_expiry", "expires_at", "remaining"),
+    )
+
+
+class LedgerEntry(Base):
+    __tablename__ = "points_ledger"
+
+    id: Mapped[str] = id_column()
+    merchant_id: Mapped[str] = merchant_column()
+    member_id: Mapped[str] = col(String(26), nullable=False, pii=None)
+    delta: Mapped[int] = col(BigInteger, nullable=False, pii=None)
+    balance_after: Mapped[int] = col(BigInteger, nullable=False, pii=None)
+    reason: Mapped[str] = col(String(32), nullable=False, pii=None)
+    ref: Mapped[str | None] = col(String(64), pii=None)
+    # merchant + source + operation, e.g. "order:<id>:earn": a retried write never counts twice
+    idempotency_key: Mapped[str] = col(String(120), nullable=False, pii=None)
+    batch_id: Mapped[str | None] = col(String(26), pii=None)  # the batch an earning created
+    allocations: Mapped[dict[str, int]] = col(JSON, nullable=False, default=dict, pii=None)
+    expires_at: Mapped[datetime | None] = col(UTCDateTime(), pii=None)
+    created_at: Mapped[datetime] = col(UTCDateTime(), nullable=False, pii=None)
+
+    __table_args__ = (
+        UniqueConstraint("merchant_id", "idempotency_key"),
+        Index("ix_points_ledger_member", "merchant_id", "member_id", "id"),
+    )
+
+
+class LoginDay(Base):
+    """Days (merchant timezone) a member logged in or checked in: tier login-day rules."""
+
+    __tablename__ = "loyalty_login_days"
+
+    merchant_id: Mapped[str] = col(String(26), primary_key=True, pii=None)
+    member_id: Mapped[str] = col(String(26), primary_key=True, pii=None)
+    day: Mapped[date] = col(Date, primary_key=True, pii=None)

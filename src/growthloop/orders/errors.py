@@ -26,16 +26,6 @@ class RefundNeedsOperator(Conflict):
     message = "A completed order can only be refunded by the store; please ask the staff."
 
 
-class CouponNotFound(NotFound):
-    code = "coupon_not_found"
-    message = "No coupon of yours has this id."
-
-
-class InsufficientPoints(Conflict):
-    code = "insufficient_points"
-    message = "Not enough points."
-
-
 class CodeNotFound(NotFound):
     code = "code_not_found"
     message = "No order has this verification code."

@@ -5,6 +5,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     CheckConstraint,
     Date,
     ForeignKey,
@@ -35,12 +36,14 @@ class Order(Base):
     # paid | completed -> refunded
     status: Mapped[str] = col(String(20), nullable=False, pii=None)
     source: Mapped[str] = col(String(16), nullable=False, default="app", pii=None)
-    subtotal: Mapped[int] = col(Integer, nullable=False, pii=None)
-    discount: Mapped[int] = col(Integer, nullable=False, default=0, pii=None)
-    points_deduction: Mapped[int] = col(Integer, nullable=False, default=0, pii=None)
-    payable: Mapped[int] = col(Integer, nullable=False, pii=None)
+    subtotal: Mapped[int] = col(BigInteger, nullable=False, pii=None)
+    tier_discount: Mapped[int] = col(BigInteger, nullable=False, default=0, pii=None)
+    coupon_discount: Mapped[int] = col(BigInteger, nullable=False, default=0, pii=None)
+    discount: Mapped[int] = col(BigInteger, nullable=False, default=0, pii=None)
+    points_deduction: Mapped[int] = col(BigInteger, nullable=False, default=0, pii=None)
+    payable: Mapped[int] = col(BigInteger, nullable=False, pii=None)
     coupon_id: Mapped[str | None] = col(String(26), pii=None)
-    points_used: Mapped[int] = col(Integer, nullable=False, default=0, pii=None)
+    points_used: Mapped[int] = col(BigInteger, nullable=False, default=0, pii=None)
     expires_at: Mapped[datetime | None] = col(UTCDateTime(), pii=None)
     pickup_code: Mapped[str | None] = col(String(8), pii=None)
     verify_code: Mapped[str | None] = col(String(16), pii=None)
@@ -60,6 +63,7 @@ class Order(Base):
         CheckConstraint(
             "subtotal - discount - points_deduction = payable", name="total_is_sum_of_parts"
         ),
+        CheckConstraint("discount = tier_discount + coupon_discount", name="discount_parts"),
         CheckConstraint("payable >= 0 AND discount >= 0 AND points_deduction >= 0", name="amounts"),
     )
 
@@ -74,10 +78,10 @@ class OrderItem(Base):
     )
     product_id: Mapped[str | None] = col(String(26), pii=None)
     name: Mapped[str] = col(String(100), nullable=False, pii=None)
-    unit_price: Mapped[int] = col(Integer, nullable=False, pii=None)
+    unit_price: Mapped[int] = col(BigInteger, nullable=False, pii=None)
     quantity: Mapped[int] = col(Integer, nullable=False, pii=None)
     options: Mapped[dict[str, Any]] = col(JSON, nullable=False, default=dict, pii=None)
-    line_total: Mapped[int] = col(Integer, nullable=False, pii=None)
+    line_total: Mapped[int] = col(BigInteger, nullable=False, pii=None)
 
     # Checkout prices lines as unit_price * quantity; imported history keeps the amount it
     # was given, which need not divide by its quantity.

@@ -49,14 +49,25 @@ class RefundOut(BaseModel):
     status: Literal["pending", "succeeded"]
 
 
+class BreakdownLine(BaseModel):
+    code: str
+    label: str
+    amount: int
+
+
 class OrderOut(BaseModel):
     id: str
     status: OrderStatus
     member_id: str | None
     subtotal: int
-    discount: int
+    tier_discount: int
+    coupon_discount: int
+    discount: int = Field(description="tier_discount + coupon_discount")
     points_deduction: int
     payable: int
+    breakdown: list[BreakdownLine] = Field(
+        description="subtotal, then each discount (negative), then payable; sums exactly"
+    )
     coupon_id: str | None
     points_used: int
     items: list[OrderItemOut]

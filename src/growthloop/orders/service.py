@@ -28,13 +28,12 @@ from growthloop.core.errors import Forbidden, ServiceUnavailable
 from growthloop.core.events import DomainEvent, emit
 from growthloop.core.pagination import PageParams, make_page
 from growthloop.identity import service as identity
+from growthloop.loyalty import service as loyalty
 from growthloop.orders import pricing
 from growthloop.orders import repository as repo
 from growthloop.orders.errors import (
     AlreadyRedeemed,
     CodeNotFound,
-    CouponNotFound,
-    InsufficientPoints,
     InvalidTransition,
     OrderExpired,
     OrderNotFound,
@@ -42,9 +41,10 @@ from growthloop.orders.errors import (
     RefundNeedsOperator,
 )
 from growthloop.orders.models import Order, OrderItem
-from growthloop.orders.schemas import OrderIn, OrderItemOut, OrderOut, RefundOut
+from growthloop.orders.schemas import BreakdownLine, OrderIn, OrderItemOut, OrderOut, RefundOut
 from growthloop.payments import service as payments
 from growthloop.payments.service import PaymentGateway
+from growthloop.promotions import service as promotions
 
 Gateways = Mapping[str, PaymentGateway]
 ORDER_REFUND = "order_refund"
@@ -88,9 +88,12 @@ async def orders_out(session: AsyncSession, orders: list[Order]) -> list[OrderOu
                 status=order.status,
                 member_id=order.member_id,
                 subtotal=order.subtotal,
+                tier_discount=order.tier_discount,
+                coupon_discount=order.coupon_discount,
                 discount=order.discount,
                 points_deduction=order.points_deduction,
                 payable=order.payable,
+                breakdown=_breakdown(order),
                 coupon_id=order.coupon_id,
                 points_used=order.points_used,
                 items=[
@@ -123,6 +126,22 @@ async def orders_out(session: AsyncSession, orders: list[Order]) -> list[OrderOu
             )
         )
     return out
+
+
+def _breakdown(order: Order) -> list[BreakdownLine]:
+    """The price line by line, in the order it was computed."""
+    steps = [
+        BreakdownLine(code="subtotal", label="商品小计", amount=order.subtotal),
+        BreakdownLine(code="tier_discount", label="会员折扣", amount=-order.tier_discount),
+        BreakdownLine(code="coupon_discount", label="优惠券", amount=-order.coupon_discount),
+        BreakdownLine(
+            code="points_deduction",
+            label=f"积分抵扣（{order.points_used} 积分）",
+            amount=-order.points_deduction,
+        ),
+    ]
+    kept = [steps[0], *(step for step in steps[1:] if step.amount)]
+    return [*kept, BreakdownLine(code="payable", label="实付", amount=order.payable)]
 
 
 async def access_order(
@@ -169,31 +188,54 @@ async def create_order(
     data: OrderIn,
     payment_window: timedelta,
 ) -> Order:
+    """Price the order server-side (see `pricing`), then hold its stock, coupon and points
+    until it is paid, cancelled or its payment window ends."""
     now = _clock(session).now()
-    if data.coupon_id is not None:
-        raise CouponNotFound(coupon_id=data.coupon_id)
-    if data.points:
-        raise InsufficientPoints(requested=data.points, balance=0)
     products = await catalog.products_for_order(
         session, merchant_id, [item.product_id for item in data.items]
     )
-    lines = []
+    lines, chosen_options = [], []
     for item in data.items:
         product = products[item.product_id]
         chosen = catalog.choose_options(product, item.options)
         lines.append(
-            (
-                pricing.Line(
-                    product_id=product.id,
-                    name=product.name,
-                    base_price=product.price,
-                    option_delta=chosen.price_delta,
-                    quantity=item.quantity,
-                ),
-                chosen.values,
+            pricing.Line(
+                product_id=product.id,
+                name=product.name,
+                base_price=product.price,
+                option_delta=chosen.price_delta,
+                quantity=item.quantity,
+                category_id=product.category_id,
             )
         )
-    breakdown = pricing.price([line for line, _ in lines])
+        chosen_options.append(chosen.values)
+    tier_percent = await loyalty.tier_discount_percent(session, merchant_id, member_id)
+    coupon_discount = 0
+    if data.coupon_id is not None:
+        quote = await promotions.quote(
+            session,
+            merchant_id=merchant_id,
+            member_id=member_id,
+            coupon_id=data.coupon_id,
+            lines=[
+                promotions.CouponLine(line.product_id, line.category_id, amount)
+                for line, amount in zip(lines, pricing.after_tier(lines, tier_percent), strict=True)
+            ],
+            now=now,
+        )
+        coupon_discount = quote.discount
+    before_points = pricing.price(lines, tier_percent=tier_percent, coupon_discount=coupon_discount)
+    points_deduction = 0
+    if data.points:
+        points_deduction = (
+            await loyalty.quote_points(session, merchant_id, data.points, before_points.payable)
+        ).deduction
+    breakdown = pricing.price(
+        lines,
+        tier_percent=tier_percent,
+        coupon_discount=coupon_discount,
+        points_deduction=points_deduction,
+    )
     quantities: Counter[str] = Counter()
     for item in data.items:
         quantities[item.product_id] += item.quantity
@@ -204,10 +246,13 @@ async def create_order(
         status="pending_payment",
         source="app",
         subtotal=breakdown.subtotal,
+        tier_discount=breakdown.tier_discount,
+        coupon_discount=breakdown.coupon_discount,
         discount=breakdown.discount,
         points_deduction=breakdown.points_deduction,
         payable=breakdown.payable,
-        points_used=0,
+        coupon_id=data.coupon_id,
+        points_used=data.points or 0,
         expires_at=now + payment_window,
         created_at=now,
     )
@@ -224,9 +269,13 @@ async def create_order(
             options=values,
             line_total=line.total,
         )
-        for line, values in lines
+        for line, values in zip(lines, chosen_options, strict=True)
     )
     await session.flush()
+    if data.coupon_id is not None:
+        await promotions.lock(session, coupon_id=data.coupon_id, order_id=order.id, now=now)
+    if data.points:
+        await loyalty.hold_points(session, merchant_id, member_id, order.id, data.points)
     await _event(session, "order.created", order, items=len(lines))
     return order
 
@@ -283,6 +332,7 @@ async def on_payment_succeeded(
         except IntegrityError:
             raise CodeCollision() from None
         if moved:
+            await promotions.redeem(session, order_id=order.id, now=now)
             await _event(session, "order.paid", order, provider=event.payload.get("provider"))
             return
     # The order expired, was cancelled or was paid by another payment: the money goes back.
@@ -308,6 +358,7 @@ async def on_refund_succeeded(session: AsyncSession, event: DomainEvent) -> None
     was = order.status
     now = _clock(session).now()
     if await repo.transition(session, order, [was], "refunded", refunded_at=now):
+        await promotions.restore(session, order_id=order.id, now=now)
         if was == "paid":  # not handed over: the goods go back on the shelf
             await catalog.release_stock(
                 session, order.merchant_id, await _quantities(session, order)
@@ -338,6 +389,7 @@ async def cancel(session: AsyncSession, gateways: Gateways, order: Order, reason
             status=order.status,
         )
     await catalog.release_stock(session, order.merchant_id, await _quantities(session, order))
+    await promotions.release(session, order_id=order.id, now=now)
     await payments.close_open_payments(session, gateways, order.id)
     await _event(session, "order.cancelled", order, reason=reason)
     return order

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped
 
 from growthloop.core.models import (
@@ -23,11 +23,11 @@ class Payment(Base):
     order_id: Mapped[str] = col(String(26), nullable=False, index=True, pii=None)
     member_id: Mapped[str | None] = col(String(26), index=True, pii=None)
     provider: Mapped[str] = col(String(16), nullable=False, pii=None)
-    amount: Mapped[int] = col(Integer, nullable=False, pii=None)
+    amount: Mapped[int] = col(BigInteger, nullable=False, pii=None)
     # created -> succeeded | closed; succeeded -> (refunds tracked in `refunds`)
     status: Mapped[str] = col(String(16), nullable=False, default="created", pii=None)
     provider_txn_id: Mapped[str | None] = col(String(64), pii=None)
-    refunded_amount: Mapped[int] = col(Integer, nullable=False, default=0, pii=None)
+    refunded_amount: Mapped[int] = col(BigInteger, nullable=False, default=0, pii=None)
     created_at: Mapped[datetime] = created_column()
     succeeded_at: Mapped[datetime | None] = col(UTCDateTime(), pii=None)
 
@@ -64,7 +64,7 @@ class Refund(Base):
     )
     order_id: Mapped[str] = col(String(26), nullable=False, index=True, pii=None)
     refund_no: Mapped[str] = col(String(64), nullable=False, unique=True, pii=None)
-    amount: Mapped[int] = col(Integer, nullable=False, pii=None)
+    amount: Mapped[int] = col(BigInteger, nullable=False, pii=None)
     reason: Mapped[str] = col(String(64), nullable=False, pii=None)
     # pending -> succeeded; pending stays pending (retried) when the provider fails
     status: Mapped[str] = col(String(16), nullable=False, default="pending", pii=None)

@@ -1,8 +1,8 @@
-"""foundation
+"""initial schema
 
-Revision ID: fe7a032eafb4
+Revision ID: 4728863bd952
 Revises:
-Create Date: 2026-11-22 04:26:58.192789
+Create Date: 2026-11-22 05:32:02.468265
 """
 
 from collections.abc import Sequence
@@ -12,7 +12,7 @@ from alembic import op
 
 import growthloop.core.models
 
-revision: str = "fe7a032eafb4"
+revision: str = "4728863bd952"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -57,6 +57,43 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "coupon_templates",
+        sa.Column("id", sa.String(length=26), nullable=False),
+        sa.Column("merchant_id", sa.String(length=26), nullable=False),
+        sa.Column("name", sa.String(length=50), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("value", sa.BigInteger(), nullable=False),
+        sa.Column("min_spend", sa.BigInteger(), nullable=False),
+        sa.Column("max_discount", sa.BigInteger(), nullable=True),
+        sa.Column("total", sa.Integer(), nullable=True),
+        sa.Column("claimed", sa.Integer(), nullable=False),
+        sa.Column("per_member_limit", sa.Integer(), nullable=False),
+        sa.Column("valid_from", growthloop.core.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("valid_until", growthloop.core.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("valid_days", sa.Integer(), nullable=True),
+        sa.Column("product_ids", sa.JSON(), nullable=False),
+        sa.Column("category_ids", sa.JSON(), nullable=False),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("created_at", growthloop.core.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", growthloop.core.models.UTCDateTime(timezone=True), nullable=False),
+        sa.CheckConstraint(
+            "kind IN ('amount_off', 'percent_off')", name=op.f("ck_coupon_templates_kind")
+        ),
+        sa.CheckConstraint(
+            "claimed >= 0 AND value >= 1 AND min_spend >= 0",
+            name=op.f("ck_coupon_templates_amounts"),
+        ),
+        sa.CheckConstraint(
+            "total IS NULL OR claimed <= total", name=op.f("ck_coupon_templates_not_over_claimed")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_coupon_templates")),
+    )
+    with op.batch_alter_table("coupon_templates", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_coupon_templates_merchant_id"), ["merchant_id"], unique=False
+        )
+
+    op.create_table(
         "idempotency_keys",
         sa.Column("id", sa.String(length=26), nullable=False),
         sa.Column("scope", sa.String(length=64), nullable=False),
@@ -74,6 +111,43 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "loyalty_login_days",
+        sa.Column("merchant_id", sa.String(length=26), nullable=False),
+        sa.Column("member_id", sa.String(length=26), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.PrimaryKeyConstraint(
+            "merchant_id", "member_id", "day", name=op.f("pk_loyalty_login_days")
+        ),
+    )
+    op.create_table(
+        "loyalty_programs",
+        sa.Column("merchant_id", sa.String(length=26), nullable=False),
+        sa.Column("points_per_yuan", sa.Integer(), nullable=False),
+        sa.Column("points_per_yuan_spent", sa.Integer(), nullable=False),
+        sa.Column("max_points_percent", sa.Integer(), nullable=False),
+        sa.Column("points_expire_days", sa.Integer(), nullable=True),
+        sa.Column("welcome_points", sa.Integer(), nullable=False),
+        sa.Column("checkin_points", sa.JSON(), nullable=False),
+        sa.Column("tiers", sa.JSON(), nullable=False),
+        sa.Column("updated_at", growthloop.core.models.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("merchant_id", name=op.f("pk_loyalty_programs")),
+    )
+    op.create_table(
+        "member_loyalty",
+        sa.Column("merchant_id", sa.String(length=26), nullable=False),
+        sa.Column("member_id", sa.String(length=26), nullable=False),
+        sa.Column("points", sa.BigInteger(), nullable=False),
+        sa.Column("growth", sa.BigInteger(), nullable=False),
+        sa.Column("login_days", sa.Integer(), nullable=False),
+        sa.Column("invites", sa.Integer(), nullable=False),
+        sa.Column("tier", sa.String(length=32), nullable=True),
+        sa.Column("tier_since", growthloop.core.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("enrolled_at", growthloop.core.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("checkin_streak", sa.Integer(), nullable=False),
+        sa.Column("last_checkin_day", sa.Date(), nullable=True),
+        sa.PrimaryKeyConstraint("merchant_id", "member_id", name=op.f("pk_member_loyalty")),
+    )
+    op.create_table(
         "merchants",
         sa.Column("id", sa.String(length=26), nullable=False),
         sa.Column("name", sa.String(length=100), nullable=False),
@@ -90,12 +164,14 @@ def upgrade() -> None:
         sa.Column("member_id", sa.String(length=26), nullable=True),
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("source", sa.String(length=16), nullable=False),
-        sa.Column("subtotal", sa.Integer(), nullable=False),
-        sa.Column("discount", sa.Integer(), nullable=False),
-        sa.Column("points_deduction", sa.Integer(), nullable=False),
-        sa.Column("payable", sa.Integer(), nullable=False),
+        sa.Column("subtotal", sa.BigInteger(), nullable=False),
+        sa.Column("tier_discount", sa.BigInteger(), nullable=False),
+        sa.Column("coupon_discount", sa.BigInteger(), nullable=False),
+        sa.Column("discount", sa.BigInteger(), nullable=False),
+        sa.Column("points_deduction", sa.BigInteger(), nullable=False),
+        sa.Column("payable", sa.BigInteger(), nullable=False),
         sa.Column("coupon_id", sa.String(length=26), nullable=True),
-        sa.Column("points_used", sa.Integer(), nullable=False),
+        sa.Column("points_used", sa.BigInteger(), nullable=False),
         sa.Column("expires_at", growthloop.core.models.UTCDateTime(timezone=True), nullable=True),
         sa.Column("pickup_code", sa.String(length=8), nullable=True),
         sa.Column("verify_code", sa.String(length=16), nullable=True),
@@ -106,6 +182,9 @@ def upgrade() -> None:
         sa.Column("completed_at", growthloop.core.models.UTCDateTime(timezone=True), nullable=True),
         sa.Column("cancelled_at", growthloop.core.models.UTCDateTime(timezone=True), nullable=True),
         sa.Column("refunded_at", growthloop.core.models.UTCDateTime(timezone=True), nullable=True),
+        sa.CheckConstraint(
+            "discount = tier_discount + coupon_discount", name=op.f("ck_orders_discount_parts")
+        ),
         sa.CheckConstraint(
             "payable >= 0 AND discount >= 0 AND points_deduction >= 0",
             name=op.f("ck_orders_amounts"),
@@ -164,10 +243,10 @@ def upgrade() -> None:
         sa.Column("order_id", sa.String(length=26), nullable=False),
         sa.Column("member_id", sa.String(length=26), nullable=True),
         sa.Column("provider", sa.String(length=16), nullable=False),
-        sa.Column("amount", sa.Integer(), nullable=False),
+        sa.Column("amount", sa.BigInteger(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("provider_txn_id", sa.String(length=64), nullable=True),
-        sa.Column("refunded_amount", sa.Integer(), nullable=False),
+        sa.Column("refunded_amount", sa.BigInteger(), nullable=False),
         sa.Column("created_at", growthloop.core.models.UTCDateTime(timezone=True), nullable=False),
         sa.Column("succeeded_at", growthloop.core.models.UTCDateTime(timezone=True), nullable=True),
         sa.CheckConstraint("amount >= 1", name=op.f("ck_payments_amount_positive")),
@@ -193,6 +272,59 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("merchant_id", "day", name=op.f("pk_pickup_sequences")),
     )
     op.create_table(
+        "points_batches",
+        sa.Column("id", sa.String(length=26), nullable=False),
+        sa.Column("merchant_id", sa.String(length=26), nullable=False),
+        sa.Column("member_id", sa.String(length=26), nullable=False),
+        sa.Column("amount", sa.BigInteger(), nullable=False),
+        sa.Column("remaining", sa.BigInteger(), nullable=False),
+        sa.Column("expires_at", growthloop.core.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", growthloop.core.models.UTCDateTime(timezone=True), nullable=False),
+        sa.CheckConstraint(
+            "remaining >= 0 AND remaining <= amount",
+            name=op.f("ck_points_batches_remaining_bounds"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_points_batches")),
+    )
+    with op.batch_alter_table("points_batches", schema=None) as batch_op:
+        batch_op.create_index("ix_points_batches_expiry", ["expires_at", "remaining"], unique=False)
+        batch_op.create_index(
+            "ix_points_batches_member", ["merchant_id", "member_id", "expires_at"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_points_batches_merchant_id"), ["merchant_id"], unique=False
+        )
+
+    op.create_table(
+        "points_ledger",
+        sa.Column("id", sa.String(length=26), nullable=False),
+        sa.Column("merchant_id", sa.String(length=26), nullable=False),
+        sa.Column("member_id", sa.String(length=26), nullable=False),
+        sa.Column("delta", sa.BigInteger(), nullable=False),
+        sa.Column("balance_after", sa.BigInteger(), nullable=False),
+        sa.Column("reason", sa.String(length=32), nullable=False),
+        sa.Column("ref", sa.String(length=64), nullable=True),
+        sa.Column("idempotency_key", sa.String(length=120), nullable=False),
+        sa.Column("batch_id", sa.String(length=26), nullable=True),
+        sa.Column("allocations", sa.JSON(), nullable=False),
+        sa.Column("expires_at", growthloop.core.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", growthloop.core.models.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_points_ledger")),
+        sa.UniqueConstraint(
+            "merchant_id",
+            "idempotency_key",
+            name=op.f("uq_points_ledger_merchant_id_idempotency_key"),
+        ),
+    )
+    with op.batch_alter_table("points_ledger", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_points_ledger_member", ["merchant_id", "member_id", "id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_points_ledger_merchant_id"), ["merchant_id"], unique=False
+        )
+
+    op.create_table(
         "admin_users",
         sa.Column("id", sa.String(length=26), nullable=False),
         sa.Column("merchant_id", sa.String(length=26), nullable=False),
@@ -211,6 +343,58 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_admin_users_merchant_id"), ["merchant_id"], unique=False
         )
+
+    op.create_table(
+        "coupon_claim_counts",
+        sa.Column("template_id", sa.String(length=26), nullable=False),
+        sa.Column("member_id", sa.String(length=26), nullable=False),
+        sa.Column("merchant_id", sa.String(length=26), nullable=False),
+        sa.Column("count", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["template_id"],
+            ["coupon_templates.id"],
+            name=op.f("fk_coupon_claim_counts_template_id_coupon_templates"),
+        ),
+        sa.PrimaryKeyConstraint("template_id", "member_id", name=op.f("pk_coupon_claim_counts")),
+    )
+    with op.batch_alter_table("coupon_claim_counts", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_coupon_claim_counts_merchant_id"), ["merchant_id"], unique=False
+        )
+
+    op.create_table(
+        "coupons",
+        sa.Column("id", sa.String(length=26), nullable=False),
+        sa.Column("merchant_id", sa.String(length=26), nullable=False),
+        sa.Column("template_id", sa.String(length=26), nullable=False),
+        sa.Column("member_id", sa.String(length=26), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("source", sa.String(length=16), nullable=False),
+        sa.Column("valid_from", growthloop.core.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("valid_until", growthloop.core.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("order_id", sa.String(length=26), nullable=True),
+        sa.Column("claimed_at", growthloop.core.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("locked_at", growthloop.core.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("used_at", growthloop.core.models.UTCDateTime(timezone=True), nullable=True),
+        sa.CheckConstraint(
+            "(status IN ('locked', 'used')) = (order_id IS NOT NULL)",
+            name=op.f("ck_coupons_order_when_held"),
+        ),
+        sa.CheckConstraint(
+            "status IN ('available', 'locked', 'used', 'expired')", name=op.f("ck_coupons_status")
+        ),
+        sa.ForeignKeyConstraint(
+            ["template_id"],
+            ["coupon_templates.id"],
+            name=op.f("fk_coupons_template_id_coupon_templates"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_coupons")),
+    )
+    with op.batch_alter_table("coupons", schema=None) as batch_op:
+        batch_op.create_index("ix_coupons_member", ["member_id", "status"], unique=False)
+        batch_op.create_index(batch_op.f("ix_coupons_merchant_id"), ["merchant_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_coupons_order_id"), ["order_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_coupons_template_id"), ["template_id"], unique=False)
 
     op.create_table(
         "members",
@@ -240,10 +424,10 @@ def upgrade() -> None:
         sa.Column("order_id", sa.String(length=26), nullable=False),
         sa.Column("product_id", sa.String(length=26), nullable=True),
         sa.Column("name", sa.String(length=100), nullable=False),
-        sa.Column("unit_price", sa.Integer(), nullable=False),
+        sa.Column("unit_price", sa.BigInteger(), nullable=False),
         sa.Column("quantity", sa.Integer(), nullable=False),
         sa.Column("options", sa.JSON(), nullable=False),
-        sa.Column("line_total", sa.Integer(), nullable=False),
+        sa.Column("line_total", sa.BigInteger(), nullable=False),
         sa.CheckConstraint("quantity >= 1", name=op.f("ck_order_items_quantity_positive")),
         sa.ForeignKeyConstraint(
             ["order_id"], ["orders.id"], name=op.f("fk_order_items_order_id_orders")
@@ -289,7 +473,7 @@ def upgrade() -> None:
         sa.Column("category_id", sa.String(length=26), nullable=True),
         sa.Column("name", sa.String(length=100), nullable=False),
         sa.Column("description", sa.Text(), nullable=False),
-        sa.Column("price", sa.Integer(), nullable=False),
+        sa.Column("price", sa.BigInteger(), nullable=False),
         sa.Column("stock", sa.Integer(), nullable=False),
         sa.Column("on_sale", sa.Boolean(), nullable=False),
         sa.Column("image_urls", sa.JSON(), nullable=False),
@@ -314,7 +498,7 @@ def upgrade() -> None:
         sa.Column("payment_id", sa.String(length=26), nullable=False),
         sa.Column("order_id", sa.String(length=26), nullable=False),
         sa.Column("refund_no", sa.String(length=64), nullable=False),
-        sa.Column("amount", sa.Integer(), nullable=False),
+        sa.Column("amount", sa.BigInteger(), nullable=False),
         sa.Column("reason", sa.String(length=64), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
@@ -421,10 +605,32 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_members_merchant_id"))
 
     op.drop_table("members")
+    with op.batch_alter_table("coupons", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_coupons_template_id"))
+        batch_op.drop_index(batch_op.f("ix_coupons_order_id"))
+        batch_op.drop_index(batch_op.f("ix_coupons_merchant_id"))
+        batch_op.drop_index("ix_coupons_member")
+
+    op.drop_table("coupons")
+    with op.batch_alter_table("coupon_claim_counts", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_coupon_claim_counts_merchant_id"))
+
+    op.drop_table("coupon_claim_counts")
     with op.batch_alter_table("admin_users", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_admin_users_merchant_id"))
 
     op.drop_table("admin_users")
+    with op.batch_alter_table("points_ledger", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_points_ledger_merchant_id"))
+        batch_op.drop_index("ix_points_ledger_member")
+
+    op.drop_table("points_ledger")
+    with op.batch_alter_table("points_batches", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_points_batches_merchant_id"))
+        batch_op.drop_index("ix_points_batches_member")
+        batch_op.drop_index("ix_points_batches_expiry")
+
+    op.drop_table("points_batches")
     op.drop_table("pickup_sequences")
     with op.batch_alter_table("payments", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_payments_order_id"))
@@ -446,10 +652,17 @@ def downgrade() -> None:
 
     op.drop_table("orders")
     op.drop_table("merchants")
+    op.drop_table("member_loyalty")
+    op.drop_table("loyalty_programs")
+    op.drop_table("loyalty_login_days")
     with op.batch_alter_table("idempotency_keys", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_idempotency_keys_created_at"))
 
     op.drop_table("idempotency_keys")
+    with op.batch_alter_table("coupon_templates", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_coupon_templates_merchant_id"))
+
+    op.drop_table("coupon_templates")
     with op.batch_alter_table("categories", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_categories_merchant_id"))
 

@@ -1,0 +1,43 @@
+from growthloop.core.errors import Conflict, NotFound
+
+
+class CouponNotFound(NotFound):
+    """Also for a coupon of another member: whether it exists is none of the caller's business."""
+
+    code = "coupon_not_found"
+    message = "No coupon has this id."
+
+
+class CouponSoldOut(Conflict):
+    code = "coupon_sold_out"
+    message = "All coupons of this kind have been claimed."
+
+
+class LimitReached(Conflict):
+    code = "limit_reached"
+    message = "You already have as many of this coupon as one member may get."
+
+
+class CouponInactive(Conflict):
+    code = "coupon_inactive"
+    message = "This coupon is not being given out."
+
+
+class CouponExpired(Conflict):
+    code = "coupon_expired"
+    message = "This coupon's validity has ended."
+
+
+class CouponNotAvailable(Conflict):
+    code = "coupon_not_available"
+    message = "This coupon cannot be used now."
+
+
+class MinSpendNotMet(Conflict):
+    code = "min_spend_not_met"
+    message = "The order does not reach the coupon's minimum spend."
+
+
+class CouponNotApplicable(Conflict):
+    code = "coupon_not_applicable"
+    message = "No item of this order is covered by the coupon."

@@ -1,0 +1,175 @@
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from growthloop.core.sql import insert_unless_exists
+from growthloop.promotions.models import Coupon, CouponClaimCount, CouponTemplate
+
+# ---- templates -----------------------------------------------------------------------
+
+
+async def get_template(session: AsyncSession, template_id: str) -> CouponTemplate | None:
+    return await session.get(CouponTemplate, template_id)
+
+
+async def templates_by_ids(session: AsyncSession, ids: Iterable[str]) -> dict[str, CouponTemplate]:
+    ids = list(set(ids))
+    if not ids:
+        return {}
+    stmt = select(CouponTemplate).where(CouponTemplate.id.in_(ids))
+    return {t.id: t for t in (await session.execute(stmt)).scalars()}
+
+
+def _not_sold_out() -> ColumnElement[bool]:
+    return or_(CouponTemplate.total.is_(None), CouponTemplate.claimed < CouponTemplate.total)
+
+
+async def list_templates(
+    session: AsyncSession,
+    merchant_id: str,
+    *,
+    limit: int,
+    before_id: str | None,
+    claimable_at: datetime | None = None,
+) -> list[CouponTemplate]:
+    """Newest first; `claimable_at` keeps only active, not sold out, not ended templates."""
+    stmt = select(CouponTemplate).where(CouponTemplate.merchant_id == merchant_id)
+    if claimable_at is not None:
+        stmt = stmt.where(
+            CouponTemplate.active.is_(True),
+            _not_sold_out(),
+            or_(CouponTemplate.valid_until.is_(None), CouponTemplate.valid_until > claimable_at),
+        )
+    if before_id is not None:
+        stmt = stmt.where(CouponTemplate.id < before_id)
+    stmt = stmt.order_by(CouponTemplate.id.desc()).limit(limit + 1)
+    return list((await session.execute(stmt)).scalars())
+
+
+async def take_from_total(session: AsyncSession, template_id: str) -> bool:
+    """Guarded atomic increment of `claimed`: False once `total` is reached."""
+    result = await session.execute(
+        update(CouponTemplate)
+        .where(CouponTemplate.id == template_id, _not_sold_out())
+        .values(claimed=CouponTemplate.claimed + 1)
+        .execution_options(synchronize_session=False)
+    )
+    return getattr(result, "rowcount", 0) == 1
+
+
+async def take_from_member_limit(
+    session: AsyncSession, template: CouponTemplate, member_id: str
+) -> bool:
+    """Guarded atomic increment of the member's counter: False at `per_member_limit`."""
+    key = {"template_id": template.id, "member_id": member_id}
+    await insert_unless_exists(
+        session,
+        CouponClaimCount,
+        {**key, "merchant_id": template.merchant_id, "count": 0},
+        conflict=list(key),
+    )
+    result = await session.execute(
+        update(CouponClaimCount)
+        .where(
+            CouponClaimCount.template_id == template.id,
+            CouponClaimCount.member_id == member_id,
+            CouponClaimCount.count < template.per_member_limit,
+        )
+        .values(count=CouponClaimCount.count + 1)
+        .execution_options(synchronize_session=False)
+    )
+    return getattr(result, "rowcount", 0) == 1
+
+
+# ---- coupons -------------------------------------------------------------------------
+
+
+async def get_coupon(session: AsyncSession, coupon_id: str) -> Coupon | None:
+    return await session.get(Coupon, coupon_id)
+
+
+def _wallet_status(status: str, now: datetime) -> ColumnElement[bool]:
+    """The SQL for a status as members see it: an available coupon past its end is expired."""
+    still_valid = or_(Coupon.valid_until.is_(None), Coupon.valid_until > now)
+    if status == "available":
+        return and_(Coupon.status == "available", still_valid)
+    if status == "expired":
+        return or_(Coupon.status == "expired", and_(Coupon.status == "available", ~still_valid))
+    return Coupon.status == status
+
+
+async def list_coupons(
+    session: AsyncSession,
+    merchant_id: str,
+    member_id: str,
+    *,
+    status: str | None,
+    now: datetime,
+    limit: int,
+    before_id: str | None,
+) -> list[Coupon]:
+    stmt = select(Coupon).where(Coupon.merchant_id == merchant_id, Coupon.member_id == member_id)
+    if status is not None:
+        stmt = stmt.where(_wallet_status(status, now))
+    if before_id is not None:
+        stmt = stmt.where(Coupon.id < before_id)
+    stmt = stmt.order_by(Coupon.id.desc()).limit(limit + 1)
+    return list((await session.execute(stmt)).scalars())
+
+
+async def _move(session: AsyncSession, *where: ColumnElement[bool], **values: Any) -> int:
+    """Guarded state change of coupons; returns how many rows moved."""
+    result = await session.execute(
+        update(Coupon).where(*where).values(**values).execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0))
+
+
+def _within_validity(now: datetime) -> ColumnElement[bool]:
+    return and_(
+        Coupon.valid_from <= now, or_(Coupon.valid_until.is_(None), Coupon.valid_until > now)
+    )
+
+
+async def lock(session: AsyncSession, coupon_id: str, order_id: str, now: datetime) -> bool:
+    """available -> locked, only while the coupon is within its validity."""
+    moved = await _move(
+        session,
+        Coupon.id == coupon_id,
+        Coupon.status == "available",
+        _within_validity(now),
+        status="locked",
+        order_id=order_id,
+        locked_at=now,
+    )
+    return moved == 1
+
+
+async def release(session: AsyncSession, order_id: str) -> int:
+    return await _move(
+        session,
+        Coupon.order_id == order_id,
+        Coupon.status == "locked",
+        status="available",
+        order_id=None,
+        locked_at=None,
+    )
+
+
+async def redeem(session: AsyncSession, order_id: str, now: datetime) -> int:
+    return await _move(
+        session, Coupon.order_id == order_id, Coupon.status == "locked", status="used", used_at=now
+    )
+
+
+async def restore(session: AsyncSession, order_id: str, now: datetime) -> int:
+    """used -> available while still valid, else -> expired (the validity is not extended)."""
+    cleared: dict[str, Any] = {"order_id": None, "locked_at": None, "used_at": None}
+    used = (Coupon.order_id == order_id, Coupon.status == "used")
+    moved = await _move(session, *used, _within_validity(now), status="available", **cleared)
+    return moved + await _move(session, *used, status="expired", **cleared)

@@ -1,0 +1,148 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StringConstraints,
+    model_validator,
+)
+
+from growthloop.core.money import FenAmount, PositiveFen
+
+CouponKind = Literal["amount_off", "percent_off"]
+CouponStatus = Literal["available", "locked", "used", "expired"]
+CouponSource = Literal["claim", "issue"]
+SkipReason = Literal["limit_reached", "coupon_sold_out", "member_not_found"]
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+# Ids are ULIDs (core.ids); anything else cannot name a row.
+Id = Annotated[str, StringConstraints(pattern=r"^[0-9A-HJKMNP-TV-Z]{26}$")]
+Total = Annotated[int, Field(strict=True, ge=1, le=10_000_000)]
+PerMember = Annotated[int, Field(strict=True, ge=1, le=100)]
+Days = Annotated[int, Field(strict=True, ge=1, le=3650)]
+MAX_PERCENT_OFF = 99  # 100% off would be a free-goods coupon, a different thing
+
+
+def _utc_within_range(value: datetime) -> datetime:
+    """Store UTC; years outside 2000..2100 are input errors (and overflow on conversion)."""
+    try:
+        value = value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("the time is out of range") from None
+    if not 2000 <= value.year <= 2100:
+        raise ValueError("the time must fall within the years 2000..2100")
+    return value
+
+
+Instant = Annotated[AwareDatetime, AfterValidator(_utc_within_range)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CouponTemplateIn(Strict):
+    """`value`: fen off for amount_off; the percent taken off for percent_off (20 = 8折).
+    Validity: `valid_days` after the claim, or the fixed `valid_from`..`valid_until`,
+    or neither (no end). Scope: `product_ids` and/or `category_ids`; none = whole store."""
+
+    name: Name
+    kind: CouponKind
+    value: PositiveFen
+    min_spend: FenAmount = 0
+    max_discount: PositiveFen | None = None
+    total: Total | None = None
+    per_member_limit: PerMember = 1
+    valid_days: Days | None = None
+    valid_from: Instant | None = None
+    valid_until: Instant | None = None
+    product_ids: list[Id] = Field(default_factory=list, max_length=200)
+    category_ids: list[Id] = Field(default_factory=list, max_length=100)
+    active: StrictBool = True
+
+    @model_validator(mode="after")
+    def _check(self) -> CouponTemplateIn:
+        if self.kind == "percent_off" and self.value > MAX_PERCENT_OFF:
+            raise ValueError(f"percent_off takes 1..{MAX_PERCENT_OFF} percent off")
+        if self.kind == "amount_off" and self.max_discount is not None:
+            raise ValueError("max_discount caps percent_off coupons only")
+        fixed = self.valid_from is not None or self.valid_until is not None
+        if self.valid_days is not None and fixed:
+            raise ValueError("give valid_days or a valid_from/valid_until window, not both")
+        if self.valid_from and self.valid_until and self.valid_from >= self.valid_until:
+            raise ValueError("valid_from must be before valid_until")
+        return self
+
+
+class CouponTemplatePatch(Strict):
+    active: StrictBool
+
+
+class IssueIn(Strict):
+    member_ids: list[Id] = Field(min_length=1, max_length=500)
+
+
+class CouponTemplateOut(BaseModel):
+    """A template as members see it."""
+
+    id: str
+    name: str
+    kind: CouponKind
+    value: int
+    min_spend: int
+    max_discount: int | None
+    per_member_limit: int
+    remaining: int | None  # None: unlimited
+    valid_from: datetime | None
+    valid_until: datetime | None
+    valid_days: int | None
+    product_ids: list[str]
+    category_ids: list[str]
+
+
+class AdminCouponTemplateOut(CouponTemplateOut):
+    total: int | None
+    claimed: int
+    active: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class CouponOut(BaseModel):
+    id: str
+    template_id: str
+    name: str
+    kind: CouponKind
+    value: int
+    min_spend: int
+    max_discount: int | None
+    product_ids: list[str]
+    category_ids: list[str]
+    status: CouponStatus
+    source: CouponSource
+    valid_from: datetime
+    valid_until: datetime | None
+    order_id: str | None
+    claimed_at: datetime
+    used_at: datetime | None
+
+
+class IssueResultOut(BaseModel):
+    member_id: str
+    issued: bool
+    coupon_id: str | None
+    reason: SkipReason | None
+
+
+class IssueOut(BaseModel):
+    template_id: str
+    issued: int
+    skipped: int
+    results: list[IssueResultOut]

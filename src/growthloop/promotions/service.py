@@ -1,0 +1,425 @@
+"""Coupon rules: templates, claiming and issuing under limits, and the coupon lifecycle that
+orders drive (quote -> lock -> redeem, or release; restore on refund). Never commits.
+
+Limits are guarded UPDATEs whose rowcount is checked, never a read followed by a write.
+Every path that grants a coupon takes the template's counter before the member's, so
+concurrent claims and issues lock rows in the same order and cannot deadlock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import cast
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from growthloop.core import audit
+from growthloop.core.auth import PrincipalValidator, ensure_same_merchant
+from growthloop.core.events import DomainEvent, emit
+from growthloop.core.money import percent_of
+from growthloop.core.pagination import PageParams, make_page
+from growthloop.promotions import repository as repo
+from growthloop.promotions.errors import (
+    CouponExpired,
+    CouponInactive,
+    CouponNotApplicable,
+    CouponNotAvailable,
+    CouponNotFound,
+    CouponSoldOut,
+    LimitReached,
+    MinSpendNotMet,
+)
+from growthloop.promotions.models import Coupon, CouponTemplate
+from growthloop.promotions.schemas import (
+    AdminCouponTemplateOut,
+    CouponKind,
+    CouponOut,
+    CouponSource,
+    CouponStatus,
+    CouponTemplateIn,
+    CouponTemplateOut,
+    IssueOut,
+    IssueResultOut,
+    SkipReason,
+)
+
+# ---- the interface orders uses ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CouponLine:
+    """One priced order line, after campaign/tier prices."""
+
+    product_id: str | None
+    category_id: str | None
+    amount: int  # fen, the line's total
+
+
+@dataclass(frozen=True)
+class CouponQuote:
+    coupon_id: str
+    discount: int  # fen, 0 < discount <= eligible_amount
+    eligible_amount: int
+
+
+# ---- templates -----------------------------------------------------------------------
+
+
+async def create_template(
+    session: AsyncSession, merchant_id: str, data: CouponTemplateIn, now: datetime
+) -> CouponTemplate:
+    # Scope ids are not checked against the catalog (a ground-floor sibling this domain may
+    # not import); an id that is not one of the merchant's products simply never matches.
+    template = CouponTemplate(
+        merchant_id=merchant_id,
+        name=data.name,
+        kind=data.kind,
+        value=data.value,
+        min_spend=data.min_spend,
+        max_discount=data.max_discount,
+        total=data.total,
+        claimed=0,
+        per_member_limit=data.per_member_limit,
+        valid_from=data.valid_from,
+        valid_until=data.valid_until,
+        valid_days=data.valid_days,
+        product_ids=list(dict.fromkeys(data.product_ids)),
+        category_ids=list(dict.fromkeys(data.category_ids)),
+        active=data.active,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(template)
+    await session.flush()
+    return template
+
+
+async def access_template(
+    session: AsyncSession, merchant_id: str, template_id: str
+) -> CouponTemplate:
+    """The template, if it exists (404) and is this merchant's (403)."""
+    template = await repo.get_template(session, template_id)
+    if template is None:
+        raise CouponNotFound(template_id=template_id)
+    ensure_same_merchant(template.merchant_id, merchant_id)
+    return template
+
+
+async def set_active(
+    session: AsyncSession, merchant_id: str, template_id: str, active: bool, now: datetime
+) -> CouponTemplate:
+    template = await access_template(session, merchant_id, template_id)
+    template.active = active
+    template.updated_at = now
+    await session.flush()
+    return template
+
+
+async def list_templates(
+    session: AsyncSession, merchant_id: str, page: PageParams, *, claimable_at: datetime | None
+) -> tuple[list[CouponTemplate], str | None]:
+    rows = await repo.list_templates(
+        session,
+        merchant_id,
+        limit=page.limit,
+        before_id=page.after_id,
+        claimable_at=claimable_at,
+    )
+    return make_page(rows, page)
+
+
+def template_out(t: CouponTemplate) -> CouponTemplateOut:
+    return CouponTemplateOut(
+        id=t.id,
+        name=t.name,
+        kind=cast(CouponKind, t.kind),
+        value=t.value,
+        min_spend=t.min_spend,
+        max_discount=t.max_discount,
+        per_member_limit=t.per_member_limit,
+        remaining=None if t.total is None else t.total - t.claimed,
+        valid_from=t.valid_from,
+        valid_until=t.valid_until,
+        valid_days=t.valid_days,
+        product_ids=list(t.product_ids),
+        category_ids=list(t.category_ids),
+    )
+
+
+def admin_template_out(t: CouponTemplate) -> AdminCouponTemplateOut:
+    return AdminCouponTemplateOut(
+        **template_out(t).model_dump(),
+        total=t.total,
+        claimed=t.claimed,
+        active=t.active,
+        created_at=t.created_at,
+        updated_at=t.updated_at,
+    )
+
+
+# ---- claiming and issuing ------------------------------------------------------------
+
+
+def _check_grantable(template: CouponTemplate, now: datetime) -> None:
+    if not template.active:
+        raise CouponInactive(template_id=template.id)
+    if template.valid_until is not None and template.valid_until <= now:
+        raise CouponExpired(template_id=template.id, valid_until=template.valid_until.isoformat())
+
+
+def _validity(template: CouponTemplate, now: datetime) -> tuple[datetime, datetime | None]:
+    if template.valid_days is not None:
+        return now, now + timedelta(days=template.valid_days)
+    return template.valid_from or now, template.valid_until
+
+
+async def _grant(
+    session: AsyncSession,
+    template: CouponTemplate,
+    member_id: str,
+    source: CouponSource,
+    now: datetime,
+) -> Coupon:
+    """One coupon of `template` to `member_id`, or CouponSoldOut / LimitReached."""
+    if not await repo.take_from_total(session, template.id):
+        raise CouponSoldOut(template_id=template.id)
+    if not await repo.take_from_member_limit(session, template, member_id):
+        raise LimitReached(template_id=template.id, per_member_limit=template.per_member_limit)
+    valid_from, valid_until = _validity(template, now)
+    coupon = Coupon(
+        merchant_id=template.merchant_id,
+        template_id=template.id,
+        member_id=member_id,
+        status="available",
+        source=source,
+        valid_from=valid_from,
+        valid_until=valid_until,
+        claimed_at=now,
+    )
+    session.add(coupon)
+    await session.flush()
+    payload = {"template_id": template.id, "coupon_id": coupon.id, "source": source}
+    await emit(session, DomainEvent("coupon.claimed", template.merchant_id, payload, member_id))
+    return coupon
+
+
+async def claim(
+    session: AsyncSession, *, merchant_id: str, member_id: str, template_id: str, now: datetime
+) -> Coupon:
+    """A member takes a coupon; a refusal rolls back the whole request, counters included."""
+    template = await access_template(session, merchant_id, template_id)
+    _check_grantable(template, now)
+    return await _grant(session, template, member_id, "claim", now)
+
+
+async def issue(
+    session: AsyncSession,
+    *,
+    merchant_id: str,
+    admin_id: str,
+    template_id: str,
+    member_ids: Sequence[str],
+    members: PrincipalValidator,
+    now: datetime,
+) -> IssueOut:
+    """An operator gives one coupon to each listed member (a repeated id counts once).
+    A member who cannot get one is skipped with the reason; the others still get theirs."""
+    template = await access_template(session, merchant_id, template_id)
+    _check_grantable(template, now)
+    results = [
+        await _issue_one(session, template, member_id, members, now)
+        for member_id in dict.fromkeys(member_ids)
+    ]
+    issued = sum(r.issued for r in results)
+    await audit.record(
+        session,
+        merchant_id=merchant_id,
+        actor_type="admin",
+        actor_id=admin_id,
+        action="coupon.issue",
+        subject_type="coupon_template",
+        subject_id=template.id,
+        issued=issued,
+        skipped=len(results) - issued,
+    )
+    return IssueOut(
+        template_id=template.id, issued=issued, skipped=len(results) - issued, results=results
+    )
+
+
+async def _issue_one(
+    session: AsyncSession,
+    template: CouponTemplate,
+    member_id: str,
+    members: PrincipalValidator,
+    now: datetime,
+) -> IssueResultOut:
+    reason: SkipReason
+    if not await members.member_active(session, member_id, template.merchant_id):
+        reason = "member_not_found"
+    else:
+        try:
+            # A savepoint: a refused member's counter increments are undone, not the batch.
+            async with session.begin_nested():
+                coupon = await _grant(session, template, member_id, "issue", now)
+            return IssueResultOut(
+                member_id=member_id, issued=True, coupon_id=coupon.id, reason=None
+            )
+        except CouponSoldOut:
+            reason = "coupon_sold_out"
+        except LimitReached:
+            reason = "limit_reached"
+    return IssueResultOut(member_id=member_id, issued=False, coupon_id=None, reason=reason)
+
+
+# ---- the member's wallet -------------------------------------------------------------
+
+
+def wallet_status(coupon: Coupon, now: datetime) -> CouponStatus:
+    """An available coupon past its end reads as expired; nothing is written for that."""
+    ended = coupon.valid_until is not None and coupon.valid_until <= now
+    return (
+        "expired" if coupon.status == "available" and ended else cast(CouponStatus, coupon.status)
+    )
+
+
+async def coupons_out(
+    session: AsyncSession, coupons: Sequence[Coupon], now: datetime
+) -> list[CouponOut]:
+    templates = await repo.templates_by_ids(session, (c.template_id for c in coupons))
+    return [_coupon_out(c, templates[c.template_id], now) for c in coupons]
+
+
+def _coupon_out(c: Coupon, t: CouponTemplate, now: datetime) -> CouponOut:
+    return CouponOut(
+        id=c.id,
+        template_id=t.id,
+        name=t.name,
+        kind=cast(CouponKind, t.kind),
+        value=t.value,
+        min_spend=t.min_spend,
+        max_discount=t.max_discount,
+        product_ids=list(t.product_ids),
+        category_ids=list(t.category_ids),
+        status=wallet_status(c, now),
+        source=cast(CouponSource, c.source),
+        valid_from=c.valid_from,
+        valid_until=c.valid_until,
+        order_id=c.order_id,
+        claimed_at=c.claimed_at,
+        used_at=c.used_at,
+    )
+
+
+async def my_coupons(
+    session: AsyncSession,
+    merchant_id: str,
+    member_id: str,
+    page: PageParams,
+    *,
+    status: str | None,
+    now: datetime,
+) -> tuple[list[CouponOut], str | None]:
+    rows = await repo.list_coupons(
+        session,
+        merchant_id,
+        member_id,
+        status=status,
+        now=now,
+        limit=page.limit,
+        before_id=page.after_id,
+    )
+    rows, cursor = make_page(rows, page)
+    return await coupons_out(session, rows, now), cursor
+
+
+# ---- the lifecycle orders drives -----------------------------------------------------
+
+
+async def _member_coupon(
+    session: AsyncSession, merchant_id: str, member_id: str, coupon_id: str
+) -> Coupon:
+    coupon = await repo.get_coupon(session, coupon_id)
+    if coupon is None or coupon.merchant_id != merchant_id or coupon.member_id != member_id:
+        raise CouponNotFound(coupon_id=coupon_id)
+    return coupon
+
+
+def _check_usable(coupon: Coupon, now: datetime) -> None:
+    status = wallet_status(coupon, now)
+    if status != "available":
+        raise CouponNotAvailable(coupon_id=coupon.id, status=status)
+    if coupon.valid_from > now:
+        raise CouponNotAvailable(
+            "This coupon is not valid yet.",
+            coupon_id=coupon.id,
+            status=status,
+            valid_from=coupon.valid_from.isoformat(),
+        )
+
+
+def _in_scope(template: CouponTemplate, line: CouponLine) -> bool:
+    if not template.product_ids and not template.category_ids:
+        return True
+    return line.product_id in template.product_ids or line.category_id in template.category_ids
+
+
+def discount_for(template: CouponTemplate, eligible_amount: int) -> int:
+    """The discount on `eligible_amount` fen, never more than it."""
+    if template.kind == "amount_off":
+        return min(template.value, eligible_amount)
+    discount = percent_of(eligible_amount, template.value)
+    if template.max_discount is not None:
+        discount = min(discount, template.max_discount)
+    return min(discount, eligible_amount)
+
+
+async def quote(
+    session: AsyncSession,
+    *,
+    merchant_id: str,
+    member_id: str,
+    coupon_id: str,
+    lines: list[CouponLine],
+    now: datetime,
+) -> CouponQuote:
+    """What the member's coupon takes off these lines; min_spend applies to the in-scope
+    amount. Raises CouponNotFound, CouponNotAvailable, CouponNotApplicable, MinSpendNotMet."""
+    coupon = await _member_coupon(session, merchant_id, member_id, coupon_id)
+    _check_usable(coupon, now)
+    template = await repo.get_template(session, coupon.template_id)
+    assert template is not None  # a foreign key
+    eligible = sum(line.amount for line in lines if _in_scope(template, line))
+    if eligible <= 0:
+        raise CouponNotApplicable(coupon_id=coupon_id)
+    if eligible < template.min_spend:
+        raise MinSpendNotMet(
+            coupon_id=coupon_id, min_spend=template.min_spend, eligible_amount=eligible
+        )
+    discount = discount_for(template, eligible)
+    if discount <= 0:  # a percentage of a few fen rounds to nothing
+        raise CouponNotApplicable("The coupon takes nothing off this order.", coupon_id=coupon_id)
+    return CouponQuote(coupon_id=coupon_id, discount=discount, eligible_amount=eligible)
+
+
+async def lock(session: AsyncSession, *, coupon_id: str, order_id: str, now: datetime) -> None:
+    """available -> locked for `order_id`; the guard also re-checks validity at `now`."""
+    if not await repo.lock(session, coupon_id, order_id, now):
+        raise CouponNotAvailable(coupon_id=coupon_id)
+
+
+async def release(session: AsyncSession, *, order_id: str, now: datetime) -> None:
+    """locked -> available when the order is cancelled or expires. Idempotent."""
+    await repo.release(session, order_id)
+
+
+async def redeem(session: AsyncSession, *, order_id: str, now: datetime) -> None:
+    """locked -> used when the order is paid. Idempotent."""
+    await repo.redeem(session, order_id, now)
+
+
+async def restore(session: AsyncSession, *, order_id: str, now: datetime) -> None:
+    """used -> available on refund while still valid, else -> expired. Idempotent."""
+    await repo.restore(session, order_id, now)

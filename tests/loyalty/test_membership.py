@@ -1,0 +1,157 @@
+"""Membership as a member lives it: check in, buy, earn on completion, climb, refund."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+
+from growthloop.core.clock import FrozenClock
+from growthloop.core.runtime import Runtime
+from tests.helpers import Shop, assert_error, make_shop
+
+PROGRAM = {
+    "points_per_yuan": 1,
+    "points_expire_days": 365,
+    "welcome_points": 50,
+    "checkin_points": [5, 5, 5, 5, 5, 5, 20],
+    "tiers": [
+        {"name": "普通会员"},
+        {"name": "白银会员", "min_spend": 20000, "min_login_days": 10, "discount_percent": 5},
+        {
+            "name": "黄金会员",
+            "min_spend": 100000,
+            "min_invites": 3,
+            "discount_percent": 10,
+            "points_multiplier_percent": 150,
+        },
+    ],
+}
+
+
+async def _program(shop: Shop) -> None:
+    r = await shop.client.put("/v1/admin/loyalty/program", json=PROGRAM, headers=shop.admin)
+    assert r.status_code == 200, r.text
+
+
+async def _membership(shop: Shop, member: dict[str, str]) -> dict[str, object]:
+    return (await shop.client.get("/v1/me/membership", headers=member)).json()  # type: ignore[no-any-return]
+
+
+async def test_defaults_before_any_programme(client: httpx.AsyncClient, rt: Runtime) -> None:
+    shop = await make_shop(client, rt)
+    member = await shop.member()
+    m = await _membership(shop, member)
+    assert (m["tier"], m["points"], m["growth"]) == ("普通会员", 0, 0)
+    assert m["next_tier"] is None
+
+
+async def test_checkin_streak_and_day_seven_bonus(
+    client: httpx.AsyncClient, rt: Runtime, clock: FrozenClock
+) -> None:
+    shop = await make_shop(client, rt)
+    await _program(shop)
+    member = await shop.member()
+    awarded = []
+    for _day in range(8):
+        r = await client.post("/v1/me/checkin", headers=member)
+        assert r.status_code == 200, r.text
+        awarded.append((r.json()["streak"], r.json()["points_awarded"]))
+        assert_error(await client.post("/v1/me/checkin", headers=member), 409, "already_checked_in")
+        clock.advance(days=1)
+    assert awarded == [(1, 5), (2, 5), (3, 5), (4, 5), (5, 5), (6, 5), (7, 20), (8, 5)]
+    clock.advance(days=1)  # a day missed: the streak starts again
+    assert (await client.post("/v1/me/checkin", headers=member)).json()["streak"] == 1
+    m = await _membership(shop, member)
+    assert m["points"] == 5 * 7 + 20 + 5
+    assert m["login_days"] == 9  # 9 distinct days; the first login shares day one
+
+
+async def test_checkin_day_is_the_merchants_day(
+    client: httpx.AsyncClient, rt: Runtime, clock: FrozenClock
+) -> None:
+    shop = await make_shop(client, rt)
+    member = await shop.member()
+    clock.advance(hours=13, minutes=59)  # 2026-03-02 23:59 in Shanghai
+    assert (await client.post("/v1/me/checkin", headers=member)).status_code == 200
+    clock.advance(minutes=2)  # 00:01 on 3 March in Shanghai, still 2 March in UTC
+    r = await client.post("/v1/me/checkin", headers=member)
+    assert r.status_code == 200 and r.json()["streak"] == 2
+
+
+async def test_concurrent_checkins_award_once(client: httpx.AsyncClient, rt: Runtime) -> None:
+    shop = await make_shop(client, rt)
+    member = await shop.member()
+    responses = await asyncio.gather(
+        *(client.post("/v1/me/checkin", headers=member) for _ in range(8))
+    )
+    assert sorted(r.status_code for r in responses) == [200] + [409] * 7
+    ledger = (await client.get("/v1/me/points/ledger", headers=member)).json()["items"]
+    assert [e["reason"] for e in ledger] == ["checkin"]
+
+
+async def test_earn_on_completion_climb_and_refund(client: httpx.AsyncClient, rt: Runtime) -> None:
+    shop = await make_shop(client, rt)
+    await _program(shop)
+    product = await shop.product(price=12000, stock=10)  # 120 yuan
+    member = await shop.member()
+    order = await shop.paid_order(member, product["id"], quantity=2)  # 240 yuan
+    m = await _membership(shop, member)
+    # 支付即会员: paying enrols and grants the welcome gift; order points wait for completion.
+    assert m["enrolled_at"] is not None and m["points"] == 50
+    await client.post(f"/v1/admin/orders/{order['id']}/complete", headers=shop.admin)
+    m = await _membership(shop, member)
+    assert m["points"] == 50 + 240 and m["growth"] == 24000
+    assert m["tier"] == "白银会员"
+    assert m["benefits"] == {
+        "discount_percent": 5,
+        "points_multiplier_percent": 100,
+        "free_delivery": False,
+    }
+    assert m["next_tier"] == {"name": "黄金会员", "missing": {"spend": 76000, "invites": 3}}
+
+    ledger = (await client.get("/v1/me/points/ledger", headers=member)).json()["items"]
+    assert [(e["reason"], e["delta"], e["balance_after"]) for e in ledger] == [
+        ("order_earn", 240, 290),
+        ("welcome", 50, 50),
+    ]
+    assert ledger[0]["ref"] == order["id"] and ledger[0]["expires_at"] is not None
+
+    r = await client.post(f"/v1/admin/orders/{order['id']}/refund", headers=shop.admin)
+    assert r.json()["status"] == "refunded"
+    m = await _membership(shop, member)
+    assert m["points"] == 50 and m["growth"] == 0
+    assert m["tier"] == "白银会员"  # tiers are not lost (downgrade policy: never)
+    ledger = (await client.get("/v1/me/points/ledger", headers=member)).json()["items"]
+    assert (ledger[0]["reason"], ledger[0]["delta"]) == ("refund_reversal", -240)
+
+
+async def test_program_validation(client: httpx.AsyncClient, rt: Runtime) -> None:
+    shop = await make_shop(client, rt)
+    bad = [
+        {**PROGRAM, "points_per_yuan": -1},
+        {**PROGRAM, "points_per_yuan": 1.5},
+        {**PROGRAM, "tiers": []},
+        {**PROGRAM, "tiers": [{"name": "a"}, {"name": "a", "min_spend": 1}]},
+        {**PROGRAM, "tiers": [{"name": "a"}, {"name": "b"}]},
+        {**PROGRAM, "tiers": [{"name": "a", "discount_percent": 95}]},
+        {**PROGRAM, "max_points_percent": 101},
+    ]
+    for body in bad:
+        assert_error(
+            await client.put("/v1/admin/loyalty/program", json=body, headers=shop.admin), 422
+        )
+    r = await client.get("/v1/admin/loyalty/program", headers=shop.admin)
+    assert r.json()["tiers"] == [
+        {
+            "name": "普通会员",
+            "min_spend": None,
+            "min_login_days": None,
+            "min_invites": None,
+            "discount_percent": 0,
+            "points_multiplier_percent": 100,
+            "free_delivery": False,
+        }
+    ]
+    analyst = await shop.staff("analyst")
+    assert_error(await client.put("/v1/admin/loyalty/program", json=PROGRAM, headers=analyst), 403)
