@@ -48,6 +48,20 @@ async def test_demo_seed(client: httpx.AsyncClient, rt: Runtime, stack: Stack) -
     assert set(statuses) == {"completed", "refunded", "cancelled"}
     assert visits > count  # members visit more often than they order
 
+    # The loyalty programme: members in every tier, each balance equal to its ledger.
+    from growthloop.loyalty.models import LedgerEntry, MemberLoyalty
+
+    async with rt.db.unit_of_work(write=False) as uow:
+        s = uow.session
+        tiers = dict((await s.execute(select(MemberLoyalty.tier, func.count()).group_by(MemberLoyalty.tier))).all())
+        ledger_sum = (await s.execute(select(func.sum(LedgerEntry.delta)))).scalar_one()
+        points_sum = (await s.execute(select(func.sum(MemberLoyalty.points)))).scalar_one()
+    assert set(tiers) == {"普通会员", "白银会员", "黄金会员"}, tiers
+    assert min(tiers.values()) >= 20
+    assert ledger_sum == points_sum > 0
+    coupons = (await client.get("/v1/admin/coupons", headers=admin)).json()["items"]
+    assert len(coupons) == 2
+
     # A consumer can browse the menu without logging in, and order after logging in.
     menu = (await client.get(f"/v1/products?merchant_id={merchant_id}&limit=100")).json()["items"]
     assert len(menu) == len(products)

@@ -17,8 +17,13 @@ from growthloop.core.ids import new_id
 from growthloop.core.runtime import Runtime
 from growthloop.identity import service as identity
 from growthloop.identity.models import AdminUser, Member, MemberActivityDay, PlatformAccount
+from growthloop.loyalty import service as loyalty
+from growthloop.loyalty.models import LedgerEntry, LoginDay, MemberLoyalty, PointsBatch
+from growthloop.loyalty.schemas import ProgramIn, TierIn
 from growthloop.orders.models import Order, OrderItem
 from growthloop.payments.models import Payment
+from growthloop.promotions import service as promotions
+from growthloop.promotions.schemas import CouponTemplateIn
 
 DEMO_NAME = "示例茶饮"
 DEMO_EMAIL = "demo@growthloop.local"
@@ -246,6 +251,7 @@ async def seed_if_empty(rt: Runtime) -> str:
         rows = [{"merchant_id": merchant.id, "member_id": m, "day": d} for m, d in visits]
         for chunk in range(0, len(rows), 5000):
             await s.execute(insert(MemberActivityDay), rows[chunk : chunk + 5000])
+        await _seed_loyalty(s, merchant.id, members, orders, visits, now, rng)
         for member in members:
             if member["last_login_at"] != member["created_at"]:
                 await s.execute(
@@ -268,3 +274,128 @@ def _poisson(rng: random.Random, lam: float) -> int:
         if p <= limit:
             return k
         k += 1
+
+
+# The programme the membership article describes: 1 yuan = 1 point; 白银 at 200 yuan spent or
+# 10 login days; 黄金 at 1,000 yuan spent or 3 invited friends.
+DEMO_PROGRAM = ProgramIn(
+    points_per_yuan=1,
+    points_expire_days=365,
+    welcome_points=100,
+    tiers=[
+        TierIn(name="普通会员"),
+        TierIn(name="白银会员", min_spend=20_000, min_login_days=10, discount_percent=5),
+        TierIn(
+            name="黄金会员",
+            min_spend=100_000,
+            min_invites=3,
+            discount_percent=10,
+            points_multiplier_percent=150,
+            free_delivery=True,
+        ),
+    ],
+)
+
+
+async def _seed_loyalty(
+    s: Any,
+    merchant_id: str,
+    members: list[dict[str, Any]],
+    orders: list[dict[str, Any]],
+    visits: set[tuple[str, Any]],
+    now: Any,
+    rng: random.Random,
+) -> None:
+    """Each member's standing as the programme would have built it from their history:
+    growth from completed orders, login days from visits, one batch of points per member
+    (with its ledger entry, so the balance equals the ledger), the tier it reaches."""
+    await loyalty.set_program(s, merchant_id, DEMO_PROGRAM)
+    for data in (
+        CouponTemplateIn(
+            name="新人专享 满20减3", kind="amount_off", value=300, min_spend=2000, valid_days=30
+        ),
+        CouponTemplateIn(
+            name="会员日 85折券",
+            kind="percent_off",
+            value=15,
+            max_discount=1000,
+            valid_days=7,
+            total=500,
+        ),
+    ):
+        await promotions.create_template(s, merchant_id, data, now)
+    spend: dict[str, int] = {}
+    first_paid: dict[str, Any] = {}
+    for order in orders:
+        if order["status"] == "completed":
+            spend[order["member_id"]] = spend.get(order["member_id"], 0) + order["payable"]
+        if order["paid_at"] is not None:
+            first_paid[order["member_id"]] = min(
+                first_paid.get(order["member_id"], order["paid_at"]), order["paid_at"]
+            )
+    days: dict[str, int] = {}
+    for member_id, _ in visits:
+        days[member_id] = days.get(member_id, 0) + 1
+    await s.execute(
+        insert(LoginDay),
+        [{"merchant_id": merchant_id, "member_id": m, "day": d} for m, d in visits],
+    )
+    accounts, batches, entries = [], [], []
+    expires = now + timedelta(days=365)
+    for member in members:
+        mid = member["id"]
+        growth, login_days = spend.get(mid, 0), days.get(mid, 0)
+        invites = min(5, int(rng.expovariate(1.2))) if growth else 0
+        metrics = {"spend": growth, "login_days": login_days, "invites": invites}
+        tier = [
+            t.name
+            for t in DEMO_PROGRAM.tiers
+            if not t.thresholds or any(metrics[k] >= v for k, v in t.thresholds.items())
+        ][-1]
+        points = growth // 100 + (DEMO_PROGRAM.welcome_points if mid in first_paid else 0)
+        accounts.append(
+            {
+                "merchant_id": merchant_id,
+                "member_id": mid,
+                "points": points,
+                "growth": growth,
+                "login_days": login_days,
+                "invites": invites,
+                "tier": tier,
+                "tier_since": now,
+                "enrolled_at": first_paid.get(mid),
+                "checkin_streak": 0,
+            }
+        )
+        if points:
+            batch_id = new_id(now)
+            batches.append(
+                {
+                    "id": batch_id,
+                    "merchant_id": merchant_id,
+                    "member_id": mid,
+                    "amount": points,
+                    "remaining": points,
+                    "expires_at": expires,
+                    "created_at": now,
+                }
+            )
+            entries.append(
+                {
+                    "id": new_id(now),
+                    "merchant_id": merchant_id,
+                    "member_id": mid,
+                    "delta": points,
+                    "balance_after": points,
+                    "reason": "history",
+                    "ref": None,
+                    "idempotency_key": f"demo-history:{mid}",
+                    "batch_id": batch_id,
+                    "allocations": {},
+                    "expires_at": expires,
+                    "created_at": now,
+                }
+            )
+    await s.execute(insert(MemberLoyalty), accounts)
+    await s.execute(insert(PointsBatch), batches)
+    await s.execute(insert(LedgerEntry), entries)
