@@ -53,7 +53,13 @@ async def test_demo_seed(client: httpx.AsyncClient, rt: Runtime, stack: Stack) -
 
     async with rt.db.unit_of_work(write=False) as uow:
         s = uow.session
-        tiers = dict((await s.execute(select(MemberLoyalty.tier, func.count()).group_by(MemberLoyalty.tier))).all())
+        tiers = dict(
+            (
+                await s.execute(
+                    select(MemberLoyalty.tier, func.count()).group_by(MemberLoyalty.tier)
+                )
+            ).all()
+        )
         ledger_sum = (await s.execute(select(func.sum(LedgerEntry.delta)))).scalar_one()
         points_sum = (await s.execute(select(func.sum(MemberLoyalty.points)))).scalar_one()
     assert set(tiers) == {"普通会员", "白银会员", "黄金会员"}, tiers

@@ -162,7 +162,9 @@ async def test_points_expire_after_their_batch_period(
 ) -> None:
     shop = await make_shop(client, rt)
     program = {**PROGRAM, "points_expire_days": 30, "checkin_points": [100]}
-    assert (await client.put("/v1/admin/loyalty/program", json=program, headers=shop.admin)).status_code == 200
+    assert (
+        await client.put("/v1/admin/loyalty/program", json=program, headers=shop.admin)
+    ).status_code == 200
     member = await shop.member("expiring")
     await client.post("/v1/me/checkin", headers=member)  # 100 points, expire in 30 days
     clock.advance(days=20)
@@ -173,5 +175,9 @@ async def test_points_expire_after_their_batch_period(
     assert (await rt.sweeper.run_once())["loyalty.expire"] == 0  # idempotent
     member = await shop.member("expiring")  # 30 days on, the old token has expired
     ledger = (await client.get("/v1/me/points/ledger", headers=member)).json()["items"]
-    assert (ledger[0]["reason"], ledger[0]["delta"], ledger[0]["balance_after"]) == ("expire", -100, 100)
+    assert (ledger[0]["reason"], ledger[0]["delta"], ledger[0]["balance_after"]) == (
+        "expire",
+        -100,
+        100,
+    )
     assert (await _membership(shop, member))["points"] == 100
