@@ -28,6 +28,7 @@ lint: install
 
 bench: install
 	$(BIN)/python bench/orders.py
+	$(BIN)/python bench/loyalty.py
 
 clean:
 	rm -rf $(VENV) data
