@@ -20,7 +20,9 @@ def alembic_config(url: str | None = None) -> Config:
     return cfg
 
 
-async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
+async def upgrade(engine: AsyncEngine, revision: str = "heads") -> None:
+    # "heads": each feature ships its own migration off the schema it builds on, so several
+    # branches may be open at once; all of them are applied.
     cfg = alembic_config()
 
     def run(connection: Connection) -> None:
