@@ -70,8 +70,31 @@ class Member(Base):
     signup_share_code: Mapped[str | None] = col(
         String(64), pii=Personal(Category.IDENTIFIER, "attribute the sign-up to a shared link")
     )
+    # The member's own code for inviting friends (login with `referrer_code`), and who
+    # invited them: the first binding wins.
+    referral_code: Mapped[str | None] = col(
+        String(16), pii=Personal(Category.IDENTIFIER, "let friends sign up by invitation")
+    )
+    referred_by: Mapped[str | None] = col(
+        String(26), pii=Personal(Category.IDENTIFIER, "credit the member who invited them")
+    )
+    birthday: Mapped[date | None] = col(
+        Date,
+        pii=Personal(Category.PROFILE, "birthday gifts", basis="consent"),
+    )
+    # Keyed hash of a platform-verified phone number: recognises the same person at an
+    # alliance partner without storing or comparing the number itself.
+    phone_hash: Mapped[str | None] = col(
+        String(64),
+        pii=Personal(Category.CONTACT, "recognise the member at alliance partners", "consent"),
+    )
     created_at: Mapped[datetime] = created_column()
     last_login_at: Mapped[datetime | None] = col(UTCDateTime(), pii=None)
+
+    __table_args__ = (
+        UniqueConstraint("merchant_id", "referral_code"),
+        Index("ix_members_phone_hash", "merchant_id", "phone_hash"),
+    )
 
 
 class PlatformAccount(Base):

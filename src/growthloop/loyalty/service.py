@@ -393,3 +393,80 @@ async def on_order_refunded(session: AsyncSession, event: DomainEvent) -> None:
         account = await repo.lock_account(session, event.merchant_id, event.member_id)
         account.growth = max(0, account.growth - int(event.payload["payable"]))
     await _give_back_order_points(session, event, "order_refunded")
+
+
+# ---- spending outside orders (points mall, alliance exchange) ---------------------------
+
+
+async def spend_points(
+    session: AsyncSession,
+    merchant_id: str,
+    member_id: str,
+    points: int,
+    *,
+    reason: str,
+    key: str,
+    ref: str | None,
+) -> LedgerEntry:
+    """Spend points for something other than an order. `key` makes it idempotent (merchant +
+    source + operation, e.g. "mall:<redemption id>:spend"); raises 409 on too few points or a
+    negative balance."""
+    return await ledger.spend(
+        session,
+        merchant_id,
+        member_id,
+        points,
+        reason=reason,
+        key=key,
+        ref=ref,
+        now=_clock(session).now(),
+    )
+
+
+async def give_back_points(
+    session: AsyncSession,
+    merchant_id: str,
+    member_id: str,
+    *,
+    spend_key: str,
+    key: str,
+    reason: str,
+) -> None:
+    """Return what the spend recorded under `spend_key` took, to the same batches with their
+    original expiry. Idempotent by `key`; a no-op if nothing was spent."""
+    await ledger.give_back(
+        session,
+        merchant_id,
+        member_id,
+        spend_key=spend_key,
+        key=key,
+        reason=reason,
+        now=_clock(session).now(),
+    )
+
+
+async def grant_points(
+    session: AsyncSession,
+    merchant_id: str,
+    member_id: str,
+    points: int,
+    *,
+    reason: str,
+    key: str,
+    ref: str | None,
+) -> LedgerEntry | None:
+    """Credit points earned outside an order (alliance exchange, operator gift) as a new batch
+    with the programme's expiry. Idempotent by `key`: returns None when already granted."""
+    now = _clock(session).now()
+    program = await program_of(session, merchant_id)
+    return await ledger.earn(
+        session,
+        merchant_id,
+        member_id,
+        points,
+        reason=reason,
+        key=key,
+        ref=ref,
+        now=now,
+        expires_at=_expiry(program, now),
+    )
