@@ -43,10 +43,19 @@ class Shop:
     admin_token: str
     ingest_key: str
     members: dict[str, str] = field(default_factory=dict)
+    owner_email: str = ""
 
     @property
     def admin(self) -> dict[str, str]:
         return bearer(self.admin_token)
+
+    async def relogin(self) -> None:
+        """A fresh owner token, for tests that move the clock past the token's lifetime."""
+        r = await self.client.post(
+            "/v1/admin/login", json={"email": self.owner_email, "password": "owner-password"}
+        )
+        assert r.status_code == 200, r.text
+        self.admin_token = r.json()["token"]
 
     async def product(self, **overrides: Any) -> dict[str, Any]:
         body = {"name": f"奶茶{next(_seq)}", "price": 1500, "stock": 100, "options": TEA_OPTIONS}
@@ -117,4 +126,4 @@ async def make_shop(client: httpx.AsyncClient, rt: Runtime, name: str = "茶饮�
         merchant_id, ingest_key = merchant.id, merchant.ingest_key
     r = await client.post("/v1/admin/login", json={"email": email, "password": "owner-password"})
     assert r.status_code == 200, r.text
-    return Shop(client, rt, merchant_id, r.json()["token"], ingest_key)
+    return Shop(client, rt, merchant_id, r.json()["token"], ingest_key, owner_email=email)

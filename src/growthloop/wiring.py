@@ -68,6 +68,8 @@ def _subscribe(rt: Runtime) -> None:
         ("order.cancelled", loyalty.on_order_cancelled),
         ("order.refunded", loyalty.on_order_refunded),
         ("member.login", loyalty.on_member_login),
+        ("member.invited", loyalty.on_member_invited),
+        ("member.birthday", loyalty.on_member_birthday),
     ):
         rt.bus.on(name, handler, in_transaction=True)
 
@@ -83,5 +85,6 @@ def _sweeps(rt: Runtime) -> None:
         "payments.refunds", partial(payments.retry_due_refunds, rt.db, rt.gateways, rt.clock)
     )
     rt.sweeper.add("loyalty.expire", partial(loyalty.expire_due_points, rt.db, rt.clock))
+    rt.sweeper.add("loyalty.tier_review", partial(loyalty.review_due_tiers, rt.db, rt.clock))
     rt.sweeper.add("events.dispatch", partial(rt.bus.dispatch_pending, rt.db, rt.clock))
     rt.sweeper.add("idempotency.purge", partial(_purge_idempotency, rt))

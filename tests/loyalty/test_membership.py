@@ -107,6 +107,7 @@ async def test_earn_on_completion_climb_and_refund(client: httpx.AsyncClient, rt
         "discount_percent": 5,
         "points_multiplier_percent": 100,
         "free_delivery": False,
+        "birthday_points": 0,
     }
     assert m["next_tier"] == {"name": "黄金会员", "missing": {"spend": 76000, "invites": 3}}
 
@@ -136,6 +137,13 @@ async def test_program_validation(client: httpx.AsyncClient, rt: Runtime) -> Non
         {**PROGRAM, "tiers": [{"name": "a"}, {"name": "b"}]},
         {**PROGRAM, "tiers": [{"name": "a", "discount_percent": 95}]},
         {**PROGRAM, "max_points_percent": 101},
+        {**PROGRAM, "points_expire_on": "12-31"},  # and points_expire_days: one or the other
+        {**PROGRAM, "points_expire_days": None, "points_expire_on": "02-29"},
+        {**PROGRAM, "points_expire_days": None, "points_expire_on": "04-31"},
+        {**PROGRAM, "points_expire_days": None, "points_expire_on": "2026-12-31"},
+        {**PROGRAM, "downgrade_policy": "periodic"},  # without review_days
+        {**PROGRAM, "review_days": 90},  # without the periodic policy
+        {**PROGRAM, "downgrade_policy": "sometimes", "review_days": 90},
     ]
     for body in bad:
         assert_error(
@@ -151,6 +159,7 @@ async def test_program_validation(client: httpx.AsyncClient, rt: Runtime) -> Non
             "discount_percent": 0,
             "points_multiplier_percent": 100,
             "free_delivery": False,
+            "birthday_points": 0,
         }
     ]
     analyst = await shop.staff("analyst")

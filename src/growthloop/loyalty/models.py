@@ -33,10 +33,14 @@ class Program(Base):
     points_per_yuan_spent: Mapped[int] = col(Integer, nullable=False, default=100, pii=None)
     max_points_percent: Mapped[int] = col(Integer, nullable=False, default=50, pii=None)
     points_expire_days: Mapped[int | None] = col(Integer, pii=None)
+    # "MM-DD": points expire at the end of that day of the year after they were earned
+    points_expire_on: Mapped[str | None] = col(String(5), pii=None)
+    downgrade_policy: Mapped[str] = col(String(16), nullable=False, default="never", pii=None)
+    review_days: Mapped[int | None] = col(Integer, pii=None)
     welcome_points: Mapped[int] = col(Integer, nullable=False, default=0, pii=None)
     checkin_points: Mapped[list[int]] = col(JSON, nullable=False, default=list, pii=None)
     # [{"name", "min_spend", "min_login_days", "min_invites", "discount_percent",
-    #   "points_multiplier_percent", "free_delivery"}], lowest first
+    #   "points_multiplier_percent", "free_delivery", "birthday_points"}], lowest first
     tiers: Mapped[list[dict[str, Any]]] = col(JSON, nullable=False, default=list, pii=None)
     updated_at: Mapped[datetime] = col(UTCDateTime(), nullable=False, pii=None)
 
@@ -52,9 +56,13 @@ class MemberLoyalty(Base):
     invites: Mapped[int] = col(Integer, nullable=False, default=0, pii=None)
     tier: Mapped[str | None] = col(String(32), pii=None)
     tier_since: Mapped[datetime | None] = col(UTCDateTime(), pii=None)
+    # Start of the current review period (downgrade policy "periodic")
+    tier_reviewed_at: Mapped[datetime | None] = col(UTCDateTime(), pii=None)
     enrolled_at: Mapped[datetime | None] = col(UTCDateTime(), pii=None)
     checkin_streak: Mapped[int] = col(Integer, nullable=False, default=0, pii=None)
     last_checkin_day: Mapped[date | None] = col(Date, pii=None)
+
+    __table_args__ = (Index("ix_member_loyalty_review", "merchant_id", "tier_reviewed_at"),)
 
 
 class PointsBatch(Base):
@@ -106,3 +114,19 @@ class LoginDay(Base):
     merchant_id: Mapped[str] = col(String(26), primary_key=True, pii=None)
     member_id: Mapped[str] = col(String(26), primary_key=True, pii=None)
     day: Mapped[date] = col(Date, primary_key=True, pii=None)
+
+
+class GrowthEntry(Base):
+    """What counts towards tiers, dated: spend (fen, negative on refund) and invites. The
+    account keeps lifetime totals; a periodic review sums the entries of its window."""
+
+    __tablename__ = "loyalty_growth"
+
+    id: Mapped[str] = id_column()
+    merchant_id: Mapped[str] = merchant_column()
+    member_id: Mapped[str] = col(String(26), nullable=False, pii=None)
+    metric: Mapped[str] = col(String(16), nullable=False, pii=None)  # spend | invites
+    amount: Mapped[int] = col(BigInteger, nullable=False, pii=None)
+    at: Mapped[datetime] = col(UTCDateTime(), nullable=False, pii=None)
+
+    __table_args__ = (Index("ix_loyalty_growth_member", "merchant_id", "member_id", "at"),)

@@ -1,13 +1,20 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import select, tuple_, update
+from sqlalchemy import func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.core.sql import insert_unless_exists
-from growthloop.loyalty.models import LedgerEntry, MemberLoyalty, PointsBatch, Program
+from growthloop.loyalty.models import (
+    GrowthEntry,
+    LedgerEntry,
+    LoginDay,
+    MemberLoyalty,
+    PointsBatch,
+    Program,
+)
 
 
 async def get_program(session: AsyncSession, merchant_id: str) -> Program | None:
@@ -159,3 +166,72 @@ async def checkin(session: AsyncSession, account: MemberLoyalty, day: object, st
         .execution_options(synchronize_session=False)
     )
     return getattr(result, "rowcount", 0) == 1
+
+
+# ---- periodic tier reviews ----------------------------------------------------------------
+
+
+async def window_metrics(
+    session: AsyncSession, merchant_id: str, member_id: str, *, since: datetime, since_day: date
+) -> dict[str, int]:
+    """Spend and invites after `since`, login days from `since_day` on."""
+    sums = await session.execute(
+        select(GrowthEntry.metric, func.coalesce(func.sum(GrowthEntry.amount), 0))
+        .where(
+            GrowthEntry.merchant_id == merchant_id,
+            GrowthEntry.member_id == member_id,
+            GrowthEntry.at > since,
+        )
+        .group_by(GrowthEntry.metric)
+    )
+    by_metric = {metric: int(total) for metric, total in sums}
+    days = await session.scalar(
+        select(func.count()).where(
+            LoginDay.merchant_id == merchant_id,
+            LoginDay.member_id == member_id,
+            LoginDay.day >= since_day,
+        )
+    )
+    return {
+        "spend": max(0, by_metric.get("spend", 0)),
+        "login_days": int(days or 0),
+        "invites": by_metric.get("invites", 0),
+    }
+
+
+async def start_review_periods(session: AsyncSession, merchant_id: str, now: datetime) -> None:
+    await session.execute(
+        update(MemberLoyalty)
+        .where(
+            MemberLoyalty.merchant_id == merchant_id,
+            MemberLoyalty.tier.is_not(None),
+        )
+        .values(tier_reviewed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def periodic_programs(session: AsyncSession) -> list[tuple[str, int]]:
+    rows = await session.execute(
+        select(Program.merchant_id, Program.review_days).where(
+            Program.downgrade_policy == "periodic", Program.review_days.is_not(None)
+        )
+    )
+    return [(merchant_id, days) for merchant_id, days in rows if days is not None]
+
+
+async def lock_accounts_due_for_review(
+    session: AsyncSession, merchant_id: str, reviewed_before: datetime, limit: int
+) -> list[MemberLoyalty]:
+    stmt = (
+        select(MemberLoyalty)
+        .where(
+            MemberLoyalty.merchant_id == merchant_id,
+            MemberLoyalty.tier_reviewed_at <= reviewed_before,
+        )
+        .order_by(MemberLoyalty.tier_reviewed_at, MemberLoyalty.member_id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .execution_options(populate_existing=True)
+    )
+    return list((await session.execute(stmt)).scalars())

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,7 +19,7 @@ from growthloop.core.db import Database
 from growthloop.core.events import DomainEvent, emit
 from growthloop.core.pagination import PageParams, make_page
 from growthloop.core.sql import insert_unless_exists
-from growthloop.core.tenancy import merchant_today
+from growthloop.core.tenancy import merchant_timezone, merchant_today
 from growthloop.loyalty import ledger
 from growthloop.loyalty import repository as repo
 from growthloop.loyalty.errors import (
@@ -26,7 +27,7 @@ from growthloop.loyalty.errors import (
     PointsCapExceeded,
     PointsNotWholeFen,
 )
-from growthloop.loyalty.models import LedgerEntry, LoginDay, MemberLoyalty, Program
+from growthloop.loyalty.models import GrowthEntry, LedgerEntry, LoginDay, MemberLoyalty, Program
 from growthloop.loyalty.schemas import (
     CheckinOut,
     MembershipOut,
@@ -59,6 +60,9 @@ async def program_of(session: AsyncSession, merchant_id: str) -> ProgramIn:
         max_points_percent=row.max_points_percent,
         welcome_points=row.welcome_points,
         checkin_points=row.checkin_points,
+        points_expire_on=row.points_expire_on,
+        downgrade_policy=row.downgrade_policy,
+        review_days=row.review_days,
     )
 
 
@@ -68,6 +72,7 @@ async def set_program(session: AsyncSession, merchant_id: str, data: ProgramIn) 
     if row is None:
         row = Program(merchant_id=merchant_id)
         session.add(row)
+    was_periodic = row.downgrade_policy == "periodic"
     row.points_per_yuan = data.points_per_yuan
     row.points_per_yuan_spent = data.points_per_yuan_spent
     row.max_points_percent = data.max_points_percent
@@ -75,65 +80,168 @@ async def set_program(session: AsyncSession, merchant_id: str, data: ProgramIn) 
     row.welcome_points = data.welcome_points
     row.checkin_points = list(data.checkin_points)
     row.tiers = [t.model_dump() for t in data.tiers]
+    row.points_expire_on = data.points_expire_on
+    row.downgrade_policy = data.downgrade_policy
+    row.review_days = data.review_days
     row.updated_at = now
     await session.flush()
+    if data.downgrade_policy == "periodic" and not was_periodic:
+        # Members already in a tier start their first review period now.
+        await repo.start_review_periods(session, merchant_id, now)
     return data
 
 
 # ---- tiers ---------------------------------------------------------------------------
+#
+# Downgrade policy "never": lifetime spend, login days and invites; a tier once reached is
+# kept. "periodic": only the last `review_days` count; upgrades happen at once and start a
+# new period; at the end of a period the tier is re-evaluated and may go down.
+
+_ZERO = {"spend": 0, "login_days": 0, "invites": 0}
 
 
-def _metrics(account: MemberLoyalty | None) -> dict[str, int]:
+async def _metrics(
+    session: AsyncSession, program: ProgramIn, account: MemberLoyalty | None, now: datetime
+) -> dict[str, int]:
     if account is None:
-        return {"spend": 0, "login_days": 0, "invites": 0}
-    return {"spend": account.growth, "login_days": account.login_days, "invites": account.invites}
+        return dict(_ZERO)
+    if program.downgrade_policy == "never" or program.review_days is None:
+        return {
+            "spend": account.growth,
+            "login_days": account.login_days,
+            "invites": account.invites,
+        }
+    since = now - timedelta(days=program.review_days)
+    today = await merchant_today(session, account.merchant_id)
+    return await repo.window_metrics(
+        session,
+        account.merchant_id,
+        account.member_id,
+        since=since,
+        since_day=today - timedelta(days=program.review_days - 1),
+    )
 
 
 def _qualifies(tier: TierIn, metrics: dict[str, int]) -> bool:
     return not tier.thresholds or any(metrics[k] >= v for k, v in tier.thresholds.items())
 
 
-def _tier_index(program: ProgramIn, account: MemberLoyalty | None) -> int | None:
-    """The highest tier reached; tiers are never lost (downgrade policy: never)."""
-    metrics = _metrics(account)
+def _qualified_index(program: ProgramIn, metrics: dict[str, int]) -> int | None:
     best = None
     for i, tier in enumerate(program.tiers):
         if _qualifies(tier, metrics):
             best = i
-    stored = account.tier if account else None
-    names = [t.name for t in program.tiers]
-    if stored in names:
-        held = names.index(stored)
-        best = held if best is None else max(best, held)
     return best
+
+
+def _held_index(program: ProgramIn, account: MemberLoyalty | None) -> int | None:
+    names = [t.name for t in program.tiers]
+    stored = account.tier if account else None
+    return names.index(stored) if stored in names else None
+
+
+def _tier_index(
+    program: ProgramIn, account: MemberLoyalty | None, metrics: dict[str, int]
+) -> int | None:
+    """The tier the member is in: what the metrics reach, never below the tier held (under
+    both policies a tier is only lost at a periodic review)."""
+    best, held = _qualified_index(program, metrics), _held_index(program, account)
+    if held is None:
+        return best
+    return held if best is None else max(best, held)
+
+
+async def _set_tier(
+    session: AsyncSession,
+    account: MemberLoyalty,
+    program: ProgramIn,
+    index: int | None,
+    now: datetime,
+) -> None:
+    name = program.tiers[index].name if index is not None else None
+    if name == account.tier:
+        return
+    before, held = account.tier, _held_index(program, account)
+    account.tier, account.tier_since, account.tier_reviewed_at = name, now, now
+    direction = "up" if held is None or (index is not None and index > held) else "down"
+    await emit(
+        session,
+        DomainEvent(
+            "member.tier_changed",
+            account.merchant_id,
+            {"from": before, "to": name, "direction": direction},
+            account.member_id,
+        ),
+    )
 
 
 async def _evaluate_tier(session: AsyncSession, account: MemberLoyalty, now: datetime) -> None:
     program = await program_of(session, account.merchant_id)
-    index = _tier_index(program, account)
-    name = program.tiers[index].name if index is not None else None
-    if name != account.tier:
-        before = account.tier
-        account.tier, account.tier_since = name, now
-        await emit(
-            session,
-            DomainEvent(
-                "member.tier_changed",
-                account.merchant_id,
-                {"from": before, "to": name},
-                account.member_id,
-            ),
+    metrics = await _metrics(session, program, account, now)
+    await _set_tier(session, account, program, _tier_index(program, account, metrics), now)
+
+
+def _review_due_at(program: ProgramIn, account: MemberLoyalty | None) -> datetime | None:
+    if program.review_days is None or account is None or account.tier_reviewed_at is None:
+        return None
+    return account.tier_reviewed_at + timedelta(days=program.review_days)
+
+
+async def review_tier(session: AsyncSession, account: MemberLoyalty, now: datetime) -> None:
+    """End of a review period: the tier becomes what the period's metrics reach (it may go
+    down several tiers, or up), and the next period starts."""
+    program = await program_of(session, account.merchant_id)
+    if program.downgrade_policy != "periodic":
+        return
+    metrics = await _metrics(session, program, account, now)
+    await _set_tier(session, account, program, _qualified_index(program, metrics), now)
+    account.tier_reviewed_at = now
+
+
+async def review_due_tiers(db: Database, clock: Clock, per_round: int = 500) -> int:
+    """Sweep: re-evaluate every tier whose review period has ended. Busy accounts are
+    skipped and picked up by the next run."""
+    reviewed = 0
+    async with db.unit_of_work(write=False) as uow:
+        periodic = await repo.periodic_programs(uow.session)
+    for merchant_id, review_days in periodic:
+        while True:
+            async with db.unit_of_work() as uow:
+                now = clock.now()
+                due = await repo.lock_accounts_due_for_review(
+                    uow.session, merchant_id, now - timedelta(days=review_days), per_round
+                )
+                for account in due:
+                    await review_tier(uow.session, account, now)
+                reviewed += len(due)
+            if len(due) < per_round:
+                break
+    return reviewed
+
+
+async def _add_growth(
+    session: AsyncSession, account: MemberLoyalty, metric: str, amount: int, now: datetime
+) -> None:
+    session.add(
+        GrowthEntry(
+            merchant_id=account.merchant_id,
+            member_id=account.member_id,
+            metric=metric,
+            amount=amount,
+            at=now,
         )
+    )
 
 
 async def membership(session: AsyncSession, merchant_id: str, member_id: str) -> MembershipOut:
+    now = _clock(session).now()
     program = await program_of(session, merchant_id)
     account = await repo.get_account(session, merchant_id, member_id)
-    index = _tier_index(program, account)
+    metrics = await _metrics(session, program, account, now)
+    index = _tier_index(program, account, metrics)
     tier = program.tiers[index] if index is not None else None
     next_tier = None
     nxt = program.tiers[(index + 1) if index is not None else 0 :]
-    metrics = _metrics(account)
     for candidate in nxt[:1]:
         missing = {k: max(0, v - metrics[k]) for k, v in candidate.thresholds.items()}
         next_tier = NextTierOut(name=candidate.name, missing=missing)
@@ -147,6 +255,7 @@ async def membership(session: AsyncSession, merchant_id: str, member_id: str) ->
                 discount_percent=tier.discount_percent,
                 points_multiplier_percent=tier.points_multiplier_percent,
                 free_delivery=tier.free_delivery,
+                birthday_points=tier.birthday_points,
             )
             if tier
             else None
@@ -155,13 +264,23 @@ async def membership(session: AsyncSession, merchant_id: str, member_id: str) ->
         invites=metrics["invites"],
         checkin_streak=account.checkin_streak if account else 0,
         enrolled_at=account.enrolled_at if account else None,
+        tier_review_at=_review_due_at(program, account),
     )
+
+
+async def _current_tier(
+    session: AsyncSession, program: ProgramIn, account: MemberLoyalty | None
+) -> TierIn | None:
+    metrics = await _metrics(session, program, account, _clock(session).now())
+    index = _tier_index(program, account, metrics)
+    return program.tiers[index] if index is not None else None
 
 
 async def tier_discount_percent(session: AsyncSession, merchant_id: str, member_id: str) -> int:
     program = await program_of(session, merchant_id)
-    index = _tier_index(program, await repo.get_account(session, merchant_id, member_id))
-    return program.tiers[index].discount_percent if index is not None else 0
+    account = await repo.get_account(session, merchant_id, member_id)
+    tier = await _current_tier(session, program, account)
+    return tier.discount_percent if tier else 0
 
 
 # ---- ledger views ----------------------------------------------------------------------
@@ -199,7 +318,7 @@ async def check_in(session: AsyncSession, merchant_id: str, member_id: str) -> C
         key=f"checkin:{member_id}:{today.isoformat()}",
         ref=today.isoformat(),
         now=now,
-        expires_at=_expiry(program, now),
+        expires_at=await _expiry(session, program, merchant_id, now),
     )
     await _count_login_day(session, account, today, now)
     return CheckinOut(streak=streak, points_awarded=points, day=today)
@@ -251,9 +370,20 @@ async def expire_due_points(db: Database, clock: Clock, members_per_round: int =
             return expired
 
 
-def _expiry(program: ProgramIn, now: datetime) -> datetime | None:
-    days = program.points_expire_days
-    return now + timedelta(days=days) if days else None
+async def _expiry(
+    session: AsyncSession, program: ProgramIn, merchant_id: str, now: datetime
+) -> datetime | None:
+    """When points earned now expire: N days later, or at the end of the programme's yearly
+    date (merchant timezone) in the year after this one."""
+    if program.points_expire_days:
+        return now + timedelta(days=program.points_expire_days)
+    if program.points_expire_on is None:
+        return None
+    tz = ZoneInfo(await merchant_timezone(session, merchant_id))
+    month, day = (int(x) for x in program.points_expire_on.split("-"))
+    last_day = date(now.astimezone(tz).year + 1, month, day)
+    end = datetime.combine(last_day + timedelta(days=1), datetime.min.time(), tzinfo=tz)
+    return end.astimezone(now.tzinfo)
 
 
 @dataclass(frozen=True)
@@ -336,13 +466,16 @@ async def on_order_paid(session: AsyncSession, event: DomainEvent) -> None:
             key=f"welcome:{event.member_id}",
             ref=str(event.payload["order_id"]),
             now=now,
-            expires_at=_expiry(program, now),
+            expires_at=await _expiry(session, program, event.merchant_id, now),
         )
     await _evaluate_tier(session, account, now)
     await emit(
         session,
         DomainEvent(
-            "member.enrolled", event.merchant_id, {"via": "first_payment"}, event.member_id
+            "member.enrolled",
+            event.merchant_id,
+            {"via": "first_payment", "tier": account.tier},
+            event.member_id,
         ),
     )
 
@@ -356,8 +489,8 @@ async def on_order_completed(session: AsyncSession, event: DomainEvent) -> None:
     payable = int(event.payload["payable"])
     program = await program_of(session, event.merchant_id)
     account = await repo.lock_account(session, event.merchant_id, event.member_id)
-    index = _tier_index(program, account)
-    multiplier = program.tiers[index].points_multiplier_percent if index is not None else 100
+    tier = await _current_tier(session, program, account)
+    multiplier = tier.points_multiplier_percent if tier else 100
     points = payable * program.points_per_yuan * multiplier // 10_000
     entry = await ledger.earn(
         session,
@@ -368,10 +501,11 @@ async def on_order_completed(session: AsyncSession, event: DomainEvent) -> None:
         key=f"order:{order_id}:earn",
         ref=order_id,
         now=now,
-        expires_at=_expiry(program, now),
+        expires_at=await _expiry(session, program, event.merchant_id, now),
     )
     if entry is not None:  # first delivery: count the spend towards tiers
         account.growth += payable
+        await _add_growth(session, account, "spend", payable, now)
         await _evaluate_tier(session, account, now)
 
 
@@ -391,8 +525,60 @@ async def on_order_refunded(session: AsyncSession, event: DomainEvent) -> None:
     )
     if reversed_ is not None:  # the order had counted: its spend leaves the tier metrics
         account = await repo.lock_account(session, event.merchant_id, event.member_id)
-        account.growth = max(0, account.growth - int(event.payload["payable"]))
+        payable = int(event.payload["payable"])
+        account.growth = max(0, account.growth - payable)
+        await _add_growth(session, account, "spend", -payable, now)
     await _give_back_order_points(session, event, "order_refunded")
+
+
+# ---- invitations and birthdays ----------------------------------------------------------
+
+
+async def on_member_invited(session: AsyncSession, event: DomainEvent) -> None:
+    """A new member signed up with this member's referral code: it counts towards tiers."""
+    if event.member_id is None:
+        return
+    now = _clock(session).now()
+    account = await repo.lock_account(session, event.merchant_id, event.member_id)
+    account.invites += 1
+    await _add_growth(session, account, "invites", 1, now)
+    await _evaluate_tier(session, account, now)
+
+
+async def on_member_birthday(session: AsyncSession, event: DomainEvent) -> None:
+    """Birthday gift for enrolled members: the tier's birthday points, then
+    `member.birthday_gift` so promotions issues the tier's birthday coupons."""
+    if event.member_id is None:
+        return
+    account = await repo.get_account(session, event.merchant_id, event.member_id)
+    if account is None or account.enrolled_at is None:
+        return
+    now = _clock(session).now()
+    year = int(event.payload["year"])
+    program = await program_of(session, event.merchant_id)
+    account = await repo.lock_account(session, event.merchant_id, event.member_id)
+    tier = await _current_tier(session, program, account)
+    if tier is not None and tier.birthday_points:
+        await ledger.earn(
+            session,
+            event.merchant_id,
+            event.member_id,
+            tier.birthday_points,
+            reason="birthday",
+            key=f"birthday:{event.member_id}:{year}",
+            ref=str(year),
+            now=now,
+            expires_at=await _expiry(session, program, event.merchant_id, now),
+        )
+    await emit(
+        session,
+        DomainEvent(
+            "member.birthday_gift",
+            event.merchant_id,
+            {"year": year, "tier": tier.name if tier else None},
+            event.member_id,
+        ),
+    )
 
 
 # ---- spending outside orders (points mall, alliance exchange) ---------------------------
@@ -468,5 +654,5 @@ async def grant_points(
         key=key,
         ref=ref,
         now=now,
-        expires_at=_expiry(program, now),
+        expires_at=await _expiry(session, program, merchant_id, now),
     )
