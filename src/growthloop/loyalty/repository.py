@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime
 
-from sqlalchemy import func, select, tuple_, update
+from sqlalchemy import Row, func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.core.sql import insert_unless_exists
@@ -111,9 +111,12 @@ async def lock_existing_accounts(
 
 async def due_batches_for(
     session: AsyncSession, pairs: Sequence[tuple[str, str]], now: datetime
-) -> list[PointsBatch]:
+) -> list[Row[tuple[str, str, str, int]]]:
+    """Due batches of these members as plain rows (the sweep writes in bulk), locked."""
     stmt = (
-        select(PointsBatch)
+        select(
+            PointsBatch.id, PointsBatch.merchant_id, PointsBatch.member_id, PointsBatch.remaining
+        )
         .where(
             tuple_(PointsBatch.merchant_id, PointsBatch.member_id).in_(list(pairs)),
             PointsBatch.remaining > 0,
@@ -122,7 +125,7 @@ async def due_batches_for(
         .order_by(PointsBatch.expires_at, PointsBatch.id)
         .with_for_update()
     )
-    return list((await session.execute(stmt)).scalars())
+    return list(await session.execute(stmt))
 
 
 async def batches_by_id(session: AsyncSession, ids: Sequence[str]) -> dict[str, PointsBatch]:

@@ -361,11 +361,8 @@ async def expire_due_points(db: Database, clock: Clock, members_per_round: int =
             accounts = await repo.lock_existing_accounts(s, pairs)
             locked = [(a.merchant_id, a.member_id) for a in accounts]
             by_pair = {(a.merchant_id, a.member_id): a for a in accounts}
-            for batch in await repo.due_batches_for(s, locked, now):
-                await ledger.expire_batch(
-                    s, by_pair[(batch.merchant_id, batch.member_id)], batch, now
-                )
-                expired += 1
+            due = await repo.due_batches_for(s, locked, now)
+            expired += await ledger.expire_due_in_bulk(s, by_pair, due, now)
         if len(pairs) < members_per_round or not locked:
             return expired
 
