@@ -36,6 +36,15 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_member_loyalty_review", ["merchant_id", "tier_reviewed_at"], unique=False
         )
+    with op.batch_alter_table("points_batches", schema=None) as batch_op:
+        batch_op.drop_index("ix_points_batches_expiry")
+        batch_op.create_index(
+            "ix_points_batches_due",
+            ["expires_at", "merchant_id", "member_id"],
+            unique=False,
+            postgresql_where=sa.text("remaining > 0"),
+            sqlite_where=sa.text("remaining > 0"),
+        )
     op.create_table(
         "loyalty_growth",
         sa.Column("id", sa.String(length=26), nullable=False),
@@ -57,6 +66,9 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("loyalty_growth")
+    with op.batch_alter_table("points_batches", schema=None) as batch_op:
+        batch_op.drop_index("ix_points_batches_due")
+        batch_op.create_index("ix_points_batches_expiry", ["expires_at", "remaining"], unique=False)
     with op.batch_alter_table("member_loyalty", schema=None) as batch_op:
         batch_op.drop_index("ix_member_loyalty_review")
         batch_op.drop_column("tier_reviewed_at")

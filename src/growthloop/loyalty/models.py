@@ -19,6 +19,7 @@ from sqlalchemy import (
     Integer,
     String,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped
 
@@ -79,7 +80,16 @@ class PointsBatch(Base):
     __table_args__ = (
         CheckConstraint("remaining >= 0 AND remaining <= amount", name="remaining_bounds"),
         Index("ix_points_batches_member", "merchant_id", "member_id", "expires_at"),
-        Index("ix_points_batches_expiry", "expires_at", "remaining"),
+        # Only batches still holding points: the sweep's scan does not grow with the
+        # batches it has already emptied.
+        Index(
+            "ix_points_batches_due",
+            "expires_at",
+            "merchant_id",
+            "member_id",
+            postgresql_where=text("remaining > 0"),
+            sqlite_where=text("remaining > 0"),
+        ),
     )
 
 
