@@ -18,6 +18,11 @@ class LimitReached(Conflict):
     message = "You already have as many of this coupon as one member may get."
 
 
+class IssueKeyReused(Conflict):
+    code = "issue_key_reused"
+    message = "This issue key already granted a coupon of another template or member."
+
+
 class CouponInactive(Conflict):
     code = "coupon_inactive"
     message = "This coupon is not being given out."

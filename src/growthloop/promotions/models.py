@@ -18,6 +18,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped
 
@@ -52,14 +53,26 @@ class CouponTemplate(Base):
     # Scope: both empty = the whole store; otherwise a line matching either is in scope.
     product_ids: Mapped[list[str]] = col(JSON, nullable=False, default=list, pii=None)
     category_ids: Mapped[list[str]] = col(JSON, nullable=False, default=list, pii=None)
+    # Campaign-priced lines (flash sale, group, bargain) are out of scope unless this is set.
+    stacks_with_campaigns: Mapped[bool] = col(Boolean, nullable=False, default=False, pii=None)
+    # Automatic issuance: the event that grants one coupon, and the tiers it is for
+    # (empty = every tier). None: only claimed or issued by an operator.
+    auto_issue: Mapped[str | None] = col(String(16), pii=None)
+    auto_issue_tiers: Mapped[list[str]] = col(JSON, nullable=False, default=list, pii=None)
     active: Mapped[bool] = col(Boolean, nullable=False, default=True, pii=None)
     created_at: Mapped[datetime] = created_column()
     updated_at: Mapped[datetime] = col(UTCDateTime(), nullable=False, pii=None)
 
     __table_args__ = (
+        Index("ix_coupon_templates_auto_issue", "merchant_id", "auto_issue"),
         CheckConstraint("total IS NULL OR claimed <= total", name="not_over_claimed"),
         CheckConstraint("claimed >= 0 AND value >= 1 AND min_spend >= 0", name="amounts"),
         CheckConstraint("kind IN ('amount_off', 'percent_off')", name="kind"),
+        CheckConstraint(
+            "auto_issue IS NULL OR auto_issue IN "
+            "('registration', 'enrolment', 'birthday', 'tier_upgrade')",
+            name="auto_issue",
+        ),
     )
 
 
@@ -81,7 +94,10 @@ class Coupon(Base):
     )
     member_id: Mapped[str] = col(String(26), nullable=False, pii=None)
     status: Mapped[str] = col(String(16), nullable=False, default="available", pii=None)
-    source: Mapped[str] = col(String(16), nullable=False, pii=None)  # claim | issue
+    source: Mapped[str] = col(String(16), nullable=False, pii=None)  # schemas.CouponSource
+    # Set by grants that may be retried (mall redemption, automatic issuance): the same key
+    # gives back the coupon already granted instead of a second one.
+    issue_key: Mapped[str | None] = col(String(128), pii=None)
     valid_from: Mapped[datetime] = col(UTCDateTime(), nullable=False, pii=None)
     valid_until: Mapped[datetime | None] = col(UTCDateTime(), pii=None)
     order_id: Mapped[str | None] = col(String(26), index=True, pii=None)
@@ -90,6 +106,7 @@ class Coupon(Base):
     used_at: Mapped[datetime | None] = col(UTCDateTime(), pii=None)
 
     __table_args__ = (
+        UniqueConstraint("merchant_id", "issue_key"),
         Index("ix_coupons_member", "member_id", "status"),
         CheckConstraint("status IN ('available', 'locked', 'used', 'expired')", name="status"),
         CheckConstraint(

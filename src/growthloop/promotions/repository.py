@@ -93,6 +93,19 @@ async def get_coupon(session: AsyncSession, coupon_id: str) -> Coupon | None:
     return await session.get(Coupon, coupon_id)
 
 
+async def coupon_by_issue_key(session: AsyncSession, merchant_id: str, key: str) -> Coupon | None:
+    stmt = select(Coupon).where(Coupon.merchant_id == merchant_id, Coupon.issue_key == key)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def insert_keyed_coupon(session: AsyncSession, values: dict[str, Any]) -> bool:
+    """INSERT unless a coupon of the merchant has this issue key: True if inserted. A grant
+    racing with the same key waits here for the other to commit or roll back."""
+    return await insert_unless_exists(
+        session, Coupon, values, conflict=["merchant_id", "issue_key"]
+    )
+
+
 def _wallet_status(status: str, now: datetime) -> ColumnElement[bool]:
     """The SQL for a status as members see it: an available coupon past its end is expired."""
     still_valid = or_(Coupon.valid_until.is_(None), Coupon.valid_until > now)

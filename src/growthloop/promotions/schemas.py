@@ -18,7 +18,10 @@ from growthloop.core.money import FenAmount, PositiveFen
 
 CouponKind = Literal["amount_off", "percent_off"]
 CouponStatus = Literal["available", "locked", "used", "expired"]
-CouponSource = Literal["claim", "issue"]
+# claim: by the member; issue: by an operator; mall: a points-mall reward; auto: on an event
+# (auto_issue); campaign: a marketing campaign's reward.
+CouponSource = Literal["claim", "issue", "mall", "auto", "campaign"]
+AutoIssue = Literal["registration", "enrolment", "birthday", "tier_upgrade"]
 SkipReason = Literal["limit_reached", "coupon_sold_out", "member_not_found"]
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]

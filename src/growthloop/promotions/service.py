@@ -3,7 +3,9 @@ orders drive (quote -> lock -> redeem, or release; restore on refund). Never com
 
 Limits are guarded UPDATEs whose rowcount is checked, never a read followed by a write.
 Every path that grants a coupon takes the template's counter before the member's, so
-concurrent claims and issues lock rows in the same order and cannot deadlock.
+concurrent claims and issues lock rows in the same order and cannot deadlock. A keyed grant
+(`grant_coupon`) first inserts its coupon row under the key: only grants with the same key
+ever wait on that row, and they take the counters in the same order afterwards.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.core import audit
 from growthloop.core.auth import PrincipalValidator, ensure_same_merchant
+from growthloop.core.clock import Clock
 from growthloop.core.events import DomainEvent, emit
+from growthloop.core.ids import new_id
 from growthloop.core.money import percent_of
 from growthloop.core.pagination import PageParams, make_page
 from growthloop.promotions import repository as repo
@@ -28,6 +32,7 @@ from growthloop.promotions.errors import (
     CouponNotAvailable,
     CouponNotFound,
     CouponSoldOut,
+    IssueKeyReused,
     LimitReached,
     MinSpendNotMet,
 )
@@ -44,6 +49,8 @@ from growthloop.promotions.schemas import (
     IssueResultOut,
     SkipReason,
 )
+
+MAX_ISSUE_KEY = 128  # Coupon.issue_key
 
 # ---- the interface orders uses ------------------------------------------------------
 
@@ -181,27 +188,56 @@ async def _grant(
     member_id: str,
     source: CouponSource,
     now: datetime,
-) -> Coupon:
-    """One coupon of `template` to `member_id`, or CouponSoldOut / LimitReached."""
+    *,
+    issue_key: str | None = None,
+) -> Coupon | None:
+    """One coupon of `template` to `member_id`, or CouponSoldOut / LimitReached.
+
+    With an `issue_key` the coupon row is inserted first, unless the key is taken: then
+    nothing is written and None is returned (the caller reads the coupon under the key).
+    A refusal leaves the inserted row to the caller's rollback or savepoint."""
+    valid_from, valid_until = _validity(template, now)
+    coupon_id = new_id()
+    values: dict[str, object] = {
+        "id": coupon_id,
+        "merchant_id": template.merchant_id,
+        "template_id": template.id,
+        "member_id": member_id,
+        "status": "available",
+        "source": source,
+        "issue_key": issue_key,
+        "valid_from": valid_from,
+        "valid_until": valid_until,
+        "claimed_at": now,
+    }
+    if issue_key is not None and not await repo.insert_keyed_coupon(session, values):
+        return None
     if not await repo.take_from_total(session, template.id):
         raise CouponSoldOut(template_id=template.id)
     if not await repo.take_from_member_limit(session, template, member_id):
         raise LimitReached(template_id=template.id, per_member_limit=template.per_member_limit)
-    valid_from, valid_until = _validity(template, now)
-    coupon = Coupon(
-        merchant_id=template.merchant_id,
-        template_id=template.id,
-        member_id=member_id,
-        status="available",
-        source=source,
-        valid_from=valid_from,
-        valid_until=valid_until,
-        claimed_at=now,
-    )
-    session.add(coupon)
-    await session.flush()
+    if issue_key is None:
+        coupon = Coupon(**values)
+        session.add(coupon)
+        await session.flush()
+    else:
+        loaded = await repo.get_coupon(session, coupon_id)
+        assert loaded is not None  # inserted above, in this transaction
+        coupon = loaded
     payload = {"template_id": template.id, "coupon_id": coupon.id, "source": source}
     await emit(session, DomainEvent("coupon.claimed", template.merchant_id, payload, member_id))
+    return coupon
+
+
+async def _granted(
+    session: AsyncSession,
+    template: CouponTemplate,
+    member_id: str,
+    source: CouponSource,
+    now: datetime,
+) -> Coupon:
+    coupon = await _grant(session, template, member_id, source, now)
+    assert coupon is not None  # only keyed grants can find their key taken
     return coupon
 
 
@@ -211,7 +247,48 @@ async def claim(
     """A member takes a coupon; a refusal rolls back the whole request, counters included."""
     template = await access_template(session, merchant_id, template_id)
     _check_grantable(template, now)
-    return await _grant(session, template, member_id, "claim", now)
+    return await _granted(session, template, member_id, "claim", now)
+
+
+def _session_now(session: AsyncSession) -> datetime:
+    clock = session.info.get("clock")
+    if not isinstance(clock, Clock):
+        raise RuntimeError("session has no clock; open it through the app's unit of work")
+    return clock.now()
+
+
+async def grant_coupon(
+    session: AsyncSession,
+    merchant_id: str,
+    template_id: str,
+    member_id: str,
+    *,
+    source: CouponSource,
+    key: str,
+    now: datetime | None = None,
+) -> Coupon:
+    """One coupon to a member the caller vouches for, under the template's total and
+    per-member limits, idempotent by `key` (unique per merchant): the same key returns the
+    coupon it already granted, whatever the template's state now.
+
+    Raises CouponNotFound, CouponInactive, CouponExpired, CouponSoldOut, LimitReached, or
+    IssueKeyReused (the key granted another template or member). A refusal writes nothing,
+    even when the caller catches it: the grant runs in a savepoint."""
+    if not 1 <= len(key) <= MAX_ISSUE_KEY:
+        raise ValueError(f"an issue key has 1..{MAX_ISSUE_KEY} characters")
+    now = now or _session_now(session)
+    granted = await repo.coupon_by_issue_key(session, merchant_id, key)
+    if granted is None:
+        template = await access_template(session, merchant_id, template_id)
+        _check_grantable(template, now)
+        async with session.begin_nested():
+            granted = await _grant(session, template, member_id, source, now, issue_key=key)
+        if granted is None:  # a concurrent grant with this key committed first
+            granted = await repo.coupon_by_issue_key(session, merchant_id, key)
+            assert granted is not None  # keys are never deleted
+    if granted.template_id != template_id or granted.member_id != member_id:
+        raise IssueKeyReused(key=key, coupon_id=granted.id)
+    return granted
 
 
 async def issue(
@@ -263,7 +340,7 @@ async def _issue_one(
         try:
             # A savepoint: a refused member's counter increments are undone, not the batch.
             async with session.begin_nested():
-                coupon = await _grant(session, template, member_id, "issue", now)
+                coupon = await _granted(session, template, member_id, "issue", now)
             return IssueResultOut(
                 member_id=member_id, issued=True, coupon_id=coupon.id, reason=None
             )
