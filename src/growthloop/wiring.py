@@ -22,6 +22,7 @@ from growthloop.loyalty import service as loyalty
 from growthloop.orders import service as orders
 from growthloop.payments import service as payments
 from growthloop.payments.backends.sandbox import SandboxGateway
+from growthloop.promotions import service as promotions
 
 
 def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
@@ -70,6 +71,15 @@ def _subscribe(rt: Runtime) -> None:
         ("member.login", loyalty.on_member_login),
         ("member.invited", loyalty.on_member_invited),
         ("member.birthday", loyalty.on_member_birthday),
+    ):
+        rt.bus.on(name, handler, in_transaction=True)
+    # Automatic coupons come with the event that earns them; a coupon that cannot be
+    # granted is skipped, never a reason to fail the login or payment.
+    for name, handler in (
+        ("member.registered", promotions.on_member_registered),
+        ("member.enrolled", promotions.on_member_enrolled),
+        ("member.birthday_gift", promotions.on_member_birthday_gift),
+        ("member.tier_changed", promotions.on_member_tier_changed),
     ):
         rt.bus.on(name, handler, in_transaction=True)
 

@@ -51,6 +51,26 @@ async def list_templates(
     return list((await session.execute(stmt)).scalars())
 
 
+async def auto_issue_templates(
+    session: AsyncSession, merchant_id: str, auto_issue: str, now: datetime
+) -> list[CouponTemplate]:
+    """Active, not sold out templates that `auto_issue` grants at `now`, in id order (the
+    order their counters are taken in)."""
+    stmt = (
+        select(CouponTemplate)
+        .where(
+            CouponTemplate.merchant_id == merchant_id,
+            CouponTemplate.auto_issue == auto_issue,
+            CouponTemplate.active.is_(True),
+            _not_sold_out(),
+            or_(CouponTemplate.valid_from.is_(None), CouponTemplate.valid_from <= now),
+            or_(CouponTemplate.valid_until.is_(None), CouponTemplate.valid_until > now),
+        )
+        .order_by(CouponTemplate.id)
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
 async def take_from_total(session: AsyncSession, template_id: str) -> bool:
     """Guarded atomic increment of `claimed`: False once `total` is reached."""
     result = await session.execute(

@@ -30,6 +30,8 @@ Id = Annotated[str, StringConstraints(pattern=r"^[0-9A-HJKMNP-TV-Z]{26}$")]
 Total = Annotated[int, Field(strict=True, ge=1, le=10_000_000)]
 PerMember = Annotated[int, Field(strict=True, ge=1, le=100)]
 Days = Annotated[int, Field(strict=True, ge=1, le=3650)]
+# A loyalty tier's name, as the programme spells it (loyalty.schemas.TierIn.name).
+TierName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
 MAX_PERCENT_OFF = 99  # 100% off would be a free-goods coupon, a different thing
 
 
@@ -54,7 +56,13 @@ class Strict(BaseModel):
 class CouponTemplateIn(Strict):
     """`value`: fen off for amount_off; the percent taken off for percent_off (20 = 8折).
     Validity: `valid_days` after the claim, or the fixed `valid_from`..`valid_until`,
-    or neither (no end). Scope: `product_ids` and/or `category_ids`; none = whole store."""
+    or neither (no end). Scope: `product_ids` and/or `category_ids`; none = whole store.
+    `stacks_with_campaigns`: whether the coupon also takes off campaign-priced lines (flash
+    sale, group buy, bargain); by default it does not.
+    `auto_issue`: one coupon is granted automatically on registration, 支付即会员 enrolment,
+    the member's birthday or a tier upgrade, to members of `auto_issue_tiers` (empty: any
+    tier; for a tier upgrade, the tier reached). Outside the fixed window, or once the
+    template is inactive or sold out, or the member's limit is reached, nothing is granted."""
 
     name: Name
     kind: CouponKind
@@ -68,10 +76,17 @@ class CouponTemplateIn(Strict):
     valid_until: Instant | None = None
     product_ids: list[Id] = Field(default_factory=list, max_length=200)
     category_ids: list[Id] = Field(default_factory=list, max_length=100)
+    stacks_with_campaigns: StrictBool = False
+    auto_issue: AutoIssue | None = None
+    auto_issue_tiers: list[TierName] = Field(default_factory=list, max_length=10)
     active: StrictBool = True
 
     @model_validator(mode="after")
     def _check(self) -> CouponTemplateIn:
+        if self.auto_issue_tiers and self.auto_issue in (None, "registration"):
+            raise ValueError(
+                "auto_issue_tiers applies to enrolment, birthday and tier_upgrade issuance"
+            )
         if self.kind == "percent_off" and self.value > MAX_PERCENT_OFF:
             raise ValueError(f"percent_off takes 1..{MAX_PERCENT_OFF} percent off")
         if self.kind == "amount_off" and self.max_discount is not None:
@@ -108,11 +123,14 @@ class CouponTemplateOut(BaseModel):
     valid_days: int | None
     product_ids: list[str]
     category_ids: list[str]
+    stacks_with_campaigns: bool
 
 
 class AdminCouponTemplateOut(CouponTemplateOut):
     total: int | None
     claimed: int
+    auto_issue: AutoIssue | None
+    auto_issue_tiers: list[str]
     active: bool
     created_at: datetime
     updated_at: datetime
@@ -128,6 +146,7 @@ class CouponOut(BaseModel):
     max_discount: int | None
     product_ids: list[str]
     category_ids: list[str]
+    stacks_with_campaigns: bool
     status: CouponStatus
     source: CouponSource
     valid_from: datetime

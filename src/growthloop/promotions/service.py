@@ -10,6 +10,7 @@ ever wait on that row, and they take the counters in the same order afterwards.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from growthloop.core import audit
 from growthloop.core.auth import PrincipalValidator, ensure_same_merchant
 from growthloop.core.clock import Clock
+from growthloop.core.errors import AppError
 from growthloop.core.events import DomainEvent, emit
 from growthloop.core.ids import new_id
 from growthloop.core.money import percent_of
@@ -39,6 +41,7 @@ from growthloop.promotions.errors import (
 from growthloop.promotions.models import Coupon, CouponTemplate
 from growthloop.promotions.schemas import (
     AdminCouponTemplateOut,
+    AutoIssue,
     CouponKind,
     CouponOut,
     CouponSource,
@@ -49,6 +52,8 @@ from growthloop.promotions.schemas import (
     IssueResultOut,
     SkipReason,
 )
+
+log = logging.getLogger("growthloop.promotions")
 
 MAX_ISSUE_KEY = 128  # Coupon.issue_key
 
@@ -94,6 +99,9 @@ async def create_template(
         valid_days=data.valid_days,
         product_ids=list(dict.fromkeys(data.product_ids)),
         category_ids=list(dict.fromkeys(data.category_ids)),
+        stacks_with_campaigns=data.stacks_with_campaigns,
+        auto_issue=data.auto_issue,
+        auto_issue_tiers=list(dict.fromkeys(data.auto_issue_tiers)),
         active=data.active,
         created_at=now,
         updated_at=now,
@@ -152,6 +160,7 @@ def template_out(t: CouponTemplate) -> CouponTemplateOut:
         valid_days=t.valid_days,
         product_ids=list(t.product_ids),
         category_ids=list(t.category_ids),
+        stacks_with_campaigns=t.stacks_with_campaigns,
     )
 
 
@@ -160,6 +169,8 @@ def admin_template_out(t: CouponTemplate) -> AdminCouponTemplateOut:
         **template_out(t).model_dump(),
         total=t.total,
         claimed=t.claimed,
+        auto_issue=cast(AutoIssue | None, t.auto_issue),
+        auto_issue_tiers=list(t.auto_issue_tiers),
         active=t.active,
         created_at=t.created_at,
         updated_at=t.updated_at,
@@ -351,6 +362,103 @@ async def _issue_one(
     return IssueResultOut(member_id=member_id, issued=False, coupon_id=None, reason=reason)
 
 
+# ---- automatic issuance (in-transaction subscribers) ---------------------------------
+#
+# A template with `auto_issue` grants one coupon per member and occasion, keyed so that a
+# replayed event grants nothing twice. A template that cannot grant (inactive, outside its
+# fixed window, sold out, the member's limit reached) is skipped and logged: the action
+# that raised the event (a login, a payment) must never fail for a coupon.
+
+
+def _for_tier(template: CouponTemplate, tier: str | None) -> bool:
+    return not template.auto_issue_tiers or tier in template.auto_issue_tiers
+
+
+async def _auto_issue(
+    session: AsyncSession,
+    event: DomainEvent,
+    occasion: AutoIssue,
+    *,
+    key: str,
+    suffix: str | None = None,
+    tier: str | None = None,
+) -> list[Coupon]:
+    """Grants the occasion's templates to the event's member under the issue key
+    `auto:<key>:<template>:<member>[:<suffix>]`."""
+    if event.member_id is None:
+        return []
+    now = _session_now(session)
+    granted = []
+    for template in await repo.auto_issue_templates(session, event.merchant_id, occasion, now):
+        if not _for_tier(template, tier):
+            continue
+        issue_key = f"auto:{key}:{template.id}:{event.member_id}"
+        if suffix is not None:
+            issue_key += f":{suffix}"
+        try:
+            coupon = await grant_coupon(
+                session,
+                event.merchant_id,
+                template.id,
+                event.member_id,
+                source="auto",
+                key=issue_key,
+                now=now,
+            )
+        except AppError as exc:  # grant_coupon's refusals; it wrote nothing
+            log.info(
+                "automatic coupon skipped: %s",
+                exc.code,
+                extra={"template_id": template.id, "member_id": event.member_id, "key": issue_key},
+            )
+            continue
+        granted.append(coupon)
+    return granted
+
+
+async def on_member_registered(session: AsyncSession, event: DomainEvent) -> None:
+    """identity's `member.registered` (a first login); the member has no tier yet."""
+    await _auto_issue(session, event, "registration", key="registration")
+
+
+async def on_member_enrolled(session: AsyncSession, event: DomainEvent) -> None:
+    """loyalty's `member.enrolled` (支付即会员), payload `{"tier": name | None, ...}`."""
+    tier = event.payload.get("tier")
+    await _auto_issue(
+        session,
+        event,
+        "enrolment",
+        key="enrolment",
+        tier=str(tier) if tier is not None else None,
+    )
+
+
+async def on_member_birthday_gift(session: AsyncSession, event: DomainEvent) -> None:
+    """loyalty's `member.birthday_gift`, payload `{"year": int, "tier": name | None}`:
+    one coupon per template and year."""
+    year = int(event.payload["year"])
+    tier = event.payload.get("tier")
+    await _auto_issue(
+        session,
+        event,
+        "birthday",
+        key="birthday",
+        suffix=str(year),
+        tier=str(tier) if tier is not None else None,
+    )
+
+
+async def on_member_tier_changed(session: AsyncSession, event: DomainEvent) -> None:
+    """loyalty's `member.tier_changed`, payload `{"from", "to", "direction": "up" | "down"}`:
+    an upgrade grants the templates for the tier reached, once per template and tier (a
+    member who drops and climbs back does not get them again)."""
+    to = event.payload.get("to")
+    if event.payload.get("direction") != "up" or to is None:
+        return
+    tier = str(to)
+    await _auto_issue(session, event, "tier_upgrade", key="tier", suffix=tier, tier=tier)
+
+
 # ---- the member's wallet -------------------------------------------------------------
 
 
@@ -380,6 +488,7 @@ def _coupon_out(c: Coupon, t: CouponTemplate, now: datetime) -> CouponOut:
         max_discount=t.max_discount,
         product_ids=list(t.product_ids),
         category_ids=list(t.category_ids),
+        stacks_with_campaigns=t.stacks_with_campaigns,
         status=wallet_status(c, now),
         source=cast(CouponSource, c.source),
         valid_from=c.valid_from,
