@@ -109,6 +109,8 @@ async def snapshot(t: Tenant) -> dict[str, Any]:
         "admin_me": ("/v1/admin/me", t.admin),
         "coupons": ("/v1/admin/coupons", t.admin),
         "my_coupons": ("/v1/me/coupons", t.member),
+        "my_referral": ("/v1/me/referral", t.member),
+        "my_consents": ("/v1/me/consents", t.member),
     }
     state: dict[str, Any] = {}
     for name, (path, headers) in reads.items():
@@ -182,6 +184,14 @@ async def build_admin_login(t: Tenant) -> Req:
 async def build_member_login(t: Tenant) -> Req:
     code = f"matrix-login-{next(_seq)}"
     return Req(json={"merchant_id": t.merchant_id, "platform": "dev", "code": code})
+
+
+async def build_profile(t: Tenant) -> Req:
+    return Req(json={"nickname": f"昵称{next(_seq)}"})
+
+
+async def build_consents(t: Tenant) -> Req:
+    return Req(json={"marketing": True, "analytics": False})
 
 
 async def build_new_admin_user(t: Tenant) -> Req:
@@ -339,6 +349,8 @@ ROUTES: list[Route] = [
     Route("POST", "/v1/admin/login", By.PUBLIC, 200, build_admin_login, T.NONE),
     Route("POST", "/v1/auth/login", By.PUBLIC, 200, build_member_login, T.NONE),
     Route("GET", "/v1/me", By.MEMBER, 200, build_nothing, T.SELF),
+    Route("PATCH", "/v1/me/profile", By.MEMBER, 200, build_profile, T.SELF),
+    Route("GET", "/v1/me/referral", By.MEMBER, 200, build_nothing, T.SELF),
     Route("GET", "/v1/admin/me", By.ADMIN, 200, build_nothing, T.SELF, None),
     Route("POST", "/v1/admin/users", By.ADMIN, 201, build_new_admin_user, T.CREATE,
           P.SETTINGS_WRITE),
@@ -402,6 +414,11 @@ ROUTES: list[Route] = [
     Route("POST", "/v1/coupons/{template_id}/claim", By.MEMBER, 201, build_coupon_template,
           T.OBJECT),
     Route("GET", "/v1/me/coupons", By.MEMBER, 200, build_nothing, T.LIST, lists="my_coupons"),
+    # compliance: the policy is public (shown before login); consents describe the caller
+    Route("GET", "/v1/privacy/policy", By.PUBLIC, 200, build_nothing, T.NONE),
+    Route("GET", "/v1/me/consents", By.MEMBER, 200, build_nothing, T.SELF),
+    Route("PUT", "/v1/me/consents", By.MEMBER, 200, build_consents, T.SELF),
+    Route("GET", "/v1/me/consents/history", By.MEMBER, 200, build_nothing, T.SELF),
     # loyalty
     Route("GET", "/v1/me/membership", By.MEMBER, 200, build_nothing, T.SELF),
     Route("GET", "/v1/me/points/ledger", By.MEMBER, 200, build_nothing, T.SELF),
@@ -619,6 +636,8 @@ async def test_self_routes_describe_the_caller(
         r = await send(client, route, req, rightful(t, route))
         assert r.status_code == route.ok, r.text
         if route.path == "/v1/me":
+            assert r.json()["id"] == t.member_id
+        elif route.path == "/v1/me/profile":
             assert r.json()["id"] == t.member_id
         elif route.path == "/v1/admin/me":
             assert r.json()["merchant"]["id"] == t.merchant_id

@@ -1,6 +1,7 @@
 """Imports every domain's models so `Base.metadata` is complete (Alembic, data map, tests)."""
 
 from growthloop.catalog import models as catalog_models
+from growthloop.compliance import models as compliance_models
 from growthloop.core import audit, events, idempotency
 from growthloop.core.models import Base
 from growthloop.identity import models as identity_models
@@ -14,6 +15,7 @@ metadata = Base.metadata
 __all__ = [
     "audit",
     "catalog_models",
+    "compliance_models",
     "events",
     "idempotency",
     "identity_models",

@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
 from growthloop.catalog.api import router as catalog_router
+from growthloop.compliance.api import router as compliance_router
 from growthloop.config import Settings
 from growthloop.core.clock import Clock
 from growthloop.core.errors import install_error_handlers
@@ -75,6 +76,7 @@ def create_app(
         payments_router,
         loyalty_router,
         promotions_router,
+        compliance_router,
     ):
         app.include_router(router)
     if settings.sandbox:

@@ -17,7 +17,8 @@ from growthloop.core.jobs import Sweeper
 from growthloop.core.kv import make_counters
 from growthloop.core.runtime import Runtime
 from growthloop.identity.platforms import DevAdapter
-from growthloop.identity.service import IdentityDirectory, IdentityPrincipals
+from growthloop.identity import service as identity
+from growthloop.identity.service import IdentityDirectory, IdentityMembers, IdentityPrincipals
 from growthloop.loyalty import service as loyalty
 from growthloop.orders import service as orders
 from growthloop.payments import service as payments
@@ -49,6 +50,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
         "clock": clock,
         "kick": rt.sweeper.kick,
         "merchants": IdentityDirectory(),
+        "members": IdentityMembers(),
     }
     _subscribe(rt)
     _sweeps(rt)
@@ -94,6 +96,7 @@ def _sweeps(rt: Runtime) -> None:
     rt.sweeper.add(
         "payments.refunds", partial(payments.retry_due_refunds, rt.db, rt.gateways, rt.clock)
     )
+    rt.sweeper.add("identity.birthdays", partial(identity.celebrate_birthdays, rt.db, rt.clock))
     rt.sweeper.add("loyalty.expire", partial(loyalty.expire_due_points, rt.db, rt.clock))
     rt.sweeper.add("loyalty.tier_review", partial(loyalty.review_due_tiers, rt.db, rt.clock))
     rt.sweeper.add("events.dispatch", partial(rt.bus.dispatch_pending, rt.db, rt.clock))

@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from fastapi import APIRouter, Request
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.core.auth import (
     ROLE_PERMISSIONS,
@@ -27,6 +28,8 @@ from growthloop.identity.schemas import (
     MemberLoginOut,
     MemberOut,
     MerchantOut,
+    ProfileIn,
+    ReferralOut,
     TokenOut,
 )
 
@@ -72,15 +75,51 @@ async def member_login(body: MemberLoginIn, session: SessionDep, rt: RuntimeDep)
     )
 
 
-@router.get("/v1/me", response_model=MemberOut, tags=["members"])
-async def me(member: CurrentMember, session: SessionDep) -> MemberOut:
-    row, platforms = await service.member_with_platforms(session, member.member_id)
+async def _member_out(session: AsyncSession, member_id: str) -> MemberOut:
+    row, platforms = await service.member_with_platforms(session, member_id)
     return MemberOut(
         id=row.id,
         nickname=row.nickname,
+        birthday=row.birthday,
         signup_platform=row.signup_platform,
         created_at=row.created_at,
         platforms=platforms,
+    )
+
+
+@router.get("/v1/me", response_model=MemberOut, tags=["members"])
+async def me(member: CurrentMember, session: SessionDep) -> MemberOut:
+    return await _member_out(session, member.member_id)
+
+
+@router.patch("/v1/me/profile", response_model=MemberOut, tags=["members"])
+async def update_profile(
+    body: ProfileIn, member: CurrentMember, session: SessionDep, rt: RuntimeDep
+) -> MemberOut:
+    await service.update_profile(
+        session,
+        member.merchant_id,
+        member.member_id,
+        rt.clock,
+        nickname=body.nickname,
+        set_nickname="nickname" in body.model_fields_set,
+        birthday=body.birthday,
+    )
+    return await _member_out(session, member.member_id)
+
+
+@router.get("/v1/me/referral", response_model=ReferralOut, tags=["members"])
+async def my_referral(member: CurrentMember, session: SessionDep, rt: RuntimeDep) -> ReferralOut:
+    """The member's own code to share, how many joined with it, and who invited them."""
+    info = await service.referral_of(session, member.merchant_id, member.member_id)
+    code = info.referrer_code
+    if code is None:
+        # Members from before referral codes get theirs now. A GET runs in a read
+        # transaction, so the code is written in a short transaction of its own.
+        async with rt.db.unit_of_work() as uow:
+            code = await service.ensure_referral_code(uow.session, member.member_id)
+    return ReferralOut(
+        referrer_code=code, invited_count=info.invited_count, referred_by=info.referred_by
     )
 
 

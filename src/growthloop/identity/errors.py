@@ -39,3 +39,13 @@ class InvalidTimezone(Invalid):
 class MemberNotFound(NotFound):
     code = "member_not_found"
     message = "No member has this id."
+
+
+class BirthdayAlreadySet(Conflict):
+    code = "birthday_already_set"
+    message = "Your birthday is already set; ask the store to correct it."
+
+
+class InvalidBirthday(Invalid):
+    code = "invalid_birthday"
+    message = "A birthday is a past date, from 1900-01-01 on."

@@ -2,7 +2,16 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped
 
 from growthloop.core.models import (
@@ -82,6 +91,12 @@ class Member(Base):
         Date,
         pii=Personal(Category.PROFILE, "birthday gifts", basis="consent"),
     )
+    # month * 100 + day of `birthday` (229 for 29 Feb): the birthday sweep finds today's
+    # birthdays through an index, on any dialect, without reading the date itself.
+    birthday_month_day: Mapped[int | None] = col(
+        SmallInteger,
+        pii=Personal(Category.PROFILE, "birthday gifts", basis="consent"),
+    )
     # Keyed hash of a platform-verified phone number: recognises the same person at an
     # alliance partner without storing or comparing the number itself.
     phone_hash: Mapped[str | None] = col(
@@ -94,6 +109,8 @@ class Member(Base):
     __table_args__ = (
         UniqueConstraint("merchant_id", "referral_code"),
         Index("ix_members_phone_hash", "merchant_id", "phone_hash"),
+        Index("ix_members_referred_by", "merchant_id", "referred_by"),
+        Index("ix_members_birthday", "birthday_month_day", "merchant_id"),
     )
 
 
@@ -127,3 +144,13 @@ class MemberActivityDay(Base):
     merchant_id: Mapped[str] = col(String(26), primary_key=True, pii=None)
     member_id: Mapped[str] = col(String(26), ForeignKey("members.id"), primary_key=True, pii=None)
     day: Mapped[date] = col(Date, primary_key=True, pii=None)
+
+
+class BirthdayCelebration(Base):
+    """A member's birthday was celebrated in this year: `member.birthday` at most once a year."""
+
+    __tablename__ = "birthday_celebrations"
+
+    merchant_id: Mapped[str] = col(String(26), primary_key=True, pii=None)
+    member_id: Mapped[str] = col(String(26), ForeignKey("members.id"), primary_key=True, pii=None)
+    year: Mapped[int] = col(Integer, primary_key=True, autoincrement=False, pii=None)

@@ -2,11 +2,12 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.identity.models import (
     AdminUser,
+    BirthdayCelebration,
     Member,
     MemberActivityDay,
     Merchant,
@@ -82,3 +83,107 @@ async def count_activity_days(session: AsyncSession, merchant_id: str, member_id
         MemberActivityDay.merchant_id == merchant_id, MemberActivityDay.member_id == member_id
     )
     return int((await session.execute(stmt)).scalar_one())
+
+
+# ---- referrals --------------------------------------------------------------------------
+
+
+async def member_by_referral_code(
+    session: AsyncSession, merchant_id: str, code: str
+) -> Member | None:
+    stmt = select(Member).where(Member.merchant_id == merchant_id, Member.referral_code == code)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def referral_code_of(session: AsyncSession, member_id: str) -> str | None:
+    stmt = select(Member.referral_code).where(Member.id == member_id)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def set_referral_code_if_missing(session: AsyncSession, member_id: str, code: str) -> bool:
+    """Guarded: a member's code, once given, never changes."""
+    stmt = (
+        update(Member)
+        .where(Member.id == member_id, Member.referral_code.is_(None))
+        .values(referral_code=code)
+        .execution_options(synchronize_session=False)
+    )
+    return getattr(await session.execute(stmt), "rowcount", 0) == 1
+
+
+async def set_referrer_if_unbound(session: AsyncSession, member_id: str, inviter_id: str) -> bool:
+    """Guarded: the first binding wins."""
+    stmt = (
+        update(Member)
+        .where(Member.id == member_id, Member.referred_by.is_(None))
+        .values(referred_by=inviter_id)
+        .execution_options(synchronize_session=False)
+    )
+    return getattr(await session.execute(stmt), "rowcount", 0) == 1
+
+
+async def count_invited(session: AsyncSession, merchant_id: str, member_id: str) -> int:
+    stmt = select(func.count()).where(
+        Member.merchant_id == merchant_id, Member.referred_by == member_id
+    )
+    return int((await session.execute(stmt)).scalar_one())
+
+
+# ---- birthdays --------------------------------------------------------------------------
+
+
+async def set_birthday_if_missing(
+    session: AsyncSession, member_id: str, birthday: date, month_day: int
+) -> bool:
+    """Guarded: a member sets their birthday once."""
+    stmt = (
+        update(Member)
+        .where(Member.id == member_id, Member.birthday.is_(None))
+        .values(birthday=birthday, birthday_month_day=month_day)
+        .execution_options(synchronize_session=False)
+    )
+    return getattr(await session.execute(stmt), "rowcount", 0) == 1
+
+
+async def merchant_timezones(session: AsyncSession) -> list[str]:
+    stmt = select(Merchant.timezone).distinct().order_by(Merchant.timezone)
+    return list((await session.execute(stmt)).scalars())
+
+
+async def birthdays_due(
+    session: AsyncSession,
+    timezone: str,
+    month_days: list[int],
+    year: int,
+    after_id: str,
+    limit: int,
+) -> list[tuple[str, str]]:
+    """(merchant_id, member_id) of active members of merchants in `timezone` whose birthday
+    falls on one of `month_days` and was not celebrated in `year`, by member id after
+    `after_id`. Uses ix_members_birthday and the celebrations' primary key."""
+    celebrated = exists().where(
+        BirthdayCelebration.merchant_id == Member.merchant_id,
+        BirthdayCelebration.member_id == Member.id,
+        BirthdayCelebration.year == year,
+    )
+    stmt = (
+        select(Member.merchant_id, Member.id)
+        .join(Merchant, Merchant.id == Member.merchant_id)
+        .where(
+            Member.birthday_month_day.in_(month_days),
+            Merchant.timezone == timezone,
+            Member.status == "active",
+            Member.id > after_id,
+            ~celebrated,
+        )
+        .order_by(Member.id)
+        .limit(limit)
+    )
+    return [(m, i) for m, i in (await session.execute(stmt)).all()]
+
+
+async def signup_platform_of(session: AsyncSession, merchant_id: str, member_id: str) -> str | None:
+    stmt = select(Member.signup_platform).where(
+        Member.id == member_id, Member.merchant_id == merchant_id
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import calendar
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from argon2 import PasswordHasher
@@ -15,10 +16,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from growthloop.core import audit
 from growthloop.core.auth import Role
 from growthloop.core.clock import Clock
+from growthloop.core.db import Database
 from growthloop.core.events import DomainEvent, emit
+from growthloop.core.sql import insert_unless_exists, mark_committed
 from growthloop.identity import repository as repo
 from growthloop.identity.errors import (
+    BirthdayAlreadySet,
     EmailTaken,
+    InvalidBirthday,
     InvalidCredentials,
     InvalidTimezone,
     MemberNotFound,
@@ -27,6 +32,7 @@ from growthloop.identity.errors import (
 )
 from growthloop.identity.models import (
     AdminUser,
+    BirthdayCelebration,
     Member,
     MemberActivityDay,
     Merchant,
@@ -37,6 +43,15 @@ from growthloop.identity.platforms import PlatformAdapter, PlatformIdentity
 _hasher = PasswordHasher()
 # Verified against when the email is unknown, so timing does not reveal which emails exist.
 _DUMMY_HASH = _hasher.hash("growthloop-no-such-admin")
+
+MEMBER_INVITED = "member.invited"
+MEMBER_BIRTHDAY = "member.birthday"
+
+# Referral codes are read aloud and typed from posters: no 0/O or 1/I. 32**8 codes.
+REFERRAL_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+REFERRAL_CODE_LENGTH = 8
+_CODE_ATTEMPTS = 8
+EARLIEST_BIRTHDAY = date(1900, 1, 1)
 
 
 @dataclass(frozen=True)
@@ -189,6 +204,92 @@ def _link_account(
     )
 
 
+# ---- referral codes ----------------------------------------------------------------------
+
+
+def new_referral_code() -> str:
+    return "".join(secrets.choice(REFERRAL_ALPHABET) for _ in range(REFERRAL_CODE_LENGTH))
+
+
+def normalize_referral_code(code: str) -> str:
+    return code.strip().upper()
+
+
+async def _add_with_referral_code(session: AsyncSession, member: Member) -> None:
+    """Inserts a new member with a random referral code, drawing again on a collision."""
+    for attempt in range(_CODE_ATTEMPTS):
+        member.referral_code = new_referral_code()
+        try:
+            async with session.begin_nested():
+                session.add(member)
+                await session.flush()
+            return
+        except IntegrityError:
+            if attempt == _CODE_ATTEMPTS - 1:
+                raise
+
+
+async def ensure_referral_code(session: AsyncSession, member_id: str) -> str:
+    """The member's referral code, given now to a member created before codes existed."""
+    for attempt in range(_CODE_ATTEMPTS):
+        code = new_referral_code()
+        try:
+            async with session.begin_nested():
+                assigned = await repo.set_referral_code_if_missing(session, member_id, code)
+        except IntegrityError:  # another member holds this code
+            if attempt == _CODE_ATTEMPTS - 1:
+                raise
+            continue
+        if assigned:
+            return code
+        existing = await repo.referral_code_of(session, member_id)  # given concurrently
+        if existing is None:
+            raise MemberNotFound(member_id=member_id)
+        return existing
+    raise AssertionError("unreachable")
+
+
+async def bind_referrer(session: AsyncSession, member: Member, code: str | None) -> str | None:
+    """Binds `member` to the member whose referral code `code` is and emits `member.invited`
+    (member_id = the inviter, payload {"invitee_id"}); returns the inviter's id. A missing,
+    unknown or own code, or a member already bound (the first binding wins), binds nothing
+    and is not an error: login never fails because of a code. Every referral binding goes
+    through here, so binding windows and cycle checks belong here too."""
+    if not code:
+        return None
+    inviter = await repo.member_by_referral_code(
+        session, member.merchant_id, normalize_referral_code(code)
+    )
+    if inviter is None or inviter.id == member.id or inviter.status != "active":
+        return None
+    if not await repo.set_referrer_if_unbound(session, member.id, inviter.id):
+        return None
+    mark_committed(member, referred_by=inviter.id)
+    await emit(
+        session,
+        DomainEvent(MEMBER_INVITED, member.merchant_id, {"invitee_id": member.id}, inviter.id),
+    )
+    return inviter.id
+
+
+@dataclass(frozen=True)
+class Referral:
+    referrer_code: str | None
+    invited_count: int
+    referred_by: str | None
+
+
+async def referral_of(session: AsyncSession, merchant_id: str, member_id: str) -> Referral:
+    member = await repo.get_member(session, member_id)
+    if member is None or member.merchant_id != merchant_id:
+        raise MemberNotFound(member_id=member_id)
+    return Referral(
+        referrer_code=member.referral_code,
+        invited_count=await repo.count_invited(session, merchant_id, member_id),
+        referred_by=member.referred_by,
+    )
+
+
 async def _find_or_create_member(
     session: AsyncSession,
     merchant_id: str,
@@ -225,8 +326,7 @@ async def _find_or_create_member(
         signup_share_code=share_code,
         created_at=now,
     )
-    session.add(member)
-    await session.flush()
+    await _add_with_referral_code(session, member)
     _link_account(session, merchant_id, member.id, identity, now)
     return LoginResult(member, is_new=True)
 
@@ -270,6 +370,7 @@ async def login_member(
     if result.is_new:
         payload |= {"referrer_code": referrer_code, "share_code": share_code}
         await emit(session, DomainEvent("member.registered", merchant.id, payload, member.id))
+        await bind_referrer(session, member, referrer_code)
     await emit(session, DomainEvent("member.login", merchant.id, payload, member.id))
     return result
 
@@ -280,6 +381,80 @@ async def member_for_external_id(
     """The member behind an external id (bulk imports), created when unknown."""
     identity = PlatformIdentity(platform=platform, app_id="", openid=external_id)
     return await _find_or_create_member(session, merchant_id, identity, now, None, None)
+
+
+# ---- profile and birthdays ------------------------------------------------------------
+
+
+async def update_profile(
+    session: AsyncSession,
+    merchant_id: str,
+    member_id: str,
+    clock: Clock,
+    *,
+    nickname: str | None = None,
+    set_nickname: bool = False,
+    birthday: date | None = None,
+) -> Member:
+    """Changes the member's nickname (None clears it when `set_nickname`) and sets their
+    birthday, once: sending the same date again is fine, another one is a conflict."""
+    member = await repo.get_member(session, member_id)
+    if member is None or member.merchant_id != merchant_id:
+        raise MemberNotFound(member_id=member_id)
+    if birthday is not None:
+        today = clock.today(await merchant_timezone(session, merchant_id))
+        if not EARLIEST_BIRTHDAY <= birthday <= today:
+            raise InvalidBirthday(birthday=birthday.isoformat())
+        month_day = birthday.month * 100 + birthday.day
+        if await repo.set_birthday_if_missing(session, member_id, birthday, month_day):
+            mark_committed(member, birthday=birthday, birthday_month_day=month_day)
+        else:
+            await session.refresh(member, ["birthday", "birthday_month_day"])
+            if member.birthday != birthday:
+                raise BirthdayAlreadySet()
+    if set_nickname:
+        member.nickname = nickname
+    return member
+
+
+def birthday_month_days(day: date) -> list[int]:
+    """The birthdays (month * 100 + day) celebrated on `day`: 29 February is celebrated on
+    28 February in years without one."""
+    month_days = [day.month * 100 + day.day]
+    if (day.month, day.day) == (2, 28) and not calendar.isleap(day.year):
+        month_days.append(229)
+    return month_days
+
+
+async def celebrate_birthdays(db: Database, clock: Clock, batch_size: int = 500) -> int:
+    """Sweep: `member.birthday` (payload {"year", "day"}) for every active member whose
+    birthday is today in their merchant's timezone, at most once per member and year (a
+    `birthday_celebrations` row claims it, so concurrent workers and reruns emit nothing
+    twice). Members are read in batches through an index, one transaction per batch."""
+    async with db.unit_of_work(write=False) as uow:
+        timezones = await repo.merchant_timezones(uow.session)
+    emitted = 0
+    for tz in timezones:
+        today = clock.today(tz)
+        month_days = birthday_month_days(today)
+        payload = {"year": today.year, "day": today.isoformat()}
+        after = ""
+        while True:
+            async with db.unit_of_work() as uow:
+                s = uow.session
+                due = await repo.birthdays_due(s, tz, month_days, today.year, after, batch_size)
+                batch = 0
+                for merchant_id, member_id in due:
+                    key = {"merchant_id": merchant_id, "member_id": member_id, "year": today.year}
+                    if await insert_unless_exists(s, BirthdayCelebration, key, tuple(key)):
+                        event = DomainEvent(MEMBER_BIRTHDAY, merchant_id, dict(payload), member_id)
+                        await emit(s, event)
+                        batch += 1
+            emitted += batch
+            if len(due) < batch_size:
+                break
+            after = due[-1][1]
+    return emitted
 
 
 class IdentityDirectory:
@@ -300,3 +475,12 @@ class IdentityPrincipals:
     ) -> Role | None:
         role = await repo.admin_role(session, admin_id, merchant_id)
         return Role(role) if role else None
+
+
+class IdentityMembers:
+    """The `MemberDirectory` the app registers for the consent ledger."""
+
+    async def signup_platform(
+        self, session: AsyncSession, merchant_id: str, member_id: str
+    ) -> str | None:
+        return await repo.signup_platform_of(session, merchant_id, member_id)

@@ -1,0 +1,21 @@
+from growthloop.core.errors import Invalid
+
+
+class UnknownPurpose(Invalid):
+    code = "unknown_purpose"
+    message = "The privacy policy has no such purpose."
+
+
+class EssentialNotRefusable(Invalid):
+    code = "essential_not_refusable"
+    message = "The essential purpose is needed to provide the service and cannot be refused."
+
+
+class SeparateConsentRequired(Invalid):
+    code = "separate_consent_required"
+    message = "This purpose needs separate consent: grant it in a request of its own."
+
+
+class NoPurposes(Invalid):
+    code = "no_purposes"
+    message = "Name at least one purpose."

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, Index, String
+from sqlalchemy.orm import Mapped
+
+from growthloop.core.models import Base, col, created_column, id_column, merchant_column
+
+
+class ConsentRecord(Base):
+    """The consent ledger: every decision of a member on a purpose. Append-only."""
+
+    __tablename__ = "consent_ledger"
+
+    id: Mapped[str] = id_column()
+    merchant_id: Mapped[str] = merchant_column()
+    member_id: Mapped[str] = col(String(26), nullable=False, pii=None)
+    purpose: Mapped[str] = col(String(32), nullable=False, pii=None)
+    granted: Mapped[bool] = col(Boolean, nullable=False, pii=None)
+    policy_version: Mapped[str] = col(String(32), nullable=False, pii=None)
+    platform: Mapped[str | None] = col(String(16), pii=None)
+    source: Mapped[str] = col(String(32), nullable=False, pii=None)  # member | first_payment ...
+    created_at: Mapped[datetime] = created_column()
+
+    __table_args__ = (Index("ix_consent_ledger_member", "member_id", "id"),)
+
+
+class ConsentState(Base):
+    """The latest decision per member and purpose (a projection of the ledger): consent checks
+    are one primary-key read, and a change is a guarded update whose rowcount says it changed."""
+
+    __tablename__ = "consent_states"
+
+    merchant_id: Mapped[str] = col(String(26), primary_key=True, pii=None)
+    member_id: Mapped[str] = col(String(26), primary_key=True, pii=None)
+    purpose: Mapped[str] = col(String(32), primary_key=True, pii=None)
+    granted: Mapped[bool] = col(Boolean, nullable=False, pii=None)
+    policy_version: Mapped[str] = col(String(32), nullable=False, pii=None)
+    platform: Mapped[str | None] = col(String(16), pii=None)
+    record_id: Mapped[str] = col(String(26), nullable=False, pii=None)
+    updated_at: Mapped[datetime] = created_column()

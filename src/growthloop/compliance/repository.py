@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from growthloop.compliance.models import ConsentRecord, ConsentState
+from growthloop.core.sql import insert_unless_exists
+
+
+async def state_of(
+    session: AsyncSession, merchant_id: str, member_id: str, purpose: str
+) -> ConsentState | None:
+    return await session.get(ConsentState, (merchant_id, member_id, purpose))
+
+
+async def states_of(session: AsyncSession, merchant_id: str, member_id: str) -> list[ConsentState]:
+    stmt = select(ConsentState).where(
+        ConsentState.merchant_id == merchant_id, ConsentState.member_id == member_id
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+async def change_state(
+    session: AsyncSession,
+    *,
+    merchant_id: str,
+    member_id: str,
+    purpose: str,
+    granted: bool,
+    policy_version: str,
+    platform: str | None,
+    record_id: str,
+    now: datetime,
+) -> bool:
+    """Sets the member's decision on `purpose`; True only if it differs from the current one
+    (first decision included). Concurrent identical decisions change it once."""
+    values = {
+        "granted": granted,
+        "policy_version": policy_version,
+        "platform": platform,
+        "record_id": record_id,
+        "updated_at": now,
+    }
+    key = {"merchant_id": merchant_id, "member_id": member_id, "purpose": purpose}
+    if await insert_unless_exists(session, ConsentState, key | values, tuple(key)):
+        return True
+    stmt = (
+        update(ConsentState)
+        .where(
+            ConsentState.merchant_id == merchant_id,
+            ConsentState.member_id == member_id,
+            ConsentState.purpose == purpose,
+            ConsentState.granted != granted,
+        )
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    result = await session.execute(stmt)
+    return getattr(result, "rowcount", 0) == 1
+
+
+def append(session: AsyncSession, record: ConsentRecord) -> None:
+    session.add(record)
+
+
+async def ledger_page(
+    session: AsyncSession, merchant_id: str, member_id: str, limit: int, before_id: str | None
+) -> list[ConsentRecord]:
+    """Newest first; ids are time-sortable."""
+    stmt = select(ConsentRecord).where(
+        ConsentRecord.merchant_id == merchant_id, ConsentRecord.member_id == member_id
+    )
+    if before_id:
+        stmt = stmt.where(ConsentRecord.id < before_id)
+    stmt = stmt.order_by(ConsentRecord.id.desc()).limit(limit + 1)
+    return list((await session.execute(stmt)).scalars())

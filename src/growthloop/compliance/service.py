@@ -1,0 +1,257 @@
+"""The consent ledger: what each member decided on each purpose of the privacy policy, under
+which policy version, when and on which platform. Never commits: the caller's unit of work
+does.
+
+Other domains ask `has_consent` before using data for a purpose, and `record_consent` when a
+member decides through them (e.g. 支付即会员 at checkout). Every change appends a ledger row,
+writes an audit entry and emits `consent.changed`, all in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from growthloop.compliance import repository as repo
+from growthloop.compliance.errors import (
+    EssentialNotRefusable,
+    NoPurposes,
+    SeparateConsentRequired,
+    UnknownPurpose,
+)
+from growthloop.compliance.models import ConsentRecord
+from growthloop.compliance.policy import BY_KEY, POLICY_VERSION, PURPOSES, Purpose
+from growthloop.compliance.schemas import (
+    ConsentOut,
+    ConsentRecordOut,
+    ConsentsOut,
+    PolicyOut,
+    PurposeOut,
+)
+from growthloop.core import audit
+from growthloop.core.clock import Clock
+from growthloop.core.events import DomainEvent, emit
+from growthloop.core.ids import new_id
+from growthloop.core.pagination import PageParams, make_page
+
+CONSENT_CHANGED = "consent.changed"
+
+
+class MemberDirectory(Protocol):
+    """What consent records need to know about a member; identity provides it through the
+    session's `info["members"]` (ground-floor domains do not import each other)."""
+
+    async def signup_platform(
+        self, session: AsyncSession, merchant_id: str, member_id: str
+    ) -> str | None: ...
+
+
+def current_policy() -> PolicyOut:
+    return PolicyOut(
+        version=POLICY_VERSION,
+        purposes=[
+            PurposeOut(
+                key=p.key,
+                label=p.label,
+                description=p.description,
+                required=p.required,
+                sensitive=p.sensitive,
+                separate=p.separate,
+                since=p.since,
+            )
+            for p in PURPOSES
+        ],
+    )
+
+
+def purpose_of(key: str) -> Purpose:
+    try:
+        return BY_KEY[key]
+    except KeyError:
+        raise UnknownPurpose(purposes=[key]) from None
+
+
+async def has_consent(
+    session: AsyncSession, merchant_id: str, member_id: str, purpose: str
+) -> bool:
+    """True when the member's latest decision on `purpose` is a grant (essential: always)."""
+    if purpose_of(purpose).required:
+        return True
+    state = await repo.state_of(session, merchant_id, member_id, purpose)
+    return state is not None and state.granted
+
+
+async def _platform(session: AsyncSession, merchant_id: str, member_id: str) -> str | None:
+    directory = session.info.get("members")
+    if directory is None:
+        raise RuntimeError("no member directory in this session")
+    platform: str | None = await directory.signup_platform(session, merchant_id, member_id)
+    return platform
+
+
+def _now(session: AsyncSession) -> datetime:
+    clock = session.info["clock"]
+    assert isinstance(clock, Clock)
+    return clock.now()
+
+
+async def _apply(
+    session: AsyncSession,
+    merchant_id: str,
+    member_id: str,
+    purpose: str,
+    granted: bool,
+    *,
+    source: str,
+    platform: str | None,
+) -> bool:
+    now = _now(session)
+    record_id = new_id()
+    changed = await repo.change_state(
+        session,
+        merchant_id=merchant_id,
+        member_id=member_id,
+        purpose=purpose,
+        granted=granted,
+        policy_version=POLICY_VERSION,
+        platform=platform,
+        record_id=record_id,
+        now=now,
+    )
+    if not changed:
+        return False
+    repo.append(
+        session,
+        ConsentRecord(
+            id=record_id,
+            merchant_id=merchant_id,
+            member_id=member_id,
+            purpose=purpose,
+            granted=granted,
+            policy_version=POLICY_VERSION,
+            platform=platform,
+            source=source,
+            created_at=now,
+        ),
+    )
+    by_member = source == "member"
+    await audit.record(
+        session,
+        merchant_id=merchant_id,
+        actor_type="member" if by_member else "system",
+        actor_id=member_id if by_member else None,
+        action="consent.grant" if granted else "consent.refuse",
+        subject_type="consent",
+        subject_id=record_id,
+        member_id=member_id,
+        purpose=purpose,
+        granted=granted,
+        policy_version=POLICY_VERSION,
+        platform=platform,
+        source=source,
+    )
+    payload = {"purpose": purpose, "granted": granted, "policy_version": POLICY_VERSION}
+    await emit(session, DomainEvent(CONSENT_CHANGED, merchant_id, payload, member_id))
+    return True
+
+
+async def record_consent(
+    session: AsyncSession,
+    merchant_id: str,
+    member_id: str,
+    purpose: str,
+    granted: bool,
+    *,
+    source: str,
+    platform: str | None = None,
+) -> bool:
+    """Records one decision; True if it changed the member's state (a ledger row was
+    appended). `platform` defaults to the member's sign-up platform."""
+    if purpose_of(purpose).required:
+        if not granted:
+            raise EssentialNotRefusable(purposes=[purpose])
+        return False
+    if platform is None:
+        platform = await _platform(session, merchant_id, member_id)
+    return await _apply(
+        session, merchant_id, member_id, purpose, granted, source=source, platform=platform
+    )
+
+
+async def set_consents(
+    session: AsyncSession,
+    merchant_id: str,
+    member_id: str,
+    choices: Mapping[str, bool],
+    *,
+    source: str = "member",
+) -> list[str]:
+    """A member's decisions on several purposes; returns the purposes whose state changed.
+    Everything is checked before anything is written."""
+    if not choices:
+        raise NoPurposes()
+    unknown = sorted(k for k in choices if k not in BY_KEY)
+    if unknown:
+        raise UnknownPurpose(purposes=unknown)
+    refused = sorted(k for k, v in choices.items() if BY_KEY[k].required and not v)
+    if refused:
+        raise EssentialNotRefusable(purposes=refused)
+    current = {s.purpose: s.granted for s in await repo.states_of(session, merchant_id, member_id)}
+    new_grants = [
+        k for k, v in choices.items() if v and not BY_KEY[k].required and current.get(k) is not True
+    ]
+    bundled = sorted(k for k in new_grants if BY_KEY[k].separate)
+    if bundled and len(new_grants) > 1:
+        raise SeparateConsentRequired(purposes=bundled)
+    changed: list[str] = []
+    platform: str | None = None
+    # Sorted: concurrent requests of one member lock the state rows in the same order.
+    for key in sorted(k for k in choices if not BY_KEY[k].required):
+        if current.get(key) is choices[key]:
+            continue
+        if platform is None:
+            platform = await _platform(session, merchant_id, member_id)
+        if await _apply(
+            session, merchant_id, member_id, key, choices[key], source=source, platform=platform
+        ):
+            changed.append(key)
+    return changed
+
+
+async def consents_of(session: AsyncSession, merchant_id: str, member_id: str) -> ConsentsOut:
+    states = {s.purpose: s for s in await repo.states_of(session, merchant_id, member_id)}
+    consents: dict[str, ConsentOut] = {}
+    for p in PURPOSES:
+        state = states.get(p.key)
+        if p.required:
+            consents[p.key] = ConsentOut(
+                granted=True,
+                required=True,
+                policy_version=POLICY_VERSION,
+                recorded_at=None,
+                platform=None,
+            )
+        elif state is None:
+            consents[p.key] = ConsentOut(
+                granted=None, required=False, policy_version=None, recorded_at=None, platform=None
+            )
+        else:
+            consents[p.key] = ConsentOut(
+                granted=state.granted,
+                required=False,
+                policy_version=state.policy_version,
+                recorded_at=state.updated_at,
+                platform=state.platform,
+            )
+    return ConsentsOut(policy_version=POLICY_VERSION, consents=consents)
+
+
+async def consent_history(
+    session: AsyncSession, merchant_id: str, member_id: str, page: PageParams
+) -> tuple[list[ConsentRecordOut], str | None]:
+    rows = await repo.ledger_page(session, merchant_id, member_id, page.limit, page.after_id)
+    rows, cursor = make_page(rows, page)
+    return [ConsentRecordOut.model_validate(r, from_attributes=True) for r in rows], cursor
