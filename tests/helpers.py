@@ -64,7 +64,9 @@ class Shop:
         assert r.status_code == 201, r.text
         return r.json()  # type: ignore[no-any-return]
 
-    async def member(self, code: str | None = None) -> dict[str, str]:
+    async def member(self, code: str | None = None, *, join: bool = True) -> dict[str, str]:
+        """Log a member in; `join` records their consent to the membership programme (most
+        members tick it; without it they earn no points and get no tier)."""
         code = code or f"user-{next(_seq)}"
         r = await self.client.post(
             "/v1/auth/login",
@@ -72,7 +74,11 @@ class Shop:
         )
         assert r.status_code == 200, r.text
         self.members[code] = r.json()["token"]
-        return bearer(r.json()["token"])
+        headers = bearer(r.json()["token"])
+        if join and r.json()["is_new"]:
+            r = await self.client.put("/v1/me/consents", json={"membership": True}, headers=headers)
+            assert r.status_code == 200, r.text
+        return headers
 
     async def order(
         self, member: dict[str, str], product_id: str, quantity: int = 1, **extra: Any

@@ -190,3 +190,24 @@ async def test_points_expire_after_their_batch_period(
         100,
     )
     assert (await _membership(shop, member))["points"] == 100
+
+
+async def test_paying_without_consent_makes_no_one_a_member(
+    client: httpx.AsyncClient, rt: Runtime
+) -> None:
+    shop = await make_shop(client, rt)
+    await _program(shop)
+    product = await shop.product(price=12000, stock=10)
+    member = await shop.member("undecided", join=False)
+    order = await shop.paid_order(member, product["id"])  # ordering never needs membership
+    await client.post(f"/v1/admin/orders/{order['id']}/complete", headers=shop.admin)
+    m = await _membership(shop, member)
+    assert (m["enrolled_at"], m["points"], m["growth"]) == (None, 0, 0)
+    assert_error(await client.post("/v1/me/checkin", headers=member), 409)
+
+    r = await client.put("/v1/me/consents", json={"membership": True}, headers=member)
+    assert r.status_code == 200, r.text
+    await shop.paid_order(member, product["id"])  # the next paid order enrols
+    m = await _membership(shop, member)
+    assert m["enrolled_at"] is not None and m["points"] == 50  # the welcome gift
+    assert (await client.post("/v1/me/checkin", headers=member)).status_code == 200

@@ -29,3 +29,8 @@ class AlreadyCheckedIn(Conflict):
 class InvalidProgram(Invalid):
     code = "invalid_program"
     message = "The loyalty programme is not valid."
+
+
+class MembershipConsentRequired(Conflict):
+    code = "membership_consent_required"
+    message = 'Join the membership programme first: PUT /v1/me/consents {"membership": true}.'

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from growthloop.compliance import service as consent
 from growthloop.core.clock import Clock
 from growthloop.core.db import Database
 from growthloop.core.events import DomainEvent, emit
@@ -24,6 +25,7 @@ from growthloop.loyalty import ledger
 from growthloop.loyalty import repository as repo
 from growthloop.loyalty.errors import (
     AlreadyCheckedIn,
+    MembershipConsentRequired,
     PointsCapExceeded,
     PointsNotWholeFen,
 )
@@ -296,8 +298,16 @@ async def ledger_page(
 # ---- check-in --------------------------------------------------------------------------
 
 
+async def _in_programme(session: AsyncSession, merchant_id: str, member_id: str) -> bool:
+    """Being in the programme (points, tiers, gifts) needs the member's consent on record
+    (purpose "membership"); ordering and paying never do."""
+    return await consent.has_consent(session, merchant_id, member_id, "membership")
+
+
 async def check_in(session: AsyncSession, merchant_id: str, member_id: str) -> CheckinOut:
     now = _clock(session).now()
+    if not await _in_programme(session, merchant_id, member_id):
+        raise MembershipConsentRequired()
     today = await merchant_today(session, merchant_id)
     program = await program_of(session, merchant_id)
     account = await repo.lock_account(session, merchant_id, member_id)
@@ -444,8 +454,12 @@ async def on_order_cancelled(session: AsyncSession, event: DomainEvent) -> None:
 
 
 async def on_order_paid(session: AsyncSession, event: DomainEvent) -> None:
-    """支付即会员: the first paid order enrols the member and grants the welcome gift."""
-    if event.member_id is None:
+    """支付即会员: the first paid order of a member who agreed to join (consent "membership",
+    given at any time before, e.g. the checkout's tick box) enrols them and grants the welcome
+    gift. Without that consent, paying makes no one a member."""
+    if event.member_id is None or not await _in_programme(
+        session, event.merchant_id, event.member_id
+    ):
         return
     now = _clock(session).now()
     account = await repo.lock_account(session, event.merchant_id, event.member_id)
@@ -478,8 +492,11 @@ async def on_order_paid(session: AsyncSession, event: DomainEvent) -> None:
 
 
 async def on_order_completed(session: AsyncSession, event: DomainEvent) -> None:
-    """Earn on completion: points become spendable once the order is handed over."""
+    """Earn on completion: points become spendable once the order is handed over. Members
+    who have not joined the programme earn nothing."""
     if event.member_id is None or event.payload.get("source") == "import":
+        return
+    if not await _in_programme(session, event.merchant_id, event.member_id):
         return
     now = _clock(session).now()
     order_id = str(event.payload["order_id"])
