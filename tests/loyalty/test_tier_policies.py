@@ -162,8 +162,18 @@ async def test_invitations_count_towards_tiers(client: httpx.AsyncClient, rt: Ru
     shop = await make_shop(client, rt)
     await _setup(shop)
     inviter = await shop.member("inviter")
-    inviter_id = await _member_id(shop, inviter)
-    for n in range(3):
-        await _emit(rt, shop, "member.invited", inviter_id, invitee_id=f"invitee-{n}")
+    code = (await client.get("/v1/me/referral", headers=inviter)).json()["referrer_code"]
+    for n in range(3):  # friends who sign up with the inviter's code
+        r = await client.post(
+            "/v1/auth/login",
+            json={
+                "merchant_id": shop.merchant_id,
+                "platform": "dev",
+                "code": f"friend-{n}",
+                "referrer_code": code,
+            },
+        )
+        assert r.status_code == 200 and r.json()["is_new"], r.text
+    await shop.member("friend-0")  # logging in again is not a new invitation
     m = await _membership(shop, inviter)
     assert (m["invites"], m["tier"]) == (3, "黄金会员")
