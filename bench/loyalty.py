@@ -33,6 +33,7 @@ import os
 import random
 import re
 import shutil
+import sqlite3
 import sys
 import tempfile
 import time
@@ -57,9 +58,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.orm import Session
 
 from growthloop.config import Settings
+from growthloop.core.clock import Clock
 from growthloop.core.ids import new_id
 from growthloop.core.models import UTCDateTime
 from growthloop.core.runtime import Runtime
@@ -86,6 +87,10 @@ SPEND_SHARE = 0.5  # in the mix, the share of operations that spend (when the me
 FALLBACK_BATCHES = 100_000
 LOAD_CHUNK_MEMBERS = 2_000  # members (x batches each) per executemany
 PROGRESS_SECONDS = 15.0
+
+
+def load_average() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def log(backend: str, message: str) -> None:
@@ -115,6 +120,19 @@ async def pg_admin(*statements: str) -> str | None:
     finally:
         await conn.close()
     return None
+
+
+async def pg_version() -> str:
+    try:
+        import asyncpg
+
+        conn = await asyncpg.connect(PG_DSN_ADMIN, timeout=5)
+    except Exception as exc:
+        return f"unreachable ({type(exc).__name__})"
+    try:
+        return str(await conn.fetchval("SHOW server_version"))
+    finally:
+        await conn.close()
 
 
 async def pg_reset(db_name: str) -> str | None:
@@ -163,13 +181,25 @@ def statement_label(statement: str) -> str:
     return f"{kind} {table}{extra}".strip()
 
 
+# What the sweep's statements are, by label (see statement_label).
+SWEEP_STEPS = {
+    "SELECT points_batches GROUP BY": "repo.members_with_due_batches",
+    "SELECT member_loyalty": "repo.lock_existing_accounts",
+    "SELECT points_batches": "repo.due_batches_for",
+    "INSERT points_ledger": "ledger: bulk expiry entries",
+    "UPDATE points_batches": "ledger: batches remaining=0",
+    "UPDATE member_loyalty": "flush: balances",
+}
+
+
 class SqlTimer:
-    """Time and count of each kind of statement, measured around the driver's execute (so
-    it includes the round trip; the rest of a sweep's time is Python, ORM and commits)."""
+    """Time of each execution of each kind of statement, measured around the driver's
+    execute (round trip included; the rest of a sweep's time is Python, ORM and commits).
+    First and last executions are shown apart: a per-round query whose cost grows with the
+    backlog shows it there."""
 
     def __init__(self) -> None:
-        self.count: Counter[str] = Counter()
-        self.seconds: defaultdict[str, float] = defaultdict(float)
+        self.times: defaultdict[str, list[float]] = defaultdict(list)
         self._engine: Any = None
 
     def _before(self, conn: Connection, *_: Any) -> None:
@@ -177,9 +207,7 @@ class SqlTimer:
 
     def _after(self, conn: Connection, _cursor: Any, statement: str, *_: Any) -> None:
         elapsed = time.perf_counter() - conn.info["bench_t0"].pop()
-        label = statement_label(statement)
-        self.count[label] += 1
-        self.seconds[label] += elapsed
+        self.times[statement_label(statement)].append(elapsed)
 
     def attach(self, engine: AsyncEngine) -> SqlTimer:
         self._engine = engine.sync_engine
@@ -193,19 +221,26 @@ class SqlTimer:
             event.remove(self._engine, "after_cursor_execute", self._after)
             self._engine = None
 
-    @property
-    def total(self) -> float:
-        return sum(self.seconds.values())
-
     def lines(self, wall: float) -> list[str]:
-        out = []
-        for label, secs in sorted(self.seconds.items(), key=lambda kv: -kv[1]):
-            share = secs / wall * 100 if wall else 0.0
+        out = [
+            f"    {'statement':<32}{'what':<30}{'count':>7}{'total s':>10}{'% wall':>8}"
+            f"{'first10 ms':>12}{'last10 ms':>11}"
+        ]
+        in_sql = 0.0
+        for label, times in sorted(self.times.items(), key=lambda kv: -sum(kv[1])):
+            total = sum(times)
+            in_sql += total
+            first, last = times[:10], times[-10:]
             out.append(
-                f"    {label:<40}{self.count[label]:>9} x {secs:>9.2f}s  ({share:4.1f}% of wall)"
+                f"    {label:<32}{SWEEP_STEPS.get(label, ''):<30}{len(times):>7}{total:>10.2f}"
+                f"{total / wall * 100 if wall else 0.0:>8.1f}"
+                f"{sum(first) / len(first) * 1000:>12.1f}{sum(last) / len(last) * 1000:>11.1f}"
             )
-        other = wall - self.total
-        out.append(f"    {'(not in SQL execute: Python/ORM/commit)':<40}{'':>12}{other:>9.2f}s")
+        other = wall - in_sql
+        out.append(
+            f"    {'(outside SQL execute)':<32}{'Python, ORM, commits':<30}{'':>7}{other:>10.2f}"
+            f"{other / wall * 100 if wall else 0.0:>8.1f}"
+        )
         return out
 
 
@@ -621,14 +656,32 @@ class SweepResult:
         return self.sweep_s / self.raw_s if self.raw_s and self.finished else float("nan")
 
 
+class BudgetSpent(Exception):
+    pass
+
+
+class DeadlineClock(Clock):
+    """The sweep reads the clock once at the start of each round: past the deadline, this
+    stops it there (between two committed rounds, nothing half done)."""
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+
+    def now(self) -> datetime:
+        if time.monotonic() > self.deadline:
+            raise BudgetSpent
+        return super().now()
+
+
 async def timed_sweep(backend: str, rt: Runtime, result: SweepResult, budget: float) -> None:
     """Run the sweep with a progress line every PROGRESS_SECONDS; stop it after `budget`."""
     flushed = [0]
 
-    def count_expiries(session: Session, *_: Any) -> None:
-        flushed[0] += sum(
-            1 for o in session.new if isinstance(o, LedgerEntry) and o.reason == "expire"
-        )
+    def count_expiries(conn: Any, clause: Any, multiparams: Any, params: Any, *_: Any) -> None:
+        # The sweep writes its expiry entries with one bulk insert per round.
+        table = getattr(clause, "table", None)
+        if getattr(clause, "is_insert", False) and getattr(table, "name", "") == "points_ledger":
+            flushed[0] += len(multiparams) if multiparams else 1
 
     async def progress(start: float) -> None:
         last_n, last_t = 0, start
@@ -645,20 +698,21 @@ async def timed_sweep(backend: str, rt: Runtime, result: SweepResult, budget: fl
             last_n, last_t = n, t
 
     timer = SqlTimer().attach(rt.db.engine)
-    event.listen(Session, "before_flush", count_expiries)
+    event.listen(rt.db.engine.sync_engine, "after_execute", count_expiries)
     start = time.perf_counter()
+    clock = DeadlineClock(time.monotonic() + budget)
     reporter = asyncio.create_task(progress(start))
     try:
-        result.expired = await asyncio.wait_for(expire_due_points(rt.db, rt.clock), budget)
+        result.expired = await expire_due_points(rt.db, clock)
         result.finished = True
-    except TimeoutError:
-        result.expired = flushed[0]
+    except BudgetSpent:
+        result.expired = flushed[0]  # every round before this one committed
     finally:
         result.sweep_s = time.perf_counter() - start
         reporter.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await reporter
-        event.remove(Session, "before_flush", count_expiries)
+        event.remove(rt.db.engine.sync_engine, "after_execute", count_expiries)
         timer.detach()
     result.sql_lines = timer.lines(result.sweep_s)
 
@@ -833,12 +887,16 @@ def print_sweeps(results: list[SweepResult], budget: float) -> None:
                 f"~{r.expired:,} of {r.batches:,} expired ({r.expired / r.sweep_s:,.0f} b/s)"
             )
         if r.rates:
-            shown = ", ".join(f"{n:,}: {rate:,.0f}" for n, rate in r.rates)
-            print(f"  sweep progress (expired so far: batches/s over the last interval): {shown}")
+            print(
+                f"  sweep progress every {PROGRESS_SECONDS:.0f}s (expired so far: b/s since last):"
+            )
+            cells = [f"{n:>9,}: {rate:>5,.0f}" for n, rate in r.rates]
+            for i in range(0, len(cells), 6):
+                print("   " + "  ".join(cells[i : i + 6]))
         print("  raw SQL statements:")
         for line in r.raw_lines:
             print(line)
-        print(f"  sweep SQL by statement (count x time at the driver, {r.sweep_s:.1f}s wall):")
+        print(f"  sweep time by statement ({r.sweep_s:.1f}s wall; one execution per round):")
         for line in r.sql_lines:
             print(line)
     by_backend: dict[str, list[SweepResult]] = defaultdict(list)
@@ -846,14 +904,24 @@ def print_sweeps(results: list[SweepResult], budget: float) -> None:
         by_backend[r.backend].append(r)
     for backend, runs in by_backend.items():
         big, small = runs[0], runs[-1]
-        if len(runs) > 1 and not big.finished and small.finished:
-            linear = small.sweep_s * big.batches / small.batches
-            print()
+        if big.finished:
+            continue
+        print()
+        print(f"[{backend}] EXTRAPOLATED, not measured ({big.batches:,} batches):")
+        last_rate = big.rates[-1][1] if big.rates else big.expired / big.sweep_s
+        if last_rate > 0:
+            rest = (big.batches - big.expired) / last_rate
             print(
-                f"[{backend}] EXTRAPOLATED, not measured: at {big.batches:,} batches the sweep "
-                f"would take ≈ {linear:,.0f}s if its cost per batch stayed what it was at "
-                f"{small.batches:,} ({small.sweep_s:.1f}s × {big.batches // small.batches}). "
-                f"Measured at {big.batches:,}: ~{big.expired:,} expired in {big.sweep_s:.0f}s."
+                f"  - from the stopped run: {big.expired:,} expired in {big.sweep_s:.0f}s, "
+                f"the rest at the last interval's {last_rate:,.0f} b/s ≈ {rest:,.0f}s more, "
+                f"≈ {big.sweep_s + rest:,.0f}s in all"
+            )
+        if len(runs) > 1 and small.finished:
+            linear = small.sweep_s * big.batches / small.batches
+            print(
+                f"  - linear from {small.batches:,}: {small.sweep_s:.1f}s × "
+                f"{big.batches / small.batches:g} ≈ {linear:,.0f}s (assumes a constant cost per "
+                f"batch; compare the per-round first10/last10 query times above)"
             )
 
 
@@ -886,10 +954,13 @@ def parse_args() -> argparse.Namespace:
 async def main() -> None:
     args = parse_args()
     print(
-        f"python {sys.version.split()[0]}   nproc {len(os.sched_getaffinity(0))}   "
+        f"python {sys.version.split()[0]}   sqlite {sqlite3.sqlite_version}   "
+        f"nproc {len(os.sched_getaffinity(0))}   load average {load_average()}   "
         f"backends {','.join(args.backends)}   parts {','.join(sorted(args.parts))}",
         flush=True,
     )
+    if "postgres" in args.backends:
+        print(f"postgresql {await pg_version()} at 127.0.0.1:5432", flush=True)
     writes: list[WriteResult] = []
     checks: dict[str, str] = {}
     sweeps: list[SweepResult] = []
@@ -914,6 +985,8 @@ async def main() -> None:
         print_writes(writes, checks)
     if sweeps:
         print_sweeps(sweeps, args.sweep_budget)
+    print()
+    print(f"load average at the end: {load_average()} (other processes share this machine)")
 
 
 if __name__ == "__main__":
