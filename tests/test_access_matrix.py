@@ -35,9 +35,11 @@ from sqlalchemy import func, select
 
 from growthloop.core.auth import ROLE_PERMISSIONS, Permission, Role
 from growthloop.core.clock import FrozenClock
+from growthloop.core.ids import new_id
 from growthloop.core.pagination import encode_cursor
 from growthloop.core.runtime import Runtime
 from growthloop.identity import service as identity_service
+from growthloop.loyalty import service as loyalty_service
 from growthloop.payments.models import Payment, Refund
 from tests.helpers import Shop, assert_error, bearer, make_shop
 
@@ -111,10 +113,20 @@ async def snapshot(t: Tenant) -> dict[str, Any]:
         "my_coupons": ("/v1/me/coupons", t.member),
         "my_referral": ("/v1/me/referral", t.member),
         "my_consents": ("/v1/me/consents", t.member),
+        "alliance_partnerships": ("/v1/admin/alliance/partnerships", t.admin),
+        "my_alliance_exchanges": ("/v1/me/alliance/exchanges", t.member),
     }
     state: dict[str, Any] = {}
     for name, (path, headers) in reads.items():
-        paged = ("products", "orders", "my_orders", "coupons", "my_coupons")
+        paged = (
+            "products",
+            "orders",
+            "my_orders",
+            "coupons",
+            "my_coupons",
+            "alliance_partnerships",
+            "my_alliance_exchanges",
+        )
         params = {"limit": 100} if name in paged else None
         r = await c.get(path, params=params, headers=headers)
         assert r.status_code == 200, (path, r.text)
@@ -299,6 +311,75 @@ async def build_issue_coupons(t: Tenant) -> Req:
     return Req(params={"template_id": template_id}, json={"member_ids": [t.member_id]})
 
 
+async def _points(t: Tenant) -> None:
+    """Points for the tenant's member, credited as loyalty credits them (no order needed)."""
+    async with t.shop.rt.db.unit_of_work() as uow:
+        await loyalty_service.grant_points(
+            uow.session, t.merchant_id, t.member_id, 10, reason="gift", key=new_id(), ref=None
+        )
+
+
+# Alliance: each request names a partnership of the tenant with a partner shop of its own.
+ALLIANCE_TERMS = {
+    "rate": {"points": 1, "partner_points": 1},
+    "daily_cap": 1000,
+    "settlement_price": {"fen": 1, "points": 1},
+}
+
+
+async def _partnership(t: Tenant, *, offered: bool = False, active: bool = False) -> Any:
+    """A partnership of `t` with a new shop: proposed by `t`, or offered to `t`."""
+    partner = await make_shop(t.client, t.shop.rt, "盟友")
+    proposer, other = (partner, t.shop) if offered else (t.shop, partner)
+    body = {"partner_merchant_id": other.merchant_id, **ALLIANCE_TERMS}
+    path = "/v1/admin/alliance/partnerships"
+    r = await t.client.post(path, json=body, headers=proposer.admin)
+    assert r.status_code == 201, r.text
+    if active:
+        r = await t.client.post(f"{path}/{r.json()['id']}/accept", headers=other.admin)
+        assert r.status_code == 200, r.text
+    return r.json(), partner
+
+
+async def build_new_partnership(t: Tenant) -> Req:
+    partner = await make_shop(t.client, t.shop.rt, "盟友")
+    return Req(json={"partner_merchant_id": partner.merchant_id, **ALLIANCE_TERMS})
+
+
+async def build_partnership(t: Tenant) -> Req:
+    return Req(params={"partnership_id": (await _partnership(t))[0]["id"]})
+
+
+async def build_partnership_offer(t: Tenant) -> Req:
+    return Req(params={"partnership_id": (await _partnership(t, offered=True))[0]["id"]})
+
+
+async def build_active_partnership(t: Tenant) -> Req:
+    return Req(params={"partnership_id": (await _partnership(t, active=True))[0]["id"]})
+
+
+async def build_suspended_partnership(t: Tenant) -> Req:
+    req = await build_active_partnership(t)
+    path = f"/v1/admin/alliance/partnerships/{req.params['partnership_id']}/suspend"
+    assert (await t.client.post(path, headers=t.admin)).status_code == 200
+    return req
+
+
+async def build_phone(t: Tenant) -> Req:
+    return Req(json={"code": "13800138000"})
+
+
+async def build_alliance_exchange(t: Tenant) -> Req:
+    """The tenant's member, known at the partner by the same verified phone, with points."""
+    partnership, partner = await _partnership(t, active=True)
+    phone = {"code": f"139{next(_seq):08d}"}
+    partner_member = await partner.member(f"matrix-partner-{next(_seq)}")
+    for member in (t.member, partner_member):
+        assert (await t.client.post("/v1/me/phone", json=phone, headers=member)).status_code == 200
+    await _points(t)
+    return Req(json={"partnership_id": partnership["id"], "points": 1})
+
+
 # ---- the matrix ----------------------------------------------------------------------
 
 
@@ -329,7 +410,8 @@ class Route:
     tenancy: Tenancy
     permission: Permission | None = None  # ADMIN only; None: any admin
     hidden_code: str | None = None  # HIDDEN only: the 404's error code
-    lists: str | None = None  # LIST only: products | categories | orders | coupons | my_coupons
+    # LIST only: products | categories | orders | coupons | my_coupons | alliance_partnerships
+    lists: str | None = None
 
     @property
     def key(self) -> tuple[str, str]:
@@ -427,6 +509,31 @@ ROUTES: list[Route] = [
           P.CATALOG_READ),
     Route("PUT", "/v1/admin/loyalty/program", By.ADMIN, 200, build_program, T.SELF,
           P.MARKETING_WRITE),
+    # verified phone
+    Route("POST", "/v1/me/phone", By.MEMBER, 200, build_phone, T.SELF),
+    Route("DELETE", "/v1/me/phone", By.MEMBER, 204, build_nothing, T.SELF),
+    # alliance (admin): both merchants of a partnership may act on it, nobody else
+    Route("POST", "/v1/admin/alliance/partnerships", By.ADMIN, 201, build_new_partnership,
+          T.CREATE, P.MARKETING_WRITE),
+    Route("GET", "/v1/admin/alliance/partnerships", By.ADMIN, 200, build_nothing, T.LIST,
+          P.CATALOG_READ, lists="alliance_partnerships"),
+    Route("GET", "/v1/admin/alliance/partnerships/{partnership_id}", By.ADMIN, 200,
+          build_partnership, T.OBJECT, P.CATALOG_READ),
+    Route("POST", "/v1/admin/alliance/partnerships/{partnership_id}/accept", By.ADMIN, 200,
+          build_partnership_offer, T.OBJECT, P.MARKETING_WRITE),
+    Route("POST", "/v1/admin/alliance/partnerships/{partnership_id}/suspend", By.ADMIN, 200,
+          build_active_partnership, T.OBJECT, P.MARKETING_WRITE),
+    Route("POST", "/v1/admin/alliance/partnerships/{partnership_id}/resume", By.ADMIN, 200,
+          build_suspended_partnership, T.OBJECT, P.MARKETING_WRITE),
+    Route("POST", "/v1/admin/alliance/partnerships/{partnership_id}/end", By.ADMIN, 200,
+          build_active_partnership, T.OBJECT, P.MARKETING_WRITE),
+    Route("GET", "/v1/admin/alliance/partnerships/{partnership_id}/settlement", By.ADMIN, 200,
+          build_active_partnership, T.OBJECT, P.ANALYTICS_READ),
+    # alliance (consumer)
+    Route("GET", "/v1/me/alliance/partners", By.MEMBER, 200, build_nothing, T.SELF),
+    Route("POST", "/v1/me/alliance/exchanges", By.MEMBER, 201, build_alliance_exchange,
+          T.OBJECT),
+    Route("GET", "/v1/me/alliance/exchanges", By.MEMBER, 200, build_nothing, T.SELF),
 ]
 # fmt: on
 ROUTE_TABLE = {route.key: route for route in ROUTES}
@@ -569,12 +676,14 @@ async def _seed(t: Tenant) -> dict[str, set[str]]:
     template = await _coupon_template(t)
     r = await t.client.post(f"/v1/coupons/{template['id']}/claim", headers=t.member)
     assert r.status_code == 201, r.text
+    partnership, _ = await _partnership(t)
     return {
         "products": {product["id"]},
         "categories": {category["id"]},
         "orders": {order["id"]},
         "coupons": {template["id"]},
         "my_coupons": {r.json()["id"]},
+        "alliance_partnerships": {partnership["id"]},
     }
 
 
@@ -616,7 +725,7 @@ async def test_lists_show_only_the_callers_merchant(
     if route.path == "/v1/admin/orders":
         r = await send(client, route, req, creds, {"member_id": b.member_id})
         assert _ids(r) == set()
-    if route.lists in ("products", "orders", "coupons", "my_coupons"):
+    if route.lists in ("products", "orders", "coupons", "my_coupons", "alliance_partnerships"):
         for their_id in theirs:
             r = await send(client, route, req, creds, {"cursor": encode_cursor(their_id)})
             assert not _ids(r) & theirs
@@ -682,6 +791,12 @@ async def test_creations_land_in_the_callers_merchant(
         assert_error(r, 403, "forbidden")
         r = await client.get(f"/v1/admin/coupons/{created['id']}", headers=a.admin)
         assert r.status_code == 200, r.text
+    elif route.path == "/v1/admin/alliance/partnerships":
+        assert created["merchant_id"] == a.merchant_id
+        assert created["partner_merchant_id"] == req.json["partner_merchant_id"]
+        path = f"/v1/admin/alliance/partnerships/{created['id']}"
+        assert_error(await client.get(path, headers=b.admin), 403, "forbidden")
+        assert (await client.get(path, headers=a.admin)).status_code == 200
     elif route.path == "/v1/admin/users":
         r = await client.post(
             "/v1/admin/login", json={"email": req.json["email"], "password": "staff-password"}

@@ -1,5 +1,6 @@
 """Imports every domain's models so `Base.metadata` is complete (Alembic, data map, tests)."""
 
+from growthloop.alliance import models as alliance_models
 from growthloop.catalog import models as catalog_models
 from growthloop.compliance import models as compliance_models
 from growthloop.core import audit, events, idempotency
@@ -13,6 +14,7 @@ from growthloop.promotions import models as promotions_models
 metadata = Base.metadata
 
 __all__ = [
+    "alliance_models",
     "audit",
     "catalog_models",
     "compliance_models",

@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
+from growthloop.alliance.api import router as alliance_router
 from growthloop.catalog.api import router as catalog_router
 from growthloop.compliance.api import router as compliance_router
 from growthloop.config import Settings
@@ -21,6 +22,7 @@ from growthloop.core.errors import install_error_handlers
 from growthloop.core.logs import RequestLogMiddleware
 from growthloop.core.runtime import Runtime
 from growthloop.identity.api import router as identity_router
+from growthloop.identity.phone_api import router as phone_router
 from growthloop.loyalty.api import router as loyalty_router
 from growthloop.orders.api import router as orders_router
 from growthloop.payments.api import router as payments_router
@@ -76,6 +78,8 @@ def create_app(
         payments_router,
         loyalty_router,
         promotions_router,
+        phone_router,
+        alliance_router,
         compliance_router,
     ):
         app.include_router(router)
