@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.alliance.models import (
@@ -82,78 +82,30 @@ async def active_partnerships(session: AsyncSession, merchant_id: str) -> list[P
 
 # ---- daily caps ------------------------------------------------------------------------
 
+Counter = type[DailyUsage] | type[MemberDailyUsage]
 
-async def take_daily(
-    session: AsyncSession, partnership_id: str, merchant_id: str, day: date, points: int, cap: int
+
+def _where(model: Counter, key: dict[str, Any]) -> list[ColumnElement[bool]]:
+    return [getattr(model, name) == value for name, value in key.items()]
+
+
+async def take(
+    session: AsyncSession, model: Counter, key: dict[str, Any], n: int, cap: int
 ) -> bool:
-    """Add `points` to the day's counter unless that passes `cap`: a guarded UPDATE."""
-    key = {"partnership_id": partnership_id, "merchant_id": merchant_id, "day": day}
-    await insert_unless_exists(session, DailyUsage, {**key, "points": 0}, tuple(key))
+    """Add `n` to the counter row `key` (created at 0) unless that passes `cap`: a guarded
+    UPDATE whose rowcount says whether it was taken."""
+    await insert_unless_exists(session, model, {**key, "points": 0}, tuple(key))
     result = await session.execute(
-        update(DailyUsage)
-        .where(
-            DailyUsage.partnership_id == partnership_id,
-            DailyUsage.merchant_id == merchant_id,
-            DailyUsage.day == day,
-            DailyUsage.points + points <= cap,
-        )
-        .values(points=DailyUsage.points + points)
+        update(model)
+        .where(*_where(model, key), model.points + n <= cap)
+        .values(points=model.points + n)
         .execution_options(synchronize_session=False)
     )
     return getattr(result, "rowcount", 0) == 1
 
 
-async def take_member_daily(
-    session: AsyncSession,
-    partnership_id: str,
-    merchant_id: str,
-    member_id: str,
-    day: date,
-    points: int,
-    cap: int,
-) -> bool:
-    key = {
-        "partnership_id": partnership_id,
-        "merchant_id": merchant_id,
-        "member_id": member_id,
-        "day": day,
-    }
-    await insert_unless_exists(session, MemberDailyUsage, {**key, "points": 0}, tuple(key))
-    result = await session.execute(
-        update(MemberDailyUsage)
-        .where(
-            MemberDailyUsage.partnership_id == partnership_id,
-            MemberDailyUsage.merchant_id == merchant_id,
-            MemberDailyUsage.member_id == member_id,
-            MemberDailyUsage.day == day,
-            MemberDailyUsage.points + points <= cap,
-        )
-        .values(points=MemberDailyUsage.points + points)
-        .execution_options(synchronize_session=False)
-    )
-    return getattr(result, "rowcount", 0) == 1
-
-
-async def daily_used(
-    session: AsyncSession, partnership_id: str, merchant_id: str, day: date
-) -> int:
-    stmt = select(DailyUsage.points).where(
-        DailyUsage.partnership_id == partnership_id,
-        DailyUsage.merchant_id == merchant_id,
-        DailyUsage.day == day,
-    )
-    return int((await session.execute(stmt)).scalar_one_or_none() or 0)
-
-
-async def member_daily_used(
-    session: AsyncSession, partnership_id: str, merchant_id: str, member_id: str, day: date
-) -> int:
-    stmt = select(MemberDailyUsage.points).where(
-        MemberDailyUsage.partnership_id == partnership_id,
-        MemberDailyUsage.merchant_id == merchant_id,
-        MemberDailyUsage.member_id == member_id,
-        MemberDailyUsage.day == day,
-    )
+async def used(session: AsyncSession, model: Counter, key: dict[str, Any]) -> int:
+    stmt = select(model.points).where(*_where(model, key))
     return int((await session.execute(stmt)).scalar_one_or_none() or 0)
 
 

@@ -47,7 +47,13 @@ from growthloop.alliance.errors import (
     PointsNotConvertible,
     SuspendedByPartner,
 )
-from growthloop.alliance.models import Exchange, Partnership, SettlementEntry
+from growthloop.alliance.models import (
+    DailyUsage,
+    Exchange,
+    MemberDailyUsage,
+    Partnership,
+    SettlementEntry,
+)
 from growthloop.alliance.schemas import (
     ExchangeOut,
     NetPositionOut,
@@ -305,10 +311,11 @@ async def partners_for_member(
     out = []
     for p in partnerships:
         way = Direction.of(p, merchant_id)
-        used = await repo.daily_used(session, p.id, merchant_id, today)
+        day_key = _cap_key(p, merchant_id, today)
+        used = await repo.used(session, DailyUsage, day_key)
         member_left = None
         if p.member_daily_cap is not None:
-            mine = await repo.member_daily_used(session, p.id, merchant_id, member_id, today)
+            mine = await repo.used(session, MemberDailyUsage, {**day_key, "member_id": member_id})
             member_left = max(0, p.member_daily_cap - mine)
         partner = await identity.get_merchant(session, way.target)
         out.append(
@@ -324,6 +331,11 @@ async def partners_for_member(
             )
         )
     return out
+
+
+def _cap_key(p: Partnership, source: str, day: date) -> dict[str, Any]:
+    """The counter row of a direction's day: points leaving `source` through `p`."""
+    return {"partnership_id": p.id, "merchant_id": source, "day": day}
 
 
 def _nearest_multiple(points: int, step: int) -> int:
@@ -395,14 +407,15 @@ async def exchange(
         await grant()
         balance_after = await spend()
 
-    if p.member_daily_cap is not None and not await repo.take_member_daily(
-        session, p.id, merchant_id, member_id, day, points, p.member_daily_cap
-    ):
-        used = await repo.member_daily_used(session, p.id, merchant_id, member_id, day)
-        raise MemberDailyCapReached(remaining=max(0, p.member_daily_cap - used))
-    if not await repo.take_daily(session, p.id, merchant_id, day, points, p.daily_cap):
-        used = await repo.daily_used(session, p.id, merchant_id, day)
-        raise DailyCapReached(remaining=max(0, p.daily_cap - used))
+    day_key = _cap_key(p, merchant_id, day)
+    member_key = {**day_key, "member_id": member_id}
+    cap = p.member_daily_cap
+    if cap is not None and not await repo.take(session, MemberDailyUsage, member_key, points, cap):
+        left = cap - await repo.used(session, MemberDailyUsage, member_key)
+        raise MemberDailyCapReached(remaining=max(0, left))
+    if not await repo.take(session, DailyUsage, day_key, points, p.daily_cap):
+        left = p.daily_cap - await repo.used(session, DailyUsage, day_key)
+        raise DailyCapReached(remaining=max(0, left))
 
     row = Exchange(
         id=exchange_id,

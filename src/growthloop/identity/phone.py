@@ -20,6 +20,7 @@ from growthloop.core import audit
 from growthloop.core.errors import Invalid
 from growthloop.identity import repository as repo
 from growthloop.identity.errors import MemberNotFound, PlatformNotEnabled
+from growthloop.identity.models import Member
 
 if TYPE_CHECKING:
     from growthloop.identity.platforms import PlatformAdapter
@@ -52,6 +53,13 @@ def normalize_phone(raw: str) -> str | None:
     return None
 
 
+async def _own_member(session: AsyncSession, merchant_id: str, member_id: str) -> Member:
+    member = await repo.get_member(session, member_id)
+    if member is None or member.merchant_id != merchant_id:
+        raise MemberNotFound(member_id=member_id)
+    return member
+
+
 def phone_hash(secret: str, normalised: str) -> str:
     key = hashlib.sha256(b"growthloop-phone:" + secret.encode()).digest()
     return hmac.new(key, normalised.encode(), hashlib.sha256).hexdigest()
@@ -76,9 +84,7 @@ async def verify_phone(
 ) -> str:
     """Exchange the platform's phone code, keep the number's keyed hash on the member and
     return the masked number. `platform` defaults to the one the member signed up on."""
-    member = await repo.get_member(session, member_id)
-    if member is None or member.merchant_id != merchant_id:
-        raise MemberNotFound(member_id=member_id)
+    member = await _own_member(session, merchant_id, member_id)
     platform = platform or member.signup_platform
     adapter: PlatformAdapter | None = adapters.get(platform)
     if adapter is None:
@@ -103,9 +109,7 @@ async def verify_phone(
 
 async def remove_phone(session: AsyncSession, *, merchant_id: str, member_id: str) -> None:
     """Withdraw the verified phone: partners no longer recognise the member by it."""
-    member = await repo.get_member(session, member_id)
-    if member is None or member.merchant_id != merchant_id:
-        raise MemberNotFound(member_id=member_id)
+    member = await _own_member(session, merchant_id, member_id)
     if member.phone_hash is None:
         return
     member.phone_hash = None
