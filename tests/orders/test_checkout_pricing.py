@@ -1,12 +1,21 @@
-"""The pricing engine end to end: tier discount -> coupon -> points, shown line by line,
-held at checkout, given back on cancel and refund."""
+"""The pricing engine end to end: campaign price -> tier discount -> coupon -> points, shown
+line by line, held at checkout, given back on cancel and refund."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+from typing import Any
+
 import httpx
+import pytest
 
 from growthloop.core.money import MAX_FEN
 from growthloop.core.runtime import Runtime
+from growthloop.orders import service as orders
+from growthloop.orders.pricing import PricingError
+from growthloop.orders.schemas import OrderIn
+from growthloop.orders.service import CampaignPrice
+from growthloop.promotions.errors import CouponNotApplicable
 from tests.helpers import Shop, assert_error, make_shop
 
 PROGRAM = {
@@ -158,3 +167,179 @@ async def test_largest_amounts_fit_every_backend(client: httpx.AsyncClient, rt: 
     assert r.status_code == 200
     m = (await client.get("/v1/me/membership", headers=member)).json()
     assert m["growth"] == MAX_FEN * 99 and m["points"] == MAX_FEN * 99 // 100
+
+
+# ---- campaign prices (the entry point campaigns create their orders through) ----------
+
+
+async def _campaign_order(
+    shop: Shop,
+    member: dict[str, str],
+    items: list[dict[str, Any]],
+    campaigns: list[CampaignPrice | None],
+    **extra: Any,
+) -> dict[str, Any]:
+    mid = (await shop.client.get("/v1/me", headers=member)).json()["id"]
+    async with shop.rt.db.unit_of_work() as uow:
+        order = await orders.create_order(
+            uow.session,
+            merchant_id=shop.merchant_id,
+            member_id=mid,
+            data=OrderIn.model_validate({"items": items, **extra}),
+            payment_window=timedelta(minutes=15),
+            campaigns=campaigns,
+        )
+        order_id = order.id
+    r = await shop.client.get(f"/v1/orders/{order_id}", headers=member)
+    assert r.status_code == 200, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+async def test_campaign_line_keeps_its_price_and_skips_tier_and_coupon(
+    client: httpx.AsyncClient, rt: Runtime
+) -> None:
+    shop = await make_shop(client, rt)
+    member, product, coupon_id = await _setup(shop)  # 白银会员 95折, 满30减5, 300 points
+    other = await shop.product(price=2000, stock=10, category="奶茶")
+    order = await _campaign_order(
+        shop,
+        member,
+        [{"product_id": product["id"], "quantity": 2}, {"product_id": other["id"], "quantity": 2}],
+        [CampaignPrice("flash_sale", 990), None],
+        coupon_id=coupon_id,
+        points=200,
+    )
+    # Flash sale 2 x 9.90 (regular 2 x 20.00); the regular line 4000 gets 5% = 200 off; the
+    # coupon counts only the regular line (3800 >= 3000): 500; 200 points = 200 fen.
+    assert (order["subtotal"], order["campaign_discount"]) == (1980 + 4000, 2020)
+    assert (order["tier_discount"], order["coupon_discount"], order["discount"]) == (200, 500, 700)
+    assert (order["points_deduction"], order["payable"]) == (200, 5080)
+    assert [(b["code"], b["amount"]) for b in order["breakdown"]] == [
+        ("regular_subtotal", 8000),
+        ("campaign_discount", -2020),
+        ("tier_discount", -200),
+        ("coupon_discount", -500),
+        ("points_deduction", -200),
+        ("payable", 5080),
+    ]
+    assert sum(b["amount"] for b in order["breakdown"][:-1]) == order["payable"]
+    assert order["subtotal"] == sum(i["line_total"] for i in order["items"])
+    sale, regular = order["items"]
+    assert (sale["unit_price"], sale["line_total"], sale["campaign_kind"]) == (
+        990,
+        1980,
+        "flash_sale",
+    )
+    assert sale["regular_unit_price"] == 2000
+    assert (regular["campaign_kind"], regular["regular_unit_price"]) == (None, None)
+
+    # The order lives like any other: paid, completed, refunded with everything given back.
+    await shop.pay(member, order["id"])
+    r = await client.post(f"/v1/admin/orders/{order['id']}/complete", headers=shop.admin)
+    assert r.status_code == 200, r.text
+    r = await client.post(f"/v1/admin/orders/{order['id']}/refund", headers=shop.admin)
+    assert r.json()["status"] == "refunded"
+    assert await _state(shop, member) == (300, "available")
+    assert rt.gateways["sandbox"].refunds == {f"RO{order['id']}": 5080}
+
+
+async def test_coupon_on_campaign_lines_only_when_the_template_stacks(
+    client: httpx.AsyncClient, rt: Runtime
+) -> None:
+    shop = await make_shop(client, rt)
+    member, product, coupon_id = await _setup(shop)
+    items = [{"product_id": product["id"], "quantity": 4}]  # 4 x 15.00 at the group price
+    with pytest.raises(CouponNotApplicable):
+        await _campaign_order(
+            shop, member, items, [CampaignPrice("group_buy", 1500)], coupon_id=coupon_id
+        )
+    # Refused before anything was held: stock, coupon and points untouched, no order.
+    assert await _state(shop, member) == (300, "available")
+    r = await client.get(f"/v1/admin/products/{product['id']}", headers=shop.admin)
+    assert r.json()["stock"] == 10
+    assert (await client.get("/v1/orders", headers=member)).json()["items"] == []
+
+    r = await client.post(
+        "/v1/admin/coupons",
+        json={
+            "name": "活动可用",
+            "kind": "percent_off",
+            "value": 10,
+            "stacks_with_campaigns": True,
+        },
+        headers=shop.admin,
+    )
+    assert r.status_code == 201, r.text
+    stacking = (await client.post(f"/v1/coupons/{r.json()['id']}/claim", headers=member)).json()
+    order = await _campaign_order(
+        shop, member, items, [CampaignPrice("group_buy", 1500)], coupon_id=stacking["id"]
+    )
+    # No tier discount on the group price; 10% of 6000 = 600 off.
+    assert (order["subtotal"], order["campaign_discount"], order["tier_discount"]) == (
+        6000,
+        2000,
+        0,
+    )
+    assert (order["coupon_discount"], order["payable"]) == (600, 5400)
+
+
+async def test_campaign_price_with_options_and_above_the_regular_price(
+    client: httpx.AsyncClient, rt: Runtime
+) -> None:
+    shop = await make_shop(client, rt)
+    member, product, _ = await _setup(shop)  # 2000, 大杯 +300
+    order = await _campaign_order(
+        shop,
+        member,
+        [
+            {"product_id": product["id"], "quantity": 1, "options": {"杯型": "大杯"}},
+            {"product_id": product["id"], "quantity": 1},
+        ],
+        [CampaignPrice("bargain", 1), CampaignPrice("flash_sale", 3000)],
+    )
+    bargained, above = order["items"]
+    # Options add to the campaign price; the regular unit price includes them too.
+    assert (bargained["unit_price"], bargained["regular_unit_price"]) == (301, 2300)
+    # Never charged more than the regular price; the line stays a campaign line.
+    assert (above["unit_price"], above["regular_unit_price"], above["campaign_kind"]) == (
+        2000,
+        2000,
+        "flash_sale",
+    )
+    assert (order["subtotal"], order["campaign_discount"], order["tier_discount"]) == (
+        2301,
+        1999,
+        0,
+    )
+    assert order["payable"] == 2301
+
+    only_above = await _campaign_order(
+        shop,
+        member,
+        [{"product_id": product["id"], "quantity": 1}],
+        [CampaignPrice("flash_sale", 2500)],
+    )
+    # Nothing taken off: the breakdown starts from the subtotal as for any order.
+    assert [(b["code"], b["amount"]) for b in only_above["breakdown"]] == [
+        ("subtotal", 2000),
+        ("payable", 2000),
+    ]
+
+
+async def test_campaign_entry_point_misuse(client: httpx.AsyncClient, rt: Runtime) -> None:
+    shop = await make_shop(client, rt)
+    member, product, _ = await _setup(shop)
+    items = [{"product_id": product["id"], "quantity": 1}]
+    with pytest.raises(ValueError, match="one entry per order item"):
+        await _campaign_order(shop, member, items, [])
+    with pytest.raises(PricingError):
+        await _campaign_order(shop, member, items, [CampaignPrice("flash_sale", 0)])
+    # A client cannot name a campaign price: the API takes products and quantities only.
+    r = await client.post(
+        "/v1/orders",
+        json={"items": [{**items[0], "campaign": {"kind": "flash_sale", "price": 1}}]},
+        headers=member,
+    )
+    assert_error(r, 422)
+    r = await client.get(f"/v1/admin/products/{product['id']}", headers=shop.admin)
+    assert r.json()["stock"] == 10

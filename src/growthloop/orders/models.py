@@ -13,6 +13,7 @@ from sqlalchemy import (
     Integer,
     String,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped
 
@@ -36,7 +37,14 @@ class Order(Base):
     # paid | completed -> refunded
     status: Mapped[str] = col(String(20), nullable=False, pii=None)
     source: Mapped[str] = col(String(16), nullable=False, default="app", pii=None)
+    # At the prices charged: a campaign line (flash sale, group buy, bargain) counts at the
+    # campaign's price; `campaign_discount` is what those prices took off the regular ones.
     subtotal: Mapped[int] = col(BigInteger, nullable=False, pii=None)
+    # Added after the first release: the server default fills the orders already stored
+    # (SQLite cannot rebuild `orders`, which order_items references, to drop it).
+    campaign_discount: Mapped[int] = col(
+        BigInteger, nullable=False, default=0, server_default=text("0"), pii=None
+    )
     tier_discount: Mapped[int] = col(BigInteger, nullable=False, default=0, pii=None)
     coupon_discount: Mapped[int] = col(BigInteger, nullable=False, default=0, pii=None)
     discount: Mapped[int] = col(BigInteger, nullable=False, default=0, pii=None)
@@ -82,6 +90,10 @@ class OrderItem(Base):
     quantity: Mapped[int] = col(Integer, nullable=False, pii=None)
     options: Mapped[dict[str, Any]] = col(JSON, nullable=False, default=dict, pii=None)
     line_total: Mapped[int] = col(BigInteger, nullable=False, pii=None)
+    # Sold at a campaign's price (`unit_price`): the campaign (pricing.CampaignKind) and the
+    # unit's regular price; both None for a line at the regular price.
+    campaign_kind: Mapped[str | None] = col(String(16), pii=None)
+    regular_unit_price: Mapped[int | None] = col(BigInteger, pii=None)
 
     # Checkout prices lines as unit_price * quantity; imported history keeps the amount it
     # was given, which need not divide by its quantity.

@@ -5,6 +5,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from growthloop.orders.pricing import CampaignKind
+
 OrderStatus = Literal["pending_payment", "paid", "completed", "cancelled", "refunded"]
 OptionText = Annotated[str, StringConstraints(min_length=1, max_length=32)]
 IdText = Annotated[str, StringConstraints(min_length=1, max_length=64)]
@@ -41,6 +43,10 @@ class OrderItemOut(BaseModel):
     unit_price: int
     options: dict[str, str]
     line_total: int
+    campaign_kind: CampaignKind | None = Field(
+        None, description="set when the line is sold at a campaign's price (unit_price)"
+    )
+    regular_unit_price: int | None = Field(None, description="the unit's price without it")
 
 
 class RefundOut(BaseModel):
@@ -59,14 +65,21 @@ class OrderOut(BaseModel):
     id: str
     status: OrderStatus
     member_id: str | None
-    subtotal: int
+    subtotal: int = Field(description="the items' line totals, at campaign prices where set")
+    campaign_discount: int = Field(
+        description="what campaign prices took off the regular prices; not part of `discount`"
+    )
     tier_discount: int
     coupon_discount: int
     discount: int = Field(description="tier_discount + coupon_discount")
     points_deduction: int
     payable: int
     breakdown: list[BreakdownLine] = Field(
-        description="subtotal, then each discount (negative), then payable; sums exactly"
+        description=(
+            "the items at their regular prices (`subtotal`, or `regular_subtotal` followed by"
+            " `campaign_discount` when campaign prices apply), then each discount (negative),"
+            " then payable; sums exactly"
+        )
     )
     coupon_id: str | None
     points_used: int

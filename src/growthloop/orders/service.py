@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import secrets
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
+from typing import cast
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -88,6 +90,7 @@ async def orders_out(session: AsyncSession, orders: list[Order]) -> list[OrderOu
                 status=order.status,
                 member_id=order.member_id,
                 subtotal=order.subtotal,
+                campaign_discount=order.campaign_discount,
                 tier_discount=order.tier_discount,
                 coupon_discount=order.coupon_discount,
                 discount=order.discount,
@@ -104,6 +107,8 @@ async def orders_out(session: AsyncSession, orders: list[Order]) -> list[OrderOu
                         unit_price=i.unit_price,
                         options=i.options,
                         line_total=i.line_total,
+                        campaign_kind=cast(pricing.CampaignKind | None, i.campaign_kind),
+                        regular_unit_price=i.regular_unit_price,
                     )
                     for i in items[order.id]
                 ],
@@ -129,9 +134,20 @@ async def orders_out(session: AsyncSession, orders: list[Order]) -> list[OrderOu
 
 
 def _breakdown(order: Order) -> list[BreakdownLine]:
-    """The price line by line, in the order it was computed."""
+    """The price line by line, in the order it was computed; the amounts sum to payable."""
+    head = [BreakdownLine(code="subtotal", label="商品小计", amount=order.subtotal)]
+    if order.campaign_discount:
+        head = [
+            BreakdownLine(
+                code="regular_subtotal",
+                label="商品原价",
+                amount=order.subtotal + order.campaign_discount,
+            ),
+            BreakdownLine(
+                code="campaign_discount", label="活动优惠", amount=-order.campaign_discount
+            ),
+        ]
     steps = [
-        BreakdownLine(code="subtotal", label="商品小计", amount=order.subtotal),
         BreakdownLine(code="tier_discount", label="会员折扣", amount=-order.tier_discount),
         BreakdownLine(code="coupon_discount", label="优惠券", amount=-order.coupon_discount),
         BreakdownLine(
@@ -140,7 +156,7 @@ def _breakdown(order: Order) -> list[BreakdownLine]:
             amount=-order.points_deduction,
         ),
     ]
-    kept = [steps[0], *(step for step in steps[1:] if step.amount)]
+    kept = [*head, *(step for step in steps if step.amount)]
     return [*kept, BreakdownLine(code="payable", label="实付", amount=order.payable)]
 
 
@@ -180,6 +196,29 @@ async def list_orders(
 # ---- checkout ------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class CampaignPrice:
+    """An order item sold at a campaign's price: set by a campaign (flash sale, group buy,
+    bargain) that vetted the member and its own stock, never by a client. `price` replaces
+    the product's price for one unit; chosen options still add their price deltas. A member
+    is never charged more than the regular price: a campaign price above it counts as the
+    regular price (and the line stays a campaign line)."""
+
+    kind: pricing.CampaignKind
+    price: int  # fen, >= 1
+
+
+def _campaign(
+    campaign: CampaignPrice | None, regular_base: int, delta: int
+) -> tuple[int, pricing.Campaign | None]:
+    """The line's base price and campaign: the campaign's price, capped at the regular one."""
+    if campaign is None:
+        return regular_base, None
+    if campaign.price < 1:
+        raise pricing.PricingError("a campaign price is at least 1 fen")
+    return min(campaign.price, regular_base), pricing.Campaign(campaign.kind, regular_base + delta)
+
+
 async def create_order(
     session: AsyncSession,
     *,
@@ -187,25 +226,33 @@ async def create_order(
     member_id: str,
     data: OrderIn,
     payment_window: timedelta,
+    campaigns: Sequence[CampaignPrice | None] | None = None,
 ) -> Order:
     """Price the order server-side (see `pricing`), then hold its stock, coupon and points
-    until it is paid, cancelled or its payment window ends."""
+    until it is paid, cancelled or its payment window ends. `campaigns`, one per item (None
+    for an item at its regular price), is how campaigns create orders at their prices."""
     now = _clock(session).now()
+    if campaigns is not None and len(campaigns) != len(data.items):
+        raise ValueError("campaigns has one entry per order item")
     products = await catalog.products_for_order(
         session, merchant_id, [item.product_id for item in data.items]
     )
     lines, chosen_options = [], []
-    for item in data.items:
+    for i, item in enumerate(data.items):
         product = products[item.product_id]
         chosen = catalog.choose_options(product, item.options)
+        base_price, campaign = _campaign(
+            campaigns[i] if campaigns is not None else None, product.price, chosen.price_delta
+        )
         lines.append(
             pricing.Line(
                 product_id=product.id,
                 name=product.name,
-                base_price=product.price,
+                base_price=base_price,
                 option_delta=chosen.price_delta,
                 quantity=item.quantity,
                 category_id=product.category_id,
+                campaign=campaign,
             )
         )
         chosen_options.append(chosen.values)
@@ -218,7 +265,9 @@ async def create_order(
             member_id=member_id,
             coupon_id=data.coupon_id,
             lines=[
-                promotions.CouponLine(line.product_id, line.category_id, amount)
+                promotions.CouponLine(
+                    line.product_id, line.category_id, amount, campaign=line.campaign is not None
+                )
                 for line, amount in zip(lines, pricing.after_tier(lines, tier_percent), strict=True)
             ],
             now=now,
@@ -246,6 +295,7 @@ async def create_order(
         status="pending_payment",
         source="app",
         subtotal=breakdown.subtotal,
+        campaign_discount=breakdown.campaign_discount,
         tier_discount=breakdown.tier_discount,
         coupon_discount=breakdown.coupon_discount,
         discount=breakdown.discount,
@@ -268,6 +318,8 @@ async def create_order(
             quantity=line.quantity,
             options=values,
             line_total=line.total,
+            campaign_kind=line.campaign.kind if line.campaign else None,
+            regular_unit_price=line.campaign.regular_price if line.campaign else None,
         )
         for line, values in zip(lines, chosen_options, strict=True)
     )

@@ -18,7 +18,8 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
-    UniqueConstraint,
+    false,
+    text,
 )
 from sqlalchemy.orm import Mapped
 
@@ -53,12 +54,19 @@ class CouponTemplate(Base):
     # Scope: both empty = the whole store; otherwise a line matching either is in scope.
     product_ids: Mapped[list[str]] = col(JSON, nullable=False, default=list, pii=None)
     category_ids: Mapped[list[str]] = col(JSON, nullable=False, default=list, pii=None)
-    # Campaign-priced lines (flash sale, group, bargain) are out of scope unless this is set.
-    stacks_with_campaigns: Mapped[bool] = col(Boolean, nullable=False, default=False, pii=None)
-    # Automatic issuance: the event that grants one coupon, and the tiers it is for
-    # (empty = every tier). None: only claimed or issued by an operator.
+    # Columns added after the first release carry server defaults: SQLite adds a NOT NULL
+    # column to a table with rows only with one, and cannot drop it later without
+    # rebuilding a table that others reference.
+    # Campaign-priced lines (flash sale, group buy, bargain) are out of scope unless set.
+    stacks_with_campaigns: Mapped[bool] = col(
+        Boolean, nullable=False, default=False, server_default=false(), pii=None
+    )
+    # Automatic issuance: the event that grants one coupon (schemas.AutoIssue), and the
+    # tiers it is for (empty = every tier). None: only claimed or issued by an operator.
     auto_issue: Mapped[str | None] = col(String(16), pii=None)
-    auto_issue_tiers: Mapped[list[str]] = col(JSON, nullable=False, default=list, pii=None)
+    auto_issue_tiers: Mapped[list[str]] = col(
+        JSON, nullable=False, default=list, server_default=text("'[]'"), pii=None
+    )
     active: Mapped[bool] = col(Boolean, nullable=False, default=True, pii=None)
     created_at: Mapped[datetime] = created_column()
     updated_at: Mapped[datetime] = col(UTCDateTime(), nullable=False, pii=None)
@@ -68,11 +76,6 @@ class CouponTemplate(Base):
         CheckConstraint("total IS NULL OR claimed <= total", name="not_over_claimed"),
         CheckConstraint("claimed >= 0 AND value >= 1 AND min_spend >= 0", name="amounts"),
         CheckConstraint("kind IN ('amount_off', 'percent_off')", name="kind"),
-        CheckConstraint(
-            "auto_issue IS NULL OR auto_issue IN "
-            "('registration', 'enrolment', 'birthday', 'tier_upgrade')",
-            name="auto_issue",
-        ),
     )
 
 
@@ -106,7 +109,8 @@ class Coupon(Base):
     used_at: Mapped[datetime | None] = col(UTCDateTime(), pii=None)
 
     __table_args__ = (
-        UniqueConstraint("merchant_id", "issue_key"),
+        # A unique index, not a constraint: SQLite adds one without rebuilding the table.
+        Index("uq_coupons_issue_key", "merchant_id", "issue_key", unique=True),
         Index("ix_coupons_member", "member_id", "status"),
         CheckConstraint("status IN ('available', 'locked', 'used', 'expired')", name="status"),
         CheckConstraint(

@@ -67,6 +67,9 @@ class CouponLine:
     product_id: str | None
     category_id: str | None
     amount: int  # fen, the line's total
+    # At a campaign price (flash sale, group buy, bargain): only a template that
+    # `stacks_with_campaigns` counts it.
+    campaign: bool = False
 
 
 @dataclass(frozen=True)
@@ -547,9 +550,17 @@ def _check_usable(coupon: Coupon, now: datetime) -> None:
 
 
 def _in_scope(template: CouponTemplate, line: CouponLine) -> bool:
+    if line.campaign and not template.stacks_with_campaigns:
+        return False
     if not template.product_ids and not template.category_ids:
         return True
     return line.product_id in template.product_ids or line.category_id in template.category_ids
+
+
+def eligible_amount(template: CouponTemplate, lines: Sequence[CouponLine]) -> int:
+    """What the coupon may take its discount from: the lines in its scope, campaign-priced
+    lines only when the template stacks with campaigns."""
+    return sum(line.amount for line in lines if _in_scope(template, line))
 
 
 def discount_for(template: CouponTemplate, eligible_amount: int) -> int:
@@ -572,12 +583,13 @@ async def quote(
     now: datetime,
 ) -> CouponQuote:
     """What the member's coupon takes off these lines; min_spend applies to the in-scope
-    amount. Raises CouponNotFound, CouponNotAvailable, CouponNotApplicable, MinSpendNotMet."""
+    amount, which leaves out campaign-priced lines unless the template stacks with campaigns.
+    Raises CouponNotFound, CouponNotAvailable, CouponNotApplicable, MinSpendNotMet."""
     coupon = await _member_coupon(session, merchant_id, member_id, coupon_id)
     _check_usable(coupon, now)
     template = await repo.get_template(session, coupon.template_id)
     assert template is not None  # a foreign key
-    eligible = sum(line.amount for line in lines if _in_scope(template, line))
+    eligible = eligible_amount(template, lines)
     if eligible <= 0:
         raise CouponNotApplicable(coupon_id=coupon_id)
     if eligible < template.min_spend:
