@@ -258,7 +258,7 @@ async def test_birthday_once_a_year_per_tier(
     await _emit(rt, shop, "member.birthday_gift", mid, year=2026, tier=None)
     assert await _granted(client, member) == [anyone["id"]]
     await _emit(rt, shop, "member.birthday_gift", mid, year=2026, tier="白银会员")  # replayed
-    assert await _granted(client, member) == [anyone["id"], silver["id"]]
+    assert await _granted(client, member) == [silver["id"], anyone["id"]]
     with caplog.at_level(logging.INFO, logger="growthloop.promotions"):
         await _emit(rt, shop, "member.birthday_gift", mid, year=2027, tier="黄金会员")
     # 白银生日 allows one per member: next year's is skipped for the limit, logged.
@@ -266,6 +266,27 @@ async def test_birthday_once_a_year_per_tier(
     assert "automatic coupon skipped: limit_reached" in caplog.messages
     coupons = await my_coupons(client, member)
     assert len({c["id"] for c in coupons}) == 3
+
+
+async def test_birthday_through_the_sweep(client: httpx.AsyncClient, rt: Runtime) -> None:
+    """The whole chain: the birthday sweep (identity) -> the birthday gift (loyalty, for
+    enrolled members) -> the tier's birthday coupon."""
+    shop = await make_shop(client, rt)
+    await _program(shop)
+    silver = await template(
+        shop, name="白银生日", auto_issue="birthday", auto_issue_tiers=["白银会员"]
+    )
+    anyone = await template(shop, name="生日券", auto_issue="birthday", valid_days=30)
+    member, stranger = await shop.member(), await shop.member()
+    for m in (member, stranger):  # born on 2 March, the test clock's day
+        r = await client.patch("/v1/me/profile", json={"birthday": "1990-03-02"}, headers=m)
+        assert r.status_code == 200, r.text
+    await _buy_and_complete(shop, member, 24000)  # enrolled, 白银会员
+    await rt.sweeper.run_once()
+    assert await _granted(client, member) == [silver["id"], anyone["id"]]
+    assert await _granted(client, stranger) == []  # never enrolled: no birthday gift
+    await rt.sweeper.run_once()  # the same day again: nothing twice
+    assert len(await _granted(client, member)) == 2
 
 
 async def test_events_without_a_member_grant_nothing(
