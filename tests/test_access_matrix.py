@@ -111,6 +111,9 @@ async def snapshot(t: Tenant) -> dict[str, Any]:
         "admin_me": ("/v1/admin/me", t.admin),
         "coupons": ("/v1/admin/coupons", t.admin),
         "my_coupons": ("/v1/me/coupons", t.member),
+        "mall_rewards": ("/v1/admin/mall/rewards", t.admin),
+        "mall_redemptions": ("/v1/admin/mall/redemptions", t.admin),
+        "membership": ("/v1/me/membership", t.member),
         "my_referral": ("/v1/me/referral", t.member),
         "my_consents": ("/v1/me/consents", t.member),
         "alliance_partnerships": ("/v1/admin/alliance/partnerships", t.admin),
@@ -124,6 +127,8 @@ async def snapshot(t: Tenant) -> dict[str, Any]:
             "my_orders",
             "coupons",
             "my_coupons",
+            "mall_rewards",
+            "mall_redemptions",
             "alliance_partnerships",
             "my_alliance_exchanges",
         )
@@ -319,6 +324,54 @@ async def _points(t: Tenant) -> None:
         )
 
 
+async def _mall_reward(t: Tenant, product_id: str | None = None) -> dict[str, Any]:
+    product_id = product_id or (await _product(t))["id"]
+    body = {
+        "kind": "product",
+        "name": f"兑换{next(_seq)}",
+        "points_cost": 1,
+        "stock": 50,
+        "product_id": product_id,
+    }
+    r = await t.client.post("/v1/admin/mall/rewards", json=body, headers=t.admin)
+    assert r.status_code == 201, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+async def _mall_redemption(t: Tenant, product_id: str | None = None) -> dict[str, Any]:
+    await _points(t)
+    reward_id = (await _mall_reward(t, product_id))["id"]
+    r = await t.client.post(f"/v1/mall/rewards/{reward_id}/redeem", headers=t.member)
+    assert r.status_code == 201, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+async def build_new_mall_reward(t: Tenant) -> Req:
+    body = {"kind": "physical", "name": f"礼品{next(_seq)}", "points_cost": 50, "stock": 3}
+    return Req(json=body)
+
+
+async def build_mall_reward(t: Tenant) -> Req:
+    return Req(params={"reward_id": (await _mall_reward(t))["id"]})
+
+
+async def build_patch_mall_reward(t: Tenant) -> Req:
+    return Req(params={"reward_id": (await _mall_reward(t))["id"]}, json={"stock": 20})
+
+
+async def build_mall_redeem(t: Tenant) -> Req:
+    await _points(t)
+    return await build_mall_reward(t)
+
+
+async def build_mall_redemption(t: Tenant) -> Req:
+    return Req(params={"redemption_id": (await _mall_redemption(t))["id"]})
+
+
+async def build_mall_verify(t: Tenant) -> Req:
+    return Req(json={"code": (await _mall_redemption(t))["code"]})
+
+
 # Alliance: each request names a partnership of the tenant with a partner shop of its own.
 ALLIANCE_TERMS = {
     "rate": {"points": 1, "partner_points": 1},
@@ -410,7 +463,8 @@ class Route:
     tenancy: Tenancy
     permission: Permission | None = None  # ADMIN only; None: any admin
     hidden_code: str | None = None  # HIDDEN only: the 404's error code
-    # LIST only: products | categories | orders | coupons | my_coupons | alliance_partnerships
+    # LIST only: products | categories | orders | coupons | my_coupons | mall_rewards |
+    # mall_redemptions | alliance_partnerships
     lists: str | None = None
 
     @property
@@ -509,6 +563,32 @@ ROUTES: list[Route] = [
           P.CATALOG_READ),
     Route("PUT", "/v1/admin/loyalty/program", By.ADMIN, 200, build_program, T.SELF,
           P.MARKETING_WRITE),
+    # points mall (admin)
+    Route("POST", "/v1/admin/mall/rewards", By.ADMIN, 201, build_new_mall_reward, T.CREATE,
+          P.MARKETING_WRITE),
+    Route("GET", "/v1/admin/mall/rewards", By.ADMIN, 200, build_nothing, T.LIST,
+          P.CATALOG_READ, lists="mall_rewards"),
+    Route("GET", "/v1/admin/mall/rewards/{reward_id}", By.ADMIN, 200, build_mall_reward,
+          T.OBJECT, P.CATALOG_READ),
+    Route("PATCH", "/v1/admin/mall/rewards/{reward_id}", By.ADMIN, 200,
+          build_patch_mall_reward, T.OBJECT, P.MARKETING_WRITE),
+    Route("GET", "/v1/admin/mall/redemptions", By.ADMIN, 200, build_nothing, T.LIST,
+          P.ORDERS_READ, lists="mall_redemptions"),
+    Route("POST", "/v1/admin/mall/redemptions/{redemption_id}/fulfil", By.ADMIN, 200,
+          build_mall_redemption, T.OBJECT, P.ORDERS_FULFIL),
+    Route("POST", "/v1/admin/mall/redemptions/{redemption_id}/cancel", By.ADMIN, 200,
+          build_mall_redemption, T.OBJECT, P.ORDERS_REFUND),
+    # 404 by design, like an order's code: a voucher code is looked up among the caller's own.
+    Route("POST", "/v1/admin/mall/redemptions/verify", By.ADMIN, 200, build_mall_verify,
+          T.HIDDEN, P.ORDERS_FULFIL, hidden_code="voucher_not_found"),
+    # points mall (consumer)
+    Route("GET", "/v1/mall/rewards", By.MEMBER, 200, build_nothing, T.LIST,
+          lists="mall_rewards"),
+    Route("GET", "/v1/mall/rewards/{reward_id}", By.MEMBER, 200, build_mall_reward, T.OBJECT),
+    Route("POST", "/v1/mall/rewards/{reward_id}/redeem", By.MEMBER, 201, build_mall_redeem,
+          T.OBJECT),
+    Route("GET", "/v1/me/mall/redemptions", By.MEMBER, 200, build_nothing, T.LIST,
+          lists="mall_redemptions"),
     # verified phone
     Route("POST", "/v1/me/phone", By.MEMBER, 200, build_phone, T.SELF),
     Route("DELETE", "/v1/me/phone", By.MEMBER, 204, build_nothing, T.SELF),
@@ -676,6 +756,7 @@ async def _seed(t: Tenant) -> dict[str, set[str]]:
     template = await _coupon_template(t)
     r = await t.client.post(f"/v1/coupons/{template['id']}/claim", headers=t.member)
     assert r.status_code == 201, r.text
+    redemption = await _mall_redemption(t, product["id"])
     partnership, _ = await _partnership(t)
     return {
         "products": {product["id"]},
@@ -683,6 +764,8 @@ async def _seed(t: Tenant) -> dict[str, set[str]]:
         "orders": {order["id"]},
         "coupons": {template["id"]},
         "my_coupons": {r.json()["id"]},
+        "mall_rewards": {redemption["reward_id"]},
+        "mall_redemptions": {redemption["id"]},
         "alliance_partnerships": {partnership["id"]},
     }
 
@@ -725,7 +808,14 @@ async def test_lists_show_only_the_callers_merchant(
     if route.path == "/v1/admin/orders":
         r = await send(client, route, req, creds, {"member_id": b.member_id})
         assert _ids(r) == set()
-    if route.lists in ("products", "orders", "coupons", "my_coupons", "alliance_partnerships"):
+    if route.lists in (
+        "products",
+        "orders",
+        "coupons",
+        "my_coupons",
+        "mall_redemptions",
+        "alliance_partnerships",
+    ):
         for their_id in theirs:
             r = await send(client, route, req, creds, {"cursor": encode_cursor(their_id)})
             assert not _ids(r) & theirs
@@ -744,9 +834,7 @@ async def test_self_routes_describe_the_caller(
     for t in (a, b):
         r = await send(client, route, req, rightful(t, route))
         assert r.status_code == route.ok, r.text
-        if route.path == "/v1/me":
-            assert r.json()["id"] == t.member_id
-        elif route.path == "/v1/me/profile":
+        if route.path == "/v1/me" or route.path == "/v1/me/profile":
             assert r.json()["id"] == t.member_id
         elif route.path == "/v1/admin/me":
             assert r.json()["merchant"]["id"] == t.merchant_id
@@ -790,6 +878,11 @@ async def test_creations_land_in_the_callers_merchant(
         r = await client.get(f"/v1/admin/coupons/{created['id']}", headers=b.admin)
         assert_error(r, 403, "forbidden")
         r = await client.get(f"/v1/admin/coupons/{created['id']}", headers=a.admin)
+        assert r.status_code == 200, r.text
+    elif route.path == "/v1/admin/mall/rewards":
+        r = await client.get(f"/v1/admin/mall/rewards/{created['id']}", headers=b.admin)
+        assert_error(r, 403, "forbidden")
+        r = await client.get(f"/v1/admin/mall/rewards/{created['id']}", headers=a.admin)
         assert r.status_code == 200, r.text
     elif route.path == "/v1/admin/alliance/partnerships":
         assert created["merchant_id"] == a.merchant_id

@@ -7,6 +7,7 @@ from growthloop.core import audit, events, idempotency
 from growthloop.core.models import Base
 from growthloop.identity import models as identity_models
 from growthloop.loyalty import models as loyalty_models
+from growthloop.mall import models as mall_models
 from growthloop.orders import models as orders_models
 from growthloop.payments import models as payments_models
 from growthloop.promotions import models as promotions_models
@@ -22,6 +23,7 @@ __all__ = [
     "idempotency",
     "identity_models",
     "loyalty_models",
+    "mall_models",
     "metadata",
     "orders_models",
     "payments_models",

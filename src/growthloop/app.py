@@ -24,6 +24,7 @@ from growthloop.core.runtime import Runtime
 from growthloop.identity.api import router as identity_router
 from growthloop.identity.phone_api import router as phone_router
 from growthloop.loyalty.api import router as loyalty_router
+from growthloop.mall.api import router as mall_router
 from growthloop.orders.api import router as orders_router
 from growthloop.payments.api import router as payments_router
 from growthloop.payments.api import sandbox_router
@@ -81,6 +82,7 @@ def create_app(
         phone_router,
         alliance_router,
         compliance_router,
+        mall_router,
     ):
         app.include_router(router)
     if settings.sandbox:

@@ -1,0 +1,196 @@
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from growthloop.core.sql import insert_unless_exists
+from growthloop.mall.models import MemberRedemptionCount, Redemption, Reward
+
+# ---- rewards -------------------------------------------------------------------------
+
+
+async def get_reward(session: AsyncSession, reward_id: str) -> Reward | None:
+    return await session.get(Reward, reward_id)
+
+
+async def rewards_by_ids(session: AsyncSession, ids: Iterable[str]) -> dict[str, Reward]:
+    ids = list(set(ids))
+    if not ids:
+        return {}
+    stmt = select(Reward).where(Reward.id.in_(ids))
+    return {r.id: r for r in (await session.execute(stmt)).scalars()}
+
+
+def shown_at(now: datetime) -> ColumnElement[bool]:
+    """Active and within the display window at `now`."""
+    return and_(
+        Reward.active.is_(True),
+        or_(Reward.shown_from.is_(None), Reward.shown_from <= now),
+        or_(Reward.shown_until.is_(None), Reward.shown_until > now),
+    )
+
+
+async def list_rewards(
+    session: AsyncSession,
+    merchant_id: str,
+    *,
+    limit: int,
+    after: Reward | None,
+    visible_at: datetime | None,
+) -> list[Reward]:
+    """In shelf order (`sort`, then id); `visible_at` keeps what members see then."""
+    stmt = select(Reward).where(Reward.merchant_id == merchant_id)
+    if visible_at is not None:
+        stmt = stmt.where(shown_at(visible_at))
+    if after is not None:
+        stmt = stmt.where(
+            or_(Reward.sort > after.sort, and_(Reward.sort == after.sort, Reward.id > after.id))
+        )
+    stmt = stmt.order_by(Reward.sort, Reward.id).limit(limit + 1)
+    return list((await session.execute(stmt)).scalars())
+
+
+async def take_stock(session: AsyncSession, reward_id: str, quantity: int) -> bool:
+    """Guarded atomic `redeemed += quantity`: False when the stock does not cover it."""
+    result = await session.execute(
+        update(Reward)
+        .where(
+            Reward.id == reward_id,
+            or_(Reward.stock.is_(None), Reward.redeemed + quantity <= Reward.stock),
+        )
+        .values(redeemed=Reward.redeemed + quantity)
+        .execution_options(synchronize_session=False)
+    )
+    return getattr(result, "rowcount", 0) == 1
+
+
+async def return_stock(session: AsyncSession, reward_id: str, quantity: int) -> bool:
+    result = await session.execute(
+        update(Reward)
+        .where(Reward.id == reward_id, Reward.redeemed >= quantity)
+        .values(redeemed=Reward.redeemed - quantity)
+        .execution_options(synchronize_session=False)
+    )
+    return getattr(result, "rowcount", 0) == 1
+
+
+async def set_stock(session: AsyncSession, reward_id: str, stock: int | None) -> bool:
+    """Guarded: False when `stock` is below the units already redeemed."""
+    stmt = update(Reward).where(Reward.id == reward_id)
+    if stock is not None:
+        stmt = stmt.where(Reward.redeemed <= stock)
+    result = await session.execute(
+        stmt.values(stock=stock).execution_options(synchronize_session=False)
+    )
+    return getattr(result, "rowcount", 0) == 1
+
+
+async def take_member_count(
+    session: AsyncSession, reward: Reward, member_id: str, quantity: int
+) -> bool:
+    """Guarded atomic increment of the member's count: False past `per_member_limit`."""
+    key = {"reward_id": reward.id, "member_id": member_id}
+    await insert_unless_exists(
+        session,
+        MemberRedemptionCount,
+        {**key, "merchant_id": reward.merchant_id, "count": 0},
+        conflict=list(key),
+    )
+    stmt = update(MemberRedemptionCount).where(
+        MemberRedemptionCount.reward_id == reward.id,
+        MemberRedemptionCount.member_id == member_id,
+    )
+    if reward.per_member_limit is not None:
+        stmt = stmt.where(MemberRedemptionCount.count + quantity <= reward.per_member_limit)
+    result = await session.execute(
+        stmt.values(count=MemberRedemptionCount.count + quantity).execution_options(
+            synchronize_session=False
+        )
+    )
+    return getattr(result, "rowcount", 0) == 1
+
+
+async def return_member_count(
+    session: AsyncSession, reward_id: str, member_id: str, quantity: int
+) -> bool:
+    result = await session.execute(
+        update(MemberRedemptionCount)
+        .where(
+            MemberRedemptionCount.reward_id == reward_id,
+            MemberRedemptionCount.member_id == member_id,
+            MemberRedemptionCount.count >= quantity,
+        )
+        .values(count=MemberRedemptionCount.count - quantity)
+        .execution_options(synchronize_session=False)
+    )
+    return getattr(result, "rowcount", 0) == 1
+
+
+async def member_counts(
+    session: AsyncSession, member_id: str, reward_ids: Iterable[str]
+) -> dict[str, int]:
+    ids = list(set(reward_ids))
+    if not ids:
+        return {}
+    stmt = select(MemberRedemptionCount.reward_id, MemberRedemptionCount.count).where(
+        MemberRedemptionCount.member_id == member_id,
+        MemberRedemptionCount.reward_id.in_(ids),
+    )
+    return {reward_id: count for reward_id, count in await session.execute(stmt)}
+
+
+# ---- redemptions ---------------------------------------------------------------------
+
+
+async def get_redemption(session: AsyncSession, redemption_id: str) -> Redemption | None:
+    return await session.get(Redemption, redemption_id)
+
+
+async def redemption_by_code(
+    session: AsyncSession, merchant_id: str, code: str
+) -> Redemption | None:
+    stmt = select(Redemption).where(Redemption.merchant_id == merchant_id, Redemption.code == code)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def code_taken(session: AsyncSession, merchant_id: str, code: str) -> bool:
+    return await redemption_by_code(session, merchant_id, code) is not None
+
+
+async def list_redemptions(
+    session: AsyncSession,
+    merchant_id: str,
+    *,
+    member_id: str | None,
+    reward_id: str | None,
+    status: str | None,
+    limit: int,
+    before_id: str | None,
+) -> list[Redemption]:
+    """Newest first."""
+    stmt = select(Redemption).where(Redemption.merchant_id == merchant_id)
+    if member_id is not None:
+        stmt = stmt.where(Redemption.member_id == member_id)
+    if reward_id is not None:
+        stmt = stmt.where(Redemption.reward_id == reward_id)
+    if status is not None:
+        stmt = stmt.where(Redemption.status == status)
+    if before_id is not None:
+        stmt = stmt.where(Redemption.id < before_id)
+    stmt = stmt.order_by(Redemption.id.desc()).limit(limit + 1)
+    return list((await session.execute(stmt)).scalars())
+
+
+async def move(session: AsyncSession, redemption_id: str, from_status: str, **values: Any) -> bool:
+    """Guarded state change: only from `from_status`, so it happens at most once."""
+    result = await session.execute(
+        update(Redemption)
+        .where(Redemption.id == redemption_id, Redemption.status == from_status)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return getattr(result, "rowcount", 0) == 1
