@@ -7,10 +7,11 @@ from datetime import timedelta
 import httpx
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.orm import aliased
 
 from growthloop.core.runtime import Runtime
 from growthloop.demo import DEMO_EMAIL, DEMO_PASSWORD, seed_if_empty
-from growthloop.identity.models import Member, MemberActivityDay
+from growthloop.identity.models import Member, MemberActivityDay, PlatformAccount
 from growthloop.orders.models import Order
 from tests.conftest import Stack
 
@@ -30,7 +31,11 @@ async def test_demo_seed(client: httpx.AsyncClient, rt: Runtime, stack: Stack) -
 
     async with rt.db.unit_of_work(write=False) as uow:
         s = uow.session
-        members = (await s.execute(select(func.count()).select_from(Member))).scalar_one()
+        members = (
+            await s.execute(
+                select(func.count()).select_from(Member).where(Member.merchant_id == merchant_id)
+            )
+        ).scalar_one()
         first, last, count = (
             await s.execute(
                 select(
@@ -66,7 +71,28 @@ async def test_demo_seed(client: httpx.AsyncClient, rt: Runtime, stack: Stack) -
     assert min(tiers.values()) >= 20
     assert ledger_sum == points_sum > 0
     coupons = (await client.get("/v1/admin/coupons", headers=admin)).json()["items"]
-    assert len(coupons) == 2
+    assert len(coupons) == 5
+    assert {c["auto_issue"] for c in coupons} == {None, "birthday", "tier_upgrade"}
+    rewards = (await client.get("/v1/admin/mall/rewards", headers=admin)).json()["items"]
+    assert {r["kind"] for r in rewards} == {"coupon", "product", "physical"}
+    partners = (await client.get("/v1/admin/alliance/partnerships", headers=admin)).json()
+    assert [p["status"] for p in partners["items"]] == ["active"]
+
+    # 300 of the shop's WeChat members are also the partner bakery's (same unionid).
+    async with rt.db.unit_of_work(write=False) as uow:
+        shop_account, bakery_account = aliased(PlatformAccount), aliased(PlatformAccount)
+        shared = (
+            await uow.session.execute(
+                select(func.count())
+                .select_from(shop_account)
+                .join(bakery_account, bakery_account.unionid == shop_account.unionid)
+                .where(
+                    shop_account.merchant_id == merchant_id,
+                    bakery_account.merchant_id != merchant_id,
+                )
+            )
+        ).scalar_one()
+    assert shared == 300
 
     # A consumer can browse the menu without logging in, and order after logging in.
     menu = (await client.get(f"/v1/products?merchant_id={merchant_id}&limit=100")).json()["items"]

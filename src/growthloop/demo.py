@@ -4,22 +4,34 @@ seeded-random (reproducible) orders and visits, bulk-inserted in a few seconds."
 from __future__ import annotations
 
 import random
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert, select, update
 
+from growthloop.alliance import service as alliance
+from growthloop.alliance.schemas import PartnershipIn, PriceIn, RateIn
 from growthloop.catalog import service as catalog
 from growthloop.catalog.models import Product
 from growthloop.catalog.schemas import OptionGroupIn, ProductIn
+from growthloop.compliance.models import ConsentRecord, ConsentState
+from growthloop.compliance.policy import POLICY_VERSION
 from growthloop.core.ids import new_id
 from growthloop.core.runtime import Runtime
 from growthloop.identity import service as identity
 from growthloop.identity.models import AdminUser, Member, MemberActivityDay, PlatformAccount
 from growthloop.loyalty import service as loyalty
-from growthloop.loyalty.models import LedgerEntry, LoginDay, MemberLoyalty, PointsBatch
+from growthloop.loyalty.models import (
+    GrowthEntry,
+    LedgerEntry,
+    LoginDay,
+    MemberLoyalty,
+    PointsBatch,
+)
 from growthloop.loyalty.schemas import ProgramIn, TierIn
+from growthloop.mall import service as mall
+from growthloop.mall.schemas import RewardIn
 from growthloop.orders.models import Order, OrderItem
 from growthloop.payments.models import Payment
 from growthloop.promotions import service as promotions
@@ -28,6 +40,8 @@ from growthloop.promotions.schemas import CouponTemplateIn
 DEMO_NAME = "示例茶饮"
 DEMO_EMAIL = "demo@growthloop.local"
 DEMO_PASSWORD = "growthloop-demo"  # noqa: S105 - the demo's published credentials
+PARTNER_NAME = "示例烘焙"  # the alliance partner: a bakery whose members overlap the shop's
+PARTNER_EMAIL = "bakery@growthloop.local"
 MEMBERS = 2000
 DAYS = 90
 SEED = 20261122
@@ -251,7 +265,12 @@ async def seed_if_empty(rt: Runtime) -> str:
         rows = [{"merchant_id": merchant.id, "member_id": m, "day": d} for m, d in visits]
         for chunk in range(0, len(rows), 5000):
             await s.execute(insert(MemberActivityDay), rows[chunk : chunk + 5000])
-        await _seed_loyalty(s, merchant.id, members, orders, visits, now, rng)
+        enrolled = await _seed_loyalty(s, merchant.id, members, orders, visits, now, rng)
+        admin_id = (
+            await s.execute(select(AdminUser.id).where(AdminUser.merchant_id == merchant.id))
+        ).scalar_one()
+        await _seed_membership_extras(s, merchant.id, admin_id, members, enrolled, now)
+        await _seed_partner(s, merchant.id, admin_id, members, now)
         for member in members:
             if member["last_login_at"] != member["created_at"]:
                 await s.execute(
@@ -305,7 +324,7 @@ async def _seed_loyalty(
     visits: set[tuple[str, Any]],
     now: Any,
     rng: random.Random,
-) -> None:
+) -> set[str]:
     """Each member's standing as the programme would have built it from their history:
     growth from completed orders, login days from visits, one batch of points per member
     (with its ledger entry, so the balance equals the ledger), the tier it reaches."""
@@ -399,3 +418,184 @@ async def _seed_loyalty(
     await s.execute(insert(MemberLoyalty), accounts)
     await s.execute(insert(PointsBatch), batches)
     await s.execute(insert(LedgerEntry), entries)
+    dated_growth = [
+        {
+            "id": new_id(o["completed_at"] or o["created_at"]),
+            "merchant_id": merchant_id,
+            "member_id": o["member_id"],
+            "metric": "spend",
+            "amount": o["payable"],
+            "at": o["completed_at"] or o["created_at"],
+        }
+        for o in orders
+        if o["status"] == "completed"
+    ]
+    for chunk in range(0, len(dated_growth), 5000):
+        await s.execute(insert(GrowthEntry), dated_growth[chunk : chunk + 5000])
+    return set(first_paid)
+
+
+async def _seed_membership_extras(
+    s: Any,
+    merchant_id: str,
+    admin_id: str,
+    members: list[dict[str, Any]],
+    enrolled: set[str],
+    now: Any,
+) -> None:
+    """What the programme shows around the members: their consent to membership (every
+    enrolled member gave it), birthdays for about 40% of them, coupons issued automatically,
+    and a points mall with one reward of each kind."""
+    rng = random.Random(SEED + 1)  # its own stream: the history above stays as it was
+    records, states = [], []
+    for member in members:
+        if member["id"] not in enrolled:
+            continue
+        record_id = new_id(member["created_at"])
+        row = {
+            "merchant_id": merchant_id,
+            "member_id": member["id"],
+            "purpose": "membership",
+            "granted": True,
+            "policy_version": POLICY_VERSION,
+            "platform": member["signup_platform"],
+        }
+        records.append({**row, "id": record_id, "source": "first_payment", "created_at": now})
+        states.append({**row, "record_id": record_id, "updated_at": now})
+    for chunk in range(0, len(records), 5000):
+        await s.execute(insert(ConsentRecord), records[chunk : chunk + 5000])
+        await s.execute(insert(ConsentState), states[chunk : chunk + 5000])
+    for member in members:
+        if rng.random() < 0.4:
+            born = date(rng.randint(1970, 2006), rng.randint(1, 12), rng.randint(1, 28))
+            await s.execute(
+                update(Member)
+                .where(Member.id == member["id"])
+                .values(birthday=born, birthday_month_day=born.month * 100 + born.day)
+            )
+    templates = {}
+    for key, data in (
+        (
+            "birthday",
+            CouponTemplateIn(
+                name="生日礼 满30减10",
+                kind="amount_off",
+                value=1000,
+                min_spend=3000,
+                valid_days=30,
+                auto_issue="birthday",
+                auto_issue_tiers=["白银会员", "黄金会员"],
+            ),
+        ),
+        (
+            "upgrade",
+            CouponTemplateIn(
+                name="升级礼 免单券（20元内）",
+                kind="amount_off",
+                value=2000,
+                valid_days=30,
+                auto_issue="tier_upgrade",
+                auto_issue_tiers=["黄金会员"],
+            ),
+        ),
+        (
+            "mall",
+            CouponTemplateIn(name="积分兑换 5元券", kind="amount_off", value=500, valid_days=30),
+        ),
+    ):
+        templates[key] = await promotions.create_template(s, merchant_id, data, now)
+    signature = (
+        await s.execute(
+            select(Product.id).where(
+                Product.merchant_id == merchant_id, Product.name == "招牌珍珠奶茶"
+            )
+        )
+    ).scalar_one()
+    for reward in (
+        RewardIn(
+            kind="coupon",
+            name="5元无门槛券",
+            template_id=templates["mall"].id,
+            points_cost=500,
+            per_member_limit=2,
+            sort=0,
+        ),
+        RewardIn(
+            kind="product",
+            name="招牌珍珠奶茶一杯",
+            product_id=signature,
+            points_cost=1500,
+            stock=200,
+            per_member_limit=1,
+            sort=1,
+        ),
+        RewardIn(
+            kind="physical",
+            name="品牌帆布袋",
+            description="包邮到家",
+            points_cost=3000,
+            stock=50,
+            per_member_limit=1,
+            sort=2,
+        ),
+    ):
+        await mall.create_reward(s, merchant_id, admin_id, reward, now)
+
+
+async def _seed_partner(
+    s: Any, merchant_id: str, admin_id: str, members: list[dict[str, Any]], now: Any
+) -> None:
+    """异业联盟: a bakery nearby, with its own programme and 300 members who are also the
+    shop's (same WeChat unionid), in an active partnership: 100 tea points = 50 bakery
+    points, the tea shop pays 0.50 yuan per 100 points it sends."""
+    bakery, _ = await identity.create_merchant(s, PARTNER_NAME, PARTNER_EMAIL, DEMO_PASSWORD, now)
+    await loyalty.set_program(
+        s, bakery.id, ProgramIn(points_per_yuan=1, tiers=[TierIn(name="烘焙会员")])
+    )
+    shared = [
+        (m, n) for n, m in enumerate(members) if m["signup_platform"] == "wechat" and n % 4 == 0
+    ][:300]
+    rows, accounts = [], []
+    for member, n in shared:
+        member_id = new_id(member["created_at"])
+        rows.append(
+            {
+                "id": member_id,
+                "merchant_id": bakery.id,
+                "status": "active",
+                "nickname": member["nickname"],
+                "signup_platform": "wechat",
+                "created_at": member["created_at"],
+                "last_login_at": member["created_at"],
+            }
+        )
+        accounts.append(
+            {
+                "id": new_id(member["created_at"]),
+                "merchant_id": bakery.id,
+                "member_id": member_id,
+                "platform": "wechat",
+                "app_id": "",
+                "openid": f"demo-bakery-{n + 1:05d}",
+                "unionid": f"demo-union-{n + 1:05d}",
+                "created_at": member["created_at"],
+            }
+        )
+    await s.execute(insert(Member), rows)
+    await s.execute(insert(PlatformAccount), accounts)
+    bakery_admin = (
+        await s.execute(select(AdminUser.id).where(AdminUser.merchant_id == bakery.id))
+    ).scalar_one()
+    partnership = await alliance.propose(
+        s,
+        merchant_id,
+        admin_id,
+        PartnershipIn(
+            partner_merchant_id=bakery.id,
+            rate=RateIn(points=100, partner_points=50),
+            daily_cap=100_000,
+            member_daily_cap=2_000,
+            settlement_price=PriceIn(fen=50, points=100),
+        ),
+    )
+    await alliance.accept(s, bakery.id, bakery_admin, partnership.id)
