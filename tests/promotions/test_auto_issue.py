@@ -258,7 +258,7 @@ async def test_birthday_once_a_year_per_tier(
     await _emit(rt, shop, "member.birthday_gift", mid, year=2026, tier=None)
     assert await _granted(client, member) == [anyone["id"]]
     await _emit(rt, shop, "member.birthday_gift", mid, year=2026, tier="白银会员")  # replayed
-    assert await _granted(client, member) == [silver["id"], anyone["id"]]
+    assert await _granted(client, member) == [anyone["id"], silver["id"]]
     with caplog.at_level(logging.INFO, logger="growthloop.promotions"):
         await _emit(rt, shop, "member.birthday_gift", mid, year=2027, tier="黄金会员")
     # 白银生日 allows one per member: next year's is skipped for the limit, logged.
