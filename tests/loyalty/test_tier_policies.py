@@ -177,3 +177,29 @@ async def test_invitations_count_towards_tiers(client: httpx.AsyncClient, rt: Ru
     await shop.member("friend-0")  # logging in again is not a new invitation
     m = await _membership(shop, inviter)
     assert (m["invites"], m["tier"]) == (3, "黄金会员")
+
+
+async def test_entering_the_base_tier_is_not_an_upgrade(
+    client: httpx.AsyncClient, rt: Runtime
+) -> None:
+    shop = await make_shop(client, rt)
+    await _setup(shop)
+    r = await client.post(
+        "/v1/admin/coupons",
+        json={
+            "name": "升级礼",
+            "kind": "amount_off",
+            "value": 500,
+            "auto_issue": "tier_upgrade",
+            "per_member_limit": 5,
+        },
+        headers=shop.admin,
+    )
+    assert r.status_code == 201, r.text
+    member = await shop.member("climber")
+    await client.post("/v1/me/checkin", headers=member)  # a login day: the base tier
+    assert (await _membership(shop, member))["tier"] == "普通会员"
+    assert (await client.get("/v1/me/coupons", headers=member)).json()["items"] == []
+    await _buy_and_complete(shop, member, 24000)  # 白银: a real upgrade
+    wallet = (await client.get("/v1/me/coupons", headers=member)).json()["items"]
+    assert [c["name"] for c in wallet] == ["升级礼"]

@@ -198,22 +198,16 @@ async def test_tier_upgrade_through_orders(client: httpx.AsyncClient, rt: Runtim
     )
     every = await template(shop, name="升级礼", auto_issue="tier_upgrade", per_member_limit=5)
     member = await shop.member()
-    # The first login puts the member in the first tier, which loyalty reports as "up".
-    assert await _granted(client, member) == [every["id"]]
+    # The first login puts the member in the base tier: where everyone starts, no gift.
+    assert await _granted(client, member) == []
 
     await _buy_and_complete(shop, member, 24000)  # 240 yuan: 白银会员
     r = await client.get("/v1/me/membership", headers=member)
     assert r.json()["tier"] == "白银会员"
-    assert await _granted(client, member) == [every["id"], silver["id"], every["id"]]
+    assert await _granted(client, member) == [silver["id"], every["id"]]
 
     await _buy_and_complete(shop, member, 80000)  # 1040 yuan in all: 黄金会员
-    assert await _granted(client, member) == [
-        every["id"],
-        silver["id"],
-        every["id"],
-        gold["id"],
-        every["id"],
-    ]
+    assert await _granted(client, member) == [silver["id"], every["id"], gold["id"], every["id"]]
     coupons = await my_coupons(client, member)
     assert all(c["status"] == "available" for c in coupons)
 

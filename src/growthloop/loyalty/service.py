@@ -165,7 +165,14 @@ async def _set_tier(
         return
     before, held = account.tier, _held_index(program, account)
     account.tier, account.tier_since, account.tier_reviewed_at = name, now, now
-    direction = "up" if held is None or (index is not None and index > held) else "down"
+    # Entering the base tier is where every member starts, not an upgrade (no upgrade gift).
+    baseline = held if held is not None else 0
+    if index is not None and index > baseline:
+        direction = "up"
+    elif held is None:
+        direction = "initial"
+    else:
+        direction = "down"
     await emit(
         session,
         DomainEvent(
