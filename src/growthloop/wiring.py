@@ -16,8 +16,8 @@ from growthloop.core.events import DomainEvent, EventBus
 from growthloop.core.jobs import Sweeper
 from growthloop.core.kv import make_counters
 from growthloop.core.runtime import Runtime
-from growthloop.identity.platforms import DevAdapter
 from growthloop.identity import service as identity
+from growthloop.identity.platforms import DevAdapter
 from growthloop.identity.service import IdentityDirectory, IdentityMembers, IdentityPrincipals
 from growthloop.loyalty import service as loyalty
 from growthloop.orders import service as orders
