@@ -303,7 +303,13 @@ DEMO_PROGRAM = ProgramIn(
     welcome_points=100,
     tiers=[
         TierIn(name="普通会员"),
-        TierIn(name="白银会员", min_spend=20_000, min_login_days=10, discount_percent=5),
+        TierIn(
+            name="白银会员",
+            min_spend=20_000,
+            min_login_days=10,
+            discount_percent=5,
+            birthday_points=100,
+        ),
         TierIn(
             name="黄金会员",
             min_spend=100_000,
@@ -311,6 +317,7 @@ DEMO_PROGRAM = ProgramIn(
             discount_percent=10,
             points_multiplier_percent=150,
             free_delivery=True,
+            birthday_points=300,
         ),
     ],
 )
