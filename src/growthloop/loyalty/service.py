@@ -605,6 +605,12 @@ async def on_member_birthday(session: AsyncSession, event: DomainEvent) -> None:
 # ---- spending outside orders (points mall, alliance exchange) ---------------------------
 
 
+async def points_balance(session: AsyncSession, merchant_id: str, member_id: str) -> int:
+    """The member's points as last written (due batches are expired on the next write)."""
+    account = await repo.get_account(session, merchant_id, member_id)
+    return account.points if account else 0
+
+
 async def spend_points(
     session: AsyncSession,
     merchant_id: str,
