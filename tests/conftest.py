@@ -77,6 +77,9 @@ async def stack(
         dev_login=True,
         sandbox=True,
         run_sweeper=False,
+        # Two xdist workers, each sometimes with a second API process, share one
+        # PostgreSQL (max_connections 100): at most 20 connections per runtime.
+        db_pool_size=10,
     )
     clock = FrozenClock(START)
     rt = build_runtime(settings, clock)

@@ -118,6 +118,7 @@ async def snapshot(t: Tenant) -> dict[str, Any]:
         "my_consents": ("/v1/me/consents", t.member),
         "alliance_partnerships": ("/v1/admin/alliance/partnerships", t.admin),
         "my_alliance_exchanges": ("/v1/me/alliance/exchanges", t.member),
+        "flash_sales": ("/v1/admin/flash-sales", t.admin),
     }
     state: dict[str, Any] = {}
     for name, (path, headers) in reads.items():
@@ -131,6 +132,7 @@ async def snapshot(t: Tenant) -> dict[str, Any]:
             "mall_redemptions",
             "alliance_partnerships",
             "my_alliance_exchanges",
+            "flash_sales",
         )
         params = {"limit": 100} if name in paged else None
         r = await c.get(path, params=params, headers=headers)
@@ -372,6 +374,44 @@ async def build_mall_verify(t: Tenant) -> Req:
     return Req(json={"code": (await _mall_redemption(t))["code"]})
 
 
+async def _flash_sale(t: Tenant, product_id: str | None = None) -> dict[str, Any]:
+    product_id = product_id or (await _product(t))["id"]
+    now = t.shop.rt.clock.now()
+    body = {
+        "product_id": product_id,
+        "price": 500,
+        "stock": 5,
+        "per_member_limit": 5,
+        "starts_at": (now - timedelta(minutes=1)).isoformat(),
+        "ends_at": (now + timedelta(hours=1)).isoformat(),
+    }
+    r = await t.client.post("/v1/admin/flash-sales", json=body, headers=t.admin)
+    assert r.status_code == 201, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+async def build_new_flash_sale(t: Tenant) -> Req:
+    product = await _product(t)
+    now = t.shop.rt.clock.now()
+    return Req(
+        json={
+            "product_id": product["id"],
+            "price": 500,
+            "stock": 2,
+            "starts_at": now.isoformat(),
+            "ends_at": (now + timedelta(hours=1)).isoformat(),
+        }
+    )
+
+
+async def build_flash_sale(t: Tenant) -> Req:
+    return Req(params={"sale_id": (await _flash_sale(t))["id"]})
+
+
+async def build_flash_purchase(t: Tenant) -> Req:
+    return Req(params={"sale_id": (await _flash_sale(t))["id"]}, json={"quantity": 1})
+
+
 # Alliance: each request names a partnership of the tenant with a partner shop of its own.
 ALLIANCE_TERMS = {
     "rate": {"points": 1, "partner_points": 1},
@@ -464,7 +504,7 @@ class Route:
     permission: Permission | None = None  # ADMIN only; None: any admin
     hidden_code: str | None = None  # HIDDEN only: the 404's error code
     # LIST only: products | categories | orders | coupons | my_coupons | mall_rewards |
-    # mall_redemptions | alliance_partnerships
+    # mall_redemptions | alliance_partnerships | flash_sales
     lists: str | None = None
 
     @property
@@ -614,6 +654,19 @@ ROUTES: list[Route] = [
     Route("POST", "/v1/me/alliance/exchanges", By.MEMBER, 201, build_alliance_exchange,
           T.OBJECT),
     Route("GET", "/v1/me/alliance/exchanges", By.MEMBER, 200, build_nothing, T.SELF),
+    # flash sales
+    Route("POST", "/v1/admin/flash-sales", By.ADMIN, 201, build_new_flash_sale, T.CREATE,
+          P.MARKETING_WRITE),
+    Route("GET", "/v1/admin/flash-sales", By.ADMIN, 200, build_nothing, T.LIST,
+          P.CATALOG_READ, lists="flash_sales"),
+    Route("GET", "/v1/admin/flash-sales/{sale_id}", By.ADMIN, 200, build_flash_sale, T.OBJECT,
+          P.CATALOG_READ),
+    Route("POST", "/v1/admin/flash-sales/{sale_id}/end", By.ADMIN, 200, build_flash_sale,
+          T.OBJECT, P.MARKETING_WRITE),
+    Route("GET", "/v1/flash-sales/{sale_id}", By.OPTIONAL_MEMBER, 200, build_flash_sale,
+          T.OBJECT),
+    Route("POST", "/v1/flash-sales/{sale_id}/purchase", By.MEMBER, 201, build_flash_purchase,
+          T.OBJECT),
 ]
 # fmt: on
 ROUTE_TABLE = {route.key: route for route in ROUTES}
@@ -758,6 +811,7 @@ async def _seed(t: Tenant) -> dict[str, set[str]]:
     assert r.status_code == 201, r.text
     redemption = await _mall_redemption(t, product["id"])
     partnership, _ = await _partnership(t)
+    flash_sale = await _flash_sale(t, product["id"])
     return {
         "products": {product["id"]},
         "categories": {category["id"]},
@@ -767,6 +821,7 @@ async def _seed(t: Tenant) -> dict[str, set[str]]:
         "mall_rewards": {redemption["reward_id"]},
         "mall_redemptions": {redemption["id"]},
         "alliance_partnerships": {partnership["id"]},
+        "flash_sales": {flash_sale["id"]},
     }
 
 
@@ -888,6 +943,10 @@ async def test_creations_land_in_the_callers_merchant(
         assert created["merchant_id"] == a.merchant_id
         assert created["partner_merchant_id"] == req.json["partner_merchant_id"]
         path = f"/v1/admin/alliance/partnerships/{created['id']}"
+        assert_error(await client.get(path, headers=b.admin), 403, "forbidden")
+        assert (await client.get(path, headers=a.admin)).status_code == 200
+    elif route.path == "/v1/admin/flash-sales":
+        path = f"/v1/admin/flash-sales/{created['id']}"
         assert_error(await client.get(path, headers=b.admin), 403, "forbidden")
         assert (await client.get(path, headers=a.admin)).status_code == 200
     elif route.path == "/v1/admin/users":

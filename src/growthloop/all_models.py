@@ -1,10 +1,12 @@
 """Imports every domain's models so `Base.metadata` is complete (Alembic, data map, tests)."""
 
 from growthloop.alliance import models as alliance_models
+from growthloop.campaigns.flash_sales import models as flash_sale_models
 from growthloop.catalog import models as catalog_models
 from growthloop.compliance import models as compliance_models
 from growthloop.core import audit, events, idempotency
 from growthloop.core.models import Base
+from growthloop.core.stock import sql as stock_models
 from growthloop.identity import models as identity_models
 from growthloop.loyalty import models as loyalty_models
 from growthloop.mall import models as mall_models
@@ -20,6 +22,7 @@ __all__ = [
     "catalog_models",
     "compliance_models",
     "events",
+    "flash_sale_models",
     "idempotency",
     "identity_models",
     "loyalty_models",
@@ -28,4 +31,5 @@ __all__ = [
     "orders_models",
     "payments_models",
     "promotions_models",
+    "stock_models",
 ]

@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
 from growthloop.alliance.api import router as alliance_router
+from growthloop.campaigns.flash_sales.api import router as flash_sales_router
 from growthloop.catalog.api import router as catalog_router
 from growthloop.compliance.api import router as compliance_router
 from growthloop.config import Settings
@@ -58,6 +59,7 @@ def create_app(
         finally:
             await rt.sweeper.stop()
             await rt.counters.close()
+            await rt.stock.close()
             await rt.db.dispose()
 
     app = FastAPI(
@@ -83,6 +85,7 @@ def create_app(
         alliance_router,
         compliance_router,
         mall_router,
+        flash_sales_router,
     ):
         app.include_router(router)
     if settings.sandbox:

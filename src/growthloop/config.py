@@ -31,6 +31,16 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     db_pool_size: int = Field(30, ge=1, le=500, description="per process; PostgreSQL only")
     admin_login_attempts_per_minute: int = Field(10, ge=1)
+    stock_backend: str = Field(
+        "auto",
+        pattern="^(auto|memory|sql|redis)$",
+        description="campaign stock: auto = redis with a Redis URL, else memory on SQLite, "
+        "else sql",
+    )
+    # Flash-sale purchase attempts per 10 s. Many shoppers share one address behind a
+    # carrier's NAT or a campus network, so the per-address limit is loose.
+    flash_sale_attempts_per_member: int = Field(20, ge=1)
+    flash_sale_attempts_per_ip: int = Field(2000, ge=1)
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:

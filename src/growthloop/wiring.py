@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from functools import partial
 
+from growthloop.campaigns.flash_sales import service as flash_sales
 from growthloop.config import Settings
 from growthloop.core import idempotency
 from growthloop.core.auth import TokenCodec
@@ -16,6 +17,7 @@ from growthloop.core.events import DomainEvent, EventBus
 from growthloop.core.jobs import Sweeper
 from growthloop.core.kv import make_counters
 from growthloop.core.runtime import Runtime
+from growthloop.core.stock import PoolState, StockBackend, choose_backend, make_stock_backend
 from growthloop.identity import service as identity
 from growthloop.identity.platforms import DevAdapter
 from growthloop.identity.service import IdentityDirectory, IdentityMembers, IdentityPrincipals
@@ -31,6 +33,9 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     if settings.is_sqlite:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.resolved_database_url, pool_size=settings.db_pool_size)
+    backend = choose_backend(
+        settings.stock_backend, redis_url=settings.redis_url, is_sqlite=settings.is_sqlite
+    )
     rt = Runtime(
         settings=settings,
         db=db,
@@ -39,6 +44,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
         counters=make_counters(settings.redis_url),
         tokens=TokenCodec(settings.secret_key),
         sweeper=Sweeper(interval_seconds=settings.sweep_interval_seconds),
+        stock=make_stock_backend(backend, partial(load_pool, db), redis_url=settings.redis_url),
         principals=IdentityPrincipals(),
     )
     if settings.dev_login:
@@ -51,10 +57,24 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
         "kick": rt.sweeper.kick,
         "merchants": IdentityDirectory(),
         "members": IdentityMembers(),
+        "stock": rt.stock,
     }
     _subscribe(rt)
     _sweeps(rt)
     return rt
+
+
+async def load_pool(db: Database, pool: str) -> PoolState | None:
+    """A stock pool's state from the database, by the owner its name starts with."""
+    if pool.startswith(flash_sales.POOL_PREFIX):
+        return await flash_sales.load_pool(db, pool)
+    raise ValueError(f"no campaign owns the stock pool {pool!r}")
+
+
+def use_stock_backend(rt: Runtime, stock: StockBackend) -> None:
+    """Swap the stock backend (tests and benchmarks compare them on one runtime)."""
+    rt.stock = stock
+    rt.db.session_info["stock"] = stock
 
 
 def _subscribe(rt: Runtime) -> None:
@@ -75,6 +95,9 @@ def _subscribe(rt: Runtime) -> None:
         ("member.birthday", loyalty.on_member_birthday),
     ):
         rt.bus.on(name, handler, in_transaction=True)
+    # Campaign stock follows its orders: paid units are sold, cancelled ones go back.
+    rt.bus.on("order.paid", flash_sales.on_order_paid, in_transaction=True)
+    rt.bus.on("order.cancelled", flash_sales.on_order_cancelled, in_transaction=True)
     # Automatic coupons come with the event that earns them; a coupon that cannot be
     # granted is skipped, never a reason to fail the login or payment.
     for name, handler in (
@@ -99,5 +122,6 @@ def _sweeps(rt: Runtime) -> None:
     rt.sweeper.add("identity.birthdays", partial(identity.celebrate_birthdays, rt.db, rt.clock))
     rt.sweeper.add("loyalty.expire", partial(loyalty.expire_due_points, rt.db, rt.clock))
     rt.sweeper.add("loyalty.tier_review", partial(loyalty.review_due_tiers, rt.db, rt.clock))
+    rt.sweeper.add("flash_sales.close", partial(flash_sales.close_due_sales, rt.db, rt.clock))
     rt.sweeper.add("events.dispatch", partial(rt.bus.dispatch_pending, rt.db, rt.clock))
     rt.sweeper.add("idempotency.purge", partial(_purge_idempotency, rt))

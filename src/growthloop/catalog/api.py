@@ -14,32 +14,22 @@ from growthloop.catalog.schemas import (
     ProductPatch,
     StockAdjustIn,
 )
-from growthloop.core.auth import AdminPrincipal, OptionalMember, Permission, SessionDep, require
-from growthloop.core.errors import Invalid
+from growthloop.core.auth import (
+    AdminPrincipal,
+    MerchantQuery,
+    OptionalMember,
+    Permission,
+    SessionDep,
+    browsing_merchant,
+    require,
+)
 from growthloop.core.pagination import Page, PageDep
 from growthloop.core.routing import UnitOfWorkRoute
 from growthloop.core.runtime import RuntimeDep
 
 router = APIRouter(route_class=UnitOfWorkRoute, tags=["catalog"])
 
-MerchantQuery = Annotated[
-    str | None,
-    Query(max_length=64, description="Browse without logging in: the merchant's id."),
-]
 CategoryQuery = Annotated[str | None, Query(max_length=64)]
-
-
-class MerchantRequired(Invalid):
-    code = "merchant_required"
-    message = "Pass a member token or ?merchant_id= to browse a merchant's catalog."
-
-
-def _browsing_merchant(member: OptionalMember, merchant_id: str | None) -> str:
-    if member is not None:
-        return member.merchant_id
-    if merchant_id is None:
-        raise MerchantRequired()
-    return merchant_id
 
 
 @router.get("/v1/products", response_model=Page[ProductOut])
@@ -50,7 +40,7 @@ async def list_products(
     merchant_id: MerchantQuery = None,
     category_id: CategoryQuery = None,
 ) -> Page[ProductOut]:
-    merchant = _browsing_merchant(member, merchant_id)
+    merchant = browsing_merchant(member, merchant_id)
     rows, cursor = await service.list_products(
         session, merchant, page, on_sale_only=True, category_id=category_id
     )
@@ -62,7 +52,7 @@ async def get_product(
     product_id: str, session: SessionDep, member: OptionalMember, merchant_id: MerchantQuery = None
 ) -> ProductOut:
     product = await service.access_product(
-        session, _browsing_merchant(member, merchant_id), product_id
+        session, browsing_merchant(member, merchant_id), product_id
     )
     if not product.on_sale:
         raise ProductNotFound(product_id=product_id)

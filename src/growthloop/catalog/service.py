@@ -208,6 +208,11 @@ async def list_products(
     return make_page(rows, page)
 
 
+async def prices_of(session: AsyncSession, product_ids: list[str]) -> dict[str, int]:
+    """Regular unit prices (fen, before options) of the products that exist."""
+    return {pid: p.price for pid, p in (await repo.products_by_ids(session, product_ids)).items()}
+
+
 async def products_for_order(
     session: AsyncSession, merchant_id: str, product_ids: list[str]
 ) -> dict[str, Product]:

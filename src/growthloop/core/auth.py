@@ -14,11 +14,11 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal, Protocol
 
 import jwt
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from growthloop.core.errors import Forbidden, Unauthenticated
+from growthloop.core.errors import Forbidden, Invalid, Unauthenticated
 
 TokenKind = Literal["member", "admin"]
 
@@ -237,6 +237,27 @@ async def current_admin(
 
 CurrentMember = Annotated[MemberPrincipal, Depends(current_member)]
 OptionalMember = Annotated[MemberPrincipal | None, Depends(optional_member)]
+MerchantQuery = Annotated[
+    str | None,
+    Query(max_length=64, description="Browse without logging in: the merchant's id."),
+]
+
+
+class MerchantRequired(Invalid):
+    code = "merchant_required"
+    message = "Pass a member token or ?merchant_id= to browse a merchant's shop."
+
+
+def browsing_merchant(member: MemberPrincipal | None, merchant_id: str | None) -> str:
+    """Whose shop a consumer browses: a member's own merchant (a `?merchant_id=` naming
+    another changes nothing), or the one an anonymous visitor names."""
+    if member is not None:
+        return member.merchant_id
+    if merchant_id is None:
+        raise MerchantRequired()
+    return merchant_id
+
+
 CurrentAdmin = Annotated[AdminPrincipal, Depends(current_admin)]
 
 

@@ -3,7 +3,8 @@
 The unit of work is the only place that commits: one per request (see
 `routing.UnitOfWorkRoute`) or per job. Services receive its session and never commit.
 After-commit callbacks (dispatching domain events, kicking the sweeper) run only when
-the commit succeeded and are dropped on rollback.
+the commit succeeded and are dropped on rollback; on-rollback callbacks undo what was
+done outside the database (a unit taken from an in-memory or Redis stock pool).
 
 SQLite gets WAL, a busy timeout, `secure_delete` (erased personal data must not linger
 in free pages) and `BEGIN IMMEDIATE` for writing transactions, so two writers never
@@ -99,13 +100,17 @@ class Database:
                 uow = UnitOfWork(session)
                 try:
                     yield uow
+                    if uow.rolled_back:
+                        await session.rollback()
+                    else:
+                        await session.commit()
                 except BaseException:
                     await session.rollback()
+                    await uow.run_on_rollback()
                     raise
-                if uow.rolled_back:
-                    await session.rollback()
-                    return
-                await session.commit()
+        if uow.rolled_back:
+            await uow.run_on_rollback()
+            return
         await uow.run_after_commit()
 
     async def dispose(self) -> None:
@@ -117,21 +122,35 @@ class UnitOfWork:
         self.session = session
         self.rolled_back = False
         self._after_commit: list[AfterCommit] = []
+        self._on_rollback: list[AfterCommit] = []
         session.info["uow"] = self
 
     def after_commit(self, callback: AfterCommit) -> None:
         self._after_commit.append(callback)
+
+    def on_rollback(self, callback: AfterCommit) -> None:
+        """Undo something done outside the database (a unit taken from Redis) when this
+        unit of work does not commit."""
+        self._on_rollback.append(callback)
 
     def mark_rollback(self) -> None:
         """Discard everything this unit of work wrote (e.g. the response is an error)."""
         self.rolled_back = True
 
     async def run_after_commit(self) -> None:
-        callbacks, self._after_commit = self._after_commit, []
-        for callback in callbacks:
-            result = callback()
-            if result is not None:
-                await result
+        callbacks, self._after_commit, self._on_rollback = self._after_commit, [], []
+        await run_callbacks(callbacks)
+
+    async def run_on_rollback(self) -> None:
+        callbacks, self._after_commit, self._on_rollback = self._on_rollback, [], []
+        await run_callbacks(callbacks)
+
+
+async def run_callbacks(callbacks: list[AfterCommit]) -> None:
+    for callback in callbacks:
+        result = callback()
+        if result is not None:
+            await result
 
 
 def uow_of(session: AsyncSession) -> UnitOfWork:

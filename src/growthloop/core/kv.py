@@ -52,6 +52,18 @@ class MemoryCounters:
         return None
 
 
+REDIS_MAX_CONNECTIONS = 64  # per process; a burst of requests waits for one, not fails
+
+
+def redis_client(url: str) -> Any:
+    """A Redis client whose pool makes callers wait for a free connection under a burst
+    (the default pool raises "Too many connections" instead)."""
+    from redis.asyncio import BlockingConnectionPool, Redis
+
+    pool = BlockingConnectionPool.from_url(url, max_connections=REDIS_MAX_CONNECTIONS, timeout=10)
+    return Redis(connection_pool=pool)
+
+
 _HIT_LUA = """
 local n = redis.call('INCR', KEYS[1])
 if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
@@ -63,9 +75,7 @@ class RedisCounters:
     name = "redis"
 
     def __init__(self, url: str, prefix: str = "gl:") -> None:
-        from redis.asyncio import Redis
-
-        self._redis: Any = Redis.from_url(url)
+        self._redis: Any = redis_client(url)
         self._prefix = prefix
         self._hit = self._redis.register_script(_HIT_LUA)
 

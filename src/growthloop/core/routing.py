@@ -6,22 +6,54 @@ returns a success, and rolls back on any error response or exception. For a POST
 carrying `Idempotency-Key`, the key and the response are stored in that same
 transaction, scoped by the verified caller: a request whose token is not valid now is
 never answered from the store (it goes through and gets its 401).
+
+An endpoint marked with `fast_path(check)` has `check(request)` run before the unit of
+work opens, so a hot endpoint (a flash sale's purchase) can answer "sold out" without
+touching the database. What the check does outside the database it undoes through
+`on_rollback(request, callback)` if the request then does not commit. A request with an
+Idempotency-Key skips the check: it may be a retry whose first answer is stored.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
-from typing import Any
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
 
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
 from growthloop.core import idempotency
 from growthloop.core.auth import caller_scope
+from growthloop.core.db import AfterCommit, run_callbacks
 from growthloop.core.idempotency import IdempotencyRecord, StoredResponse
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 REPLAY_HEADER = "Idempotent-Replayed"
+
+FastCheck = Callable[[Request], Awaitable[None]]
+Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
+
+
+def fast_path(check: FastCheck) -> Callable[[Endpoint], Endpoint]:
+    def mark(endpoint: Endpoint) -> Endpoint:
+        endpoint.fast_check = check  # type: ignore[attr-defined]
+        return endpoint
+
+    return mark
+
+
+def on_rollback(request: Request, callback: AfterCommit) -> None:
+    """From a fast-path check: run `callback` if this request's unit of work does not commit."""
+    pending: list[AfterCommit] | None = getattr(request.state, "on_rollback", None)
+    if pending is None:
+        pending = request.state.on_rollback = []
+    pending.append(callback)
+
+
+def _take_on_rollback(request: Request) -> list[AfterCommit]:
+    pending: list[AfterCommit] = getattr(request.state, "on_rollback", None) or []
+    request.state.on_rollback = []
+    return pending
 
 
 class UnitOfWorkRoute(APIRoute):
@@ -29,37 +61,55 @@ class UnitOfWorkRoute(APIRoute):
         handler = super().get_route_handler()
 
         async def run(request: Request) -> Response:
-            rt = request.app.state.runtime
             write = request.method not in READ_METHODS
             key = request.headers.get("idempotency-key") if request.method == "POST" else None
             if key is not None:
                 idempotency.check_key(key)
-            async with rt.db.unit_of_work(write=write) as uow:
-                request.state.uow = uow
-                record: IdempotencyRecord | None = None
-                scope = await caller_scope(request, uow.session) if key is not None else None
-                if key is not None and scope is not None:
-                    body = await request.body()
-                    fingerprint = idempotency.digest(request.method, request.url.path, body)
-                    claimed = await idempotency.begin(
-                        uow.session, idempotency.digest(scope), key, fingerprint, rt.clock.now()
-                    )
-                    if isinstance(claimed, StoredResponse):
-                        uow.mark_rollback()
-                        return Response(
-                            claimed.body,
-                            status_code=claimed.status_code,
-                            media_type="application/json",
-                            headers={REPLAY_HEADER: "true"},
-                        )
-                    record = claimed
-                response = await handler(request)
-                if response.status_code >= 400:
-                    uow.mark_rollback()
-                elif record is not None:
-                    await idempotency.finish(
-                        uow.session, record, response.status_code, bytes(response.body)
-                    )
-            return response
+            check: FastCheck | None = getattr(self.endpoint, "fast_check", None)
+            if check is not None and key is None:
+                await check(request)
+            try:
+                return await self._serve(request, handler, write, key)
+            except BaseException:
+                await run_callbacks(_take_on_rollback(request))
+                raise
 
         return run
+
+    async def _serve(
+        self,
+        request: Request,
+        handler: Callable[[Request], Coroutine[Any, Any, Response]],
+        write: bool,
+        key: str | None,
+    ) -> Response:
+        rt = request.app.state.runtime
+        async with rt.db.unit_of_work(write=write) as uow:
+            for callback in _take_on_rollback(request):
+                uow.on_rollback(callback)
+            request.state.uow = uow
+            record: IdempotencyRecord | None = None
+            scope = await caller_scope(request, uow.session) if key is not None else None
+            if key is not None and scope is not None:
+                body = await request.body()
+                fingerprint = idempotency.digest(request.method, request.url.path, body)
+                claimed = await idempotency.begin(
+                    uow.session, idempotency.digest(scope), key, fingerprint, rt.clock.now()
+                )
+                if isinstance(claimed, StoredResponse):
+                    uow.mark_rollback()
+                    return Response(
+                        claimed.body,
+                        status_code=claimed.status_code,
+                        media_type="application/json",
+                        headers={REPLAY_HEADER: "true"},
+                    )
+                record = claimed
+            response = await handler(request)
+            if response.status_code >= 400:
+                uow.mark_rollback()
+            elif record is not None:
+                await idempotency.finish(
+                    uow.session, record, response.status_code, bytes(response.body)
+                )
+        return response

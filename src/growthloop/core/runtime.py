@@ -14,6 +14,7 @@ from growthloop.core.db import Database
 from growthloop.core.events import EventBus
 from growthloop.core.jobs import Sweeper
 from growthloop.core.kv import CounterBackend
+from growthloop.core.stock import StockBackend
 
 
 @dataclass
@@ -25,6 +26,7 @@ class Runtime:
     counters: CounterBackend
     tokens: TokenCodec
     sweeper: Sweeper
+    stock: StockBackend
     principals: PrincipalValidator | None = None
     # Adapters registered by their domains at start-up, by name.
     platforms: dict[str, Any] = field(default_factory=dict)

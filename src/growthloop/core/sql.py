@@ -12,7 +12,7 @@ from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.orm.attributes import set_committed_value
 
 
-def _insert(session: AsyncSession, model: type[DeclarativeBase]) -> Any:
+def dialect_insert(session: AsyncSession, model: type[DeclarativeBase]) -> Any:
     dialect = session.get_bind().dialect.name
     return (pg_insert if dialect == "postgresql" else sqlite_insert)(model)
 
@@ -26,7 +26,7 @@ async def insert_unless_exists(
     """INSERT .. ON CONFLICT DO NOTHING: True if this call inserted the row. No savepoint
     needed, so a concurrent duplicate never aborts the transaction."""
     stmt = (
-        _insert(session, model)
+        dialect_insert(session, model)
         .values(**values)
         .on_conflict_do_nothing(index_elements=list(conflict))
         .returning(*[getattr(model, c) for c in conflict[:1]])
@@ -43,7 +43,7 @@ async def increment(
     """Atomic counter: INSERT key with 1, or add 1; returns the new value."""
     col = getattr(model, column)
     stmt = (
-        _insert(session, model)
+        dialect_insert(session, model)
         .values(**key, **{column: 1})
         .on_conflict_do_update(index_elements=list(key), set_={column: col + 1})
         .returning(col)

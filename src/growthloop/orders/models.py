@@ -94,6 +94,12 @@ class OrderItem(Base):
     # unit's regular price; both None for a line at the regular price.
     campaign_kind: Mapped[str | None] = col(String(16), pii=None)
     regular_unit_price: Mapped[int | None] = col(BigInteger, pii=None)
+    campaign_id: Mapped[str | None] = col(String(26), pii=None)
+    # "product": the units were taken from the product's stock at checkout; "campaign": from
+    # the campaign's own pool (a flash sale), which takes them back if the order is cancelled.
+    stock_source: Mapped[str] = col(
+        String(16), nullable=False, default="product", server_default=text("'product'"), pii=None
+    )
 
     # Checkout prices lines as unit_price * quantity; imported history keeps the amount it
     # was given, which need not divide by its quantity.

@@ -47,6 +47,7 @@ class OrderItemOut(BaseModel):
         None, description="set when the line is sold at a campaign's price (unit_price)"
     )
     regular_unit_price: int | None = Field(None, description="the unit's price without it")
+    campaign_id: str | None = Field(None, description="the flash sale, group buy or bargain")
 
 
 class RefundOut(BaseModel):

@@ -109,6 +109,7 @@ async def orders_out(session: AsyncSession, orders: list[Order]) -> list[OrderOu
                         line_total=i.line_total,
                         campaign_kind=cast(pricing.CampaignKind | None, i.campaign_kind),
                         regular_unit_price=i.regular_unit_price,
+                        campaign_id=i.campaign_id,
                     )
                     for i in items[order.id]
                 ],
@@ -206,6 +207,10 @@ class CampaignPrice:
 
     kind: pricing.CampaignKind
     price: int  # fen, >= 1
+    campaign_id: str | None = None
+    # The campaign took the units from its own pool: checkout leaves the product's stock
+    # alone, and a cancelled order's units go back to the campaign (its subscriber does it).
+    holds_stock: bool = False
 
 
 def _campaign(
@@ -238,12 +243,11 @@ async def create_order(
         session, merchant_id, [item.product_id for item in data.items]
     )
     lines, chosen_options = [], []
-    for i, item in enumerate(data.items):
+    line_campaigns = list(campaigns) if campaigns is not None else [None] * len(data.items)
+    for item, line_campaign in zip(data.items, line_campaigns, strict=True):
         product = products[item.product_id]
         chosen = catalog.choose_options(product, item.options)
-        base_price, campaign = _campaign(
-            campaigns[i] if campaigns is not None else None, product.price, chosen.price_delta
-        )
+        base_price, campaign = _campaign(line_campaign, product.price, chosen.price_delta)
         lines.append(
             pricing.Line(
                 product_id=product.id,
@@ -286,8 +290,9 @@ async def create_order(
         points_deduction=points_deduction,
     )
     quantities: Counter[str] = Counter()
-    for item in data.items:
-        quantities[item.product_id] += item.quantity
+    for item, line_campaign in zip(data.items, line_campaigns, strict=True):
+        if line_campaign is None or not line_campaign.holds_stock:
+            quantities[item.product_id] += item.quantity
     await catalog.reserve_stock(session, merchant_id, quantities)
     order = Order(
         merchant_id=merchant_id,
@@ -320,8 +325,10 @@ async def create_order(
             line_total=line.total,
             campaign_kind=line.campaign.kind if line.campaign else None,
             regular_unit_price=line.campaign.regular_price if line.campaign else None,
+            campaign_id=line_campaign.campaign_id if line_campaign else None,
+            stock_source="campaign" if line_campaign and line_campaign.holds_stock else "product",
         )
-        for line, values in zip(lines, chosen_options, strict=True)
+        for line, values, line_campaign in zip(lines, chosen_options, line_campaigns, strict=True)
     )
     await session.flush()
     if data.coupon_id is not None:
@@ -421,10 +428,15 @@ async def on_refund_succeeded(session: AsyncSession, event: DomainEvent) -> None
 # ---- state changes -------------------------------------------------------------------
 
 
-async def _quantities(session: AsyncSession, order: Order) -> Counter[str]:
+async def _quantities(
+    session: AsyncSession, order: Order, *, with_campaign_stock: bool = True
+) -> Counter[str]:
+    """Units per product. A cancelled order's campaign-held units are not the product's to
+    take back (`with_campaign_stock=False`): its campaign returns them to its own pool. A
+    refunded order's units, sold and brought back, go back on the product's shelf."""
     quantities: Counter[str] = Counter()
     for item in (await repo.items_of(session, [order.id]))[order.id]:
-        if item.product_id:
+        if item.product_id and (with_campaign_stock or item.stock_source == "product"):
             quantities[item.product_id] += item.quantity
     return quantities
 
@@ -440,7 +452,9 @@ async def cancel(session: AsyncSession, gateways: Gateways, order: Order, reason
             "Only an order pending payment can be cancelled; a paid one can be refunded.",
             status=order.status,
         )
-    await catalog.release_stock(session, order.merchant_id, await _quantities(session, order))
+    await catalog.release_stock(
+        session, order.merchant_id, await _quantities(session, order, with_campaign_stock=False)
+    )
     await promotions.release(session, order_id=order.id, now=now)
     await payments.close_open_payments(session, gateways, order.id)
     await _event(session, "order.cancelled", order, reason=reason)
