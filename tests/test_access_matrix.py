@@ -119,6 +119,8 @@ async def snapshot(t: Tenant) -> dict[str, Any]:
         "alliance_partnerships": ("/v1/admin/alliance/partnerships", t.admin),
         "my_alliance_exchanges": ("/v1/me/alliance/exchanges", t.member),
         "flash_sales": ("/v1/admin/flash-sales", t.admin),
+        "group_buys": ("/v1/admin/group-buys", t.admin),
+        "bargains": ("/v1/admin/bargains", t.admin),
     }
     state: dict[str, Any] = {}
     for name, (path, headers) in reads.items():
@@ -133,6 +135,8 @@ async def snapshot(t: Tenant) -> dict[str, Any]:
             "alliance_partnerships",
             "my_alliance_exchanges",
             "flash_sales",
+            "group_buys",
+            "bargains",
         )
         params = {"limit": 100} if name in paged else None
         r = await c.get(path, params=params, headers=headers)
@@ -412,6 +416,82 @@ async def build_flash_purchase(t: Tenant) -> Req:
     return Req(params={"sale_id": (await _flash_sale(t))["id"]}, json={"quantity": 1})
 
 
+async def _group_buy(t: Tenant, product_id: str | None = None) -> dict[str, Any]:
+    product_id = product_id or (await _product(t))["id"]
+    body = {"product_id": product_id, "group_price": 500, "group_size": 3, "duration_minutes": 60}
+    r = await t.client.post("/v1/admin/group-buys", json=body, headers=t.admin)
+    assert r.status_code == 201, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+async def build_new_group_buy(t: Tenant) -> Req:
+    product_id = (await _product(t))["id"]
+    return Req(
+        json={"product_id": product_id, "group_price": 500, "group_size": 2, "duration_minutes": 30}
+    )
+
+
+async def build_group_buy(t: Tenant) -> Req:
+    return Req(params={"group_buy_id": (await _group_buy(t))["id"]})
+
+
+async def build_group(t: Tenant) -> Req:
+    """A group opened by another member of the tenant's shop, which the tenant's may join."""
+    leader = await t.shop.member(f"matrix-leader-{next(_seq)}")
+    gb = await _group_buy(t)
+    r = await t.client.post(f"/v1/group-buys/{gb['id']}/groups", headers=leader)
+    assert r.status_code == 201, r.text
+    return Req(params={"group_id": r.json()["group_id"]})
+
+
+async def _bargain(t: Tenant, product_id: str | None = None) -> dict[str, Any]:
+    product_id = product_id or (await _product(t))["id"]
+    body = {
+        "product_id": product_id,
+        "original_price": 1000,
+        "floor_price": 100,
+        "helpers_needed": 3,
+        "duration_minutes": 60,
+    }
+    r = await t.client.post("/v1/admin/bargains", json=body, headers=t.admin)
+    assert r.status_code == 201, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+async def build_new_bargain(t: Tenant) -> Req:
+    product_id = (await _product(t))["id"]
+    return Req(
+        json={
+            "product_id": product_id,
+            "original_price": 800,
+            "floor_price": 400,
+            "helpers_needed": 2,
+            "duration_minutes": 30,
+        }
+    )
+
+
+async def build_bargain(t: Tenant) -> Req:
+    return Req(params={"bargain_id": (await _bargain(t))["id"]})
+
+
+async def _bargain_instance(t: Tenant, owner: dict[str, str]) -> str:
+    bargain = await _bargain(t)
+    r = await t.client.post(f"/v1/bargains/{bargain['id']}/start", headers=owner)
+    assert r.status_code == 201, r.text
+    return str(r.json()["id"])
+
+
+async def build_friends_bargain(t: Tenant) -> Req:
+    """An instance another member of the tenant's shop started, for the tenant's to help."""
+    owner = await t.shop.member(f"matrix-bargainer-{next(_seq)}")
+    return Req(params={"instance_id": await _bargain_instance(t, owner)})
+
+
+async def build_own_bargain(t: Tenant) -> Req:
+    return Req(params={"instance_id": await _bargain_instance(t, t.member)})
+
+
 # Alliance: each request names a partnership of the tenant with a partner shop of its own.
 ALLIANCE_TERMS = {
     "rate": {"points": 1, "partner_points": 1},
@@ -504,7 +584,7 @@ class Route:
     permission: Permission | None = None  # ADMIN only; None: any admin
     hidden_code: str | None = None  # HIDDEN only: the 404's error code
     # LIST only: products | categories | orders | coupons | my_coupons | mall_rewards |
-    # mall_redemptions | alliance_partnerships | flash_sales
+    # mall_redemptions | alliance_partnerships | flash_sales | group_buys | bargains
     lists: str | None = None
 
     @property
@@ -667,6 +747,40 @@ ROUTES: list[Route] = [
           T.OBJECT),
     Route("POST", "/v1/flash-sales/{sale_id}/purchase", By.MEMBER, 201, build_flash_purchase,
           T.OBJECT),
+    # group buys
+    Route("POST", "/v1/admin/group-buys", By.ADMIN, 201, build_new_group_buy, T.CREATE,
+          P.MARKETING_WRITE),
+    Route("GET", "/v1/admin/group-buys", By.ADMIN, 200, build_nothing, T.LIST,
+          P.CATALOG_READ, lists="group_buys"),
+    Route("GET", "/v1/admin/group-buys/{group_buy_id}", By.ADMIN, 200, build_group_buy,
+          T.OBJECT, P.CATALOG_READ),
+    Route("POST", "/v1/admin/group-buys/{group_buy_id}/end", By.ADMIN, 200, build_group_buy,
+          T.OBJECT, P.MARKETING_WRITE),
+    Route("GET", "/v1/group-buys/{group_buy_id}", By.OPTIONAL_MEMBER, 200, build_group_buy,
+          T.OBJECT),
+    Route("GET", "/v1/group-buys/{group_buy_id}/groups", By.OPTIONAL_MEMBER, 200,
+          build_group_buy, T.OBJECT),
+    Route("POST", "/v1/group-buys/{group_buy_id}/groups", By.MEMBER, 201, build_group_buy,
+          T.OBJECT),
+    Route("POST", "/v1/groups/{group_id}/join", By.MEMBER, 201, build_group, T.OBJECT),
+    Route("GET", "/v1/groups/{group_id}", By.OPTIONAL_MEMBER, 200, build_group, T.OBJECT),
+    # bargains
+    Route("POST", "/v1/admin/bargains", By.ADMIN, 201, build_new_bargain, T.CREATE,
+          P.MARKETING_WRITE),
+    Route("GET", "/v1/admin/bargains", By.ADMIN, 200, build_nothing, T.LIST,
+          P.CATALOG_READ, lists="bargains"),
+    Route("GET", "/v1/admin/bargains/{bargain_id}", By.ADMIN, 200, build_bargain, T.OBJECT,
+          P.CATALOG_READ),
+    Route("POST", "/v1/admin/bargains/{bargain_id}/end", By.ADMIN, 200, build_bargain,
+          T.OBJECT, P.MARKETING_WRITE),
+    Route("GET", "/v1/bargains/{bargain_id}", By.OPTIONAL_MEMBER, 200, build_bargain, T.OBJECT),
+    Route("POST", "/v1/bargains/{bargain_id}/start", By.MEMBER, 201, build_bargain, T.OBJECT),
+    Route("GET", "/v1/bargain-instances/{instance_id}", By.OPTIONAL_MEMBER, 200,
+          build_friends_bargain, T.OBJECT),
+    Route("POST", "/v1/bargain-instances/{instance_id}/help", By.MEMBER, 200,
+          build_friends_bargain, T.OBJECT),
+    Route("POST", "/v1/bargain-instances/{instance_id}/purchase", By.MEMBER, 201,
+          build_own_bargain, T.OBJECT),
 ]
 # fmt: on
 ROUTE_TABLE = {route.key: route for route in ROUTES}
@@ -812,6 +926,8 @@ async def _seed(t: Tenant) -> dict[str, set[str]]:
     redemption = await _mall_redemption(t, product["id"])
     partnership, _ = await _partnership(t)
     flash_sale = await _flash_sale(t, product["id"])
+    group_buy = await _group_buy(t, product["id"])
+    bargain = await _bargain(t, product["id"])
     return {
         "products": {product["id"]},
         "categories": {category["id"]},
@@ -822,6 +938,8 @@ async def _seed(t: Tenant) -> dict[str, set[str]]:
         "mall_redemptions": {redemption["id"]},
         "alliance_partnerships": {partnership["id"]},
         "flash_sales": {flash_sale["id"]},
+        "group_buys": {group_buy["id"]},
+        "bargains": {bargain["id"]},
     }
 
 
@@ -947,6 +1065,14 @@ async def test_creations_land_in_the_callers_merchant(
         assert (await client.get(path, headers=a.admin)).status_code == 200
     elif route.path == "/v1/admin/flash-sales":
         path = f"/v1/admin/flash-sales/{created['id']}"
+        assert_error(await client.get(path, headers=b.admin), 403, "forbidden")
+        assert (await client.get(path, headers=a.admin)).status_code == 200
+    elif route.path == "/v1/admin/group-buys":
+        path = f"/v1/admin/group-buys/{created['id']}"
+        assert_error(await client.get(path, headers=b.admin), 403, "forbidden")
+        assert (await client.get(path, headers=a.admin)).status_code == 200
+    elif route.path == "/v1/admin/bargains":
+        path = f"/v1/admin/bargains/{created['id']}"
         assert_error(await client.get(path, headers=b.admin), 403, "forbidden")
         assert (await client.get(path, headers=a.admin)).status_code == 200
     elif route.path == "/v1/admin/users":

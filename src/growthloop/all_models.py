@@ -1,7 +1,9 @@
 """Imports every domain's models so `Base.metadata` is complete (Alembic, data map, tests)."""
 
 from growthloop.alliance import models as alliance_models
+from growthloop.campaigns.bargains import models as bargain_models
 from growthloop.campaigns.flash_sales import models as flash_sale_models
+from growthloop.campaigns.group_buys import models as group_buy_models
 from growthloop.catalog import models as catalog_models
 from growthloop.compliance import models as compliance_models
 from growthloop.core import audit, events, idempotency
@@ -19,10 +21,12 @@ metadata = Base.metadata
 __all__ = [
     "alliance_models",
     "audit",
+    "bargain_models",
     "catalog_models",
     "compliance_models",
     "events",
     "flash_sale_models",
+    "group_buy_models",
     "idempotency",
     "identity_models",
     "loyalty_models",

@@ -14,7 +14,9 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
 from growthloop.alliance.api import router as alliance_router
+from growthloop.campaigns.bargains.api import router as bargains_router
 from growthloop.campaigns.flash_sales.api import router as flash_sales_router
+from growthloop.campaigns.group_buys.api import router as group_buys_router
 from growthloop.catalog.api import router as catalog_router
 from growthloop.compliance.api import router as compliance_router
 from growthloop.config import Settings
@@ -86,6 +88,8 @@ def create_app(
         compliance_router,
         mall_router,
         flash_sales_router,
+        group_buys_router,
+        bargains_router,
     ):
         app.include_router(router)
     if settings.sandbox:

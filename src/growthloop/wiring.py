@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from functools import partial
 
+from growthloop.campaigns.bargains import service as bargains
 from growthloop.campaigns.flash_sales import service as flash_sales
+from growthloop.campaigns.group_buys import service as group_buys
 from growthloop.config import Settings
 from growthloop.core import idempotency
 from growthloop.core.auth import TokenCodec
@@ -98,6 +100,15 @@ def _subscribe(rt: Runtime) -> None:
     # Campaign stock follows its orders: paid units are sold, cancelled ones go back.
     rt.bus.on("order.paid", flash_sales.on_order_paid, in_transaction=True)
     rt.bus.on("order.cancelled", flash_sales.on_order_cancelled, in_transaction=True)
+
+    # A group counts a member once paid; a payer who finds it full moves or is refunded.
+    async def group_order_paid(session: object, event: DomainEvent) -> None:
+        await group_buys.on_order_paid(session, event, rt.gateways)  # type: ignore[arg-type]
+
+    rt.bus.on("order.paid", group_order_paid, in_transaction=True)
+    rt.bus.on("order.cancelled", group_buys.on_order_cancelled, in_transaction=True)
+    rt.bus.on("order.refunded", group_buys.on_order_refunded, in_transaction=True)
+    rt.bus.on("order.cancelled", bargains.on_order_cancelled, in_transaction=True)
     # Automatic coupons come with the event that earns them; a coupon that cannot be
     # granted is skipped, never a reason to fail the login or payment.
     for name, handler in (
@@ -123,5 +134,9 @@ def _sweeps(rt: Runtime) -> None:
     rt.sweeper.add("loyalty.expire", partial(loyalty.expire_due_points, rt.db, rt.clock))
     rt.sweeper.add("loyalty.tier_review", partial(loyalty.review_due_tiers, rt.db, rt.clock))
     rt.sweeper.add("flash_sales.close", partial(flash_sales.close_due_sales, rt.db, rt.clock))
+    rt.sweeper.add(
+        "group_buys.expire",
+        partial(group_buys.expire_due_groups, rt.db, rt.gateways, rt.clock),
+    )
     rt.sweeper.add("events.dispatch", partial(rt.bus.dispatch_pending, rt.db, rt.clock))
     rt.sweeper.add("idempotency.purge", partial(_purge_idempotency, rt))

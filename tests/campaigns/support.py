@@ -71,3 +71,40 @@ async def count_rows(rt: Runtime, model: Any, *where: Any) -> int:
     async with rt.db.unit_of_work(write=False) as uow:
         stmt = select(func.count()).select_from(model).where(*where)
         return int((await uow.session.execute(stmt)).scalar_one())
+
+
+async def group_buy(shop: Shop, product_id: str, **overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "product_id": product_id,
+        "group_price": 990,
+        "group_size": 3,
+        "duration_minutes": 60,
+    }
+    body.update(overrides)
+    r = await shop.client.post("/v1/admin/group-buys", json=body, headers=shop.admin)
+    assert r.status_code == 201, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+async def open_group(shop: Shop, group_buy_id: str, member: dict[str, str]) -> dict[str, Any]:
+    r = await shop.client.post(f"/v1/group-buys/{group_buy_id}/groups", headers=member)
+    assert r.status_code == 201, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+async def join_group(shop: Shop, group_id: str, member: dict[str, str]) -> dict[str, Any]:
+    r = await shop.client.post(f"/v1/groups/{group_id}/join", headers=member)
+    assert r.status_code == 201, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+async def group(shop: Shop, group_id: str) -> dict[str, Any]:
+    r = await shop.client.get(f"/v1/groups/{group_id}", params={"merchant_id": shop.merchant_id})
+    assert r.status_code == 200, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+async def order_status(shop: Shop, member: dict[str, str], order_id: str) -> str:
+    r = await shop.client.get(f"/v1/orders/{order_id}", headers=member)
+    assert r.status_code == 200, r.text
+    return str(r.json()["status"])

@@ -468,7 +468,10 @@ async def refund(
     *,
     by_operator: bool,
     actor_id: str | None = None,
+    actor_type: str | None = None,
 ) -> Order:
+    """`actor_type`: who asked, for the audit log; by default the operator or the member
+    (`system` when a campaign refunds, e.g. a group that failed)."""
     now = _clock(session).now()
     if order.status == "completed" and not by_operator:
         raise RefundNeedsOperator()
@@ -479,7 +482,7 @@ async def refund(
     await audit.record(
         session,
         merchant_id=order.merchant_id,
-        actor_type="admin" if by_operator else "member",
+        actor_type=actor_type or ("admin" if by_operator else "member"),
         actor_id=actor_id,
         action="order.refund",
         subject_type="order",

@@ -1,0 +1,128 @@
+"""Every query of the bargain tables."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from growthloop.campaigns.bargains.models import (
+    Bargain,
+    BargainHelp,
+    BargainHelpDay,
+    BargainInstance,
+)
+from growthloop.core.sql import dialect_insert, mark_committed
+
+
+async def get_bargain(session: AsyncSession, bargain_id: str) -> Bargain | None:
+    return await session.get(Bargain, bargain_id)
+
+
+async def list_bargains(
+    session: AsyncSession, merchant_id: str, *, limit: int, before_id: str | None
+) -> list[Bargain]:
+    stmt = select(Bargain).where(Bargain.merchant_id == merchant_id)
+    if before_id is not None:
+        stmt = stmt.where(Bargain.id < before_id)
+    return list(
+        (await session.execute(stmt.order_by(Bargain.id.desc()).limit(limit + 1))).scalars()
+    )
+
+
+async def instance_counts(
+    session: AsyncSession, bargain_ids: list[str]
+) -> dict[str, tuple[int, int]]:
+    """(instances started, instances bought) per bargain."""
+    i = BargainInstance
+    stmt = (
+        select(i.bargain_id, func.count(), func.count().filter(i.status == "purchased"))
+        .where(i.bargain_id.in_(bargain_ids))
+        .group_by(i.bargain_id)
+    )
+    found = {bid: (int(n), int(p)) for bid, n, p in await session.execute(stmt)}
+    return {bid: found.get(bid, (0, 0)) for bid in bargain_ids}
+
+
+async def get_instance(
+    session: AsyncSession, instance_id: str, *, for_update: bool = False
+) -> BargainInstance | None:
+    """With `for_update`, the row is locked until the transaction ends: concurrent helpers
+    of one instance queue here (SQLite's single writer already serialises them)."""
+    stmt = select(BargainInstance).where(BargainInstance.id == instance_id)
+    if for_update:
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def open_instance_of(
+    session: AsyncSession, bargain_id: str, owner: str, now: datetime
+) -> BargainInstance | None:
+    """The owner's instance of this bargain that is not over (unexpired, or bought)."""
+    i = BargainInstance
+    stmt = (
+        select(i)
+        .where(i.bargain_id == bargain_id, i.owner_member_id == owner)
+        .where((i.expires_at > now) | (i.status == "purchased"))
+        .order_by(i.id.desc())
+        .limit(1)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def instance_of_order(session: AsyncSession, order_id: str) -> BargainInstance | None:
+    stmt = select(BargainInstance).where(BargainInstance.order_id == order_id)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def helps_of(session: AsyncSession, instance_id: str) -> list[BargainHelp]:
+    stmt = (
+        select(BargainHelp).where(BargainHelp.instance_id == instance_id).order_by(BargainHelp.seq)
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+async def has_helped(session: AsyncSession, instance_id: str, member_id: str) -> bool:
+    stmt = select(BargainHelp.id).where(
+        BargainHelp.instance_id == instance_id, BargainHelp.helper_member_id == member_id
+    )
+    return (await session.execute(stmt)).first() is not None
+
+
+async def count_help_day(
+    session: AsyncSession, merchant_id: str, member_id: str, day: date, limit: int
+) -> bool:
+    """One more help today for the member, if under `limit`: True when counted."""
+    helps = BargainHelpDay.helps
+    stmt = (
+        dialect_insert(session, BargainHelpDay)
+        .values(merchant_id=merchant_id, member_id=member_id, day=day, helps=1)
+        .on_conflict_do_update(
+            index_elements=["merchant_id", "member_id", "day"],
+            set_={"helps": helps + 1},
+            where=helps < limit,
+        )
+        .returning(helps)
+    )
+    return (await session.execute(stmt)).first() is not None
+
+
+async def move_instance(
+    session: AsyncSession,
+    instance: BargainInstance,
+    before: tuple[str, ...],
+    after: str,
+    **values: object,
+) -> bool:
+    values["status"] = after
+    result = await session.execute(
+        update(BargainInstance)
+        .where(BargainInstance.id == instance.id, BargainInstance.status.in_(before))
+        .values(**values)
+        .returning(BargainInstance.id)
+    )
+    if result.first() is None:
+        return False
+    mark_committed(instance, **values)
+    return True

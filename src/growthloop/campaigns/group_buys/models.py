@@ -1,0 +1,100 @@
+"""Group buys, their groups and the members in them.
+
+A group's `paid_count` is its seats taken: it only moves through guarded UPDATEs
+(`paid_count < size AND status = 'forming'`), so it never exceeds `size`, whatever
+arrives at once. A member takes a seat when their order is paid, not when they join.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, CheckConstraint, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped
+
+from growthloop.core.models import (
+    Base,
+    UTCDateTime,
+    col,
+    created_column,
+    id_column,
+    merchant_column,
+)
+
+
+class GroupBuy(Base):
+    __tablename__ = "group_buys"
+
+    id: Mapped[str] = id_column()
+    merchant_id: Mapped[str] = merchant_column()
+    product_id: Mapped[str] = col(String(26), nullable=False, pii=None)
+    name: Mapped[str] = col(String(50), nullable=False, pii=None)
+    group_price: Mapped[int] = col(Integer, nullable=False, pii=None)  # fen a unit
+    group_size: Mapped[int] = col(Integer, nullable=False, pii=None)
+    duration_minutes: Mapped[int] = col(Integer, nullable=False, pii=None)
+    starts_at: Mapped[datetime] = col(UTCDateTime(), nullable=False, pii=None)
+    ends_at: Mapped[datetime | None] = col(UTCDateTime(), pii=None)
+    # A payer who finds the group full: "new_group" (into another forming group of this
+    # campaign, or a new one they lead) or "refund".
+    overflow: Mapped[str] = col(String(16), nullable=False, pii=None)
+    # 模拟成团: at expiry a group with at least this many paid members succeeds anyway.
+    auto_succeed_min: Mapped[int | None] = col(Integer, pii=None)
+    ended_early_at: Mapped[datetime | None] = col(UTCDateTime(), pii=None)
+    created_at: Mapped[datetime] = created_column()
+
+    __table_args__ = (
+        CheckConstraint("group_price >= 1 AND group_size >= 2", name="amounts"),
+        CheckConstraint("overflow IN ('new_group', 'refund')", name="overflow"),
+        CheckConstraint(
+            "auto_succeed_min IS NULL OR (auto_succeed_min >= 1 AND auto_succeed_min < group_size)",
+            name="auto_succeed_min",
+        ),
+    )
+
+
+class Group(Base):
+    __tablename__ = "buy_groups"
+
+    id: Mapped[str] = id_column()
+    merchant_id: Mapped[str] = merchant_column()
+    group_buy_id: Mapped[str] = col(String(26), nullable=False, pii=None)
+    leader_member_id: Mapped[str] = col(String(26), nullable=False, pii=None)
+    size: Mapped[int] = col(Integer, nullable=False, pii=None)
+    paid_count: Mapped[int] = col(Integer, nullable=False, default=0, pii=None)
+    status: Mapped[str] = col(String(16), nullable=False, pii=None)  # forming|succeeded|failed
+    simulated: Mapped[bool] = col(Boolean, nullable=False, default=False, pii=None)
+    expires_at: Mapped[datetime] = col(UTCDateTime(), nullable=False, pii=None)
+    created_at: Mapped[datetime] = created_column()
+    succeeded_at: Mapped[datetime | None] = col(UTCDateTime(), pii=None)
+    failed_at: Mapped[datetime | None] = col(UTCDateTime(), pii=None)
+
+    __table_args__ = (
+        CheckConstraint("paid_count >= 0 AND paid_count <= size", name="seats"),
+        CheckConstraint("status IN ('forming', 'succeeded', 'failed')", name="status"),
+        Index("ix_buy_groups_square", "group_buy_id", "status", "expires_at"),
+        Index("ix_buy_groups_due", "status", "expires_at"),
+    )
+
+
+class GroupMember(Base):
+    """A member's place in a group: `pending` (ordered, not paid), `paid` (holds a seat),
+    `cancelled` (the order was cancelled or expired), `refunded`."""
+
+    __tablename__ = "group_members"
+
+    id: Mapped[str] = id_column()
+    merchant_id: Mapped[str] = merchant_column()
+    group_buy_id: Mapped[str] = col(String(26), nullable=False, pii=None)
+    group_id: Mapped[str] = col(String(26), nullable=False, index=True, pii=None)
+    member_id: Mapped[str] = col(String(26), nullable=False, pii=None)
+    order_id: Mapped[str] = col(String(26), nullable=False, unique=True, pii=None)
+    role: Mapped[str] = col(String(8), nullable=False, pii=None)  # leader | member
+    status: Mapped[str] = col(String(16), nullable=False, pii=None)
+    joined_at: Mapped[datetime] = created_column()
+    paid_at: Mapped[datetime | None] = col(UTCDateTime(), pii=None)
+
+    __table_args__ = (
+        UniqueConstraint("group_id", "member_id"),
+        CheckConstraint("status IN ('pending', 'paid', 'cancelled', 'refunded')", name="status"),
+        Index("ix_group_members_member", "merchant_id", "member_id"),
+    )

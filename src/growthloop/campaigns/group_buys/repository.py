@@ -1,0 +1,185 @@
+"""Every query of the group-buy tables."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from growthloop.campaigns.group_buys.models import Group, GroupBuy, GroupMember
+from growthloop.core.sql import mark_committed
+
+
+async def get_group_buy(session: AsyncSession, group_buy_id: str) -> GroupBuy | None:
+    return await session.get(GroupBuy, group_buy_id)
+
+
+async def get_group(session: AsyncSession, group_id: str) -> Group | None:
+    return await session.get(Group, group_id)
+
+
+async def list_group_buys(
+    session: AsyncSession, merchant_id: str, *, limit: int, before_id: str | None
+) -> list[GroupBuy]:
+    stmt = select(GroupBuy).where(GroupBuy.merchant_id == merchant_id)
+    if before_id is not None:
+        stmt = stmt.where(GroupBuy.id < before_id)
+    return list(
+        (await session.execute(stmt.order_by(GroupBuy.id.desc()).limit(limit + 1))).scalars()
+    )
+
+
+async def group_counts(
+    session: AsyncSession, group_buy_ids: list[str]
+) -> dict[str, dict[str, int]]:
+    stmt = (
+        select(Group.group_buy_id, Group.status, func.count())
+        .where(Group.group_buy_id.in_(group_buy_ids))
+        .group_by(Group.group_buy_id, Group.status)
+    )
+    out: dict[str, dict[str, int]] = {gid: {} for gid in group_buy_ids}
+    for gid, status, n in await session.execute(stmt):
+        out[gid][status] = int(n)
+    return out
+
+
+async def forming_groups(
+    session: AsyncSession, group_buy_id: str, now: datetime, *, limit: int, offset_id: str | None
+) -> list[Group]:
+    """The 拼团广场: forming groups with a paid member and a free seat, soonest to close first."""
+    stmt = select(Group).where(
+        Group.group_buy_id == group_buy_id,
+        Group.status == "forming",
+        Group.expires_at > now,
+        Group.paid_count >= 1,
+        Group.paid_count < Group.size,
+    )
+    if offset_id is not None:
+        stmt = stmt.where(Group.id > offset_id)
+    return list((await session.execute(stmt.order_by(Group.id).limit(limit + 1))).scalars())
+
+
+async def members_of(session: AsyncSession, group_ids: list[str]) -> dict[str, list[GroupMember]]:
+    stmt = (
+        select(GroupMember)
+        .where(GroupMember.group_id.in_(group_ids), GroupMember.status == "paid")
+        .order_by(GroupMember.paid_at, GroupMember.id)
+    )
+    out: dict[str, list[GroupMember]] = {gid: [] for gid in group_ids}
+    for m in (await session.execute(stmt)).scalars():
+        out[m.group_id].append(m)
+    return out
+
+
+async def member_in_group(
+    session: AsyncSession, group_id: str, member_id: str
+) -> GroupMember | None:
+    stmt = select(GroupMember).where(
+        GroupMember.group_id == group_id, GroupMember.member_id == member_id
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def member_of_order(session: AsyncSession, order_id: str) -> GroupMember | None:
+    stmt = select(GroupMember).where(GroupMember.order_id == order_id)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def open_seat_groups(
+    session: AsyncSession, group_buy_id: str, member_id: str, now: datetime, limit: int = 5
+) -> list[str]:
+    """Forming groups of the campaign with a free seat that `member_id` is not in."""
+    mine = select(GroupMember.group_id).where(GroupMember.member_id == member_id)
+    stmt = (
+        select(Group.id)
+        .where(
+            Group.group_buy_id == group_buy_id,
+            Group.status == "forming",
+            Group.expires_at > now,
+            Group.paid_count < Group.size,
+            Group.id.not_in(mine),
+        )
+        .order_by(Group.paid_count.desc(), Group.expires_at)
+        .limit(limit)
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+async def take_seat(session: AsyncSession, group_id: str, now: datetime) -> int | None:
+    """One more paid member, if the group is forming, not expired and has a seat: the new
+    count, or None (nothing changed)."""
+    found = (
+        await session.execute(
+            update(Group)
+            .where(
+                Group.id == group_id,
+                Group.status == "forming",
+                Group.expires_at > now,
+                Group.paid_count < Group.size,
+            )
+            .values(paid_count=Group.paid_count + 1)
+            .returning(Group.paid_count)
+        )
+    ).scalar_one_or_none()
+    return None if found is None else int(found)
+
+
+async def free_seat(session: AsyncSession, group_id: str) -> None:
+    await session.execute(
+        update(Group)
+        .where(Group.id == group_id, Group.status == "forming", Group.paid_count > 0)
+        .values(paid_count=Group.paid_count - 1)
+    )
+
+
+async def move_group(
+    session: AsyncSession, group: Group, before: str, after: str, **values: object
+) -> bool:
+    values["status"] = after
+    result = await session.execute(
+        update(Group)
+        .where(Group.id == group.id, Group.status == before)
+        .values(**values)
+        .returning(Group.id)
+    )
+    if result.first() is None:
+        return False
+    mark_committed(group, **values)
+    return True
+
+
+async def move_member(
+    session: AsyncSession, member: GroupMember, before: str, after: str, **values: object
+) -> bool:
+    values["status"] = after
+    result = await session.execute(
+        update(GroupMember)
+        .where(GroupMember.id == member.id, GroupMember.status == before)
+        .values(**values)
+        .returning(GroupMember.id)
+    )
+    if result.first() is None:
+        return False
+    mark_committed(member, **values)
+    return True
+
+
+async def due_groups(session: AsyncSession, now: datetime, limit: int) -> list[str]:
+    stmt = (
+        select(Group.id)
+        .where(Group.status == "forming", Group.expires_at <= now)
+        .order_by(Group.expires_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+async def members_with_status(
+    session: AsyncSession, group_id: str, statuses: tuple[str, ...]
+) -> list[GroupMember]:
+    stmt = select(GroupMember).where(
+        GroupMember.group_id == group_id, GroupMember.status.in_(statuses)
+    )
+    return list((await session.execute(stmt.order_by(GroupMember.id))).scalars())
