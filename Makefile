@@ -29,6 +29,7 @@ lint: install
 bench: install
 	$(BIN)/python bench/orders.py
 	$(BIN)/python bench/loyalty.py
+	$(BIN)/python bench/flash_sale.py
 
 clean:
 	rm -rf $(VENV) data
