@@ -121,6 +121,9 @@ async def snapshot(t: Tenant) -> dict[str, Any]:
         "flash_sales": ("/v1/admin/flash-sales", t.admin),
         "group_buys": ("/v1/admin/group-buys", t.admin),
         "bargains": ("/v1/admin/bargains", t.admin),
+        "withdrawals": ("/v1/admin/withdrawals", t.admin),
+        "distribution": ("/v1/admin/distribution", t.admin),
+        "my_distribution": ("/v1/me/distribution", t.member),
     }
     state: dict[str, Any] = {}
     for name, (path, headers) in reads.items():
@@ -137,6 +140,7 @@ async def snapshot(t: Tenant) -> dict[str, Any]:
             "flash_sales",
             "group_buys",
             "bargains",
+            "withdrawals",
         )
         params = {"limit": 100} if name in paged else None
         r = await c.get(path, params=params, headers=headers)
@@ -492,6 +496,67 @@ async def build_own_bargain(t: Tenant) -> Req:
     return Req(params={"instance_id": await _bargain_instance(t, t.member)})
 
 
+async def _commission_ready(t: Tenant, amount: int = 300) -> None:
+    """Settled commission of `amount` fen for the tenant's member, who brought a buyer."""
+    settings = {"level1_percent": 50, "settle_days": 0, "min_withdrawal": 1}
+    r = await t.client.put("/v1/admin/distribution", json=settings, headers=t.admin)
+    assert r.status_code == 200, r.text
+    code = (await t.client.get("/v1/me/referral", headers=t.member)).json()["referrer_code"]
+    body = {
+        "merchant_id": t.merchant_id,
+        "platform": "dev",
+        "code": f"matrix-buyer-{next(_seq)}",
+        "referrer_code": code,
+    }
+    r = await t.client.post("/v1/auth/login", json=body)
+    buyer = bearer(r.json()["token"])
+    product = await t.shop.product(price=amount * 2, stock=1, options=[])
+    order = await t.shop.paid_order(buyer, product["id"])
+    r = await t.client.post(f"/v1/admin/orders/{order['id']}/complete", headers=t.admin)
+    assert r.status_code == 200, r.text
+    from growthloop.campaigns.distribution import service as distribution
+
+    await distribution.settle_due_commissions(t.shop.rt.db, t.shop.rt.clock)
+
+
+async def _withdrawal(t: Tenant) -> dict[str, Any]:
+    await _commission_ready(t)
+    r = await t.client.post("/v1/me/withdrawals", json={"amount": 100}, headers=t.member)
+    assert r.status_code == 201, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+async def _seeded_withdrawal(t: Tenant) -> str:
+    """A withdrawal row of the tenant's member, written directly: earning the commission
+    through the API would add products and orders to the other lists."""
+    from growthloop.campaigns.distribution.models import Withdrawal
+
+    async with t.shop.rt.db.unit_of_work() as uow:
+        w = Withdrawal(
+            merchant_id=t.merchant_id,
+            member_id=t.member_id,
+            amount=100,
+            status="requested",
+            created_at=t.shop.rt.clock.now(),
+        )
+        uow.session.add(w)
+        await uow.session.flush()
+        return w.id
+
+
+async def build_distribution(t: Tenant) -> Req:
+    return Req(json={"level1_percent": 10, "level2_percent": 5, "settle_days": 7})
+
+
+async def build_new_withdrawal(t: Tenant) -> Req:
+    await _commission_ready(t)
+    return Req(json={"amount": 100})
+
+
+async def build_withdrawal(t: Tenant) -> Req:
+    return Req(params={"withdrawal_id": (await _withdrawal(t))["id"]})
+
+
 # Alliance: each request names a partnership of the tenant with a partner shop of its own.
 ALLIANCE_TERMS = {
     "rate": {"points": 1, "partner_points": 1},
@@ -584,7 +649,8 @@ class Route:
     permission: Permission | None = None  # ADMIN only; None: any admin
     hidden_code: str | None = None  # HIDDEN only: the 404's error code
     # LIST only: products | categories | orders | coupons | my_coupons | mall_rewards |
-    # mall_redemptions | alliance_partnerships | flash_sales | group_buys | bargains
+    # mall_redemptions | alliance_partnerships | flash_sales | group_buys | bargains |
+    # withdrawals
     lists: str | None = None
 
     @property
@@ -781,6 +847,21 @@ ROUTES: list[Route] = [
           build_friends_bargain, T.OBJECT),
     Route("POST", "/v1/bargain-instances/{instance_id}/purchase", By.MEMBER, 201,
           build_own_bargain, T.OBJECT),
+    # distribution
+    Route("PUT", "/v1/admin/distribution", By.ADMIN, 200, build_distribution, T.SELF,
+          P.MARKETING_WRITE),
+    Route("GET", "/v1/admin/distribution", By.ADMIN, 200, build_nothing, T.SELF,
+          P.CATALOG_READ),
+    Route("GET", "/v1/me/distribution", By.MEMBER, 200, build_nothing, T.SELF),
+    Route("GET", "/v1/me/commissions", By.MEMBER, 200, build_nothing, T.SELF),
+    Route("POST", "/v1/me/withdrawals", By.MEMBER, 201, build_new_withdrawal, T.SELF),
+    Route("GET", "/v1/me/withdrawals", By.MEMBER, 200, build_nothing, T.SELF),
+    Route("GET", "/v1/admin/withdrawals", By.ADMIN, 200, build_nothing, T.LIST,
+          P.ORDERS_READ, lists="withdrawals"),
+    Route("POST", "/v1/admin/withdrawals/{withdrawal_id}/approve", By.ADMIN, 200,
+          build_withdrawal, T.OBJECT, P.ORDERS_REFUND),
+    Route("POST", "/v1/admin/withdrawals/{withdrawal_id}/reject", By.ADMIN, 200,
+          build_withdrawal, T.OBJECT, P.ORDERS_REFUND),
 ]
 # fmt: on
 ROUTE_TABLE = {route.key: route for route in ROUTES}
@@ -928,6 +1009,7 @@ async def _seed(t: Tenant) -> dict[str, set[str]]:
     flash_sale = await _flash_sale(t, product["id"])
     group_buy = await _group_buy(t, product["id"])
     bargain = await _bargain(t, product["id"])
+    withdrawal = await _seeded_withdrawal(t)
     return {
         "products": {product["id"]},
         "categories": {category["id"]},
@@ -940,6 +1022,7 @@ async def _seed(t: Tenant) -> dict[str, set[str]]:
         "flash_sales": {flash_sale["id"]},
         "group_buys": {group_buy["id"]},
         "bargains": {bargain["id"]},
+        "withdrawals": {withdrawal},
     }
 
 
@@ -1003,8 +1086,8 @@ async def test_self_routes_describe_the_caller(
 ) -> None:
     a = await make_tenant(client, rt, "甲店")
     b = await make_tenant(client, rt, "乙店")
-    req = await route.build(a)
     for t in (a, b):
+        req = await route.build(t)  # what the caller needs of their own (e.g. a balance)
         r = await send(client, route, req, rightful(t, route))
         assert r.status_code == route.ok, r.text
         if route.path == "/v1/me" or route.path == "/v1/me/profile":

@@ -2,6 +2,7 @@
 
 from growthloop.alliance import models as alliance_models
 from growthloop.campaigns.bargains import models as bargain_models
+from growthloop.campaigns.distribution import models as distribution_models
 from growthloop.campaigns.flash_sales import models as flash_sale_models
 from growthloop.campaigns.group_buys import models as group_buy_models
 from growthloop.catalog import models as catalog_models
@@ -24,6 +25,7 @@ __all__ = [
     "bargain_models",
     "catalog_models",
     "compliance_models",
+    "distribution_models",
     "events",
     "flash_sale_models",
     "group_buy_models",

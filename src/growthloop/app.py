@@ -15,6 +15,7 @@ from sqlalchemy import text
 
 from growthloop.alliance.api import router as alliance_router
 from growthloop.campaigns.bargains.api import router as bargains_router
+from growthloop.campaigns.distribution.api import router as distribution_router
 from growthloop.campaigns.flash_sales.api import router as flash_sales_router
 from growthloop.campaigns.group_buys.api import router as group_buys_router
 from growthloop.catalog.api import router as catalog_router
@@ -90,6 +91,7 @@ def create_app(
         flash_sales_router,
         group_buys_router,
         bargains_router,
+        distribution_router,
     ):
         app.include_router(router)
     if settings.sandbox:

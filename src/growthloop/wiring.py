@@ -8,6 +8,7 @@ from __future__ import annotations
 from functools import partial
 
 from growthloop.campaigns.bargains import service as bargains
+from growthloop.campaigns.distribution import service as distribution
 from growthloop.campaigns.flash_sales import service as flash_sales
 from growthloop.campaigns.group_buys import service as group_buys
 from growthloop.config import Settings
@@ -109,6 +110,14 @@ def _subscribe(rt: Runtime) -> None:
     rt.bus.on("order.cancelled", group_buys.on_order_cancelled, in_transaction=True)
     rt.bus.on("order.refunded", group_buys.on_order_refunded, in_transaction=True)
     rt.bus.on("order.cancelled", bargains.on_order_cancelled, in_transaction=True)
+    # Distribution: a promoter's link binds at login; commission follows the order.
+    for name, handler in (
+        ("member.login", distribution.on_member_login),
+        ("order.paid", distribution.on_order_paid),
+        ("order.completed", distribution.on_order_completed),
+        ("order.refunded", distribution.on_order_refunded),
+    ):
+        rt.bus.on(name, handler, in_transaction=True)
     # Automatic coupons come with the event that earns them; a coupon that cannot be
     # granted is skipped, never a reason to fail the login or payment.
     for name, handler in (
@@ -134,6 +143,9 @@ def _sweeps(rt: Runtime) -> None:
     rt.sweeper.add("loyalty.expire", partial(loyalty.expire_due_points, rt.db, rt.clock))
     rt.sweeper.add("loyalty.tier_review", partial(loyalty.review_due_tiers, rt.db, rt.clock))
     rt.sweeper.add("flash_sales.close", partial(flash_sales.close_due_sales, rt.db, rt.clock))
+    rt.sweeper.add(
+        "distribution.settle", partial(distribution.settle_due_commissions, rt.db, rt.clock)
+    )
     rt.sweeper.add(
         "group_buys.expire",
         partial(group_buys.expire_due_groups, rt.db, rt.gateways, rt.clock),

@@ -272,6 +272,16 @@ async def bind_referrer(session: AsyncSession, member: Member, code: str | None)
     return inviter.id
 
 
+async def member_for_referral_code(
+    session: AsyncSession, merchant_id: str, code: str | None
+) -> str | None:
+    """The id of the active member of this merchant whose referral code `code` is."""
+    if not code:
+        return None
+    member = await repo.member_by_referral_code(session, merchant_id, normalize_referral_code(code))
+    return member.id if member is not None and member.status == "active" else None
+
+
 @dataclass(frozen=True)
 class Referral:
     referrer_code: str | None
@@ -371,6 +381,9 @@ async def login_member(
         payload |= {"referrer_code": referrer_code, "share_code": share_code}
         await emit(session, DomainEvent("member.registered", merchant.id, payload, member.id))
         await bind_referrer(session, member, referrer_code)
+    # Every login carries its codes: a promoter's link binds an existing member too
+    # (distribution), and a shared link opened by a member is attributed (share tracking).
+    payload |= {"referrer_code": referrer_code, "share_code": share_code}
     await emit(session, DomainEvent("member.login", merchant.id, payload, member.id))
     return result
 

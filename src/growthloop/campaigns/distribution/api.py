@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from growthloop.campaigns.distribution import service
+from growthloop.campaigns.distribution.schemas import (
+    CommissionOut,
+    DecisionIn,
+    DistributionIn,
+    DistributionOut,
+    PromoterStatsOut,
+    WithdrawalIn,
+    WithdrawalOut,
+    WithdrawalStatus,
+)
+from growthloop.core.auth import AdminPrincipal, CurrentMember, Permission, SessionDep, require
+from growthloop.core.pagination import Page, PageDep
+from growthloop.core.routing import UnitOfWorkRoute
+
+router = APIRouter(route_class=UnitOfWorkRoute, tags=["distribution"])
+
+StatusQuery = Annotated[WithdrawalStatus | None, Query()]
+
+
+@router.put("/v1/admin/distribution", response_model=DistributionOut)
+async def put_settings(
+    body: DistributionIn,
+    session: SessionDep,
+    admin: AdminPrincipal = require(Permission.MARKETING_WRITE),
+) -> DistributionOut:
+    s = await service.put_settings(session, admin.merchant_id, admin.admin_id, body)
+    return service.settings_out(s)
+
+
+@router.get("/v1/admin/distribution", response_model=DistributionOut)
+async def get_settings(
+    session: SessionDep, admin: AdminPrincipal = require(Permission.CATALOG_READ)
+) -> DistributionOut:
+    return await service.get_settings(session, admin.merchant_id)
+
+
+@router.get("/v1/me/distribution", response_model=PromoterStatsOut)
+async def my_stats(member: CurrentMember, session: SessionDep) -> PromoterStatsOut:
+    """The member as a promoter: their code, their team, their commission."""
+    return await service.stats(session, member.merchant_id, member.member_id)
+
+
+@router.get("/v1/me/commissions", response_model=Page[CommissionOut])
+async def my_commissions(
+    member: CurrentMember, session: SessionDep, page: PageDep
+) -> Page[CommissionOut]:
+    rows, cursor = await service.my_commissions(session, member.merchant_id, member.member_id, page)
+    return Page(items=[service.commission_out(c) for c in rows], next_cursor=cursor)
+
+
+@router.post("/v1/me/withdrawals", response_model=WithdrawalOut, status_code=201)
+async def request_withdrawal(
+    body: WithdrawalIn, member: CurrentMember, session: SessionDep
+) -> WithdrawalOut:
+    """Ask for settled commission to be paid out; an operator approves it."""
+    w = await service.request_withdrawal(session, member.merchant_id, member.member_id, body.amount)
+    return service.withdrawal_out(w)
+
+
+@router.get("/v1/me/withdrawals", response_model=Page[WithdrawalOut])
+async def my_withdrawals(
+    member: CurrentMember, session: SessionDep, page: PageDep
+) -> Page[WithdrawalOut]:
+    rows, cursor = await service.list_withdrawals(
+        session, member.merchant_id, page, member_id=member.member_id
+    )
+    return Page(items=[service.withdrawal_out(w) for w in rows], next_cursor=cursor)
+
+
+@router.get("/v1/admin/withdrawals", response_model=Page[WithdrawalOut])
+async def list_withdrawals(
+    session: SessionDep,
+    page: PageDep,
+    status: StatusQuery = None,
+    admin: AdminPrincipal = require(Permission.ORDERS_READ),
+) -> Page[WithdrawalOut]:
+    rows, cursor = await service.list_withdrawals(session, admin.merchant_id, page, status=status)
+    return Page(items=[service.withdrawal_out(w) for w in rows], next_cursor=cursor)
+
+
+@router.post("/v1/admin/withdrawals/{withdrawal_id}/approve", response_model=WithdrawalOut)
+async def approve(
+    withdrawal_id: str,
+    session: SessionDep,
+    body: DecisionIn | None = None,
+    admin: AdminPrincipal = require(Permission.ORDERS_REFUND),
+) -> WithdrawalOut:
+    """Approve once paid out (bank or WeChat transfer, outside growthloop)."""
+    w = await service.decide(
+        session,
+        admin.merchant_id,
+        admin.admin_id,
+        withdrawal_id,
+        approve=True,
+        note=body.note if body else None,
+    )
+    return service.withdrawal_out(w)
+
+
+@router.post("/v1/admin/withdrawals/{withdrawal_id}/reject", response_model=WithdrawalOut)
+async def reject(
+    withdrawal_id: str,
+    session: SessionDep,
+    body: DecisionIn | None = None,
+    admin: AdminPrincipal = require(Permission.ORDERS_REFUND),
+) -> WithdrawalOut:
+    """Reject: the amount becomes available to the promoter again."""
+    w = await service.decide(
+        session,
+        admin.merchant_id,
+        admin.admin_id,
+        withdrawal_id,
+        approve=False,
+        note=body.note if body else None,
+    )
+    return service.withdrawal_out(w)
