@@ -121,6 +121,8 @@ async def snapshot(t: Tenant) -> dict[str, Any]:
         "flash_sales": ("/v1/admin/flash-sales", t.admin),
         "group_buys": ("/v1/admin/group-buys", t.admin),
         "bargains": ("/v1/admin/bargains", t.admin),
+        "lotteries": ("/v1/admin/lotteries", t.admin),
+        "my_lottery_draws": ("/v1/me/lottery-draws", t.member),
         "withdrawals": ("/v1/admin/withdrawals", t.admin),
         "distribution": ("/v1/admin/distribution", t.admin),
         "my_distribution": ("/v1/me/distribution", t.member),
@@ -140,6 +142,8 @@ async def snapshot(t: Tenant) -> dict[str, Any]:
             "flash_sales",
             "group_buys",
             "bargains",
+            "lotteries",
+            "my_lottery_draws",
             "withdrawals",
         )
         params = {"limit": 100} if name in paged else None
@@ -496,6 +500,45 @@ async def build_own_bargain(t: Tenant) -> Req:
     return Req(params={"instance_id": await _bargain_instance(t, t.member)})
 
 
+def _lottery_body(product_id: str) -> dict[str, Any]:
+    """One free draw a day; every draw wins a product voucher (a pool of one prize)."""
+    prize = {
+        "name": "奶茶券",
+        "kind": "product",
+        "weight": 1,
+        "stock": 50,
+        "product_id": product_id,
+    }
+    return {"name": f"转盘{next(_seq)}", "free_draws_per_day": 1, "prizes": [prize]}
+
+
+async def _lottery(t: Tenant, product_id: str | None = None) -> dict[str, Any]:
+    product_id = product_id or (await _product(t))["id"]
+    r = await t.client.post("/v1/admin/lotteries", json=_lottery_body(product_id), headers=t.admin)
+    assert r.status_code == 201, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+async def _lottery_draw(t: Tenant, lottery_id: str) -> dict[str, Any]:
+    r = await t.client.post(f"/v1/lotteries/{lottery_id}/draw", headers=t.member)
+    assert r.status_code == 201, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+async def build_new_lottery(t: Tenant) -> Req:
+    return Req(json=_lottery_body((await _product(t))["id"]))
+
+
+async def build_lottery(t: Tenant) -> Req:
+    """A fresh lottery: the rightful member's draw is their first of the day there."""
+    return Req(params={"lottery_id": (await _lottery(t))["id"]})
+
+
+async def build_lottery_voucher(t: Tenant) -> Req:
+    draw = await _lottery_draw(t, (await _lottery(t))["id"])
+    return Req(json={"code": draw["voucher"]["code"]})
+
+
 async def _commission_ready(t: Tenant, amount: int = 300) -> None:
     """Settled commission of `amount` fen for the tenant's member, who brought a buyer."""
     settings = {"level1_percent": 50, "settle_days": 0, "min_withdrawal": 1}
@@ -847,6 +890,24 @@ ROUTES: list[Route] = [
           build_friends_bargain, T.OBJECT),
     Route("POST", "/v1/bargain-instances/{instance_id}/purchase", By.MEMBER, 201,
           build_own_bargain, T.OBJECT),
+    # lotteries
+    Route("POST", "/v1/admin/lotteries", By.ADMIN, 201, build_new_lottery, T.CREATE,
+          P.MARKETING_WRITE),
+    Route("GET", "/v1/admin/lotteries", By.ADMIN, 200, build_nothing, T.LIST,
+          P.CATALOG_READ, lists="lotteries"),
+    Route("GET", "/v1/admin/lotteries/{lottery_id}", By.ADMIN, 200, build_lottery, T.OBJECT,
+          P.CATALOG_READ),
+    Route("POST", "/v1/admin/lotteries/{lottery_id}/end", By.ADMIN, 200, build_lottery,
+          T.OBJECT, P.MARKETING_WRITE),
+    Route("GET", "/v1/admin/lotteries/{lottery_id}/draws", By.ADMIN, 200, build_lottery,
+          T.OBJECT, P.ORDERS_READ),
+    # 404 by design, like the mall's: a voucher code is looked up among the caller's own.
+    Route("POST", "/v1/admin/lottery-vouchers/verify", By.ADMIN, 200, build_lottery_voucher,
+          T.HIDDEN, P.ORDERS_FULFIL, hidden_code="lottery_voucher_not_found"),
+    Route("GET", "/v1/lotteries/{lottery_id}", By.OPTIONAL_MEMBER, 200, build_lottery, T.OBJECT),
+    Route("POST", "/v1/lotteries/{lottery_id}/draw", By.MEMBER, 201, build_lottery, T.OBJECT),
+    Route("GET", "/v1/me/lottery-draws", By.MEMBER, 200, build_nothing, T.LIST,
+          lists="my_lottery_draws"),
     # distribution
     Route("PUT", "/v1/admin/distribution", By.ADMIN, 200, build_distribution, T.SELF,
           P.MARKETING_WRITE),
@@ -1009,6 +1070,8 @@ async def _seed(t: Tenant) -> dict[str, set[str]]:
     flash_sale = await _flash_sale(t, product["id"])
     group_buy = await _group_buy(t, product["id"])
     bargain = await _bargain(t, product["id"])
+    lottery = await _lottery(t, product["id"])
+    lottery_draw = await _lottery_draw(t, lottery["id"])
     withdrawal = await _seeded_withdrawal(t)
     return {
         "products": {product["id"]},
@@ -1022,6 +1085,8 @@ async def _seed(t: Tenant) -> dict[str, set[str]]:
         "flash_sales": {flash_sale["id"]},
         "group_buys": {group_buy["id"]},
         "bargains": {bargain["id"]},
+        "lotteries": {lottery["id"]},
+        "my_lottery_draws": {lottery_draw["id"]},
         "withdrawals": {withdrawal},
     }
 
@@ -1071,6 +1136,8 @@ async def test_lists_show_only_the_callers_merchant(
         "my_coupons",
         "mall_redemptions",
         "alliance_partnerships",
+        "lotteries",
+        "my_lottery_draws",
     ):
         for their_id in theirs:
             r = await send(client, route, req, creds, {"cursor": encode_cursor(their_id)})
@@ -1158,6 +1225,11 @@ async def test_creations_land_in_the_callers_merchant(
         path = f"/v1/admin/bargains/{created['id']}"
         assert_error(await client.get(path, headers=b.admin), 403, "forbidden")
         assert (await client.get(path, headers=a.admin)).status_code == 200
+    elif route.path == "/v1/admin/lotteries":
+        path = f"/v1/admin/lotteries/{created['id']}"
+        assert_error(await client.get(path, headers=b.admin), 403, "forbidden")
+        assert (await client.get(path, headers=a.admin)).status_code == 200
+        assert [p["product_id"] for p in created["prizes"]] == [req.json["prizes"][0]["product_id"]]
     elif route.path == "/v1/admin/users":
         r = await client.post(
             "/v1/admin/login", json={"email": req.json["email"], "password": "staff-password"}

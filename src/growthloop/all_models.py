@@ -5,6 +5,7 @@ from growthloop.campaigns.bargains import models as bargain_models
 from growthloop.campaigns.distribution import models as distribution_models
 from growthloop.campaigns.flash_sales import models as flash_sale_models
 from growthloop.campaigns.group_buys import models as group_buy_models
+from growthloop.campaigns.lotteries import models as lottery_models
 from growthloop.catalog import models as catalog_models
 from growthloop.compliance import models as compliance_models
 from growthloop.core import audit, events, idempotency
@@ -31,6 +32,7 @@ __all__ = [
     "group_buy_models",
     "idempotency",
     "identity_models",
+    "lottery_models",
     "loyalty_models",
     "mall_models",
     "metadata",
