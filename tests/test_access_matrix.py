@@ -124,6 +124,8 @@ async def snapshot(t: Tenant) -> dict[str, Any]:
         "lotteries": ("/v1/admin/lotteries", t.admin),
         "my_lottery_draws": ("/v1/me/lottery-draws", t.member),
         "withdrawals": ("/v1/admin/withdrawals", t.admin),
+        "invite_rules": ("/v1/admin/invite-rules", t.admin),
+        "my_shares": ("/v1/me/shares", t.member),
         "distribution": ("/v1/admin/distribution", t.admin),
         "my_distribution": ("/v1/me/distribution", t.member),
     }
@@ -145,6 +147,8 @@ async def snapshot(t: Tenant) -> dict[str, Any]:
             "lotteries",
             "my_lottery_draws",
             "withdrawals",
+            "invite_rules",
+            "my_shares",
         )
         params = {"limit": 100} if name in paged else None
         r = await c.get(path, params=params, headers=headers)
@@ -587,6 +591,34 @@ async def _seeded_withdrawal(t: Tenant) -> str:
         return w.id
 
 
+async def _invite_rule(t: Tenant) -> dict[str, Any]:
+    body = {"name": f"邀请{next(_seq)}", "trigger": "registration", "inviter_reward": {"points": 5}}
+    r = await t.client.post("/v1/admin/invite-rules", json=body, headers=t.admin)
+    assert r.status_code == 201, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+async def build_new_invite_rule(t: Tenant) -> Req:
+    return Req(json={"name": "邀请有礼", "trigger": "first_order", "invitee_reward": {"points": 9}})
+
+
+async def build_invite_rule(t: Tenant) -> Req:
+    return Req(params={"rule_id": (await _invite_rule(t))["id"]})
+
+
+async def build_new_share(t: Tenant) -> Req:
+    return Req(json={"target_type": "page", "target_id": f"page-{next(_seq)}"})
+
+
+async def build_share(t: Tenant) -> Req:
+    """A share by another member of the tenant's shop, opened by the tenant's member."""
+    sharer = await t.shop.member(f"matrix-sharer-{next(_seq)}")
+    body = {"target_type": "page", "target_id": "home"}
+    r = await t.client.post("/v1/shares", json=body, headers=sharer)
+    assert r.status_code == 201, r.text
+    return Req(params={"code": r.json()["code"]})
+
+
 async def build_distribution(t: Tenant) -> Req:
     return Req(json={"level1_percent": 10, "level2_percent": 5, "settle_days": 7})
 
@@ -693,7 +725,7 @@ class Route:
     hidden_code: str | None = None  # HIDDEN only: the 404's error code
     # LIST only: products | categories | orders | coupons | my_coupons | mall_rewards |
     # mall_redemptions | alliance_partnerships | flash_sales | group_buys | bargains |
-    # withdrawals
+    # withdrawals | invite_rules
     lists: str | None = None
 
     @property
@@ -923,6 +955,20 @@ ROUTES: list[Route] = [
           build_withdrawal, T.OBJECT, P.ORDERS_REFUND),
     Route("POST", "/v1/admin/withdrawals/{withdrawal_id}/reject", By.ADMIN, 200,
           build_withdrawal, T.OBJECT, P.ORDERS_REFUND),
+    # invites
+    Route("POST", "/v1/admin/invite-rules", By.ADMIN, 201, build_new_invite_rule, T.CREATE,
+          P.MARKETING_WRITE),
+    Route("GET", "/v1/admin/invite-rules", By.ADMIN, 200, build_nothing, T.LIST,
+          P.CATALOG_READ, lists="invite_rules"),
+    Route("GET", "/v1/admin/invite-rules/{rule_id}", By.ADMIN, 200, build_invite_rule,
+          T.OBJECT, P.CATALOG_READ),
+    Route("POST", "/v1/admin/invite-rules/{rule_id}/end", By.ADMIN, 200, build_invite_rule,
+          T.OBJECT, P.MARKETING_WRITE),
+    Route("GET", "/v1/me/invites", By.MEMBER, 200, build_nothing, T.SELF),
+    # share tracking
+    Route("POST", "/v1/shares", By.MEMBER, 201, build_new_share, T.SELF),
+    Route("GET", "/v1/me/shares", By.MEMBER, 200, build_nothing, T.SELF),
+    Route("POST", "/v1/shares/{code}/open", By.OPTIONAL_MEMBER, 200, build_share, T.OBJECT),
 ]
 # fmt: on
 ROUTE_TABLE = {route.key: route for route in ROUTES}
@@ -1073,6 +1119,7 @@ async def _seed(t: Tenant) -> dict[str, set[str]]:
     lottery = await _lottery(t, product["id"])
     lottery_draw = await _lottery_draw(t, lottery["id"])
     withdrawal = await _seeded_withdrawal(t)
+    invite_rule = await _invite_rule(t)
     return {
         "products": {product["id"]},
         "categories": {category["id"]},
@@ -1088,6 +1135,7 @@ async def _seed(t: Tenant) -> dict[str, set[str]]:
         "lotteries": {lottery["id"]},
         "my_lottery_draws": {lottery_draw["id"]},
         "withdrawals": {withdrawal},
+        "invite_rules": {invite_rule["id"]},
     }
 
 
@@ -1230,6 +1278,10 @@ async def test_creations_land_in_the_callers_merchant(
         assert_error(await client.get(path, headers=b.admin), 403, "forbidden")
         assert (await client.get(path, headers=a.admin)).status_code == 200
         assert [p["product_id"] for p in created["prizes"]] == [req.json["prizes"][0]["product_id"]]
+    elif route.path == "/v1/admin/invite-rules":
+        path = f"/v1/admin/invite-rules/{created['id']}"
+        assert_error(await client.get(path, headers=b.admin), 403, "forbidden")
+        assert (await client.get(path, headers=a.admin)).status_code == 200
     elif route.path == "/v1/admin/users":
         r = await client.post(
             "/v1/admin/login", json={"email": req.json["email"], "password": "staff-password"}

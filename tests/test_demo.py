@@ -50,7 +50,18 @@ async def test_demo_seed(client: httpx.AsyncClient, rt: Runtime, stack: Stack) -
     assert members == 2000
     assert last - first > timedelta(days=80)
     assert count > 5000
-    assert set(statuses) == {"completed", "refunded", "cancelled"}
+    # History is completed, refunded or cancelled; the group buy's leader has just paid.
+    assert set(statuses) == {"completed", "refunded", "cancelled", "paid"}
+    assert statuses["paid"] == 1
+
+    # One of each campaign running.
+    for path in ("flash-sales", "group-buys", "bargains", "invite-rules"):
+        r = await client.get(f"/v1/admin/{path}", headers=admin)
+        assert [c["status"] for c in r.json()["items"]] == ["running"], path
+    r = await client.get("/v1/admin/group-buys", headers=admin)
+    assert r.json()["items"][0]["groups_forming"] == 1
+    r = await client.get("/v1/admin/distribution", headers=admin)
+    assert r.json()["enabled"] is True
     assert visits > count  # members visit more often than they order
 
     # The loyalty programme: members in every tier, each balance equal to its ledger.
@@ -71,7 +82,7 @@ async def test_demo_seed(client: httpx.AsyncClient, rt: Runtime, stack: Stack) -
     assert min(tiers.values()) >= 20
     assert ledger_sum == points_sum > 0
     coupons = (await client.get("/v1/admin/coupons", headers=admin)).json()["items"]
-    assert len(coupons) == 5
+    assert len(coupons) == 6  # two to claim, two automatic, the mall's, the invite reward
     assert {c["auto_issue"] for c in coupons} == {None, "birthday", "tier_upgrade"}
     rewards = (await client.get("/v1/admin/mall/rewards", headers=admin)).json()["items"]
     assert {r["kind"] for r in rewards} == {"coupon", "product", "physical"}

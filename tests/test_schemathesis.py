@@ -18,6 +18,7 @@ import json
 import traceback
 from collections import Counter
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -160,10 +161,72 @@ async def _fresh_pool(shop: Shop, member: dict[str, str], base: IdPool) -> IdPoo
         "order_id": [paid["id"], awaiting["id"], pending["id"]],
         "payment_id": [payment_id],
         "template_id": [template_id],
+        **await _campaign_pool(shop, member, product["id"], template_id),
     }
     if paid.get("verify_code"):
-        pool["code"] = [paid["verify_code"]]
+        pool["code"] = [*pool.get("code", []), paid["verify_code"]]
     return pool
+
+
+async def _campaign_pool(
+    shop: Shop, member: dict[str, str], product_id: str, template_id: str
+) -> IdPool:
+    """A running flash sale, group buy (with a group), bargain (with an instance a friend
+    may cut), invite rule and share, so campaign operations reach their rules."""
+    now = shop.rt.clock.now()
+    window = {
+        "starts_at": (now - timedelta(minutes=1)).isoformat(),
+        "ends_at": (now + timedelta(hours=2)).isoformat(),
+    }
+
+    async def post(path: str, body: Any, headers: dict[str, str]) -> dict[str, Any]:
+        r = await shop.client.post(path, json=body, headers=headers)
+        assert r.status_code in (200, 201), (path, r.text)
+        return r.json()  # type: ignore[no-any-return]
+
+    sale = await post(
+        "/v1/admin/flash-sales",
+        {"product_id": product_id, "price": 500, "stock": 50, "per_member_limit": 5, **window},
+        shop.admin,
+    )
+    group_buy = await post(
+        "/v1/admin/group-buys",
+        {"product_id": product_id, "group_price": 900, "group_size": 3, "duration_minutes": 60},
+        shop.admin,
+    )
+    friend = await shop.member()
+    opened = await post(f"/v1/group-buys/{group_buy['id']}/groups", {}, friend)
+    bargain = await post(
+        "/v1/admin/bargains",
+        {
+            "product_id": product_id,
+            "original_price": 2000,
+            "floor_price": 100,
+            "helpers_needed": 5,
+            "duration_minutes": 60,
+        },
+        shop.admin,
+    )
+    instance = await post(f"/v1/bargains/{bargain['id']}/start", {}, friend)
+    rule = await post(
+        "/v1/admin/invite-rules",
+        {
+            "name": "邀请",
+            "trigger": "registration",
+            "invitee_reward": {"coupon_template_id": template_id},
+        },
+        shop.admin,
+    )
+    share = await post("/v1/shares", {"target_type": "page", "target_id": "home"}, friend)
+    return {
+        "sale_id": [sale["id"]],
+        "group_buy_id": [group_buy["id"]],
+        "group_id": [opened["group_id"]],
+        "bargain_id": [bargain["id"]],
+        "instance_id": [instance["id"]],
+        "rule_id": [rule["id"]],
+        "code": [share["code"]],
+    }
 
 
 def _fuzz_operation(

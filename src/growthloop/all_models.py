@@ -5,7 +5,9 @@ from growthloop.campaigns.bargains import models as bargain_models
 from growthloop.campaigns.distribution import models as distribution_models
 from growthloop.campaigns.flash_sales import models as flash_sale_models
 from growthloop.campaigns.group_buys import models as group_buy_models
+from growthloop.campaigns.invites import models as invite_models
 from growthloop.campaigns.lotteries import models as lottery_models
+from growthloop.campaigns.shares import models as share_models
 from growthloop.catalog import models as catalog_models
 from growthloop.compliance import models as compliance_models
 from growthloop.core import audit, events, idempotency
@@ -32,6 +34,7 @@ __all__ = [
     "group_buy_models",
     "idempotency",
     "identity_models",
+    "invite_models",
     "lottery_models",
     "loyalty_models",
     "mall_models",
@@ -39,5 +42,6 @@ __all__ = [
     "orders_models",
     "payments_models",
     "promotions_models",
+    "share_models",
     "stock_models",
 ]

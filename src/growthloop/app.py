@@ -18,7 +18,9 @@ from growthloop.campaigns.bargains.api import router as bargains_router
 from growthloop.campaigns.distribution.api import router as distribution_router
 from growthloop.campaigns.flash_sales.api import router as flash_sales_router
 from growthloop.campaigns.group_buys.api import router as group_buys_router
+from growthloop.campaigns.invites.api import router as invites_router
 from growthloop.campaigns.lotteries.api import router as lotteries_router
+from growthloop.campaigns.shares.api import router as shares_router
 from growthloop.catalog.api import router as catalog_router
 from growthloop.compliance.api import router as compliance_router
 from growthloop.config import Settings
@@ -93,6 +95,8 @@ def create_app(
         group_buys_router,
         bargains_router,
         distribution_router,
+        invites_router,
+        shares_router,
         lotteries_router,
     ):
         app.include_router(router)

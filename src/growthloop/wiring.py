@@ -11,6 +11,8 @@ from growthloop.campaigns.bargains import service as bargains
 from growthloop.campaigns.distribution import service as distribution
 from growthloop.campaigns.flash_sales import service as flash_sales
 from growthloop.campaigns.group_buys import service as group_buys
+from growthloop.campaigns.invites import service as invites
+from growthloop.campaigns.shares import service as shares
 from growthloop.config import Settings
 from growthloop.core import idempotency
 from growthloop.core.auth import TokenCodec
@@ -116,6 +118,14 @@ def _subscribe(rt: Runtime) -> None:
         ("order.paid", distribution.on_order_paid),
         ("order.completed", distribution.on_order_completed),
         ("order.refunded", distribution.on_order_refunded),
+        # Invite rewards: on the invitee's sign-up or first paid order.
+        ("member.invited", invites.on_member_invited),
+        ("order.paid", invites.on_order_paid),
+        # Share tracking: what a shared link or poster brought to its sharer.
+        ("member.login", shares.on_member_login),
+        ("order.paid", shares.on_order_paid),
+        ("bargain.helped", shares.on_bargain_helped),
+        ("group.joined", shares.on_group_joined),
     ):
         rt.bus.on(name, handler, in_transaction=True)
     # Automatic coupons come with the event that earns them; a coupon that cannot be

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -55,3 +56,28 @@ def mark_committed(obj: object, **values: Any) -> None:
     """Reflect a guarded UPDATE on an already-loaded object without re-reading the row."""
     for name, value in values.items():
         set_committed_value(obj, name, value)
+
+
+async def move_status(
+    session: AsyncSession,
+    obj: Any,
+    before: str | Sequence[str],
+    after: str,
+    **values: Any,
+) -> bool:
+    """Guarded state change of a loaded row: `UPDATE .. SET status = after WHERE id = ..
+    AND status IN before`. True if this call moved it (a concurrent or retried one moves
+    nothing); the loaded object then reflects the change without re-reading it."""
+    model = type(obj)
+    allowed = (before,) if isinstance(before, str) else tuple(before)
+    values["status"] = after
+    result = await session.execute(
+        update(model)
+        .where(model.id == obj.id, model.status.in_(allowed))
+        .values(**values)
+        .returning(model.id)
+    )
+    if result.first() is None:
+        return False
+    mark_committed(obj, **values)
+    return True

@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.core.sql import increment, mark_committed
@@ -91,3 +91,13 @@ async def order_by_verify_code(session: AsyncSession, merchant_id: str, code: st
 async def order_by_external_ref(session: AsyncSession, merchant_id: str, ref: str) -> Order | None:
     stmt = select(Order).where(Order.merchant_id == merchant_id, Order.external_ref == ref)
     return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def count_paid_orders(session: AsyncSession, merchant_id: str, member_id: str) -> int:
+    """Orders of the member that were paid at some point (refunded ones included)."""
+    stmt = select(func.count()).where(
+        Order.merchant_id == merchant_id,
+        Order.member_id == member_id,
+        Order.paid_at.is_not(None),
+    )
+    return int((await session.execute(stmt)).scalar_one())

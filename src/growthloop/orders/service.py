@@ -174,6 +174,11 @@ async def access_order(
     return order
 
 
+async def count_paid_orders(session: AsyncSession, merchant_id: str, member_id: str) -> int:
+    """How many of the member's orders were ever paid (this one included, once paid)."""
+    return await repo.count_paid_orders(session, merchant_id, member_id)
+
+
 async def list_orders(
     session: AsyncSession,
     merchant_id: str,

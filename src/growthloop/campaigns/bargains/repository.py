@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.campaigns.bargains.models import (
@@ -13,7 +13,7 @@ from growthloop.campaigns.bargains.models import (
     BargainHelpDay,
     BargainInstance,
 )
-from growthloop.core.sql import dialect_insert, mark_committed
+from growthloop.core.sql import dialect_insert, move_status
 
 
 async def get_bargain(session: AsyncSession, bargain_id: str) -> Bargain | None:
@@ -115,14 +115,4 @@ async def move_instance(
     after: str,
     **values: object,
 ) -> bool:
-    values["status"] = after
-    result = await session.execute(
-        update(BargainInstance)
-        .where(BargainInstance.id == instance.id, BargainInstance.status.in_(before))
-        .values(**values)
-        .returning(BargainInstance.id)
-    )
-    if result.first() is None:
-        return False
-    mark_committed(instance, **values)
-    return True
+    return await move_status(session, instance, before, after, **values)

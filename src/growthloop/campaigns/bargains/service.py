@@ -12,11 +12,11 @@ helpers at once cut one after another, each from the price the last one left.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Literal
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from growthloop.campaigns import windows
 from growthloop.campaigns.bargains import cuts
 from growthloop.campaigns.bargains import repository as repo
 from growthloop.campaigns.bargains.errors import (
@@ -42,11 +42,10 @@ from growthloop.campaigns.bargains.schemas import (
     InstanceOut,
     InstanceStatus,
 )
-from growthloop.campaigns.errors import Ended, InvalidCampaign, NotStarted
+from growthloop.campaigns.errors import InvalidCampaign
 from growthloop.catalog import service as catalog
 from growthloop.core import audit
 from growthloop.core.auth import ensure_same_merchant
-from growthloop.core.clock import Clock
 from growthloop.core.events import DomainEvent, emit
 from growthloop.core.pagination import PageParams, make_page
 from growthloop.core.tenancy import merchant_today
@@ -58,10 +57,7 @@ HELPED = "bargain.helped"
 PURCHASED = "bargain.purchased"
 
 
-def _now(session: AsyncSession) -> datetime:
-    clock = session.info["clock"]
-    assert isinstance(clock, Clock)
-    return clock.now()
+_now = windows.now_of
 
 
 async def _event(
@@ -74,10 +70,7 @@ async def _event(
 # ---- campaigns (operators) ------------------------------------------------------------
 
 
-def campaign_status(b: Bargain, now: datetime) -> Literal["scheduled", "running", "ended"]:
-    if b.ended_early_at is not None or (b.ends_at is not None and now >= b.ends_at):
-        return "ended"
-    return "scheduled" if now < b.starts_at else "running"
+campaign_status = windows.status
 
 
 async def create_bargain(
@@ -130,19 +123,8 @@ async def end_bargain(
 ) -> Bargain:
     """No new instances from now on; the ones started run to their expiry."""
     bargain = await access_bargain(session, merchant_id, bargain_id)
-    now = _now(session)
-    if campaign_status(bargain, now) == "ended":
-        raise AlreadyEnded(bargain_id=bargain.id)
-    bargain.ended_early_at = now
-    await session.flush()
-    await audit.record(
-        session,
-        merchant_id=merchant_id,
-        actor_type="admin",
-        actor_id=admin_id,
-        action="bargain.end",
-        subject_type="bargain",
-        subject_id=bargain.id,
+    await windows.end_early(
+        session, bargain, admin_id=admin_id, subject_type="bargain", already_ended=AlreadyEnded
     )
     return bargain
 
@@ -247,11 +229,7 @@ async def start(
     existing = await repo.open_instance_of(session, bargain.id, member_id, now)
     if existing is not None:
         return existing, False
-    status = campaign_status(bargain, now)
-    if status == "scheduled":
-        raise NotStarted(next_open_at=bargain.starts_at.isoformat())
-    if status == "ended":
-        raise Ended()
+    windows.ensure_running(bargain, now)
     instance = BargainInstance(
         merchant_id=merchant_id,
         bargain_id=bargain.id,

@@ -14,7 +14,7 @@ from growthloop.campaigns.distribution.models import (
     PromoterBinding,
     Withdrawal,
 )
-from growthloop.core.sql import dialect_insert, mark_committed
+from growthloop.core.sql import dialect_insert, move_status
 
 
 async def settings_of(session: AsyncSession, merchant_id: str) -> DistributionSettings | None:
@@ -110,17 +110,7 @@ async def schedule_settlement(session: AsyncSession, order_id: str, settle_at: d
 async def move_commission(
     session: AsyncSession, commission: Commission, before: str, after: str, **values: object
 ) -> bool:
-    values["status"] = after
-    result = await session.execute(
-        update(Commission)
-        .where(Commission.id == commission.id, Commission.status == before)
-        .values(**values)
-        .returning(Commission.id)
-    )
-    if result.first() is None:
-        return False
-    mark_committed(commission, **values)
-    return True
+    return await move_status(session, commission, before, after, **values)
 
 
 async def due_to_settle(session: AsyncSession, now: datetime, limit: int) -> list[Commission]:
@@ -234,14 +224,4 @@ async def list_withdrawals(
 async def decide_withdrawal(
     session: AsyncSession, withdrawal: Withdrawal, after: str, **values: object
 ) -> bool:
-    values["status"] = after
-    result = await session.execute(
-        update(Withdrawal)
-        .where(Withdrawal.id == withdrawal.id, Withdrawal.status == "requested")
-        .values(**values)
-        .returning(Withdrawal.id)
-    )
-    if result.first() is None:
-        return False
-    mark_committed(withdrawal, **values)
-    return True
+    return await move_status(session, withdrawal, "requested", after, **values)

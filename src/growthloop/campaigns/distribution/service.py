@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from growthloop.campaigns import windows
 from growthloop.campaigns.distribution import repository as repo
 from growthloop.campaigns.distribution.errors import (
     BelowMinimumWithdrawal,
@@ -56,10 +57,7 @@ COMMISSION_CANCELLED = "commission.cancelled"
 MAX_CHAIN = 50  # how far up a promoter chain the cycle check looks
 
 
-def _now(session: AsyncSession) -> datetime:
-    clock = session.info["clock"]
-    assert isinstance(clock, Clock)
-    return clock.now()
+_now = windows.now_of
 
 
 def settings_out(s: DistributionSettings) -> DistributionOut:

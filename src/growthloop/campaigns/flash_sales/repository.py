@@ -9,7 +9,7 @@ from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.campaigns.flash_sales.models import FlashSale, FlashSalePurchase
-from growthloop.core.sql import mark_committed
+from growthloop.core.sql import mark_committed, move_status
 
 TAKEN = ("held", "paid")
 
@@ -71,26 +71,11 @@ async def purchase_of_order(session: AsyncSession, order_id: str) -> FlashSalePu
 
 
 async def move_purchase(
-    session: AsyncSession,
-    purchase: FlashSalePurchase,
-    before: str,
-    after: str,
-    now: datetime,
+    session: AsyncSession, purchase: FlashSalePurchase, before: str, after: str, now: datetime
 ) -> bool:
     """Guarded status change: True if this call moved it (a retried event moves nothing)."""
-    values: dict[str, object] = {"status": after}
-    if after == "released":
-        values["released_at"] = now
-    result = await session.execute(
-        update(FlashSalePurchase)
-        .where(FlashSalePurchase.id == purchase.id, FlashSalePurchase.status == before)
-        .values(**values)
-        .returning(FlashSalePurchase.id)
-    )
-    moved = result.first() is not None
-    if moved:
-        mark_committed(purchase, **values)
-    return moved
+    extra = {"released_at": now} if after == "released" else {}
+    return await move_status(session, purchase, before, after, **extra)
 
 
 async def due_to_close(session: AsyncSession, before: datetime, limit: int) -> list[str]:

@@ -8,7 +8,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.campaigns.group_buys.models import Group, GroupBuy, GroupMember
-from growthloop.core.sql import mark_committed
+from growthloop.core.sql import move_status
 
 
 async def get_group_buy(session: AsyncSession, group_buy_id: str) -> GroupBuy | None:
@@ -136,33 +136,13 @@ async def free_seat(session: AsyncSession, group_id: str) -> None:
 async def move_group(
     session: AsyncSession, group: Group, before: str, after: str, **values: object
 ) -> bool:
-    values["status"] = after
-    result = await session.execute(
-        update(Group)
-        .where(Group.id == group.id, Group.status == before)
-        .values(**values)
-        .returning(Group.id)
-    )
-    if result.first() is None:
-        return False
-    mark_committed(group, **values)
-    return True
+    return await move_status(session, group, before, after, **values)
 
 
 async def move_member(
     session: AsyncSession, member: GroupMember, before: str, after: str, **values: object
 ) -> bool:
-    values["status"] = after
-    result = await session.execute(
-        update(GroupMember)
-        .where(GroupMember.id == member.id, GroupMember.status == before)
-        .values(**values)
-        .returning(GroupMember.id)
-    )
-    if result.first() is None:
-        return False
-    mark_committed(member, **values)
-    return True
+    return await move_status(session, member, before, after, **values)
 
 
 async def due_groups(session: AsyncSession, now: datetime, limit: int) -> list[str]:

@@ -17,13 +17,13 @@ cancelled or refunded.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timedelta
-from typing import Literal
+from datetime import timedelta
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from growthloop.campaigns.errors import Ended, InvalidCampaign, NotStarted
+from growthloop.campaigns import windows
+from growthloop.campaigns.errors import InvalidCampaign
 from growthloop.campaigns.group_buys import repository as repo
 from growthloop.campaigns.group_buys.errors import (
     AlreadyEnded,
@@ -61,10 +61,7 @@ SUCCEEDED = "group.succeeded"
 FAILED = "group.failed"
 
 
-def _now(session: AsyncSession) -> datetime:
-    clock = session.info["clock"]
-    assert isinstance(clock, Clock)
-    return clock.now()
+_now = windows.now_of
 
 
 async def _event(
@@ -77,18 +74,7 @@ async def _event(
 # ---- campaigns (operators) ------------------------------------------------------------
 
 
-def campaign_status(gb: GroupBuy, now: datetime) -> Literal["scheduled", "running", "ended"]:
-    if gb.ended_early_at is not None or (gb.ends_at is not None and now >= gb.ends_at):
-        return "ended"
-    return "scheduled" if now < gb.starts_at else "running"
-
-
-def _ensure_running(gb: GroupBuy, now: datetime) -> None:
-    status = campaign_status(gb, now)
-    if status == "scheduled":
-        raise NotStarted(next_open_at=gb.starts_at.isoformat())
-    if status == "ended":
-        raise Ended()
+campaign_status = windows.status
 
 
 async def create_group_buy(
@@ -141,19 +127,8 @@ async def end_group_buy(
 ) -> GroupBuy:
     """No new groups from now on; groups already forming run to their own expiry."""
     gb = await access_group_buy(session, merchant_id, group_buy_id)
-    now = _now(session)
-    if campaign_status(gb, now) == "ended":
-        raise AlreadyEnded(group_buy_id=gb.id)
-    gb.ended_early_at = now
-    await session.flush()
-    await audit.record(
-        session,
-        merchant_id=merchant_id,
-        actor_type="admin",
-        actor_id=admin_id,
-        action="group_buy.end",
-        subject_type="group_buy",
-        subject_id=gb.id,
+    await windows.end_early(
+        session, gb, admin_id=admin_id, subject_type="group_buy", already_ended=AlreadyEnded
     )
     return gb
 
@@ -298,7 +273,7 @@ async def open_group(
 ) -> tuple[Group, OrderOut]:
     gb = await access_group_buy(session, merchant_id, group_buy_id)
     now = _now(session)
-    _ensure_running(gb, now)
+    windows.ensure_running(gb, now)
     order = await _order(session, gb, member_id, data, payment_window)
     group = Group(
         merchant_id=merchant_id,

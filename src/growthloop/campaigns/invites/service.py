@@ -1,0 +1,269 @@
+"""Invite rules (邀请有礼). Never commits.
+
+An invitee counts for a rule once (`invite_qualifications` is unique per rule and
+invitee): on sign-up with the inviter's referral code (identity's `member.invited`,
+which only new members trigger) or on their first paid order, while the rule runs, and
+only if they signed up after the rule started. The invitee's reward comes when they
+count; the inviter's at every `invites_needed`-th invitee (once, or each time with
+`repeat`). Rewards are keyed by rule, member and milestone, so retried events grant
+nothing twice; a reward that cannot be granted (a coupon run out) is recorded as
+skipped, never a reason to fail the sign-up or the payment.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from growthloop.campaigns import windows
+from growthloop.campaigns.invites import repository as repo
+from growthloop.campaigns.invites.errors import AlreadyEnded, InviteRuleNotFound
+from growthloop.campaigns.invites.models import InviteRule
+from growthloop.campaigns.invites.schemas import (
+    InviteRuleIn,
+    InviteRuleOut,
+    MyInvitesOut,
+    MyRuleProgressOut,
+    RewardOut,
+)
+from growthloop.core import audit
+from growthloop.core.auth import ensure_same_merchant
+from growthloop.core.errors import AppError
+from growthloop.core.events import DomainEvent, emit
+from growthloop.core.pagination import PageParams, make_page
+from growthloop.identity import service as identity
+from growthloop.loyalty import service as loyalty
+from growthloop.orders import service as orders
+from growthloop.promotions import service as promotions
+
+log = logging.getLogger("growthloop.invites")
+
+QUALIFIED = "invite.qualified"
+REWARDED = "invite.rewarded"
+
+
+_now = windows.now_of
+
+
+rule_status = windows.status
+
+
+async def create_rule(
+    session: AsyncSession, merchant_id: str, admin_id: str, data: InviteRuleIn
+) -> InviteRule:
+    # Templates must be this merchant's (404 / 403 from promotions).
+    for reward in (data.inviter_reward, data.invitee_reward):
+        if reward is not None and reward.coupon_template_id is not None:
+            await promotions.access_template(session, merchant_id, reward.coupon_template_id)
+    now = _now(session)
+    inviter, invitee = data.inviter_reward, data.invitee_reward
+    rule = InviteRule(
+        merchant_id=merchant_id,
+        name=data.name,
+        trigger=data.trigger,
+        invites_needed=data.invites_needed,
+        repeat=data.repeat,
+        inviter_template_id=inviter.coupon_template_id if inviter else None,
+        inviter_points=inviter.points if inviter else None,
+        invitee_template_id=invitee.coupon_template_id if invitee else None,
+        invitee_points=invitee.points if invitee else None,
+        starts_at=data.starts_at or now,
+        ends_at=data.ends_at,
+        created_at=now,
+    )
+    session.add(rule)
+    await session.flush()
+    await audit.record(
+        session,
+        merchant_id=merchant_id,
+        actor_type="admin",
+        actor_id=admin_id,
+        action="invite_rule.create",
+        subject_type="invite_rule",
+        subject_id=rule.id,
+    )
+    return rule
+
+
+async def access_rule(session: AsyncSession, merchant_id: str, rule_id: str) -> InviteRule:
+    rule = await repo.get_rule(session, rule_id)
+    if rule is None:
+        raise InviteRuleNotFound(rule_id=rule_id)
+    ensure_same_merchant(rule.merchant_id, merchant_id)
+    return rule
+
+
+async def end_rule(
+    session: AsyncSession, merchant_id: str, admin_id: str, rule_id: str
+) -> InviteRule:
+    rule = await access_rule(session, merchant_id, rule_id)
+    await windows.end_early(
+        session, rule, admin_id=admin_id, subject_type="invite_rule", already_ended=AlreadyEnded
+    )
+    return rule
+
+
+async def list_rules(
+    session: AsyncSession, merchant_id: str, page: PageParams
+) -> tuple[list[InviteRule], str | None]:
+    rows = await repo.list_rules(session, merchant_id, limit=page.limit, before_id=page.after_id)
+    return make_page(rows, page)
+
+
+async def rules_out(session: AsyncSession, rules: list[InviteRule]) -> list[InviteRuleOut]:
+    now = _now(session)
+    totals = await repo.qualified_totals(session, [r.id for r in rules]) if rules else {}
+    return [
+        InviteRuleOut(
+            id=r.id,
+            name=r.name,
+            trigger=r.trigger,
+            invites_needed=r.invites_needed,
+            repeat=r.repeat,
+            inviter_reward=RewardOut(
+                coupon_template_id=r.inviter_template_id, points=r.inviter_points
+            ),
+            invitee_reward=RewardOut(
+                coupon_template_id=r.invitee_template_id, points=r.invitee_points
+            ),
+            starts_at=r.starts_at,
+            ends_at=r.ends_at,
+            status=rule_status(r, now),
+            qualified=totals.get(r.id),
+        )
+        for r in rules
+    ]
+
+
+async def my_invites(session: AsyncSession, merchant_id: str, member_id: str) -> MyInvitesOut:
+    referral = await identity.referral_of(session, merchant_id, member_id)
+    progress = []
+    for rule in await repo.running_rules(session, merchant_id, None, _now(session)):
+        qualified = await repo.qualified_count(session, rule.id, member_id)
+        earned = await repo.rewards_earned(session, rule.id, member_id, "inviter")
+        more = rule.repeat or qualified < rule.invites_needed
+        progress.append(
+            MyRuleProgressOut(
+                rule_id=rule.id,
+                name=rule.name,
+                trigger=rule.trigger,
+                invites_needed=rule.invites_needed,
+                repeat=rule.repeat,
+                qualified=qualified,
+                rewards_earned=earned,
+                next_reward_in=(
+                    rule.invites_needed - qualified % rule.invites_needed if more else None
+                ),
+            )
+        )
+    return MyInvitesOut(referrer_code=referral.referrer_code, rules=progress)
+
+
+# ---- qualifying (event subscribers, in the event's transaction) -------------------------
+
+
+async def _reward(
+    session: AsyncSession,
+    rule: InviteRule,
+    member_id: str,
+    role: str,
+    key: str,
+    template_id: str | None,
+    points: int | None,
+) -> None:
+    coupon_id, skipped = None, None
+    try:
+        if template_id is not None:
+            coupon = await promotions.grant_coupon(
+                session, rule.merchant_id, template_id, member_id, source="campaign", key=key
+            )
+            coupon_id = coupon.id
+        if points:
+            await loyalty.grant_points(
+                session, rule.merchant_id, member_id, points, reason="invite", key=key, ref=rule.id
+            )
+    except AppError as exc:  # the grant's refusal; it wrote nothing
+        skipped = exc.code
+        log.info("invite reward skipped: %s", exc.code, extra={"rule_id": rule.id, "key": key})
+    added = await repo.add_reward(
+        session,
+        {
+            "merchant_id": rule.merchant_id,
+            "rule_id": rule.id,
+            "member_id": member_id,
+            "role": role,
+            "key": key,
+            "coupon_id": coupon_id,
+            "points": points if points and skipped is None else None,
+            "skipped": skipped,
+            "created_at": _now(session),
+        },
+    )
+    if added and skipped is None:
+        payload = {"rule_id": rule.id, "role": role, "coupon_id": coupon_id, "points": points}
+        await emit(session, DomainEvent(REWARDED, rule.merchant_id, payload, member_id))
+
+
+async def _qualify(session: AsyncSession, rule: InviteRule, inviter: str, invitee: str) -> None:
+    now = _now(session)
+    member, _ = await identity.member_with_platforms(session, invitee)
+    if member.created_at < rule.starts_at:  # only members new since the rule started
+        return
+    if not await repo.qualify(session, rule, invitee, inviter, now):
+        return
+    await emit(
+        session,
+        DomainEvent(
+            QUALIFIED, rule.merchant_id, {"rule_id": rule.id, "invitee_id": invitee}, inviter
+        ),
+    )
+    if rule.invitee_template_id or rule.invitee_points:
+        await _reward(
+            session,
+            rule,
+            invitee,
+            "invitee",
+            f"invite:{rule.id}:invitee:{invitee}",
+            rule.invitee_template_id,
+            rule.invitee_points,
+        )
+    count = await repo.qualified_count(session, rule.id, inviter)
+    milestone, rest = divmod(count, rule.invites_needed)
+    if (
+        rest == 0
+        and (rule.repeat or milestone == 1)
+        and (rule.inviter_template_id or rule.inviter_points)
+    ):
+        await _reward(
+            session,
+            rule,
+            inviter,
+            "inviter",
+            f"invite:{rule.id}:inviter:{inviter}:{milestone}",
+            rule.inviter_template_id,
+            rule.inviter_points,
+        )
+
+
+async def on_member_invited(session: AsyncSession, event: DomainEvent) -> None:
+    """identity's `member.invited`: member_id = the inviter, payload {"invitee_id"}."""
+    inviter, invitee = event.member_id, str(event.payload["invitee_id"])
+    if inviter is None:
+        return
+    for rule in await repo.running_rules(session, event.merchant_id, "registration", _now(session)):
+        await _qualify(session, rule, inviter, invitee)
+
+
+async def on_order_paid(session: AsyncSession, event: DomainEvent) -> None:
+    buyer = event.member_id
+    if buyer is None:
+        return
+    rules = await repo.running_rules(session, event.merchant_id, "first_order", _now(session))
+    if not rules:
+        return
+    inviter = (await identity.referral_of(session, event.merchant_id, buyer)).referred_by
+    if inviter is None or await orders.count_paid_orders(session, event.merchant_id, buyer) != 1:
+        return
+    for rule in rules:
+        await _qualify(session, rule, inviter, buyer)

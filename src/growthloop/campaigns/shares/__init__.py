@@ -1,0 +1,1 @@
+"""Share tracking: share codes for (member, target, channel) and what each brought."""

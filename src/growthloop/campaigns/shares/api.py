@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from growthloop.campaigns.shares import service
+from growthloop.campaigns.shares.schemas import MyShareOut, OpenedOut, OpenIn, ShareIn, ShareOut
+from growthloop.core.auth import (
+    CurrentMember,
+    MerchantQuery,
+    OptionalMember,
+    SessionDep,
+    browsing_merchant,
+)
+from growthloop.core.pagination import Page, PageDep
+from growthloop.core.routing import UnitOfWorkRoute
+
+router = APIRouter(route_class=UnitOfWorkRoute, tags=["shares"])
+
+
+@router.post(
+    "/v1/shares",
+    response_model=ShareOut,
+    status_code=201,
+    responses={200: {"model": ShareOut, "description": "the member's code for this share"}},
+)
+async def share(
+    body: ShareIn, response: Response, member: CurrentMember, session: SessionDep
+) -> ShareOut:
+    """A code for sharing a target on a channel: the same code every time (200 then)."""
+    row, created = await service.share(session, member.merchant_id, member.member_id, body)
+    if not created:
+        response.status_code = 200
+    return service.share_out(row)
+
+
+@router.get("/v1/me/shares", response_model=Page[MyShareOut])
+async def my_shares(member: CurrentMember, session: SessionDep, page: PageDep) -> Page[MyShareOut]:
+    """The member's shares and what each brought."""
+    items, cursor = await service.my_shares(session, member.merchant_id, member.member_id, page)
+    return Page(items=items, next_cursor=cursor)
+
+
+@router.post("/v1/shares/{code}/open", response_model=OpenedOut)
+async def open_share(
+    code: str,
+    session: SessionDep,
+    member: OptionalMember,
+    merchant_id: MerchantQuery = None,
+    body: OpenIn | None = None,
+) -> OpenedOut:
+    """A shared link or poster QR code was opened (before login: `?merchant_id=` and the
+    device's `distinct_id`): counted for the sharer; answers what to show."""
+    return await service.open_share(
+        session,
+        browsing_merchant(member, merchant_id),
+        code,
+        visitor=member.member_id if member else None,
+        anonymous_id=body.distinct_id if body else None,
+    )

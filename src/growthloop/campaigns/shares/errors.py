@@ -1,0 +1,6 @@
+from growthloop.core.errors import NotFound
+
+
+class ShareNotFound(NotFound):
+    code = "share_not_found"
+    message = "No share has this code."
