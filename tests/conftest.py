@@ -4,18 +4,24 @@ Every test runs on the embedded stack (SQLite file + in-process counters). When
 GROWTHLOOP_TEST_DATABASE_URL / GROWTHLOOP_TEST_REDIS_URL are set, the same tests run
 again on PostgreSQL + Redis. One database per pytest worker, migrated once with
 Alembic; each test ends by truncating every table.
+
+`make test` runs two pytest-xdist workers. What keeps them apart: each has its own
+PostgreSQL database (`<name>_gw0`, `<name>_gw1`; `<name>_main` without xdist), its own
+Redis key prefix for the counters, its own SQLite data dir (tmp_path_factory is per
+worker), and at most 20 connections per runtime (db_pool_size below).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
@@ -24,6 +30,7 @@ from growthloop.app import create_app
 from growthloop.config import Settings
 from growthloop.core.clock import FrozenClock
 from growthloop.core.runtime import Runtime
+from growthloop.identity import service as identity_service
 from growthloop.migrate import upgrade
 from growthloop.wiring import build_runtime
 
@@ -31,6 +38,37 @@ PG_URL = os.environ.get("GROWTHLOOP_TEST_DATABASE_URL")
 REDIS_URL = os.environ.get("GROWTHLOOP_TEST_REDIS_URL")
 BACKENDS = ["sqlite"] + (["postgres"] if PG_URL else [])
 START = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # a Monday, 10:00 in Shanghai
+
+
+# Tests that keep one worker busy for a minute or more. They start first, so that no worker
+# is left running one of them alone at the end (`make test` lets an idle worker take tests
+# another has not started yet: --dist worksteal). Only their SQLite or backend-less runs
+# move, which keeps each worker's tests grouped by backend (one stack set-up each).
+LONG_RUNNING = ("tests/test_schemathesis.py::", "tests/loyalty/test_ledger_stateful.py::")
+
+
+@pytest.hookimpl(trylast=True)  # after pytest has grouped the tests by backend
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def starts_first(item: pytest.Item) -> bool:
+        callspec = getattr(item, "callspec", None)
+        backend = callspec.params.get("stack") if callspec else None
+        return item.nodeid.startswith(LONG_RUNNING) and backend in (None, "sqlite")
+
+    items.sort(key=lambda item: not starts_first(item))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cheap_password_hashing() -> Iterator[None]:
+    """Argon2 at production cost is ~0.3 s per hash or verify on a small runner, and nearly
+    every test signs up a merchant and logs its owner in (make_shop). Hash cost has no
+    bearing on what any test here checks; the CLI tests (tests/test_cli.py) run the real
+    command in a subprocess, with production parameters. A hash made with other parameters
+    still verifies: argon2 reads them from the hash."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(
+            identity_service, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+        )
+        yield
 
 
 async def _fresh_pg_database(url: str, worker: str) -> str:

@@ -37,24 +37,44 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _wait_until_serving(proc: subprocess.Popen[bytes], base: str) -> bool:
+    """True once the server answers; False if it exited first (e.g. the port was taken
+    between _free_port() and its bind, by another worker's connection)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return proc.poll() is None  # and it is this process that answered
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise RuntimeError("server did not start")
+
+
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[Path, str]]:
-    port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("GROWTHLOOP_")}
     env.update(GROWTHLOOP_DATA_DIR=str(tmp_path), GROWTHLOOP_LOG_LEVEL="WARNING")
-    proc = subprocess.Popen(  # noqa: S603
-        [str(BIN), "serve", "--port", str(port)], env=env, stderr=subprocess.PIPE
-    )
-    base = f"http://127.0.0.1:{port}"
+    exits: list[str] = []
+    for _ in range(3):
+        port = _free_port()
+        proc = subprocess.Popen(  # noqa: S603
+            [str(BIN), "serve", "--port", str(port)], env=env, stderr=subprocess.PIPE
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            if _wait_until_serving(proc, base):
+                break
+        except BaseException:
+            proc.kill()
+            proc.wait(timeout=20)
+            raise
+        _, err = proc.communicate(timeout=20)
+        exits.append(f"port {port}: exit {proc.returncode}: {err.decode(errors='replace')}")
+    else:
+        raise RuntimeError("server did not start:\n" + "\n".join(exits))
     try:
-        for _ in range(200):
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        else:
-            raise RuntimeError("server did not start")
         yield tmp_path, base
     finally:
         proc.terminate()

@@ -6,6 +6,7 @@ the batches that expire first."""
 from __future__ import annotations
 
 import asyncio
+import shutil
 import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,15 +34,41 @@ class _Directory:
         return "Asia/Shanghai"
 
 
+_schema_file: Path | None = None
+
+
+def _empty_database() -> Path:
+    """A database file holding the schema and no rows, made once per process; each example
+    starts from a copy of it (create_all for every example was a fifth of this test's time)."""
+    global _schema_file
+    if _schema_file is None:
+        path = Path(tempfile.mkdtemp()) / "schema.db"
+
+        async def create() -> None:
+            db = Database(f"sqlite+aiosqlite:///{path}")
+            async with db.engine.begin() as conn:
+                await conn.run_sync(metadata.create_all)
+            await db.dispose()  # the last connection checkpoints the WAL into the file
+
+        loop = asyncio.new_event_loop()
+        try:
+            loop.run_until_complete(create())
+        finally:
+            loop.close()
+        _schema_file = path
+    return _schema_file
+
+
 class LedgerMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.loop = asyncio.new_event_loop()
         self.dir = tempfile.mkdtemp()
-        self.db = Database(f"sqlite+aiosqlite:///{Path(self.dir) / 'l.db'}")
+        path = Path(self.dir) / "l.db"
+        shutil.copyfile(_empty_database(), path)
+        self.db = Database(f"sqlite+aiosqlite:///{path}")
         self.clock = FrozenClock(datetime(2026, 1, 1, tzinfo=UTC))
         self.db.session_info = {"bus": EventBus(), "clock": self.clock, "merchants": _Directory()}
-        self.run(self._create())
         self.n = 0
         self.orders: dict[
             str, str
@@ -50,10 +77,6 @@ class LedgerMachine(RuleBasedStateMachine):
 
     def run(self, coro: Any) -> Any:
         return self.loop.run_until_complete(coro)
-
-    async def _create(self) -> None:
-        async with self.db.engine.begin() as conn:
-            await conn.run_sync(metadata.create_all)
 
     def teardown(self) -> None:
         self.run(self.db.dispose())
