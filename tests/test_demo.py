@@ -55,7 +55,7 @@ async def test_demo_seed(client: httpx.AsyncClient, rt: Runtime, stack: Stack) -
     assert statuses["paid"] == 1
 
     # One of each campaign running.
-    for path in ("flash-sales", "group-buys", "bargains", "invite-rules"):
+    for path in ("flash-sales", "group-buys", "bargains", "lotteries", "invite-rules"):
         r = await client.get(f"/v1/admin/{path}", headers=admin)
         assert [c["status"] for c in r.json()["items"]] == ["running"], path
     r = await client.get("/v1/admin/group-buys", headers=admin)

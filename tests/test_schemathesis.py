@@ -218,7 +218,20 @@ async def _campaign_pool(
         shop.admin,
     )
     share = await post("/v1/shares", {"target_type": "page", "target_id": "home"}, friend)
+    lottery = await post(
+        "/v1/admin/lotteries",
+        {
+            "name": "转盘",
+            "free_draws_per_day": 3,
+            "prizes": [
+                {"name": "积分", "kind": "points", "weight": 1, "stock": 100, "points": 10},
+                {"name": "谢谢参与", "kind": "none", "weight": 1},
+            ],
+        },
+        shop.admin,
+    )
     return {
+        "lottery_id": [lottery["id"]],
         "sale_id": [sale["id"]],
         "group_buy_id": [group_buy["id"]],
         "group_id": [opened["group_id"]],

@@ -23,6 +23,8 @@ from growthloop.campaigns.group_buys.schemas import GroupBuyIn, JoinIn
 from growthloop.campaigns.invites import service as invites
 from growthloop.campaigns.invites.schemas import InviteRuleIn
 from growthloop.campaigns.invites.schemas import RewardIn as InviteRewardIn
+from growthloop.campaigns.lotteries import service as lotteries
+from growthloop.campaigns.lotteries.schemas import LotteryIn, PrizeIn
 from growthloop.catalog import service as catalog
 from growthloop.catalog.models import Product
 from growthloop.catalog.schemas import OptionGroupIn, ProductIn
@@ -299,7 +301,7 @@ async def seed_if_empty(rt: Runtime) -> str:
 async def _seed_campaigns(rt: Runtime, merchant_id: str) -> None:
     """One of each fission campaign running, set up through the same services the API
     uses: a flash sale, a group buy with a group forming (its leader paid), a bargain two
-    friends have cut, distribution, and an invite rule."""
+    friends have cut, a prize wheel, distribution, and an invite rule."""
     now = rt.clock.now()
     window = timedelta(minutes=rt.settings.payment_window_minutes)
     async with rt.db.unit_of_work() as uow:
@@ -389,6 +391,33 @@ async def _seed_campaigns(rt: Runtime, merchant_id: str) -> None:
             merchant_id,
             CouponTemplateIn(name="邀请有礼 5元券", kind="amount_off", value=500, valid_days=30),
             now,
+        )
+        await lotteries.create_lottery(
+            s,
+            merchant_id,
+            admin_id,
+            LotteryIn(
+                name="幸运大转盘",
+                rules="每天免费抽 1 次，之后每次 50 积分",
+                cost_points=50,
+                free_draws_per_day=1,
+                max_draws_per_day=5,
+                ends_at=now + timedelta(days=30),
+                prizes=[
+                    PrizeIn(
+                        name="5元券", kind="coupon", weight=20, stock=200, template_id=reward.id
+                    ),
+                    PrizeIn(name="100积分", kind="points", weight=30, stock=500, points=100),
+                    PrizeIn(
+                        name="蛋挞一份",
+                        kind="product",
+                        weight=5,
+                        stock=50,
+                        product_id=by_name["蛋挞（2只）"],
+                    ),
+                    PrizeIn(name="谢谢参与", kind="none", weight=45),
+                ],
+            ),
         )
         gift = InviteRewardIn(coupon_template_id=reward.id)
         await invites.create_rule(
