@@ -27,12 +27,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import os
 import random
-import socket
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
@@ -44,6 +41,24 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from harness import (
+    ADMIN_EMAIL,
+    ADMIN_PASSWORD,
+    base_env,
+    create_merchant,
+    error_lines,
+    expect,
+    free_port,
+    load_average,
+    percentile,
+    pg_drop,
+    pg_reset,
+    pg_url,
+    pg_version,
+    start_server,
+    stop_server,
+    wait_healthy,
+)
 
 from growthloop.core.db import Database
 from growthloop.core.kv import redis_client
@@ -51,14 +66,10 @@ from growthloop.core.stock import HolderLimitReached, PoolSoldOut, PoolState
 from growthloop.core.stock.memory import MemoryStock
 from growthloop.core.stock.sql import SqlStock
 
-BIN = Path(sys.executable).parent / "growthloop"
-PG_DSN_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 PG_DB_PREFIX = "growthloop_bench_flash"
 REDIS_URL = "redis://127.0.0.1:6379/13"  # the bench's own database number
 SERVER_REDIS_PREFIX = "gl:"  # what the server writes under (growthloop.core.kv / stock)
 RAW_REDIS_PREFIX = "glbench:"  # what this script writes under, deleted at the end
-ADMIN_EMAIL = "bench@x.test"
-ADMIN_PASSWORD = "bench-password"
 PRODUCT_STOCK = 1000
 PRODUCT_PRICE = 1800
 SALE_PRICE = 990
@@ -76,10 +87,6 @@ CONFIGS = {  # name -> (stock backend, database)
     "sql-postgres": ("sql", "postgres"),
     "redis-postgres": ("redis", "postgres"),
 }
-
-
-def load_average() -> str:
-    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def log(config: str, message: str) -> None:
@@ -146,67 +153,6 @@ class Rush:
 # --- environment: processes, ports, databases, Redis ---------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def base_env(data_dir: Path, database_url: str | None) -> dict[str, str]:
-    """The inherited environment minus any GROWTHLOOP_* setting, plus ours."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GROWTHLOOP_")}
-    env["GROWTHLOOP_DATA_DIR"] = str(data_dir)
-    if database_url:
-        env["GROWTHLOOP_DATABASE_URL"] = database_url
-    return env
-
-
-def pg_url(db_name: str) -> str:
-    return f"postgresql+asyncpg://postgres@127.0.0.1:5432/{db_name}"
-
-
-async def pg_admin(*statements: str) -> str | None:
-    """Run statements on the `postgres` database; returns why not if unreachable."""
-    try:
-        import asyncpg
-    except ImportError:
-        return "asyncpg is not installed"
-    try:
-        conn = await asyncpg.connect(PG_DSN_ADMIN, timeout=5)
-    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-        return f"{type(exc).__name__}: {exc}"
-    try:
-        for statement in statements:
-            await conn.execute(statement)
-    finally:
-        await conn.close()
-    return None
-
-
-async def pg_version() -> str:
-    try:
-        import asyncpg
-
-        conn = await asyncpg.connect(PG_DSN_ADMIN, timeout=5)
-    except Exception as exc:
-        return f"unreachable ({type(exc).__name__})"
-    try:
-        return str(await conn.fetchval("SHOW server_version"))
-    finally:
-        await conn.close()
-
-
-async def pg_reset(db_name: str) -> str | None:
-    return await pg_admin(
-        f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)', f'CREATE DATABASE "{db_name}"'
-    )
-
-
-async def pg_drop(db_name: str) -> None:
-    with contextlib.suppress(Exception):
-        await pg_admin(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
-
-
 async def redis_version() -> str | None:
     """The Redis server's version, or None when it is unreachable."""
     try:
@@ -242,92 +188,11 @@ def redis_glob_escape(text: str) -> str:
     return "".join("\\" + c if c in "*?[]{}\\" else c for c in text)
 
 
-def create_merchant(env: dict[str, str]) -> dict[str, str]:
-    out = subprocess.run(
-        [
-            str(BIN),
-            "merchant",
-            "create",
-            "--name",
-            "Bench",
-            "--admin-email",
-            ADMIN_EMAIL,
-            "--admin-password",
-            ADMIN_PASSWORD,
-            "--json",
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
-    if out.returncode != 0:
-        raise RuntimeError(f"merchant create failed ({out.returncode}): {out.stderr.strip()}")
-    last = [line for line in out.stdout.splitlines() if line.strip()][-1]
-    data: dict[str, str] = json.loads(last)
-    return data
-
-
-async def wait_healthy(base_url: str, proc: subprocess.Popen[bytes], within_s: float) -> None:
-    deadline = time.monotonic() + within_s
-    async with httpx.AsyncClient(base_url=base_url, timeout=2.0) as client:
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise RuntimeError(f"server exited early with code {proc.returncode}")
-            with contextlib.suppress(httpx.TransportError):
-                if (await client.get("/healthz")).status_code == 200:
-                    return
-            await asyncio.sleep(0.2)
-    raise RuntimeError(f"server not healthy after {within_s:.0f}s")
-
-
-def start_server(port: int, env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
-    """`growthloop serve` in the background, stdout and stderr (JSON logs) to `log_path`."""
-    with log_path.open("wb") as out:
-        return subprocess.Popen(
-            [str(BIN), "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-
-
-def stop_server(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-def error_lines(log_path: Path) -> list[str]:
-    """Server log lines at level error/critical (the server logs JSON to stderr)."""
-    found = []
-    for line in log_path.read_text(errors="replace").splitlines():
-        try:
-            level = str(json.loads(line).get("level", "")).lower()
-        except (ValueError, AttributeError):
-            level = "error" if "Traceback" in line or "ERROR" in line else ""
-        if level in {"error", "critical"}:
-            found.append(line)
-    return found
-
-
 def log_tail(log_path: Path, lines: int = 30) -> list[str]:
     return log_path.read_text(errors="replace").splitlines()[-lines:]
 
 
 # --- API calls ------------------------------------------------------------------------------
-
-
-def expect(resp: httpx.Response, what: str) -> dict[str, Any]:
-    if not resp.is_success:
-        raise RuntimeError(f"{what}: HTTP {resp.status_code} {resp.text[:300]}")
-    body: dict[str, Any] = resp.json()
-    return body
 
 
 async def setup_sale(client: httpx.AsyncClient, units: int) -> tuple[str, str]:
@@ -737,14 +602,6 @@ async def cleanup_redis(sale_id: str) -> None:
 
 
 # --- report ---------------------------------------------------------------------------------
-
-
-def percentile(sorted_values: list[float], p: float) -> float:
-    """Nearest-rank percentile of an already sorted list (nan when empty)."""
-    if not sorted_values:
-        return float("nan")
-    rank = max(1, round(p / 100 * len(sorted_values) + 0.5 - 1e-9))
-    return sorted_values[min(rank, len(sorted_values)) - 1]
 
 
 def print_report(results: list[Rush], args: argparse.Namespace) -> None:

@@ -44,6 +44,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from harness import (
+    load_average,
+    pg_admin,
+    pg_drop,
+    pg_reset,
+    pg_url,
+    pg_version,
+)
 from sqlalchemy import (
     and_,
     event,
@@ -71,7 +79,6 @@ from growthloop.loyalty.service import expire_due_points
 from growthloop.migrate import upgrade
 from growthloop.wiring import build_runtime
 
-PG_DSN_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 PG_DB = "growthloop_bench_loyalty"
 PG_DB_RAW = f"{PG_DB}_raw"  # the second copy, for the hand-written SQL baseline
 MERCHANTS = [new_id() for _ in range(4)]
@@ -89,61 +96,11 @@ LOAD_CHUNK_MEMBERS = 2_000  # members (x batches each) per executemany
 PROGRESS_SECONDS = 15.0
 
 
-def load_average() -> str:
-    return " ".join(f"{x:.2f}" for x in os.getloadavg())
-
-
 def log(backend: str, message: str) -> None:
     print(f"[{backend}] {message}", flush=True)
 
 
 # --- environment: runtimes and databases ---------------------------------------------------
-
-
-def pg_url(db_name: str) -> str:
-    return f"postgresql+asyncpg://postgres@127.0.0.1:5432/{db_name}"
-
-
-async def pg_admin(*statements: str) -> str | None:
-    """Run statements on the `postgres` database; returns why not if unreachable."""
-    try:
-        import asyncpg
-    except ImportError:
-        return "asyncpg is not installed"
-    try:
-        conn = await asyncpg.connect(PG_DSN_ADMIN, timeout=5)
-    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-        return f"{type(exc).__name__}: {exc}"
-    try:
-        for statement in statements:
-            await conn.execute(statement)
-    finally:
-        await conn.close()
-    return None
-
-
-async def pg_version() -> str:
-    try:
-        import asyncpg
-
-        conn = await asyncpg.connect(PG_DSN_ADMIN, timeout=5)
-    except Exception as exc:
-        return f"unreachable ({type(exc).__name__})"
-    try:
-        return str(await conn.fetchval("SHOW server_version"))
-    finally:
-        await conn.close()
-
-
-async def pg_reset(db_name: str) -> str | None:
-    return await pg_admin(
-        f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)', f'CREATE DATABASE "{db_name}"'
-    )
-
-
-async def pg_drop(*db_names: str) -> None:
-    with contextlib.suppress(Exception):
-        await pg_admin(*(f'DROP DATABASE IF EXISTS "{n}" WITH (FORCE)' for n in db_names))
 
 
 async def pg_vacuum_analyze(db_name: str) -> None:

@@ -15,27 +15,32 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import json
 import os
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import httpx
+from harness import (
+    ADMIN_EMAIL,
+    ADMIN_PASSWORD,
+    base_env,
+    create_merchant,
+    error_lines,
+    expect,
+    free_port,
+    percentile,
+    pg_drop,
+    pg_reset,
+    start_server,
+    stop_server,
+    wait_healthy,
+)
 
-BIN = Path(sys.executable).parent / "growthloop"
-PG_DSN_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 PG_DB = "growthloop_bench"
 PG_URL = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{PG_DB}"
-ADMIN_EMAIL = "bench@x.test"
-ADMIN_PASSWORD = "bench-password"
 INITIAL_STOCK = 10_000_000  # the schema's maximum; far more than any run can sell
 WARMUP_SECONDS = 2.0
 BASELINE_SECONDS = 5.0
@@ -74,132 +79,7 @@ class Result:
 # --- environment: processes, ports, databases ---------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def base_env(data_dir: Path, database_url: str | None) -> dict[str, str]:
-    """The inherited environment minus any GROWTHLOOP_* setting, plus ours."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GROWTHLOOP_")}
-    env["GROWTHLOOP_DATA_DIR"] = str(data_dir)
-    if database_url:
-        env["GROWTHLOOP_DATABASE_URL"] = database_url
-    return env
-
-
-async def reset_postgres() -> str | None:
-    """Drop and create the bench database; returns why not if the server is unreachable."""
-    try:
-        import asyncpg
-    except ImportError:
-        return "asyncpg is not installed"
-    try:
-        conn = await asyncpg.connect(PG_DSN_ADMIN, timeout=5)
-    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-        return f"{type(exc).__name__}: {exc}"
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{PG_DB}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{PG_DB}"')
-    finally:
-        await conn.close()
-    return None
-
-
-async def drop_postgres() -> None:
-    import asyncpg
-
-    with contextlib.suppress(OSError, asyncpg.PostgresError, TimeoutError):
-        conn = await asyncpg.connect(PG_DSN_ADMIN, timeout=5)
-        try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{PG_DB}" WITH (FORCE)')
-        finally:
-            await conn.close()
-
-
-def create_merchant(env: dict[str, str]) -> dict[str, str]:
-    out = subprocess.run(
-        [
-            str(BIN),
-            "merchant",
-            "create",
-            "--name",
-            "Bench",
-            "--admin-email",
-            ADMIN_EMAIL,
-            "--admin-password",
-            ADMIN_PASSWORD,
-            "--json",
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
-    if out.returncode != 0:
-        raise RuntimeError(f"merchant create failed ({out.returncode}): {out.stderr.strip()}")
-    last = [line for line in out.stdout.splitlines() if line.strip()][-1]
-    data: dict[str, str] = json.loads(last)
-    return data
-
-
-async def wait_healthy(base_url: str, proc: subprocess.Popen[bytes], within_s: float) -> None:
-    deadline = time.monotonic() + within_s
-    async with httpx.AsyncClient(base_url=base_url, timeout=2.0) as client:
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise RuntimeError(f"server exited early with code {proc.returncode}")
-            with contextlib.suppress(httpx.TransportError):
-                if (await client.get("/healthz")).status_code == 200:
-                    return
-            await asyncio.sleep(0.2)
-    raise RuntimeError(f"server not healthy after {within_s:.0f}s")
-
-
-def start_server(port: int, env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
-    """`growthloop serve` in the background, stdout and stderr (JSON logs) to `log_path`."""
-    with log_path.open("wb") as log:
-        return subprocess.Popen(
-            [str(BIN), "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-
-
-def stop_server(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-def error_lines(log_path: Path) -> list[str]:
-    """Server log lines at level error/critical (the server logs JSON to stderr)."""
-    found = []
-    for line in log_path.read_text(errors="replace").splitlines():
-        try:
-            level = str(json.loads(line).get("level", "")).lower()
-        except (ValueError, AttributeError):
-            level = "error" if "Traceback" in line or "ERROR" in line else ""
-        if level in {"error", "critical"}:
-            found.append(line)
-    return found
-
-
 # --- API calls ------------------------------------------------------------------------------
-
-
-def expect(resp: httpx.Response, what: str) -> dict[str, Any]:
-    if not resp.is_success:
-        raise RuntimeError(f"{what}: HTTP {resp.status_code} {resp.text[:300]}")
-    body: dict[str, Any] = resp.json()
-    return body
 
 
 async def setup_shop(
@@ -330,7 +210,7 @@ async def bench_backend(backend: str, seconds: float, clients: int) -> Result | 
     """Run the whole benchmark against one backend; a string says why it was skipped."""
     database_url: str | None = None
     if backend == "postgres":
-        why = await reset_postgres()
+        why = await pg_reset(PG_DB)
         if why:
             return f"PostgreSQL unreachable at 127.0.0.1:5432 ({why}); skipped"
         database_url = PG_URL
@@ -375,7 +255,7 @@ async def bench_backend(backend: str, seconds: float, clients: int) -> Result | 
         finally:
             stop_server(proc)
             if backend == "postgres":
-                await drop_postgres()
+                await pg_drop(PG_DB)
         return Result(
             backend=backend,
             seconds=seconds,
@@ -392,14 +272,6 @@ async def bench_backend(backend: str, seconds: float, clients: int) -> Result | 
 
 
 # --- report ---------------------------------------------------------------------------------
-
-
-def percentile(sorted_values: list[float], p: float) -> float:
-    """Nearest-rank percentile of an already sorted list (nan when empty)."""
-    if not sorted_values:
-        return float("nan")
-    rank = max(1, round(p / 100 * len(sorted_values) + 0.5 - 1e-9))
-    return sorted_values[min(rank, len(sorted_values)) - 1]
 
 
 def print_report(results: list[Result], clients: int) -> None:
