@@ -14,6 +14,7 @@ worker), and at most 20 connections per runtime (db_pool_size below).
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -126,6 +127,12 @@ async def stack(
         from growthloop.core.kv import RedisCounters
 
         rt.counters = RedisCounters(redis_url, prefix=f"gltest:{worker}:{os.getpid()}:")
+        from growthloop.analytics.pipeline import RedisRecentIds
+        from growthloop.core.kv import redis_client
+
+        rt.analytics.recent = RedisRecentIds(
+            redis_client(redis_url), prefix=f"gltest:{worker}:{os.getpid()}:evid:"
+        )
     await upgrade(rt.db.engine)
     app = create_app(settings, runtime=rt, run_sweeper=False)
     yield Stack(request.param, rt, clock, app)
@@ -133,7 +140,20 @@ async def stack(
     await rt.db.dispose()
 
 
+def _clear_event_files(root: Path) -> None:
+    """The event store's files: each test starts with none (the DuckDB store keeps one
+    folder per merchant under the data dir)."""
+    for child in root.iterdir():
+        if child.is_dir():
+            shutil.rmtree(child)
+
+
 async def _truncate(rt: Runtime) -> None:
+    root = getattr(rt.analytics.store, "root", None)
+    if root is not None:
+        _clear_event_files(Path(root))
+    rt.analytics.identities.clear()
+    rt.analytics.merchants.clear()
     tables = [t.name for t in reversed(metadata.sorted_tables)]
     async with rt.db.engine.begin() as conn:
         if rt.db.dialect == "postgresql":

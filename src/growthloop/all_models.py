@@ -1,6 +1,7 @@
 """Imports every domain's models so `Base.metadata` is complete (Alembic, data map, tests)."""
 
 from growthloop.alliance import models as alliance_models
+from growthloop.analytics import models as analytics_models
 from growthloop.campaigns.bargains import models as bargain_models
 from growthloop.campaigns.distribution import models as distribution_models
 from growthloop.campaigns.flash_sales import models as flash_sale_models
@@ -24,6 +25,7 @@ metadata = Base.metadata
 
 __all__ = [
     "alliance_models",
+    "analytics_models",
     "audit",
     "bargain_models",
     "catalog_models",

@@ -14,6 +14,8 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
 from growthloop.alliance.api import router as alliance_router
+from growthloop.analytics.api import router as analytics_router
+from growthloop.analytics.ingest_api import router as ingest_router
 from growthloop.campaigns.bargains.api import router as bargains_router
 from growthloop.campaigns.distribution.api import router as distribution_router
 from growthloop.campaigns.flash_sales.api import router as flash_sales_router
@@ -66,6 +68,8 @@ def create_app(
             await rt.sweeper.stop()
             await rt.counters.close()
             await rt.stock.close()
+            if rt.analytics is not None:
+                await rt.analytics.close()
             await rt.db.dispose()
 
     app = FastAPI(
@@ -98,6 +102,8 @@ def create_app(
         invites_router,
         shares_router,
         lotteries_router,
+        ingest_router,
+        analytics_router,
     ):
         app.include_router(router)
     if settings.sandbox:

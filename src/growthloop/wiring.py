@@ -7,6 +7,10 @@ from __future__ import annotations
 
 from functools import partial
 
+from growthloop.analytics import service as analytics
+from growthloop.analytics import tasks as analytics_tasks
+from growthloop.analytics.backends import open_event_store
+from growthloop.analytics.pipeline import MemoryRecentIds, Pipeline, RedisRecentIds
 from growthloop.campaigns.bargains import service as bargains
 from growthloop.campaigns.distribution import service as distribution
 from growthloop.campaigns.flash_sales import service as flash_sales
@@ -20,7 +24,7 @@ from growthloop.core.clock import Clock
 from growthloop.core.db import Database
 from growthloop.core.events import DomainEvent, EventBus
 from growthloop.core.jobs import Sweeper
-from growthloop.core.kv import make_counters
+from growthloop.core.kv import make_counters, redis_client
 from growthloop.core.runtime import Runtime
 from growthloop.core.stock import PoolState, StockBackend, choose_backend, make_stock_backend
 from growthloop.identity import service as identity
@@ -52,6 +56,12 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
         stock=make_stock_backend(backend, partial(load_pool, db), redis_url=settings.redis_url),
         principals=IdentityPrincipals(),
     )
+    rt.analytics = Pipeline(
+        open_event_store(settings.events_url, settings.data_dir),
+        RedisRecentIds(redis_client(settings.redis_url))
+        if settings.redis_url
+        else MemoryRecentIds(),
+    )
     if settings.dev_login:
         rt.platforms["dev"] = DevAdapter()
     if settings.sandbox:
@@ -63,6 +73,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
         "merchants": IdentityDirectory(),
         "members": IdentityMembers(),
         "stock": rt.stock,
+        "analytics": rt.analytics,
     }
     _subscribe(rt)
     _sweeps(rt)
@@ -137,6 +148,9 @@ def _subscribe(rt: Runtime) -> None:
         ("member.tier_changed", promotions.on_member_tier_changed),
     ):
         rt.bus.on(name, handler, in_transaction=True)
+    # Business events wait in the analytics outbox with the action that caused them.
+    for name in analytics.BUSINESS_EVENTS:
+        rt.bus.on(name, analytics.record_domain_event, in_transaction=True)
 
 
 async def _purge_idempotency(rt: Runtime) -> int:
@@ -162,3 +176,5 @@ def _sweeps(rt: Runtime) -> None:
     )
     rt.sweeper.add("events.dispatch", partial(rt.bus.dispatch_pending, rt.db, rt.clock))
     rt.sweeper.add("idempotency.purge", partial(_purge_idempotency, rt))
+    rt.sweeper.add("analytics.flush", partial(analytics.flush_outbox, rt.db, rt.analytics))
+    rt.sweeper.add("analytics.maintain", partial(analytics_tasks.maintain_store, rt.analytics))

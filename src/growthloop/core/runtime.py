@@ -28,6 +28,8 @@ class Runtime:
     sweeper: Sweeper
     stock: StockBackend
     principals: PrincipalValidator | None = None
+    # The analytics pipeline (event store, batcher, caches); built by the wiring.
+    analytics: Any = None
     # Adapters registered by their domains at start-up, by name.
     platforms: dict[str, Any] = field(default_factory=dict)
     gateways: dict[str, Any] = field(default_factory=dict)

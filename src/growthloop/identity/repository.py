@@ -187,3 +187,14 @@ async def signup_platform_of(session: AsyncSession, merchant_id: str, member_id:
         Member.id == member_id, Member.merchant_id == merchant_id
     )
     return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def external_ids_of(session: AsyncSession, merchant_id: str, member_id: str) -> list[str]:
+    """The member's login ids on every end (openid, unionid, the dev code)."""
+    stmt = select(PlatformAccount.openid, PlatformAccount.unionid).where(
+        PlatformAccount.merchant_id == merchant_id, PlatformAccount.member_id == member_id
+    )
+    ids: list[str] = []
+    for openid, unionid in await session.execute(stmt):
+        ids += [i for i in (openid, unionid) if i and i not in ids]
+    return ids

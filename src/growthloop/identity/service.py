@@ -476,6 +476,10 @@ class IdentityDirectory:
     async def timezone(self, session: AsyncSession, merchant_id: str) -> str:
         return await merchant_timezone(session, merchant_id)
 
+    async def by_ingest_key(self, session: AsyncSession, key: str) -> tuple[str, str] | None:
+        merchant = await repo.merchant_by_ingest_key(session, key)
+        return (merchant.id, merchant.timezone) if merchant else None
+
 
 class IdentityPrincipals:
     """The `PrincipalValidator` the app registers: tokens of deleted accounts stop working."""
@@ -497,3 +501,8 @@ class IdentityMembers:
         self, session: AsyncSession, merchant_id: str, member_id: str
     ) -> str | None:
         return await repo.signup_platform_of(session, merchant_id, member_id)
+
+    async def external_ids(
+        self, session: AsyncSession, merchant_id: str, member_id: str
+    ) -> list[str]:
+        return await repo.external_ids_of(session, merchant_id, member_id)

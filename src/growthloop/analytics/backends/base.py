@@ -1,0 +1,108 @@
+"""The event-store protocol and the SQL each backend spells its own way.
+
+Queries are written once (`analytics/queries.py`) against three relations every backend
+provides in front of them:
+- `events`: the merchant's raw events with `person` (the member, the linked person, or the
+  device itself) and `mem` (the member id, or NULL for an anonymous person);
+- `hours`: hourly aggregates per (hour, distinct id, platform) with the same `person` and
+  `mem`: n (events), reg (sign-ups), paid (paid orders), gmv, refunds, refunded (fen).
+Only a handful of expressions differ between DuckDB and ClickHouse; `Dialect` holds them.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Protocol
+
+import pyarrow as pa
+
+from growthloop.analytics.rows import EventRow, Override
+
+# The counters of the hourly aggregates, as (name, expression over raw events).
+HOUR_COUNTERS: tuple[tuple[str, str], ...] = (
+    ("n", "count(*)"),
+    ("reg", "sum(CASE WHEN event = 'member.registered' THEN 1 ELSE 0 END)"),
+    ("paid", "sum(CASE WHEN event = 'order.paid' THEN 1 ELSE 0 END)"),
+    ("gmv", "sum(CASE WHEN event = 'order.paid' THEN amount ELSE 0 END)"),
+    ("refunds", "sum(CASE WHEN event = 'order.refunded' THEN 1 ELSE 0 END)"),
+    ("refunded", "sum(CASE WHEN event = 'order.refunded' THEN amount ELSE 0 END)"),
+)
+
+
+class Dialect:
+    """DuckDB's spelling; ClickHouse overrides what differs."""
+
+    name = "duckdb"
+
+    def lit(self, value: str) -> str:
+        return "'" + value.replace("'", "''") + "'"
+
+    def day(self, value: date) -> str:
+        return f"DATE '{value.isoformat()}'"
+
+    def instant(self, value: datetime) -> str:
+        return f"TIMESTAMPTZ '{value.isoformat()}'"
+
+    def local_date(self, expr: str, tz: str) -> str:
+        return f"CAST(timezone({self.lit(tz)}, {expr}) AS DATE)"
+
+    def week_start(self, date_expr: str) -> str:
+        """The Monday of the ISO week of a date."""
+        return f"CAST(date_trunc('week', {date_expr}) AS DATE)"
+
+    def days_between(self, a: str, b: str) -> str:
+        """Whole days from date a to date b."""
+        return f"date_diff('day', {a}, {b})"
+
+    def seconds(self, n: int) -> str:
+        return f"INTERVAL {int(n)} SECOND"
+
+    def prop(self, key: str) -> str:
+        """A property of the event as text (NULL when absent)."""
+        path = "$." + '"' + key.replace('"', "") + '"'
+        return f"json_extract_string(properties, {self.lit(path)})"
+
+    def arg_min(self, value: str, by: str) -> str:
+        return f"arg_min({value}, {by})"
+
+    def arg_max(self, value: str, by: str) -> str:
+        return f"arg_max({value}, {by})"
+
+    def to_text(self, expr: str) -> str:
+        return f"CAST({expr} AS VARCHAR)"
+
+    def null_text(self) -> str:
+        return "CAST(NULL AS VARCHAR)"
+
+    def epoch_ms(self, expr: str) -> str:
+        return f"epoch_ms({expr})"
+
+
+class EventStore(Protocol):
+    name: str
+    dialect: Dialect
+
+    async def append(self, rows: list[EventRow] | pa.Table, *, key: str | None = None) -> int:
+        """Write rows durably; returns how many were written. With `key`, a second append
+        under the same key writes nothing (an outbox batch flushed again after a crash)."""
+        ...
+
+    async def add_overrides(self, rows: list[Override]) -> None:
+        """Identity links: the events of `distinct_id` belong to `person_id` from now on."""
+        ...
+
+    async def query(self, merchant_id: str, sql: str) -> list[tuple[Any, ...]]:
+        """Run a query over the merchant's `events` and `hours` relations."""
+        ...
+
+    async def roll_up(self) -> int:
+        """Fold events written since the last call into the hourly aggregates."""
+        ...
+
+    async def compact(self) -> int:
+        """Merge small pieces; returns how many were merged away."""
+        ...
+
+    async def count(self, merchant_id: str | None = None) -> int: ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,372 @@
+"""The embedded event store: Parquet segments in the data dir, queried with DuckDB.
+
+Why files and not one DuckDB database file: DuckDB lets one process open a database for
+writing, and `serve`, `worker` and every CLI command must be able to use the store at the
+same time. Immutable Parquet segments can be added by any process and read by all.
+
+Layout, per merchant (`<root>/<merchant_id>/`):
+- `seg/<seq>[-<key>].parquet`: events, each append one segment, sorted by time;
+- `roll/<upto>.parquet`: hourly aggregates of every segment with seq <= upto;
+- `links/<seq>.parquet`: identity overrides (distinct id -> person).
+
+A sequence number orders everything; it is taken under an exclusive lock on
+`<root>/.write.lock`, which every writer holds for the few milliseconds of its write, so
+the roll-up's watermark is exact: segments above it are the tail that queries aggregate
+themselves. Files are only ever removed (compaction) under an exclusive lock on
+`<root>/.files.lock`; queries hold it shared while they read.
+
+A segment is written to a temporary name, fsynced, renamed and its directory fsynced
+before `append` returns: an acknowledged event survives a power cut.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import os
+import re
+import threading
+import uuid as uuidlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from growthloop.analytics.backends.base import HOUR_COUNTERS, Dialect
+from growthloop.analytics.rows import (
+    ARROW_SCHEMA,
+    COLUMNS,
+    OVERRIDE_SCHEMA,
+    EventRow,
+    Override,
+    overrides_to_arrow,
+    to_arrow,
+)
+
+_SEQ = re.compile(r"^(\d{12})(?:-([A-Za-z0-9_.:-]+))?\.parquet$")
+COMPACT_AT = 16  # pieces on one side of the watermark before they are merged
+BIG_SEGMENT_ROWS = 2_000_000  # segments this large are left alone by compaction
+_MERCHANT_DIR = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+@contextlib.contextmanager
+def _flock(path: Path, mode: int) -> Iterator[None]:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, mode)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _pieces(directory: Path) -> list[tuple[int, str | None, Path]]:
+    """(seq, key, path) of the finished pieces in a directory, by seq."""
+    found = []
+    with contextlib.suppress(FileNotFoundError), os.scandir(directory) as it:
+        for entry in it:
+            m = _SEQ.match(entry.name)
+            if m:
+                found.append((int(m.group(1)), m.group(2), Path(entry.path)))
+    found.sort()
+    return found
+
+
+def _stage(table: pa.Table, final: Path) -> Path:
+    """Write a piece under a name no reader lists, and fsync it."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.with_name(f".{final.name}.{uuidlib.uuid4().hex}.tmp")
+    pq.write_table(table, tmp, compression="zstd", row_group_size=256_000)
+    fd = os.open(tmp, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return tmp
+
+
+def _write_parquet(table: pa.Table, final: Path) -> None:
+    os.replace(_stage(table, final), final)
+    _fsync_dir(final.parent)
+
+
+def _files_sql(paths: list[Path]) -> str:
+    return "[" + ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths) + "]"
+
+
+def _empty(columns: list[tuple[str, str]]) -> str:
+    cols = ", ".join(f"CAST(NULL AS {t}) AS {n}" for n, t in columns)
+    return f"(SELECT {cols} WHERE false)"
+
+
+_EVENT_COLUMNS = [(n, t) for n, t, _ in COLUMNS]
+_HOUR_COLUMNS = [
+    ("merchant_id", "VARCHAR"),
+    ("hour", "TIMESTAMPTZ"),
+    ("distinct_id", "VARCHAR"),
+    ("member_id", "VARCHAR"),
+    ("platform", "VARCHAR"),
+    *((name, "BIGINT") for name, _ in HOUR_COUNTERS),
+]
+_HOUR_KEY = "merchant_id, hour, distinct_id, member_id, platform"
+_LINK_COLUMNS = [
+    ("merchant_id", "VARCHAR"),
+    ("distinct_id", "VARCHAR"),
+    ("person_id", "VARCHAR"),
+    ("member_id", "VARCHAR"),
+    ("linked_at", "TIMESTAMPTZ"),
+]
+
+
+def _hourly_select(source: str) -> str:
+    counters = ", ".join(f"CAST({expr} AS BIGINT) AS {name}" for name, expr in HOUR_COUNTERS)
+    return (
+        f"SELECT merchant_id, date_trunc('hour', time) AS hour, distinct_id, member_id, "
+        f"platform, {counters} FROM {source} GROUP BY ALL"
+    )
+
+
+class DuckDBEventStore:
+    name = "duckdb"
+
+    def __init__(self, root: Path, *, threads: int | None = None) -> None:
+        self.root = root
+        self.dialect = Dialect()
+        root.mkdir(parents=True, exist_ok=True)
+        self._write_lock = root / ".write.lock"
+        self._files_lock = root / ".files.lock"
+        self._con = duckdb.connect(config={"threads": threads or max(1, os.cpu_count() or 1)})
+        self._con.execute("SET TimeZone = 'UTC'")
+        self._local = threading.Lock()  # one writer thread of this process at a time
+
+    # ---- paths ---------------------------------------------------------------------
+
+    def _merchant_dir(self, merchant_id: str) -> Path:
+        if not _MERCHANT_DIR.match(merchant_id):
+            raise ValueError(f"not a merchant id: {merchant_id!r}")
+        return self.root / merchant_id
+
+    def _merchants(self) -> list[str]:
+        with os.scandir(self.root) as it:
+            return sorted(e.name for e in it if e.is_dir() and _MERCHANT_DIR.match(e.name))
+
+    def _next_seq(self, mdir: Path) -> int:
+        last = 0
+        for sub in ("seg", "roll", "links"):
+            pieces = _pieces(mdir / sub)
+            if pieces:
+                last = max(last, pieces[-1][0])
+        return last + 1
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        with self._local, _flock(self._write_lock, fcntl.LOCK_EX):
+            yield
+
+    # ---- writes --------------------------------------------------------------------
+
+    async def append(self, rows: list[EventRow] | pa.Table, *, key: str | None = None) -> int:
+        table = rows if isinstance(rows, pa.Table) else to_arrow(rows)
+        if table.num_rows == 0:
+            return 0
+        return await asyncio.to_thread(self._append_sync, table, key)
+
+    def _append_sync(self, table: pa.Table, key: str | None) -> int:
+        table = table.cast(ARROW_SCHEMA)
+        merchants = pa.compute.unique(table["merchant_id"]).to_pylist()
+        written = 0
+        with self._writing():
+            for merchant_id in merchants:
+                part = table.filter(pa.compute.equal(table["merchant_id"], merchant_id))
+                mdir = self._merchant_dir(merchant_id)
+                if key is not None and self._has_key(mdir, key):
+                    continue
+                part = part.sort_by([("time", "ascending")])
+                name = f"{self._next_seq(mdir):012d}" + (f"-{key}" if key else "")
+                _write_parquet(part, mdir / "seg" / f"{name}.parquet")
+                written += part.num_rows
+        return written
+
+    def _has_key(self, mdir: Path, key: str) -> bool:
+        if any(k == key for _, k, _ in _pieces(mdir / "seg")):
+            return True
+        keys = mdir / "keys.log"
+        return keys.exists() and key in keys.read_text().split()
+
+    async def add_overrides(self, rows: list[Override]) -> None:
+        if rows:
+            await asyncio.to_thread(self._overrides_sync, overrides_to_arrow(rows))
+
+    def _overrides_sync(self, table: pa.Table) -> None:
+        with self._writing():
+            for merchant_id in pa.compute.unique(table["merchant_id"]).to_pylist():
+                part = table.filter(pa.compute.equal(table["merchant_id"], merchant_id))
+                mdir = self._merchant_dir(merchant_id)
+                _write_parquet(part, mdir / "links" / f"{self._next_seq(mdir):012d}.parquet")
+
+    # ---- reads ---------------------------------------------------------------------
+
+    def _relations(self, mdir: Path) -> str:
+        segs = [p for _, _, p in _pieces(mdir / "seg")]
+        rolls = _pieces(mdir / "roll")
+        links = [p for _, _, p in _pieces(mdir / "links")]
+        watermark = rolls[-1][0] if rolls else 0
+        tail = [p for s, _, p in _pieces(mdir / "seg") if s > watermark]
+        raw = f"read_parquet({_files_sql(segs)})" if segs else _empty(_EVENT_COLUMNS)
+        link_src = f"read_parquet({_files_sql(links)})" if links else _empty(_LINK_COLUMNS)
+        parts = []
+        if rolls:
+            parts.append(f"SELECT * FROM read_parquet({_files_sql([p for _, _, p in rolls])})")
+        if tail:
+            parts.append(_hourly_select(f"read_parquet({_files_sql(tail)})"))
+        hours_raw = " UNION ALL ".join(parts) if parts else f"SELECT * FROM {_empty(_HOUR_COLUMNS)}"
+        return (
+            "WITH ov AS (SELECT distinct_id, arg_max(person_id, linked_at) AS person_id, "
+            f"arg_max(member_id, linked_at) AS ov_member FROM {link_src} GROUP BY distinct_id), "
+            "events AS (SELECT e.*, coalesce(ov.person_id, e.member_id, e.distinct_id) AS person, "
+            f"coalesce(ov.ov_member, e.member_id) AS mem FROM {raw} e "
+            "LEFT JOIN ov ON ov.distinct_id = e.distinct_id), "
+            f"hours_raw AS ({hours_raw}), "
+            "hours AS (SELECT h.*, coalesce(ov.person_id, h.member_id, h.distinct_id) AS person, "
+            "coalesce(ov.ov_member, h.member_id) AS mem FROM hours_raw h "
+            "LEFT JOIN ov ON ov.distinct_id = h.distinct_id) "
+        )
+
+    async def query(self, merchant_id: str, sql: str) -> list[tuple[Any, ...]]:
+        return await asyncio.to_thread(self._query_sync, merchant_id, sql)
+
+    def _query_sync(self, merchant_id: str, sql: str) -> list[tuple[Any, ...]]:
+        mdir = self._merchant_dir(merchant_id)
+        with _flock(self._files_lock, fcntl.LOCK_SH):
+            cursor = self._con.cursor()
+            try:
+                return cursor.execute(self._relations(mdir) + sql).fetchall()
+            finally:
+                cursor.close()
+
+    async def count(self, merchant_id: str | None = None) -> int:
+        merchants = [merchant_id] if merchant_id else self._merchants()
+        total = 0
+        for m in merchants:
+            rows = await self.query(m, "SELECT count(*) FROM events")
+            total += int(rows[0][0])
+        return total
+
+    # ---- maintenance ---------------------------------------------------------------
+
+    async def roll_up(self) -> int:
+        return await asyncio.to_thread(self._roll_up_sync)
+
+    def _roll_up_sync(self) -> int:
+        folded = 0
+        with self._writing():
+            for merchant_id in self._merchants():
+                mdir = self._merchant_dir(merchant_id)
+                rolls = _pieces(mdir / "roll")
+                watermark = rolls[-1][0] if rolls else 0
+                tail = [(s, p) for s, _, p in _pieces(mdir / "seg") if s > watermark]
+                if not tail:
+                    continue
+                table = self._run(
+                    _hourly_select(f"read_parquet({_files_sql([p for _, p in tail])})")
+                )
+                _write_parquet(table, mdir / "roll" / f"{tail[-1][0]:012d}.parquet")
+                folded += len(tail)
+        return folded
+
+    async def compact(self) -> int:
+        return await asyncio.to_thread(self._compact_sync)
+
+    def _compact_sync(self) -> int:
+        merged = 0
+        with self._writing():
+            for merchant_id in self._merchants():
+                mdir = self._merchant_dir(merchant_id)
+                merged += self._compact_rollups(mdir)
+                merged += self._compact_segments(mdir)
+                merged += self._compact_links(mdir)
+        return merged
+
+    def _swap(self, new: pa.Table, target: Path, old: list[Path]) -> None:
+        """Stage the merged piece, then put it in place of what it replaces while no query
+        reads, so that a query sees either the pieces or their merge, never both."""
+        staged = _stage(new, target)
+        with _flock(self._files_lock, fcntl.LOCK_EX):
+            for path in old:
+                if path != target:
+                    path.unlink(missing_ok=True)
+            os.replace(staged, target)
+        _fsync_dir(target.parent)
+
+    def _run(self, sql: str) -> pa.Table:
+        cursor = self._con.cursor()
+        try:
+            return cursor.sql(sql).to_arrow_table()
+        finally:
+            cursor.close()
+
+    def _compact_rollups(self, mdir: Path) -> int:
+        rolls = _pieces(mdir / "roll")
+        if len(rolls) < COMPACT_AT:
+            return 0
+        sums = ", ".join(f"CAST(sum({n}) AS BIGINT) AS {n}" for n, _ in HOUR_COUNTERS)
+        files = _files_sql([p for _, _, p in rolls])
+        table = self._run(f"SELECT {_HOUR_KEY}, {sums} FROM read_parquet({files}) GROUP BY ALL")
+        self._swap(table, rolls[-1][2], [p for _, _, p in rolls])
+        return len(rolls) - 1
+
+    def _compact_segments(self, mdir: Path) -> int:
+        segs = _pieces(mdir / "seg")
+        rolls = _pieces(mdir / "roll")
+        watermark = rolls[-1][0] if rolls else 0
+        merged = 0
+        # Never merge across the watermark: the merged piece takes the highest seq of its
+        # inputs, and rolled-up events must stay below it.
+        for side in ([s for s in segs if s[0] <= watermark], [s for s in segs if s[0] > watermark]):
+            small = [s for s in side if pq.ParquetFile(s[2]).metadata.num_rows < BIG_SEGMENT_ROWS]
+            if len(small) < COMPACT_AT:
+                continue
+            keys = [k for _, k, _ in small if k]
+            if keys:
+                with (mdir / "keys.log").open("a") as f:
+                    f.write("\n".join(keys) + "\n")
+                    f.flush()
+                    os.fsync(f.fileno())
+            files = _files_sql([p for _, _, p in small])
+            # Duplicates that slipped past ingestion (a retry after the dedup window) go here.
+            table = self._run(
+                f"SELECT * FROM read_parquet({files}) "
+                "QUALIFY row_number() OVER (PARTITION BY uuid ORDER BY received_at) = 1 "
+                "ORDER BY time"
+            )
+            target = mdir / "seg" / f"{small[-1][0]:012d}.parquet"
+            self._swap(table.cast(ARROW_SCHEMA), target, [p for _, _, p in small])
+            merged += len(small) - 1
+        return merged
+
+    def _compact_links(self, mdir: Path) -> int:
+        links = _pieces(mdir / "links")
+        if len(links) < COMPACT_AT:
+            return 0
+        files = _files_sql([p for _, _, p in links])
+        table = self._run(
+            f"SELECT * FROM read_parquet({files}) "
+            "QUALIFY row_number() OVER (PARTITION BY distinct_id ORDER BY linked_at DESC) = 1"
+        )
+        self._swap(table.cast(OVERRIDE_SCHEMA), links[-1][2], [p for _, _, p in links])
+        return len(links) - 1
+
+    async def close(self) -> None:
+        self._con.close()

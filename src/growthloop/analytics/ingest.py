@@ -1,0 +1,245 @@
+"""From what an SDK sent to a stored row: validation, time correction, extraction.
+
+Every wire format (native, PostHog, Sensors Data, Segment) decodes its body into
+`RawEvent`s; `normalize` then applies the same rules to all of them, event by event, so
+that one bad event is rejected alone (`Rejection`, reported back) and never the batch.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid as uuidlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from growthloop.analytics.rows import PLATFORMS, EventRow
+
+MAX_EVENT_BYTES = 32 * 1024  # one event's properties, as JSON
+MAX_BATCH_BYTES = 5 * 1024 * 1024  # a request body, after decompression
+MAX_BATCH_EVENTS = 10_000
+MAX_NAME = 200
+MAX_ID = 200
+MAX_TEXT = 512
+# A client clock this far off is corrected from the batch's sent_at; smaller offsets are
+# network latency and queueing, and correcting them would only add noise.
+SKEW_THRESHOLD = timedelta(minutes=10)
+FUTURE_LIMIT = timedelta(days=1)
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+
+BOT_PATTERN = re.compile(
+    r"bot\b|bot/|crawl|spider|slurp|Baiduspider|Sogou|YisouSpider|Bytespider|360Spider|"
+    r"HeadlessChrome|PhantomJS|facebookexternalhit|Lighthouse|Pingdom|UptimeRobot|"
+    r"curl/|Wget/|python-requests|Go-http-client|okhttp/[0-9.]+ \(probe\)",
+    re.IGNORECASE,
+)
+
+# Which SDK library names stand for which end, when the event does not say.
+LIB_PLATFORMS = {
+    "posthog-js": "web",
+    "web": "web",
+    "js": "web",
+    "javascript": "web",
+    "posthog-python": "server",
+    "python": "server",
+    "analytics-python": "server",
+    "analytics-node": "server",
+    "posthog-node": "server",
+    "java": "server",
+    "miniprogram": "wechat",
+    "wechat": "wechat",
+    "alipay": "alipay",
+    "douyin": "douyin",
+    "bytedance": "douyin",
+    "posthog-ios": "app",
+    "posthog-android": "app",
+    "posthog-react-native": "app",
+    "posthog-flutter": "app",
+    "ios": "app",
+    "android": "app",
+    "react native": "app",
+    "flutter": "app",
+}
+PAGE_KEYS = ("page", "$pathname", "$screen_name", "$url_path", "$current_url", "$url", "path")
+SHARE_KEYS = ("share_code", "$share_code", "s")
+CHANNEL_KEYS = ("utm_source", "$utm_source", "channel", "$latest_utm_source")
+UA_KEYS = ("$useragent", "$user_agent", "$raw_user_agent", "user_agent")
+
+
+@dataclass
+class RawEvent:
+    """One event as a format decoded it; nothing is checked yet."""
+
+    index: int
+    event: Any
+    distinct_id: Any
+    time: Any = None
+    properties: Any = None
+    uuid: Any = None
+    # An identify/alias/login: the anonymous id whose events now belong to distinct_id.
+    link_from: Any = None
+    platform: str | None = None  # the format's own hint (its library name)
+    user_agent: str | None = None
+
+
+@dataclass
+class Rejection:
+    index: int
+    code: str
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"index": self.index, "code": self.code, "message": self.message}
+
+
+@dataclass
+class Batch:
+    """A decoded request: its events, what was rejected while decoding, and its clock."""
+
+    events: list[RawEvent] = field(default_factory=list)
+    rejected: list[Rejection] = field(default_factory=list)
+    sent_at: Any = None
+
+
+@dataclass
+class Normalized:
+    row: EventRow
+    link_from: str | None
+
+
+def parse_time(value: Any) -> datetime | None:
+    """ISO 8601 (naive means UTC), epoch seconds or milliseconds; None if unreadable."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        seconds = value / 1000 if abs(value) > 1e11 else value
+        try:
+            return datetime.fromtimestamp(seconds, tz=UTC)
+        except (OverflowError, OSError, ValueError):
+            return None
+    if isinstance(value, str) and 0 < len(value) <= 64:
+        text = value.strip()
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            return None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return None
+
+
+def _text(value: Any, limit: int = MAX_TEXT) -> str | None:
+    if isinstance(value, str) and value.strip():
+        return value.strip()[:limit]
+    return None
+
+
+def _first(props: dict[str, Any], keys: tuple[str, ...]) -> str | None:
+    for key in keys:
+        found = _text(props.get(key))
+        if found:
+            return found
+    return None
+
+
+def _platform(props: dict[str, Any], hint: str | None) -> str:
+    for key in ("platform", "$platform"):
+        value = props.get(key)
+        if isinstance(value, str) and value.lower() in PLATFORMS:
+            return value.lower()
+    for candidate in (hint, props.get("$lib")):
+        if isinstance(candidate, str):
+            mapped = LIB_PLATFORMS.get(candidate.lower())
+            if mapped:
+                return mapped
+    return "web"
+
+
+def _amount(value: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) < 10**13:
+        return value
+    return 0
+
+
+def is_bot(user_agent: str | None, props: dict[str, Any] | None = None) -> bool:
+    agents = [user_agent] + [props.get(k) for k in UA_KEYS] if props else [user_agent]
+    return any(isinstance(a, str) and BOT_PATTERN.search(a) for a in agents)
+
+
+def clock_offset(sent_at: Any, received_at: datetime) -> timedelta:
+    """How far the client's clock is behind ours, when that is large enough to correct."""
+    sent = parse_time(sent_at)
+    if sent is None:
+        return timedelta(0)
+    offset = received_at - sent
+    return offset if abs(offset) > SKEW_THRESHOLD else timedelta(0)
+
+
+def normalize(
+    raw: RawEvent, merchant_id: str, received_at: datetime, offset: timedelta
+) -> Normalized | Rejection:
+    name = raw.event
+    if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME:
+        return Rejection(raw.index, "invalid_event", f"event must be a name of 1-{MAX_NAME} chars")
+    distinct = raw.distinct_id
+    if isinstance(distinct, int) and not isinstance(distinct, bool):
+        distinct = str(distinct)
+    if not isinstance(distinct, str) or not distinct.strip() or len(distinct) > MAX_ID:
+        return Rejection(
+            raw.index, "invalid_distinct_id", f"distinct_id must be text of 1-{MAX_ID} chars"
+        )
+    props = raw.properties if raw.properties is not None else {}
+    if not isinstance(props, dict):
+        return Rejection(raw.index, "invalid_properties", "properties must be an object")
+    try:
+        encoded = json.dumps(props, ensure_ascii=False, separators=(",", ":"), default=str)
+    except (TypeError, ValueError):
+        return Rejection(raw.index, "invalid_properties", "properties must be JSON")
+    if len(encoded.encode()) > MAX_EVENT_BYTES:
+        return Rejection(
+            raw.index,
+            "event_too_large",
+            f"an event's properties must be under {MAX_EVENT_BYTES} bytes",
+        )
+    if raw.time is None:
+        at = received_at
+    else:
+        parsed = parse_time(raw.time)
+        if parsed is None:
+            return Rejection(raw.index, "invalid_time", "time must be ISO 8601 or epoch")
+        at = parsed.astimezone(UTC) + offset
+    if at > received_at + FUTURE_LIMIT:
+        at = received_at  # a clock far in the future: the arrival is the best we know
+    if at < EARLIEST:
+        return Rejection(raw.index, "invalid_time", "time is before 2000-01-01")
+    event_id = raw.uuid
+    if isinstance(event_id, int) and not isinstance(event_id, bool):
+        event_id = str(event_id)
+    if event_id is not None and (not isinstance(event_id, str) or not 0 < len(event_id) <= 128):
+        return Rejection(raw.index, "invalid_uuid", "the event id must be text of 1-128 chars")
+    link = raw.link_from
+    if isinstance(link, int) and not isinstance(link, bool):
+        link = str(link)
+    link = link.strip() if isinstance(link, str) and 0 < len(link.strip()) <= MAX_ID else None
+    row = EventRow(
+        merchant_id=merchant_id,
+        uuid=event_id or str(uuidlib.uuid4()),
+        event=name.strip(),
+        distinct_id=distinct.strip(),
+        member_id=None,
+        time=at,
+        received_at=received_at,
+        platform=_platform(props, raw.platform),
+        page=_first(props, PAGE_KEYS),
+        share_code=_first(props, SHARE_KEYS),
+        channel=_first(props, CHANNEL_KEYS),
+        amount=_amount(props.get("amount")),
+        properties=encoded,
+    )
+    return Normalized(row, link if link != row.distinct_id else None)

@@ -1,0 +1,163 @@
+"""Every query of the analytics tables in the business database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from growthloop.analytics.models import AlertRecord, AlertRule, AnalyticsIdentity, AnalyticsOutbox
+from growthloop.core.sql import insert_unless_exists
+
+
+async def identities_of(
+    session: AsyncSession, merchant_id: str, distinct_ids: Iterable[str]
+) -> dict[str, tuple[str, str | None]]:
+    ids = list(set(distinct_ids))
+    found: dict[str, tuple[str, str | None]] = {}
+    for start in range(0, len(ids), 500):
+        stmt = select(
+            AnalyticsIdentity.distinct_id, AnalyticsIdentity.person_id, AnalyticsIdentity.member_id
+        ).where(
+            AnalyticsIdentity.merchant_id == merchant_id,
+            AnalyticsIdentity.distinct_id.in_(ids[start : start + 500]),
+        )
+        for distinct_id, person_id, member_id in await session.execute(stmt):
+            found[distinct_id] = (person_id, member_id)
+    return found
+
+
+async def add_identity(
+    session: AsyncSession,
+    *,
+    merchant_id: str,
+    distinct_id: str,
+    person_id: str,
+    member_id: str | None,
+    source: str,
+    now: datetime,
+) -> bool:
+    return await insert_unless_exists(
+        session,
+        AnalyticsIdentity,
+        {
+            "merchant_id": merchant_id,
+            "distinct_id": distinct_id,
+            "person_id": person_id,
+            "member_id": member_id,
+            "source": source,
+            "created_at": now,
+        },
+        ["merchant_id", "distinct_id"],
+    )
+
+
+async def repoint_person(
+    session: AsyncSession, merchant_id: str, old_person: str, member_id: str
+) -> list[str]:
+    """Ids that stood for the non-member person `old_person` now stand for the member."""
+    stmt = (
+        update(AnalyticsIdentity)
+        .where(
+            AnalyticsIdentity.merchant_id == merchant_id,
+            AnalyticsIdentity.person_id == old_person,
+            AnalyticsIdentity.member_id.is_(None),
+        )
+        .values(person_id=member_id, member_id=member_id)
+        .returning(AnalyticsIdentity.distinct_id)
+    )
+    return [row[0] for row in await session.execute(stmt)]
+
+
+async def distinct_ids_of_member(
+    session: AsyncSession, merchant_id: str, member_id: str
+) -> list[str]:
+    stmt = select(AnalyticsIdentity.distinct_id).where(
+        AnalyticsIdentity.merchant_id == merchant_id, AnalyticsIdentity.member_id == member_id
+    )
+    return list((await session.scalars(stmt)).all())
+
+
+async def in_flight_outbox(session: AsyncSession, limit: int) -> list[AnalyticsOutbox]:
+    """The rows of one batch a flush marked but did not finish."""
+    key = (
+        await session.execute(
+            select(AnalyticsOutbox.batch_key)
+            .where(AnalyticsOutbox.batch_key.is_not(None))
+            .order_by(AnalyticsOutbox.id)
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+    if key is None:
+        return []
+    stmt = (
+        select(AnalyticsOutbox)
+        .where(AnalyticsOutbox.batch_key == key)
+        .order_by(AnalyticsOutbox.id)
+        .limit(limit)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
+async def mark_outbox(session: AsyncSession, ids: list[str], key: str) -> None:
+    for start in range(0, len(ids), 500):
+        await session.execute(
+            update(AnalyticsOutbox)
+            .where(AnalyticsOutbox.id.in_(ids[start : start + 500]))
+            .values(batch_key=key)
+        )
+
+
+async def delete_outbox_batch(session: AsyncSession, key: str) -> None:
+    await session.execute(delete(AnalyticsOutbox).where(AnalyticsOutbox.batch_key == key))
+
+
+async def pending_outbox(session: AsyncSession, limit: int) -> list[AnalyticsOutbox]:
+    stmt = (
+        select(AnalyticsOutbox)
+        .where(AnalyticsOutbox.batch_key.is_(None))
+        .order_by(AnalyticsOutbox.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
+async def rules_of(session: AsyncSession, merchant_id: str | None = None) -> list[AlertRule]:
+    stmt = select(AlertRule).order_by(AlertRule.id)
+    if merchant_id is None:
+        stmt = stmt.where(AlertRule.enabled.is_(True))
+    else:
+        stmt = stmt.where(AlertRule.merchant_id == merchant_id)
+    return list((await session.scalars(stmt)).all())
+
+
+async def get_rule(session: AsyncSession, rule_id: str) -> AlertRule | None:
+    return await session.get(AlertRule, rule_id)
+
+
+async def alerts_page(
+    session: AsyncSession, merchant_id: str, limit: int, after: str | None
+) -> list[AlertRecord]:
+    stmt = (
+        select(AlertRecord)
+        .where(AlertRecord.merchant_id == merchant_id)
+        .order_by(AlertRecord.id.desc())
+        .limit(limit)
+    )
+    if after:
+        stmt = stmt.where(AlertRecord.id < after)
+    return list((await session.scalars(stmt)).all())
+
+
+async def due_webhooks(session: AsyncSession, now: datetime, limit: int) -> list[AlertRecord]:
+    stmt = (
+        select(AlertRecord)
+        .where(AlertRecord.webhook_status == "pending", AlertRecord.next_attempt_at <= now)
+        .order_by(AlertRecord.next_attempt_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list((await session.scalars(stmt)).all())

@@ -1,0 +1,206 @@
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from growthloop.core.schemas import Strict
+
+
+class IngestEventIn(BaseModel):
+    event: str = Field(max_length=200, examples=["page_view"])
+    distinct_id: str = Field(max_length=200, examples=["oXyz-openid-or-device-id"])
+    time: str | None = Field(None, description="ISO 8601 with offset, or epoch ms")
+    properties: dict[str, Any] | None = None
+    uuid: str | None = Field(None, max_length=128, description="deduplicates retries")
+
+
+class IngestBatchIn(BaseModel):
+    events: list[IngestEventIn] = Field(max_length=10_000)
+    api_key: str | None = None
+    sent_at: str | None = Field(None, description="when the client sent the batch")
+
+
+class RejectedEvent(BaseModel):
+    index: int
+    code: str
+    message: str
+
+
+class IngestOut(BaseModel):
+    accepted: int
+    rejected: list[RejectedEvent]
+    duplicates: int = 0
+    dropped: int = Field(0, description="events from known bots, accepted and not stored")
+
+
+# ---- queries -------------------------------------------------------------------------
+
+PropertyKey = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+Scalar = Annotated[str, StringConstraints(max_length=200)] | int | bool
+Where = dict[PropertyKey, Scalar | Annotated[list[Scalar], Field(max_length=50)]]
+EventName = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class DateRange(Strict):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    from_: date = Field(alias="from", description="first local day (merchant timezone)")
+    to: date = Field(description="last local day, inclusive")
+
+
+class StepIn(Strict):
+    event: EventName
+    where: Where | None = None
+
+
+class FunnelIn(DateRange):
+    steps: list[StepIn] = Field(min_length=2, max_length=10)
+    window_hours: int = Field(ge=1, le=24 * 90)
+    breakdown: PropertyKey | None = Field(
+        None, description="platform, channel, page, share_code or any property"
+    )
+    list_dropped: bool = Field(False, description="list up to 100 people who left at each step")
+
+
+class RetentionIn(DateRange):
+    start_event: EventName
+    return_event: EventName
+    period: Literal["day", "week"]
+    periods: int = Field(ge=1, le=90)
+
+
+class TrendsIn(DateRange):
+    event: EventName
+    math: Literal["count", "people"] = "count"
+    interval: Literal["day", "week"] = "day"
+    breakdown: PropertyKey | None = None
+    where: Where | None = None
+
+
+class AttributionIn(DateRange):
+    by: Literal["channel", "platform", "share_code"] = "channel"
+    model: Literal["first_touch", "last_touch"] = "last_touch"
+    lookback_days: int = Field(30, ge=1, le=90)
+
+
+class DaySummary(BaseModel):
+    date: date
+    active_members: int
+    visitors: int
+    new_members: int
+    orders: int
+    gmv: int
+    paying_members: int
+    refunds: int
+    refund_amount: int
+    conversion_rate: float
+
+
+class OverviewOut(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: date = Field(alias="from")
+    to: date
+    timezone: str
+    active_members: int = Field(description="members (not anonymous devices) with any event")
+    visitors: int = Field(description="people with any event, anonymous devices included")
+    new_members: int
+    orders: int = Field(description="paid orders")
+    gmv: int = Field(description="fen paid")
+    paying_members: int
+    conversion_rate: float = Field(description="paying_members / active_members")
+    aov: int = Field(description="gmv / orders, fen")
+    repurchase_rate: float = Field(description="members with 2+ paid orders / paying members")
+    refunds: int
+    refund_amount: int
+    by_day: list[DaySummary]
+
+
+class FunnelStepOut(BaseModel):
+    event: str
+    count: int
+    conversion_from_start: float
+    conversion_from_previous: float
+    dropped: int | None = None
+    dropped_people: list[dict[str, str | None]] | None = None
+
+
+class FunnelBreakdownOut(BaseModel):
+    value: str | None
+    steps: list[FunnelStepOut]
+
+
+class FunnelOut(BaseModel):
+    steps: list[FunnelStepOut]
+    window_hours: int
+    breakdown: list[FunnelBreakdownOut] | None = None
+
+
+class CohortOut(BaseModel):
+    start: date
+    size: int
+    returned: list[int]
+
+
+class RetentionOut(BaseModel):
+    start_event: str
+    return_event: str
+    period: str
+    periods: int
+    cohorts: list[CohortOut]
+
+
+class TrendPoint(BaseModel):
+    date: date
+    value: int
+
+
+class TrendSeries(BaseModel):
+    breakdown: str | None
+    total: int
+    points: list[TrendPoint]
+
+
+class TrendsOut(BaseModel):
+    event: str
+    math: str
+    interval: str
+    series: list[TrendSeries]
+
+
+class AttributionRow(BaseModel):
+    value: str | None = Field(description="null: no touch in the lookback (direct)")
+    orders: int
+    gmv: int
+    buyers: int
+
+
+class AttributionOut(BaseModel):
+    by: str
+    model: str
+    lookback_days: int
+    rows: list[AttributionRow]
+
+
+class PlatformRow(BaseModel):
+    platform: str
+    active_members: int
+    visitors: int
+    new_members: int
+    orders: int
+    gmv: int
+    paying_members: int
+    refunds: int
+    refund_amount: int
+    conversion_rate: float
+    aov: int
+
+
+class PlatformsOut(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: date = Field(alias="from")
+    to: date
+    platforms: list[PlatformRow]

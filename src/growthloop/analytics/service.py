@@ -1,0 +1,408 @@
+"""Ingestion, identity and business events. Never commits: the caller's unit of work does.
+
+- `ingest` takes a decoded batch from any wire format: normalizes each event, drops bots
+  and retried duplicates, resolves each distinct id to its person, applies identify links,
+  and returns once the events are durable in the event store.
+- Identity: a distinct id belongs to a member when it is the member's id, one of their
+  platform ids (written at sign-up and login) or an anonymous id an identify call linked
+  to one of those. The first link wins; an identify that would merge two members is refused.
+- Business events: domain events (`order.paid`, `member.registered`, ...) are written to
+  the analytics outbox in the transaction of the action; `flush_outbox` moves them to the
+  event store in bulk, so a merchant has a dashboard with no client SDK at all.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from growthloop.analytics import repository as repo
+from growthloop.analytics.errors import InvalidIngestKey
+from growthloop.analytics.ingest import (
+    Batch,
+    Normalized,
+    Rejection,
+    clock_offset,
+    is_bot,
+    normalize,
+)
+from growthloop.analytics.models import AnalyticsIdentity, AnalyticsOutbox
+from growthloop.analytics.pipeline import (
+    MERCHANT_CACHE_SECONDS,
+    NEGATIVE_IDENTITY_SECONDS,
+    IngestMerchant,
+    Pipeline,
+)
+from growthloop.analytics.rows import EventRow, Override
+from growthloop.core.clock import Clock
+from growthloop.core.db import Database, uow_of
+from growthloop.core.events import DomainEvent
+from growthloop.core.ids import new_id
+
+log = logging.getLogger("growthloop.analytics")
+
+FLUSH_BATCH = 5_000
+
+
+class IngestDirectory(Protocol):
+    """What ingestion needs of identity, through the session's `info["merchants"]` and
+    `info["members"]` (ground-floor domains do not import each other)."""
+
+    async def by_ingest_key(self, session: AsyncSession, key: str) -> tuple[str, str] | None: ...
+
+
+class MemberIds(Protocol):
+    async def external_ids(
+        self, session: AsyncSession, merchant_id: str, member_id: str
+    ) -> list[str]: ...
+
+
+@dataclass
+class IngestResult:
+    accepted: int = 0
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+    duplicates: int = 0
+    dropped: int = 0  # known bots
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "accepted": self.accepted,
+            "rejected": self.rejected,
+            "duplicates": self.duplicates,
+            "dropped": self.dropped,
+        }
+
+
+def pipeline_of(session: AsyncSession) -> Pipeline:
+    pipeline = session.info.get("analytics")
+    if not isinstance(pipeline, Pipeline):
+        raise RuntimeError("no analytics pipeline in this session")
+    return pipeline
+
+
+def _now(session: AsyncSession) -> datetime:
+    clock = session.info["clock"]
+    assert isinstance(clock, Clock)
+    return clock.now()
+
+
+# ---- ingestion ---------------------------------------------------------------------
+
+
+async def merchant_for_key(session: AsyncSession, key: str | None) -> IngestMerchant:
+    if not key or not isinstance(key, str) or len(key) > 128:
+        raise InvalidIngestKey()
+    pipeline = pipeline_of(session)
+    cached = pipeline.merchants.get(key, MERCHANT_CACHE_SECONDS)
+    if cached is not None:
+        assert isinstance(cached, IngestMerchant)
+        return cached
+    directory = session.info.get("merchants")
+    found = await directory.by_ingest_key(session, key) if directory else None
+    if found is None:
+        raise InvalidIngestKey()
+    merchant = IngestMerchant(id=found[0], timezone=found[1])
+    pipeline.merchants.put(key, merchant)
+    return merchant
+
+
+async def ingest(
+    session: AsyncSession,
+    merchant: IngestMerchant,
+    batch: Batch,
+    *,
+    user_agent: str | None = None,
+) -> IngestResult:
+    pipeline = pipeline_of(session)
+    received_at = _now(session)
+    result = IngestResult(rejected=[r.as_dict() for r in batch.rejected])
+    offset = clock_offset(batch.sent_at, received_at)
+    request_is_bot = is_bot(user_agent)
+    accepted: list[Normalized] = []
+    for raw in batch.events:
+        if request_is_bot or is_bot(
+            raw.user_agent, raw.properties if isinstance(raw.properties, dict) else None
+        ):
+            result.accepted += 1
+            result.dropped += 1
+            continue
+        normalized = normalize(raw, merchant.id, received_at, offset)
+        if isinstance(normalized, Rejection):
+            result.rejected.append(normalized.as_dict())
+            continue
+        accepted.append(normalized)
+    result.accepted += len(accepted)
+
+    # Retries of events already stored (same id within the window, or twice in this batch).
+    fresh: list[Normalized] = []
+    seen_here: set[str] = set()
+    for item in accepted:
+        if item.row.uuid in seen_here:
+            result.duplicates += 1
+            continue
+        seen_here.add(item.row.uuid)
+        fresh.append(item)
+    new_ids = await pipeline.recent.claim(merchant.id, [i.row.uuid for i in fresh])
+    result.duplicates += len(fresh) - len(new_ids)
+    fresh = [i for i in fresh if i.row.uuid in new_ids]
+
+    overrides: list[Override] = []
+    for item in fresh:
+        if item.link_from:
+            overrides += await link_anonymous(
+                session, merchant.id, item.link_from, item.row.distinct_id, received_at
+            )
+    people = await resolve(session, merchant.id, {i.row.distinct_id for i in fresh})
+    rows = []
+    for item in fresh:
+        item.row.member_id = people.get(item.row.distinct_id, (None, None))[1]
+        rows.append(item.row)
+    try:
+        if overrides:
+            await pipeline.store.add_overrides(overrides)
+        await pipeline.batcher.write(rows)
+    except Exception:
+        await pipeline.recent.forget(merchant.id, [r.uuid for r in rows])
+        raise
+    return result
+
+
+async def resolve(
+    session: AsyncSession, merchant_id: str, distinct_ids: set[str]
+) -> dict[str, tuple[str, str | None]]:
+    """distinct id -> (person, member id) for the ids that are linked to someone."""
+    pipeline = pipeline_of(session)
+    found: dict[str, tuple[str, str | None]] = {}
+    missing = []
+    for distinct_id in distinct_ids:
+        cached = pipeline.identities.get((merchant_id, distinct_id), NEGATIVE_IDENTITY_SECONDS)
+        if cached is None:
+            missing.append(distinct_id)
+        elif cached != ():
+            found[distinct_id] = cached
+    if missing:
+        looked_up = await repo.identities_of(session, merchant_id, missing)
+        for distinct_id in missing:
+            hit = looked_up.get(distinct_id)
+            pipeline.identities.put((merchant_id, distinct_id), hit if hit else ())
+            if hit:
+                found[distinct_id] = hit
+    return found
+
+
+async def link_anonymous(
+    session: AsyncSession, merchant_id: str, anonymous_id: str, target: str, now: datetime
+) -> list[Override]:
+    """An identify call: the events of `anonymous_id` are `target`'s. Returns the overrides
+    to apply to events already stored; nothing when the link is refused."""
+    pipeline = pipeline_of(session)
+    known = await repo.identities_of(session, merchant_id, [anonymous_id, target])
+    person, member = known.get(target, (target, None))
+    existing = known.get(anonymous_id)
+    if existing is not None:
+        # Already someone's: the first link wins, and two members are never merged.
+        return []
+    added = await repo.add_identity(
+        session,
+        merchant_id=merchant_id,
+        distinct_id=anonymous_id,
+        person_id=person,
+        member_id=member,
+        source="identify",
+        now=now,
+    )
+    if not added:
+        return []
+    pipeline.identities.drop((merchant_id, anonymous_id))
+    return [Override(merchant_id, anonymous_id, person, member, now)]
+
+
+async def link_member(
+    session: AsyncSession, merchant_id: str, member_id: str, distinct_ids: list[str], now: datetime
+) -> list[Override]:
+    """The member's own ids (member id, platform ids) stand for the member; a person an
+    identify call created under one of them (it arrived before the login) joins them."""
+    pipeline = pipeline_of(session)
+    overrides = []
+    for distinct_id in dict.fromkeys([member_id, *distinct_ids]):
+        added = await repo.add_identity(
+            session,
+            merchant_id=merchant_id,
+            distinct_id=distinct_id,
+            person_id=member_id,
+            member_id=member_id,
+            source="member",
+            now=now,
+        )
+        if added:
+            overrides.append(Override(merchant_id, distinct_id, member_id, member_id, now))
+        for repointed in await repo.repoint_person(session, merchant_id, distinct_id, member_id):
+            overrides.append(Override(merchant_id, repointed, member_id, member_id, now))
+            pipeline.identities.drop((merchant_id, repointed))
+        pipeline.identities.drop((merchant_id, distinct_id))
+    return overrides
+
+
+# ---- business events ---------------------------------------------------------------
+
+# Domain events recorded as analytics events, and which payload field is their amount.
+BUSINESS_EVENTS: dict[str, str | None] = {
+    "member.registered": None,
+    "member.login": None,
+    "member.enrolled": None,
+    "member.tier_changed": None,
+    "member.invited": None,
+    "order.created": "payable",
+    "order.paid": "payable",
+    "order.completed": "payable",
+    "order.cancelled": "payable",
+    "order.refunded": "refund_amount",
+    "coupon.claimed": None,
+    "mall.redeemed": None,
+    "flash_sale.purchased": None,
+    "group.opened": None,
+    "group.joined": None,
+    "group.succeeded": None,
+    "group.failed": None,
+    "bargain.started": None,
+    "bargain.helped": None,
+    "bargain.purchased": None,
+    "lottery.drew": None,
+    "invite.qualified": None,
+    "invite.rewarded": None,
+    "distribution.bound": None,
+    "commission.frozen": "amount",
+    "commission.settled": "amount",
+    "commission.cancelled": "amount",
+    "share.opened": None,
+    "share.registered": None,
+    "share.login": None,
+    "share.purchased": None,
+    "share.helped": None,
+    "share.joined": None,
+}
+_PERSONAL_KEYS = ("phone", "name", "address", "openid", "unionid", "code", "email")
+
+
+async def record_domain_event(session: AsyncSession, event: DomainEvent) -> None:
+    """In-transaction subscriber: the business event waits in the outbox with its cause."""
+    now = _now(session)
+    payload = event.payload or {}
+    member_id = event.member_id
+    platform = payload.get("platform") if isinstance(payload.get("platform"), str) else None
+    if event.name in ("member.registered", "member.login") and member_id:
+        platform = await _note_login(session, event.merchant_id, member_id, platform, now)
+    elif member_id:
+        platform = await _member_platform(session, event.merchant_id, member_id)
+    amount_key = BUSINESS_EVENTS.get(event.name)
+    amount = payload.get(amount_key) if amount_key else 0
+    properties = {
+        k: v
+        for k, v in payload.items()
+        if v is not None and k not in _PERSONAL_KEYS and isinstance(v, str | int | float | bool)
+    }
+    session.add(
+        AnalyticsOutbox(
+            merchant_id=event.merchant_id,
+            event=event.name,
+            member_id=member_id,
+            time=now,
+            platform=platform or "server",
+            amount=amount if isinstance(amount, int) and not isinstance(amount, bool) else 0,
+            share_code=payload.get("share_code")
+            if isinstance(payload.get("share_code"), str)
+            else None,
+            channel=payload.get("channel") if isinstance(payload.get("channel"), str) else None,
+            properties=properties,
+        )
+    )
+    kick = session.info.get("kick")
+    if callable(kick):
+        uow_of(session).after_commit(kick)
+
+
+async def _member_platform(session: AsyncSession, merchant_id: str, member_id: str) -> str | None:
+    row = await session.get(AnalyticsIdentity, (merchant_id, member_id))
+    if row is None or row.source != "member":
+        return None
+    return row.platform_hint
+
+
+async def _note_login(
+    session: AsyncSession, merchant_id: str, member_id: str, platform: str | None, now: datetime
+) -> str | None:
+    """Link the member's ids at sign-up, and again when they arrive from another end."""
+    row = await session.get(AnalyticsIdentity, (merchant_id, member_id))
+    if row is not None and row.platform_hint == platform:
+        return platform
+    members = session.info.get("members")
+    external = await members.external_ids(session, merchant_id, member_id) if members else []
+    overrides = await link_member(session, merchant_id, member_id, external, now)
+    if platform:
+        await session.execute(
+            update(AnalyticsIdentity)
+            .where(
+                AnalyticsIdentity.merchant_id == merchant_id,
+                AnalyticsIdentity.distinct_id == member_id,
+            )
+            .values(platform_hint=platform)
+        )
+    if overrides:
+        store = pipeline_of(session).store
+
+        async def apply() -> None:
+            await store.add_overrides(overrides)
+
+        uow_of(session).after_commit(apply)
+    return platform
+
+
+def _row(o: AnalyticsOutbox) -> EventRow:
+    return EventRow(
+        merchant_id=o.merchant_id,
+        uuid=f"gl-{o.id}",
+        event=o.event,
+        distinct_id=o.member_id or f"merchant:{o.merchant_id}",
+        member_id=o.member_id,
+        time=o.time,
+        received_at=o.time,
+        platform=o.platform,
+        page=None,
+        share_code=o.share_code,
+        channel=o.channel,
+        amount=o.amount,
+        properties=json.dumps(o.properties, ensure_ascii=False, separators=(",", ":")),
+    )
+
+
+async def flush_outbox(db: Database, pipeline: Pipeline) -> int:
+    """Move waiting business events to the event store in bulk. A flush first marks its
+    batch with a key (committed), writes it under that key, then deletes it: a flush that
+    died between the write and the delete is finished by the next one, and the store
+    writes a key's batch only once."""
+    moved = 0
+    while True:
+        async with db.unit_of_work() as uow:
+            rows = await repo.in_flight_outbox(uow.session, FLUSH_BATCH)
+            if rows:
+                key = rows[0].batch_key
+                assert key is not None
+            else:
+                rows = await repo.pending_outbox(uow.session, FLUSH_BATCH)
+                if not rows:
+                    return moved
+                key = f"ob-{new_id()}"
+                await repo.mark_outbox(uow.session, [r.id for r in rows], key)
+            events = [_row(r) for r in rows]
+        await pipeline.store.append(events, key=key)
+        async with db.unit_of_work() as uow:
+            await repo.delete_outbox_batch(uow.session, key)
+        moved += len(events)
+        if len(events) < FLUSH_BATCH:
+            return moved
