@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from functools import partial
 
+from growthloop.analytics import alerts as analytics_alerts
 from growthloop.analytics import service as analytics
 from growthloop.analytics import tasks as analytics_tasks
 from growthloop.analytics.backends import open_event_store
@@ -178,3 +179,10 @@ def _sweeps(rt: Runtime) -> None:
     rt.sweeper.add("idempotency.purge", partial(_purge_idempotency, rt))
     rt.sweeper.add("analytics.flush", partial(analytics.flush_outbox, rt.db, rt.analytics))
     rt.sweeper.add("analytics.maintain", partial(analytics_tasks.maintain_store, rt.analytics))
+    rt.sweeper.add(
+        "analytics.alerts", partial(analytics_alerts.evaluate_due, rt.db, rt.analytics, rt.clock)
+    )
+    rt.sweeper.add(
+        "analytics.webhooks",
+        partial(analytics_alerts.deliver_webhooks, rt.db, rt.analytics, rt.clock),
+    )

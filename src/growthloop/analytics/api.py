@@ -5,12 +5,18 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from growthloop.analytics import queries, service
+from growthloop.analytics import alerts, queries, service
+from growthloop.analytics import repository as repo
 from growthloop.analytics.errors import InvalidRange
+from growthloop.analytics.models import AlertRule
 from growthloop.analytics.schemas import (
+    AlertOut,
+    AlertRuleCreatedOut,
+    AlertRuleIn,
+    AlertRuleOut,
     AttributionIn,
     AttributionOut,
     FunnelIn,
@@ -24,7 +30,9 @@ from growthloop.analytics.schemas import (
 )
 from growthloop.core.auth import AdminPrincipal, Permission, SessionDep, require
 from growthloop.core.clock import Clock
+from growthloop.core.pagination import Page, PageDep, make_page
 from growthloop.core.routing import UnitOfWorkRoute
+from growthloop.core.schemas import Id
 
 router = APIRouter(route_class=UnitOfWorkRoute, tags=["analytics"])
 
@@ -132,4 +140,63 @@ async def attribution(
         by=body.by,
         model=body.model,
         lookback_days=body.lookback_days,
+    )
+
+
+# ---- alerts --------------------------------------------------------------------------
+
+Writer = require(Permission.MARKETING_WRITE)
+
+
+def _rule_out(rule: AlertRule) -> AlertRuleOut:
+    return AlertRuleOut.model_validate(rule, from_attributes=True)
+
+
+@router.post("/v1/admin/analytics/alert-rules", response_model=AlertRuleCreatedOut, status_code=201)
+async def create_alert_rule(
+    body: AlertRuleIn, session: SessionDep, admin: AdminPrincipal = Writer
+) -> AlertRuleCreatedOut:
+    rule = await alerts.create_rule(session, admin.merchant_id, admin.admin_id, body)
+    return AlertRuleCreatedOut.model_validate(rule, from_attributes=True)
+
+
+@router.get("/v1/admin/analytics/alert-rules", response_model=Page[AlertRuleOut])
+async def list_alert_rules(
+    session: SessionDep, admin: AdminPrincipal = Reader
+) -> Page[AlertRuleOut]:
+    rules = await repo.rules_of(session, admin.merchant_id)
+    return Page(items=[_rule_out(r) for r in rules], next_cursor=None)
+
+
+@router.delete("/v1/admin/analytics/alert-rules/{rule_id}", status_code=204)
+async def delete_alert_rule(
+    rule_id: Id, session: SessionDep, admin: AdminPrincipal = Writer
+) -> Response:
+    await alerts.delete_rule(session, admin.merchant_id, admin.admin_id, rule_id)
+    return Response(status_code=204)
+
+
+@router.post("/v1/admin/analytics/alert-rules/{rule_id}/evaluate", response_model=AlertOut | None)
+async def evaluate_alert_rule(
+    rule_id: Id, session: SessionDep, admin: AdminPrincipal = Writer
+) -> AlertOut | None:
+    """Judge the rule's latest complete period now (the worker does it by itself); the
+    alert it fires, or null when the metric is within bounds or it already fired."""
+    rule = await alerts.access_rule(session, admin.merchant_id, rule_id)
+    tz = await session.info["merchants"].timezone(session, admin.merchant_id)
+    clock = session.info["clock"]
+    record = await alerts.evaluate_rule(
+        session, service.pipeline_of(session), rule, tz, clock.now()
+    )
+    return AlertOut.model_validate(record, from_attributes=True) if record else None
+
+
+@router.get("/v1/admin/analytics/alerts", response_model=Page[AlertOut])
+async def list_alerts(
+    session: SessionDep, page: PageDep, admin: AdminPrincipal = Reader
+) -> Page[AlertOut]:
+    rows = await repo.alerts_page(session, admin.merchant_id, page.limit + 1, page.after_id)
+    rows, cursor = make_page(rows, page)
+    return Page(
+        items=[AlertOut.model_validate(r, from_attributes=True) for r in rows], next_cursor=cursor
     )

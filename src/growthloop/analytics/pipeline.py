@@ -6,7 +6,10 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any, Protocol
+
+import httpx
 
 from growthloop.analytics.backends.base import EventStore
 from growthloop.analytics.batcher import Batcher
@@ -115,9 +118,21 @@ class Pipeline:
     # (merchant, distinct id) -> (person, member) | None for a recent miss
     identities: LRU = field(default_factory=lambda: LRU(200_000))
     maintained_at: float = 0.0  # monotonic time of the last roll-up and compaction
+    judged: dict[str, datetime] = field(default_factory=dict)  # alert rule -> last period
+    webhook_transport: httpx.AsyncBaseTransport | None = None  # tests substitute one
+
+    _last_link: datetime | None = None
 
     def __post_init__(self) -> None:
         self.batcher = Batcher(self.store)
+
+    def link_time(self, now: datetime) -> datetime:
+        """When a link was made, strictly after this process's previous one: the latest
+        link of an id wins, so two made in the same microsecond must still be ordered."""
+        if self._last_link is not None and now <= self._last_link:
+            now = self._last_link + timedelta(microseconds=1)
+        self._last_link = now
+        return now
 
     async def close(self) -> None:
         await self.store.close()

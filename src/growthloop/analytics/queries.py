@@ -115,7 +115,7 @@ _DAY_MEASURES = (
     "count(DISTINCT person) AS visitors, "
     "count(DISTINCT CASE WHEN reg > 0 AND mem IS NOT NULL THEN person END) AS new_members, "
     "sum(paid) AS orders, sum(gmv) AS gmv, "
-    "count(DISTINCT CASE WHEN paid > 0 THEN person END) AS paying_members, "
+    "count(DISTINCT CASE WHEN paid > 0 AND mem IS NOT NULL THEN person END) AS paying_members, "
     "sum(refunds) AS refunds, sum(refunded) AS refund_amount"
 )
 

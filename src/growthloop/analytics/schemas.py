@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, StringConstraints, model_validator
 
 from growthloop.core.schemas import Strict
 
@@ -204,3 +204,81 @@ class PlatformsOut(BaseModel):
     from_: date = Field(alias="from")
     to: date
     platforms: list[PlatformRow]
+
+
+# ---- alerts --------------------------------------------------------------------------
+
+Metric = Literal[
+    "active_members",
+    "visitors",
+    "new_members",
+    "orders",
+    "gmv",
+    "paying_members",
+    "refunds",
+    "refund_amount",
+]
+
+
+class AlertRuleIn(Strict):
+    name: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    metric: Metric
+    period: Literal["day", "hour"] = "day"
+    kind: Literal["threshold", "anomaly"]
+    direction: Literal["below", "above", "both"] = "below"
+    threshold: int | None = Field(None, ge=0, le=10**13, description="threshold rules")
+    deviation_percent: int | None = Field(
+        None, ge=1, le=1000, description="anomaly rules: how far from the 4-week baseline"
+    )
+    min_expected: int = Field(
+        0, ge=0, le=10**13, description="anomaly rules: ignore baselines smaller than this"
+    )
+    webhook_url: HttpUrl | None = Field(None, description="POSTed when the rule fires")
+
+    @model_validator(mode="after")
+    def _kind_needs_its_fields(self) -> AlertRuleIn:
+        if self.kind == "threshold":
+            if self.threshold is None:
+                raise ValueError("a threshold rule needs `threshold`")
+            if self.direction == "both":
+                raise ValueError("a threshold rule is `below` or `above`")
+        elif self.deviation_percent is None:
+            raise ValueError("an anomaly rule needs `deviation_percent`")
+        if self.webhook_url is not None and self.webhook_url.scheme not in ("http", "https"):
+            raise ValueError("the webhook must be an http(s) URL")
+        return self
+
+
+class AlertRuleOut(BaseModel):
+    id: str
+    name: str
+    metric: str
+    period: str
+    kind: str
+    direction: str
+    threshold: int | None
+    deviation_percent: int | None
+    min_expected: int
+    webhook_url: str | None
+    enabled: bool
+    created_at: datetime
+
+
+class AlertRuleCreatedOut(AlertRuleOut):
+    webhook_secret: str = Field(
+        description="signs each webhook: X-Growthloop-Signature = sha256=HMAC(secret, body); "
+        "shown only now"
+    )
+
+
+class AlertOut(BaseModel):
+    id: str
+    rule_id: str
+    period_start: datetime
+    metric: str
+    value: float
+    expected: float | None
+    message: str
+    fired_at: datetime
+    webhook_status: str
+    webhook_attempts: int

@@ -220,7 +220,7 @@ async def link_anonymous(
     if not added:
         return []
     pipeline.identities.drop((merchant_id, anonymous_id))
-    return [Override(merchant_id, anonymous_id, person, member, now)]
+    return [Override(merchant_id, anonymous_id, person, member, pipeline.link_time(now))]
 
 
 async def link_member(
@@ -241,9 +241,11 @@ async def link_member(
             now=now,
         )
         if added:
-            overrides.append(Override(merchant_id, distinct_id, member_id, member_id, now))
+            at = pipeline.link_time(now)
+            overrides.append(Override(merchant_id, distinct_id, member_id, member_id, at))
         for repointed in await repo.repoint_person(session, merchant_id, distinct_id, member_id):
-            overrides.append(Override(merchant_id, repointed, member_id, member_id, now))
+            at = pipeline.link_time(now)
+            overrides.append(Override(merchant_id, repointed, member_id, member_id, at))
             pipeline.identities.drop((merchant_id, repointed))
         pipeline.identities.drop((merchant_id, distinct_id))
     return overrides

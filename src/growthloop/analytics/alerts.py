@@ -1,0 +1,327 @@
+"""Alerts: a rule watches one metric per local day or hour and fires when it crosses a
+threshold, or strays from the same weekday (and hour) of the previous four weeks.
+
+The worker evaluates each rule once per completed period (a few minutes after it ends, so
+that the period's stragglers are in); the alert's unique (rule, period) key makes a second
+evaluation, by this worker or another, fire nothing. A fired alert is a row operators list
+and, when the rule has a webhook, a signed POST delivered after the commit and retried with
+backoff until it is answered 2xx.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from growthloop.analytics import repository as repo
+from growthloop.analytics.errors import RuleNotFound
+from growthloop.analytics.models import AlertRecord, AlertRule
+from growthloop.analytics.pipeline import Pipeline
+from growthloop.analytics.queries import Span, local_midnight, overview
+from growthloop.analytics.schemas import AlertRuleIn
+from growthloop.core import audit
+from growthloop.core.auth import ensure_same_merchant
+from growthloop.core.clock import Clock
+from growthloop.core.db import Database, uow_of
+from growthloop.core.ids import new_id
+from growthloop.core.sql import insert_unless_exists
+
+log = logging.getLogger("growthloop.analytics.alerts")
+
+METRICS = (
+    "active_members",
+    "visitors",
+    "new_members",
+    "orders",
+    "gmv",
+    "paying_members",
+    "refunds",
+    "refund_amount",
+)
+GRACE = timedelta(minutes=5)  # after a period ends, before it is judged
+WEEKS_BACK = 4
+MAX_WEBHOOK_ATTEMPTS = 6
+WEBHOOK_TIMEOUT = 5.0
+
+
+@dataclass(frozen=True)
+class Judgement:
+    period_start: datetime
+    value: int
+    expected: float | None
+    fires: bool
+    message: str
+
+
+def _now(session: AsyncSession) -> datetime:
+    clock = session.info["clock"]
+    assert isinstance(clock, Clock)
+    return clock.now()
+
+
+async def create_rule(
+    session: AsyncSession, merchant_id: str, admin_id: str, body: AlertRuleIn
+) -> AlertRule:
+    rule = AlertRule(
+        merchant_id=merchant_id,
+        name=body.name,
+        metric=body.metric,
+        period=body.period,
+        kind=body.kind,
+        direction=body.direction,
+        threshold=body.threshold,
+        deviation_percent=body.deviation_percent,
+        min_expected=body.min_expected,
+        webhook_url=str(body.webhook_url) if body.webhook_url else None,
+        webhook_secret=secrets.token_hex(24),
+        enabled=True,
+        created_at=_now(session),
+    )
+    session.add(rule)
+    await session.flush()
+    await audit.record(
+        session,
+        merchant_id=merchant_id,
+        actor_type="admin",
+        actor_id=admin_id,
+        action="alert_rule.create",
+        subject_type="alert_rule",
+        subject_id=rule.id,
+        metric=rule.metric,
+        kind=rule.kind,
+        webhook=bool(rule.webhook_url),
+    )
+    return rule
+
+
+async def access_rule(session: AsyncSession, merchant_id: str, rule_id: str) -> AlertRule:
+    rule = await repo.get_rule(session, rule_id)
+    if rule is None:
+        raise RuleNotFound(rule_id=rule_id)
+    ensure_same_merchant(rule.merchant_id, merchant_id)
+    return rule
+
+
+async def delete_rule(session: AsyncSession, merchant_id: str, admin_id: str, rule_id: str) -> None:
+    rule = await access_rule(session, merchant_id, rule_id)
+    await session.delete(rule)
+    await audit.record(
+        session,
+        merchant_id=merchant_id,
+        actor_type="admin",
+        actor_id=admin_id,
+        action="alert_rule.delete",
+        subject_type="alert_rule",
+        subject_id=rule_id,
+    )
+
+
+# ---- judging -------------------------------------------------------------------------
+
+
+def last_complete_period(rule: AlertRule, tz: str, now: datetime) -> datetime | None:
+    """The start (UTC) of the latest period that ended at least GRACE ago."""
+    local = (now - GRACE).astimezone(ZoneInfo(tz))
+    if rule.period == "hour":
+        current = local.replace(minute=0, second=0, microsecond=0)
+        return (current - timedelta(hours=1)).astimezone(UTC)
+    return local_midnight(local.date() - timedelta(days=1), tz)
+
+
+async def _values(
+    pipeline: Pipeline, rule: AlertRule, tz: str, starts: list[datetime]
+) -> list[int]:
+    """The rule's metric over each period starting at `starts` (hours or local days)."""
+    if rule.period == "day":
+        days = [s.astimezone(ZoneInfo(tz)).date() for s in starts]
+        result = await overview(pipeline.store, rule.merchant_id, Span(min(days), max(days), tz))
+        by_date = {d["date"]: int(d[rule.metric]) for d in result["by_day"]}
+        return [by_date.get(d.isoformat(), 0) for d in days]
+    return [await _hour_value(pipeline, rule, start) for start in starts]
+
+
+async def _hour_value(pipeline: Pipeline, rule: AlertRule, start: datetime) -> int:
+    d = pipeline.store.dialect
+    measure = {
+        "active_members": "count(DISTINCT CASE WHEN mem IS NOT NULL THEN person END)",
+        "visitors": "count(DISTINCT person)",
+        "new_members": "count(DISTINCT CASE WHEN reg > 0 AND mem IS NOT NULL THEN person END)",
+        "orders": "sum(paid)",
+        "gmv": "sum(gmv)",
+        "paying_members": "count(DISTINCT CASE WHEN paid > 0 AND mem IS NOT NULL THEN person END)",
+        "refunds": "sum(refunds)",
+        "refund_amount": "sum(refunded)",
+    }[rule.metric]
+    rows = await pipeline.store.query(
+        rule.merchant_id,
+        f"SELECT {measure} FROM hours WHERE hour >= {d.instant(start)} "  # noqa: S608
+        f"AND hour < {d.instant(start + timedelta(hours=1))}",
+    )
+    return int(rows[0][0] or 0) if rows else 0
+
+
+def judge(rule: AlertRule, start: datetime, value: int, history: list[int]) -> Judgement:
+    label = f"{rule.name}: {rule.metric} = {value}"
+    if rule.kind == "threshold":
+        assert rule.threshold is not None
+        fires = value < rule.threshold if rule.direction == "below" else value > rule.threshold
+        word = "below" if rule.direction == "below" else "above"
+        return Judgement(start, value, None, fires, f"{label}, {word} {rule.threshold}")
+    expected = sum(history) / len(history) if history else 0.0
+    if expected < max(rule.min_expected, 1e-9):
+        return Judgement(start, value, expected, False, f"{label}, too little history")
+    deviation = (value - expected) / expected * 100
+    limit = float(rule.deviation_percent or 0)
+    fires = {
+        "below": deviation <= -limit,
+        "above": deviation >= limit,
+        "both": abs(deviation) >= limit,
+    }[rule.direction]
+    message = (
+        f"{label}, {deviation:+.0f}% against {expected:.1f} "
+        f"(the same {'hour and weekday' if rule.period == 'hour' else 'weekday'} "
+        f"of the previous {len(history)} weeks)"
+    )
+    return Judgement(start, value, round(expected, 2), fires, message)
+
+
+async def evaluate_rule(
+    session: AsyncSession, pipeline: Pipeline, rule: AlertRule, tz: str, now: datetime
+) -> AlertRecord | None:
+    start = last_complete_period(rule, tz, now)
+    if start is None:
+        return None
+    if rule.kind == "anomaly":
+        # Same weekday (and hour) 1..4 weeks back; in local time, so a DST change is moot.
+        local = start.astimezone(ZoneInfo(tz))
+        back = [(local - timedelta(weeks=w)).astimezone(UTC) for w in range(1, WEEKS_BACK + 1)]
+    else:
+        back = []
+    values = await _values(pipeline, rule, tz, [start, *back])
+    verdict = judge(rule, start, values[0], values[1:])
+    if not verdict.fires:
+        return None
+    record = {
+        "id": new_id(),
+        "merchant_id": rule.merchant_id,
+        "rule_id": rule.id,
+        "period_start": start,
+        "metric": rule.metric,
+        "value": verdict.value,
+        "expected": verdict.expected,
+        "message": verdict.message,
+        "fired_at": now,
+        "webhook_status": "pending" if rule.webhook_url else "none",
+        "webhook_attempts": 0,
+        "next_attempt_at": now if rule.webhook_url else None,
+    }
+    if not await insert_unless_exists(session, AlertRecord, record, ["rule_id", "period_start"]):
+        return None  # already fired for this period
+    kick = session.info.get("kick")
+    if callable(kick) and rule.webhook_url:
+        uow_of(session).after_commit(kick)
+    return await session.get(AlertRecord, record["id"])
+
+
+async def evaluate_due(db: Database, pipeline: Pipeline, clock: Clock) -> int:
+    """The sweep: judge every enabled rule's latest complete period, once per period."""
+    fired = 0
+    now = clock.now()
+    async with db.unit_of_work() as uow:
+        rules = await repo.rules_of(uow.session)
+        directory = uow.session.info["merchants"]
+        zones = {r.merchant_id: await directory.timezone(uow.session, r.merchant_id) for r in rules}
+    for rule in rules:
+        start = last_complete_period(rule, zones[rule.merchant_id], now)
+        if start is None or pipeline.judged.get(rule.id) == start:
+            continue
+        async with db.unit_of_work() as uow:
+            if await evaluate_rule(uow.session, pipeline, rule, zones[rule.merchant_id], now):
+                fired += 1
+        pipeline.judged[rule.id] = start
+    return fired
+
+
+# ---- webhooks ------------------------------------------------------------------------
+
+
+def signature(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def alert_payload(record: AlertRecord, rule: AlertRule) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "rule": {"id": rule.id, "name": rule.name, "metric": rule.metric, "kind": rule.kind},
+        "merchant_id": record.merchant_id,
+        "period": rule.period,
+        "period_start": record.period_start.isoformat(),
+        "value": record.value,
+        "expected": record.expected,
+        "message": record.message,
+        "fired_at": record.fired_at.isoformat(),
+    }
+
+
+async def deliver_webhooks(db: Database, pipeline: Pipeline, clock: Clock, limit: int = 50) -> int:
+    """POST due alerts to their rule's webhook; each attempt in its own transaction."""
+    sent = 0
+    async with db.unit_of_work() as uow:
+        due = [r.id for r in await repo.due_webhooks(uow.session, clock.now(), limit)]
+    for alert_id in due:
+        async with db.unit_of_work() as uow:
+            record = await uow.session.get(AlertRecord, alert_id)
+            if record is None or record.webhook_status != "pending":
+                continue
+            rule = await repo.get_rule(uow.session, record.rule_id)
+            if rule is None or not rule.webhook_url:
+                record.webhook_status = "none"
+                continue
+            body = json.dumps(alert_payload(record, rule), ensure_ascii=False).encode()
+            error = await _post(pipeline, rule.webhook_url, body, rule.webhook_secret, record.id)
+            record.webhook_attempts += 1
+            now = clock.now()
+            if error is None:
+                record.webhook_status = "sent"
+                record.next_attempt_at = None
+                record.last_error = None
+                sent += 1
+            elif record.webhook_attempts >= MAX_WEBHOOK_ATTEMPTS:
+                record.webhook_status = "failed"
+                record.next_attempt_at = None
+                record.last_error = error
+            else:
+                record.next_attempt_at = now + timedelta(minutes=2**record.webhook_attempts)
+                record.last_error = error
+    return sent
+
+
+async def _post(
+    pipeline: Pipeline, url: str, body: bytes, secret: str, alert_id: str
+) -> str | None:
+    headers = {
+        "Content-Type": "application/json",
+        "X-Growthloop-Event": "alert.fired",
+        "X-Growthloop-Delivery": alert_id,
+        "X-Growthloop-Signature": signature(secret, body),
+    }
+    try:
+        async with httpx.AsyncClient(
+            transport=pipeline.webhook_transport, timeout=WEBHOOK_TIMEOUT
+        ) as client:
+            response = await client.post(url, content=body, headers=headers)
+    except httpx.HTTPError as exc:
+        return type(exc).__name__
+    if 200 <= response.status_code < 300:
+        return None
+    return f"HTTP {response.status_code}"

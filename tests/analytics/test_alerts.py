@@ -1,0 +1,170 @@
+"""Alert rules: thresholds and anomalies against the same weekday of four weeks, fired once
+per period, delivered as a record and a signed webhook retried until answered."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from datetime import UTC, datetime, timedelta
+
+import httpx
+
+from growthloop.analytics import alerts
+from growthloop.analytics.rows import EventRow
+from growthloop.core.clock import FrozenClock
+from growthloop.core.ids import new_id
+from growthloop.core.runtime import Runtime
+from tests.helpers import Shop, assert_error, make_shop
+
+# Tuesday 2026-03-24, 09:00 in Shanghai: "yesterday" is Monday the 23rd.
+NOW = datetime(2026, 3, 24, 1, 0, tzinfo=UTC)
+
+
+async def _orders_on(shop: Shop, local_day: datetime, count: int) -> None:
+    """`count` paid orders at noon (Shanghai) of a day, written straight to the store."""
+    at = local_day + timedelta(hours=12)
+    rows = [
+        EventRow(
+            merchant_id=shop.merchant_id,
+            uuid=new_id(),
+            event="order.paid",
+            distinct_id=f"m{i}",
+            member_id=f"m{i}",
+            time=at + timedelta(minutes=i),
+            received_at=at,
+            platform="wechat",
+            page=None,
+            share_code=None,
+            channel=None,
+            amount=1000,
+            properties="{}",
+        )
+        for i in range(count)
+    ]
+    await shop.rt.analytics.store.append(rows)
+
+
+async def _rule(shop: Shop, **body: object) -> dict[str, object]:
+    r = await shop.client.post("/v1/admin/analytics/alert-rules", json=body, headers=shop.admin)
+    assert r.status_code == 201, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+async def test_anomaly_against_the_same_weekday_fires_once(
+    client: httpx.AsyncClient, rt: Runtime, clock: FrozenClock
+) -> None:
+    clock.set(NOW)
+    shop = await make_shop(client, rt)
+    monday = datetime(2026, 3, 22, 16, 0, tzinfo=UTC)  # 00:00 Monday 23rd in Shanghai
+    for weeks in range(1, 5):
+        await _orders_on(shop, monday - timedelta(weeks=weeks), 10)
+    await _orders_on(shop, monday - timedelta(days=1), 50)  # a busy Sunday: not the baseline
+    await _orders_on(shop, monday, 2)
+    delivered: list[httpx.Request] = []
+
+    def hook(request: httpx.Request) -> httpx.Response:
+        delivered.append(request)
+        return httpx.Response(200 if len(delivered) > 1 else 503)
+
+    rt.analytics.webhook_transport = httpx.MockTransport(hook)
+    rule = await _rule(
+        shop,
+        name="订单骤降",
+        metric="orders",
+        kind="anomaly",
+        direction="below",
+        deviation_percent=50,
+        webhook_url="https://hooks.example.com/alerts",
+    )
+    assert await alerts.evaluate_due(rt.db, rt.analytics, rt.clock) == 1
+    rt.analytics.judged.clear()  # another worker, or a restart: the period's key holds
+    assert await alerts.evaluate_due(rt.db, rt.analytics, rt.clock) == 0
+    r = await client.get("/v1/admin/analytics/alerts", headers=shop.admin)
+    [alert] = r.json()["items"]
+    assert alert["value"] == 2 and alert["expected"] == 10.0
+    assert alert["rule_id"] == rule["id"]
+    assert alert["period_start"].startswith("2026-03-22T16:00:00")
+    assert "-80%" in alert["message"]
+
+    # Delivered after the commit; the first attempt fails (503), the retry succeeds.
+    assert await alerts.deliver_webhooks(rt.db, rt.analytics, rt.clock) == 0
+    assert len(delivered) == 1
+    assert await alerts.deliver_webhooks(rt.db, rt.analytics, rt.clock) == 0  # backing off
+    clock.advance(minutes=3)
+    assert await alerts.deliver_webhooks(rt.db, rt.analytics, rt.clock) == 1
+    request = delivered[-1]
+    body = request.content
+    expected_sig = hmac.new(str(rule["webhook_secret"]).encode(), body, hashlib.sha256)
+    assert request.headers["X-Growthloop-Signature"] == "sha256=" + expected_sig.hexdigest()
+    assert json.loads(body)["value"] == 2
+    r = await client.get("/v1/admin/analytics/alerts", headers=shop.admin)
+    assert r.json()["items"][0]["webhook_status"] == "sent"
+    assert r.json()["items"][0]["webhook_attempts"] == 2
+
+
+async def test_thresholds_and_quiet_baselines(
+    client: httpx.AsyncClient, rt: Runtime, clock: FrozenClock
+) -> None:
+    clock.set(NOW)
+    shop = await make_shop(client, rt)
+    monday = datetime(2026, 3, 22, 16, 0, tzinfo=UTC)
+    await _orders_on(shop, monday, 3)
+    low = await _rule(shop, name="少于5单", metric="orders", kind="threshold", threshold=5)
+    high = await _rule(
+        shop, name="GMV 高", metric="gmv", kind="threshold", direction="above", threshold=100_000
+    )
+    # No history at all: an anomaly rule stays quiet rather than fire on nothing.
+    quiet = await _rule(
+        shop, name="波动", metric="orders", kind="anomaly", direction="both", deviation_percent=20
+    )
+    fired = []
+    for rule in (low, high, quiet):
+        r = await client.post(
+            f"/v1/admin/analytics/alert-rules/{rule['id']}/evaluate", headers=shop.admin
+        )
+        assert r.status_code == 200, r.text
+        fired.append(r.json())
+    assert fired[0]["value"] == 3 and "below 5" in fired[0]["message"]
+    assert fired[1] is None and fired[2] is None
+    assert fired[0]["webhook_status"] == "none"
+
+
+async def test_hourly_rules_and_bad_rules(
+    client: httpx.AsyncClient, rt: Runtime, clock: FrozenClock
+) -> None:
+    clock.set(NOW + timedelta(minutes=10))  # 09:10: the 08:00 hour is complete
+    shop = await make_shop(client, rt)
+    rule = await _rule(
+        shop, name="一小时无访客", metric="visitors", period="hour", kind="threshold", threshold=1
+    )
+    r = await client.post(
+        f"/v1/admin/analytics/alert-rules/{rule['id']}/evaluate", headers=shop.admin
+    )
+    assert r.json()["period_start"].startswith("2026-03-24T00:00:00")
+    for bad in (
+        {"name": "x", "metric": "orders", "kind": "threshold"},
+        {"name": "x", "metric": "orders", "kind": "anomaly"},
+        {"name": "x", "metric": "orders", "kind": "threshold", "threshold": 1, "direction": "both"},
+        {"name": "x", "metric": "nope", "kind": "threshold", "threshold": 1},
+        {
+            "name": "x",
+            "metric": "orders",
+            "kind": "threshold",
+            "threshold": 1,
+            "webhook_url": "ftp://a",
+        },
+    ):
+        r = await client.post("/v1/admin/analytics/alert-rules", json=bad, headers=shop.admin)
+        assert_error(r, 422)
+    analyst = await shop.staff("analyst")
+    r = await client.post(
+        "/v1/admin/analytics/alert-rules",
+        json={"name": "x", "metric": "orders", "kind": "threshold", "threshold": 1},
+        headers=analyst,
+    )
+    assert_error(r, 403)
+    r = await client.delete(f"/v1/admin/analytics/alert-rules/{rule['id']}", headers=shop.admin)
+    assert r.status_code == 204
+    r = await client.get("/v1/admin/analytics/alert-rules", headers=shop.admin)
+    assert r.json()["items"] == []
