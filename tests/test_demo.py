@@ -116,3 +116,57 @@ async def test_demo_seed(client: httpx.AsyncClient, rt: Runtime, stack: Stack) -
         "/v1/orders", json={"items": [{"product_id": menu[0]["id"], "quantity": 1}]}, headers=member
     )
     assert order.status_code == 201
+
+    # The dashboard reads the event store: its order figures are the orders table's, day by
+    # day in Shanghai time, after the campaigns' business events are flushed.
+    from zoneinfo import ZoneInfo
+
+    from growthloop.analytics import service as analytics
+
+    await analytics.flush_outbox(rt.db, rt.analytics)
+    tz = ZoneInfo("Asia/Shanghai")
+    today = rt.clock.now().astimezone(tz).date()
+    first_day = today - timedelta(days=89)
+    r = await client.get(f"/v1/admin/analytics/overview?from={first_day}&to={today}", headers=admin)
+    assert r.status_code == 200, r.text
+    dashboard = r.json()
+    async with rt.db.unit_of_work(write=False) as uow:
+        paid = (
+            await uow.session.execute(
+                select(Order.paid_at, Order.payable).where(
+                    Order.merchant_id == merchant_id, Order.paid_at.is_not(None)
+                )
+            )
+        ).all()
+    in_range = [(at, amount) for at, amount in paid if at.astimezone(tz).date() >= first_day]
+    assert dashboard["orders"] == len(in_range)
+    assert dashboard["gmv"] == sum(amount for _, amount in in_range)
+    per_day: dict[str, int] = {}
+    for at, _ in in_range:
+        key = at.astimezone(tz).date().isoformat()
+        per_day[key] = per_day.get(key, 0) + 1
+    assert {d["date"]: d["orders"] for d in dashboard["by_day"] if d["orders"]} == per_day
+    assert 0 < dashboard["paying_members"] <= dashboard["active_members"] <= 2000
+    assert dashboard["visitors"] > dashboard["active_members"]  # passers-by too
+    assert 0 < dashboard["repurchase_rate"] < 1
+    r = await client.get("/v1/admin/analytics/platforms", headers=admin)
+    platforms = {p["platform"] for p in r.json()["platforms"]}
+    assert platforms >= {"wechat", "alipay", "douyin", "app"}  # and dev: the campaigns' players
+    r = await client.post(
+        "/v1/admin/analytics/attribution",
+        json={"from": str(first_day), "to": str(today), "by": "channel", "model": "first_touch"},
+        headers=admin,
+    )
+    assert {row["value"] for row in r.json()["rows"]} >= {"wechat_search", "table_qr"}
+    r = await client.post(
+        "/v1/admin/analytics/funnel",
+        json={
+            "steps": [{"event": "page_view"}, {"event": "order.created"}, {"event": "order.paid"}],
+            "window_hours": 24,
+            "from": str(first_day),
+            "to": str(today),
+        },
+        headers=admin,
+    )
+    counts = [s["count"] for s in r.json()["steps"]]
+    assert counts[0] >= counts[1] >= counts[2] > 0
