@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 
 from growthloop.analytics import service as analytics
 from growthloop.analytics.tasks import maintain_store
 from growthloop.core.clock import FrozenClock
 from growthloop.core.runtime import Runtime
+from growthloop.orders.importer import import_orders_csv
 from tests.helpers import make_shop
 
 
@@ -68,3 +71,26 @@ async def test_orders_and_sign_ups_land_in_the_store(
         f"/v1/admin/analytics/overview?from={today}&to={tomorrow}", headers=shop.admin
     )
     assert [d["orders"] for d in r.json()["by_day"]] == [3, 0]
+
+
+async def test_imported_history_is_on_the_days_it_happened(
+    client: httpx.AsyncClient, rt: Runtime, tmp_path: Path
+) -> None:
+    shop = await make_shop(client, rt)
+    csv = tmp_path / "history.csv"
+    csv.write_text(
+        "member_external_id,ordered_at,amount\n"
+        "alice,2026-01-05T23:30:00+08:00,3000\n"  # 15:30 UTC: still the 5th in Shanghai
+        "bob,2026-01-06T00:10:00+08:00,1800\n",  # 16:10 UTC on the 5th: the 6th locally
+        encoding="utf-8",
+    )
+    await import_orders_csv(rt, shop.merchant_id, csv)
+    await _flush(rt)
+    r = await client.get(
+        "/v1/admin/analytics/overview?from=2026-01-05&to=2026-01-06", headers=shop.admin
+    )
+    assert [(d["orders"], d["gmv"]) for d in r.json()["by_day"]] == [(1, 3000), (1, 1800)]
+    r = await client.get(
+        "/v1/admin/analytics/platforms?from=2026-01-05&to=2026-01-06", headers=shop.admin
+    )
+    assert [p["platform"] for p in r.json()["platforms"]] == ["import"]

@@ -37,6 +37,7 @@ from growthloop.core.schemas import Id
 router = APIRouter(route_class=UnitOfWorkRoute, tags=["analytics"])
 
 MAX_DAYS = 366
+EARLIEST, LATEST = date(2000, 1, 1), date(2100, 12, 31)
 Reader = require(Permission.ANALYTICS_READ)
 
 
@@ -48,6 +49,9 @@ async def _span(
     assert isinstance(clock, Clock)
     last = last or clock.today(tz)
     first = first or last - timedelta(days=29)
+    for day in (first, last):
+        if not EARLIEST <= day <= LATEST:
+            raise InvalidRange("Dates must fall within the years 2000..2100.", date=str(day))
     if first > last:
         raise InvalidRange(
             "`from` must not be after `to`.", **{"from": str(first), "to": str(last)}

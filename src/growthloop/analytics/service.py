@@ -265,6 +265,7 @@ BUSINESS_EVENTS: dict[str, str | None] = {
     "order.completed": "payable",
     "order.cancelled": "payable",
     "order.refunded": "refund_amount",
+    "order.imported": "payable",
     "coupon.claimed": None,
     "mall.redeemed": None,
     "flash_sale.purchased": None,
@@ -297,8 +298,15 @@ async def record_domain_event(session: AsyncSession, event: DomainEvent) -> None
     now = _now(session)
     payload = event.payload or {}
     member_id = event.member_id
+    name, at = event.name, now
+    if name == "order.imported":
+        # A historical order: paid when it happened, marked as imported.
+        name, at = "order.paid", datetime.fromisoformat(str(payload["occurred_at"]))
+        payload = {**payload, "source": "import"}
     platform = payload.get("platform") if isinstance(payload.get("platform"), str) else None
-    if event.name in ("member.registered", "member.login") and member_id:
+    if event.name == "order.imported":
+        platform = "import"
+    elif event.name in ("member.registered", "member.login") and member_id:
         platform = await _note_login(session, event.merchant_id, member_id, platform, now)
     elif member_id:
         platform = await _member_platform(session, event.merchant_id, member_id)
@@ -312,9 +320,9 @@ async def record_domain_event(session: AsyncSession, event: DomainEvent) -> None
     session.add(
         AnalyticsOutbox(
             merchant_id=event.merchant_id,
-            event=event.name,
+            event=name,
             member_id=member_id,
-            time=now,
+            time=at,
             platform=platform or "server",
             amount=amount if isinstance(amount, int) and not isinstance(amount, bool) else 0,
             share_code=payload.get("share_code")

@@ -18,6 +18,7 @@ from datetime import date, datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from growthloop.core.events import DomainEvent, emit
 from growthloop.core.runtime import Runtime
 from growthloop.identity import service as identity
 from growthloop.orders import repository as repo
@@ -134,6 +135,9 @@ def group_orders(rows: list[Row]) -> dict[str, list[Row]]:
     return groups
 
 
+ORDER_IMPORTED = "order.imported"
+
+
 async def import_orders_csv(rt: Runtime, merchant_id: str, path: Path) -> dict[str, int]:
     async with rt.db.unit_of_work(write=False) as uow:
         merchant = await identity.get_merchant(uow.session, merchant_id)
@@ -188,6 +192,9 @@ async def import_orders_csv(rt: Runtime, merchant_id: str, path: Path) -> dict[s
                     )
                     for line in lines
                 )
+                # The history reaches the dashboard too, on the day it happened.
+                payload = {"order_id": order.id, "payable": total, "occurred_at": at.isoformat()}
+                await emit(s, DomainEvent(ORDER_IMPORTED, merchant_id, payload, order.member_id))
                 created += 1
     return {
         "rows": len(rows),
