@@ -7,6 +7,8 @@ provides in front of them:
 - `hours`: hourly aggregates per (hour, distinct id, platform) with the same `person` and
   `mem`: n (events), reg (sign-ups), paid (paid orders), gmv, refunds, refunded (fen).
 Only a handful of expressions differ between DuckDB and ClickHouse; `Dialect` holds them.
+The relations come as a `WITH` list in front of the query, so a query that needs CTEs of
+its own continues that list (`, mine AS (...) SELECT ...`) instead of starting a new one.
 """
 
 from __future__ import annotations

@@ -50,6 +50,7 @@ from growthloop.analytics.rows import (
 _SEQ = re.compile(r"^(\d{12})(?:-([A-Za-z0-9_.:-]+))?\.parquet$")
 COMPACT_AT = 16  # pieces on one side of the watermark before they are merged
 BIG_SEGMENT_ROWS = 2_000_000  # segments this large are left alone by compaction
+_KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,80}$")
 _MERCHANT_DIR = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
@@ -184,6 +185,8 @@ class DuckDBEventStore:
         return await asyncio.to_thread(self._append_sync, table, key)
 
     def _append_sync(self, table: pa.Table, key: str | None) -> int:
+        if key is not None and not _KEY.match(key):
+            raise ValueError(f"an append key is 1-80 of [A-Za-z0-9_.:-]: {key!r}")
         table = table.cast(ARROW_SCHEMA)
         merchants = pa.compute.unique(table["merchant_id"]).to_pylist()
         written = 0
@@ -233,8 +236,10 @@ class DuckDBEventStore:
             parts.append(_hourly_select(f"read_parquet({_files_sql(tail)})"))
         hours_raw = " UNION ALL ".join(parts) if parts else f"SELECT * FROM {_empty(_HOUR_COLUMNS)}"
         return (
-            "WITH ov AS (SELECT distinct_id, arg_max(person_id, linked_at) AS person_id, "
-            f"arg_max(member_id, linked_at) AS ov_member FROM {link_src} GROUP BY distinct_id), "
+            # The latest link as a whole (arg_max per column would skip a NULL member_id).
+            "WITH ov AS (SELECT distinct_id, person_id, member_id AS ov_member FROM "
+            f"{link_src} QUALIFY row_number() OVER (PARTITION BY distinct_id "
+            "ORDER BY linked_at DESC) = 1), "
             "events AS (SELECT e.*, coalesce(ov.person_id, e.member_id, e.distinct_id) AS person, "
             f"coalesce(ov.ov_member, e.member_id) AS mem FROM {raw} e "
             "LEFT JOIN ov ON ov.distinct_id = e.distinct_id), "
@@ -334,7 +339,8 @@ class DuckDBEventStore:
         merged = 0
         # Never merge across the watermark: the merged piece takes the highest seq of its
         # inputs, and rolled-up events must stay below it.
-        for side in ([s for s in segs if s[0] <= watermark], [s for s in segs if s[0] > watermark]):
+        sides = ([s for s in segs if s[0] <= watermark], [s for s in segs if s[0] > watermark])
+        for rolled, side in zip((True, False), sides, strict=True):
             small = [s for s in side if pq.ParquetFile(s[2]).metadata.num_rows < BIG_SEGMENT_ROWS]
             if len(small) < COMPACT_AT:
                 continue
@@ -345,12 +351,15 @@ class DuckDBEventStore:
                     f.flush()
                     os.fsync(f.fileno())
             files = _files_sql([p for _, _, p in small])
-            # Duplicates that slipped past ingestion (a retry after the dedup window) go here.
-            table = self._run(
-                f"SELECT * FROM read_parquet({files}) "
-                "QUALIFY row_number() OVER (PARTITION BY uuid ORDER BY received_at) = 1 "
-                "ORDER BY time"
+            # Duplicates that slipped past ingestion (a retry after the dedup window) go here,
+            # while they are still in the tail: once rolled up they stay, so that the hourly
+            # aggregates keep agreeing with the events.
+            dedup = (
+                ""
+                if rolled
+                else "QUALIFY row_number() OVER (PARTITION BY uuid ORDER BY received_at) = 1 "
             )
+            table = self._run(f"SELECT * FROM read_parquet({files}) {dedup}ORDER BY time")
             target = mdir / "seg" / f"{small[-1][0]:012d}.parquet"
             self._swap(table.cast(ARROW_SCHEMA), target, [p for _, _, p in small])
             merged += len(small) - 1
