@@ -136,6 +136,12 @@ class ClickHouseDialect(Dialect):
     def to_text(self, expr: str) -> str:
         return f"toString({expr})"
 
+    def null_text(self) -> str:
+        return "CAST(NULL AS Nullable(String))"
+
+    def epoch_ms(self, expr: str) -> str:
+        return f"toUnixTimestamp64Milli({expr})"
+
 
 # ---- schema ----------------------------------------------------------------------------
 
