@@ -36,6 +36,7 @@ bench: install
 	$(BIN)/python bench/orders.py
 	$(BIN)/python bench/loyalty.py
 	$(BIN)/python bench/flash_sale.py
+	$(BIN)/python bench/analytics.py
 
 clean:
 	rm -rf $(VENV) data

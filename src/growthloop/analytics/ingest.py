@@ -168,8 +168,14 @@ def _amount(value: Any) -> int:
 
 
 def is_bot(user_agent: str | None, props: dict[str, Any] | None = None) -> bool:
-    agents = [user_agent] + [props.get(k) for k in UA_KEYS] if props else [user_agent]
-    return any(isinstance(a, str) and BOT_PATTERN.search(a) for a in agents)
+    if user_agent and BOT_PATTERN.search(user_agent):
+        return True
+    if props:
+        for key in UA_KEYS:
+            agent = props.get(key)
+            if isinstance(agent, str) and BOT_PATTERN.search(agent):
+                return True
+    return False
 
 
 def clock_offset(sent_at: Any, received_at: datetime) -> timedelta:

@@ -134,8 +134,8 @@ async def overview(store: EventStore, merchant_id: str, span: Span) -> dict[str,
         merchant_id,
         f"SELECT {_DAY_MEASURES}, "
         "(SELECT count(*) FROM (SELECT person FROM "
-        f"(SELECT person, paid FROM {source} WHERE {_range(d, 'hour', span.start, span.end)}) "
-        "AS t GROUP BY person HAVING sum(paid) >= 2) AS r) AS repeat_buyers "
+        f"(SELECT person, paid FROM {source} WHERE {_range(d, 'hour', span.start, span.end)} "
+        "AND mem IS NOT NULL) AS t GROUP BY person HAVING sum(paid) >= 2) AS r) AS repeat_buyers "
         f"FROM {scoped}",
     )
     names = (
@@ -257,7 +257,11 @@ async def funnel(
     followed by a step-2 event strictly later, ..., a step-k event, all within the window
     of the step-1 event. The best start counts (for each start the earliest next events are
     taken, which is optimal). A person's breakdown value is that of their best start (the
-    earliest among equally good ones)."""
+    latest among equally good ones).
+
+    Most starts cannot matter: of several step-1 events with no step-2 event between them,
+    the last has the same chain as the others and the latest window, so only it goes on to
+    the later steps (a page-view funnel drops from every view to about one per cart)."""
     d = store.dialect
     window = timedelta(hours=window_hours)
     conds = [f"(event = {d.lit(e)} AND {where_sql(d, w)})" for e, w in steps]
@@ -272,11 +276,20 @@ async def funnel(
     for k in range(2, len(steps) + 1):
         ctes.append(f"e{k} AS (SELECT person, time FROM s WHERE m{k} = 1)")
         previous = "t1" if k == 2 else f"t{k - 1}"
+        source = "k2" if k == 3 else f"c{k - 1}"
         ctes.append(
-            f"c{k} AS (SELECT c.*, e.time AS t{k} FROM c{k - 1} AS c ASOF LEFT JOIN e{k} AS e "
+            f"c{k} AS (SELECT c.*, e.time AS t{k} FROM {source} AS c ASOF LEFT JOIN e{k} AS e "
             f"ON c.person = e.person AND e.time > c.{previous})"
         )
-    last = f"c{len(steps)}"
+        if k == 2:
+            # Keep a start unless the next start comes before its step 2 (see above).
+            following = d.next_value("t1", "person", "t1")
+            ctes.append(
+                "k2 AS (SELECT person, mem, bd, t1, t2 FROM (SELECT c.*, "
+                f"{following} AS next_t1 FROM c2 AS c) AS x "
+                "WHERE next_t1 IS NULL OR (t2 IS NOT NULL AND t2 <= next_t1))"
+            )
+    last = "k2" if len(steps) == 2 else f"c{len(steps)}"
     reached = " + ".join(
         ["1"]
         + [
@@ -286,7 +299,7 @@ async def funnel(
         ]
     )
     ctes.append(f"lv AS (SELECT person, mem, bd, t1, {reached} AS level FROM {last})")
-    rank = f"level * 10000000000000 - {d.epoch_ms('t1')}"
+    rank = f"level * 10000000000000 + {d.epoch_ms('t1')}"
     ctes.append(
         f"p AS (SELECT person, max(mem) AS mem, max(level) AS level, "
         f"{d.arg_max('bd', rank)} AS bd FROM lv GROUP BY person)"

@@ -79,6 +79,10 @@ class Dialect:
     def epoch_ms(self, expr: str) -> str:
         return f"epoch_ms({expr})"
 
+    def next_value(self, expr: str, partition: str, order: str) -> str:
+        """The next row's `expr` within the partition (NULL on the last row)."""
+        return f"lead({expr}) OVER (PARTITION BY {partition} ORDER BY {order})"
+
 
 class EventStore(Protocol):
     name: str

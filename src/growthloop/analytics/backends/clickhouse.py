@@ -142,6 +142,12 @@ class ClickHouseDialect(Dialect):
     def epoch_ms(self, expr: str) -> str:
         return f"toUnixTimestamp64Milli({expr})"
 
+    def next_value(self, expr: str, partition: str, order: str) -> str:
+        return (
+            f"leadInFrame(toNullable({expr})) OVER (PARTITION BY {partition} ORDER BY {order} "
+            "ROWS BETWEEN CURRENT ROW AND 1 FOLLOWING)"
+        )
+
 
 # ---- schema ----------------------------------------------------------------------------
 

@@ -151,6 +151,7 @@ class DuckDBEventStore:
         self._con = duckdb.connect(config={"threads": threads or max(1, os.cpu_count() or 1)})
         self._con.execute("SET TimeZone = 'UTC'")
         self._local = threading.Lock()  # one writer thread of this process at a time
+        to_arrow([])  # pyarrow loads its pandas glue on first use: at start, not mid-request
 
     # ---- paths ---------------------------------------------------------------------
 
@@ -179,15 +180,15 @@ class DuckDBEventStore:
     # ---- writes --------------------------------------------------------------------
 
     async def append(self, rows: list[EventRow] | pa.Table, *, key: str | None = None) -> int:
-        table = rows if isinstance(rows, pa.Table) else to_arrow(rows)
-        if table.num_rows == 0:
+        if len(rows) == 0:
             return 0
-        return await asyncio.to_thread(self._append_sync, table, key)
+        # Off the event loop, the conversion to Arrow too: it is a few µs a row.
+        return await asyncio.to_thread(self._append_sync, rows, key)
 
-    def _append_sync(self, table: pa.Table, key: str | None) -> int:
+    def _append_sync(self, rows: list[EventRow] | pa.Table, key: str | None) -> int:
         if key is not None and not _KEY.match(key):
             raise ValueError(f"an append key is 1-80 of [A-Za-z0-9_.:-]: {key!r}")
-        table = table.cast(ARROW_SCHEMA)
+        table = (rows if isinstance(rows, pa.Table) else to_arrow(rows)).cast(ARROW_SCHEMA)
         merchants = pa.compute.unique(table["merchant_id"]).to_pylist()
         written = 0
         with self._writing():
@@ -222,11 +223,13 @@ class DuckDBEventStore:
     # ---- reads ---------------------------------------------------------------------
 
     def _relations(self, mdir: Path) -> str:
-        segs = [p for _, _, p in _pieces(mdir / "seg")]
+        # Roll-ups first: a roll-up written meanwhile only moves segments out of the tail.
         rolls = _pieces(mdir / "roll")
+        pieces = _pieces(mdir / "seg")
         links = [p for _, _, p in _pieces(mdir / "links")]
         watermark = rolls[-1][0] if rolls else 0
-        tail = [p for s, _, p in _pieces(mdir / "seg") if s > watermark]
+        segs = [p for _, _, p in pieces]
+        tail = [p for s, _, p in pieces if s > watermark]
         raw = f"read_parquet({_files_sql(segs)})" if segs else _empty(_EVENT_COLUMNS)
         link_src = f"read_parquet({_files_sql(links)})" if links else _empty(_LINK_COLUMNS)
         parts = []
