@@ -19,6 +19,7 @@ credentials succeeds afterwards, so a 401/403 is never an accident of a bad requ
 
 from __future__ import annotations
 
+import base64
 import itertools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -128,6 +129,9 @@ async def snapshot(t: Tenant) -> dict[str, Any]:
         "my_shares": ("/v1/me/shares", t.member),
         "distribution": ("/v1/admin/distribution", t.admin),
         "my_distribution": ("/v1/me/distribution", t.member),
+        "alert_rules": ("/v1/admin/analytics/alert-rules", t.admin),
+        "alerts": ("/v1/admin/analytics/alerts", t.admin),
+        "overview": ("/v1/admin/analytics/overview", t.admin),
     }
     state: dict[str, Any] = {}
     for name, (path, headers) in reads.items():
@@ -149,6 +153,7 @@ async def snapshot(t: Tenant) -> dict[str, Any]:
             "withdrawals",
             "invite_rules",
             "my_shares",
+            "alerts",
         )
         params = {"limit": 100} if name in paged else None
         r = await c.get(path, params=params, headers=headers)
@@ -693,12 +698,85 @@ async def build_alliance_exchange(t: Tenant) -> Req:
     return Req(json={"partnership_id": partnership["id"], "points": 1})
 
 
+ANALYTICS_RANGE = {"from": "2026-03-01", "to": "2026-03-02"}
+
+
+async def build_ingest(t: Tenant) -> Req:
+    events = [{"event": "page_view", "distinct_id": f"device-{next(_seq)}"}]
+    return Req(json={"events": events}, headers={"X-Ingest-Key": t.shop.ingest_key})
+
+
+def _segment_auth(t: Tenant) -> dict[str, str]:
+    token = base64.b64encode(f"{t.shop.ingest_key}:".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
+
+
+SEGMENT_MESSAGES: dict[str, dict[str, Any]] = {
+    "track": {"event": "Order Viewed", "userId": "u-1"},
+    "identify": {"userId": "u-1", "anonymousId": "anon-1", "traits": {"plan": "gold"}},
+    "page": {"name": "菜单", "anonymousId": "anon-2"},
+    "screen": {"name": "首页", "anonymousId": "anon-3"},
+    "alias": {"previousId": "anon-4", "userId": "u-1"},
+    "group": {"groupId": "g-1", "userId": "u-1"},
+}
+
+
+def build_segment(kind: str) -> Builder:
+    async def build(t: Tenant) -> Req:
+        if kind in ("batch", "import"):
+            body: dict[str, Any] = {"batch": [{"type": "track", **SEGMENT_MESSAGES["track"]}]}
+        else:
+            body = dict(SEGMENT_MESSAGES[kind])
+        return Req(json=body, headers=_segment_auth(t))
+
+    return build
+
+
+async def build_trends(t: Tenant) -> Req:
+    return Req(json={"event": "order.paid", **ANALYTICS_RANGE})
+
+
+async def build_funnel(t: Tenant) -> Req:
+    steps = [{"event": "page_view"}, {"event": "order.paid"}]
+    return Req(json={"steps": steps, "window_hours": 24, **ANALYTICS_RANGE})
+
+
+async def build_retention(t: Tenant) -> Req:
+    return Req(
+        json={
+            "start_event": "member.registered",
+            "return_event": "order.paid",
+            "period": "day",
+            "periods": 3,
+            **ANALYTICS_RANGE,
+        }
+    )
+
+
+async def build_attribution(t: Tenant) -> Req:
+    return Req(json={"by": "platform", **ANALYTICS_RANGE})
+
+
+ALERT_RULE = {"name": "少单", "metric": "orders", "kind": "threshold", "threshold": 1}
+
+
+async def build_new_alert_rule(t: Tenant) -> Req:
+    return Req(json=ALERT_RULE)
+
+
+async def build_alert_rule(t: Tenant) -> Req:
+    r = await t.client.post("/v1/admin/analytics/alert-rules", json=ALERT_RULE, headers=t.admin)
+    assert r.status_code == 201, r.text
+    return Req(params={"rule_id": r.json()["id"]})
+
+
 # ---- the matrix ----------------------------------------------------------------------
 
 
 class Auth(Enum):
     PUBLIC = "public"  # logins: no token by nature
     CALLBACK = "callback"  # the payment platform calls; authenticated by signature
+    INGEST = "ingest key"  # SDKs: the merchant's ingest key (header, body or Basic auth)
     OPTIONAL_MEMBER = "optional member"  # catalog browsing: a member token or ?merchant_id=
     MEMBER = "member"
     ADMIN = "admin"
@@ -969,6 +1047,35 @@ ROUTES: list[Route] = [
     Route("POST", "/v1/shares", By.MEMBER, 201, build_new_share, T.SELF),
     Route("GET", "/v1/me/shares", By.MEMBER, 200, build_nothing, T.SELF),
     Route("POST", "/v1/shares/{code}/open", By.OPTIONAL_MEMBER, 200, build_share, T.OBJECT),
+    # analytics: SDKs send with the ingest key, which names the merchant by itself
+    Route("POST", "/v1/ingest/batch", By.INGEST, 200, build_ingest, T.NONE),
+    # Segment-compatible: the write key as the Basic-auth user (or the body's writeKey)
+    *(
+        Route("POST", f"/v1/{kind}", By.INGEST, 200, build_segment(kind), T.NONE)
+        for kind in ("batch", "import", "track", "identify", "page", "screen", "alias", "group")
+    ),
+    Route("GET", "/v1/admin/analytics/overview", By.ADMIN, 200, build_nothing, T.SELF,
+          P.ANALYTICS_READ),
+    Route("GET", "/v1/admin/analytics/platforms", By.ADMIN, 200, build_nothing, T.SELF,
+          P.ANALYTICS_READ),
+    Route("POST", "/v1/admin/analytics/trends", By.ADMIN, 200, build_trends, T.SELF,
+          P.ANALYTICS_READ),
+    Route("POST", "/v1/admin/analytics/funnel", By.ADMIN, 200, build_funnel, T.SELF,
+          P.ANALYTICS_READ),
+    Route("POST", "/v1/admin/analytics/retention", By.ADMIN, 200, build_retention, T.SELF,
+          P.ANALYTICS_READ),
+    Route("POST", "/v1/admin/analytics/attribution", By.ADMIN, 200, build_attribution, T.SELF,
+          P.ANALYTICS_READ),
+    Route("POST", "/v1/admin/analytics/alert-rules", By.ADMIN, 201, build_new_alert_rule,
+          T.CREATE, P.MARKETING_WRITE),
+    Route("GET", "/v1/admin/analytics/alert-rules", By.ADMIN, 200, build_nothing, T.LIST,
+          P.ANALYTICS_READ, lists="alert_rules"),
+    Route("DELETE", "/v1/admin/analytics/alert-rules/{rule_id}", By.ADMIN, 204,
+          build_alert_rule, T.OBJECT, P.MARKETING_WRITE),
+    Route("POST", "/v1/admin/analytics/alert-rules/{rule_id}/evaluate", By.ADMIN, 200,
+          build_alert_rule, T.OBJECT, P.MARKETING_WRITE),
+    Route("GET", "/v1/admin/analytics/alerts", By.ADMIN, 200, build_nothing, T.LIST,
+          P.ANALYTICS_READ, lists="alerts"),
 ]
 # fmt: on
 ROUTE_TABLE = {route.key: route for route in ROUTES}
@@ -1059,9 +1166,8 @@ def test_the_table_is_consistent() -> None:
             assert route.permission is None, route
         assert (route.tenancy is Tenancy.HIDDEN) == (route.hidden_code is not None), route
         assert (route.tenancy is Tenancy.LIST) == (route.lists is not None), route
-        assert (route.tenancy is Tenancy.NONE) == (route.auth in (Auth.PUBLIC, Auth.CALLBACK)), (
-            route
-        )
+        unscoped = (Auth.PUBLIC, Auth.CALLBACK, Auth.INGEST)
+        assert (route.tenancy is Tenancy.NONE) == (route.auth in unscoped), route
 
 
 # ---- 1. tenancy ----------------------------------------------------------------------
@@ -1120,6 +1226,12 @@ async def _seed(t: Tenant) -> dict[str, set[str]]:
     lottery_draw = await _lottery_draw(t, lottery["id"])
     withdrawal = await _seeded_withdrawal(t)
     invite_rule = await _invite_rule(t)
+    rule_id = (await build_alert_rule(t)).params["rule_id"]
+    fired = await t.client.post(
+        f"/v1/admin/analytics/alert-rules/{rule_id}/evaluate", headers=t.admin
+    )
+    assert fired.status_code == 200 and fired.json() is not None, fired.text
+    alert = fired.json()
     return {
         "products": {product["id"]},
         "categories": {category["id"]},
@@ -1136,6 +1248,8 @@ async def _seed(t: Tenant) -> dict[str, set[str]]:
         "my_lottery_draws": {lottery_draw["id"]},
         "withdrawals": {withdrawal},
         "invite_rules": {invite_rule["id"]},
+        "alert_rules": {rule_id},
+        "alerts": {alert["id"]},
     }
 
 
@@ -1282,6 +1396,16 @@ async def test_creations_land_in_the_callers_merchant(
         path = f"/v1/admin/invite-rules/{created['id']}"
         assert_error(await client.get(path, headers=b.admin), 403, "forbidden")
         assert (await client.get(path, headers=a.admin)).status_code == 200
+    elif route.path == "/v1/admin/analytics/alert-rules":
+        path = "/v1/admin/analytics/alert-rules"
+        assert created["id"] in {
+            x["id"] for x in (await client.get(path, headers=a.admin)).json()["items"]
+        }
+        assert created["id"] not in {
+            x["id"] for x in (await client.get(path, headers=b.admin)).json()["items"]
+        }
+        r = await client.post(f"{path}/{created['id']}/evaluate", headers=b.admin)
+        assert_error(r, 403, "forbidden")
     elif route.path == "/v1/admin/users":
         r = await client.post(
             "/v1/admin/login", json={"email": req.json["email"], "password": "staff-password"}
@@ -1306,6 +1430,23 @@ async def test_public_and_callback_routes_need_no_token(
         assert_error(r, 401, "invalid_signature")
     r = await send(client, route, req)
     assert r.status_code == route.ok, r.text
+
+
+@routes(auth=(Auth.INGEST,))
+async def test_ingest_keys_write_only_their_merchants_events(
+    client: httpx.AsyncClient, rt: Runtime, route: Route
+) -> None:
+    a = await make_tenant(client, rt, "甲店")
+    b = await make_tenant(client, rt, "乙店")
+    req = await route.build(a)
+    for wrong in ({}, {"X-Ingest-Key": "ik_forged"}, a.admin, a.member):
+        forged = Req(req.params, json=req.json, content=req.content, headers=wrong)
+        assert_error(await send(client, route, forged), 401, "invalid_ingest_key")
+    r = await send(client, route, req)
+    assert r.status_code == route.ok, r.text
+    stored = 0 if route.path == "/v1/group" else 1  # a group call is accepted, not an event
+    assert await rt.analytics.store.count(a.merchant_id) >= stored
+    assert await rt.analytics.store.count(b.merchant_id) == 0
 
 
 # ---- 2. roles ------------------------------------------------------------------------

@@ -14,6 +14,7 @@ that they reach business logic instead of stopping at 404.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import traceback
 from collections import Counter
@@ -242,6 +243,24 @@ async def _campaign_pool(
     }
 
 
+SEGMENT_PATHS = {
+    f"/v1/{kind}"
+    for kind in ("batch", "import", "track", "identify", "page", "screen", "alias", "group")
+}
+
+
+def _ingest_credentials(path: str, key: str) -> tuple[dict[str, str], dict[str, str]]:
+    """Headers and query that carry the ingest key the way each SDK sends it, so fuzzing
+    reaches the decoders and not only the 401. (PostHog's key is in its body.)"""
+    if path == "/v1/ingest/batch":
+        return {"X-Ingest-Key": key}, {}
+    if path in SEGMENT_PATHS:
+        return {"Authorization": "Basic " + base64.b64encode(f"{key}:".encode()).decode()}, {}
+    if path.startswith("/sa"):
+        return {}, {"token": key}
+    return {}, {}
+
+
 def _fuzz_operation(
     operation: Any,
     mode: schemathesis.GenerationMode,
@@ -250,7 +269,10 @@ def _fuzz_operation(
     send: Callable[[dict[str, Any]], httpx.Response],
     statuses: Counter[int],
     shrink: bool,
+    ingest_key: str = "",
 ) -> None:
+    extra_headers, extra_query = _ingest_credentials(operation.path, ingest_key)
+
     @settings(
         max_examples=MAX_EXAMPLES[mode],
         phases=[phase for phase in Phase if shrink or phase is not Phase.shrink],
@@ -267,8 +289,10 @@ def _fuzz_operation(
                 _swap_ids(data, pool, container)
         kwargs = case.as_transport_kwargs(base_url="http://test")
         # Negative mode may drop the security header; keep every request authenticated.
-        headers = {**kwargs["headers"], **bearer(token)}
+        headers = {**kwargs["headers"], **bearer(token), **extra_headers}
         kwargs["headers"] = headers
+        if extra_query:
+            kwargs["params"] = {**(kwargs.get("params") or {}), **extra_query}
         if case.method.upper() == "POST":
             key = data.draw(IDEMPOTENCY_KEYS, label="Idempotency-Key")
             if key is not None:
@@ -350,7 +374,9 @@ async def test_schemathesis_fuzz(stack: Stack, rt: Runtime, client: httpx.AsyncC
                 try:
                     # Shrink the first failure only, so that many bugs can't blow the time budget.
                     shrink = not failures
-                    _fuzz_operation(operation, mode, token, pool, send, seen, shrink)
+                    _fuzz_operation(
+                        operation, mode, token, pool, send, seen, shrink, shop.ingest_key
+                    )
                 except Exception as exc:
                     failures.append(f"--- {operation.label} ({mode.value}) ---\n{_format(exc)}")
 

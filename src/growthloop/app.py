@@ -15,6 +15,7 @@ from sqlalchemy import text
 
 from growthloop.alliance.api import router as alliance_router
 from growthloop.analytics.api import router as analytics_router
+from growthloop.analytics.compat_api import router as compat_ingest_router
 from growthloop.analytics.ingest_api import router as ingest_router
 from growthloop.campaigns.bargains.api import router as bargains_router
 from growthloop.campaigns.distribution.api import router as distribution_router
@@ -103,6 +104,7 @@ def create_app(
         shares_router,
         lotteries_router,
         ingest_router,
+        compat_ingest_router,
         analytics_router,
     ):
         app.include_router(router)

@@ -209,3 +209,39 @@ async def test_one_bad_event_is_rejected_alone(client: httpx.AsyncClient, rt: Ru
         headers={"X-Ingest-Key": shop.ingest_key, "Content-Type": "application/json"},
     )
     assert_error(r, 422, "invalid_batch")
+
+
+async def test_an_alias_either_way_round_joins_the_member(
+    client: httpx.AsyncClient, rt: Runtime
+) -> None:
+    shop = await make_shop(client, rt)
+    await shop.member("carol")
+    carol = await _member_id(shop, "carol")
+    await _send(
+        shop,
+        [
+            # alias(previous_id="carol", distinct_id="crm-42"): the new id joins Carol.
+            {"event": "$create_alias", "distinct_id": "crm-42", "properties": {"alias": "carol"}},
+            {"event": "view", "distinct_id": "crm-42", "uuid": "e1"},
+            {
+                "event": "view",
+                "distinct_id": "nested",
+                "properties": {"deep": [[[[1]]]]},
+                "uuid": "e2",
+            },
+        ],
+    )
+    people = await _people(shop)
+    assert people["crm-42"] == (carol, carol)
+    r = await client.post(
+        "/v1/ingest/batch",
+        content="[" * 100_000,
+        headers={"X-Ingest-Key": shop.ingest_key, "Content-Type": "application/json"},
+    )
+    assert_error(r, 422, "invalid_batch")
+    r = await client.post(
+        "/v1/ingest/batch",
+        content='{"events": [{"event": "view", "distinct_id": "n", "properties": {"x": NaN}}]}',
+        headers={"X-Ingest-Key": shop.ingest_key, "Content-Type": "application/json"},
+    )
+    assert r.json()["rejected"][0]["code"] == "invalid_properties"

@@ -153,6 +153,8 @@ def _platform(props: dict[str, Any], hint: str | None) -> str:
         value = props.get(key)
         if isinstance(value, str) and value.lower() in PLATFORMS:
             return value.lower()
+    if hint in PLATFORMS:
+        return hint
     for candidate in (hint, props.get("$lib")):
         if isinstance(candidate, str):
             mapped = LIB_PLATFORMS.get(candidate.lower())
@@ -204,8 +206,10 @@ def normalize(
     if not isinstance(props, dict):
         return Rejection(raw.index, "invalid_properties", "properties must be an object")
     try:
-        encoded = json.dumps(props, ensure_ascii=False, separators=(",", ":"), default=str)
-    except (TypeError, ValueError):
+        encoded = json.dumps(
+            props, ensure_ascii=False, separators=(",", ":"), default=str, allow_nan=False
+        )
+    except (TypeError, ValueError, RecursionError):
         return Rejection(raw.index, "invalid_properties", "properties must be JSON")
     if len(encoded.encode()) > MAX_EVENT_BYTES:
         return Rejection(

@@ -206,6 +206,10 @@ async def link_anonymous(
     person, member = known.get(target, (target, None))
     existing = known.get(anonymous_id)
     if existing is not None:
+        if existing[1] is not None and target not in known:
+            # An alias the other way round (PostHog's alias(previous_id=member, ...)): the
+            # new id joins the member the first one already stands for.
+            return await link_anonymous(session, merchant_id, target, anonymous_id, now)
         # Already someone's: the first link wins, and two members are never merged.
         return []
     added = await repo.add_identity(

@@ -52,7 +52,7 @@ def gunzip(data: bytes) -> bytes:
 def parse_json(data: bytes | str) -> Any:
     try:
         return json.loads(data)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise UndecodableBatch("The body is not valid JSON.") from exc
 
 
