@@ -747,7 +747,8 @@ def duckdb_overview(con: duckdb.DuckDBPyConnection, src: str, first: date, last:
             count(*) FILTER (WHERE event = 'order.refunded') AS refunds,
             coalesce(sum(amount) FILTER (WHERE event = 'order.refunded'), 0),
             (SELECT count(*) FROM (SELECT person FROM e WHERE event = 'order.paid'
-                                   GROUP BY person HAVING count(*) >= 2)) AS repeat_buyers
+                                   AND is_member GROUP BY person HAVING count(*) >= 2))
+                AS repeat_buyers
         FROM e GROUP BY ROLLUP (day)
         """
     ).fetchall()
@@ -913,7 +914,7 @@ def pandas_overview(df: pd.DataFrame, first: date, last: date) -> Any:
         values = e["amount"].where(mask, 0) if col else mask.astype(np.int64)
         series[name] = values.groupby(day).sum()
         totals[name] = int(values.sum())
-    repeat = int((e.loc[paid, "person"].value_counts() >= 2).sum())
+    repeat = int((e.loc[paid & member, "person"].value_counts() >= 2).sum())
     by_day: dict[date, dict[str, int]] = {}
     for name, s in series.items():
         for ts_, v in s.items():

@@ -129,7 +129,7 @@ async def _member_id(shop: Shop, code: str) -> str:
 async def _rows(shop: Shop, where: str = "true") -> list[tuple[Any, ...]]:
     return await shop.rt.analytics.store.query(
         shop.merchant_id,
-        # epoch_ms: a TIMESTAMPTZ fetched as such needs pytz, which is not installed
+        # epoch_ms: SDK clocks compared to the millisecond
         "SELECT event, distinct_id, person, mem, platform, epoch_ms(time), properties, uuid "
         "FROM events "
         f"WHERE {where} ORDER BY time, event, distinct_id",

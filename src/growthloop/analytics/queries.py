@@ -299,7 +299,7 @@ async def funnel(
         ]
     )
     ctes.append(f"lv AS (SELECT person, mem, bd, t1, {reached} AS level FROM {last})")
-    rank = f"level * 10000000000000 + {d.epoch_ms('t1')}"
+    rank = f"level * 10000000000000000 + {d.epoch_us('t1')}"
     ctes.append(
         f"p AS (SELECT person, max(mem) AS mem, max(level) AS level, "
         f"{d.arg_max('bd', rank)} AS bd FROM lv GROUP BY person)"

@@ -76,8 +76,8 @@ class Dialect:
     def null_text(self) -> str:
         return "CAST(NULL AS VARCHAR)"
 
-    def epoch_ms(self, expr: str) -> str:
-        return f"epoch_ms({expr})"
+    def epoch_us(self, expr: str) -> str:
+        return f"epoch_us({expr})"
 
     def next_value(self, expr: str, partition: str, order: str) -> str:
         """The next row's `expr` within the partition (NULL on the last row)."""

@@ -139,8 +139,8 @@ class ClickHouseDialect(Dialect):
     def null_text(self) -> str:
         return "CAST(NULL AS Nullable(String))"
 
-    def epoch_ms(self, expr: str) -> str:
-        return f"toUnixTimestamp64Milli({expr})"
+    def epoch_us(self, expr: str) -> str:
+        return f"toUnixTimestamp64Micro({expr})"
 
     def next_value(self, expr: str, partition: str, order: str) -> str:
         return (
