@@ -317,6 +317,7 @@ CHANNELS = [
     ("friend_share", 0.20),
     ("douyin_video", 0.10),
 ]
+VISIT_CHANNELS = [None, "table_qr", "wechat_search", "moments_ad", "friend_share"]
 MENU_PAGE = "pages/menu/index"
 PRODUCT_PAGE = "pages/product/detail"
 
@@ -432,7 +433,9 @@ def _demo_events(
         platform = platform_of[member_id]
         local = datetime.combine(day, datetime.min.time(), tzinfo=tz)
         at = (local + timedelta(hours=rng.uniform(9.5, 21.5))).astimezone(UTC)
-        add("member.login", member_id, member_id, at, platform)
+        # Half the visits come through something trackable: the table's QR code, a search.
+        channel = rng.choices(VISIT_CHANNELS, [50, 25, 12, 8, 5])[0]
+        add("member.login", member_id, member_id, at, platform, channel=channel)
         for k in range(rng.choices([1, 2, 3], [5, 3, 2])[0]):
             add(
                 "page_view",
