@@ -156,7 +156,7 @@ async def _replay(live: Live, seen: Seen) -> dict[str, Any]:
 
 
 async def _replay_all(live: Live, sent: list[Seen]) -> dict[str, int]:
-    totals = {"accepted": 0, "duplicates": 0, "dropped": 0}
+    totals = {"accepted": 0, "duplicates": 0, "dropped": 0, "refused": 0}
     for seen in sent:
         answer = await _replay(live, seen)
         assert answer["rejected"] == [], answer
@@ -217,7 +217,12 @@ async def test_posthog_python_sdk(live: Live, client: httpx.AsyncClient, rt: Run
     for row in rows:
         assert abs(_utc(row[5]) - rt.clock.now()) < timedelta(minutes=1), row
 
-    assert await _replay_all(live, sent) == {"accepted": 6, "duplicates": 6, "dropped": 0}
+    assert await _replay_all(live, sent) == {
+        "accepted": 6,
+        "duplicates": 6,
+        "dropped": 0,
+        "refused": 0,
+    }
     assert await _count(shop) == 6
 
 
@@ -265,7 +270,7 @@ async def test_sensors_python_sdk(live: Live, client: httpx.AsyncClient, rt: Run
     assert {r[4] for r in rows} == {"server"}  # $lib python
 
     again = await _replay(live, sent[2])  # the batch: 3 events and a profile
-    assert again == {"accepted": 4, "rejected": [], "duplicates": 3, "dropped": 0}
+    assert again == {"accepted": 4, "rejected": [], "duplicates": 3, "dropped": 0, "refused": 0}
     again = await _replay(live, sent[0])
     assert again["duplicates"] == 1
     assert await _count(shop) == 5
@@ -328,7 +333,12 @@ async def test_segment_python_sdk(live: Live, client: httpx.AsyncClient, rt: Run
     for row in rows:
         assert abs(_utc(row[5]) - rt.clock.now()) < timedelta(minutes=1), row
 
-    assert await _replay_all(live, sent) == {"accepted": 8, "duplicates": 7, "dropped": 0}
+    assert await _replay_all(live, sent) == {
+        "accepted": 8,
+        "duplicates": 7,
+        "dropped": 0,
+        "refused": 0,
+    }
     assert await _count(shop) == 7
 
 
@@ -499,7 +509,7 @@ async def test_bots_are_dropped(client: httpx.AsyncClient, rt: Runtime) -> None:
     r = await client.post(
         "/batch/", json=body, headers={"User-Agent": "Mozilla/5.0 (compatible; Googlebot/2.1)"}
     )
-    assert r.json() == {"accepted": 2, "rejected": [], "duplicates": 0, "dropped": 2}
+    assert r.json() == {"accepted": 2, "rejected": [], "duplicates": 0, "dropped": 2, "refused": 0}
     # a browser event whose own user agent is a crawler's
     body = {
         "api_key": shop.ingest_key,
@@ -586,7 +596,7 @@ async def test_posthog_identify_links_and_dedup(client: httpx.AsyncClient, rt: R
         {"event": "view", "distinct_id": "anon-x", "uuid": "u1"},  # the same event twice
     ]
     r = await client.post("/batch/", json={"api_key": shop.ingest_key, "batch": batch})
-    assert r.json() == {"accepted": 4, "rejected": [], "duplicates": 1, "dropped": 0}
+    assert r.json() == {"accepted": 4, "rejected": [], "duplicates": 1, "dropped": 0, "refused": 0}
     rows = await _rows(shop)
     assert len(rows) == 3
     assert {(r[2], r[3]) for r in rows} == {(member, member)}
@@ -768,7 +778,7 @@ async def test_segment_auth_messages_and_single_endpoints(
     r = await client.post("/v1/alias", json={"previousId": "a3", "userId": "sg-m"}, headers=auth)
     assert r.json()["accepted"] == 1, r.text
     r = await client.post("/v1/group", json={"userId": "sg-m", "groupId": "g"}, headers=auth)
-    assert r.json() == {"accepted": 1, "rejected": [], "duplicates": 0, "dropped": 0}
+    assert r.json() == {"accepted": 1, "rejected": [], "duplicates": 0, "dropped": 0, "refused": 0}
     r = await client.post(
         "/v1/track", json={"userId": "sg-m", "event": "Buy", "messageId": "m1"}, headers=auth
     )

@@ -33,6 +33,9 @@ class IngestOut(BaseModel):
     rejected: list[RejectedEvent]
     duplicates: int = 0
     dropped: int = Field(0, description="events from known bots, accepted and not stored")
+    refused: int = Field(
+        0, description="events of members who refused analytics, accepted and not stored"
+    )
 
 
 # ---- queries -------------------------------------------------------------------------

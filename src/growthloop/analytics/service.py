@@ -40,6 +40,7 @@ from growthloop.analytics.pipeline import (
     Pipeline,
 )
 from growthloop.analytics.rows import EventRow, Override
+from growthloop.compliance import service as compliance
 from growthloop.core.clock import Clock
 from growthloop.core.db import Database, uow_of
 from growthloop.core.events import DomainEvent
@@ -69,6 +70,7 @@ class IngestResult:
     rejected: list[dict[str, Any]] = field(default_factory=list)
     duplicates: int = 0
     dropped: int = 0  # known bots
+    refused: int = 0  # members who refused analytics: accepted, not stored
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -76,6 +78,7 @@ class IngestResult:
             "rejected": self.rejected,
             "duplicates": self.duplicates,
             "dropped": self.dropped,
+            "refused": self.refused,
         }
 
 
@@ -159,10 +162,9 @@ async def ingest(
                 session, merchant.id, item.link_from, item.row.distinct_id, received_at
             )
     people = await resolve(session, merchant.id, {i.row.distinct_id for i in fresh})
-    rows = []
     for item in fresh:
         item.row.member_id = people.get(item.row.distinct_id, (None, None))[1]
-        rows.append(item.row)
+    rows = await _with_consent(session, merchant.id, [i.row for i in fresh], result)
     try:
         if overrides:
             await pipeline.store.add_overrides(overrides)
@@ -171,6 +173,46 @@ async def ingest(
         await pipeline.recent.forget(merchant.id, [r.uuid for r in rows])
         raise
     return result
+
+
+# Properties that place a person; stored only for members who consented to `location`.
+LOCATION_KEYS = (
+    "$latitude",
+    "$longitude",
+    "latitude",
+    "longitude",
+    "$geoip_latitude",
+    "$geoip_longitude",
+    "$geoip_city_name",
+    "location",
+    "$location",
+    "lat",
+    "lng",
+)
+
+
+async def _with_consent(
+    session: AsyncSession, merchant_id: str, rows: list[EventRow], result: IngestResult
+) -> list[EventRow]:
+    """What the members' consents allow: no SDK events of a member who refused analytics,
+    and no location in anyone's events without the member's separate location consent
+    (anonymous devices have given none)."""
+    members = {r.member_id for r in rows if r.member_id}
+    decided = await compliance.decisions(session, merchant_id, members, ["analytics", "location"])
+    kept = []
+    for row in rows:
+        if row.member_id and decided.get((row.member_id, "analytics")) is False:
+            result.refused += 1
+            continue
+        if any(f'"{key}"' in row.properties for key in LOCATION_KEYS) and not (
+            row.member_id and decided.get((row.member_id, "location")) is True
+        ):
+            props = json.loads(row.properties)
+            for key in LOCATION_KEYS:
+                props.pop(key, None)
+            row.properties = json.dumps(props, ensure_ascii=False, separators=(",", ":"))
+        kept.append(row)
+    return kept
 
 
 async def resolve(

@@ -76,3 +76,19 @@ async def ledger_page(
         stmt = stmt.where(ConsentRecord.id < before_id)
     stmt = stmt.order_by(ConsentRecord.id.desc()).limit(limit + 1)
     return list((await session.execute(stmt)).scalars())
+
+
+async def decisions_of(
+    session: AsyncSession, merchant_id: str, member_ids: list[str], purposes: list[str]
+) -> dict[tuple[str, str], bool]:
+    """(member, purpose) -> granted, for the decisions the members made."""
+    found: dict[tuple[str, str], bool] = {}
+    for start in range(0, len(member_ids), 500):
+        stmt = select(ConsentState.member_id, ConsentState.purpose, ConsentState.granted).where(
+            ConsentState.merchant_id == merchant_id,
+            ConsentState.member_id.in_(member_ids[start : start + 500]),
+            ConsentState.purpose.in_(purposes),
+        )
+        for member_id, purpose, granted in await session.execute(stmt):
+            found[(member_id, purpose)] = granted
+    return found

@@ -84,6 +84,16 @@ async def has_consent(
     return state is not None and state.granted
 
 
+async def decisions(
+    session: AsyncSession, merchant_id: str, member_ids: set[str], purposes: list[str]
+) -> dict[tuple[str, str], bool]:
+    """Several members' decisions at once: (member, purpose) -> granted; undecided ones are
+    absent. For the domains that filter a batch (analytics ingestion)."""
+    if not member_ids:
+        return {}
+    return await repo.decisions_of(session, merchant_id, sorted(member_ids), purposes)
+
+
 async def _platform(session: AsyncSession, merchant_id: str, member_id: str) -> str | None:
     directory = session.info.get("members")
     if directory is None:
