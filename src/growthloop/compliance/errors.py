@@ -1,4 +1,4 @@
-from growthloop.core.errors import Invalid
+from growthloop.core.errors import Conflict, Invalid
 
 
 class UnknownPurpose(Invalid):
@@ -19,3 +19,8 @@ class SeparateConsentRequired(Invalid):
 class NoPurposes(Invalid):
     code = "no_purposes"
     message = "Name at least one purpose."
+
+
+class NoDeletionPending(Conflict):
+    code = "no_deletion_pending"
+    message = "There is no pending deletion request to cancel."

@@ -1,11 +1,19 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Boolean, Index, String
+from sqlalchemy import JSON, Boolean, Index, String
 from sqlalchemy.orm import Mapped
 
-from growthloop.core.models import Base, col, created_column, id_column, merchant_column
+from growthloop.core.models import (
+    Base,
+    UTCDateTime,
+    col,
+    created_column,
+    id_column,
+    merchant_column,
+)
 
 
 class ConsentRecord(Base):
@@ -40,3 +48,24 @@ class ConsentState(Base):
     platform: Mapped[str | None] = col(String(16), pii=None)
     record_id: Mapped[str] = col(String(26), nullable=False, pii=None)
     updated_at: Mapped[datetime] = created_column()
+
+
+class DeletionRequest(Base):
+    """A member's request to delete their account (注销): carried out when its cooling-off
+    period ends unless the member cancels; the receipt says what was erased, without any
+    personal data."""
+
+    __tablename__ = "deletion_requests"
+
+    id: Mapped[str] = id_column()
+    merchant_id: Mapped[str] = merchant_column()
+    member_id: Mapped[str] = col(String(26), nullable=False, index=True, pii=None)
+    status: Mapped[str] = col(String(16), nullable=False, pii=None)  # pending|cancelled|done
+    requested_at: Mapped[datetime] = created_column()
+    scheduled_for: Mapped[datetime] = col(UTCDateTime(), nullable=False, index=True, pii=None)
+    deadline: Mapped[datetime] = col(UTCDateTime(), nullable=False, pii=None)
+    cancelled_at: Mapped[datetime | None] = col(UTCDateTime(), pii=None)
+    done_at: Mapped[datetime | None] = col(UTCDateTime(), pii=None)
+    receipt: Mapped[dict[str, Any] | None] = col(JSON, pii=None)
+
+    __table_args__ = (Index("ix_deletion_requests_status_due", "status", "scheduled_for"),)

@@ -192,6 +192,11 @@ async def _admin(request: Request, token: str, session: AsyncSession) -> AdminPr
     return principal
 
 
+def member_scope(member_id: str) -> str:
+    """The idempotency scope of a member's requests (the erasure finds them by it)."""
+    return f"member:{member_id}"
+
+
 async def caller_scope(request: Request, session: AsyncSession) -> str | None:
     """Who is calling, verified: `member:<id>`, `admin:<id>`, or `anonymous` without a
     token; None when a token is present but not valid now (expired, revoked, forged).
@@ -206,7 +211,7 @@ async def caller_scope(request: Request, session: AsyncSession) -> str | None:
     try:
         if kind == "admin":
             return f"admin:{(await _admin(request, token, session)).admin_id}"
-        return f"member:{(await _member(request, token, session)).member_id}"
+        return member_scope((await _member(request, token, session)).member_id)
     except Unauthenticated:
         return None
 

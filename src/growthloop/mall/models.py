@@ -102,7 +102,11 @@ class Redemption(Base):
     ship_name: Mapped[str | None] = col(String(50), pii=SHIPPING)
     ship_phone: Mapped[str | None] = col(String(20), pii=SHIPPING)
     ship_address: Mapped[str | None] = col(String(200), pii=SHIPPING)
-    tracking_no: Mapped[str | None] = col(String(64), pii=None)
+    # A courier's tracking number leads to the recipient's name, phone and address.
+    tracking_no: Mapped[str | None] = col(
+        String(64),
+        pii=Personal(Category.CONTACT, "ship the physical gift the member redeemed"),
+    )
     created_at: Mapped[datetime] = created_column()
     fulfilled_at: Mapped[datetime | None] = col(UTCDateTime(), pii=None)
     cancelled_at: Mapped[datetime | None] = col(UTCDateTime(), pii=None)

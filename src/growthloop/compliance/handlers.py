@@ -1,0 +1,267 @@
+"""Compliance's and the kernel's parts of the data export and of account deletion (注销).
+
+`privacy` (consents and deletion requests):
+- erased: the current consent decisions (`consent_states`), so nothing may use the member's
+  data for any purpose any more (no points earned, no marketing) even for events that
+  arrive after the erasure;
+- kept: the consent ledger, the legally required record of what was consented or refused,
+  when and under which policy version (PIPL art. 14/15 and the burden of proof of art. 69);
+  it holds nothing about the person beyond the member id, which now names an empty member
+  row. The deletion requests stay too: they are the record that the request was carried
+  out (with a receipt of counts, never personal data).
+
+`records` (the kernel's tables):
+- audit log: entries stay (who did what, when, to which subject: the record PIPL art. 54
+  audits rely on), but the `details` of the member's entries become {} unless every detail
+  is a known non-personal one (amounts, statuses, purposes, policy versions);
+- outbox: every event row of the member is deleted, dispatched or not: payloads carry
+  login codes and referral codes, and an undelivered one would make a subscriber act for
+  a member who no longer exists;
+- idempotency keys: rows stored under the member's caller scope are deleted (their stored
+  responses are copies of what the member was shown, personal data included);
+- stock pool holders: the member's units per flash-sale pool are deleted. They only cap
+  what that member id may take, and the erased id can never take again (its tokens are
+  dead, a new login is a new member); a unit given back later still returns to the pool.
+  The campaign's own purchases remain the truth the pool is reloaded from.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from growthloop.compliance.models import ConsentRecord, ConsentState, DeletionRequest
+from growthloop.compliance.registry import Erasure, PrivacyHandler
+from growthloop.core import auth
+from growthloop.core.audit import AuditEntry
+from growthloop.core.events import OutboxEvent
+from growthloop.core.idempotency import IdempotencyRecord, digest
+from growthloop.core.stock.sql import StockPoolHolder
+
+SYNC = {"synchronize_session": False}
+
+# Audit details that never hold personal data: kept on the erased member's entries. Any
+# other key (a free-text reason an operator typed, say) blanks the entry's details.
+NON_PERSONAL_DETAILS = frozenset(
+    {
+        "amount",
+        "exchanges",
+        "fields",
+        "granted",
+        "issued",
+        "net",
+        "platform",
+        "points",
+        "policy_version",
+        "purpose",
+        "quantity",
+        "role",
+        "scheduled_for",
+        "sections",
+        "skipped",
+        "source",
+        "status",
+        "status_before",
+        "tracked",
+    }
+)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _count(result: Any) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def _harmless(value: Any) -> bool:
+    if value is None or isinstance(value, bool | int):
+        return True
+    if isinstance(value, str):
+        return len(value) <= 64
+    if isinstance(value, list):
+        return all(isinstance(v, str | int) and not isinstance(v, bool) for v in value)
+    return False
+
+
+def non_personal(details: dict[str, Any]) -> bool:
+    """True if every detail is a known non-personal one with a plain value."""
+    return all(k in NON_PERSONAL_DETAILS and _harmless(v) for k, v in details.items())
+
+
+# ---- consents and deletion requests -------------------------------------------------------
+
+
+async def export_privacy(session: AsyncSession, merchant_id: str, member_id: str) -> dict[str, Any]:
+    states = await session.scalars(
+        select(ConsentState)
+        .where(ConsentState.merchant_id == merchant_id, ConsentState.member_id == member_id)
+        .order_by(ConsentState.purpose)
+    )
+    ledger = await session.scalars(
+        select(ConsentRecord)
+        .where(ConsentRecord.merchant_id == merchant_id, ConsentRecord.member_id == member_id)
+        .order_by(ConsentRecord.id)
+    )
+    requests = await session.scalars(
+        select(DeletionRequest)
+        .where(DeletionRequest.merchant_id == merchant_id, DeletionRequest.member_id == member_id)
+        .order_by(DeletionRequest.id)
+    )
+    return {
+        "consents": [
+            {
+                "purpose": s.purpose,
+                "granted": s.granted,
+                "policy_version": s.policy_version,
+                "platform": s.platform,
+                "updated_at": _iso(s.updated_at),
+            }
+            for s in states
+        ],
+        "consent_history": [
+            {
+                "purpose": r.purpose,
+                "granted": r.granted,
+                "policy_version": r.policy_version,
+                "platform": r.platform,
+                "source": r.source,
+                "at": _iso(r.created_at),
+            }
+            for r in ledger
+        ],
+        "deletion_requests": [
+            {
+                "status": d.status,
+                "requested_at": _iso(d.requested_at),
+                "scheduled_for": _iso(d.scheduled_for),
+                "cancelled_at": _iso(d.cancelled_at),
+                "done_at": _iso(d.done_at),
+            }
+            for d in requests
+        ],
+    }
+
+
+async def erase_privacy(session: AsyncSession, erasure: Erasure) -> dict[str, int]:
+    m, who = erasure.merchant_id, erasure.member_id
+    states = await session.execute(
+        delete(ConsentState).where(ConsentState.merchant_id == m, ConsentState.member_id == who),
+        execution_options=SYNC,
+    )
+    ledger = await session.execute(
+        select(ConsentRecord.id).where(
+            ConsentRecord.merchant_id == m, ConsentRecord.member_id == who
+        )
+    )
+    return {"consent_states": _count(states), "consent_records_kept": len(ledger.all())}
+
+
+PRIVACY = PrivacyHandler(
+    section="privacy",
+    tables=("consent_states", "consent_ledger", "deletion_requests"),
+    export=export_privacy,
+    erase=erase_privacy,
+    keeps=(
+        "the consent ledger (purpose, decision, time, policy version, platform), the legally "
+        "required record of consent, holding nothing beyond the anonymous member id; the "
+        "deletion requests, the record that this erasure was carried out"
+    ),
+)
+
+
+# ---- the kernel's tables ------------------------------------------------------------------
+
+
+def _audit_of(merchant_id: str, member_id: str) -> Any:
+    return and_(
+        AuditEntry.merchant_id == merchant_id,
+        or_(
+            AuditEntry.member_id == member_id,
+            and_(AuditEntry.actor_type == "member", AuditEntry.actor_id == member_id),
+            and_(AuditEntry.subject_type == "member", AuditEntry.subject_id == member_id),
+        ),
+    )
+
+
+def member_scope(member_id: str) -> str:
+    """The idempotency scope of the member's requests (`core.auth.caller_scope`, digested
+    by `core.routing`)."""
+    return digest(auth.member_scope(member_id))
+
+
+async def export_records(session: AsyncSession, merchant_id: str, member_id: str) -> dict[str, Any]:
+    entries = await session.scalars(
+        select(AuditEntry).where(_audit_of(merchant_id, member_id)).order_by(AuditEntry.id)
+    )
+    holdings = await session.execute(
+        select(StockPoolHolder.pool, StockPoolHolder.units)
+        .where(StockPoolHolder.holder == member_id)
+        .order_by(StockPoolHolder.pool)
+    )
+    return {
+        "audit_log": [
+            {
+                "action": e.action,
+                "actor_type": e.actor_type,
+                "subject_type": e.subject_type,
+                "subject_id": e.subject_id,
+                "details": dict(e.details),
+                "at": _iso(e.created_at),
+            }
+            for e in entries
+        ],
+        "stock_holdings": [{"pool": pool, "units": units} for pool, units in holdings],
+    }
+
+
+async def erase_records(session: AsyncSession, erasure: Erasure) -> dict[str, int]:
+    m, who = erasure.merchant_id, erasure.member_id
+    entries = (
+        await session.execute(select(AuditEntry.id, AuditEntry.details).where(_audit_of(m, who)))
+    ).all()
+    blank = [i for i, details in entries if details and not non_personal(dict(details))]
+    for start in range(0, len(blank), 500):
+        await session.execute(
+            update(AuditEntry)
+            .where(AuditEntry.id.in_(blank[start : start + 500]))
+            .values(details={}),
+            execution_options=SYNC,
+        )
+    outbox = await session.execute(
+        delete(OutboxEvent).where(OutboxEvent.merchant_id == m, OutboxEvent.member_id == who),
+        execution_options=SYNC,
+    )
+    # Neither table has a merchant column; member ids are unique across merchants.
+    keys = await session.execute(
+        delete(IdempotencyRecord).where(IdempotencyRecord.scope == member_scope(who)),
+        execution_options=SYNC,
+    )
+    holders = await session.execute(
+        delete(StockPoolHolder).where(StockPoolHolder.holder == who), execution_options=SYNC
+    )
+    return {
+        "audit_entries_kept": len(entries),
+        "audit_details_blanked": len(blank),
+        "outbox_events": _count(outbox),
+        "idempotency_keys": _count(keys),
+        "stock_pool_holders": _count(holders),
+    }
+
+
+RECORDS = PrivacyHandler(
+    section="records",
+    tables=("audit_log", "outbox_events", "idempotency_keys", "stock_pool_holders"),
+    export=export_records,
+    erase=erase_records,
+    keeps=(
+        "audit entries (actor, action, subject, time) with personal details removed: the "
+        "record of who did what and when"
+    ),
+)
+
+HANDLERS = [PRIVACY, RECORDS]

@@ -1,0 +1,74 @@
+"""Every domain answers for the personal data in its tables: what it exports for a member,
+and what it erases when the member's account is deleted (and what it keeps, and why).
+
+Domains register a `PrivacyHandler` at start-up (the wiring does it); the data export and
+the erasure walk the registry, so a domain that lands later plugs in without compliance
+knowing it. `tables` names the tables a handler answers for: the data-map test fails on a
+table holding a member's data that no handler claims.
+
+Stores outside the database (the event store) register a `StoreEraser`: it runs after the
+erasure's transaction committed, with every identifier the handlers collected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from growthloop.core.models import Personal
+
+
+@dataclass
+class Erasure:
+    merchant_id: str
+    member_id: str
+    now: datetime
+    # Identifiers of the member found while erasing (platform ids, device ids): what the
+    # stores outside the database must also forget.
+    identifiers: set[str] = field(default_factory=set)
+
+
+ExportFn = Callable[[AsyncSession, str, str], Awaitable[Any]]
+EraseFn = Callable[[AsyncSession, Erasure], Awaitable[dict[str, int]]]
+StoreEraser = Callable[[Erasure], Awaitable[dict[str, int]]]
+
+
+@dataclass(frozen=True)
+class PrivacyHandler:
+    section: str  # the export's section and the receipt's line
+    tables: tuple[str, ...]
+    export: ExportFn
+    erase: EraseFn
+    keeps: str = ""  # what stays after erasure, and why (shown in the receipt)
+
+
+@dataclass
+class PrivacyRegistry:
+    handlers: list[PrivacyHandler] = field(default_factory=list)
+    stores: dict[str, StoreEraser] = field(default_factory=dict)
+    # Run after each erasure (the embedded database's clean-up).
+    after_erasure: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    # Personal data held outside the models (the event store's columns), for the notice.
+    data_map: dict[str, Personal] = field(default_factory=dict)
+
+    def register(self, handler: PrivacyHandler) -> None:
+        if any(h.section == handler.section for h in self.handlers):
+            raise ValueError(f"a privacy handler for {handler.section!r} is registered already")
+        self.handlers.append(handler)
+
+    def register_store(self, name: str, eraser: StoreEraser) -> None:
+        self.stores[name] = eraser
+
+    def tables(self) -> set[str]:
+        return {t for h in self.handlers for t in h.tables}
+
+
+def registry_of(session: AsyncSession) -> PrivacyRegistry:
+    registry = session.info.get("privacy")
+    if not isinstance(registry, PrivacyRegistry):
+        raise RuntimeError("no privacy registry in this session; the wiring builds it")
+    return registry

@@ -1,0 +1,105 @@
+"""Loyalty's part of the data export and of account deletion (注销).
+
+Erased: the member's points are voided and their whole standing goes: the account
+(`member_loyalty`: points, growth, tier, streak), every points batch, every ledger entry,
+their login days and growth entries, all deleted together in the erasure's transaction.
+The account and the ledger leave together, so every remaining member's balance still
+equals the sum of their ledger, and the erased member has neither.
+
+Kept: nothing. Points are a promise of the merchant to a member, not money paid; orders
+and payments (kept elsewhere) hold what accounting needs, including the points deduction
+of each order. Points sent to a partner through the alliance live in the partner's ledger.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from growthloop.compliance.registry import Erasure, PrivacyHandler
+from growthloop.loyalty.models import GrowthEntry, LedgerEntry, LoginDay, MemberLoyalty, PointsBatch
+
+_MEMBER_TABLES = (MemberLoyalty, PointsBatch, LedgerEntry, LoginDay, GrowthEntry)
+
+
+def _iso(value: datetime | date | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+async def export(session: AsyncSession, merchant_id: str, member_id: str) -> dict[str, Any]:
+    def mine(model: Any) -> Any:
+        return select(model).where(model.merchant_id == merchant_id, model.member_id == member_id)
+
+    account = (await session.execute(mine(MemberLoyalty))).scalar_one_or_none()
+    ledger = await session.scalars(mine(LedgerEntry).order_by(LedgerEntry.id))
+    batches = await session.scalars(mine(PointsBatch).order_by(PointsBatch.id))
+    growth = await session.scalars(mine(GrowthEntry).order_by(GrowthEntry.at, GrowthEntry.id))
+    days = await session.scalars(mine(LoginDay).order_by(LoginDay.day))
+    return {
+        "membership": None
+        if account is None
+        else {
+            "tier": account.tier,
+            "tier_since": _iso(account.tier_since),
+            "points": account.points,
+            "growth": account.growth,
+            "login_days": account.login_days,
+            "invites": account.invites,
+            "enrolled_at": _iso(account.enrolled_at),
+            "checkin_streak": account.checkin_streak,
+            "last_checkin_day": _iso(account.last_checkin_day),
+        },
+        "ledger": [
+            {
+                "delta": e.delta,
+                "balance_after": e.balance_after,
+                "reason": e.reason,
+                "ref": e.ref,
+                "expires_at": _iso(e.expires_at),
+                "created_at": _iso(e.created_at),
+            }
+            for e in ledger
+        ],
+        "batches": [
+            {
+                "amount": b.amount,
+                "remaining": b.remaining,
+                "expires_at": _iso(b.expires_at),
+                "created_at": _iso(b.created_at),
+            }
+            for b in batches
+        ],
+        "growth": [{"metric": g.metric, "amount": g.amount, "at": _iso(g.at)} for g in growth],
+        "login_days": [d.day.isoformat() for d in days],
+    }
+
+
+async def erase(session: AsyncSession, erasure: Erasure) -> dict[str, int]:
+    m, who = erasure.merchant_id, erasure.member_id
+    balance = (
+        await session.execute(
+            select(MemberLoyalty.points).where(
+                MemberLoyalty.merchant_id == m, MemberLoyalty.member_id == who
+            )
+        )
+    ).scalar_one_or_none()
+    counts = {"points_voided": int(balance or 0)}
+    for model in _MEMBER_TABLES:
+        result = await session.execute(
+            delete(model).where(model.merchant_id == m, model.member_id == who),
+            execution_options={"synchronize_session": False},
+        )
+        counts[model.__tablename__] = int(getattr(result, "rowcount", 0) or 0)
+    return counts
+
+
+HANDLER = PrivacyHandler(
+    section="loyalty",
+    tables=tuple(model.__tablename__ for model in _MEMBER_TABLES),
+    export=export,
+    erase=erase,
+    keeps="nothing: the points are voided and the account, batches and ledger deleted together",
+)

@@ -1,0 +1,100 @@
+"""The points mall's part of the data export and of account deletion (注销).
+
+Erased: the shipping name, phone and address of every redemption of the member, the
+courier's tracking number (with it anyone can look the recipient up at the courier), and
+the voucher code (a pending voucher is a bearer code of a member who no longer exists:
+nobody may use it at the counter afterwards). The per-reward counters of the member
+(`mall_member_counts`) are deleted: they only cap that member's redemptions.
+
+Kept: the redemptions themselves (reward, quantity, points spent, status, times), without
+the person: each one took units from a reward's stock (`mall_rewards.redeemed` counts
+them) and a physical gift is stock the merchant accounts for. `member_id` stays as the
+id of the member row the identity handler emptied.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from growthloop.compliance.registry import Erasure, PrivacyHandler
+from growthloop.mall.models import MemberRedemptionCount, Redemption
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+async def export(session: AsyncSession, merchant_id: str, member_id: str) -> list[dict[str, Any]]:
+    rows = await session.scalars(
+        select(Redemption)
+        .where(Redemption.merchant_id == merchant_id, Redemption.member_id == member_id)
+        .order_by(Redemption.created_at, Redemption.id)
+    )
+    return [
+        {
+            "id": r.id,
+            "reward_id": r.reward_id,
+            "kind": r.kind,
+            "reward_name": r.reward_name,
+            "quantity": r.quantity,
+            "points": r.points,
+            "status": r.status,
+            "code": r.code,
+            "coupon_ids": list(r.coupon_ids),
+            "shipping": None
+            if r.ship_name is None and r.ship_phone is None and r.ship_address is None
+            else {"name": r.ship_name, "phone": r.ship_phone, "address": r.ship_address},
+            "tracking_no": r.tracking_no,
+            "created_at": _iso(r.created_at),
+            "fulfilled_at": _iso(r.fulfilled_at),
+            "cancelled_at": _iso(r.cancelled_at),
+        }
+        for r in rows
+    ]
+
+
+async def erase(session: AsyncSession, erasure: Erasure) -> dict[str, int]:
+    m, who = erasure.merchant_id, erasure.member_id
+    sync = {"synchronize_session": False}
+    mine = Redemption.merchant_id == m, Redemption.member_id == who
+    kept = len((await session.execute(select(Redemption.id).where(*mine))).scalars().all())
+    personal = (
+        Redemption.ship_name,
+        Redemption.ship_phone,
+        Redemption.ship_address,
+        Redemption.tracking_no,
+        Redemption.code,
+    )
+    stripped = await session.execute(
+        update(Redemption)
+        .where(*mine, or_(*(c.is_not(None) for c in personal)))
+        .values({c.key: None for c in personal}),
+        execution_options=sync,
+    )
+    counts = await session.execute(
+        delete(MemberRedemptionCount).where(
+            MemberRedemptionCount.merchant_id == m, MemberRedemptionCount.member_id == who
+        ),
+        execution_options=sync,
+    )
+    return {
+        "redemptions_kept_anonymous": kept,
+        "redemptions_stripped": int(getattr(stripped, "rowcount", 0) or 0),
+        "mall_member_counts": int(getattr(counts, "rowcount", 0) or 0),
+    }
+
+
+HANDLER = PrivacyHandler(
+    section="mall",
+    tables=("mall_redemptions", "mall_member_counts"),
+    export=export,
+    erase=erase,
+    keeps=(
+        "redemptions (reward, quantity, points, status, times) without shipping details, "
+        "tracking number or voucher code: rewards' stock accounting counts them"
+    ),
+)
