@@ -131,6 +131,8 @@ async def snapshot(t: Tenant) -> dict[str, Any]:
         "my_distribution": ("/v1/me/distribution", t.member),
         "alert_rules": ("/v1/admin/analytics/alert-rules", t.admin),
         "alerts": ("/v1/admin/analytics/alerts", t.admin),
+        "my_deletion": ("/v1/me/deletion", t.member),
+        "deletions": ("/v1/admin/privacy/deletions", t.admin),
         "overview": ("/v1/admin/analytics/overview", t.admin),
     }
     state: dict[str, Any] = {}
@@ -154,6 +156,7 @@ async def snapshot(t: Tenant) -> dict[str, Any]:
             "invite_rules",
             "my_shares",
             "alerts",
+            "deletions",
         )
         params = {"limit": 100} if name in paged else None
         r = await c.get(path, params=params, headers=headers)
@@ -698,6 +701,12 @@ async def build_alliance_exchange(t: Tenant) -> Req:
     return Req(json={"partnership_id": partnership["id"], "points": 1})
 
 
+async def build_pending_deletion(t: Tenant) -> Req:
+    r = await t.client.post("/v1/me/deletion", headers=t.member)
+    assert r.status_code == 200, r.text
+    return Req()
+
+
 ANALYTICS_RANGE = {"from": "2026-03-01", "to": "2026-03-02"}
 
 
@@ -891,6 +900,7 @@ ROUTES: list[Route] = [
     Route("GET", "/v1/me/coupons", By.MEMBER, 200, build_nothing, T.LIST, lists="my_coupons"),
     # compliance: the policy is public (shown before login); consents describe the caller
     Route("GET", "/v1/privacy/policy", By.PUBLIC, 200, build_nothing, T.NONE),
+    Route("GET", "/v1/privacy/notice", By.PUBLIC, 200, build_nothing, T.NONE),
     Route("GET", "/v1/me/consents", By.MEMBER, 200, build_nothing, T.SELF),
     Route("PUT", "/v1/me/consents", By.MEMBER, 200, build_consents, T.SELF),
     Route("GET", "/v1/me/consents/history", By.MEMBER, 200, build_nothing, T.SELF),
@@ -1076,6 +1086,14 @@ ROUTES: list[Route] = [
           build_alert_rule, T.OBJECT, P.MARKETING_WRITE),
     Route("GET", "/v1/admin/analytics/alerts", By.ADMIN, 200, build_nothing, T.LIST,
           P.ANALYTICS_READ, lists="alerts"),
+    # privacy requests: the member's own; the queue and the audit log for privacy staff
+    Route("POST", "/v1/me/data-export", By.MEMBER, 200, build_nothing, T.SELF),
+    Route("POST", "/v1/me/deletion", By.MEMBER, 200, build_nothing, T.SELF),
+    Route("GET", "/v1/me/deletion", By.MEMBER, 200, build_nothing, T.SELF),
+    Route("POST", "/v1/me/deletion/cancel", By.MEMBER, 200, build_pending_deletion, T.SELF),
+    Route("GET", "/v1/admin/privacy/deletions", By.ADMIN, 200, build_nothing, T.LIST,
+          P.PRIVACY_HANDLE, lists="deletions"),
+    Route("GET", "/v1/admin/audit", By.ADMIN, 200, build_nothing, T.SELF, P.PRIVACY_HANDLE),
 ]
 # fmt: on
 ROUTE_TABLE = {route.key: route for route in ROUTES}
@@ -1232,6 +1250,9 @@ async def _seed(t: Tenant) -> dict[str, set[str]]:
     )
     assert fired.status_code == 200 and fired.json() is not None, fired.text
     alert = fired.json()
+    asked = await t.client.post("/v1/me/deletion", headers=t.member)
+    assert asked.status_code == 200, asked.text
+    deletion = asked.json()["request_id"]
     return {
         "products": {product["id"]},
         "categories": {category["id"]},
@@ -1250,6 +1271,7 @@ async def _seed(t: Tenant) -> dict[str, set[str]]:
         "invite_rules": {invite_rule["id"]},
         "alert_rules": {rule_id},
         "alerts": {alert["id"]},
+        "deletions": {deletion},
     }
 
 

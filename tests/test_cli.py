@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
@@ -9,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -218,3 +220,71 @@ async def test_import_semantics(client: httpx.AsyncClient, rt: Runtime, tmp_path
     broken.write_text("member_external_id,amount\nx,1\n", encoding="utf-8")
     with pytest.raises(ImportFailed, match="ordered_at"):
         await import_orders_csv(rt, shop.merchant_id, broken)
+
+
+async def _member_asking_deletion(data_dir: Path, merchant_id: str) -> str:
+    """A member of the shop, logged in and asking for deletion, made in this process on
+    the server's data dir; returns their token."""
+    from growthloop.compliance import deletion
+    from growthloop.config import Settings
+    from growthloop.identity import service as identity
+    from growthloop.identity.platforms import DevAdapter
+    from growthloop.wiring import build_runtime
+
+    rt = build_runtime(Settings(data_dir=data_dir, run_sweeper=False))
+    try:
+        async with rt.db.unit_of_work() as uow:
+            login = await identity.login_member(
+                uow.session,
+                merchant_id=merchant_id,
+                platform="dev",
+                code="leaving-member",
+                adapters={"dev": DevAdapter()},
+                clock=rt.clock,
+            )
+            member_id = login.member.id
+            await deletion.request_deletion(uow.session, merchant_id, member_id, 7)
+        return rt.tokens.issue("member", member_id, merchant_id, rt.clock.now(), timedelta(days=1))
+    finally:
+        await rt.analytics.close()
+        await rt.db.dispose()
+
+
+def test_compliance_run_due_while_serving(server: tuple[Path, str]) -> None:
+    """`growthloop compliance run-due --now` erases a member while `serve` runs on the same
+    data dir (the embedded event store does not lock the command out)."""
+    data_dir, base = server
+    created = json.loads(
+        run_cli(
+            data_dir,
+            "merchant",
+            "create",
+            "--name",
+            "茶",
+            "--admin-email",
+            "a@b.test",
+            "--admin-password",
+            "owner-password",
+            "--json",
+        ).stdout
+    )
+    token = asyncio.run(_member_asking_deletion(data_dir, created["merchant_id"]))
+    me = {"Authorization": f"Bearer {token}"}
+    # The server takes the member's SDK events meanwhile.
+    events = [{"event": "view", "distinct_id": "leaving-member"}]
+    r = httpx.post(
+        f"{base}/v1/ingest/batch",
+        json={"events": events},
+        headers={"X-Ingest-Key": created["ingest_key"]},
+    )
+    assert r.json()["accepted"] == 1
+    assert httpx.get(f"{base}/v1/me", headers=me).status_code == 200
+
+    due = run_cli(data_dir, "compliance", "run-due")
+    assert json.loads(due.stdout) == {"carried_out": 0}, due.stderr  # still cooling off
+    done = run_cli(data_dir, "compliance", "run-due", "--now")
+    assert json.loads(done.stdout) == {"carried_out": 1}, done.stderr
+    assert httpx.get(f"{base}/v1/me", headers=me).status_code == 401
+    for path in data_dir.rglob("*"):
+        if path.is_file() and path.suffix != ".parquet":
+            assert b"leaving-member" not in path.read_bytes(), path

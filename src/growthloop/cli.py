@@ -21,8 +21,10 @@ app = typer.Typer(
 )
 merchant_app = typer.Typer(help="Manage merchants.", no_args_is_help=True)
 import_app = typer.Typer(help="Bulk-load historical data.", no_args_is_help=True)
+compliance_app = typer.Typer(help="Privacy requests.", no_args_is_help=True)
 app.add_typer(merchant_app, name="merchant")
 app.add_typer(import_app, name="import")
+app.add_typer(compliance_app, name="compliance")
 
 Host = Annotated[str, typer.Option(help="Interface to listen on.")]
 Port = Annotated[int, typer.Option(help="Port to listen on.")]
@@ -181,6 +183,29 @@ def import_orders(
         typer.echo(f"import failed: {exc}", err=True)
         raise typer.Exit(1) from None
     typer.echo(json.dumps(summary))
+
+
+@compliance_app.command("run-due")
+def compliance_run_due(
+    now: Annotated[
+        bool, typer.Option("--now", help="Every pending request, cooling-off period or not.")
+    ] = False,
+) -> None:
+    """Carry out the account deletions that are due (注销), as the worker does."""
+    from growthloop.compliance import deletion
+
+    settings = Settings()
+
+    async def run() -> int:
+        rt = await _prepared(settings)
+        try:
+            return await deletion.run_due(rt.db, rt.privacy, rt.clock, every=now)
+        finally:
+            await rt.analytics.close()
+            await rt.db.dispose()
+
+    done = asyncio.run(run())
+    typer.echo(json.dumps({"carried_out": done}))
 
 
 def main() -> None:

@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     # carrier's NAT or a campus network, so the per-address limit is loose.
     flash_sale_attempts_per_member: int = Field(20, ge=1)
     flash_sale_attempts_per_ip: int = Field(2000, ge=1)
+    # 注销: days a deletion request waits (the member may cancel) before it is carried out;
+    # always within the 15 working days the rules allow.
+    deletion_cooling_days: int = Field(7, ge=0, le=15)
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:

@@ -434,8 +434,8 @@ def _demo_events(
         local = datetime.combine(day, datetime.min.time(), tzinfo=tz)
         at = (local + timedelta(hours=rng.uniform(9.5, 21.5))).astimezone(UTC)
         # Half the visits come through something trackable: the table's QR code, a search.
-        channel = rng.choices(VISIT_CHANNELS, [50, 25, 12, 8, 5])[0]
-        add("member.login", member_id, member_id, at, platform, channel=channel)
+        came_by = rng.choices(VISIT_CHANNELS, [50, 25, 12, 8, 5])[0]
+        add("member.login", member_id, member_id, at, platform, channel=came_by)
         for k in range(rng.choices([1, 2, 3], [5, 3, 2])[0]):
             add(
                 "page_view",

@@ -7,17 +7,30 @@ from __future__ import annotations
 
 from functools import partial
 
+from growthloop.alliance import privacy as alliance_privacy
 from growthloop.analytics import alerts as analytics_alerts
+from growthloop.analytics import privacy as analytics_privacy
 from growthloop.analytics import service as analytics
 from growthloop.analytics import tasks as analytics_tasks
 from growthloop.analytics.backends import open_event_store
 from growthloop.analytics.pipeline import MemoryRecentIds, Pipeline, RedisRecentIds
+from growthloop.analytics.rows import EVENT_DATA_MAP
+from growthloop.campaigns.bargains import privacy as bargains_privacy
 from growthloop.campaigns.bargains import service as bargains
+from growthloop.campaigns.distribution import privacy as distribution_privacy
 from growthloop.campaigns.distribution import service as distribution
+from growthloop.campaigns.flash_sales import privacy as flash_sales_privacy
 from growthloop.campaigns.flash_sales import service as flash_sales
+from growthloop.campaigns.group_buys import privacy as group_buys_privacy
 from growthloop.campaigns.group_buys import service as group_buys
+from growthloop.campaigns.invites import privacy as invites_privacy
 from growthloop.campaigns.invites import service as invites
+from growthloop.campaigns.lotteries import privacy as lotteries_privacy
+from growthloop.campaigns.shares import privacy as shares_privacy
 from growthloop.campaigns.shares import service as shares
+from growthloop.compliance import deletion
+from growthloop.compliance import handlers as compliance_handlers
+from growthloop.compliance.registry import PrivacyRegistry
 from growthloop.config import Settings
 from growthloop.core import idempotency
 from growthloop.core.auth import TokenCodec
@@ -28,13 +41,19 @@ from growthloop.core.jobs import Sweeper
 from growthloop.core.kv import make_counters, redis_client
 from growthloop.core.runtime import Runtime
 from growthloop.core.stock import PoolState, StockBackend, choose_backend, make_stock_backend
+from growthloop.identity import privacy as identity_privacy
 from growthloop.identity import service as identity
 from growthloop.identity.platforms import DevAdapter
 from growthloop.identity.service import IdentityDirectory, IdentityMembers, IdentityPrincipals
+from growthloop.loyalty import privacy as loyalty_privacy
 from growthloop.loyalty import service as loyalty
+from growthloop.mall import privacy as mall_privacy
+from growthloop.orders import privacy as orders_privacy
 from growthloop.orders import service as orders
+from growthloop.payments import privacy as payments_privacy
 from growthloop.payments import service as payments
 from growthloop.payments.backends.sandbox import SandboxGateway
+from growthloop.promotions import privacy as promotions_privacy
 from growthloop.promotions import service as promotions
 
 
@@ -76,9 +95,51 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
         "stock": rt.stock,
         "analytics": rt.analytics,
     }
+    rt.privacy = _privacy(rt)
+    db.session_info["privacy"] = rt.privacy
     _subscribe(rt)
     _sweeps(rt)
     return rt
+
+
+def _privacy(rt: Runtime) -> PrivacyRegistry:
+    """Each domain answers for its tables in the data export and the account erasure."""
+    registry = PrivacyRegistry()
+    for module in (
+        identity_privacy,
+        orders_privacy,
+        payments_privacy,
+        loyalty_privacy,
+        promotions_privacy,
+        mall_privacy,
+        alliance_privacy,
+        compliance_handlers,
+        # Before the campaigns: it gathers the member's device ids that shares strips.
+        analytics_privacy,
+        flash_sales_privacy,
+        group_buys_privacy,
+        bargains_privacy,
+        distribution_privacy,
+        invites_privacy,
+        shares_privacy,
+        lotteries_privacy,
+    ):
+        for handler in getattr(module, "HANDLERS", None) or [module.HANDLER]:
+            registry.register(handler)
+    store = rt.analytics.store
+    registry.register_store("events", partial(analytics_privacy.erase_events, store))
+    registry.data_map.update({f"events.{k}": v for k, v in EVENT_DATA_MAP.items() if v is not None})
+    if rt.settings.is_sqlite:
+        registry.after_erasure.append(partial(_sqlite_forget, rt.db))
+    return registry
+
+
+async def _sqlite_forget(db: Database) -> None:
+    """After an erasure: `secure_delete` (on for every connection) zeroed the freed space;
+    a truncating checkpoint moves the write-ahead log's pages home and empties the log, so
+    no old page of the member's rows stays in the data dir."""
+    async with db.engine.connect() as conn:
+        await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 async def load_pool(db: Database, pool: str) -> PoolState | None:
@@ -177,6 +238,7 @@ def _sweeps(rt: Runtime) -> None:
     )
     rt.sweeper.add("events.dispatch", partial(rt.bus.dispatch_pending, rt.db, rt.clock))
     rt.sweeper.add("idempotency.purge", partial(_purge_idempotency, rt))
+    rt.sweeper.add("compliance.deletions", partial(deletion.run_due, rt.db, rt.privacy, rt.clock))
     rt.sweeper.add("analytics.flush", partial(analytics.flush_outbox, rt.db, rt.analytics))
     rt.sweeper.add("analytics.maintain", partial(analytics_tasks.maintain_store, rt.analytics))
     rt.sweeper.add(

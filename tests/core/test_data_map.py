@@ -36,3 +36,9 @@ def test_identifiers_are_declared_personal() -> None:
         and not isinstance(pii_of(column), Personal)
     ]
     assert wrong == []
+
+
+def test_every_event_store_column_is_declared() -> None:
+    from growthloop.analytics.rows import COLUMNS, EVENT_DATA_MAP
+
+    assert [name for name, _, _ in COLUMNS] == list(EVENT_DATA_MAP)

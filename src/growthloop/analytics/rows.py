@@ -14,6 +14,8 @@ from typing import Any
 
 import pyarrow as pa
 
+from growthloop.core.models import Category, Personal
+
 # name, DuckDB type, ClickHouse type
 COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("merchant_id", "VARCHAR", "LowCardinality(String)"),
@@ -104,3 +106,34 @@ def overrides_to_arrow(rows: list[Override]) -> pa.Table:
     return pa.Table.from_pydict(
         {n: [getattr(r, n) for r in rows] for n in names}, schema=OVERRIDE_SCHEMA
     )
+
+
+# The event store's part of the data map (the SQL columns declare theirs on the models).
+_USAGE = Personal(
+    Category.PROFILE,
+    purpose="usage statistics to improve the service",
+    basis="consent",
+    retention="2 years, or until account deletion",
+)
+EVENT_DATA_MAP: dict[str, Personal | None] = {
+    "merchant_id": None,
+    "uuid": None,
+    "event": None,
+    "distinct_id": Personal(
+        Category.IDENTIFIER,
+        purpose="count visitors as people across devices",
+        basis="consent",
+        retention="2 years, or until account deletion",
+    ),
+    "member_id": None,
+    "time": None,
+    "received_at": None,
+    "platform": None,
+    "page": _USAGE,
+    "share_code": None,
+    "channel": _USAGE,
+    "amount": None,
+    # Free-form SDK properties: whatever the integrator tracks; location keys are kept only
+    # with the member's separate location consent (analytics.service.LOCATION_KEYS).
+    "properties": _USAGE,
+}

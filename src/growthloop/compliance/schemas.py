@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, StrictBool, StringConstraints
 
@@ -52,4 +52,34 @@ class ConsentRecordOut(BaseModel):
     policy_version: str
     platform: str | None
     source: str
+    created_at: datetime
+
+
+class DeletionOut(BaseModel):
+    request_id: str
+    status: str = Field(description="pending | cancelled | done")
+    requested_at: datetime
+    scheduled_for: datetime = Field(description="when it is carried out unless cancelled")
+    deadline: datetime = Field(description="15 working days after the request")
+    cancelled_at: datetime | None = None
+    done_at: datetime | None = None
+
+
+class DeletionQueueItem(DeletionOut):
+    id: str = Field(description="the same as request_id")
+    member_id: str
+    receipt: dict[str, Any] | None = Field(
+        None, description="what was erased and what was kept, without personal data"
+    )
+
+
+class AuditEntryOut(BaseModel):
+    id: str
+    actor_type: str
+    actor_id: str | None
+    action: str
+    subject_type: str
+    subject_id: str
+    member_id: str | None
+    details: dict[str, Any]
     created_at: datetime

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Index, String
+from sqlalchemy import JSON, Index, String, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped
 
@@ -66,3 +66,32 @@ async def record(
             created_at=now,
         )
     )
+
+
+async def entries(
+    session: AsyncSession,
+    merchant_id: str,
+    *,
+    member_id: str | None = None,
+    actor_id: str | None = None,
+    action: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = 50,
+    before_id: str | None = None,
+) -> list[AuditEntry]:
+    """The merchant's audit entries, newest first, filtered by member, actor and time."""
+    stmt = select(AuditEntry).where(AuditEntry.merchant_id == merchant_id)
+    if member_id:
+        stmt = stmt.where(AuditEntry.member_id == member_id)
+    if actor_id:
+        stmt = stmt.where(AuditEntry.actor_id == actor_id)
+    if action:
+        stmt = stmt.where(AuditEntry.action == action)
+    if since:
+        stmt = stmt.where(AuditEntry.created_at >= since)
+    if until:
+        stmt = stmt.where(AuditEntry.created_at < until)
+    if before_id:
+        stmt = stmt.where(AuditEntry.id < before_id)
+    return list((await session.scalars(stmt.order_by(AuditEntry.id.desc()).limit(limit))).all())

@@ -30,6 +30,8 @@ class Runtime:
     principals: PrincipalValidator | None = None
     # The analytics pipeline (event store, batcher, caches); built by the wiring.
     analytics: Any = None
+    # The privacy handlers every domain registers (export, erasure); built by the wiring.
+    privacy: Any = None
     # Adapters registered by their domains at start-up, by name.
     platforms: dict[str, Any] = field(default_factory=dict)
     gateways: dict[str, Any] = field(default_factory=dict)

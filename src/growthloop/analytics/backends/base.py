@@ -13,6 +13,8 @@ its own continues that list (`, mine AS (...) SELECT ...`) instead of starting a
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any, Protocol
 
@@ -29,6 +31,22 @@ HOUR_COUNTERS: tuple[tuple[str, str], ...] = (
     ("refunds", "sum(CASE WHEN event = 'order.refunded' THEN 1 ELSE 0 END)"),
     ("refunded", "sum(CASE WHEN event = 'order.refunded' THEN amount ELSE 0 END)"),
 )
+
+
+MENTION_MIN_LENGTH = 8  # shorter ids are too likely to be some other property's value
+
+
+def json_needles(ids: Iterable[str]) -> list[str]:
+    """How each id reads as a JSON string in event properties (as ingestion writes them, and
+    ASCII-escaped): what an erasure looks for in other events' properties. Ids shorter than
+    `MENTION_MIN_LENGTH` are left out: `"1"` or `"alice"` may well be anyone's value."""
+    found: set[str] = set()
+    for value in ids:
+        if len(value) < MENTION_MIN_LENGTH:
+            continue
+        found.add(json.dumps(value, ensure_ascii=False))
+        found.add(json.dumps(value))
+    return sorted(found)
 
 
 class Dialect:
@@ -107,6 +125,19 @@ class EventStore(Protocol):
 
     async def compact(self) -> int:
         """Merge small pieces; returns how many were merged away."""
+        ...
+
+    async def erase(
+        self, merchant_id: str, distinct_ids: set[str], member_id: str, pseudonym: str
+    ) -> dict[str, int]:
+        """Account deletion: the merchant's events of the person (`distinct_ids`, the ids
+        linked to them, or `member_id`) lose the person, in place and for good: their
+        distinct id becomes `pseudonym` (one anonymous visitor), member id, properties and
+        share code go; event, time, platform, page, channel and amount stay, so every
+        aggregate figure stays right. Hourly aggregates are re-keyed the same way, the
+        person's identity links are deleted, and the ids are replaced by `pseudonym` in
+        other events' properties that name them (a JSON string equal to an id). Returns
+        counts of what was rewritten."""
         ...
 
     async def count(self, merchant_id: str | None = None) -> int: ...

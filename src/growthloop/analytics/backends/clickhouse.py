@@ -9,7 +9,8 @@ Tables, in one database (`growthloop` unless the URL names another):
 - `hours`: SummingMergeTree keyed by (merchant_id, hour, distinct_id, member_id, platform)
   with the counters of `HOUR_COUNTERS`, filled by the materialized view `hours_mv` from
   every block inserted into `events` (member_id stays Nullable: `allow_nullable_key`);
-- `links`: identity overrides; `append_keys`: the keys of keyed appends.
+- `links`: identity overrides; `append_keys`: the keys of keyed appends;
+- `erasing`: the ids an erasure in progress looks for (a Memory table: never on disk).
 
 Hours. The view aggregates each inserted block as it is written, so the aggregates are
 always up to date: `roll_up()` has nothing to do (returns 0). Parts of `hours` may not be
@@ -34,6 +35,18 @@ log of `non_replicated_deduplication_window` blocks; the view's blocks derive th
 from the source's), which makes two writers racing with the same batch write it once, and
 covers a crash between the insert and the key's record: the retry finds its rows stored.
 
+Erasure (account deletion). The person's ids go into `erasing` under a random token, and
+every statement refers to them through it, never as literals: a mutation's text is kept
+(`system.mutations`, the table's `mutation_*.txt`) and a server logs queries, so ids
+written into the SQL would outlive the erasure. `events` are mutated in place (`ALTER
+TABLE ... UPDATE`, `mutations_sync = 2`). The ids are keys of `hours`, which no mutation
+may change: one insert adds, per old key, a row of negated counters (the key now sums to
+zero, which SummingMergeTree drops when it merges) and, per hour and platform, a row of
+the same counters under the pseudonym, so the `hours` relation's sums never change.
+`links` rows are deleted. `OPTIMIZE ... FINAL` then merges the partitions it rewrote. The parts
+they replace are inactive and go when the server clears them (`old_parts_lifetime`, 8
+minutes by default); chdb does not clear them while the process runs.
+
 chdb: one engine per process, at one path. Stores opened on one path share it (a
 module-level cache counts them and closes the engine with the last); another path while it
 is open is an error. Its calls are serialized with a lock. Unlike DuckDB's files, a chdb
@@ -44,8 +57,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import re
+import secrets
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
@@ -58,7 +73,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from clickhouse_connect.driver.client import Client
 
-from growthloop.analytics.backends.base import HOUR_COUNTERS, Dialect
+from growthloop.analytics.backends.base import HOUR_COUNTERS, Dialect, json_needles
 from growthloop.analytics.rows import (
     ARROW_SCHEMA,
     COLUMNS,
@@ -191,6 +206,11 @@ def _schema(db: str) -> list[tuple[str, str]]:
             "distinct_id String, person_id String, member_id Nullable(String), "
             "linked_at DateTime64(6, 'UTC')) "
             "ENGINE = MergeTree ORDER BY (merchant_id, distinct_id, linked_at)",
+        ),
+        (
+            "erasing",
+            f"CREATE TABLE IF NOT EXISTS {db}.erasing (token String, "
+            "kind LowCardinality(String), value String) ENGINE = Memory",
         ),
         (
             "append_keys",
@@ -586,6 +606,137 @@ class ClickHouseEventStore:
             f"AND database = {self.dialect.lit(self.database)} AND table IN ({tables})"
         )
         return int(rows[0][0])
+
+    # ---- erasure ---------------------------------------------------------------------
+
+    async def erase(
+        self, merchant_id: str, distinct_ids: set[str], member_id: str, pseudonym: str
+    ) -> dict[str, int]:
+        return await asyncio.to_thread(
+            self._erase_sync, _merchant(merchant_id), set(distinct_ids), member_id, pseudonym
+        )
+
+    def _erase_sync(
+        self, merchant_id: str, distinct_ids: set[str], member_id: str, pseudonym: str
+    ) -> dict[str, int]:
+        self._ensure()
+        lit = self.dialect.lit
+        m = lit(merchant_id)
+        token = secrets.token_hex(8)
+        helper = self._table("erasing")
+        ids = {i for i in distinct_ids | {member_id} if i}
+        of_token = f"FROM {helper} WHERE token = {lit(token)}"
+        idset = f"(SELECT value {of_token} AND kind = 'id')"
+        needles = f"(SELECT groupArray(value) {of_token} AND kind = 'needle')"
+        sync = {"mutations_sync": 2}
+        counts = dict.fromkeys(("events", "mentions", "hours", "links"), 0)
+        with self._engine.writing:
+            self._remember(token, ids)
+            try:
+                # The devices the store links to the person, should the database not.
+                linked = self._engine.rows(
+                    f"SELECT DISTINCT distinct_id FROM {self._table('links')} "
+                    f"WHERE merchant_id = {m} AND (person_id IN {idset} "
+                    f"OR ifNull(member_id, '') IN {idset})"
+                )
+                self._remember(token, {r[0] for r in linked if r[0]} - ids)
+                mine = f"(distinct_id IN {idset} OR ifNull(member_id, '') IN {idset})"
+                naming = f"arrayExists(x -> position(properties, x) > 0, {needles})"
+                events = self._table("events")
+                counts["events"] = self._count(f"FROM {events} WHERE merchant_id = {m} AND {mine}")
+                counts["mentions"] = self._count(
+                    f"FROM {events} WHERE merchant_id = {m} AND NOT {mine} AND {naming}"
+                )
+                if counts["mentions"]:
+                    to = lit(json.dumps(pseudonym))
+                    self._engine.command(
+                        f"ALTER TABLE {events} UPDATE properties = "
+                        f"arrayFold((acc, x) -> replaceAll(acc, x, {to}), {needles}, properties) "
+                        f"WHERE merchant_id = {m} AND NOT {mine} AND {naming}",
+                        settings=sync,
+                    )
+                if counts["events"]:
+                    self._engine.command(
+                        f"ALTER TABLE {events} UPDATE distinct_id = {lit(pseudonym)}, "
+                        "member_id = NULL, properties = '{}', share_code = NULL "
+                        f"WHERE merchant_id = {m} AND {mine}",
+                        settings=sync,
+                    )
+                counts["hours"] = self._rekey_hours(m, mine, lit(pseudonym))
+                links = self._table("links")
+                linked_rows = (
+                    f"merchant_id = {m} AND (distinct_id IN {idset} OR person_id IN {idset} "
+                    f"OR ifNull(member_id, '') IN {idset})"
+                )
+                counts["links"] = self._count(f"FROM {links} WHERE {linked_rows}")
+                if counts["links"]:
+                    self._engine.command(
+                        f"ALTER TABLE {links} DELETE WHERE {linked_rows}", settings=sync
+                    )
+                # Merge what was rewritten: only the partitions the pseudonym is in (an
+                # erasure must not rewrite a whole store), and `links` (not partitioned).
+                marked = (
+                    f"merchant_id = {m} AND (distinct_id = {lit(pseudonym)} "
+                    f"OR position(properties, {lit(json.dumps(pseudonym))}) > 0)"
+                )
+                if counts["events"] + counts["mentions"]:
+                    self._optimize("events", marked)
+                if counts["hours"]:
+                    self._optimize("hours", f"merchant_id = {m} AND distinct_id = {lit(pseudonym)}")
+                if counts["links"]:
+                    self._engine.command(f"OPTIMIZE TABLE {links} FINAL")
+            finally:
+                self._engine.command(
+                    f"ALTER TABLE {helper} DELETE WHERE token = {lit(token)}", settings=sync
+                )
+        return counts
+
+    def _optimize(self, name: str, where: str) -> None:
+        """`OPTIMIZE ... FINAL` of each partition of the table holding rows `where`."""
+        table = self._table(name)
+        found = self._engine.rows(f"SELECT DISTINCT _partition_id FROM {table} WHERE {where}")
+        for (partition,) in sorted(found):
+            self._engine.command(
+                f"OPTIMIZE TABLE {table} PARTITION ID {self.dialect.lit(str(partition))} FINAL"
+            )
+
+    def _remember(self, token: str, ids: set[str]) -> None:
+        """The ids, and how they read in JSON properties, into `erasing` (as data: no SQL
+        text holds them)."""
+        if not ids:
+            return
+        values = sorted(ids)
+        needles = json_needles(values)
+        data = pa.table(
+            {
+                "token": [token] * (len(values) + len(needles)),
+                "kind": ["id"] * len(values) + ["needle"] * len(needles),
+                "value": values + needles,
+            }
+        )
+        self._engine.insert(self._table("erasing"), data, self._no_dedup())
+
+    def _count(self, source: str) -> int:
+        return int(self._engine.rows(f"SELECT count() {source}")[0][0])
+
+    def _rekey_hours(self, m: str, mine: str, pseudonym: str) -> int:
+        """One insert: the person's keys negated (they sum to zero), their counters under
+        the pseudonym. Returns how many keys were re-keyed."""
+        hours = self._table("hours")
+        where = f"FROM {hours} WHERE merchant_id = {m} AND {mine}"
+        keys = self._count(f"FROM (SELECT 1 {where} GROUP BY {', '.join(_HOUR_KEY)})")
+        if not keys:
+            return 0
+        negated = ", ".join(f"-sum({n})" for n in _COUNTERS)
+        summed = ", ".join(f"sum({n})" for n in _COUNTERS)
+        self._engine.command(
+            f"INSERT INTO {hours} ({', '.join((*_HOUR_KEY, *_COUNTERS))}) "
+            f"SELECT {', '.join(_HOUR_KEY)}, {negated} {where} GROUP BY {', '.join(_HOUR_KEY)} "
+            f"UNION ALL SELECT merchant_id, hour, {pseudonym}, NULL, platform, {summed} {where} "
+            "GROUP BY merchant_id, hour, platform",
+            settings=self._no_dedup(),
+        )
+        return keys
 
     async def close(self) -> None:
         if not self._closed:

@@ -17,6 +17,12 @@ themselves. Files are only ever removed (compaction) under an exclusive lock on
 
 A segment is written to a temporary name, fsynced, renamed and its directory fsynced
 before `append` returns: an acknowledged event survives a power cut.
+
+Erasure (account deletion) rewrites, under the write lock, every piece of the merchant that
+holds the person, each under its own name (a segment keeps its append key), staged first
+and swapped in together under the exclusive files lock: a query sees the pieces before or
+after, never a mix. `os.replace` drops the old files; temporary files left by a writer that
+died are removed too, so no copy of the person's rows stays in the directory.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import json
 import os
 import re
 import threading
@@ -36,10 +43,11 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from growthloop.analytics.backends.base import HOUR_COUNTERS, Dialect
+from growthloop.analytics.backends.base import HOUR_COUNTERS, Dialect, json_needles
 from growthloop.analytics.rows import (
     ARROW_SCHEMA,
     COLUMNS,
+    NAMES,
     OVERRIDE_SCHEMA,
     EventRow,
     Override,
@@ -101,6 +109,25 @@ def _stage(table: pa.Table, final: Path) -> Path:
 def _write_parquet(table: pa.Table, final: Path) -> None:
     os.replace(_stage(table, final), final)
     _fsync_dir(final.parent)
+
+
+def _remove_temporary(mdir: Path) -> int:
+    """Delete the pieces a writer staged and never renamed (it died): under the write lock no
+    one is staging, and such a file may hold rows an erasure must not leave behind."""
+    removed = 0
+    for sub in ("seg", "roll", "links"):
+        with contextlib.suppress(FileNotFoundError), os.scandir(mdir / sub) as it:
+            for entry in it:
+                if entry.name.startswith(".") and entry.name.endswith(".tmp"):
+                    Path(entry.path).unlink(missing_ok=True)
+                    removed += 1
+    return removed
+
+
+def _like(table: pa.Table, path: Path) -> pa.Table:
+    """A rewritten piece with the columns and types of the piece it replaces."""
+    schema = pq.read_schema(path).remove_metadata()
+    return table.select(schema.names).cast(schema)
 
 
 def _files_sql(paths: list[Path]) -> str:
@@ -379,6 +406,115 @@ class DuckDBEventStore:
         )
         self._swap(table.cast(OVERRIDE_SCHEMA), links[-1][2], [p for _, _, p in links])
         return len(links) - 1
+
+    # ---- erasure ---------------------------------------------------------------------
+
+    async def erase(
+        self, merchant_id: str, distinct_ids: set[str], member_id: str, pseudonym: str
+    ) -> dict[str, int]:
+        return await asyncio.to_thread(
+            self._erase_sync, merchant_id, set(distinct_ids), member_id, pseudonym
+        )
+
+    def _erase_sync(
+        self, merchant_id: str, distinct_ids: set[str], member_id: str, pseudonym: str
+    ) -> dict[str, int]:
+        mdir = self._merchant_dir(merchant_id)
+        counts = dict.fromkeys(("events", "mentions", "hours", "links", "pieces", "temporary"), 0)
+        if not mdir.is_dir():
+            return counts
+        lit = self.dialect.lit
+        with self._writing():
+            counts["temporary"] = _remove_temporary(mdir)
+            links = [p for _, _, p in _pieces(mdir / "links")]
+            ids = {i for i in distinct_ids | {member_id} if i}
+            member = lit(member_id)
+            if links:  # the devices the store links to the person, should the database not
+                id_list = ", ".join(lit(i) for i in sorted(ids))
+                found = self._run(
+                    f"SELECT DISTINCT distinct_id FROM read_parquet({_files_sql(links)}) "
+                    f"WHERE person_id IN ({id_list}) OR coalesce(member_id = {member}, false)"
+                )
+                ids |= {i for i in found.column(0).to_pylist() if i}
+            id_list = ", ".join(lit(i) for i in sorted(ids))
+            mine = f"(distinct_id IN ({id_list}) OR coalesce(member_id = {member}, false))"
+            needles = json_needles(ids)
+            mentions = " OR ".join(f"contains(properties, {lit(n)})" for n in needles) or "false"
+            replaced = "properties"
+            for needle in needles:
+                replaced = f"replace({replaced}, {lit(needle)}, {lit(json.dumps(pseudonym))})"
+            # What each rewritten column becomes; the others are copied as they are.
+            event_sql = {
+                "distinct_id": f"CASE WHEN {mine} THEN {lit(pseudonym)} ELSE distinct_id END",
+                "member_id": f"CASE WHEN {mine} THEN NULL ELSE member_id END",
+                "share_code": f"CASE WHEN {mine} THEN NULL ELSE share_code END",
+                "properties": f"CASE WHEN {mine} THEN '{{}}' ELSE {replaced} END",
+            }
+            event_cols = ", ".join(f"{event_sql.get(n, n)} AS {n}" for n in NAMES)
+            sums = ", ".join(f"CAST(sum({n}) AS BIGINT) AS {n}" for n, _ in HOUR_COUNTERS)
+            hour_cols = (
+                f"merchant_id, hour, {event_sql['distinct_id']} AS distinct_id, "
+                f"{event_sql['member_id']} AS member_id, platform, {sums}"
+            )
+            linked = (
+                f"(distinct_id IN ({id_list}) OR person_id IN ({id_list}) "
+                f"OR coalesce(member_id = {member}, false))"
+            )
+            staged: list[tuple[Path, Path]] = []
+            try:
+                segs = [p for _, _, p in _pieces(mdir / "seg")]
+                for path, n, m in self._holding(segs, mine, mentions):
+                    table = self._run(
+                        f"SELECT {event_cols} FROM read_parquet({_files_sql([path])})"
+                    )
+                    staged.append((_stage(_like(table, path), path), path))
+                    counts["events"] += n
+                    counts["mentions"] += m
+                rolls = [p for _, _, p in _pieces(mdir / "roll")]
+                for path, n, _ in self._holding(rolls, mine, "false"):
+                    table = self._run(
+                        f"SELECT {hour_cols} FROM read_parquet({_files_sql([path])}) GROUP BY ALL"
+                    )
+                    staged.append((_stage(_like(table, path), path), path))
+                    counts["hours"] += n
+                for path, n, _ in self._holding(links, linked, "false"):
+                    table = self._run(
+                        f"SELECT * FROM read_parquet({_files_sql([path])}) WHERE NOT {linked}"
+                    )
+                    staged.append((_stage(_like(table, path), path), path))
+                    counts["links"] += n
+                if staged:
+                    with _flock(self._files_lock, fcntl.LOCK_EX):
+                        for tmp, final in staged:
+                            os.replace(tmp, final)
+            finally:
+                for tmp, _ in staged:
+                    tmp.unlink(missing_ok=True)
+            for directory in {final.parent for _, final in staged}:
+                _fsync_dir(directory)
+            counts["pieces"] = len(staged)
+        return counts
+
+    def _holding(self, paths: list[Path], mine: str, mentions: str) -> list[tuple[Path, int, int]]:
+        """(piece, rows that are the person's, other rows naming them) of the pieces that
+        have any."""
+        if not paths:
+            return []
+        cursor = self._con.cursor()
+        try:
+            found = cursor.execute(
+                f"SELECT filename, count(*) FILTER (WHERE {mine}), "
+                f"count(*) FILTER (WHERE NOT {mine}) "
+                f"FROM read_parquet({_files_sql(paths)}, filename = true) "
+                f"WHERE {mine} OR {mentions} GROUP BY filename"
+            ).fetchall()
+        finally:
+            cursor.close()
+        by_name = {str(p): p for p in paths}
+        return sorted(
+            ((by_name.get(name, Path(name)), int(n), int(m)) for name, n, m in found),
+            key=lambda x: str(x[0]),
+        )
 
     async def close(self) -> None:
         self._con.close()

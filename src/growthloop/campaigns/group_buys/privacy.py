@@ -1,0 +1,89 @@
+"""Group buys' part of the data export and of account deletion (注销).
+
+Kept: the member's places in groups (`group_members`) and the groups they lead
+(`buy_groups.leader_member_id`), unchanged. A group is the other members' history too:
+its seats (`paid_count`, moved only by guarded updates), its status and its member list
+(shown as roles and payment times, never names) must stay whole, and a seat's order is
+still followed by its order id (a refund gives the seat back, a failed group refunds every
+paid order). The member id stays as the id of the member row the identity handler empties
+of the person (orders keep it the same way): it identifies nobody. No column holds
+anything else about the person (no nickname or avatar is stored here).
+
+Erased: nothing. A place whose order is still unpaid moves with its order as for anyone:
+the order's cancellation or expiry cancels it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from growthloop.campaigns.group_buys.models import Group, GroupBuy, GroupMember
+from growthloop.compliance.registry import Erasure, PrivacyHandler
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+async def export(session: AsyncSession, merchant_id: str, member_id: str) -> list[dict[str, Any]]:
+    gm = GroupMember
+    stmt = (
+        select(gm, Group, GroupBuy.name)
+        .join(Group, Group.id == gm.group_id)
+        .outerjoin(GroupBuy, GroupBuy.id == gm.group_buy_id)
+        .where(gm.merchant_id == merchant_id, gm.member_id == member_id)
+        .order_by(gm.joined_at, gm.id)
+    )
+    return [
+        {
+            "group_buy_id": place.group_buy_id,
+            "group_buy": name,
+            "group_id": place.group_id,
+            "role": place.role,
+            "status": place.status,
+            "order_id": place.order_id,
+            "joined_at": _iso(place.joined_at),
+            "paid_at": _iso(place.paid_at),
+            "group": {
+                "status": group.status,
+                "size": group.size,
+                "paid": group.paid_count,
+                "led_by_me": group.leader_member_id == member_id,
+                "expires_at": _iso(group.expires_at),
+                "succeeded_at": _iso(group.succeeded_at),
+                "failed_at": _iso(group.failed_at),
+            },
+        }
+        for place, group, name in await session.execute(stmt)
+    ]
+
+
+async def erase(session: AsyncSession, erasure: Erasure) -> dict[str, int]:
+    m, who = erasure.merchant_id, erasure.member_id
+    places = await session.scalar(
+        select(func.count())
+        .select_from(GroupMember)
+        .where(GroupMember.merchant_id == m, GroupMember.member_id == who)
+    )
+    led = await session.scalar(
+        select(func.count())
+        .select_from(Group)
+        .where(Group.merchant_id == m, Group.leader_member_id == who)
+    )
+    return {"group_members_kept": int(places or 0), "groups_led_kept": int(led or 0)}
+
+
+HANDLER = PrivacyHandler(
+    section="group_buys",
+    tables=(Group.__tablename__, GroupMember.__tablename__),
+    export=export,
+    erase=erase,
+    keeps=(
+        "the member's places in groups and the groups they lead: the other members' group "
+        "history and its seat counts; they refer only to the anonymous member row"
+    ),
+)

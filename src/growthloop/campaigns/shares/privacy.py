@@ -1,0 +1,159 @@
+"""Share tracking's part of the data export and of account deletion (注销).
+
+Erased:
+- the member's share codes, and every visit their codes brought (opens, sign-ups,
+  purchases, helps, joins): the record of what the member shared and who came through it,
+  visitors' device ids included. Nothing else counts from them: they only credited the
+  member, and a code that is gone opens nothing (404);
+- on the member's own visits to other members' shares: the device id (`anonymous_id`);
+- anonymous opens from the member's devices: their device id, and their `ref` (a hash of
+  the device id) is replaced by a random one. The devices are the ids the handlers that
+  ran before collected (`erasure.identifiers`: the analytics identities), so this one
+  should run after analytics.
+
+Kept: the member's visits to other members' shares (kind, reference, time), because they
+are those sharers' opens, sign-ups and purchases. The visitor id in them stays as the id
+of the member row the identity handler empties of the person (orders keep it the same
+way): it identifies nobody.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from growthloop.campaigns.shares.models import ShareCode, ShareVisit
+from growthloop.compliance.registry import Erasure, PrivacyHandler
+
+SYNC = {"synchronize_session": False}
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _rows(result: Any) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def device_ref(anonymous_id: str) -> str:
+    """The `ref` of an anonymous open (shares.service.open_share): one per device."""
+    return hashlib.sha256(anonymous_id.encode()).hexdigest()[:26]
+
+
+async def export(session: AsyncSession, merchant_id: str, member_id: str) -> dict[str, Any]:
+    codes = list(
+        await session.scalars(
+            select(ShareCode)
+            .where(ShareCode.merchant_id == merchant_id, ShareCode.member_id == member_id)
+            .order_by(ShareCode.created_at, ShareCode.code)
+        )
+    )
+    v = ShareVisit
+    counts: dict[str, dict[str, int]] = {c.code: {} for c in codes}
+    if codes:
+        stmt = (
+            select(v.code, v.kind, func.count())
+            .where(v.merchant_id == merchant_id, v.code.in_(list(counts)))
+            .group_by(v.code, v.kind)
+        )
+        for code, kind, n in await session.execute(stmt):
+            counts[code][kind] = int(n)
+    visits = await session.scalars(
+        select(v)
+        .where(v.merchant_id == merchant_id, v.visitor_member_id == member_id)
+        .order_by(v.created_at, v.id)
+    )
+    return {
+        # What the member's codes brought is counted; the visitors are other people.
+        "shares": [
+            {
+                "code": c.code,
+                "target_type": c.target_type,
+                "target_id": c.target_id,
+                "channel": c.channel,
+                "created_at": _iso(c.created_at),
+                "visits": counts[c.code],
+            }
+            for c in codes
+        ],
+        "visits": [
+            {
+                "code": x.code,
+                "kind": x.kind,
+                "ref": x.ref,
+                "device_id": x.anonymous_id,
+                "created_at": _iso(x.created_at),
+            }
+            for x in visits
+        ],
+    }
+
+
+async def erase(session: AsyncSession, erasure: Erasure) -> dict[str, int]:
+    m, who = erasure.merchant_id, erasure.member_id
+    v = ShareVisit
+    own = select(ShareCode.code).where(ShareCode.merchant_id == m, ShareCode.member_id == who)
+    brought = await session.execute(
+        delete(v).where(v.merchant_id == m, or_(v.sharer_id == who, v.code.in_(own))),
+        execution_options=SYNC,
+    )
+    codes = await session.execute(
+        delete(ShareCode).where(ShareCode.merchant_id == m, ShareCode.member_id == who),
+        execution_options=SYNC,
+    )
+    stripped = await session.execute(
+        update(v)
+        .where(v.merchant_id == m, v.visitor_member_id == who, v.anonymous_id.is_not(None))
+        .values(anonymous_id=None),
+        execution_options=SYNC,
+    )
+    anonymous = 0
+    devices = sorted(i for i in erasure.identifiers if i != who)
+    for start in range(0, len(devices), 200):
+        chunk = devices[start : start + 200]
+        found = await session.scalars(
+            select(v.id).where(
+                v.merchant_id == m,
+                v.visitor_member_id.is_(None),
+                or_(
+                    v.anonymous_id.in_(chunk),
+                    and_(v.kind == "open", v.ref.in_([device_ref(d) for d in chunk])),
+                ),
+            )
+        )
+        for visit_id in list(found):
+            # A random reference of the same length, unique like the hash was.
+            await session.execute(
+                update(v)
+                .where(v.merchant_id == m, v.id == visit_id)
+                .values(anonymous_id=None, ref=secrets.token_hex(13)),
+                execution_options=SYNC,
+            )
+            anonymous += 1
+    kept = await session.scalar(
+        select(func.count()).select_from(v).where(v.merchant_id == m, v.visitor_member_id == who)
+    )
+    return {
+        "share_codes": _rows(codes),
+        "share_visits_brought": _rows(brought),
+        "share_visits_kept": int(kept or 0),
+        "device_ids_stripped": _rows(stripped) + anonymous,
+    }
+
+
+HANDLER = PrivacyHandler(
+    section="shares",
+    tables=(ShareCode.__tablename__, ShareVisit.__tablename__),
+    export=export,
+    erase=erase,
+    keeps=(
+        "the member's visits to other members' shares (those sharers' opens, sign-ups and "
+        "purchases), without device ids; they refer only to the anonymous member row"
+    ),
+)

@@ -1,0 +1,255 @@
+"""Account deletion (注销) and the data export, over the domains' privacy handlers.
+
+A deletion request waits out its cooling-off period (default 7 days; the member may cancel
+until then), always within the 15 working days the rules allow. It is carried out by the
+worker's sweep or `growthloop compliance run-due [--now]`:
+
+1. one transaction: every handler erases its rows of the member (or strips the person from
+   rows kept for accounting), the request is marked done with a receipt of counts, and an
+   audit entry records it, all or nothing;
+2. after the commit, the stores outside the database (the event store) forget every
+   identifier the handlers collected, and the embedded database gives back its freed pages
+   and write-ahead log (`secure_delete`, a truncating checkpoint), so no byte of the member
+   is left in the data directory.
+
+Service functions never commit, except `carry_out`, which owns its units of work.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from growthloop.compliance.errors import NoDeletionPending
+from growthloop.compliance.models import DeletionRequest
+from growthloop.compliance.policy import POLICY_VERSION
+from growthloop.compliance.registry import Erasure, PrivacyRegistry, registry_of
+from growthloop.core import audit
+from growthloop.core.clock import Clock
+from growthloop.core.db import Database
+
+log = logging.getLogger("growthloop.compliance")
+
+LEGAL_WORKING_DAYS = 15
+
+
+def working_days_after(start: datetime, days: int) -> datetime:
+    """`days` working days (Monday to Friday) after `start`."""
+    at, left = start, days
+    while left:
+        at += timedelta(days=1)
+        if at.weekday() < 5:
+            left -= 1
+    return at
+
+
+def _now(session: AsyncSession) -> datetime:
+    clock = session.info["clock"]
+    assert isinstance(clock, Clock)
+    return clock.now()
+
+
+async def pending_of(
+    session: AsyncSession, merchant_id: str, member_id: str
+) -> DeletionRequest | None:
+    stmt = select(DeletionRequest).where(
+        DeletionRequest.merchant_id == merchant_id,
+        DeletionRequest.member_id == member_id,
+        DeletionRequest.status == "pending",
+    )
+    return (await session.execute(stmt)).scalars().first()
+
+
+async def request_deletion(
+    session: AsyncSession, merchant_id: str, member_id: str, cooling_days: int
+) -> tuple[DeletionRequest, bool]:
+    """The member's pending request, made now unless one is pending; (request, created)."""
+    existing = await pending_of(session, merchant_id, member_id)
+    if existing is not None:
+        return existing, False
+    now = _now(session)
+    deadline = working_days_after(now, LEGAL_WORKING_DAYS)
+    request = DeletionRequest(
+        merchant_id=merchant_id,
+        member_id=member_id,
+        status="pending",
+        requested_at=now,
+        scheduled_for=min(now + timedelta(days=cooling_days), deadline),
+        deadline=deadline,
+    )
+    session.add(request)
+    await session.flush()
+    await audit.record(
+        session,
+        merchant_id=merchant_id,
+        actor_type="member",
+        actor_id=member_id,
+        action="deletion.request",
+        subject_type="deletion_request",
+        subject_id=request.id,
+        member_id=member_id,
+        scheduled_for=request.scheduled_for.isoformat(),
+    )
+    return request, True
+
+
+async def cancel_deletion(
+    session: AsyncSession, merchant_id: str, member_id: str
+) -> DeletionRequest:
+    request = await pending_of(session, merchant_id, member_id)
+    if request is None:
+        raise NoDeletionPending()
+    request.status = "cancelled"
+    request.cancelled_at = _now(session)
+    await audit.record(
+        session,
+        merchant_id=merchant_id,
+        actor_type="member",
+        actor_id=member_id,
+        action="deletion.cancel",
+        subject_type="deletion_request",
+        subject_id=request.id,
+        member_id=member_id,
+    )
+    return request
+
+
+async def latest_of(
+    session: AsyncSession, merchant_id: str, member_id: str
+) -> DeletionRequest | None:
+    stmt = (
+        select(DeletionRequest)
+        .where(DeletionRequest.merchant_id == merchant_id, DeletionRequest.member_id == member_id)
+        .order_by(DeletionRequest.id.desc())
+        .limit(1)
+    )
+    return (await session.execute(stmt)).scalars().first()
+
+
+async def queue(
+    session: AsyncSession, merchant_id: str, status: str | None, limit: int, after: str | None
+) -> list[DeletionRequest]:
+    stmt = (
+        select(DeletionRequest)
+        .where(DeletionRequest.merchant_id == merchant_id)
+        .order_by(DeletionRequest.id.desc())
+        .limit(limit)
+    )
+    if status:
+        stmt = stmt.where(DeletionRequest.status == status)
+    if after:
+        stmt = stmt.where(DeletionRequest.id < after)
+    return list((await session.execute(stmt)).scalars())
+
+
+# ---- the export ------------------------------------------------------------------------
+
+
+async def export_member(session: AsyncSession, merchant_id: str, member_id: str) -> dict[str, Any]:
+    """Everything held about the member, a section per domain."""
+    registry = registry_of(session)
+    sections: dict[str, Any] = {}
+    for handler in registry.handlers:
+        sections[handler.section] = await handler.export(session, merchant_id, member_id)
+    await audit.record(
+        session,
+        merchant_id=merchant_id,
+        actor_type="member",
+        actor_id=member_id,
+        action="data.export",
+        subject_type="member",
+        subject_id=member_id,
+        member_id=member_id,
+        sections=sorted(sections),
+    )
+    return {
+        "member_id": member_id,
+        "merchant_id": merchant_id,
+        "generated_at": _now(session).isoformat(),
+        "policy_version": POLICY_VERSION,
+        "sections": sections,
+    }
+
+
+# ---- carrying it out -------------------------------------------------------------------
+
+
+async def carry_out(
+    db: Database, registry: PrivacyRegistry, clock: Clock, request_id: str
+) -> dict[str, Any] | None:
+    """Erase the member of one due request; the receipt, or None if it is no longer pending."""
+    async with db.unit_of_work() as uow:
+        s = uow.session
+        stmt = (
+            select(DeletionRequest)
+            .where(DeletionRequest.id == request_id, DeletionRequest.status == "pending")
+            .with_for_update(skip_locked=True)
+        )
+        request = (await s.execute(stmt)).scalars().first()
+        if request is None:
+            return None
+        now = clock.now()
+        erasure = Erasure(request.merchant_id, request.member_id, now)
+        erased: dict[str, Any] = {}
+        for handler in registry.handlers:
+            counts = await handler.erase(s, erasure)
+            erased[handler.section] = {"erased": counts, "keeps": handler.keeps}
+        receipt: dict[str, Any] = {
+            "request_id": request.id,
+            "requested_at": request.requested_at.isoformat(),
+            "carried_out_at": now.isoformat(),
+            "sections": erased,
+            "stores": {},
+        }
+        request.status = "done"
+        request.done_at = now
+        request.receipt = receipt
+        await audit.record(
+            s,
+            merchant_id=request.merchant_id,
+            actor_type="system",
+            actor_id=None,
+            action="member.erase",
+            subject_type="deletion_request",
+            subject_id=request.id,
+            member_id=request.member_id,
+            sections=sorted(erased),
+        )
+        identifiers = set(erasure.identifiers)
+    # The stores outside the database; a failure leaves the request done in the database
+    # and is retried by `erase_stores` from the receipt's missing entries.
+    erasure.identifiers = identifiers
+    stores: dict[str, Any] = {}
+    for name, eraser in registry.stores.items():
+        stores[name] = await eraser(erasure)
+    async with db.unit_of_work() as uow:
+        request = await uow.session.get(DeletionRequest, request_id)
+        assert request is not None
+        receipt = dict(request.receipt or {})
+        receipt["stores"] = stores
+        request.receipt = receipt
+    for hook in registry.after_erasure:
+        await hook()
+    return receipt
+
+
+async def run_due(
+    db: Database, registry: PrivacyRegistry, clock: Clock, *, every: bool = False
+) -> int:
+    """Carry out the requests whose cooling-off period is over (with `every`, all pending)."""
+    async with db.unit_of_work(write=False) as uow:
+        stmt = select(DeletionRequest.id).where(DeletionRequest.status == "pending")
+        if not every:
+            stmt = stmt.where(DeletionRequest.scheduled_for <= clock.now())
+        due = list(
+            (await uow.session.execute(stmt.order_by(DeletionRequest.scheduled_for))).scalars()
+        )
+    done = 0
+    for request_id in due:
+        if await carry_out(db, registry, clock, request_id) is not None:
+            done += 1
+    return done
