@@ -28,7 +28,7 @@ from growthloop.campaigns.invites import service as invites
 from growthloop.campaigns.lotteries import privacy as lotteries_privacy
 from growthloop.campaigns.shares import privacy as shares_privacy
 from growthloop.campaigns.shares import service as shares
-from growthloop.compliance import deletion
+from growthloop.compliance import deletion, retention
 from growthloop.compliance import handlers as compliance_handlers
 from growthloop.compliance.registry import PrivacyRegistry
 from growthloop.config import Settings
@@ -128,6 +128,7 @@ def _privacy(rt: Runtime) -> PrivacyRegistry:
             registry.register(handler)
     store = rt.analytics.store
     registry.register_store("events", partial(analytics_privacy.erase_events, store))
+    registry.retention["events"] = partial(analytics_privacy.expire_events, store)
     registry.data_map.update({f"events.{k}": v for k, v in EVENT_DATA_MAP.items() if v is not None})
     if rt.settings.is_sqlite:
         registry.after_erasure.append(partial(_sqlite_forget, rt.db))
@@ -239,6 +240,7 @@ def _sweeps(rt: Runtime) -> None:
     rt.sweeper.add("events.dispatch", partial(rt.bus.dispatch_pending, rt.db, rt.clock))
     rt.sweeper.add("idempotency.purge", partial(_purge_idempotency, rt))
     rt.sweeper.add("compliance.deletions", partial(deletion.run_due, rt.db, rt.privacy, rt.clock))
+    rt.sweeper.add("compliance.retention", partial(retention.sweep, rt.db, rt.privacy, rt.clock))
     rt.sweeper.add("analytics.flush", partial(analytics.flush_outbox, rt.db, rt.analytics))
     rt.sweeper.add("analytics.maintain", partial(analytics_tasks.maintain_store, rt.analytics))
     rt.sweeper.add(

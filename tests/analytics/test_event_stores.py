@@ -571,3 +571,41 @@ def test_server_url(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     assert seen[-1]["port"] == 8123 and seen[-1]["secure"] is False
     with pytest.raises(ValueError, match="not a database name"):
         ClickHouseEventStore.from_url("clickhouse://ch/bad-name", tmp_path)
+
+
+async def test_retention_keeps_old_totals_without_people(store: EventStore, merchant: str) -> None:
+    """`expire`: raw events before the cut are gone; their hourly totals stay, with no
+    distinct id or member left in them; newer events are untouched, tail or rolled up."""
+    cut = T1 - timedelta(days=1)
+    old = [
+        ev(
+            merchant,
+            f"old{i}",
+            event="order.paid",
+            member_id=f"m{i}",
+            amount=100,
+            time=cut - timedelta(days=3, hours=i),
+        )
+        for i in range(4)
+    ]
+    await store.append(old)
+    await store.roll_up()
+    await store.append([ev(merchant, "old9", time=cut - timedelta(hours=2))])  # in the tail
+    fresh = [ev(merchant, "new1", event="order.paid", member_id="m1", amount=700)]
+    await store.append(fresh)
+    totals = "SELECT sum(n), sum(paid), sum(gmv) FROM hours"
+    before = await store.query(merchant, totals)
+    assert merchant in await store.merchants()
+    counts = await store.expire(merchant, cut)
+    assert counts["events"] == 5
+    assert await store.query(merchant, "SELECT distinct_id FROM events") == [("new1",)]
+    await store.roll_up()
+    assert await store.query(merchant, totals) == before
+    people = await store.query(
+        merchant,
+        f"SELECT DISTINCT distinct_id, mem FROM hours WHERE hour < {store.dialect.instant(cut)}",
+    )
+    assert people == [("expired", None)]
+    # Again: nothing more to do.
+    assert (await store.expire(merchant, cut))["events"] == 0
+    assert await store.query(merchant, totals) == before

@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 
 from growthloop.compliance import service as compliance
@@ -248,3 +249,29 @@ async def test_concurrent_identical_decisions_are_recorded_once(
     assert all(r.status_code == 200 for r in responses), [r.text for r in responses]
     assert sorted(len(r.json()["changed"]) for r in responses) == [0] * 5 + [3]
     assert len(await _ledger(rt, member["member_id"])) == 3
+
+
+async def test_a_refusal_is_asked_again_only_when_the_policy_changes_its_purpose(
+    client: httpx.AsyncClient, rt: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from growthloop.compliance import policy
+    from growthloop.compliance import service as consent_service
+
+    shop = await make_shop(client, rt)
+    member = await shop.member("asker", join=False)
+    optional = [p.key for p in policy.PURPOSES if not p.required]
+    first = (await client.get("/v1/me/consents", headers=member)).json()
+    assert first["to_ask"] == optional
+    everything = dict.fromkeys(optional, False)
+    for key in optional:  # separate purposes one by one
+        r = await client.put("/v1/me/consents", json={key: everything[key]}, headers=member)
+        assert r.status_code == 200, r.text
+    assert (await client.get("/v1/me/consents", headers=member)).json()["to_ask"] == []
+
+    # A new policy version adds a purpose: only that one is asked.
+    added = policy.Purpose("surveys", "问卷调研", "邀请您参加满意度调研。", since="2027-01-01")
+    purposes = (*policy.PURPOSES, added)
+    monkeypatch.setattr(consent_service, "PURPOSES", purposes)
+    monkeypatch.setattr(consent_service, "BY_KEY", {p.key: p for p in purposes})
+    monkeypatch.setattr(consent_service, "POLICY_VERSION", "2027-01-01")
+    assert (await client.get("/v1/me/consents", headers=member)).json()["to_ask"] == ["surveys"]

@@ -230,3 +230,13 @@ async def erase_events(store: EventStore, erasure: Erasure) -> dict[str, int]:
     return await store.erase(
         erasure.merchant_id, set(erasure.identifiers), erasure.member_id, pseudonym()
     )
+
+
+async def expire_events(store: EventStore, before: datetime) -> dict[str, int]:
+    """The event store's retention: raw events before `before` go, their hourly totals stay
+    without anyone in them."""
+    totals: dict[str, int] = {}
+    for merchant_id in await store.merchants():
+        for name, n in (await store.expire(merchant_id, before)).items():
+            totals[name] = totals.get(name, 0) + n
+    return totals

@@ -54,6 +54,11 @@ class PrivacyRegistry:
     after_erasure: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     # Personal data held outside the models (the event store's columns), for the notice.
     data_map: dict[str, Personal] = field(default_factory=dict)
+    # Retention of the stores outside the database, by kind: expire(before) -> counts.
+    retention: dict[str, Callable[[datetime], Awaitable[dict[str, int]]]] = field(
+        default_factory=dict
+    )
+    retention_ran_at: float = float("-inf")
 
     def register(self, handler: PrivacyHandler) -> None:
         if any(h.section == handler.section for h in self.handlers):

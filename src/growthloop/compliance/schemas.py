@@ -39,6 +39,12 @@ class ConsentOut(BaseModel):
 class ConsentsOut(BaseModel):
     policy_version: str = Field(description="The current policy version.")
     consents: dict[str, ConsentOut]
+    to_ask: list[str] = Field(
+        default_factory=list,
+        description="Purposes to ask the member about now: never decided, or changed by a "
+        "policy version after the member's decision. A refusal is not asked again until "
+        "the policy changes that purpose.",
+    )
 
 
 class ConsentsUpdateOut(ConsentsOut):

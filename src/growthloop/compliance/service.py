@@ -256,7 +256,12 @@ async def consents_of(session: AsyncSession, merchant_id: str, member_id: str) -
                 recorded_at=state.updated_at,
                 platform=state.platform,
             )
-    return ConsentsOut(policy_version=POLICY_VERSION, consents=consents)
+    to_ask = [
+        p.key
+        for p in PURPOSES
+        if not p.required and (p.key not in states or states[p.key].policy_version < p.since)
+    ]
+    return ConsentsOut(policy_version=POLICY_VERSION, consents=consents, to_ask=to_ask)
 
 
 async def consent_history(

@@ -691,6 +691,40 @@ class ClickHouseEventStore:
                 )
         return counts
 
+    async def merchants(self) -> list[str]:
+        def run() -> list[str]:
+            self._ensure()
+            rows = self._engine.rows(f"SELECT DISTINCT merchant_id FROM {self._table('events')}")
+            return sorted(r[0] for r in rows)
+
+        return await asyncio.to_thread(run)
+
+    async def expire(self, merchant_id: str, before: datetime) -> dict[str, int]:
+        return await asyncio.to_thread(self._expire_sync, _merchant(merchant_id), before)
+
+    def _expire_sync(self, merchant_id: str, before: datetime) -> dict[str, int]:
+        """Retention, as in the DuckDB store: old raw events deleted, their hourly
+        aggregates re-keyed to no one (totals kept)."""
+        self._ensure()
+        m = self.dialect.lit(merchant_id)
+        cut = self.dialect.instant(before)
+        events = self._table("events")
+        counts = dict.fromkeys(("events", "hours"), 0)
+        with self._engine.writing:
+            counts["events"] = self._count(
+                f"FROM {events} WHERE merchant_id = {m} AND time < {cut}"
+            )
+            if counts["events"]:
+                self._engine.command(
+                    f"ALTER TABLE {events} DELETE WHERE merchant_id = {m} AND time < {cut}",
+                    settings={"mutations_sync": 2},
+                )
+            old = f"(hour < {cut} AND distinct_id != 'expired')"
+            counts["hours"] = self._rekey_hours(m, old, "'expired'")
+            if counts["hours"]:
+                self._optimize("hours", f"merchant_id = {m} AND hour < {cut}")
+        return counts
+
     def _optimize(self, name: str, where: str) -> None:
         """`OPTIMIZE ... FINAL` of each partition of the table holding rows `where`."""
         table = self._table(name)

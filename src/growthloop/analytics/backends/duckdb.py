@@ -36,6 +36,7 @@ import re
 import threading
 import uuid as uuidlib
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -186,6 +187,9 @@ class DuckDBEventStore:
         if not _MERCHANT_DIR.match(merchant_id):
             raise ValueError(f"not a merchant id: {merchant_id!r}")
         return self.root / merchant_id
+
+    async def merchants(self) -> list[str]:
+        return await asyncio.to_thread(self._merchants)
 
     def _merchants(self) -> list[str]:
         with os.scandir(self.root) as it:
@@ -490,6 +494,63 @@ class DuckDBEventStore:
             finally:
                 for tmp, _ in staged:
                     tmp.unlink(missing_ok=True)
+            for directory in {final.parent for _, final in staged}:
+                _fsync_dir(directory)
+            counts["pieces"] = len(staged)
+        return counts
+
+    async def expire(self, merchant_id: str, before: datetime) -> dict[str, int]:
+        return await asyncio.to_thread(self._expire_sync, merchant_id, before)
+
+    def _expire_sync(self, merchant_id: str, before: datetime) -> dict[str, int]:
+        """Retention: raw events before `before` go; their hourly aggregates stay as totals
+        with no distinct id (orders and GMV of old days still add up, people are gone)."""
+        mdir = self._merchant_dir(merchant_id)
+        counts = dict.fromkeys(("events", "hours", "pieces"), 0)
+        if not mdir.is_dir():
+            return counts
+        self._roll_up_sync()  # the tail's totals first: they must outlive the raw events
+        old = f"time < {self.dialect.instant(before)}"
+        old_hour = f"hour < {self.dialect.instant(before)}"
+        sums = ", ".join(f"CAST(sum({n}) AS BIGINT) AS {n}" for n, _ in HOUR_COUNTERS)
+        with self._writing():
+            staged: list[tuple[Path | None, Path]] = []
+            try:
+                for path, n, _ in self._holding(
+                    [p for _, _, p in _pieces(mdir / "seg")], old, "false"
+                ):
+                    counts["events"] += n
+                    if pq.ParquetFile(path).metadata.num_rows > n:  # newer rows stay
+                        table = self._run(
+                            f"SELECT * FROM read_parquet({_files_sql([path])}) WHERE NOT {old}"
+                        )
+                        staged.append((_stage(_like(table, path), path), path))
+                    else:
+                        staged.append((None, path))
+                for path, n, _ in self._holding(
+                    [p for _, _, p in _pieces(mdir / "roll")],
+                    f"{old_hour} AND distinct_id <> 'expired'",
+                    "false",
+                ):
+                    table = self._run(
+                        f"SELECT merchant_id, hour, CASE WHEN {old_hour} THEN 'expired' "
+                        f"ELSE distinct_id END AS distinct_id, CASE WHEN {old_hour} THEN NULL "
+                        f"ELSE member_id END AS member_id, platform, {sums} "
+                        f"FROM read_parquet({_files_sql([path])}) GROUP BY ALL"
+                    )
+                    staged.append((_stage(_like(table, path), path), path))
+                    counts["hours"] += n
+                if staged:
+                    with _flock(self._files_lock, fcntl.LOCK_EX):
+                        for tmp, final in staged:
+                            if tmp is None:
+                                final.unlink(missing_ok=True)
+                            else:
+                                os.replace(tmp, final)
+            finally:
+                for tmp, _ in staged:
+                    if tmp is not None:
+                        tmp.unlink(missing_ok=True)
             for directory in {final.parent for _, final in staged}:
                 _fsync_dir(directory)
             counts["pieces"] = len(staged)
