@@ -37,6 +37,7 @@ bench: install
 	$(BIN)/python bench/loyalty.py
 	$(BIN)/python bench/flash_sale.py
 	$(BIN)/python bench/analytics.py
+	$(BIN)/python bench/erasure.py
 
 clean:
 	rm -rf $(VENV) data

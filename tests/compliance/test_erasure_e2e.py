@@ -173,3 +173,34 @@ async def test_nothing_of_an_erased_member_remains(
 async def _owner(shop: Any) -> dict[str, str]:
     await shop.relogin()
     return bearer(shop.admin_token)
+
+
+async def test_an_erasure_the_event_store_fails_is_retried_whole(
+    client: httpx.AsyncClient, rt: Runtime, clock: FrozenClock
+) -> None:
+    shop = await make_shop(client, rt)
+    member = await shop.member("retry-me")
+    events = [{"event": "view", "distinct_id": "retry-me"}]
+    await client.post(
+        "/v1/ingest/batch", json={"events": events}, headers={"X-Ingest-Key": shop.ingest_key}
+    )
+    await client.post("/v1/me/deletion", headers=member)
+    clock.advance(days=8)
+    real = rt.privacy.stores["events"]
+
+    async def broken(_: object) -> dict[str, int]:
+        raise OSError("disk full")
+
+    rt.privacy.stores["events"] = broken
+    try:
+        assert await deletion.run_due(rt.db, rt.privacy, rt.clock) == 0
+    finally:
+        rt.privacy.stores["events"] = real
+    # Nothing was erased: the member and their identifiers are all still there to find.
+    assert (await client.get("/v1/me", headers=member)).status_code == 200
+    assert await deletion.run_due(rt.db, rt.privacy, rt.clock) == 1
+    assert_error(await client.get("/v1/me", headers=member), 401)
+    rows = await rt.analytics.store.query(
+        shop.merchant_id, "SELECT count(*) FROM events WHERE distinct_id = 'retry-me'"
+    )
+    assert rows == [(0,)]

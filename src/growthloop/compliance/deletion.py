@@ -5,12 +5,13 @@ until then), always within the 15 working days the rules allow. It is carried ou
 worker's sweep or `growthloop compliance run-due [--now]`:
 
 1. one transaction: every handler erases its rows of the member (or strips the person from
-   rows kept for accounting), the request is marked done with a receipt of counts, and an
-   audit entry records it, all or nothing;
-2. after the commit, the stores outside the database (the event store) forget every
-   identifier the handlers collected, and the embedded database gives back its freed pages
-   and write-ahead log (`secure_delete`, a truncating checkpoint), so no byte of the member
-   is left in the data directory.
+   rows kept for accounting); the stores outside the database (the event store) forget every
+   identifier the handlers collected; the request is marked done with a receipt of counts
+   and an audit entry records it. A failure anywhere rolls it all back and the request
+   stays pending for the next sweep;
+2. after the commit, the embedded database gives back its freed pages and write-ahead log
+   (`secure_delete`, a truncating checkpoint), so no byte of the member is left in the data
+   directory.
 
 Service functions never commit, except `carry_out`, which owns its units of work.
 """
@@ -205,6 +206,12 @@ async def carry_out(
             "sections": erased,
             "stores": {},
         }
+        # The stores outside the database forget the member before the commit: if one
+        # fails, the transaction rolls back and the request stays pending for the next
+        # sweep, with every identifier still there to find. (A store erased and a commit
+        # lost is harmless: the retry finds nothing more to rewrite.)
+        for name, eraser in registry.stores.items():
+            receipt["stores"][name] = await eraser(erasure)
         request.status = "done"
         request.done_at = now
         request.receipt = receipt
@@ -219,19 +226,6 @@ async def carry_out(
             member_id=request.member_id,
             sections=sorted(erased),
         )
-        identifiers = set(erasure.identifiers)
-    # The stores outside the database; a failure leaves the request done in the database
-    # and is retried by `erase_stores` from the receipt's missing entries.
-    erasure.identifiers = identifiers
-    stores: dict[str, Any] = {}
-    for name, eraser in registry.stores.items():
-        stores[name] = await eraser(erasure)
-    async with db.unit_of_work() as uow:
-        request = await uow.session.get(DeletionRequest, request_id)
-        assert request is not None
-        receipt = dict(request.receipt or {})
-        receipt["stores"] = stores
-        request.receipt = receipt
     for hook in registry.after_erasure:
         await hook()
     return receipt
@@ -250,6 +244,9 @@ async def run_due(
         )
     done = 0
     for request_id in due:
-        if await carry_out(db, registry, clock, request_id) is not None:
-            done += 1
+        try:
+            if await carry_out(db, registry, clock, request_id) is not None:
+                done += 1
+        except Exception:  # this one is retried next time; the others go on
+            log.exception("account erasure failed", extra={"request_id": request_id})
     return done
