@@ -208,5 +208,29 @@ def compliance_run_due(
     typer.echo(json.dumps({"carried_out": done}))
 
 
+@compliance_app.command("rotate-keys")
+def compliance_rotate_keys(
+    batch_size: Annotated[int, typer.Option(min=1, help="Rows per transaction.")] = 500,
+) -> None:
+    """Re-encrypt every encrypted personal-data column under the newest key of
+    GROWTHLOOP_PII_KEYS (and seal any plaintext value found). Safe to run again."""
+    from growthloop.all_models import metadata
+    from growthloop.core import crypto
+
+    settings = Settings()
+
+    async def run() -> dict[str, object]:
+        rt = await _prepared(settings)
+        try:
+            ring = crypto.current_keys()
+            columns = await crypto.rotate_keys(rt.db, metadata, ring, batch_size=batch_size)
+            return {"key_id": ring.current_kid, "columns": columns}
+        finally:
+            await rt.analytics.close()
+            await rt.db.dispose()
+
+    typer.echo(json.dumps(asyncio.run(run())))
+
+
 def main() -> None:
     app()

@@ -19,6 +19,10 @@ class Settings(BaseSettings):
     events_url: str | None = None
     redis_url: str | None = None
     secret_key: str = DEV_SECRET
+    # PII encryption keys, "kid:base64key,kid2:base64key" (32-byte keys, the last one
+    # encrypts; `growthloop compliance rotate-keys` moves old values onto it). Unset: one
+    # key derived from secret_key (see growthloop.core.crypto).
+    pii_keys: str | None = None
 
     dev_login: bool = False
     sandbox: bool = False
@@ -54,6 +58,13 @@ class Settings(BaseSettings):
             )
         if len(self.secret_key) < 16:
             raise ValueError("GROWTHLOOP_SECRET_KEY must be at least 16 characters")
+        if self.pii_keys:
+            from growthloop.core.crypto import PIIKeyError, parse_keys
+
+            try:
+                parse_keys(self.pii_keys)
+            except PIIKeyError as e:
+                raise ValueError(str(e)) from None
         return self
 
     @property

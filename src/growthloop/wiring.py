@@ -32,7 +32,7 @@ from growthloop.compliance import deletion, retention
 from growthloop.compliance import handlers as compliance_handlers
 from growthloop.compliance.registry import PrivacyRegistry
 from growthloop.config import Settings
-from growthloop.core import idempotency
+from growthloop.core import crypto, idempotency
 from growthloop.core.auth import TokenCodec
 from growthloop.core.clock import Clock
 from growthloop.core.db import Database
@@ -59,6 +59,7 @@ from growthloop.promotions import service as promotions
 
 def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     clock = clock or Clock()
+    crypto.configure_keys(crypto.key_ring(settings.pii_keys, settings.secret_key))
     if settings.is_sqlite:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.resolved_database_url, pool_size=settings.db_pool_size)

@@ -14,6 +14,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped
 
+from growthloop.core.crypto import EncryptedDate, EncryptedText
 from growthloop.core.models import (
     Base,
     Category,
@@ -69,8 +70,10 @@ class Member(Base):
         String(26), ForeignKey("merchants.id"), nullable=False, index=True, pii=None
     )
     status: Mapped[str] = col(String(16), nullable=False, default="active", pii=None)
+    # Name, birthday and phone are encrypted at rest (growthloop.core.crypto).
     nickname: Mapped[str | None] = col(
-        String(64), pii=Personal(Category.PROFILE, "greet the member in the mini-program")
+        EncryptedText("members.nickname"),
+        pii=Personal(Category.PROFILE, "greet the member in the mini-program"),
     )
     signup_platform: Mapped[str] = col(String(16), nullable=False, pii=None)
     signup_referrer_code: Mapped[str | None] = col(
@@ -88,11 +91,12 @@ class Member(Base):
         String(26), pii=Personal(Category.IDENTIFIER, "credit the member who invited them")
     )
     birthday: Mapped[date | None] = col(
-        Date,
+        EncryptedDate("members.birthday"),
         pii=Personal(Category.PROFILE, "birthday gifts", basis="consent"),
     )
     # month * 100 + day of `birthday` (229 for 29 Feb): the birthday sweep finds today's
-    # birthdays through an index, on any dialect, without reading the date itself.
+    # birthdays through an index, on any dialect, without reading the date itself. Kept in
+    # clear: a month and day alone (one of 366) do not identify anyone; the year does.
     birthday_month_day: Mapped[int | None] = col(
         SmallInteger,
         pii=Personal(Category.PROFILE, "birthday gifts", basis="consent"),
@@ -102,6 +106,11 @@ class Member(Base):
     phone_hash: Mapped[str | None] = col(
         String(64),
         pii=Personal(Category.CONTACT, "recognise the member at alliance partners", "consent"),
+    )
+    # The same verified number, encrypted: staff see it masked (138****1234).
+    phone_encrypted: Mapped[str | None] = col(
+        EncryptedText("members.phone_encrypted"),
+        pii=Personal(Category.CONTACT, "reach the member about their orders", "consent"),
     )
     created_at: Mapped[datetime] = created_column()
     last_login_at: Mapped[datetime | None] = col(UTCDateTime(), pii=None)

@@ -1,22 +1,21 @@
-"""Verified phone numbers, kept only as a keyed hash.
+"""Verified phone numbers: a keyed hash for lookups, the number itself encrypted.
 
 The platform verifies the number (WeChat `getPhoneNumber` -> a one-time code the server
-exchanges); the member row keeps HMAC-SHA256(secret, normalised number) and nothing else, so
-the same person can be recognised at an alliance partner without the number being stored,
-logged or compared in clear. The key is derived from GROWTHLOOP_SECRET_KEY: rotating the
-secret unlinks every verified phone until members verify again.
+exchanges); the member row keeps HMAC-SHA256(key, normalised number) to recognise the same
+person at an alliance partner without comparing the number in clear, and the number sealed
+with AES-GCM (`phone_encrypted`, growthloop.core.crypto) so staff can be shown it masked.
+The hash key is derived from GROWTHLOOP_SECRET_KEY: rotating the secret unlinks every
+verified phone until members verify again (rotating the PII encryption keys does not).
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import re
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from growthloop.core import audit
+from growthloop.core import audit, crypto
 from growthloop.core.errors import Invalid
 from growthloop.identity import repository as repo
 from growthloop.identity.errors import MemberNotFound, PlatformNotEnabled
@@ -61,15 +60,12 @@ async def _own_member(session: AsyncSession, merchant_id: str, member_id: str) -
 
 
 def phone_hash(secret: str, normalised: str) -> str:
-    key = hashlib.sha256(b"growthloop-phone:" + secret.encode()).digest()
-    return hmac.new(key, normalised.encode(), hashlib.sha256).hexdigest()
+    return crypto.keyed_hash(secret, normalised, purpose="phone")
 
 
 def mask_phone(normalised: str) -> str:
     """138****1234: enough for the member to recognise their number, not to read it."""
-    if len(normalised) >= 9:
-        return normalised[:3] + "****" + normalised[-4:]
-    return "****" + normalised[-2:]
+    return crypto.mask_phone(normalised)
 
 
 async def verify_phone(
@@ -82,8 +78,9 @@ async def verify_phone(
     adapters: dict[str, Any],
     secret: str,
 ) -> str:
-    """Exchange the platform's phone code, keep the number's keyed hash on the member and
-    return the masked number. `platform` defaults to the one the member signed up on."""
+    """Exchange the platform's phone code, keep the number's keyed hash and the number
+    encrypted on the member, and return the masked number. `platform` defaults to the one
+    the member signed up on."""
     member = await _own_member(session, merchant_id, member_id)
     platform = platform or member.signup_platform
     adapter: PlatformAdapter | None = adapters.get(platform)
@@ -93,6 +90,7 @@ async def verify_phone(
     if normalised is None:
         raise InvalidPhoneCode()
     member.phone_hash = phone_hash(secret, normalised)
+    member.phone_encrypted = normalised
     await audit.record(
         session,
         merchant_id=merchant_id,
@@ -110,9 +108,10 @@ async def verify_phone(
 async def remove_phone(session: AsyncSession, *, merchant_id: str, member_id: str) -> None:
     """Withdraw the verified phone: partners no longer recognise the member by it."""
     member = await _own_member(session, merchant_id, member_id)
-    if member.phone_hash is None:
+    if member.phone_hash is None and member.phone_encrypted is None:
         return
     member.phone_hash = None
+    member.phone_encrypted = None
     await audit.record(
         session,
         merchant_id=merchant_id,

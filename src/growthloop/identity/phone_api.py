@@ -34,8 +34,9 @@ async def verify_phone(
     body: PhoneIn, member: CurrentMember, session: SessionDep, rt: RuntimeDep
 ) -> PhoneOut:
     """Verify the member's phone number with the code of the platform's phone-number button
-    (WeChat `getPhoneNumber`). Only a keyed hash is kept: it lets alliance partners recognise
-    the same person; the number itself is neither stored nor logged."""
+    (WeChat `getPhoneNumber`). A keyed hash lets alliance partners recognise the same
+    person; the number itself is stored only encrypted, shown to staff masked, never
+    logged."""
     masked = await phone.verify_phone(
         session,
         merchant_id=member.merchant_id,

@@ -1,10 +1,10 @@
 """Identity's part of the data export and of account deletion (注销).
 
-Erased: the member row loses the person (nickname, birthday, phone hash, own and used
-referral/share codes, who invited them, last login) and turns `deleted`, so every token
-issued to it stops working (`IdentityPrincipals.member_active`); every platform account
-(openid, unionid) is deleted, its ids handed to the stores outside the database, so the
-same platform user logging in later becomes a new member; activity days and birthday
+Erased: the member row loses the person (nickname, birthday, phone hash and number, own
+and used referral/share codes, who invited them, last login) and turns `deleted`, so every
+token issued to it stops working (`IdentityPrincipals.member_active`); every platform
+account (openid, unionid) is deleted, its ids handed to the stores outside the database, so
+the same platform user logging in later becomes a new member; activity days and birthday
 celebrations are deleted.
 
 Kept: the member row itself (id, merchant, signup platform, created_at, status), because
@@ -69,6 +69,7 @@ async def export(session: AsyncSession, merchant_id: str, member_id: str) -> dic
             "referral_code": member.referral_code,
             "invited": member.referred_by is not None,
             "phone_verified": member.phone_hash is not None,
+            "phone": member.phone_encrypted,
             "created_at": _iso(member.created_at),
             "last_login_at": _iso(member.last_login_at),
         },
@@ -124,6 +125,7 @@ async def erase(session: AsyncSession, erasure: Erasure) -> dict[str, int]:
             birthday=None,
             birthday_month_day=None,
             phone_hash=None,
+            phone_encrypted=None,
             referral_code=None,
             referred_by=None,
             signup_referrer_code=None,

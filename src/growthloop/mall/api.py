@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from growthloop.core.auth import AdminPrincipal, CurrentMember, Permission, SessionDep, require
+from growthloop.core.errors import Forbidden
 from growthloop.core.pagination import Page, PageDep
 from growthloop.core.routing import UnitOfWorkRoute
 from growthloop.core.runtime import RuntimeDep
@@ -84,16 +85,33 @@ async def update_reward(
 async def list_redemptions(
     session: SessionDep,
     page: PageDep,
+    rt: RuntimeDep,
     status: StatusQuery = None,
     member_id: IdQuery = None,
     reward_id: IdQuery = None,
+    reveal: Annotated[bool, Query()] = False,
     admin: AdminPrincipal = require(Permission.ORDERS_READ),
 ) -> Page[AdminRedemptionOut]:
-    """Newest first; filter by status, member or reward."""
+    """Newest first; filter by status, member or reward. Shipping contacts are masked;
+    `reveal=true` shows them in full to staff who ship gifts (orders.fulfil) or handle
+    privacy requests, and records a `pii.reveal` audit entry per redemption shown."""
+    if reveal and not (admin.can(Permission.ORDERS_FULFIL) or admin.can(Permission.PRIVACY_HANDLE)):
+        raise Forbidden(
+            f"The {admin.role.value} role may not see shipping contacts unmasked.",
+            required_permission=Permission.ORDERS_FULFIL.value,
+        )
     rows, cursor = await service.list_redemptions(
         session, admin.merchant_id, page, member_id=member_id, reward_id=reward_id, status=status
     )
-    return Page(items=[service.admin_redemption_out(r) for r in rows], next_cursor=cursor)
+    if reveal:
+        # A GET reads in a read transaction: the audit entries commit in their own, before
+        # any unmasked value leaves (if they cannot be written, nothing is shown).
+        async with rt.db.unit_of_work() as uow:
+            await service.record_reveal(
+                uow.session, admin.merchant_id, admin.admin_id, admin.role.value, rows
+            )
+    items = [service.admin_redemption_out(r, reveal=reveal) for r in rows]
+    return Page(items=items, next_cursor=cursor)
 
 
 @router.post("/v1/admin/mall/redemptions/verify", response_model=AdminRedemptionOut)

@@ -21,6 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped
 
+from growthloop.core.crypto import EncryptedText
 from growthloop.core.models import (
     Base,
     Category,
@@ -99,9 +100,12 @@ class Redemption(Base):
     status: Mapped[str] = col(String(16), nullable=False, pii=None)
     code: Mapped[str | None] = col(String(16), pii=None)  # product voucher shown at the counter
     coupon_ids: Mapped[list[str]] = col(JSON, nullable=False, default=list, pii=None)
-    ship_name: Mapped[str | None] = col(String(50), pii=SHIPPING)
-    ship_phone: Mapped[str | None] = col(String(20), pii=SHIPPING)
-    ship_address: Mapped[str | None] = col(String(200), pii=SHIPPING)
+    # Encrypted at rest (growthloop.core.crypto); staff see them masked unless revealed.
+    ship_name: Mapped[str | None] = col(EncryptedText("mall_redemptions.ship_name"), pii=SHIPPING)
+    ship_phone: Mapped[str | None] = col(EncryptedText("mall_redemptions.ship_phone"), pii=SHIPPING)
+    ship_address: Mapped[str | None] = col(
+        EncryptedText("mall_redemptions.ship_address"), pii=SHIPPING
+    )
     # A courier's tracking number leads to the recipient's name, phone and address.
     tracking_no: Mapped[str | None] = col(
         String(64),

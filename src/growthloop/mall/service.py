@@ -19,7 +19,7 @@ from typing import cast
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.catalog import service as catalog
-from growthloop.core import audit
+from growthloop.core import audit, crypto
 from growthloop.core.auth import ensure_same_merchant
 from growthloop.core.events import DomainEvent, emit
 from growthloop.core.ids import new_id
@@ -542,8 +542,42 @@ def redemption_out(r: Redemption) -> RedemptionOut:
     )
 
 
-def admin_redemption_out(r: Redemption) -> AdminRedemptionOut:
-    return AdminRedemptionOut(**redemption_out(r).model_dump(), member_id=r.member_id)
+def admin_redemption_out(r: Redemption, *, reveal: bool = False) -> AdminRedemptionOut:
+    """Staff see the shipping contact masked (张*, 138****1234, first 6 characters of the
+    address) unless `reveal`, which the caller authorizes and audits (`record_reveal`)."""
+    out = redemption_out(r)
+    if out.shipping is not None and not reveal:
+        out.shipping = ShippingOut(
+            name=crypto.mask_name(out.shipping.name),
+            phone=crypto.mask_phone(out.shipping.phone),
+            address=crypto.mask_address(out.shipping.address),
+        )
+    return AdminRedemptionOut(**out.model_dump(), member_id=r.member_id)
+
+
+SHIPPING_FIELDS = ("ship_name", "ship_phone", "ship_address")
+
+
+async def record_reveal(
+    session: AsyncSession, merchant_id: str, admin_id: str, role: str, rows: Sequence[Redemption]
+) -> None:
+    """`pii.reveal` for each redemption whose shipping contact an admin is shown unmasked:
+    who, whose, which fields; never the values."""
+    for r in rows:
+        if r.ship_name is None and r.ship_phone is None and r.ship_address is None:
+            continue
+        await _audit(
+            session,
+            merchant_id,
+            admin_id,
+            "pii.reveal",
+            "mall_redemption",
+            r.id,
+            member_id=r.member_id,
+            fields=list(SHIPPING_FIELDS),
+            role=role,
+            purpose="ship the redeemed gift",
+        )
 
 
 # ---- helpers -------------------------------------------------------------------------
