@@ -48,7 +48,7 @@ async def _hash_of(rt: Runtime, member: str) -> str | None:
         ).scalar_one()
 
 
-async def test_verify_phone_keeps_only_a_keyed_hash(
+async def test_a_verified_phone_is_kept_hashed_and_encrypted_never_in_clear(
     client: httpx.AsyncClient, rt: Runtime, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)

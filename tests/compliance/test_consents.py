@@ -24,6 +24,7 @@ PURPOSES = [
     "marketing",
     "location",
     "phone",
+    "guardian",
     "membership",
 ]
 
@@ -73,8 +74,8 @@ async def test_the_policy_is_public(client: httpx.AsyncClient, rt: Runtime) -> N
     assert [p["key"] for p in policy["purposes"]] == PURPOSES
     by_key = {p["key"]: p for p in policy["purposes"]}
     assert [k for k, p in by_key.items() if p["required"]] == ["essential"]
-    assert [k for k, p in by_key.items() if p["sensitive"]] == ["location"]
-    assert [k for k, p in by_key.items() if p["separate"]] == ["location"]
+    assert [k for k, p in by_key.items() if p["sensitive"]] == ["location", "guardian"]
+    assert [k for k, p in by_key.items() if p["separate"]] == ["location", "guardian"]
     assert by_key["membership"]["label"] == "会员计划（支付即会员）"
     assert all(p["label"] and p["description"] for p in policy["purposes"])
     assert all(p["since"] == policy["version"] for p in policy["purposes"])
@@ -160,6 +161,7 @@ async def test_the_ledger_records_each_change_once(
             "marketing": False,
             "location": False,
             "phone": False,
+            "guardian": False,
             "membership": False,
         }
         # Another domain records a decision (支付即会员 at checkout), once.
@@ -275,3 +277,37 @@ async def test_a_refusal_is_asked_again_only_when_the_policy_changes_its_purpose
     monkeypatch.setattr(consent_service, "BY_KEY", {p.key: p for p in purposes})
     monkeypatch.setattr(consent_service, "POLICY_VERSION", "2027-01-01")
     assert (await client.get("/v1/me/consents", headers=member)).json()["to_ask"] == ["surveys"]
+
+
+async def test_under_fourteen_a_guardian_consents_first(
+    client: httpx.AsyncClient, rt: Runtime, clock: FrozenClock
+) -> None:
+    shop = await make_shop(client, rt)
+    child = await shop.member("child", join=False)
+    born = clock.now().date().replace(year=clock.now().year - 12)
+    r = await client.patch("/v1/me/profile", json={"birthday": born.isoformat()}, headers=child)
+    assert r.status_code == 200, r.text
+    r = await client.put("/v1/me/consents", json={"marketing": True}, headers=child)
+    assert_error(r, 422, "guardian_consent_required")
+    # Refusing needs no guardian; the guardian's consent is separate, on its own.
+    r = await client.put("/v1/me/consents", json={"analytics": False}, headers=child)
+    assert r.status_code == 200, r.text
+    r = await client.put(
+        "/v1/me/consents", json={"guardian": True, "marketing": True}, headers=child
+    )
+    assert_error(r, 422, "separate_consent_required")
+    assert (
+        await client.put("/v1/me/consents", json={"guardian": True}, headers=child)
+    ).status_code == 200
+    r = await client.put("/v1/me/consents", json={"marketing": True}, headers=child)
+    assert r.status_code == 200, r.text
+    # A minor orders and pays like anyone (支付即会员 simply does not enrol them).
+    product = await shop.product(price=500)
+    other_child = await shop.member("child2", join=False)
+    await client.patch("/v1/me/profile", json={"birthday": born.isoformat()}, headers=other_child)
+    order = await shop.paid_order(other_child, product["id"])
+    assert order["status"] == "paid"
+    # An adult is not asked for a guardian.
+    adult = await shop.member("adult", join=False)
+    r = await client.put("/v1/me/consents", json={"marketing": True}, headers=adult)
+    assert r.status_code == 200, r.text

@@ -24,3 +24,11 @@ class NoPurposes(Invalid):
 class NoDeletionPending(Conflict):
     code = "no_deletion_pending"
     message = "There is no pending deletion request to cancel."
+
+
+class GuardianConsentRequired(Invalid):
+    code = "guardian_consent_required"
+    message = (
+        "The member is under 14: a parent or guardian must consent (purpose `guardian`) "
+        "before any other purpose is granted."
+    )

@@ -10,7 +10,7 @@ writes an audit entry and emits `consent.changed`, all in the caller's transacti
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import date, datetime
 from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from growthloop.compliance import repository as repo
 from growthloop.compliance.errors import (
     EssentialNotRefusable,
+    GuardianConsentRequired,
     NoPurposes,
     SeparateConsentRequired,
     UnknownPurpose,
@@ -47,6 +48,10 @@ class MemberDirectory(Protocol):
     async def signup_platform(
         self, session: AsyncSession, merchant_id: str, member_id: str
     ) -> str | None: ...
+
+    async def birthday(
+        self, session: AsyncSession, merchant_id: str, member_id: str
+    ) -> date | None: ...
 
 
 def current_policy() -> PolicyOut:
@@ -92,6 +97,33 @@ async def decisions(
     if not member_ids:
         return {}
     return await repo.decisions_of(session, merchant_id, sorted(member_ids), purposes)
+
+
+MINOR_AGE = 14  # PIPL art.31: under 14, a guardian's consent
+
+
+async def is_minor(session: AsyncSession, merchant_id: str, member_id: str) -> bool:
+    """Under 14 by the birthday the member gave (unknown: not a minor, as we cannot know)."""
+    directory = session.info.get("members")
+    born = await directory.birthday(session, merchant_id, member_id) if directory else None
+    if born is None:
+        return False
+    today = _now(session).date()
+    age: int = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+    return age < MINOR_AGE
+
+
+async def _guardian_allows(
+    session: AsyncSession, merchant_id: str, member_id: str, grants: list[str]
+) -> bool:
+    """False when a minor would grant a purpose before their guardian consented."""
+    wanted = [g for g in grants if g != "guardian"]
+    if not wanted or not await is_minor(session, merchant_id, member_id):
+        return True
+    if "guardian" in grants:
+        return True
+    state = await repo.state_of(session, merchant_id, member_id, "guardian")
+    return state is not None and bool(state.granted)
 
 
 async def _platform(session: AsyncSession, merchant_id: str, member_id: str) -> str | None:
@@ -184,6 +216,8 @@ async def record_consent(
         if not granted:
             raise EssentialNotRefusable(purposes=[purpose])
         return False
+    if granted and not await _guardian_allows(session, merchant_id, member_id, [purpose]):
+        return False  # a minor's checkout (支付即会员) goes on without it
     if platform is None:
         platform = await _platform(session, merchant_id, member_id)
     return await _apply(
@@ -216,6 +250,8 @@ async def set_consents(
     bundled = sorted(k for k in new_grants if BY_KEY[k].separate)
     if bundled and len(new_grants) > 1:
         raise SeparateConsentRequired(purposes=bundled)
+    if not await _guardian_allows(session, merchant_id, member_id, new_grants):
+        raise GuardianConsentRequired(purposes=sorted(new_grants))
     changed: list[str] = []
     platform: str | None = None
     # Sorted: concurrent requests of one member lock the state rows in the same order.

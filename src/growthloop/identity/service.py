@@ -506,3 +506,9 @@ class IdentityMembers:
         self, session: AsyncSession, merchant_id: str, member_id: str
     ) -> list[str]:
         return await repo.external_ids_of(session, merchant_id, member_id)
+
+    async def birthday(
+        self, session: AsyncSession, merchant_id: str, member_id: str
+    ) -> date | None:
+        member = await repo.get_member(session, member_id)
+        return member.birthday if member and member.merchant_id == merchant_id else None
