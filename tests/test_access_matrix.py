@@ -701,6 +701,12 @@ async def build_alliance_exchange(t: Tenant) -> Req:
     return Req(json={"partnership_id": partnership["id"], "points": 1})
 
 
+async def build_broadcast(t: Tenant) -> Req:
+    r = await t.client.put("/v1/me/consents", json={"marketing": True}, headers=t.member)
+    assert r.status_code == 200, r.text
+    return Req(json={"title": "上新", "body": "新品第二杯半价"})
+
+
 async def build_pending_deletion(t: Tenant) -> Req:
     r = await t.client.post("/v1/me/deletion", headers=t.member)
     assert r.status_code == 200, r.text
@@ -1094,6 +1100,10 @@ ROUTES: list[Route] = [
     Route("GET", "/v1/admin/privacy/deletions", By.ADMIN, 200, build_nothing, T.LIST,
           P.PRIVACY_HANDLE, lists="deletions"),
     Route("GET", "/v1/admin/audit", By.ADMIN, 200, build_nothing, T.SELF, P.PRIVACY_HANDLE),
+    # engagement: marketing to members' inboxes (only those who consent)
+    Route("POST", "/v1/admin/broadcasts", By.ADMIN, 201, build_broadcast, T.CREATE,
+          P.MARKETING_WRITE),
+    Route("GET", "/v1/me/inbox", By.MEMBER, 200, build_nothing, T.SELF),
 ]
 # fmt: on
 ROUTE_TABLE = {route.key: route for route in ROUTES}
@@ -1418,6 +1428,11 @@ async def test_creations_land_in_the_callers_merchant(
         path = f"/v1/admin/invite-rules/{created['id']}"
         assert_error(await client.get(path, headers=b.admin), 403, "forbidden")
         assert (await client.get(path, headers=a.admin)).status_code == 200
+    elif route.path == "/v1/admin/broadcasts":
+        assert created["sent"] == 1  # the tenant's own member, who consented
+        inbox = await client.get("/v1/me/inbox", headers=a.member)
+        assert [m["title"] for m in inbox.json()["items"]] == ["上新"]
+        assert (await client.get("/v1/me/inbox", headers=b.member)).json()["items"] == []
     elif route.path == "/v1/admin/analytics/alert-rules":
         path = "/v1/admin/analytics/alert-rules"
         assert created["id"] in {

@@ -14,6 +14,7 @@ from growthloop.compliance import models as compliance_models
 from growthloop.core import audit, events, idempotency
 from growthloop.core.models import Base
 from growthloop.core.stock import sql as stock_models
+from growthloop.engagement import models as engagement_models
 from growthloop.identity import models as identity_models
 from growthloop.loyalty import models as loyalty_models
 from growthloop.mall import models as mall_models
@@ -31,6 +32,7 @@ __all__ = [
     "catalog_models",
     "compliance_models",
     "distribution_models",
+    "engagement_models",
     "events",
     "flash_sale_models",
     "group_buy_models",

@@ -31,6 +31,7 @@ from growthloop.core.clock import Clock
 from growthloop.core.errors import install_error_handlers
 from growthloop.core.logs import RequestLogMiddleware
 from growthloop.core.runtime import Runtime
+from growthloop.engagement.api import router as engagement_router
 from growthloop.identity.api import router as identity_router
 from growthloop.identity.phone_api import router as phone_router
 from growthloop.loyalty.api import router as loyalty_router
@@ -103,6 +104,7 @@ def create_app(
         invites_router,
         shares_router,
         lotteries_router,
+        engagement_router,
         ingest_router,
         compat_ingest_router,
         analytics_router,

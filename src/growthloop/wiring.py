@@ -41,6 +41,7 @@ from growthloop.core.jobs import Sweeper
 from growthloop.core.kv import make_counters, redis_client
 from growthloop.core.runtime import Runtime
 from growthloop.core.stock import PoolState, StockBackend, choose_backend, make_stock_backend
+from growthloop.engagement import privacy as engagement_privacy
 from growthloop.identity import privacy as identity_privacy
 from growthloop.identity import service as identity
 from growthloop.identity.platforms import DevAdapter
@@ -115,6 +116,7 @@ def _privacy(rt: Runtime) -> PrivacyRegistry:
         mall_privacy,
         alliance_privacy,
         compliance_handlers,
+        engagement_privacy,
         # Before the campaigns: it gathers the member's device ids that shares strips.
         analytics_privacy,
         flash_sales_privacy,

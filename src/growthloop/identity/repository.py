@@ -198,3 +198,8 @@ async def external_ids_of(session: AsyncSession, merchant_id: str, member_id: st
     for openid, unionid in await session.execute(stmt):
         ids += [i for i in (openid, unionid) if i and i not in ids]
     return ids
+
+
+async def active_member_ids(session: AsyncSession, merchant_id: str) -> list[str]:
+    stmt = select(Member.id).where(Member.merchant_id == merchant_id, Member.status == "active")
+    return list((await session.scalars(stmt.order_by(Member.id))).all())

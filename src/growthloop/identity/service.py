@@ -507,6 +507,9 @@ class IdentityMembers:
     ) -> list[str]:
         return await repo.external_ids_of(session, merchant_id, member_id)
 
+    async def active_member_ids(self, session: AsyncSession, merchant_id: str) -> list[str]:
+        return await repo.active_member_ids(session, merchant_id)
+
     async def birthday(
         self, session: AsyncSession, merchant_id: str, member_id: str
     ) -> date | None:
