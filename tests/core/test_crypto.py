@@ -95,16 +95,22 @@ def test_key_ring_from_settings() -> None:
     assert crypto.key_ring(f"k0:{key}", secret).kids == ["k0"]
 
 
+# Fixed keys: parameters built at import time must be the same in every xdist worker.
+_KEY_A = base64.b64encode(bytes(range(32))).decode()
+_KEY_B = base64.b64encode(bytes(range(32, 64))).decode()
+
+
 @pytest.mark.parametrize(
     "spec",
     [
         "k1",
         "k1:not base64!",
         "k1:" + base64.b64encode(b"short").decode(),
-        f"k1:{crypto.new_key()},k1:{crypto.new_key()}",
-        "bad kid:" + crypto.new_key(),
+        f"k1:{_KEY_A},k1:{_KEY_B}",
+        "bad kid:" + _KEY_A,
         ",",
     ],
+    ids=["no key", "not base64", "short key", "kid twice", "bad kid", "empty"],
 )
 def test_bad_key_settings_are_refused_at_start(spec: str) -> None:
     with pytest.raises(crypto.PIIKeyError):
