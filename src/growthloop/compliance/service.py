@@ -292,10 +292,14 @@ async def consents_of(session: AsyncSession, merchant_id: str, member_id: str) -
                 recorded_at=state.updated_at,
                 platform=state.platform,
             )
+    # A guardian's consent is asked only of a member under 14.
+    minor = await is_minor(session, merchant_id, member_id)
     to_ask = [
         p.key
         for p in PURPOSES
-        if not p.required and (p.key not in states or states[p.key].policy_version < p.since)
+        if not p.required
+        and (p.key != "guardian" or minor)
+        and (p.key not in states or states[p.key].policy_version < p.since)
     ]
     return ConsentsOut(policy_version=POLICY_VERSION, consents=consents, to_ask=to_ask)
 
