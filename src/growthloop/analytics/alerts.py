@@ -27,7 +27,7 @@ from growthloop.analytics import repository as repo
 from growthloop.analytics.errors import RuleNotFound
 from growthloop.analytics.models import AlertRecord, AlertRule
 from growthloop.analytics.pipeline import Pipeline
-from growthloop.analytics.queries import Span, local_midnight, overview
+from growthloop.analytics.queries import MEASURES, Span, local_midnight, overview
 from growthloop.analytics.schemas import AlertRuleIn
 from growthloop.core import audit
 from growthloop.core.auth import ensure_same_merchant
@@ -38,16 +38,7 @@ from growthloop.core.sql import insert_unless_exists
 
 log = logging.getLogger("growthloop.analytics.alerts")
 
-METRICS = (
-    "active_members",
-    "visitors",
-    "new_members",
-    "orders",
-    "gmv",
-    "paying_members",
-    "refunds",
-    "refund_amount",
-)
+METRICS = tuple(MEASURES)
 GRACE = timedelta(minutes=5)  # after a period ends, before it is judged
 WEEKS_BACK = 4
 MAX_WEBHOOK_ATTEMPTS = 6
@@ -152,16 +143,7 @@ async def _values(
 
 async def _hour_value(pipeline: Pipeline, rule: AlertRule, start: datetime) -> int:
     d = pipeline.store.dialect
-    measure = {
-        "active_members": "count(DISTINCT CASE WHEN mem IS NOT NULL THEN person END)",
-        "visitors": "count(DISTINCT person)",
-        "new_members": "count(DISTINCT CASE WHEN reg > 0 AND mem IS NOT NULL THEN person END)",
-        "orders": "sum(paid)",
-        "gmv": "sum(gmv)",
-        "paying_members": "count(DISTINCT CASE WHEN paid > 0 AND mem IS NOT NULL THEN person END)",
-        "refunds": "sum(refunds)",
-        "refund_amount": "sum(refunded)",
-    }[rule.metric]
+    measure = MEASURES[rule.metric]
     rows = await pipeline.store.query(
         rule.merchant_id,
         f"SELECT {measure} FROM hours WHERE hour >= {d.instant(start)} "  # noqa: S608

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.analytics import alerts, queries, service
 from growthloop.analytics import repository as repo
+from growthloop.analytics.backends.base import EventStore
 from growthloop.analytics.errors import InvalidRange
 from growthloop.analytics.models import AlertRule
 from growthloop.analytics.schemas import (
@@ -41,6 +42,14 @@ EARLIEST, LATEST = date(2000, 1, 1), date(2100, 12, 31)
 Reader = require(Permission.ANALYTICS_READ)
 
 
+async def _scope(
+    session: AsyncSession, admin: AdminPrincipal, first: date | None, last: date | None
+) -> tuple[EventStore, str, queries.Span]:
+    """What every query takes: the event store, the caller's merchant, the checked span."""
+    span = await _span(session, admin.merchant_id, first, last)
+    return service.pipeline_of(session).store, admin.merchant_id, span
+
+
 async def _span(
     session: AsyncSession, merchant_id: str, first: date | None, last: date | None
 ) -> queries.Span:
@@ -68,8 +77,7 @@ async def overview(
     to: date | None = Query(None, description="default: today (merchant timezone)"),
     admin: AdminPrincipal = Reader,
 ) -> dict[str, Any]:
-    span = await _span(session, admin.merchant_id, from_, to)
-    return await queries.overview(service.pipeline_of(session).store, admin.merchant_id, span)
+    return await queries.overview(*await _scope(session, admin, from_, to))
 
 
 @router.get("/v1/admin/analytics/platforms", response_model=PlatformsOut)
@@ -79,19 +87,15 @@ async def platforms(
     to: date | None = Query(None),
     admin: AdminPrincipal = Reader,
 ) -> dict[str, Any]:
-    span = await _span(session, admin.merchant_id, from_, to)
-    return await queries.platforms(service.pipeline_of(session).store, admin.merchant_id, span)
+    return await queries.platforms(*await _scope(session, admin, from_, to))
 
 
 @router.post("/v1/admin/analytics/trends", response_model=TrendsOut)
 async def trends(
     body: TrendsIn, session: SessionDep, admin: AdminPrincipal = Reader
 ) -> dict[str, Any]:
-    span = await _span(session, admin.merchant_id, body.from_, body.to)
     return await queries.trends(
-        service.pipeline_of(session).store,
-        admin.merchant_id,
-        span,
+        *await _scope(session, admin, body.from_, body.to),
         event=body.event,
         math=body.math,
         interval=body.interval,
@@ -104,11 +108,8 @@ async def trends(
 async def funnel(
     body: FunnelIn, session: SessionDep, admin: AdminPrincipal = Reader
 ) -> dict[str, Any]:
-    span = await _span(session, admin.merchant_id, body.from_, body.to)
     return await queries.funnel(
-        service.pipeline_of(session).store,
-        admin.merchant_id,
-        span,
+        *await _scope(session, admin, body.from_, body.to),
         steps=[(s.event, s.where) for s in body.steps],
         window_hours=body.window_hours,
         breakdown=body.breakdown,
@@ -120,11 +121,8 @@ async def funnel(
 async def retention(
     body: RetentionIn, session: SessionDep, admin: AdminPrincipal = Reader
 ) -> dict[str, Any]:
-    span = await _span(session, admin.merchant_id, body.from_, body.to)
     return await queries.retention(
-        service.pipeline_of(session).store,
-        admin.merchant_id,
-        span,
+        *await _scope(session, admin, body.from_, body.to),
         start_event=body.start_event,
         return_event=body.return_event,
         period=body.period,
@@ -136,11 +134,8 @@ async def retention(
 async def attribution(
     body: AttributionIn, session: SessionDep, admin: AdminPrincipal = Reader
 ) -> dict[str, Any]:
-    span = await _span(session, admin.merchant_id, body.from_, body.to)
     return await queries.attribution(
-        service.pipeline_of(session).store,
-        admin.merchant_id,
-        span,
+        *await _scope(session, admin, body.from_, body.to),
         by=body.by,
         model=body.model,
         lookback_days=body.lookback_days,

@@ -110,14 +110,19 @@ def _hour_source(d: Dialect, span: Span) -> str:
     )
 
 
-_DAY_MEASURES = (
-    "count(DISTINCT CASE WHEN mem IS NOT NULL THEN person END) AS active_members, "
-    "count(DISTINCT person) AS visitors, "
-    "count(DISTINCT CASE WHEN reg > 0 AND mem IS NOT NULL THEN person END) AS new_members, "
-    "sum(paid) AS orders, sum(gmv) AS gmv, "
-    "count(DISTINCT CASE WHEN paid > 0 AND mem IS NOT NULL THEN person END) AS paying_members, "
-    "sum(refunds) AS refunds, sum(refunded) AS refund_amount"
-)
+# What the overview, the platform comparison and the alerts measure, over rows of `hours`.
+MEASURES: dict[str, str] = {
+    "active_members": "count(DISTINCT CASE WHEN mem IS NOT NULL THEN person END)",
+    "visitors": "count(DISTINCT person)",
+    "new_members": "count(DISTINCT CASE WHEN reg > 0 AND mem IS NOT NULL THEN person END)",
+    "orders": "sum(paid)",
+    "gmv": "sum(gmv)",
+    "paying_members": "count(DISTINCT CASE WHEN paid > 0 AND mem IS NOT NULL THEN person END)",
+    "refunds": "sum(refunds)",
+    "refund_amount": "sum(refunded)",
+}
+MEASURE_NAMES = tuple(MEASURES)
+_DAY_MEASURES = ", ".join(f"{sql} AS {name}" for name, sql in MEASURES.items())
 
 
 async def overview(store: EventStore, merchant_id: str, span: Span) -> dict[str, Any]:
@@ -138,16 +143,7 @@ async def overview(store: EventStore, merchant_id: str, span: Span) -> dict[str,
         "AND mem IS NOT NULL) AS t GROUP BY person HAVING sum(paid) >= 2) AS r) AS repeat_buyers "
         f"FROM {scoped}",
     )
-    names = (
-        "active_members",
-        "visitors",
-        "new_members",
-        "orders",
-        "gmv",
-        "paying_members",
-        "refunds",
-        "refund_amount",
-    )
+    names = MEASURE_NAMES
     by_date = {
         row[0]: dict(zip(names, (int(v or 0) for v in row[1:]), strict=True)) for row in daily
     }
@@ -216,12 +212,17 @@ async def trends(
         f"FROM events WHERE event = {d.lit(event)} AND {_range(d, 'time', span.start, span.end)} "
         f"AND {where_sql(d, where)} GROUP BY bucket, bd",
     )
-    totals_rows = await store.query(
-        merchant_id,
-        f"SELECT {bd} AS bd, {value} FROM events WHERE event = {d.lit(event)} AND "
-        f"{_range(d, 'time', span.start, span.end)} AND {where_sql(d, where)} GROUP BY bd",
-    )
-    totals = {r[0]: int(r[1]) for r in totals_rows}
+    if math == "count":  # counts add up across buckets; distinct people do not
+        totals: dict[Any, int] = {}
+        for _, key, count in rows:
+            totals[key] = totals.get(key, 0) + int(count)
+    else:
+        totals_rows = await store.query(
+            merchant_id,
+            f"SELECT {bd} AS bd, {value} FROM events WHERE event = {d.lit(event)} AND "
+            f"{_range(d, 'time', span.start, span.end)} AND {where_sql(d, where)} GROUP BY bd",
+        )
+        totals = {r[0]: int(r[1]) for r in totals_rows}
     kept = sorted(totals, key=lambda k: (-totals[k], "" if k is None else str(k)))
     kept = kept[:MAX_BREAKDOWN_VALUES]
     points: dict[Any, dict[date, int]] = {k: {} for k in kept}
@@ -476,16 +477,7 @@ async def platforms(store: EventStore, merchant_id: str, span: Span) -> dict[str
         f"SELECT platform, {_DAY_MEASURES} FROM {source} AS h WHERE "
         f"{_range(d, 'hour', span.start, span.end)} GROUP BY platform",
     )
-    names = (
-        "active_members",
-        "visitors",
-        "new_members",
-        "orders",
-        "gmv",
-        "paying_members",
-        "refunds",
-        "refund_amount",
-    )
+    names = MEASURE_NAMES
     items = []
     for row in rows:
         values = dict(zip(names, (int(v or 0) for v in row[1:]), strict=True))

@@ -30,7 +30,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.compliance.models import ConsentRecord, ConsentState, DeletionRequest
@@ -153,12 +153,12 @@ async def erase_privacy(session: AsyncSession, erasure: Erasure) -> dict[str, in
         delete(ConsentState).where(ConsentState.merchant_id == m, ConsentState.member_id == who),
         execution_options=SYNC,
     )
-    ledger = await session.execute(
-        select(ConsentRecord.id).where(
-            ConsentRecord.merchant_id == m, ConsentRecord.member_id == who
-        )
+    kept = await session.scalar(
+        select(func.count())
+        .select_from(ConsentRecord)
+        .where(ConsentRecord.merchant_id == m, ConsentRecord.member_id == who)
     )
-    return {"consent_states": _count(states), "consent_records_kept": len(ledger.all())}
+    return {"consent_states": _count(states), "consent_records_kept": int(kept or 0)}
 
 
 PRIVACY = PrivacyHandler(

@@ -6,8 +6,9 @@ the erasure walk the registry, so a domain that lands later plugs in without com
 knowing it. `tables` names the tables a handler answers for: the data-map test fails on a
 table holding a member's data that no handler claims.
 
-Stores outside the database (the event store) register a `StoreEraser`: it runs after the
-erasure's transaction committed, with every identifier the handlers collected.
+Stores outside the database (the event store) register a `StoreEraser`: it runs inside the
+erasure's transaction, after the handlers, with every identifier they collected, so that a
+store failure rolls the whole erasure back.
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ async def broadcast(
     session: AsyncSession, merchant_id: str, admin_id: str, body: BroadcastIn, now: datetime
 ) -> Broadcast:
     if body.member_ids is None:
-        directory = session.info["members"]
+        directory: Audience = session.info["members"]
         candidates = await directory.active_member_ids(session, merchant_id)
     else:
         candidates = list(dict.fromkeys(body.member_ids))
