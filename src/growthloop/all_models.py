@@ -12,6 +12,7 @@ from growthloop.campaigns.shares import models as share_models
 from growthloop.catalog import models as catalog_models
 from growthloop.compliance import models as compliance_models
 from growthloop.core import audit, events, idempotency
+from growthloop.core import processes as process_models
 from growthloop.core.models import Base
 from growthloop.core.stock import sql as stock_models
 from growthloop.engagement import models as engagement_models
@@ -45,6 +46,7 @@ __all__ = [
     "metadata",
     "orders_models",
     "payments_models",
+    "process_models",
     "promotions_models",
     "share_models",
     "stock_models",

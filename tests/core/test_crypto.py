@@ -223,3 +223,80 @@ async def test_column_types_and_rotate_keys(tmp_path: Path, process_ring: None) 
             assert (await uow.session.execute(select(people.c.name))).scalars().all()
     finally:
         await db.dispose()
+
+
+async def test_key_usage_and_what_a_ring_cannot_open(tmp_path: Path, process_ring: None) -> None:
+    meta = MetaData()
+    people = Table(
+        "people",
+        meta,
+        Column("id", String(8), primary_key=True),
+        Column("name", crypto.EncryptedText("people.name")),
+    )
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'x.db'}")
+    try:
+        async with db.engine.begin() as conn:
+            await conn.run_sync(meta.create_all)
+        assert await crypto.key_usage(db, meta) == []
+        async with db.unit_of_work() as uow:
+            crypto.configure_keys(ring("k1"))
+            await uow.session.execute(insert(people), [{"id": "a", "name": "甲"}])
+            crypto.configure_keys(ring("k1", "k22"))
+            await uow.session.execute(
+                insert(people), [{"id": f"b{i}", "name": "乙"} for i in range(3)]
+            )
+            await uow.session.execute(insert(people).values(id="n", name=None))
+            for i, raw in enumerate(["李四", "enc:v1:k1", "enc:v1:"]):  # not sealed
+                await uow.session.execute(
+                    text("INSERT INTO people (id, name) VALUES (:id, :raw)"),
+                    {"id": f"p{i}", "raw": raw},
+                )
+        usage = await crypto.key_usage(db, meta)
+        assert [(u.context, u.kid, u.rows) for u in usage] == [
+            ("people.name", None, 3),
+            ("people.name", "k1", 1),
+            ("people.name", "k22", 3),
+        ]
+        assert usage[1].sample.startswith("enc:v1:k1:")
+        assert crypto.rows_by_kid(usage) == {"k1": 1, "k22": 3}
+        assert crypto.unreadable(usage, ring("k1", "k22")) == {}
+        assert crypto.unreadable(usage, ring("k22")) == {"k1": "missing"}
+        other_k1 = crypto.KeyRing([("k1", b"x" * 32), ("k22", b"k22".ljust(32, b"\0"))])
+        assert crypto.unreadable(usage, other_k1) == {"k1": "different key"}
+    finally:
+        await db.dispose()
+
+
+async def test_rotation_can_be_stopped_between_batches(tmp_path: Path, process_ring: None) -> None:
+    meta = MetaData()
+    people = Table(
+        "people",
+        meta,
+        Column("id", String(8), primary_key=True),
+        Column("name", crypto.EncryptedText("people.name")),
+    )
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'x.db'}")
+    try:
+        async with db.engine.begin() as conn:
+            await conn.run_sync(meta.create_all)
+        crypto.configure_keys(ring("k1"))
+        async with db.unit_of_work() as uow:
+            await uow.session.execute(
+                insert(people), [{"id": f"p{i}", "name": "张"} for i in range(5)]
+            )
+        calls = 0
+
+        async def before_batch() -> None:
+            nonlocal calls
+            calls += 1
+            if calls == 2:
+                raise RuntimeError("a process without k2 started")
+
+        with pytest.raises(RuntimeError, match="without k2"):
+            await crypto.rotate_keys(
+                db, meta, ring("k1", "k2"), batch_size=2, before_batch=before_batch
+            )
+        usage = await crypto.key_usage(db, meta)
+        assert crypto.rows_by_kid(usage) == {"k1": 3, "k2": 2}  # the first batch only
+    finally:
+        await db.dispose()

@@ -237,3 +237,60 @@ def test_rotate_keys_command(tmp_path: Path) -> None:
     lost = _cli(tmp_path, "compliance", "rotate-keys")
     assert lost.returncode != 0
     assert "'k1'" in lost.stderr and "GROWTHLOOP_PII_KEYS" in lost.stderr
+
+
+async def test_a_value_sealed_with_a_key_this_server_lacks_is_a_503(
+    client: httpx.AsyncClient, rt: Runtime
+) -> None:
+    """The issue's lock-out: data re-sealed under k2 while this server runs without k2.
+    Member login, the data export and the redemption lists answer 503 with a code that
+    names the missing key, not 500; nothing is written by the refused requests."""
+    saved = crypto.current_keys()
+    try:
+        crypto.configure_keys(crypto.key_ring(f"k2:{crypto.new_key()}", rt.settings.secret_key))
+        shop = await make_shop(client, rt)
+        await program(shop)
+        member = await shop.member("keyless-member")
+        r = await client.patch("/v1/me/profile", json={"nickname": NICKNAME}, headers=member)
+        assert r.status_code == 200, r.text
+        await earn(shop, member, 500)
+        gift = await reward(shop, name="定制帆布袋", points_cost=100, stock=5)
+        assert (await redeem(shop, member, gift["id"], shipping=SHIPPING)).status_code == 201
+        [(nickname,)] = await _raw(rt, "SELECT nickname FROM members")
+        assert nickname.startswith("enc:v1:k2:")
+        written = (
+            "SELECT (SELECT count(*) FROM audit_log), (SELECT count(*) FROM outbox_events), m.* "
+            "FROM members m"
+        )
+        before = await _raw(rt, written)
+
+        crypto.configure_keys(saved)  # this server: the derived k0 only, no k2
+        responses = {
+            "login": await client.post(
+                "/v1/auth/login",
+                json={"merchant_id": shop.merchant_id, "platform": "dev", "code": "keyless-member"},
+            ),
+            "me": await client.get("/v1/me", headers=member),
+            "export": await client.post("/v1/me/data-export", headers=member),
+            "admin redemptions": await client.get("/v1/admin/mall/redemptions", headers=shop.admin),
+            "my redemptions": await client.get("/v1/me/mall/redemptions", headers=member),
+        }
+        for what, response in responses.items():
+            error = assert_error(response, 503, "pii_key_unavailable")
+            assert error["details"] == {"key_id": "k2"}, what
+            assert error["message"] == (
+                "Personal data is sealed with key id 'k2', which this server does not hold; "
+                "try again later."
+            ), what
+        assert await _raw(rt, written) == before
+
+        # another key under the id k2 (a typo in one process's settings): 503 too
+        crypto.configure_keys(crypto.key_ring(f"k2:{crypto.new_key()}", rt.settings.secret_key))
+        error = assert_error(await client.get("/v1/me", headers=member), 503, "pii_key_unavailable")
+        assert error["details"] == {"key_id": "k2"}
+        assert error["message"] == (
+            "Personal data sealed with key id 'k2' does not open with this server's 'k2'; "
+            "try again later."
+        )
+    finally:
+        crypto.configure_keys(saved)

@@ -20,7 +20,10 @@ in batches, with guarded updates; it is idempotent. A stored value that is not s
 raises `PlaintextValue`; `rotate_keys` seals it and counts it.
 
 The key ring is process-wide (`configure_keys`, called by `build_runtime`), because a
-column type has no other way to reach it.
+column type has no other way to reach it. Rotating while a running process lacks the new
+key would lock it out of the data, so every long-running process records the key ids it
+holds (`core.processes`) and the commands check them against `key_usage`: which key ids
+the stored values are sealed with.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ import hashlib
 import hmac
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -40,7 +43,19 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from sqlalchemy import Column, MetaData, Table, Text, TypeDecorator, select, type_coerce, update
+from sqlalchemy import (
+    Column,
+    MetaData,
+    Table,
+    Text,
+    TypeDecorator,
+    and_,
+    case,
+    func,
+    select,
+    type_coerce,
+    update,
+)
 from sqlalchemy.engine import Dialect
 
 if TYPE_CHECKING:
@@ -60,16 +75,28 @@ class PIIKeyError(Exception):
 
 
 class UnknownKeyId(PIIKeyError):
+    """The value names a key this process does not hold (the HTTP layer answers 503)."""
+
     def __init__(self, kid: str, context: str) -> None:
         super().__init__(
             f"{context} is sealed with key id {kid!r}, which is not in GROWTHLOOP_PII_KEYS: "
             "add the old key back (keys before the newest one only decrypt)"
         )
         self.kid = kid
+        self.context = context
 
 
 class UndecryptableValue(PIIKeyError):
-    pass
+    """The key named by the value does not open it: this process holds another key under
+    that id (a typo, another secret's k0), or the value was tampered with or moved."""
+
+    def __init__(self, kid: str, context: str) -> None:
+        super().__init__(
+            f"{context}: the value does not open with key {kid!r} "
+            "(tampered with, moved from another column, or another key under that id)"
+        )
+        self.kid = kid
+        self.context = context
 
 
 class PlaintextValue(PIIKeyError):
@@ -113,6 +140,12 @@ def parse_keys(spec: str) -> list[tuple[str, bytes]]:
     return keys
 
 
+def key_check(key: bytes) -> str:
+    """A short fingerprint of a key (HMAC of a fixed label, 8 hex digits): two processes
+    holding different keys under one id can be told apart without showing either key."""
+    return hmac.new(key, b"growthloop pii key check v1", hashlib.sha256).hexdigest()[:8]
+
+
 def new_key() -> str:
     """A fresh key for GROWTHLOOP_PII_KEYS, base64."""
     return base64.b64encode(AESGCM.generate_key(bit_length=256)).decode()
@@ -144,6 +177,7 @@ class KeyRing:
         if not keys:
             raise PIIKeyError("a key ring needs at least one key")
         self._keys = {kid: AESGCM(key) for kid, key in keys}
+        self.checks = {kid: key_check(key) for kid, key in keys}
         self.current_kid = keys[-1][0]
 
     @property
@@ -166,10 +200,7 @@ class KeyRing:
         try:
             return aead.decrypt(nonce, body, context.encode()).decode()
         except InvalidTag:
-            raise UndecryptableValue(
-                f"{context}: the value does not open with key {sealed.kid!r} "
-                "(tampered with, or moved from another column)"
-            ) from None
+            raise UndecryptableValue(sealed.kid, context) from None
 
 
 def key_ring(pii_keys: str | None, secret_key: str) -> KeyRing:
@@ -287,14 +318,82 @@ def check_contexts(metadata: MetaData) -> list[str]:
 # ---- rotation --------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class KeyUsage:
+    """How many values of one column are sealed with one key id (`kid` None: not sealed),
+    and one of them (the least), to check that a ring opens them."""
+
+    context: str
+    kid: str | None
+    rows: int
+    sample: str
+
+
+async def key_usage(db: Database, metadata: MetaData) -> list[KeyUsage]:
+    """The key ids the stored values are sealed with, per column: one grouped query per
+    column, reading only the key id out of each value."""
+    usage: list[KeyUsage] = []
+    for table, column in encrypted_columns(metadata):
+        raw = type_coerce(column, Text)
+        body = func.substr(raw, len(PREFIX) + 1)
+        # the position of the colon after the key id; 0 if none
+        colon = (func.strpos if db.dialect == "postgresql" else func.instr)(body, ":")
+        kid = case(
+            (
+                and_(raw.startswith(PREFIX, autoescape=True), colon > 1),
+                func.substr(body, 1, colon - 1),
+            ),
+            else_=None,
+        )
+        values = select(kid.label("kid"), raw.label("raw")).where(column.is_not(None)).subquery()
+        query = select(values.c.kid, func.count(), func.min(values.c.raw)).group_by(values.c.kid)
+        async with db.unit_of_work(write=False) as uow:
+            rows = (await uow.session.execute(query)).all()
+        context = f"{table.name}.{column.name}"
+        usage += [KeyUsage(context, k, n, sample) for k, n, sample in rows]
+    return sorted(usage, key=lambda u: (u.context, u.kid or ""))
+
+
+def rows_by_kid(usage: Sequence[KeyUsage]) -> dict[str, int]:
+    """Sealed values per key id, over every column."""
+    totals: dict[str, int] = {}
+    for u in usage:
+        if u.kid is not None:
+            totals[u.kid] = totals.get(u.kid, 0) + u.rows
+    return dict(sorted(totals.items()))
+
+
+def unreadable(usage: Sequence[KeyUsage], ring: KeyRing) -> dict[str, str]:
+    """The key ids of stored values that `ring` cannot open: kid -> why (`missing`, or
+    `different key` when the ring holds another key under that id)."""
+    found: dict[str, str] = {}
+    for u in usage:
+        if u.kid is None or u.kid in found:
+            continue
+        try:
+            ring.decrypt(u.sample, u.context)
+        except UnknownKeyId:
+            found[u.kid] = "missing"
+        except UndecryptableValue:
+            found[u.kid] = "different key"
+    return found
+
+
 async def rotate_keys(
-    db: Database, metadata: MetaData, ring: KeyRing, *, batch_size: int = 500
+    db: Database,
+    metadata: MetaData,
+    ring: KeyRing,
+    *,
+    batch_size: int = 500,
+    before_batch: Callable[[], Awaitable[None]] | None = None,
 ) -> dict[str, dict[str, int]]:
     """Rewrite every sealed value not under the newest key, and seal plaintext ones.
 
     Per column: `rotated` (re-sealed from an older key), `sealed` (was plaintext),
     `current` (already under the newest key). Each batch is its own transaction; an update
     only applies if the row still holds the value read, so a concurrent write wins.
+    `before_batch` runs before each batch and may stop the rotation by raising (the CLI
+    checks there that no process lacking the key has started meanwhile).
     """
     counts: dict[str, dict[str, int]] = {}
     for table, column in encrypted_columns(metadata):
@@ -304,6 +403,8 @@ async def rotate_keys(
         raw = type_coerce(column, Text)
         after: Any = None
         while True:
+            if before_batch is not None:
+                await before_batch()
             query = select(pk, raw).where(column.is_not(None)).order_by(pk).limit(batch_size)
             if after is not None:
                 query = query.where(pk > after)
