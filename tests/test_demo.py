@@ -84,6 +84,15 @@ async def test_demo_seed(client: httpx.AsyncClient, rt: Runtime, stack: Stack) -
     coupons = (await client.get("/v1/admin/coupons", headers=admin)).json()["items"]
     assert len(coupons) == 6  # two to claim, two automatic, the mall's, the invite reward
     assert {c["auto_issue"] for c in coupons} == {None, "birthday", "tier_upgrade"}
+    # What members earn (gifts, the mall's, the invite and lottery reward) is granted only.
+    assert sorted((c["name"], c["obtain"]) for c in coupons) == [
+        ("会员日 85折券", "claim"),
+        ("升级礼 免单券（20元内）", "grant"),
+        ("新人专享 满20减3", "claim"),
+        ("生日礼 满30减10", "grant"),
+        ("积分兑换 5元券", "grant"),
+        ("邀请有礼 5元券", "grant"),
+    ]
     rewards = (await client.get("/v1/admin/mall/rewards", headers=admin)).json()["items"]
     assert {r["kind"] for r in rewards} == {"coupon", "product", "physical"}
     partners = (await client.get("/v1/admin/alliance/partnerships", headers=admin)).json()

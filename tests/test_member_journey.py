@@ -63,7 +63,13 @@ async def test_a_members_journey(client: httpx.AsyncClient, rt: Runtime) -> None
     gift_template = await _ok(
         await client.post(
             "/v1/admin/coupons",
-            json={"name": "积分兑换券", "kind": "amount_off", "value": 300, "valid_days": 30},
+            json={
+                "name": "积分兑换券",
+                "kind": "amount_off",
+                "value": 300,
+                "valid_days": 30,
+                "obtain": "grant",
+            },
             headers=admin,
         ),
         201,

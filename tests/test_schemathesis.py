@@ -162,16 +162,14 @@ async def _fresh_pool(shop: Shop, member: dict[str, str], base: IdPool) -> IdPoo
         "order_id": [paid["id"], awaiting["id"], pending["id"]],
         "payment_id": [payment_id],
         "template_id": [template_id],
-        **await _campaign_pool(shop, member, product["id"], template_id),
+        **await _campaign_pool(shop, member, product["id"]),
     }
     if paid.get("verify_code"):
         pool["code"] = [*pool.get("code", []), paid["verify_code"]]
     return pool
 
 
-async def _campaign_pool(
-    shop: Shop, member: dict[str, str], product_id: str, template_id: str
-) -> IdPool:
+async def _campaign_pool(shop: Shop, member: dict[str, str], product_id: str) -> IdPool:
     """A running flash sale, group buy (with a group), bargain (with an instance a friend
     may cut), invite rule and share, so campaign operations reach their rules."""
     now = shop.rt.clock.now()
@@ -201,7 +199,7 @@ async def _campaign_pool(
         "/v1/admin/bargains",
         {
             "product_id": product_id,
-            "original_price": 2000,
+            "original_price": 1500,
             "floor_price": 100,
             "helpers_needed": 5,
             "duration_minutes": 60,
@@ -209,12 +207,16 @@ async def _campaign_pool(
         shop.admin,
     )
     instance = await post(f"/v1/bargains/{bargain['id']}/start", {}, friend)
+    # A reward is a granted-only coupon; the pool's `template_id` stays claimable.
+    gift = {"name": "邀请礼", "kind": "amount_off", "value": 300, "obtain": "grant"}
     rule = await post(
         "/v1/admin/invite-rules",
         {
             "name": "邀请",
             "trigger": "registration",
-            "invitee_reward": {"coupon_template_id": template_id},
+            "invitee_reward": {
+                "coupon_template_id": (await post("/v1/admin/coupons", gift, shop.admin))["id"]
+            },
         },
         shop.admin,
     )

@@ -3,6 +3,7 @@ seeded-random (reproducible) orders and visits, bulk-inserted in a few seconds."
 
 from __future__ import annotations
 
+import logging
 import random
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -62,6 +63,7 @@ PARTNER_EMAIL = "bakery@growthloop.local"
 MEMBERS = 2000
 DAYS = 90
 SEED = 20261122
+log = logging.getLogger("growthloop.demo")
 
 SUGAR = OptionGroupIn(name="糖度", values=["七分糖", "无糖", "三分糖", "五分糖", "全糖"])
 ICE = OptionGroupIn(name="温度", values=["少冰", "正常冰", "去冰", "温热"])
@@ -121,6 +123,7 @@ async def seed_if_empty(rt: Runtime) -> str:
     existing = await _existing(rt)
     if existing:
         return existing
+    log.info("seeding the demo shop %s: first start, about 15 seconds", DEMO_NAME)
     rng = random.Random(SEED)
     now = rt.clock.now()
     tz = ZoneInfo("Asia/Shanghai")
@@ -613,7 +616,9 @@ async def _seed_campaigns(rt: Runtime, merchant_id: str) -> None:
         reward = await promotions.create_template(
             s,
             merchant_id,
-            CouponTemplateIn(name="邀请有礼 5元券", kind="amount_off", value=500, valid_days=30),
+            CouponTemplateIn(
+                name="邀请有礼 5元券", kind="amount_off", value=500, valid_days=30, obtain="grant"
+            ),
             now,
         )
         await lotteries.create_lottery(
@@ -870,6 +875,7 @@ async def _seed_membership_extras(
                 valid_days=30,
                 auto_issue="birthday",
                 auto_issue_tiers=["白银会员", "黄金会员"],
+                obtain="grant",
             ),
         ),
         (
@@ -881,11 +887,14 @@ async def _seed_membership_extras(
                 valid_days=30,
                 auto_issue="tier_upgrade",
                 auto_issue_tiers=["黄金会员"],
+                obtain="grant",
             ),
         ),
         (
             "mall",
-            CouponTemplateIn(name="积分兑换 5元券", kind="amount_off", value=500, valid_days=30),
+            CouponTemplateIn(
+                name="积分兑换 5元券", kind="amount_off", value=500, valid_days=30, obtain="grant"
+            ),
         ),
     ):
         templates[key] = await promotions.create_template(s, merchant_id, data, now)

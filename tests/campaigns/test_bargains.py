@@ -188,9 +188,17 @@ async def test_bad_input_and_other_merchants(client: httpx.AsyncClient, rt: Runt
     ):
         r = await client.post("/v1/admin/bargains", json={**base, **bad}, headers=shop.admin)
         assert_error(r, 422)
-    bargain = await _bargain(shop, product["id"])
+    bargain = await _bargain(shop, product["id"], original_price=1500)
     other = await make_shop(client, rt, "别家")
     stranger = await other.member()
+    # The product must be the shop's own: 422 naming it, whoever's it is.
+    theirs = await other.product(stock=5, options=[])
+    for wrong in (theirs["id"], "01ARZ3NDEKTSV4RRFFQ69G5FAV"):
+        r = await client.post(
+            "/v1/admin/bargains", json={**base, "product_id": wrong}, headers=shop.admin
+        )
+        error = assert_error(r, 422, "unknown_product")
+        assert error["details"] == {"field": "product_id", "id": wrong, "ids": [wrong]}
     assert_error(await client.post(f"/v1/bargains/{bargain['id']}/start", headers=stranger), 403)
     owner = await shop.member()
     iid = (await _start(shop, bargain["id"], owner))["id"]
@@ -211,3 +219,28 @@ async def test_bad_input_and_other_merchants(client: httpx.AsyncClient, rt: Runt
     assert (await _help(shop, iid, newcomer)).status_code == 200
     r = await client.get(f"/v1/admin/bargains/{bargain['id']}", headers=shop.admin)
     assert (r.json()["instances"], r.json()["purchased"]) == (1, 0)
+
+
+async def test_the_original_price_is_not_above_the_regular_price(
+    client: httpx.AsyncClient, rt: Runtime
+) -> None:
+    shop = await make_shop(client, rt)
+    product = await shop.product(price=1300, stock=5, options=[])
+    base = {"product_id": product["id"], "helpers_needed": 3, "duration_minutes": 60}
+    for original in (1301, 5000):
+        body = {**base, "original_price": original, "floor_price": 100}
+        r = await client.post("/v1/admin/bargains", json=body, headers=shop.admin)
+        error = assert_error(r, 422, "original_price_above_regular")
+        assert error["details"] == {
+            "original_price": original,
+            "regular_price": 1300,
+            "product_id": product["id"],
+        }
+    assert (await client.get("/v1/admin/bargains", headers=shop.admin)).json()["items"] == []
+    # From the regular price (or below) down to a floor below it.
+    full = await _bargain(shop, product["id"], original_price=1300, floor_price=100)
+    lower = await _bargain(shop, product["id"], original_price=990, floor_price=1)
+    assert [(b["original_price"], b["floor_price"]) for b in (full, lower)] == [
+        (1300, 100),
+        (990, 1),
+    ]

@@ -290,9 +290,13 @@ async def test_bad_input_and_other_merchants(client: httpx.AsyncClient, rt: Runt
     assert_error(
         await client.post(f"/v1/admin/flash-sales/{sale['id']}/end", headers=other.admin), 403
     )
+    # An id in the body that is not the shop's own: 422 naming it, whoever's it is.
     other_product = await other.product(stock=5)
-    r = await client.post(url, json=sale_body(other_product["id"], now), headers=shop.admin)
-    assert_error(r, 403)
+    for wrong in (other_product["id"], "01ARZ3NDEKTSV4RRFFQ69G5FAV"):
+        r = await client.post(url, json=sale_body(wrong, now), headers=shop.admin)
+        error = assert_error(r, 422, "unknown_product")
+        assert error["details"] == {"field": "product_id", "id": wrong, "ids": [wrong]}
+    assert await _product_stock(client, other, other_product["id"]) == 5
     assert (await _sale(client, shop, sale["id"]))["stock_left"] == 2
 
 
@@ -314,3 +318,23 @@ async def test_a_refund_puts_sold_units_back_on_the_shelf(
     assert await flash.close_due_sales(rt.db, clock) == 1
     # 4 units: 1 sold and refunded (back on the shelf), 3 never sold (back at close).
     assert await _product_stock(client, shop, product["id"]) == 10
+
+
+async def test_the_price_is_below_the_regular_price(client: httpx.AsyncClient, rt: Runtime) -> None:
+    shop = await make_shop(client, rt)
+    product = await shop.product(price=1500, stock=10, options=[])
+    now = rt.clock.now()
+    for price in (1500, 1501, 99_000):
+        body = sale_body(product["id"], now, price=price)
+        r = await client.post("/v1/admin/flash-sales", json=body, headers=shop.admin)
+        error = assert_error(r, 422, "price_not_below_regular")
+        assert error["details"] == {
+            "price": price,
+            "regular_price": 1500,
+            "product_id": product["id"],
+        }
+    # Nothing was written: no sale, the product keeps its stock.
+    assert (await client.get("/v1/admin/flash-sales", headers=shop.admin)).json()["items"] == []
+    assert await _product_stock(client, shop, product["id"]) == 10
+    sale = await flash_sale(shop, product["id"], price=1499)
+    assert (sale["price"], sale["regular_price"]) == (1499, 1500)

@@ -11,8 +11,9 @@ from growthloop.core.runtime import Runtime
 from tests.helpers import Shop, assert_error, bearer, make_shop
 
 
-async def _template(shop: Shop, value: int = 1000) -> dict[str, Any]:
-    body = {"name": f"邀请券{value}", "kind": "amount_off", "value": value}
+async def _template(shop: Shop, value: int = 1000, obtain: str = "grant") -> dict[str, Any]:
+    """A reward coupon: granted only, as a reward must be."""
+    body = {"name": f"邀请券{value}", "kind": "amount_off", "value": value, "obtain": obtain}
     r = await shop.client.post("/v1/admin/coupons", json=body, headers=shop.admin)
     assert r.status_code == 201, r.text
     return r.json()  # type: ignore[no-any-return]
@@ -129,12 +130,31 @@ async def test_bad_rules_and_other_merchants(client: httpx.AsyncClient, rt: Runt
         {"extra": 1},
     ):
         assert_error(await client.post(url, json={**base, **bad}, headers=shop.admin), 422)
+    # A reward template must be the shop's own (422 naming it, whoever's it is), and one
+    # members cannot claim for free.
+    mine = await _template(shop)
+    nothing = "01ARZ3NDEKTSV4RRFFQ69G5FAV"
+    for role, wrong in (("invitee", foreign["id"]), ("inviter", nothing)):
+        body = {
+            **base,
+            "invitee_reward": {"coupon_template_id": mine["id"]},
+            f"{role}_reward": {"coupon_template_id": wrong},
+        }
+        r = await client.post(url, json=body, headers=shop.admin)
+        error = assert_error(r, 422, "unknown_coupon_template")
+        field = f"{role}_reward.coupon_template_id"
+        assert error["details"] == {"field": field, "id": wrong, "ids": [wrong]}
+    claimable = await _template(shop, 500, obtain="claim")
     r = await client.post(
         url,
-        json={**base, "invitee_reward": {"coupon_template_id": foreign["id"]}},
+        json={**base, "inviter_reward": {"coupon_template_id": claimable["id"]}},
         headers=shop.admin,
     )
-    assert_error(r, 403)
+    error = assert_error(r, 422, "coupon_template_claimable")
+    assert error["details"] == {
+        "field": "inviter_reward.coupon_template_id",
+        "template_id": claimable["id"],
+    }
     assert (await client.get(url, headers=shop.admin)).json()["items"] == []
     rule = await _rule(shop, **base)
     assert_error(await client.get(f"{url}/{rule['id']}", headers=other.admin), 403)

@@ -81,7 +81,15 @@ async def _lottery(shop: Shop, prizes: list[dict[str, Any]], **overrides: Any) -
 
 
 async def _template(shop: Shop, **overrides: Any) -> dict[str, Any]:
-    body = {"name": "满30减5", "kind": "amount_off", "value": 500, "min_spend": 3000, **overrides}
+    """A coupon template to give as a prize: granted only, as a prize must be."""
+    body = {
+        "name": "满30减5",
+        "kind": "amount_off",
+        "value": 500,
+        "min_spend": 3000,
+        "obtain": "grant",
+        **overrides,
+    }
     r = await shop.client.post("/v1/admin/coupons", json=body, headers=shop.admin)
     assert r.status_code == 201, r.text
     return r.json()  # type: ignore[no-any-return]
@@ -644,21 +652,44 @@ async def test_bad_input_writes_nothing(client: httpx.AsyncClient, rt: Runtime) 
     )
     assert_error(r, 422, "invalid_campaign")
 
-    # What a prize gives must exist and be this merchant's; a template must be issuing.
+    # What a prize gives must be this merchant's (422 naming the prize's field and the id,
+    # whether the id is another merchant's or nobody's), a template granted only and
+    # issuing.
     other = await make_shop(client, rt, "别家")
     their_template = await _template(other)
     their_product = await other.product()
     unknown = "01ARZ3NDEKTSV4RRFFQ69G5FAV"
-    for prizes, status, code in (
-        ([coupon_prize(unknown)], 404, "coupon_not_found"),
-        ([coupon_prize(their_template["id"])], 403, "forbidden"),
-        ([product_prize(unknown)], 404, "product_not_found"),
-        ([product_prize(their_product["id"])], 403, "forbidden"),
+    for prizes, code, field, wrong in (
+        ([coupon_prize(unknown)], "unknown_coupon_template", "prizes[0].template_id", unknown),
+        (
+            [NONE, coupon_prize(their_template["id"])],
+            "unknown_coupon_template",
+            "prizes[1].template_id",
+            their_template["id"],
+        ),
+        ([product_prize(unknown)], "unknown_product", "prizes[0].product_id", unknown),
+        (
+            [coupon_prize(template["id"]), product_prize(their_product["id"])],
+            "unknown_product",
+            "prizes[1].product_id",
+            their_product["id"],
+        ),
     ):
         r = await client.post(
             "/v1/admin/lotteries", json={"name": "x", "prizes": prizes}, headers=shop.admin
         )
-        assert_error(r, status, code)
+        error = assert_error(r, 422, code)
+        assert error["details"] == {"field": field, "id": wrong, "ids": [wrong]}
+        assert error["message"].startswith(f"{field}: {wrong} ")
+    claimable = await _template(shop, obtain="claim")
+    r = await client.post(
+        "/v1/admin/lotteries",
+        json={"name": "x", "prizes": [coupon_prize(claimable["id"])]},
+        headers=shop.admin,
+    )
+    error = assert_error(r, 422, "coupon_template_claimable")
+    assert error["details"] == {"field": "prizes[0].template_id", "template_id": claimable["id"]}
+    before = await db_state(shop)  # the claimable template is new
     r = await client.patch(
         f"/v1/admin/coupons/{template['id']}", json={"active": False}, headers=shop.admin
     )

@@ -140,6 +140,7 @@ async def test_coupon_reward_lands_in_the_wallet(client: httpx.AsyncClient, rt: 
         "value": 500,
         "min_spend": 3000,
         "per_member_limit": 5,
+        "obtain": "grant",
     }
     r = await client.post("/v1/admin/coupons", json=body, headers=shop.admin)
     template = r.json()
@@ -167,7 +168,7 @@ async def test_coupon_template_limits_refuse_the_whole_redemption(
     client: httpx.AsyncClient, rt: Runtime
 ) -> None:
     shop, member = await _shop_with_points(client, rt)
-    body = {"name": "免单券", "kind": "amount_off", "value": 1500, "total": 1}
+    body = {"name": "免单券", "kind": "amount_off", "value": 1500, "total": 1, "obtain": "grant"}
     template = (await client.post("/v1/admin/coupons", json=body, headers=shop.admin)).json()
     offer = await reward(shop, kind="coupon", template_id=template["id"], stock=None)
     before = await db_state(shop)
@@ -432,3 +433,51 @@ async def test_bad_bodies(client: httpx.AsyncClient, rt: Runtime) -> None:
         shop, member, voucher["id"], 422, "shipping_not_accepted", {"shipping": SHIPPING}
     )
     assert await my_redemptions(client, member) == []
+
+
+async def test_the_shelf_says_why_a_reward_cannot_be_redeemed(
+    client: httpx.AsyncClient, rt: Runtime, clock: FrozenClock
+) -> None:
+    shop, member = await _shop_with_points(client, rt, points=150)
+    other = await shop.member()
+    await earn(shop, other, 100)
+    now = clock.now()
+    exact = await reward(shop, name="正好", points_cost=150, stock=5, per_member_limit=1)
+    dear = await reward(shop, name="太贵", points_cost=151, stock=5)
+    gone = await reward(shop, name="抢光", points_cost=100, stock=1)
+    await reward(
+        shop,
+        name="后天",
+        points_cost=1000,
+        redeem_from=(now + timedelta(days=2)).isoformat(),
+    )
+    assert (await redeem(shop, other, gone["id"], shipping=SHIPPING)).status_code == 201
+
+    async def shelf(headers: dict[str, str]) -> dict[str, tuple[bool, str | None]]:
+        r = await client.get("/v1/mall/rewards", headers=headers)
+        assert r.status_code == 200, r.text
+        return {x["name"]: (x["redeemable"], x["unavailable_reason"]) for x in r.json()["items"]}
+
+    assert await shelf(member) == {
+        "正好": (True, None),
+        "太贵": (False, "insufficient_points"),
+        "抢光": (False, "sold_out"),
+        "后天": (False, "not_started"),
+    }
+    # The one marked redeemable is; the one marked short of points is refused.
+    await _refused(shop, member, dear["id"], 409, "insufficient_points", {"shipping": SHIPPING})
+    assert (await redeem(shop, member, exact["id"], shipping=SHIPPING)).status_code == 201
+    assert await shelf(member) == {
+        "正好": (False, "limit_reached"),
+        "太贵": (False, "insufficient_points"),
+        "抢光": (False, "sold_out"),
+        "后天": (False, "not_started"),
+    }
+    r = await client.get(f"/v1/mall/rewards/{dear['id']}", headers=member)
+    assert (r.json()["redeemable"], r.json()["unavailable_reason"]) == (
+        False,
+        "insufficient_points",
+    )
+    # A member outside the programme has no points at all.
+    stranger = await shop.member(join=False)
+    assert (await shelf(stranger))["正好"] == (False, "insufficient_points")

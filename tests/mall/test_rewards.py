@@ -21,7 +21,7 @@ async def test_each_kind_needs_what_it_gives(client: httpx.AsyncClient, rt: Runt
     product = await shop.product()
     r = await client.post(
         "/v1/admin/coupons",
-        json={"name": "5元券", "kind": "amount_off", "value": 500},
+        json={"name": "5元券", "kind": "amount_off", "value": 500, "obtain": "grant"},
         headers=shop.admin,
     )
     template = r.json()
@@ -48,26 +48,47 @@ async def test_each_kind_needs_what_it_gives(client: httpx.AsyncClient, rt: Runt
     for extra in bad:
         r = await client.post("/v1/admin/mall/rewards", json={**base, **extra}, headers=shop.admin)
         assert_error(r, 422, "invalid_input")
-    r = await client.post(
-        "/v1/admin/mall/rewards",
-        json={**base, "kind": "product", "stock": 5, "product_id": "01ARZ3NDEKTSV4RRFFQ69G5FAV"},
-        headers=shop.admin,
-    )
-    assert_error(r, 404, "product_not_found")
+    # What a reward gives must be the shop's own: an id of nothing and another merchant's
+    # id are the same 422, naming the field and the id.
     other = await make_shop(client, rt, "别家")
     theirs = await other.product()
     r = await client.post(
-        "/v1/admin/mall/rewards",
-        json={**base, "kind": "product", "stock": 5, "product_id": theirs["id"]},
+        "/v1/admin/coupons",
+        json={"name": "别家券", "kind": "amount_off", "value": 500, "obtain": "grant"},
+        headers=other.admin,
+    )
+    their_template = r.json()
+    nothing = "01ARZ3NDEKTSV4RRFFQ69G5FAV"
+    for kind, field, code, wrong in (
+        ("product", "product_id", "unknown_product", nothing),
+        ("product", "product_id", "unknown_product", theirs["id"]),
+        ("coupon", "template_id", "unknown_coupon_template", nothing),
+        ("coupon", "template_id", "unknown_coupon_template", their_template["id"]),
+    ):
+        body = {**base, "kind": kind, field: wrong, **({"stock": 5} if kind == "product" else {})}
+        r = await client.post("/v1/admin/mall/rewards", json=body, headers=shop.admin)
+        error = assert_error(r, 422, code)
+        assert error["details"] == {"field": field, "id": wrong, "ids": [wrong]}
+        assert wrong in error["message"]
+    # A coupon members can claim for free is no reward to pay points for.
+    r = await client.post(
+        "/v1/admin/coupons",
+        json={"name": "免费领", "kind": "amount_off", "value": 500},
         headers=shop.admin,
     )
-    assert_error(r, 403, "forbidden")
+    claimable = r.json()
     r = await client.post(
         "/v1/admin/mall/rewards",
-        json={**base, "kind": "coupon", "template_id": "01ARZ3NDEKTSV4RRFFQ69G5FAV"},
+        json={**base, "kind": "coupon", "template_id": claimable["id"]},
         headers=shop.admin,
     )
-    assert_error(r, 404, "coupon_not_found")
+    error = assert_error(r, 422, "coupon_template_claimable")
+    assert error["details"] == {"field": "template_id", "template_id": claimable["id"]}
+    assert error["message"] == (
+        f"template_id: members can claim coupon template {claimable['id']} for free; make it "
+        f'granted-only (PATCH /v1/admin/coupons/{claimable["id"]} {{"obtain": "grant"}}) to '
+        "give it as a reward."
+    )
     assert (await client.get("/v1/admin/mall/rewards", headers=shop.admin)).json()["items"] == []
 
     coupon = await reward(shop, kind="coupon", template_id=template["id"], stock=None)
@@ -218,7 +239,11 @@ async def test_the_shelf_shows_what_is_on_display(
     r = await client.get("/v1/mall/rewards", headers=member)
     items = {x["id"]: x for x in r.json()["items"]}
     assert set(items) == {first["id"], second["id"], third["id"], fourth["id"]}
-    assert items[first["id"]]["redeemable"] is True
+    # On show, in stock, within its window; 100 points the member does not have.
+    assert (items[first["id"]]["redeemable"], items[first["id"]]["unavailable_reason"]) == (
+        False,
+        "insufficient_points",
+    )
     assert items[first["id"]]["stock_left"] == 10
     r = await client.get("/v1/admin/mall/rewards", params={"limit": 100}, headers=shop.admin)
     assert len(r.json()["items"]) == 7

@@ -62,10 +62,13 @@ async def test_template_settings_and_validation(client: httpx.AsyncClient, rt: R
     assert plain["stacks_with_campaigns"] is True
     r = await client.get(f"/v1/admin/coupons/{t['id']}", headers=shop.admin)
     assert r.json()["auto_issue_tiers"] == ["黄金会员"]
+    assert (t["obtain"], plain["obtain"]) == ("grant", "claim")
     member = await shop.member()
     r = await client.get("/v1/coupons", headers=member)
     listed = {x["id"]: x for x in r.json()["items"]}
-    assert "auto_issue" not in listed[t["id"]]  # how coupons are given out is the shop's
+    # An automatically issued template is granted only: members do not see it listed.
+    assert list(listed) == [plain["id"]]
+    assert "auto_issue" not in listed[plain["id"]]  # how coupons are given out is the shop's
     assert listed[plain["id"]]["stacks_with_campaigns"] is True
 
     base = {"name": "券", "kind": "amount_off", "value": 100}
@@ -76,6 +79,8 @@ async def test_template_settings_and_validation(client: httpx.AsyncClient, rt: R
         {"auto_issue": "birthday", "auto_issue_tiers": [""]},
         {"auto_issue": "birthday", "auto_issue_tiers": ["x" * 33]},
         {"stacks_with_campaigns": "yes"},
+        {"auto_issue": "birthday", "obtain": "claim"},
+        {"obtain": "mall"},
     ):
         r = await client.post("/v1/admin/coupons", json={**base, **bad}, headers=shop.admin)
         assert_error(r, 422)

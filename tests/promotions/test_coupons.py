@@ -7,12 +7,14 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
-from growthloop.core import events
+from growthloop.core import events, references
 from growthloop.core.audit import AuditEntry
 from growthloop.core.clock import FrozenClock
+from growthloop.core.ids import new_id
 from growthloop.core.runtime import Runtime
+from growthloop.identity.models import Member
 from growthloop.promotions import errors, service
 from growthloop.promotions.models import Coupon, CouponClaimCount, CouponTemplate
 from tests.helpers import assert_error, make_shop
@@ -224,18 +226,33 @@ async def test_operator_issues_to_a_list(client: httpx.AsyncClient, rt: Runtime)
     t = await template(shop, total=3, per_member_limit=1)
     await claim(shop, a, t["id"])
 
-    body = {"member_ids": [ids[0], ids[1], ids[1], stranger, ids[2], "01ARZ3NDEKTSV4RRFFQ69G5FAV"]}
+    # Another merchant's member, or an id of no member, refuses the whole list.
+    unknown = "01ARZ3NDEKTSV4RRFFQ69G5FAV"
+    body = {"member_ids": [ids[0], ids[1], stranger, ids[2], unknown]}
+    r = await client.post(f"/v1/admin/coupons/{t['id']}/issue", json=body, headers=shop.admin)
+    error = assert_error(r, 422, "unknown_member")
+    assert error["details"] == {"field": "member_ids", "id": stranger, "ids": [stranger, unknown]}
+    assert stranger in error["message"]
+    assert [await my_coupons(client, m) for m in (b, c)] == [[], []]
+
+    # A member of the shop whose account is deleted is skipped; the others get theirs.
+    gone = await shop.member()
+    gone_id = await member_id(client, gone)
+    async with rt.db.unit_of_work() as uow:
+        await uow.session.execute(
+            update(Member).where(Member.id == gone_id).values(status="deleted")
+        )
+    body = {"member_ids": [ids[0], ids[1], ids[1], gone_id, ids[2]]}
     r = await client.post(f"/v1/admin/coupons/{t['id']}/issue", json=body, headers=shop.admin)
     assert r.status_code == 200, r.text
     out = r.json()
-    assert (out["template_id"], out["issued"], out["skipped"]) == (t["id"], 2, 3)
+    assert (out["template_id"], out["issued"], out["skipped"]) == (t["id"], 2, 2)
     outcome = {x["member_id"]: (x["issued"], x["reason"]) for x in out["results"]}
     assert outcome == {
         ids[0]: (False, "limit_reached"),
         ids[1]: (True, None),
-        stranger: (False, "member_not_found"),
+        gone_id: (False, "member_not_found"),
         ids[2]: (True, None),
-        "01ARZ3NDEKTSV4RRFFQ69G5FAV": (False, "member_not_found"),
     }
     issued = [x["coupon_id"] for x in out["results"] if x["issued"]]
     assert [x["id"] for x in await my_coupons(client, b)] == [issued[0]]
@@ -260,7 +277,7 @@ async def test_operator_issues_to_a_list(client: httpx.AsyncClient, rt: Runtime)
         rows = await s.execute(select(CouponClaimCount.member_id, CouponClaimCount.count))
         counts = {member: count for member, count in rows}
     assert [(x.subject_id, x.details) for x in audits] == [
-        (t["id"], {"issued": 2, "skipped": 3}),
+        (t["id"], {"issued": 2, "skipped": 2}),
         (t["id"], {"issued": 0, "skipped": 1}),
     ]
     assert all(x.actor_type == "admin" and x.merchant_id == shop.merchant_id for x in audits)
@@ -446,3 +463,54 @@ async def test_staff_roles(client: httpx.AsyncClient, rt: Runtime) -> None:
     operator = await shop.staff("operator")
     r = await client.post("/v1/admin/coupons", json=body, headers=operator)
     assert r.status_code == 201, r.text
+
+
+async def test_scope_names_only_the_shops_own_products_and_categories(
+    client: httpx.AsyncClient, rt: Runtime
+) -> None:
+    shop = await make_shop(client, rt)
+    other = await make_shop(client, rt, "别家店")
+    mine = await shop.product(category="奶茶")
+    theirs = await other.product(category="果茶")
+    nothing = "01ARZ3NDEKTSV4RRFFQ69G5FAV"
+    cases = [
+        ("product_ids", [mine["id"], theirs["id"]], "unknown_product", [theirs["id"]]),
+        ("product_ids", [nothing, mine["id"]], "unknown_product", [nothing]),
+        ("category_ids", [theirs["category_id"]], "unknown_category", [theirs["category_id"]]),
+        # A product's id is no category's.
+        ("category_ids", [mine["category_id"], mine["id"]], "unknown_category", [mine["id"]]),
+    ]
+    for field, ids, code, wrong in cases:
+        body = {"name": "券", "kind": "amount_off", "value": 100, field: ids}
+        r = await client.post("/v1/admin/coupons", json=body, headers=shop.admin)
+        error = assert_error(r, 422, code)
+        assert error["details"] == {"field": field, "id": wrong[0], "ids": wrong}
+        assert error["message"] == f"{field}: {wrong[0]} is none of this merchant's " + (
+            "products." if field == "product_ids" else "categories."
+        )
+    async with rt.db.unit_of_work(write=False) as uow:
+        count = await uow.session.scalar(select(func.count()).select_from(CouponTemplate))
+    assert count == 0
+    t = await template(shop, product_ids=[mine["id"]], category_ids=[mine["category_id"]])
+    assert (t["product_ids"], t["category_ids"]) == ([mine["id"]], [mine["category_id"]])
+
+
+async def test_a_long_list_is_checked_in_chunks(client: httpx.AsyncClient, rt: Runtime) -> None:
+    """Past the ids one query binds (`references.CHUNK`), every id is still checked."""
+    shop = await make_shop(client, rt)
+    t = await template(shop, total=10)
+    known = await member_id(client, await shop.member())
+    unknown = [new_id() for _ in range(references.CHUNK + 100)]
+    body = {"member_ids": [known, *unknown[:400]]}
+    r = await client.post(f"/v1/admin/coupons/{t['id']}/issue", json=body, headers=shop.admin)
+    assert assert_error(r, 422, "unknown_member")["details"]["ids"] == unknown[:400]
+    async with rt.db.unit_of_work(write=False) as uow:
+        with pytest.raises(references.UnknownReference) as err:
+            await references.check(
+                uow.session, shop.merchant_id, table="members", field="ids", ids=[*unknown, known]
+            )
+        owned = await references.owned_ids(
+            uow.session, shop.merchant_id, "members", [*unknown, known]
+        )
+    assert err.value.details["ids"] == unknown
+    assert owned == {known}

@@ -5,11 +5,11 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field, StringConstraints
 
-from growthloop.core.schemas import Id, Strict
+from growthloop.core.schemas import Id, LongName, Strict
 
 
 class BroadcastIn(Strict):
-    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    title: LongName
     body: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
     member_ids: list[Id] | None = Field(
         None, max_length=10_000, description="default: every active member"

@@ -3,7 +3,8 @@
 Marketing goes only to members whose latest decision on the `marketing` purpose is a
 grant: a refusal, a withdrawal or no decision at all leaves them out (PIPL: consent, and
 withdrawable at any time). The check is made at the moment of sending, so withdrawing
-consent stops the next message.
+consent stops the next message. A list of members that names anyone who is not one of the
+merchant's members is refused whole (422 `unknown_member`), before anything is sent.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.compliance import service as compliance
-from growthloop.core import audit
+from growthloop.core import audit, references
 from growthloop.core.ids import new_id
 from growthloop.engagement.models import Broadcast, InboxMessage
 from growthloop.engagement.schemas import BroadcastIn
@@ -35,6 +36,9 @@ async def broadcast(
         candidates = await directory.active_member_ids(session, merchant_id)
     else:
         candidates = list(dict.fromkeys(body.member_ids))
+        await references.check(
+            session, merchant_id, table="members", field="member_ids", ids=candidates
+        )
     decided = await compliance.decisions(session, merchant_id, set(candidates), ["marketing"])
     allowed = [m for m in candidates if decided.get((m, "marketing")) is True]
     sent = Broadcast(

@@ -26,6 +26,7 @@ from growthloop.core.models import (
     Base,
     Category,
     Personal,
+    Retention,
     UTCDateTime,
     col,
     created_column,
@@ -36,7 +37,8 @@ from growthloop.core.models import (
 SHIPPING = Personal(
     Category.CONTACT,
     "ship the physical gift the member redeemed",
-    retention="until account deletion",
+    retention=Retention.UNTIL_DELETION,
+    purpose_zh="寄送您兑换的实物礼品",
 )
 
 
@@ -109,7 +111,11 @@ class Redemption(Base):
     # A courier's tracking number leads to the recipient's name, phone and address.
     tracking_no: Mapped[str | None] = col(
         String(64),
-        pii=Personal(Category.CONTACT, "ship the physical gift the member redeemed"),
+        pii=Personal(
+            Category.CONTACT,
+            "ship the physical gift the member redeemed",
+            purpose_zh="寄送您兑换的实物礼品",
+        ),
     )
     created_at: Mapped[datetime] = created_column()
     fulfilled_at: Mapped[datetime | None] = col(UTCDateTime(), pii=None)

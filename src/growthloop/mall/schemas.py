@@ -7,7 +7,6 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
-    ConfigDict,
     Field,
     HttpUrl,
     StrictBool,
@@ -16,12 +15,15 @@ from pydantic import (
     model_validator,
 )
 
+from growthloop.core.schemas import Name, Strict
+
 RewardKind = Literal["coupon", "product", "physical"]
 RedemptionStatus = Literal["issued", "pending", "fulfilled", "cancelled"]
 # Why a member cannot redeem a reward they can see; None when they can.
-UnavailableReason = Literal["not_started", "ended", "sold_out", "limit_reached"]
+UnavailableReason = Literal[
+    "not_started", "ended", "sold_out", "limit_reached", "insufficient_points"
+]
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
 Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
 Id = Annotated[str, StringConstraints(pattern=r"^[0-9A-HJKMNP-TV-Z]{26}$")]
 PointsCost = Annotated[int, Field(strict=True, ge=1, le=10_000_000)]
@@ -46,10 +48,6 @@ def _utc_within_range(value: datetime) -> datetime:
 
 
 Instant = Annotated[AwareDatetime, AfterValidator(_utc_within_range)]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class Windows(BaseModel):
@@ -150,7 +148,7 @@ class RewardPatch(Strict):
 
 
 class ShippingIn(Strict):
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+    name: Name
     phone: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9]{5,19}$")]
     address: Annotated[str, StringConstraints(strip_whitespace=True, min_length=5, max_length=200)]
 

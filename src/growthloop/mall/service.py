@@ -18,8 +18,7 @@ from typing import cast
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from growthloop.catalog import service as catalog
-from growthloop.core import audit, crypto
+from growthloop.core import audit, crypto, references
 from growthloop.core.auth import ensure_same_merchant
 from growthloop.core.events import DomainEvent, emit
 from growthloop.core.ids import new_id
@@ -79,11 +78,17 @@ def return_key(redemption_id: str) -> str:
 async def create_reward(
     session: AsyncSession, merchant_id: str, admin_id: str, data: RewardIn, now: datetime
 ) -> Reward:
-    # What the reward gives must be this merchant's: 404 / 403 from its own domain.
+    # What the reward gives must be this merchant's (422 `unknown_coupon_template` or
+    # `unknown_product`), and a coupon members could claim for free is no reward (422
+    # `coupon_template_claimable`).
     if data.template_id is not None:
-        await promotions.access_template(session, merchant_id, data.template_id)
+        await promotions.reward_template(
+            session, merchant_id, data.template_id, field="template_id"
+        )
     if data.product_id is not None:
-        await catalog.access_product(session, merchant_id, data.product_id)
+        await references.check(
+            session, merchant_id, table="products", field="product_id", ids=[data.product_id]
+        )
     reward = Reward(
         merchant_id=merchant_id,
         kind=data.kind,
@@ -245,7 +250,8 @@ def _redeem_end(r: Reward) -> datetime | None:
     return r.redeem_until or r.shown_until
 
 
-def _unavailable(r: Reward, mine: int, now: datetime) -> UnavailableReason | None:
+def _unavailable(r: Reward, mine: int, points: int, now: datetime) -> UnavailableReason | None:
+    """Why the member cannot redeem one unit now, in the order a redemption checks."""
     start, end = _redeem_start(r), _redeem_end(r)
     if start is not None and now < start:
         return "not_started"
@@ -256,17 +262,24 @@ def _unavailable(r: Reward, mine: int, now: datetime) -> UnavailableReason | Non
         return "sold_out"
     if r.per_member_limit is not None and mine >= r.per_member_limit:
         return "limit_reached"
+    if points < r.points_cost:
+        return "insufficient_points"
     return None
 
 
 async def rewards_out(
     session: AsyncSession, rewards: Sequence[Reward], member_id: str, now: datetime
 ) -> list[RewardOut]:
+    """`redeemable` says whether the member can redeem one unit now: false with the reason
+    (not started, ended, sold out, their limit reached, too few points)."""
     counts = await repo.member_counts(session, member_id, (r.id for r in rewards))
+    points = 0
+    if rewards:
+        points = await loyalty.points_balance(session, rewards[0].merchant_id, member_id)
     out = []
     for r in rewards:
         mine = counts.get(r.id, 0)
-        reason = _unavailable(r, mine, now)
+        reason = _unavailable(r, mine, points, now)
         out.append(
             RewardOut(
                 id=r.id,

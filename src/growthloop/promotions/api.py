@@ -18,11 +18,13 @@ from growthloop.promotions.schemas import (
     CouponTemplatePatch,
     IssueIn,
     IssueOut,
+    Obtain,
 )
 
 router = APIRouter(route_class=UnitOfWorkRoute, tags=["promotions"])
 
 StatusQuery = Annotated[CouponStatus | None, Query()]
+ObtainQuery = Annotated[Obtain | None, Query()]
 
 
 # ---- admin ---------------------------------------------------------------------------
@@ -41,9 +43,15 @@ async def create_template(
 
 @router.get("/v1/admin/coupons", response_model=Page[AdminCouponTemplateOut])
 async def list_templates(
-    session: SessionDep, page: PageDep, admin: AdminPrincipal = require(Permission.CATALOG_READ)
+    session: SessionDep,
+    page: PageDep,
+    obtain: ObtainQuery = None,
+    admin: AdminPrincipal = require(Permission.CATALOG_READ),
 ) -> Page[AdminCouponTemplateOut]:
-    rows, cursor = await service.list_templates(session, admin.merchant_id, page, claimable_at=None)
+    """Every template, claimable or granted-only (`obtain` filters)."""
+    rows, cursor = await service.list_templates(
+        session, admin.merchant_id, page, claimable_at=None, obtain=obtain
+    )
     return Page(items=[service.admin_template_out(t) for t in rows], next_cursor=cursor)
 
 
@@ -63,9 +71,10 @@ async def update_template(
     rt: RuntimeDep,
     admin: AdminPrincipal = require(Permission.MARKETING_WRITE),
 ) -> AdminCouponTemplateOut:
-    """Only `active` changes: coupons already given out keep the terms they were given with."""
-    template = await service.set_active(
-        session, admin.merchant_id, template_id, body.active, rt.clock.now()
+    """Only `active` and `obtain` change: coupons already given out keep the terms they were
+    given with. An automatically issued template cannot be made claimable."""
+    template = await service.update_template(
+        session, admin.merchant_id, template_id, body, rt.clock.now()
     )
     return service.admin_template_out(template)
 
@@ -98,13 +107,20 @@ async def issue(
 async def claimable(
     member: CurrentMember, session: SessionDep, page: PageDep, rt: RuntimeDep
 ) -> Page[CouponTemplateOut]:
+    """The coupon centre: claimable templates that can be claimed now. Granted-only ones
+    (gifts, rewards) are not listed."""
     rows, cursor = await service.list_templates(
         session, member.merchant_id, page, claimable_at=rt.clock.now()
     )
     return Page(items=[service.template_out(t) for t in rows], next_cursor=cursor)
 
 
-@router.post("/v1/coupons/{template_id}/claim", response_model=CouponOut, status_code=201)
+@router.post(
+    "/v1/coupons/{template_id}/claim",
+    response_model=CouponOut,
+    status_code=201,
+    responses={403: {"description": "not_claimable: the shop only gives this coupon"}},
+)
 async def claim(
     template_id: str, member: CurrentMember, session: SessionDep, rt: RuntimeDep
 ) -> CouponOut:

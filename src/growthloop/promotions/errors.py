@@ -1,4 +1,4 @@
-from growthloop.core.errors import Conflict, NotFound
+from growthloop.core.errors import Conflict, Forbidden, Invalid, NotFound
 
 
 class CouponNotFound(NotFound):
@@ -46,3 +46,20 @@ class MinSpendNotMet(Conflict):
 class CouponNotApplicable(Conflict):
     code = "coupon_not_applicable"
     message = "No item of this order is covered by the coupon."
+
+
+class NotClaimable(Forbidden):
+    code = "not_claimable"
+    message = "This coupon is not claimed: it is given by the shop (a gift, a reward)."
+
+
+class TemplateClaimable(Invalid):
+    """A reward members pay for (points, a draw, invites) must not be free to claim."""
+
+    code = "coupon_template_claimable"
+    message = "Members can claim this coupon for free, so it cannot be a reward."
+
+
+class InvalidTemplate(Invalid):
+    code = "invalid_coupon_template"
+    message = "The coupon template is not valid."

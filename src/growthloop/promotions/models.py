@@ -67,6 +67,12 @@ class CouponTemplate(Base):
     auto_issue_tiers: Mapped[list[str]] = col(
         JSON, nullable=False, default=list, server_default=text("'[]'"), pii=None
     )
+    # How members get it (schemas.Obtain): `claim`, listed in the coupon centre and claimed
+    # by members (operators and the programme may still grant it); `grant`, only granted:
+    # automatic issuance, operators, and the programme's rewards (mall, lotteries, invites).
+    obtain: Mapped[str] = col(
+        String(8), nullable=False, default="claim", server_default="claim", pii=None
+    )
     active: Mapped[bool] = col(Boolean, nullable=False, default=True, pii=None)
     created_at: Mapped[datetime] = created_column()
     updated_at: Mapped[datetime] = col(UTCDateTime(), nullable=False, pii=None)

@@ -36,9 +36,13 @@ async def list_templates(
     limit: int,
     before_id: str | None,
     claimable_at: datetime | None = None,
+    obtain: str | None = None,
 ) -> list[CouponTemplate]:
-    """Newest first; `claimable_at` keeps only active, not sold out, not ended templates."""
+    """Newest first; `claimable_at` keeps only active, not sold out, not ended templates;
+    `obtain` only those obtained that way."""
     stmt = select(CouponTemplate).where(CouponTemplate.merchant_id == merchant_id)
+    if obtain is not None:
+        stmt = stmt.where(CouponTemplate.obtain == obtain)
     if claimable_at is not None:
         stmt = stmt.where(
             CouponTemplate.active.is_(True),

@@ -7,7 +7,6 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
-    ConfigDict,
     Field,
     StrictBool,
     StringConstraints,
@@ -15,6 +14,7 @@ from pydantic import (
 )
 
 from growthloop.core.money import FenAmount, PositiveFen
+from growthloop.core.schemas import Name, ShortName, Strict
 
 CouponKind = Literal["amount_off", "percent_off"]
 CouponStatus = Literal["available", "locked", "used", "expired"]
@@ -23,15 +23,17 @@ CouponStatus = Literal["available", "locked", "used", "expired"]
 CouponSource = Literal["claim", "issue", "mall", "auto", "campaign"]
 AutoIssue = Literal["registration", "enrolment", "birthday", "tier_upgrade"]
 SkipReason = Literal["limit_reached", "coupon_sold_out", "member_not_found"]
+# claim: in the coupon centre, members claim it; grant: only given (automatic issuance,
+# operators, the points mall, lotteries, invite rewards), never listed to members.
+Obtain = Literal["claim", "grant"]
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
 # Ids are ULIDs (core.ids); anything else cannot name a row.
 Id = Annotated[str, StringConstraints(pattern=r"^[0-9A-HJKMNP-TV-Z]{26}$")]
 Total = Annotated[int, Field(strict=True, ge=1, le=10_000_000)]
 PerMember = Annotated[int, Field(strict=True, ge=1, le=100)]
 Days = Annotated[int, Field(strict=True, ge=1, le=3650)]
 # A loyalty tier's name, as the programme spells it (loyalty.schemas.TierIn.name).
-TierName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
+TierName = ShortName
 MAX_PERCENT_OFF = 99  # 100% off would be a free-goods coupon, a different thing
 
 
@@ -49,10 +51,6 @@ def _utc_within_range(value: datetime) -> datetime:
 Instant = Annotated[AwareDatetime, AfterValidator(_utc_within_range)]
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
 class CouponTemplateIn(Strict):
     """`value`: fen off for amount_off; the percent taken off for percent_off (20 = 8折).
     Validity: `valid_days` after the claim, or the fixed `valid_from`..`valid_until`,
@@ -62,7 +60,11 @@ class CouponTemplateIn(Strict):
     `auto_issue`: one coupon is granted automatically on registration, 支付即会员 enrolment,
     the member's birthday or a tier upgrade, to members of `auto_issue_tiers` (empty: any
     tier; for a tier upgrade, the tier reached). Outside the fixed window, or once the
-    template is inactive or sold out, or the member's limit is reached, nothing is granted."""
+    template is inactive or sold out, or the member's limit is reached, nothing is granted.
+    `obtain`: `claim` lists the template in the coupon centre for members to claim;
+    `grant` keeps it for what the shop gives (automatic issuance, operators' issues, points
+    mall, lottery and invite rewards). Default: `grant` with `auto_issue`, else `claim`; an
+    automatically issued template cannot be claimable."""
 
     name: Name
     kind: CouponKind
@@ -79,10 +81,13 @@ class CouponTemplateIn(Strict):
     stacks_with_campaigns: StrictBool = False
     auto_issue: AutoIssue | None = None
     auto_issue_tiers: list[TierName] = Field(default_factory=list, max_length=10)
+    obtain: Obtain | None = None
     active: StrictBool = True
 
     @model_validator(mode="after")
     def _check(self) -> CouponTemplateIn:
+        if self.auto_issue is not None and self.obtain == "claim":
+            raise ValueError("an automatically issued template is granted, not claimed")
         if self.auto_issue_tiers and self.auto_issue in (None, "registration"):
             raise ValueError(
                 "auto_issue_tiers applies to enrolment, birthday and tier_upgrade issuance"
@@ -100,7 +105,16 @@ class CouponTemplateIn(Strict):
 
 
 class CouponTemplatePatch(Strict):
-    active: StrictBool
+    """`active` and `obtain` only: coupons already given out keep their terms."""
+
+    active: StrictBool | None = None
+    obtain: Obtain | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> CouponTemplatePatch:
+        if self.active is None and self.obtain is None:
+            raise ValueError("give active, obtain or both")
+        return self
 
 
 class IssueIn(Strict):
@@ -131,6 +145,7 @@ class AdminCouponTemplateOut(CouponTemplateOut):
     claimed: int
     auto_issue: AutoIssue | None
     auto_issue_tiers: list[str]
+    obtain: Obtain
     active: bool
     created_at: datetime
     updated_at: datetime

@@ -18,7 +18,7 @@ from typing import cast
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from growthloop.core import audit
+from growthloop.core import audit, references
 from growthloop.core.auth import PrincipalValidator, ensure_same_merchant
 from growthloop.core.clock import Clock
 from growthloop.core.errors import AppError
@@ -34,9 +34,12 @@ from growthloop.promotions.errors import (
     CouponNotAvailable,
     CouponNotFound,
     CouponSoldOut,
+    InvalidTemplate,
     IssueKeyReused,
     LimitReached,
     MinSpendNotMet,
+    NotClaimable,
+    TemplateClaimable,
 )
 from growthloop.promotions.models import Coupon, CouponTemplate
 from growthloop.promotions.schemas import (
@@ -48,8 +51,10 @@ from growthloop.promotions.schemas import (
     CouponStatus,
     CouponTemplateIn,
     CouponTemplateOut,
+    CouponTemplatePatch,
     IssueOut,
     IssueResultOut,
+    Obtain,
     SkipReason,
 )
 
@@ -85,8 +90,15 @@ class CouponQuote:
 async def create_template(
     session: AsyncSession, merchant_id: str, data: CouponTemplateIn, now: datetime
 ) -> CouponTemplate:
-    # Scope ids are not checked against the catalog (a ground-floor sibling this domain may
-    # not import); an id that is not one of the merchant's products simply never matches.
+    """422 `unknown_product` / `unknown_category` when the scope names one that is not the
+    merchant's (through the kernel: catalog is a sibling this domain may not import)."""
+    await references.check(
+        session, merchant_id, table="products", field="product_ids", ids=data.product_ids
+    )
+    await references.check(
+        session, merchant_id, table="categories", field="category_ids", ids=data.category_ids
+    )
+    obtain: Obtain = data.obtain or ("grant" if data.auto_issue is not None else "claim")
     template = CouponTemplate(
         merchant_id=merchant_id,
         name=data.name,
@@ -105,6 +117,7 @@ async def create_template(
         stacks_with_campaigns=data.stacks_with_campaigns,
         auto_issue=data.auto_issue,
         auto_issue_tiers=list(dict.fromkeys(data.auto_issue_tiers)),
+        obtain=obtain,
         active=data.active,
         created_at=now,
         updated_at=now,
@@ -125,25 +138,69 @@ async def access_template(
     return template
 
 
-async def set_active(
-    session: AsyncSession, merchant_id: str, template_id: str, active: bool, now: datetime
+async def reward_template(
+    session: AsyncSession, merchant_id: str, template_id: str, *, field: str
 ) -> CouponTemplate:
+    """The template a programme reward gives (a mall reward, a lottery prize, an invite
+    reward), named by the request's `field`: 422 `unknown_coupon_template` unless it is the
+    merchant's, 422 `coupon_template_claimable` when members can claim it for free (what
+    they would pay points or invites for)."""
+    await references.check(
+        session, merchant_id, table="coupon_templates", field=field, ids=[template_id]
+    )
     template = await access_template(session, merchant_id, template_id)
-    template.active = active
+    if template.obtain == "claim":
+        raise TemplateClaimable(
+            f"{field}: members can claim coupon template {template.id} for free; make it "
+            f'granted-only (PATCH /v1/admin/coupons/{template.id} {{"obtain": "grant"}}) to '
+            "give it as a reward.",
+            field=field,
+            template_id=template.id,
+        )
+    return template
+
+
+async def update_template(
+    session: AsyncSession,
+    merchant_id: str,
+    template_id: str,
+    patch: CouponTemplatePatch,
+    now: datetime,
+) -> CouponTemplate:
+    """`active` and `obtain`; an automatically issued template stays granted-only."""
+    template = await access_template(session, merchant_id, template_id)
+    if patch.obtain == "claim" and template.auto_issue is not None:
+        raise InvalidTemplate(
+            "An automatically issued template is granted, not claimed.",
+            template_id=template.id,
+            auto_issue=template.auto_issue,
+        )
+    if patch.active is not None:
+        template.active = patch.active
+    if patch.obtain is not None:
+        template.obtain = patch.obtain
     template.updated_at = now
     await session.flush()
     return template
 
 
 async def list_templates(
-    session: AsyncSession, merchant_id: str, page: PageParams, *, claimable_at: datetime | None
+    session: AsyncSession,
+    merchant_id: str,
+    page: PageParams,
+    *,
+    claimable_at: datetime | None,
+    obtain: Obtain | None = None,
 ) -> tuple[list[CouponTemplate], str | None]:
+    """`claimable_at`: what members see in the coupon centre then (claimable templates that
+    are active, not sold out, not ended); otherwise every template, or those of `obtain`."""
     rows = await repo.list_templates(
         session,
         merchant_id,
         limit=page.limit,
         before_id=page.after_id,
         claimable_at=claimable_at,
+        obtain="claim" if claimable_at is not None else obtain,
     )
     return make_page(rows, page)
 
@@ -174,6 +231,7 @@ def admin_template_out(t: CouponTemplate) -> AdminCouponTemplateOut:
         claimed=t.claimed,
         auto_issue=cast(AutoIssue | None, t.auto_issue),
         auto_issue_tiers=list(t.auto_issue_tiers),
+        obtain=cast(Obtain, t.obtain),
         active=t.active,
         created_at=t.created_at,
         updated_at=t.updated_at,
@@ -258,8 +316,11 @@ async def _granted(
 async def claim(
     session: AsyncSession, *, merchant_id: str, member_id: str, template_id: str, now: datetime
 ) -> Coupon:
-    """A member takes a coupon; a refusal rolls back the whole request, counters included."""
+    """A member takes a coupon; a refusal rolls back the whole request, counters included.
+    A granted-only template is refused (403 `not_claimable`) whatever its state."""
     template = await access_template(session, merchant_id, template_id)
+    if template.obtain != "claim":
+        raise NotClaimable(template_id=template.id)
     _check_grantable(template, now)
     return await _granted(session, template, member_id, "claim", now)
 
@@ -315,9 +376,15 @@ async def issue(
     members: PrincipalValidator,
     now: datetime,
 ) -> IssueOut:
-    """An operator gives one coupon to each listed member (a repeated id counts once).
-    A member who cannot get one is skipped with the reason; the others still get theirs."""
+    """An operator gives one coupon to each listed member (a repeated id counts once), of
+    a claimable or a granted-only template. An id that is not one of the merchant's members
+    refuses the whole request (422 `unknown_member`); a member who cannot get one (their
+    account deleted, the limit reached, sold out) is skipped with the reason, and the
+    others still get theirs."""
     template = await access_template(session, merchant_id, template_id)
+    await references.check(
+        session, merchant_id, table="members", field="member_ids", ids=member_ids
+    )
     _check_grantable(template, now)
     results = [
         await _issue_one(session, template, member_id, members, now)

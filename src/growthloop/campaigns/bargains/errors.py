@@ -1,4 +1,4 @@
-from growthloop.core.errors import Conflict, Forbidden, NotFound
+from growthloop.core.errors import Conflict, Forbidden, Invalid, NotFound
 
 
 class BargainNotFound(NotFound):
@@ -49,3 +49,11 @@ class NotTheOwner(Forbidden):
 class AlreadyEnded(Conflict):
     code = "bargain_ended"
     message = "This bargain campaign has already ended."
+
+
+class OriginalPriceAboveRegular(Invalid):
+    """A bargain starts from the product's price or below: a higher "original" price
+    would show members a saving they do not get (虚构原价)."""
+
+    code = "original_price_above_regular"
+    message = "A bargain's original price must not be above the product's regular price."

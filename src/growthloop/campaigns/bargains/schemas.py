@@ -3,15 +3,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, StringConstraints, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from growthloop.core.money import PositiveFen
-from growthloop.core.schemas import Id, Instant, Strict
+from growthloop.core.schemas import Id, Instant, Name, Strict
 from growthloop.orders.schemas import OptionText
 
 InstanceStatus = Literal["active", "floor_reached", "purchased", "expired"]
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
 Helpers = Annotated[int, Field(strict=True, ge=1, le=100)]
 Minutes = Annotated[int, Field(strict=True, ge=5, le=30 * 24 * 60)]
 

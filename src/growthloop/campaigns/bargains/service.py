@@ -30,6 +30,7 @@ from growthloop.campaigns.bargains.errors import (
     InstanceNotFound,
     InstanceNotOpen,
     NotTheOwner,
+    OriginalPriceAboveRegular,
 )
 from growthloop.campaigns.bargains.models import Bargain, BargainHelp, BargainInstance
 from growthloop.campaigns.bargains.schemas import (
@@ -44,7 +45,7 @@ from growthloop.campaigns.bargains.schemas import (
 )
 from growthloop.campaigns.errors import InvalidCampaign
 from growthloop.catalog import service as catalog
-from growthloop.core import audit
+from growthloop.core import audit, references
 from growthloop.core.auth import ensure_same_merchant
 from growthloop.core.events import DomainEvent, emit
 from growthloop.core.pagination import PageParams, make_page
@@ -76,8 +77,22 @@ campaign_status = windows.status
 async def create_bargain(
     session: AsyncSession, merchant_id: str, admin_id: str, data: BargainIn
 ) -> Bargain:
+    """422 `unknown_product` unless the product is the merchant's; 422
+    `original_price_above_regular` when the price it starts from is above the product's
+    (the floor is below the original price, so it is below the regular price too)."""
     now = _now(session)
+    await references.check(
+        session, merchant_id, table="products", field="product_id", ids=[data.product_id]
+    )
     product = await catalog.access_product(session, merchant_id, data.product_id)
+    if data.original_price > product.price:
+        raise OriginalPriceAboveRegular(
+            f"The original price {data.original_price} fen is above the product's regular "
+            f"price {product.price} fen.",
+            original_price=data.original_price,
+            regular_price=product.price,
+            product_id=product.id,
+        )
     if data.ends_at is not None and data.ends_at <= now:
         raise InvalidCampaign("ends_at is in the past.", ends_at=data.ends_at.isoformat())
     bargain = Bargain(
@@ -335,7 +350,11 @@ async def purchase(
             items=[OrderItemIn(product_id=bargain.product_id, quantity=1, options=data.options)]
         ),
         payment_window=payment_window,
-        campaigns=[orders.CampaignPrice("bargain", instance.current_price, campaign_id=bargain.id)],
+        campaigns=[
+            orders.CampaignPrice(
+                "bargain", instance.current_price, campaign_id=bargain.id, ref=instance.id
+            )
+        ],
     )
     await repo.move_instance(
         session,

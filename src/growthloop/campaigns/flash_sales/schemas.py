@@ -7,12 +7,11 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, StringConstraints, model_validator
 
 from growthloop.core.money import PositiveFen
-from growthloop.core.schemas import Id, Instant, Strict
+from growthloop.core.schemas import Id, Instant, Name, Strict
 from growthloop.orders.schemas import OptionText
 
 FlashSaleStatus = Literal["scheduled", "running", "between_slots", "sold_out", "ended"]
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
 Units = Annotated[int, Field(strict=True, ge=1, le=1_000_000)]
 PerMember = Annotated[int, Field(strict=True, ge=1, le=100)]
 Quantity = Annotated[int, Field(strict=True, ge=1, le=99)]

@@ -30,6 +30,7 @@ from growthloop.campaigns.flash_sales.errors import (
     AlreadyEnded,
     FlashSaleNotFound,
     PerOrderLimitExceeded,
+    PriceNotBelowRegular,
 )
 from growthloop.campaigns.flash_sales.models import FlashSale, FlashSalePurchase
 from growthloop.campaigns.flash_sales.schemas import (
@@ -41,7 +42,7 @@ from growthloop.campaigns.flash_sales.schemas import (
     Slot,
 )
 from growthloop.catalog import service as catalog
-from growthloop.core import audit
+from growthloop.core import audit, references
 from growthloop.core.auth import ensure_same_merchant
 from growthloop.core.clock import Clock
 from growthloop.core.db import Database, uow_of
@@ -295,8 +296,21 @@ async def give_back_fast(stock: StockBackend, take: FastTake) -> None:
 async def create_sale(
     session: AsyncSession, merchant_id: str, admin_id: str, data: FlashSaleIn
 ) -> FlashSale:
+    """422 `unknown_product` unless the product is the merchant's, 422
+    `price_not_below_regular` unless the sale's price is below the product's price."""
     now = _clock(session).now()
+    await references.check(
+        session, merchant_id, table="products", field="product_id", ids=[data.product_id]
+    )
     product = await catalog.access_product(session, merchant_id, data.product_id)
+    if data.price >= product.price:
+        raise PriceNotBelowRegular(
+            f"The flash-sale price {data.price} fen is not below the product's regular "
+            f"price {product.price} fen.",
+            price=data.price,
+            regular_price=product.price,
+            product_id=product.id,
+        )
     if data.ends_at <= now:
         raise InvalidCampaign("ends_at is in the past.", ends_at=data.ends_at.isoformat())
     # The sale's units leave the product's stock now (409 sold_out if it has too few).

@@ -3,12 +3,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, StringConstraints, model_validator
+from pydantic import BaseModel, Field, model_validator
 
-from growthloop.core.schemas import Id, Instant, Strict
+from growthloop.core.schemas import Id, Instant, Name, Strict
 
 Trigger = Literal["registration", "first_order"]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
 Points = Annotated[int, Field(strict=True, ge=1, le=1_000_000)]
 
 

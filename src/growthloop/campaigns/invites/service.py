@@ -52,10 +52,16 @@ rule_status = windows.status
 async def create_rule(
     session: AsyncSession, merchant_id: str, admin_id: str, data: InviteRuleIn
 ) -> InviteRule:
-    # Templates must be this merchant's (404 / 403 from promotions).
-    for reward in (data.inviter_reward, data.invitee_reward):
+    # Templates must be this merchant's (422 `unknown_coupon_template`) and granted-only
+    # (422 `coupon_template_claimable`: a coupon anyone can claim is no reward for inviting).
+    for role, reward in (("inviter", data.inviter_reward), ("invitee", data.invitee_reward)):
         if reward is not None and reward.coupon_template_id is not None:
-            await promotions.access_template(session, merchant_id, reward.coupon_template_id)
+            await promotions.reward_template(
+                session,
+                merchant_id,
+                reward.coupon_template_id,
+                field=f"{role}_reward.coupon_template_id",
+            )
     now = _now(session)
     inviter, invitee = data.inviter_reward, data.invitee_reward
     rule = InviteRule(

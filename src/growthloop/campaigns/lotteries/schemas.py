@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StringConstraints, model_validator
 
-from growthloop.core.schemas import Id, Instant, Strict
+from growthloop.core.schemas import Id, Instant, Name, Strict
 
 PrizeKind = Literal["coupon", "points", "product", "none"]
 LotteryStatus = Literal["scheduled", "running", "ended"]
@@ -21,7 +21,6 @@ CannotDraw = Literal[
     "win_limit_reached",
 ]
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
 Rules = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)]
 Weight = Annotated[int, Field(strict=True, ge=1, le=1_000_000)]
 Stock = Annotated[int, Field(strict=True, ge=1, le=10_000_000)]

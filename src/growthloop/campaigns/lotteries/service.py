@@ -81,9 +81,8 @@ from growthloop.campaigns.lotteries.schemas import (
     PrizeOut,
     VoucherOut,
 )
-from growthloop.catalog import service as catalog
 from growthloop.compliance import service as consent
-from growthloop.core import audit
+from growthloop.core import audit, references
 from growthloop.core.auth import ensure_same_merchant
 from growthloop.core.clock import Clock
 from growthloop.core.errors import AppError
@@ -120,14 +119,19 @@ def lottery_status(lot: Lottery, now: datetime) -> LotteryStatus:
 async def create_lottery(
     session: AsyncSession, merchant_id: str, admin_id: str, data: LotteryIn
 ) -> Lottery:
-    """The lottery and its pool. What a prize gives must be this merchant's (404 / 403 from
-    its own domain), and a coupon template must be able to issue coupons now."""
+    """The lottery and its pool. What a prize gives must be this merchant's (422
+    `unknown_coupon_template` or `unknown_product`, naming `prizes[i].template_id` or
+    `prizes[i].product_id`); a coupon template must be granted-only (422
+    `coupon_template_claimable`: a prize members could claim for free is none) and able to
+    issue coupons now."""
     now = _now(session)
     if data.ends_at is not None and data.ends_at <= now:
         raise InvalidCampaign("ends_at is in the past.", ends_at=data.ends_at.isoformat())
     for i, p in enumerate(data.prizes):
         if p.template_id is not None:
-            template = await promotions.access_template(session, merchant_id, p.template_id)
+            template = await promotions.reward_template(
+                session, merchant_id, p.template_id, field=f"prizes[{i}].template_id"
+            )
             if not template.active or (
                 template.valid_until is not None and template.valid_until <= now
             ):
@@ -137,7 +141,10 @@ async def create_lottery(
                     template_id=template.id,
                 )
         if p.product_id is not None:
-            await catalog.access_product(session, merchant_id, p.product_id)
+            field = f"prizes[{i}].product_id"
+            await references.check(
+                session, merchant_id, table="products", field=field, ids=[p.product_id]
+            )
     lottery = Lottery(
         merchant_id=merchant_id,
         name=data.name,

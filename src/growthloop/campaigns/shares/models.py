@@ -52,7 +52,11 @@ class ShareVisit(Base):
     visitor_member_id: Mapped[str | None] = col(String(26), pii=None)
     anonymous_id: Mapped[str | None] = col(
         String(64),
-        pii=Personal(Category.IDENTIFIER, "attribute an anonymous visit to the shared link"),
+        pii=Personal(
+            Category.IDENTIFIER,
+            "attribute an anonymous visit to the shared link",
+            purpose_zh="将未登录时的访问归因到分享链接",
+        ),
     )
     kind: Mapped[str] = col(String(16), nullable=False, pii=None)
     ref: Mapped[str | None] = col(String(26), pii=None)  # the order, bargain or group

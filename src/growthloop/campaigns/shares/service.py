@@ -24,6 +24,7 @@ from growthloop.campaigns import windows
 from growthloop.campaigns.shares.errors import ShareNotFound
 from growthloop.campaigns.shares.models import ShareCode, ShareVisit
 from growthloop.campaigns.shares.schemas import MyShareOut, OpenedOut, ShareIn, ShareOut
+from growthloop.core import references
 from growthloop.core.auth import ensure_same_merchant
 from growthloop.core.errors import AppError
 from growthloop.core.events import DomainEvent, emit
@@ -44,6 +45,17 @@ EVENTS = {
     "join": "share.joined",
 }
 
+
+# The table each kind of target is a row of (a `page` is a path in the mini-program).
+TARGET_TABLES = {
+    "product": "products",
+    "flash_sale": "flash_sales",
+    "group_buy": "group_buys",
+    "group": "buy_groups",
+    "bargain": "bargains",
+    "bargain_instance": "bargain_instances",
+    "lottery": "lotteries",
+}
 
 _now = windows.now_of
 
@@ -77,7 +89,12 @@ async def share(
     session: AsyncSession, merchant_id: str, member_id: str, data: ShareIn
 ) -> tuple[ShareCode, bool]:
     """The member's code for this target and channel: the one they have (False) or a new
-    one (True)."""
+    one (True). A target other than a page must be one of the merchant's (422)."""
+    table = TARGET_TABLES.get(data.target_type)
+    if table is not None:
+        await references.check(
+            session, merchant_id, table=table, field="target_id", ids=[data.target_id]
+        )
     found = await _existing(session, merchant_id, member_id, data)
     if found is not None:
         return found, False
