@@ -4,6 +4,7 @@ commission on what was paid, settlement after completion, refunds, withdrawals."
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -259,3 +260,112 @@ async def test_bad_input_and_other_merchants(client: httpx.AsyncClient, rt: Runt
         ),
         404,
     )
+
+
+async def _member(shop: Shop, code: str, referrer_code: str | None = None) -> dict[str, Any]:
+    body = {"merchant_id": shop.merchant_id, "platform": "dev", "code": code}
+    if referrer_code:
+        body["referrer_code"] = referrer_code
+    r = await shop.client.post("/v1/auth/login", json=body)
+    assert r.status_code == 200, r.text
+    return {"id": r.json()["member_id"], "headers": bearer(r.json()["token"])}
+
+
+async def _referral(shop: Shop, member: dict[str, Any]) -> dict[str, Any]:
+    r = await shop.client.get("/v1/me/referral", headers=member["headers"])
+    assert r.status_code == 200, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+async def test_the_referral_shows_the_binding_that_earns_commissions(
+    client: httpx.AsyncClient, rt: Runtime, clock: FrozenClock
+) -> None:
+    """Issue 12, point 16: a member bound to a promoter at a later login shows that
+    promoter as `referred_by`, with the binding's dates; who invited them at sign-up stays
+    visible as `invited_by`."""
+    shop = await make_shop(client, rt)
+    await _setup(shop, binding_days=30)
+    alice = await _member(shop, "alice")
+    bob = await _member(shop, "bob")
+    alice_code = (await _referral(shop, alice))["referrer_code"]
+    bob_code = (await _referral(shop, bob))["referrer_code"]
+    start = clock.now()
+
+    # Carol signed up with no code; a later login with bob's link binds her to bob.
+    carol = await _member(shop, "carol")
+    carol_code = (await _referral(shop, carol))["referrer_code"]
+    assert await _referral(shop, carol) == {
+        "referrer_code": carol_code,
+        "invited_count": 0,
+        "referred_by": None,
+        "invited_by": None,
+        "bound_to_promoter": False,
+        "bound_at": None,
+        "binding_expires_at": None,
+    }
+    clock.advance(hours=1)
+    await _member(shop, "carol", bob_code)
+    assert (await _stats(shop, carol["headers"]))["bound_to_promoter"] is True
+    bound_at = start + timedelta(hours=1)
+    assert await _referral(shop, carol) == {
+        "referrer_code": carol_code,
+        "invited_count": 0,
+        "referred_by": bob["id"],
+        "invited_by": None,
+        "bound_to_promoter": True,
+        "bound_at": _iso(bound_at),
+        "binding_expires_at": _iso(bound_at + timedelta(days=30)),
+    }
+    # The promoter shown is the one the commission goes to.
+    product = await shop.product(price=2000, stock=10, options=[])
+    await shop.paid_order(carol["headers"], product["id"])
+    assert [(c["level"], c["amount"]) for c in await _commissions(shop, bob["headers"])] == [
+        (1, 200)
+    ]
+    assert await _commissions(shop, alice["headers"]) == []
+
+    # Dave signed up with alice's code (invited by her, and bound to her); once that
+    # binding lapses, bob's link binds him to bob: bob earns, alice stays his inviter.
+    dave = await _member(shop, "dave", alice_code)
+    dave_code = (await _referral(shop, dave))["referrer_code"]
+    signed_up = clock.now()
+    assert await _referral(shop, dave) == {
+        "referrer_code": dave_code,
+        "invited_count": 0,
+        "referred_by": alice["id"],
+        "invited_by": alice["id"],
+        "bound_to_promoter": True,
+        "bound_at": _iso(signed_up),
+        "binding_expires_at": _iso(signed_up + timedelta(days=30)),
+    }
+    clock.advance(days=31)
+    await shop.relogin()
+    alice, bob, dave = [await _member(shop, code) for code in ("alice", "bob", "dave")]
+    # Lapsed: no binding earns; the inviter is still who referred him.
+    lapsed = await _referral(shop, dave)
+    assert (lapsed["referred_by"], lapsed["invited_by"], lapsed["bound_to_promoter"]) == (
+        alice["id"],
+        alice["id"],
+        False,
+    )
+    assert (lapsed["bound_at"], lapsed["binding_expires_at"]) == (None, None)
+    await _member(shop, "dave", bob_code)
+    rebound = clock.now()
+    assert await _referral(shop, dave) == {
+        "referrer_code": dave_code,
+        "invited_count": 0,
+        "referred_by": bob["id"],
+        "invited_by": alice["id"],
+        "bound_to_promoter": True,
+        "bound_at": _iso(rebound),
+        "binding_expires_at": _iso(rebound + timedelta(days=30)),
+    }
+    await shop.paid_order(dave["headers"], product["id"])
+    assert [c["amount"] for c in await _commissions(shop, bob["headers"])] == [200, 200]
+    assert await _commissions(shop, alice["headers"]) == []
+    # Alice invited dave at sign-up: her count is of sign-ups with her code.
+    assert (await _referral(shop, alice))["invited_count"] == 1
+
+
+def _iso(value: datetime) -> str:
+    return value.isoformat().replace("+00:00", "Z")

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import pytest
 
+from growthloop.campaigns.group_buys import privacy as group_buys_privacy
 from growthloop.campaigns.group_buys import service as groups
 from growthloop.core.clock import FrozenClock
 from growthloop.core.runtime import Runtime
@@ -254,4 +256,246 @@ async def test_bad_input_wrong_states_and_other_merchants(
     assert_error(await client.get(f"/v1/admin/group-buys/{gb['id']}", headers=other.admin), 403)
     other_product = await other.product(stock=5)
     r = await client.post(url, json={**base, "product_id": other_product["id"]}, headers=shop.admin)
-    assert_error(r, 403)
+    assert_error(r, 422, "unknown_product")
+
+
+# ---- issue 12 -------------------------------------------------------------------------
+
+
+def _roles(g: dict[str, Any]) -> list[str]:
+    return [m["role"] for m in g["member_list"]]
+
+
+def _seats(g: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(m["role"], m["status"]) for m in g["member_list"]]
+
+
+async def test_members_and_the_member_list_agree_in_every_state(
+    client: httpx.AsyncClient, rt: Runtime, clock: FrozenClock
+) -> None:
+    """Point 17: a failed group lists the members who had paid, each refunded, as many as
+    `members`; a member refunded while it formed has left it."""
+    shop = await make_shop(client, rt)
+    product = await shop.product(price=1500, stock=10, options=[])
+    gb = await group_buy(shop, product["id"], group_size=4, duration_minutes=30)
+    leader, second, quitter, unpaid = [await shop.member() for _ in range(4)]
+    start = clock.now()
+    opened = await open_group(shop, gb["id"], leader)
+    gid = opened["group_id"]
+    await shop.pay(leader, opened["order"]["id"])
+    second_order = (await join_group(shop, gid, second))["order"]["id"]
+    await shop.pay(second, second_order)
+    quitter_order = (await join_group(shop, gid, quitter))["order"]["id"]
+    await shop.pay(quitter, quitter_order)
+    g = await group(shop, gid)
+    assert (g["members"], _roles(g)) == (3, ["leader", "member", "member"])
+    clock.advance(minutes=5)
+    r = await client.post(f"/v1/orders/{quitter_order}/refund", headers=quitter)
+    assert r.status_code == 200 and r.json()["status"] == "refunded", r.text
+    await join_group(shop, gid, unpaid)
+    g = await group(shop, gid)
+    assert (g["status"], g["members"], g["needed"]) == ("forming", 2, 2)
+    assert _roles(g) == ["leader", "member"]
+
+    clock.advance(minutes=26)
+    assert await groups.expire_due_groups(rt.db, rt.gateways, clock) == 1
+    g = await group(shop, gid)
+    assert (g["status"], g["members"], g["needed"]) == ("failed", 2, 2)
+    assert _roles(g) == ["leader", "member"]
+    assert _seats(g) == [("leader", "refunded"), ("member", "refunded")]
+    assert [m["paid_at"] is not None for m in g["member_list"]] == [True, True]
+    # The refund flow itself is unchanged: both paid orders refunded, the unpaid cancelled.
+    assert await order_status(shop, leader, opened["order"]["id"]) == "refunded"
+    assert await order_status(shop, second, second_order) == "refunded"
+    assert await order_status(shop, quitter, quitter_order) == "refunded"
+    assert await _stock(shop, product["id"]) == 10
+    # The quitter's data export says when they left.
+    quitter_id = (await client.get("/v1/me", headers=quitter)).json()["id"]
+    async with rt.db.unit_of_work(write=False) as uow:
+        [place] = await group_buys_privacy.export(uow.session, shop.merchant_id, quitter_id)
+    assert (place["group_id"], place["status"], place["order_id"]) == (
+        gid,
+        "refunded",
+        quitter_order,
+    )
+    left = start + timedelta(minutes=5)
+    assert (place["paid_at"], place["left_at"]) == (start.isoformat(), left.isoformat())
+
+
+async def test_a_refund_after_success_keeps_the_seat_marked_refunded(
+    client: httpx.AsyncClient, rt: Runtime
+) -> None:
+    shop = await make_shop(client, rt)
+    product = await shop.product(price=1500, stock=10, options=[])
+    gb = await group_buy(shop, product["id"], group_size=2)
+    leader, second = await shop.member(), await shop.member()
+    opened = await open_group(shop, gb["id"], leader)
+    await shop.pay(leader, opened["order"]["id"])
+    order_id = (await join_group(shop, opened["group_id"], second))["order"]["id"]
+    await shop.pay(second, order_id)
+    r = await client.post(f"/v1/admin/orders/{order_id}/refund", headers=shop.admin)
+    assert r.status_code == 200 and r.json()["status"] == "refunded", r.text
+    g = await group(shop, opened["group_id"])
+    assert (g["status"], g["members"], g["needed"]) == ("succeeded", 2, 0)
+    assert _roles(g) == ["leader", "member"]
+    assert _seats(g) == [("leader", "paid"), ("member", "refunded")]
+
+
+async def test_an_order_names_its_group(client: httpx.AsyncClient, rt: Runtime) -> None:
+    """Point 17: the order line carries its group (`campaign_ref`), and follows the payer
+    who found the group full into the group they were seated in."""
+    shop = await make_shop(client, rt)
+    product = await shop.product(price=1500, stock=10, options=[])
+    gb = await group_buy(shop, product["id"], group_size=2, overflow="new_group")
+    leader, second, late = [await shop.member() for _ in range(3)]
+    opened = await open_group(shop, gb["id"], leader)
+    gid = opened["group_id"]
+    line = opened["order"]["items"][0]
+    assert (line["campaign_kind"], line["campaign_id"], line["campaign_ref"]) == (
+        "group_buy",
+        gb["id"],
+        gid,
+    )
+    await shop.pay(leader, opened["order"]["id"])
+    second_order = (await join_group(shop, gid, second))["order"]
+    late_order = (await join_group(shop, gid, late))["order"]
+    assert second_order["items"][0]["campaign_ref"] == gid
+    assert late_order["items"][0]["campaign_ref"] == gid
+    await shop.pay(second, second_order["id"])
+    await shop.pay(late, late_order["id"])  # the group is full: late leads a new one
+
+    r = await client.get(f"/v1/orders/{second_order['id']}", headers=second)
+    assert r.json()["items"][0]["campaign_ref"] == gid
+    r = await client.get("/v1/me/groups", headers=late)
+    [mine] = r.json()["items"]
+    assert mine["id"] != gid
+    assert (mine["me"]["role"], mine["me"]["status"], mine["me"]["order_id"]) == (
+        "leader",
+        "paid",
+        late_order["id"],
+    )
+    r = await client.get(f"/v1/orders/{late_order['id']}", headers=late)
+    assert r.json()["status"] == "paid"
+    assert r.json()["items"][0]["campaign_ref"] == mine["id"]
+    r = await client.get(f"/v1/admin/orders/{late_order['id']}", headers=shop.admin)
+    assert r.json()["items"][0]["campaign_ref"] == mine["id"]
+    # An order at the regular price names no campaign.
+    plain = await shop.paid_order(late, product["id"])
+    assert (plain["items"][0]["campaign_id"], plain["items"][0]["campaign_ref"]) == (None, None)
+
+
+async def test_members_and_operators_list_groups_finished_ones_too(
+    client: httpx.AsyncClient, rt: Runtime, clock: FrozenClock
+) -> None:
+    shop = await make_shop(client, rt)
+    product = await shop.product(price=1500, stock=20, options=[])
+    gb = await group_buy(shop, product["id"], group_size=2, duration_minutes=30)
+    x, y = await shop.member(), await shop.member()
+    g1 = await open_group(shop, gb["id"], x)
+    await shop.pay(x, g1["order"]["id"])
+    await shop.pay(y, (await join_group(shop, g1["group_id"], y))["order"]["id"])
+    g2 = await open_group(shop, gb["id"], x)
+    await shop.pay(x, g2["order"]["id"])
+    clock.advance(minutes=31)
+    assert await groups.expire_due_groups(rt.db, rt.gateways, clock) == 1
+    g3 = await open_group(shop, gb["id"], x)  # not paid yet
+    lapsed = await open_group(shop, gb["id"], x)
+    r = await client.post(f"/v1/orders/{lapsed['order']['id']}/cancel", headers=x)
+    assert r.status_code == 200, r.text
+    ids = [g3["group_id"], g2["group_id"], g1["group_id"]]
+
+    r = await client.get("/v1/me/groups", headers=x)
+    assert r.status_code == 200, r.text
+    items = r.json()["items"]
+    assert [g["id"] for g in items] == ids
+    assert [(g["status"], g["members"], g["me"]["status"]) for g in items] == [
+        ("forming", 0, "pending"),
+        ("failed", 1, "refunded"),
+        ("succeeded", 2, "paid"),
+    ]
+    assert [g["me"]["order_id"] for g in items] == [
+        g3["order"]["id"],
+        g2["order"]["id"],
+        g1["order"]["id"],
+    ]
+    assert [[m["is_me"] for m in g["member_list"]] for g in items] == [[], [True], [True, False]]
+    assert r.json()["next_cursor"] is None
+    for status, expected in (("failed", ids[1:2]), ("succeeded", ids[2:]), ("forming", ids[:1])):
+        r = await client.get("/v1/me/groups", params={"status": status}, headers=x)
+        assert [g["id"] for g in r.json()["items"]] == expected
+    r = await client.get("/v1/me/groups", params={"limit": 2}, headers=x)
+    assert [g["id"] for g in r.json()["items"]] == ids[:2]
+    cursor = r.json()["next_cursor"]
+    r = await client.get("/v1/me/groups", params={"limit": 2, "cursor": cursor}, headers=x)
+    assert ([g["id"] for g in r.json()["items"]], r.json()["next_cursor"]) == (ids[2:], None)
+    r = await client.get("/v1/me/groups", headers=y)
+    assert [(g["id"], g["me"]["role"]) for g in r.json()["items"]] == [(ids[2], "member")]
+
+    await shop.relogin()
+    url = f"/v1/admin/group-buys/{gb['id']}/groups"
+    r = await client.get(url, headers=shop.admin)
+    assert r.status_code == 200, r.text
+    everyone = [lapsed["group_id"], *ids]
+    assert [g["id"] for g in r.json()["items"]] == everyone
+    r = await client.get(url, params={"status": "failed"}, headers=shop.admin)
+    [failed] = r.json()["items"]
+    assert (failed["id"], failed["members"], _seats(failed)) == (
+        ids[1],
+        1,
+        [("leader", "refunded")],
+    )
+    r = await client.get(url, params={"status": "forming", "limit": 1}, headers=shop.admin)
+    assert [g["id"] for g in r.json()["items"]] == [lapsed["group_id"]]
+    r = await client.get(
+        url, params={"status": "forming", "cursor": r.json()["next_cursor"]}, headers=shop.admin
+    )
+    assert ([g["id"] for g in r.json()["items"]], r.json()["next_cursor"]) == (ids[:1], None)
+
+    assert_error(await client.get(url, params={"status": "done"}, headers=shop.admin), 422)
+    assert_error(await client.get("/v1/me/groups", params={"status": "x"}, headers=x), 422)
+    unknown = "/v1/admin/group-buys/01ARZ3NDEKTSV4RRFFQ69G5FAV/groups"
+    assert_error(
+        await client.get(unknown, headers=shop.admin),
+        404,
+        "group_buy_not_found",
+    )
+    other = await make_shop(client, rt, "别家")
+    assert_error(await client.get(url, headers=other.admin), 403, "forbidden")
+    stranger = await other.member()
+    r = await client.get("/v1/me/groups", headers=stranger)
+    assert r.json() == {"items": [], "next_cursor": None}
+
+
+async def test_a_group_buy_names_a_product_of_the_shop_below_its_price(
+    client: httpx.AsyncClient, rt: Runtime
+) -> None:
+    """Point 4: the body's product_id is the caller's (422 naming it otherwise, unknown or
+    another merchant's alike), and the group price is below the regular price."""
+    shop = await make_shop(client, rt)
+    other = await make_shop(client, rt, "别家")
+    product = await shop.product(price=1500, stock=5, options=[])
+    theirs = await other.product(price=1500, stock=5, options=[])
+    url = "/v1/admin/group-buys"
+    base = {"product_id": product["id"], "group_size": 3, "duration_minutes": 60}
+    for pid in (theirs["id"], "01ARZ3NDEKTSV4RRFFQ69G5FAV"):
+        body = {**base, "product_id": pid, "group_price": 990}
+        error = assert_error(
+            await client.post(url, json=body, headers=shop.admin), 422, "unknown_product"
+        )
+        assert error["details"] == {"field": "product_id", "id": pid, "ids": [pid]}
+        assert pid in error["message"]
+    for price in (1500, 1501, 99999):
+        body = {**base, "group_price": price}
+        error = assert_error(
+            await client.post(url, json=body, headers=shop.admin), 422, "price_not_below_regular"
+        )
+        assert error["details"] == {
+            "field": "group_price",
+            "group_price": price,
+            "regular_price": 1500,
+            "product_id": product["id"],
+        }
+    r = await client.get(url, headers=shop.admin)
+    assert r.json()["items"] == []
+    r = await client.post(url, json={**base, "group_price": 1499}, headers=shop.admin)
+    assert r.status_code == 201 and r.json()["group_price"] == 1499, r.text

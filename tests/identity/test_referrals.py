@@ -38,7 +38,15 @@ async def test_a_new_member_is_bound_to_their_inviter(
     code = mine["referrer_code"]
     assert len(code) == identity.REFERRAL_CODE_LENGTH
     assert set(code) <= set(identity.REFERRAL_ALPHABET)
-    assert mine == {"referrer_code": code, "invited_count": 0, "referred_by": None}
+    # No distribution programme here: no promoter binding (campaigns/distribution).
+    unbound = {"bound_to_promoter": False, "bound_at": None, "binding_expires_at": None}
+    assert mine == {
+        "referrer_code": code,
+        "invited_count": 0,
+        "referred_by": None,
+        "invited_by": None,
+        **unbound,
+    }
     carol = await login(client, shop.merchant_id, "carol")  # a member before the invitation
 
     with committed_events(rt, "member.invited") as invited:
@@ -63,11 +71,15 @@ async def test_a_new_member_is_bound_to_their_inviter(
         "referrer_code": bob_code,
         "invited_count": 0,
         "referred_by": alice["member_id"],
+        "invited_by": alice["member_id"],
+        **unbound,
     }
     assert await _referral(client, alice["headers"]) == {
         "referrer_code": code,
         "invited_count": 1,
         "referred_by": None,
+        "invited_by": None,
+        **unbound,
     }
     assert (await _referral(client, carol["headers"]))["referred_by"] is None
     assert await _invites(client, alice["headers"]) == 1  # loyalty counted it once
@@ -133,6 +145,10 @@ async def test_a_code_collision_draws_again(
         "referrer_code": "NEWCODE2",
         "invited_count": 0,
         "referred_by": alice["member_id"],
+        "invited_by": alice["member_id"],
+        "bound_to_promoter": False,
+        "bound_at": None,
+        "binding_expires_at": None,
     }
 
 

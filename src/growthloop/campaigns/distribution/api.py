@@ -11,6 +11,7 @@ from growthloop.campaigns.distribution.schemas import (
     DistributionIn,
     DistributionOut,
     PromoterStatsOut,
+    ReferralOut,
     WithdrawalIn,
     WithdrawalOut,
     WithdrawalStatus,
@@ -18,6 +19,7 @@ from growthloop.campaigns.distribution.schemas import (
 from growthloop.core.auth import AdminPrincipal, CurrentMember, Permission, SessionDep, require
 from growthloop.core.pagination import Page, PageDep
 from growthloop.core.routing import UnitOfWorkRoute
+from growthloop.core.runtime import RuntimeDep
 
 router = APIRouter(route_class=UnitOfWorkRoute, tags=["distribution"])
 
@@ -39,6 +41,14 @@ async def get_settings(
     session: SessionDep, admin: AdminPrincipal = require(Permission.CATALOG_READ)
 ) -> DistributionOut:
     return await service.get_settings(session, admin.merchant_id)
+
+
+@router.get("/v1/me/referral", response_model=ReferralOut, tags=["members"])
+async def my_referral(member: CurrentMember, session: SessionDep, rt: RuntimeDep) -> ReferralOut:
+    """The member's own code to share, how many signed up with it, and who referred them:
+    the promoter whose binding earns commissions on their orders, and who invited them.
+    (Served here, above identity and distribution both, which each know half of it.)"""
+    return await service.referral(session, rt.db, member.merchant_id, member.member_id)
 
 
 @router.get("/v1/me/distribution", response_model=PromoterStatsOut)

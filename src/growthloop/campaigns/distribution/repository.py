@@ -37,6 +37,18 @@ async def promoter_of(
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
+async def binding_of(
+    session: AsyncSession, merchant_id: str, member_id: str, now: datetime
+) -> PromoterBinding | None:
+    """The member's binding, while it lasts."""
+    stmt = select(PromoterBinding).where(
+        PromoterBinding.merchant_id == merchant_id,
+        PromoterBinding.member_id == member_id,
+        _active(now),  # type: ignore[arg-type]
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
 async def bind(
     session: AsyncSession,
     merchant_id: str,

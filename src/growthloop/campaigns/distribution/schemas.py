@@ -7,6 +7,7 @@ from pydantic import BaseModel, Field, StringConstraints, model_validator
 
 from growthloop.core.money import PositiveFen
 from growthloop.core.schemas import Strict
+from growthloop.identity.schemas import ReferralOut as SignUpReferralOut
 
 CommissionStatus = Literal["frozen", "settled", "cancelled"]
 WithdrawalStatus = Literal["requested", "approved", "rejected"]
@@ -68,6 +69,27 @@ class PromoterStatsOut(BaseModel):
     withdrawn: int = Field(description="requested or approved withdrawals")
     available: int = Field(description="settled minus withdrawn: what may be withdrawn now")
     min_withdrawal: int | None
+
+
+class ReferralOut(SignUpReferralOut):
+    """`GET /v1/me/referral`: the member's own code, and who referred them. `referred_by`
+    is the promoter whose binding earns the commissions on the member's orders (the same
+    one `GET /v1/me/distribution` reports as `bound_to_promoter`); without such a binding,
+    the member who invited them at sign-up, if any."""
+
+    referred_by: str | None = Field(
+        description="The promoter the member is bound to (their orders earn this member's "
+        "commission); with no binding in force, the member who invited them at sign-up."
+    )
+    invited_by: str | None = Field(
+        description="The member whose code they signed up with (invite rewards, tiers)."
+    )
+    bound_to_promoter: bool = Field(description="a promoter binding is in force")
+    bound_at: datetime | None = Field(description="when the binding in force was made")
+    binding_expires_at: datetime | None = Field(
+        description="when it lapses (null: never, or no binding); another promoter's link "
+        "can bind the member after that"
+    )
 
 
 class WithdrawalIn(Strict):

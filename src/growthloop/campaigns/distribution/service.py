@@ -39,6 +39,7 @@ from growthloop.campaigns.distribution.schemas import (
     DistributionIn,
     DistributionOut,
     PromoterStatsOut,
+    ReferralOut,
     WithdrawalOut,
 )
 from growthloop.core import audit
@@ -291,6 +292,32 @@ async def stats(session: AsyncSession, merchant_id: str, member_id: str) -> Prom
         withdrawn=withdrawn,
         available=max(settled - withdrawn, 0),
         min_withdrawal=s.min_withdrawal if s else None,
+    )
+
+
+async def referral(
+    session: AsyncSession, db: Database, merchant_id: str, member_id: str
+) -> ReferralOut:
+    """`GET /v1/me/referral`: the member's code to share, and who referred them: the
+    promoter whose binding earns the commissions on their orders (bound at sign-up or at
+    any later login with a promoter's link), else their sign-up inviter (`invited_by`, kept
+    visible either way)."""
+    info = await identity.referral_of(session, merchant_id, member_id)
+    code = info.referrer_code
+    if code is None:
+        # Members from before referral codes get theirs now. A GET runs in a read
+        # transaction, so the code is written in a short transaction of its own.
+        async with db.unit_of_work() as uow:
+            code = await identity.ensure_referral_code(uow.session, member_id)
+    binding = await repo.binding_of(session, merchant_id, member_id, _now(session))
+    return ReferralOut(
+        referrer_code=code,
+        invited_count=info.invited_count,
+        referred_by=binding.promoter_id if binding is not None else info.referred_by,
+        invited_by=info.referred_by,
+        bound_to_promoter=binding is not None,
+        bound_at=binding.bound_at if binding is not None else None,
+        binding_expires_at=binding.expires_at if binding is not None else None,
     )
 
 

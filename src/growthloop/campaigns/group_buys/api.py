@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
 from growthloop.campaigns.group_buys import service
 from growthloop.campaigns.group_buys.schemas import (
@@ -10,8 +11,10 @@ from growthloop.campaigns.group_buys.schemas import (
     GroupBuyIn,
     GroupBuyOut,
     GroupOut,
+    GroupStatus,
     JoinedOut,
     JoinIn,
+    MyGroupOut,
     OpenedOut,
 )
 from growthloop.core.auth import (
@@ -29,6 +32,8 @@ from growthloop.core.routing import UnitOfWorkRoute
 from growthloop.core.runtime import RuntimeDep
 
 router = APIRouter(route_class=UnitOfWorkRoute, tags=["group buys"])
+
+StatusQuery = Annotated[GroupStatus | None, Query(description="only groups in this status")]
 
 
 @router.post("/v1/admin/group-buys", response_model=AdminGroupBuyOut, status_code=201)
@@ -57,6 +62,21 @@ async def admin_get_group_buy(
 ) -> AdminGroupBuyOut:
     gb = await service.access_group_buy(session, admin.merchant_id, group_buy_id)
     return (await service.admin_group_buys_out(session, [gb]))[0]
+
+
+@router.get("/v1/admin/group-buys/{group_buy_id}/groups", response_model=Page[GroupOut])
+async def admin_list_groups(
+    group_buy_id: str,
+    session: SessionDep,
+    page: PageDep,
+    status: StatusQuery = None,
+    admin: AdminPrincipal = require(Permission.CATALOG_READ),
+) -> Page[GroupOut]:
+    """The campaign's groups in any status (forming, succeeded, failed), newest first."""
+    rows, cursor = await service.list_groups(
+        session, admin.merchant_id, group_buy_id, page, status=status
+    )
+    return Page(items=await service.groups_out(session, rows), next_cursor=cursor)
 
 
 @router.post("/v1/admin/group-buys/{group_buy_id}/end", response_model=AdminGroupBuyOut)
@@ -137,6 +157,18 @@ async def join_group(
     )
     out = (await service.groups_out(session, [group], member.member_id))[0]
     return JoinedOut(group=out, order=order)
+
+
+@router.get("/v1/me/groups", response_model=Page[MyGroupOut])
+async def my_groups(
+    member: CurrentMember, session: SessionDep, page: PageDep, status: StatusQuery = None
+) -> Page[MyGroupOut]:
+    """The groups the member opened or joined, finished ones too, newest first, each with
+    the member's own place (`me`); places whose order lapsed unpaid are left out."""
+    items, cursor = await service.my_groups(
+        session, member.merchant_id, member.member_id, page, status=status
+    )
+    return Page(items=items, next_cursor=cursor)
 
 
 @router.get("/v1/groups/{group_id}", response_model=GroupOut)

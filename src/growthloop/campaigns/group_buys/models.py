@@ -78,7 +78,14 @@ class Group(Base):
 
 class GroupMember(Base):
     """A member's place in a group: `pending` (ordered, not paid), `paid` (holds a seat),
-    `cancelled` (the order was cancelled or expired), `refunded`."""
+    `cancelled` (the order was cancelled or expired), `refunded`.
+
+    A seat, once paid for, stays the member's (`paid_at` set, `left_at` not) and counts in
+    the group's `paid_count`, refunded or not, unless it was given back: a paid member
+    refunded while the group was still forming leaves it (`left_at`), freeing the seat.
+    So a group's `paid_count` is always its number of seats held, and its member list
+    (paid and refunded seats alike) is exactly that long, in every state.
+    """
 
     __tablename__ = "group_members"
 
@@ -92,6 +99,7 @@ class GroupMember(Base):
     status: Mapped[str] = col(String(16), nullable=False, pii=None)
     joined_at: Mapped[datetime] = created_column()
     paid_at: Mapped[datetime | None] = col(UTCDateTime(), pii=None)
+    left_at: Mapped[datetime | None] = col(UTCDateTime(), pii=None)
 
     __table_args__ = (
         UniqueConstraint("group_id", "member_id"),

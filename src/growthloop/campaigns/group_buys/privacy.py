@@ -48,6 +48,7 @@ async def export(session: AsyncSession, merchant_id: str, member_id: str) -> lis
             "order_id": place.order_id,
             "joined_at": _iso(place.joined_at),
             "paid_at": _iso(place.paid_at),
+            "left_at": _iso(place.left_at),
             "group": {
                 "status": group.status,
                 "size": group.size,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.campaigns.group_buys.models import Group, GroupBuy, GroupMember
@@ -44,6 +44,53 @@ async def group_counts(
     return out
 
 
+async def list_groups(
+    session: AsyncSession,
+    merchant_id: str,
+    group_buy_id: str,
+    *,
+    status: str | None,
+    limit: int,
+    before_id: str | None,
+) -> list[Group]:
+    """A campaign's groups, newest first, in any status or one."""
+    stmt = select(Group).where(Group.merchant_id == merchant_id, Group.group_buy_id == group_buy_id)
+    if status is not None:
+        stmt = stmt.where(Group.status == status)
+    if before_id is not None:
+        stmt = stmt.where(Group.id < before_id)
+    return list((await session.execute(stmt.order_by(Group.id.desc()).limit(limit + 1))).scalars())
+
+
+async def groups_of_member(
+    session: AsyncSession,
+    merchant_id: str,
+    member_id: str,
+    *,
+    status: str | None,
+    limit: int,
+    before_id: str | None,
+) -> list[tuple[Group, GroupMember]]:
+    """The groups the member is in (waiting to pay, or paid for a seat, refunded since or
+    not), newest first, with their place in each; places whose order lapsed unpaid are not."""
+    stmt = (
+        select(Group, GroupMember)
+        .join(GroupMember, GroupMember.group_id == Group.id)
+        .where(
+            GroupMember.merchant_id == merchant_id,
+            GroupMember.member_id == member_id,
+            GroupMember.status.in_(("pending", "paid", "refunded")),
+            Group.merchant_id == merchant_id,
+        )
+    )
+    if status is not None:
+        stmt = stmt.where(Group.status == status)
+    if before_id is not None:
+        stmt = stmt.where(Group.id < before_id)
+    rows = await session.execute(stmt.order_by(Group.id.desc()).limit(limit + 1))
+    return [(group, place) for group, place in rows]
+
+
 async def forming_groups(
     session: AsyncSession, group_buy_id: str, now: datetime, *, limit: int, offset_id: str | None
 ) -> list[Group]:
@@ -60,10 +107,20 @@ async def forming_groups(
     return list((await session.execute(stmt.order_by(Group.id).limit(limit + 1))).scalars())
 
 
+def _holds_seat() -> ColumnElement[bool]:
+    """Paid for a seat and did not give it back: counted in the group's `paid_count`."""
+    return and_(
+        GroupMember.status.in_(("paid", "refunded")),
+        GroupMember.paid_at.is_not(None),
+        GroupMember.left_at.is_(None),
+    )
+
+
 async def members_of(session: AsyncSession, group_ids: list[str]) -> dict[str, list[GroupMember]]:
+    """Each group's seats, paid or refunded since, in the order they were taken."""
     stmt = (
         select(GroupMember)
-        .where(GroupMember.group_id.in_(group_ids), GroupMember.status == "paid")
+        .where(GroupMember.group_id.in_(group_ids), _holds_seat())
         .order_by(GroupMember.paid_at, GroupMember.id)
     )
     out: dict[str, list[GroupMember]] = {gid: [] for gid in group_ids}
@@ -125,12 +182,15 @@ async def take_seat(session: AsyncSession, group_id: str, now: datetime) -> int 
     return None if found is None else int(found)
 
 
-async def free_seat(session: AsyncSession, group_id: str) -> None:
-    await session.execute(
+async def free_seat(session: AsyncSession, group_id: str) -> bool:
+    """One seat fewer, while the group forms: True if this call gave it back."""
+    result = await session.execute(
         update(Group)
         .where(Group.id == group_id, Group.status == "forming", Group.paid_count > 0)
         .values(paid_count=Group.paid_count - 1)
+        .returning(Group.id)
     )
+    return result.first() is not None
 
 
 async def move_group(

@@ -3,16 +3,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, StringConstraints, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from growthloop.core.money import PositiveFen
-from growthloop.core.schemas import Id, Instant, Strict
+from growthloop.core.schemas import Id, Instant, Name, Strict
 from growthloop.orders.schemas import OptionText, OrderOut
 
 GroupStatus = Literal["forming", "succeeded", "failed"]
 Overflow = Literal["new_group", "refund"]
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
 GroupSize = Annotated[int, Field(strict=True, ge=2, le=100)]
 Minutes = Annotated[int, Field(strict=True, ge=5, le=7 * 24 * 60)]
 
@@ -76,6 +75,9 @@ class GroupMemberOut(BaseModel):
     """A seat, without who holds it: other people's profiles are not shown."""
 
     role: Literal["leader", "member"]
+    status: Literal["paid", "refunded"] = Field(
+        description="refunded: the group failed, or the order was refunded after it succeeded"
+    )
     paid_at: datetime | None
     is_me: bool = False
 
@@ -85,7 +87,10 @@ class GroupOut(BaseModel):
     group_buy_id: str
     status: GroupStatus
     size: int
-    members: int = Field(description="paid members: only they count")
+    members: int = Field(
+        description="seats taken: members who paid (only they count), also once refunded "
+        "because the group failed or after it succeeded; always the length of member_list"
+    )
     needed: int = Field(description="paid members still missing")
     expires_at: datetime
     simulated: bool = Field(description="succeeded at expiry with fewer members (模拟成团)")
@@ -93,6 +98,25 @@ class GroupOut(BaseModel):
     created_at: datetime
     succeeded_at: datetime | None
     failed_at: datetime | None
+
+
+class MyPlaceOut(BaseModel):
+    """The member's own place in the group."""
+
+    role: Literal["leader", "member"]
+    status: Literal["pending", "paid", "refunded"] = Field(
+        description="pending: ordered, not paid yet; refunded: the group failed, the member "
+        "left it (refunded while it formed), it was full when they paid, or the order was "
+        "refunded after it succeeded"
+    )
+    order_id: str
+    joined_at: datetime
+    paid_at: datetime | None
+    left_at: datetime | None = Field(description="gave the seat back while the group formed")
+
+
+class MyGroupOut(GroupOut):
+    me: MyPlaceOut
 
 
 class OpenedOut(BaseModel):

@@ -9,6 +9,13 @@
                     refund number (RO<order id>; a failed attempt is retried by the
                     payments sweep until done) and every unpaid one cancelled; or, with
                     `auto_succeed_min` paid members, `succeeded` anyway (模拟成团)
+    refund       -> while the group forms, the member leaves it and frees the seat; once it
+                    has succeeded or failed, the seat stays theirs, marked refunded
+
+A group's `members` is its seats held and its `member_list` those seats, so the two agree
+in every state: a failed group lists the members who had paid, each `refunded`. Every
+order line names its group (`campaign_ref`), moved with the member if they are seated in
+another group.
 
 Group orders take the product's stock at checkout like any order and give it back when
 cancelled or refunded.
@@ -32,6 +39,7 @@ from growthloop.campaigns.group_buys.errors import (
     GroupFull,
     GroupNotForming,
     GroupNotFound,
+    GroupPriceNotBelowRegular,
 )
 from growthloop.campaigns.group_buys.models import Group, GroupBuy, GroupMember
 from growthloop.campaigns.group_buys.schemas import (
@@ -41,13 +49,16 @@ from growthloop.campaigns.group_buys.schemas import (
     GroupMemberOut,
     GroupOut,
     JoinIn,
+    MyGroupOut,
+    MyPlaceOut,
 )
 from growthloop.catalog import service as catalog
-from growthloop.core import audit
+from growthloop.core import audit, references
 from growthloop.core.auth import ensure_same_merchant
 from growthloop.core.clock import Clock
 from growthloop.core.db import Database
 from growthloop.core.events import DomainEvent, emit
+from growthloop.core.ids import new_id
 from growthloop.core.pagination import PageParams, make_page
 from growthloop.orders import service as orders
 from growthloop.orders.schemas import OrderIn, OrderItemIn, OrderOut
@@ -80,8 +91,23 @@ campaign_status = windows.status
 async def create_group_buy(
     session: AsyncSession, merchant_id: str, admin_id: str, data: GroupBuyIn
 ) -> GroupBuy:
+    """422 `unknown_product` unless the product is the merchant's (an unknown id and
+    another merchant's alike), 422 `price_not_below_regular` unless the group price is
+    below the product's regular price."""
     now = _now(session)
+    await references.check(
+        session, merchant_id, table="products", field="product_id", ids=[data.product_id]
+    )
     product = await catalog.access_product(session, merchant_id, data.product_id)
+    if data.group_price >= product.price:
+        raise GroupPriceNotBelowRegular(
+            f"The group price {data.group_price} fen is not below the product's regular "
+            f"price {product.price} fen.",
+            field="group_price",
+            group_price=data.group_price,
+            regular_price=product.price,
+            product_id=product.id,
+        )
     if data.ends_at is not None and data.ends_at <= now:
         raise InvalidCampaign("ends_at is in the past.", ends_at=data.ends_at.isoformat())
     gb = GroupBuy(
@@ -209,6 +235,7 @@ async def groups_out(
             member_list=[
                 GroupMemberOut(
                     role=m.role,
+                    status=m.status,
                     paid_at=m.paid_at,
                     is_me=m.member_id == viewer,
                 )
@@ -220,6 +247,51 @@ async def groups_out(
         )
         for g in groups
     ]
+
+
+async def list_groups(
+    session: AsyncSession,
+    merchant_id: str,
+    group_buy_id: str,
+    page: PageParams,
+    status: str | None = None,
+) -> tuple[list[Group], str | None]:
+    """A campaign's groups in any status (operators), newest first."""
+    gb = await access_group_buy(session, merchant_id, group_buy_id)
+    rows = await repo.list_groups(
+        session, merchant_id, gb.id, status=status, limit=page.limit, before_id=page.after_id
+    )
+    return make_page(rows, page)
+
+
+async def my_groups(
+    session: AsyncSession,
+    merchant_id: str,
+    member_id: str,
+    page: PageParams,
+    status: str | None = None,
+) -> tuple[list[MyGroupOut], str | None]:
+    """The groups the member is in, finished ones too, newest first, with their place."""
+    rows = await repo.groups_of_member(
+        session, merchant_id, member_id, status=status, limit=page.limit, before_id=page.after_id
+    )
+    groups, cursor = make_page([group for group, _ in rows], page)
+    places = {group.id: place for group, place in rows}
+    out = await groups_out(session, groups, member_id)
+    return [
+        MyGroupOut(
+            **g.model_dump(),
+            me=MyPlaceOut(
+                role=places[g.id].role,
+                status=places[g.id].status,
+                order_id=places[g.id].order_id,
+                joined_at=places[g.id].joined_at,
+                paid_at=places[g.id].paid_at,
+                left_at=places[g.id].left_at,
+            ),
+        )
+        for g in out
+    ], cursor
 
 
 async def group_square(
@@ -236,6 +308,7 @@ async def group_square(
 async def _order(
     session: AsyncSession,
     gb: GroupBuy,
+    group_id: str,
     member_id: str,
     data: JoinIn,
     payment_window: timedelta,
@@ -248,7 +321,9 @@ async def _order(
             items=[OrderItemIn(product_id=gb.product_id, quantity=1, options=data.options)]
         ),
         payment_window=payment_window,
-        campaigns=[orders.CampaignPrice("group_buy", gb.group_price, campaign_id=gb.id)],
+        campaigns=[
+            orders.CampaignPrice("group_buy", gb.group_price, campaign_id=gb.id, ref=group_id)
+        ],
     )
     return await orders.order_out(session, order)
 
@@ -274,8 +349,10 @@ async def open_group(
     gb = await access_group_buy(session, merchant_id, group_buy_id)
     now = _now(session)
     windows.ensure_running(gb, now)
-    order = await _order(session, gb, member_id, data, payment_window)
+    group_id = new_id()  # the order names its group
+    order = await _order(session, gb, group_id, member_id, data, payment_window)
     group = Group(
+        id=group_id,
         merchant_id=merchant_id,
         group_buy_id=gb.id,
         leader_member_id=member_id,
@@ -324,7 +401,7 @@ async def join_group(
     existing = await repo.member_in_group(session, group.id, member_id)
     if existing is not None and existing.status in ("pending", "paid"):
         raise AlreadyInGroup(group_id=group.id)
-    order = await _order(session, gb, member_id, data, payment_window)
+    order = await _order(session, gb, group.id, member_id, data, payment_window)
     if existing is not None:  # came back after a cancelled or refunded order: same place
         if not await repo.move_member(
             session,
@@ -334,6 +411,7 @@ async def join_group(
             order_id=order.id,
             joined_at=now,
             paid_at=None,
+            left_at=None,
         ):
             raise AlreadyInGroup(group_id=group.id)
     else:
@@ -359,7 +437,10 @@ async def join_group(
 
 async def _seated(session: AsyncSession, gm: GroupMember, group: Group, count: int) -> None:
     now = _now(session)
+    moved = gm.group_id != group.id
     await repo.move_member(session, gm, "pending", "paid", group_id=group.id, paid_at=now)
+    if moved:  # seated in another group than the one they ordered for: the order follows
+        await orders.move_campaign_ref(session, gm.order_id, gm.group_buy_id, group.id)
     await _event(session, JOINED, group, gm.member_id, order_id=gm.order_id, paid=True)
     if count >= group.size and await repo.move_group(
         session, group, "forming", "succeeded", paid_count=count, succeeded_at=now
@@ -429,10 +510,15 @@ async def on_order_cancelled(session: AsyncSession, event: DomainEvent) -> None:
 
 
 async def on_order_refunded(session: AsyncSession, event: DomainEvent) -> None:
-    """A paid member refunded while the group forms gives their seat back."""
+    """A paid member refunded while the group forms leaves it and gives their seat back;
+    once the group has succeeded (or failed), the seat stays theirs, marked refunded."""
     gm = await repo.member_of_order(session, str(event.payload["order_id"]))
-    if gm is not None and await repo.move_member(session, gm, "paid", "refunded"):
-        await repo.free_seat(session, gm.group_id)
+    if (
+        gm is not None
+        and await repo.move_member(session, gm, "paid", "refunded")
+        and await repo.free_seat(session, gm.group_id)
+    ):
+        gm.left_at = _now(session)
 
 
 # ---- the sweep ------------------------------------------------------------------------
