@@ -21,7 +21,7 @@ from tests.helpers import Shop, assert_error, make_shop
 NOW = datetime(2026, 3, 24, 1, 0, tzinfo=UTC)
 
 
-async def _orders_on(shop: Shop, local_day: datetime, count: int) -> None:
+async def _orders_on(shop: Shop, local_day: datetime, count: int, amount: int = 1000) -> None:
     """`count` paid orders at noon (Shanghai) of a day, written straight to the store."""
     at = local_day + timedelta(hours=12)
     rows = [
@@ -37,7 +37,7 @@ async def _orders_on(shop: Shop, local_day: datetime, count: int) -> None:
             page=None,
             share_code=None,
             channel=None,
-            amount=1000,
+            amount=amount,
             properties="{}",
         )
         for i in range(count)
@@ -168,3 +168,87 @@ async def test_hourly_rules_and_bad_rules(
     assert r.status_code == 204
     r = await client.get("/v1/admin/analytics/alert-rules", headers=shop.admin)
     assert r.json()["items"] == []
+
+
+async def test_money_is_integer_fen_and_counts_stay_integers(
+    client: httpx.AsyncClient, rt: Runtime, clock: FrozenClock
+) -> None:
+    clock.set(NOW)
+    shop = await make_shop(client, rt)
+    monday = datetime(2026, 3, 22, 16, 0, tzinfo=UTC)
+    for weeks, (gmv, orders) in enumerate([(10_000, 2), (10_000, 2), (10_000, 2), (10_001, 3)]):
+        await _orders_on(shop, monday - timedelta(weeks=weeks + 1), 1, amount=gmv)
+        await _orders_on(shop, monday - timedelta(weeks=weeks + 1), orders - 1, amount=0)
+    await _orders_on(shop, monday, 1, amount=258_000)
+    await _orders_on(shop, monday, 9, amount=12)  # 108 fen more
+    delivered: list[httpx.Request] = []
+
+    def hook(request: httpx.Request) -> httpx.Response:
+        delivered.append(request)
+        return httpx.Response(200)
+
+    rt.analytics.webhook_transport = httpx.MockTransport(hook)
+    spike = await _rule(
+        shop,
+        name="GMV 暴涨",
+        metric="gmv",
+        kind="anomaly",
+        direction="above",
+        deviation_percent=50,
+        webhook_url="https://hooks.example.com/alerts",
+    )
+    high = await _rule(
+        shop, name="GMV 高", metric="gmv", kind="threshold", direction="above", threshold=100_000
+    )
+    busy = await _rule(
+        shop,
+        name="订单多",
+        metric="orders",
+        kind="anomaly",
+        direction="above",
+        deviation_percent=50,
+    )
+    answers = {}
+    for rule in (spike, high, busy):
+        r = await client.post(
+            f"/v1/admin/analytics/alert-rules/{rule['id']}/evaluate", headers=shop.admin
+        )
+        assert r.status_code == 200, r.text
+        answers[rule["name"]] = r
+    # the mean of 10000, 10000, 10000 and 10001 fen, rounded to a fen; the value as sent
+    spiked = answers["GMV 暴涨"].json()
+    assert (spiked["value"], spiked["expected"]) == (258_108, 10_000)
+    assert '"value":258108,' in answers["GMV 暴涨"].text
+    assert '"expected":10000,' in answers["GMV 暴涨"].text
+    assert spiked["message"] == (
+        "GMV 暴涨: gmv = 258108, +2481% against 10000 (the same weekday of the previous 4 weeks)"
+    )
+    assert '"value":258108,' in answers["GMV 高"].text
+    assert answers["GMV 高"].json()["message"] == "GMV 高: gmv = 258108, above 100000"
+    assert '"expected":null,' in answers["GMV 高"].text
+    # orders: the value is a count; the baseline is a mean of counts (2.25 orders)
+    assert '"value":10,' in answers["订单多"].text
+    assert answers["订单多"].json()["expected"] == 2.25
+    r = await client.get("/v1/admin/analytics/alerts", headers=shop.admin)
+    assert [(a["value"], a["expected"]) for a in r.json()["items"]] == [
+        (10, 2.25),
+        (258_108, None),
+        (258_108, 10_000),
+    ]
+    assert '"value":258108.0' not in r.text and '"expected":10000.0' not in r.text
+    assert await alerts.deliver_webhooks(rt.db, rt.analytics, rt.clock) == 1
+    body = delivered[0].content.decode()
+    assert '"value": 258108,' in body and '"expected": 10000,' in body
+
+
+async def test_admin_routes_say_an_admin_token_is_required(
+    client: httpx.AsyncClient, rt: Runtime
+) -> None:
+    shop = await make_shop(client, rt)
+    member = await shop.member("m1")
+    r = await client.get("/v1/admin/analytics/alerts", headers=member)
+    assert assert_error(r, 401)["message"] == "An admin token is required."
+    r = await client.get("/v1/admin/analytics/alerts")
+    assert assert_error(r, 401)["message"] == "An admin token is required."
+    r = await client.get("/v1/me", headers=shop.admin)
+    assert assert_error(r, 401)["message"] == "A member token is required."

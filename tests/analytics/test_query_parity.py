@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from growthloop.analytics import queries
+from growthloop.analytics import queries, service
 from growthloop.analytics.backends.base import EventStore
 from growthloop.analytics.backends.clickhouse import ClickHouseEventStore
 from growthloop.analytics.backends.duckdb import DuckDBEventStore
@@ -133,6 +133,9 @@ QUESTIONS: dict[str, Any] = {
     "last touch": lambda s: queries.attribution(
         s, MERCHANT, SPAN, by="share_code", model="last_touch", lookback_days=3
     ),
+    "unknown events": lambda s: service.unknown_events(
+        s, MERCHANT, ["page_view", "nope", "order.paid", "add_to_cart", "checkout", "nope"]
+    ),
 }
 
 
@@ -146,3 +149,5 @@ async def test_both_stores_answer_alike(stores: list[EventStore], question: str)
         assert expected["orders"] > 0 and expected["active_members"] > 0
     if question == "funnel":
         assert expected["steps"][2]["count"] > 0
+    if question == "unknown events":
+        assert expected == ["nope", "checkout"]

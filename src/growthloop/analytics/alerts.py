@@ -39,6 +39,7 @@ from growthloop.core.sql import insert_unless_exists
 log = logging.getLogger("growthloop.analytics.alerts")
 
 METRICS = tuple(MEASURES)
+MONEY_METRICS = frozenset({"gmv", "refund_amount"})  # integer fen; the others are counts
 GRACE = timedelta(minutes=5)  # after a period ends, before it is judged
 WEEKS_BACK = 4
 MAX_WEBHOOK_ATTEMPTS = 6
@@ -49,7 +50,7 @@ WEBHOOK_TIMEOUT = 5.0
 class Judgement:
     period_start: datetime
     value: int
-    expected: float | None
+    expected: int | float | None  # whole fen for money metrics, a mean of counts otherwise
     fires: bool
     message: str
 
@@ -163,6 +164,13 @@ def judge(rule: AlertRule, start: datetime, value: int, history: list[int]) -> J
     if expected < max(rule.min_expected, 1e-9):
         return Judgement(start, value, expected, False, f"{label}, too little history")
     deviation = (value - expected) / expected * 100
+    baseline: int | float
+    if rule.metric in MONEY_METRICS:  # the mean to the fen, half up, in integers
+        baseline = (2 * sum(history) + len(history)) // (2 * len(history))
+        shown = str(baseline)
+    else:
+        baseline = round(expected, 2)
+        shown = f"{expected:.1f}"
     limit = float(rule.deviation_percent or 0)
     fires = {
         "below": deviation <= -limit,
@@ -170,11 +178,11 @@ def judge(rule: AlertRule, start: datetime, value: int, history: list[int]) -> J
         "both": abs(deviation) >= limit,
     }[rule.direction]
     message = (
-        f"{label}, {deviation:+.0f}% against {expected:.1f} "
+        f"{label}, {deviation:+.0f}% against {shown} "
         f"(the same {'hour and weekday' if rule.period == 'hour' else 'weekday'} "
         f"of the previous {len(history)} weeks)"
     )
-    return Judgement(start, value, round(expected, 2), fires, message)
+    return Judgement(start, value, baseline, fires, message)
 
 
 async def evaluate_rule(
@@ -248,7 +256,7 @@ def alert_payload(record: AlertRecord, rule: AlertRule) -> dict[str, Any]:
         "merchant_id": record.merchant_id,
         "period": rule.period,
         "period_start": record.period_start.isoformat(),
-        "value": record.value,
+        "value": int(record.value),  # a count, or fen
         "expected": record.expected,
         "message": record.message,
         "fired_at": record.fired_at.isoformat(),

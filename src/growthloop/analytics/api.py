@@ -90,44 +90,62 @@ async def platforms(
     return await queries.platforms(*await _scope(session, admin, from_, to))
 
 
+async def _warned(
+    scope: tuple[EventStore, str, queries.Span], answer: dict[str, Any], events: list[str]
+) -> dict[str, Any]:
+    """The answer and its `warnings` about the events it names."""
+    store, merchant_id, _ = scope
+    return {**answer, "warnings": await service.event_warnings(store, merchant_id, events)}
+
+
 @router.post("/v1/admin/analytics/trends", response_model=TrendsOut)
 async def trends(
     body: TrendsIn, session: SessionDep, admin: AdminPrincipal = Reader
 ) -> dict[str, Any]:
-    return await queries.trends(
-        *await _scope(session, admin, body.from_, body.to),
+    """Event names: the business events of docs/events.md and whatever the SDKs send; a
+    name never seen for the merchant gets an `unknown_event` warning."""
+    scope = await _scope(session, admin, body.from_, body.to)
+    answer = await queries.trends(
+        *scope,
         event=body.event,
         math=body.math,
         interval=body.interval,
         breakdown=body.breakdown,
         where=body.where,
     )
+    return await _warned(scope, answer, [body.event])
 
 
 @router.post("/v1/admin/analytics/funnel", response_model=FunnelOut)
 async def funnel(
     body: FunnelIn, session: SessionDep, admin: AdminPrincipal = Reader
 ) -> dict[str, Any]:
-    return await queries.funnel(
-        *await _scope(session, admin, body.from_, body.to),
+    """A step naming an event never seen for the merchant gets an `unknown_event` warning."""
+    scope = await _scope(session, admin, body.from_, body.to)
+    answer = await queries.funnel(
+        *scope,
         steps=[(s.event, s.where) for s in body.steps],
         window_hours=body.window_hours,
         breakdown=body.breakdown,
         list_dropped=body.list_dropped,
     )
+    return await _warned(scope, answer, [s.event for s in body.steps])
 
 
 @router.post("/v1/admin/analytics/retention", response_model=RetentionOut)
 async def retention(
     body: RetentionIn, session: SessionDep, admin: AdminPrincipal = Reader
 ) -> dict[str, Any]:
-    return await queries.retention(
-        *await _scope(session, admin, body.from_, body.to),
+    """An event never seen for the merchant gets an `unknown_event` warning."""
+    scope = await _scope(session, admin, body.from_, body.to)
+    answer = await queries.retention(
+        *scope,
         start_event=body.start_event,
         return_event=body.return_event,
         period=body.period,
         periods=body.periods,
     )
+    return await _warned(scope, answer, [body.start_event, body.return_event])
 
 
 @router.post("/v1/admin/analytics/attribution", response_model=AttributionOut)

@@ -28,12 +28,16 @@ SKEW_THRESHOLD = timedelta(minutes=10)
 FUTURE_LIMIT = timedelta(days=1)
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 
+# Crawlers, headless browsers and monitors: dropped on every endpoint.
 BOT_PATTERN = re.compile(
     r"bot\b|bot/|crawl|spider|slurp|Baiduspider|Sogou|YisouSpider|Bytespider|360Spider|"
     r"HeadlessChrome|PhantomJS|facebookexternalhit|Lighthouse|Pingdom|UptimeRobot|"
-    r"curl/|Wget/|python-requests|Go-http-client|okhttp/[0-9.]+ \(probe\)",
+    r"Go-http-client|okhttp/[0-9.]+ \(probe\)",
     re.IGNORECASE,
 )
+# Command-line and scripting clients: what integrators' scripts send to the native endpoint
+# (stored there), and never an SDK (dropped on the SDK-compatible endpoints).
+SCRIPT_PATTERN = re.compile(r"curl/|Wget/|HTTPie/|python-requests", re.IGNORECASE)
 
 # Which SDK library names stand for which end, when the event does not say.
 LIB_PLATFORMS = {
@@ -169,13 +173,21 @@ def _amount(value: Any) -> int:
     return 0
 
 
-def is_bot(user_agent: str | None, props: dict[str, Any] | None = None) -> bool:
-    if user_agent and BOT_PATTERN.search(user_agent):
+def _bot_agent(agent: str, scripts: bool) -> bool:
+    return bool(BOT_PATTERN.search(agent) or (not scripts and SCRIPT_PATTERN.search(agent)))
+
+
+def is_bot(
+    user_agent: str | None, props: dict[str, Any] | None = None, *, scripts: bool = False
+) -> bool:
+    """Whether the request's or the event's user agent is a bot's; `scripts`: command-line
+    clients (curl, wget, HTTPie, python-requests) are people's scripts, not bots."""
+    if user_agent and _bot_agent(user_agent, scripts):
         return True
     if props:
         for key in UA_KEYS:
             agent = props.get(key)
-            if isinstance(agent, str) and BOT_PATTERN.search(agent):
+            if isinstance(agent, str) and _bot_agent(agent, scripts):
                 return True
     return False
 

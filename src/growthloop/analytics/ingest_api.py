@@ -26,7 +26,9 @@ _BATCH_BODY: dict[str, Any] = {
 async def ingest_batch(request: Request, session: SessionDep) -> dict[str, Any]:
     """Events with the merchant's ingest key (`X-Ingest-Key` or the body's `api_key`). Each
     bad event is rejected alone and listed in `rejected`; the rest are durable when this
-    answers and visible to queries at once."""
+    answers and visible to queries at once. Events from crawlers are `dropped`; curl, wget,
+    HTTPie and python-requests are integrators' scripts here and are stored. Event names:
+    docs/events.md."""
     body = parse_json(await read_body(request))
     key = request.headers.get("x-ingest-key") or (
         body.get("api_key") if isinstance(body, dict) else None
@@ -34,6 +36,6 @@ async def ingest_batch(request: Request, session: SessionDep) -> dict[str, Any]:
     merchant = await service.merchant_for_key(session, key)
     batch = native.decode(body)
     result = await service.ingest(
-        session, merchant, batch, user_agent=request.headers.get("user-agent")
+        session, merchant, batch, user_agent=request.headers.get("user-agent"), scripts=True
     )
     return result.as_dict()

@@ -10,6 +10,7 @@ from growthloop.core.models import (
     Base,
     Category,
     Personal,
+    Retention,
     UTCDateTime,
     col,
     created_column,
@@ -21,7 +22,8 @@ DEVICE_ID = Personal(
     Category.IDENTIFIER,
     purpose="count visitors as people across devices and link them to their member at login",
     basis="consent",
-    retention="until account deletion, or 2 years after the last event",
+    retention=Retention.DEVICE,
+    purpose_zh="跨设备统计访客人数，并在您登录时关联到您的会员身份",
 )
 
 
@@ -97,8 +99,8 @@ class AlertRecord(Base):
     rule_id: Mapped[str] = col(String(26), nullable=False, pii=None)
     period_start: Mapped[datetime] = col(UTCDateTime(), nullable=False, pii=None)
     metric: Mapped[str] = col(String(32), nullable=False, pii=None)
-    value: Mapped[float] = col(JSON, nullable=False, pii=None)
-    expected: Mapped[float | None] = col(JSON, pii=None)
+    value: Mapped[int] = col(JSON, nullable=False, pii=None)  # a count, or fen
+    expected: Mapped[int | float | None] = col(JSON, pii=None)  # fen for money metrics
     message: Mapped[str] = col(Text, nullable=False, pii=None)
     fired_at: Mapped[datetime] = created_column()
     webhook_status: Mapped[str] = col(

@@ -14,7 +14,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from growthloop.core.models import Category, Personal
+from growthloop.core.models import Category, Personal, Retention
 
 # name, DuckDB type, ClickHouse type
 COLUMNS: tuple[tuple[str, str, str], ...] = (
@@ -113,7 +113,8 @@ _USAGE = Personal(
     Category.PROFILE,
     purpose="usage statistics to improve the service",
     basis="consent",
-    retention="2 years, or until account deletion",
+    retention=Retention.EVENTS,
+    purpose_zh="统计使用情况，用于改进服务",
 )
 EVENT_DATA_MAP: dict[str, Personal | None] = {
     "merchant_id": None,
@@ -123,7 +124,8 @@ EVENT_DATA_MAP: dict[str, Personal | None] = {
         Category.IDENTIFIER,
         purpose="count visitors as people across devices",
         basis="consent",
-        retention="2 years, or until account deletion",
+        retention=Retention.EVENTS,
+        purpose_zh="跨设备统计访客人数",
     ),
     "member_id": None,
     "time": None,

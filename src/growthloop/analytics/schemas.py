@@ -32,7 +32,12 @@ class IngestOut(BaseModel):
     accepted: int
     rejected: list[RejectedEvent]
     duplicates: int = 0
-    dropped: int = Field(0, description="events from known bots, accepted and not stored")
+    dropped: int = Field(
+        0,
+        description="events from known bots, accepted and not stored: crawlers, headless "
+        "browsers and monitors; on the SDK-compatible endpoints also curl, wget, HTTPie and "
+        "python-requests (on /v1/ingest/batch they are integrators' scripts and are stored)",
+    )
     refused: int = Field(
         0, description="events of members who refused analytics, accepted and not stored"
     )
@@ -88,6 +93,23 @@ class AttributionIn(DateRange):
     lookback_days: int = Field(30, ge=1, le=90)
 
 
+class QueryWarning(BaseModel):
+    """Something about the question worth knowing beside its answer."""
+
+    code: Literal["unknown_event"] = Field(
+        description="unknown_event: no event of this name was ever recorded for the merchant "
+        "and it is not a business event (docs/events.md), so it counts nothing; a typo?"
+    )
+    event: str = Field(description="the event name the query gave")
+    message: str
+
+
+Warnings = Annotated[
+    list[QueryWarning],
+    Field(description="one per event the query names that was never seen; empty when none"),
+]
+
+
 class DaySummary(BaseModel):
     date: date
     active_members: int
@@ -139,6 +161,7 @@ class FunnelOut(BaseModel):
     steps: list[FunnelStepOut]
     window_hours: int
     breakdown: list[FunnelBreakdownOut] | None = None
+    warnings: Warnings
 
 
 class CohortOut(BaseModel):
@@ -153,6 +176,7 @@ class RetentionOut(BaseModel):
     period: str
     periods: int
     cohorts: list[CohortOut]
+    warnings: Warnings
 
 
 class TrendPoint(BaseModel):
@@ -171,6 +195,7 @@ class TrendsOut(BaseModel):
     math: str
     interval: str
     series: list[TrendSeries]
+    warnings: Warnings
 
 
 class AttributionRow(BaseModel):
@@ -279,8 +304,11 @@ class AlertOut(BaseModel):
     rule_id: str
     period_start: datetime
     metric: str
-    value: float
-    expected: float | None
+    value: int = Field(description="the metric over the period: fen for gmv and refund_amount")
+    expected: int | float | None = Field(
+        description="anomaly rules: the baseline, the mean of the same period of the previous "
+        "weeks; whole fen for money metrics, a mean of counts otherwise"
+    )
     message: str
     fired_at: datetime
     webhook_status: str

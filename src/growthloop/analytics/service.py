@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import logging
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.analytics import repository as repo
+from growthloop.analytics.backends.base import EventStore
 from growthloop.analytics.errors import InvalidIngestKey
 from growthloop.analytics.ingest import (
     Batch,
@@ -121,16 +123,21 @@ async def ingest(
     batch: Batch,
     *,
     user_agent: str | None = None,
+    scripts: bool = False,
 ) -> IngestResult:
+    """`scripts`: the native endpoint, where curl and other scripting clients are
+    integrators, not bots (`ingest.is_bot`)."""
     pipeline = pipeline_of(session)
     received_at = _now(session)
     result = IngestResult(rejected=[r.as_dict() for r in batch.rejected])
     offset = clock_offset(batch.sent_at, received_at)
-    request_is_bot = is_bot(user_agent)
+    request_is_bot = is_bot(user_agent, scripts=scripts)
     accepted: list[Normalized] = []
     for raw in batch.events:
         if request_is_bot or is_bot(
-            raw.user_agent, raw.properties if isinstance(raw.properties, dict) else None
+            raw.user_agent,
+            raw.properties if isinstance(raw.properties, dict) else None,
+            scripts=scripts,
         ):
             result.accepted += 1
             result.dropped += 1
@@ -155,16 +162,20 @@ async def ingest(
     result.duplicates += len(fresh) - len(new_ids)
     fresh = [i for i in fresh if i.row.uuid in new_ids]
 
+    links = [i for i in fresh if i.link_from]
+    barred = await _refusers_devices(session, merchant.id, links) if links else set()
     overrides: list[Override] = []
-    for item in fresh:
-        if item.link_from:
-            overrides += await link_anonymous(
-                session, merchant.id, item.link_from, item.row.distinct_id, received_at
-            )
+    for item in links:
+        assert item.link_from is not None
+        if item.link_from in barred or item.row.distinct_id in barred:
+            continue
+        overrides += await link_anonymous(
+            session, merchant.id, item.link_from, item.row.distinct_id, received_at
+        )
     people = await resolve(session, merchant.id, {i.row.distinct_id for i in fresh})
     for item in fresh:
         item.row.member_id = people.get(item.row.distinct_id, (None, None))[1]
-    rows = await _with_consent(session, merchant.id, [i.row for i in fresh], result)
+    rows = await _with_consent(session, merchant.id, [i.row for i in fresh], result, barred)
     try:
         if overrides:
             await pipeline.store.add_overrides(overrides)
@@ -191,17 +202,61 @@ LOCATION_KEYS = (
 )
 
 
+async def _refusers_devices(
+    session: AsyncSession, merchant_id: str, links: list[Normalized]
+) -> set[str]:
+    """The ids this batch ties to a member who refused analytics: no link is made for them
+    and their events here are refused like the member's own, whatever the order of the
+    batch. Ids the batch links together form groups (union-find); a group holding an id of
+    a refusing member is barred whole. An id that is already another member's joins no
+    group: that link would change nothing (the first link wins)."""
+    pairs = [(i.link_from, i.row.distinct_id) for i in links if i.link_from]
+    known = await repo.identities_of(session, merchant_id, {x for pair in pairs for x in pair})
+    members = {m for _, m in known.values() if m}
+    decided = await compliance.decisions(session, merchant_id, members, ["analytics"])
+    refusers = {m for m in members if decided.get((m, "analytics")) is False}
+    if not refusers:
+        return set()
+
+    def owner(distinct_id: str) -> str | None:
+        return known.get(distinct_id, (distinct_id, None))[1]
+
+    parent: dict[str, str] = {}
+
+    def root(x: str) -> str:
+        while parent.setdefault(x, x) != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for pair in pairs:
+        free = [x for x in pair if owner(x) is None or owner(x) in refusers]
+        for x in free:
+            root(x)
+        if len(free) == 2:
+            parent[root(free[0])] = root(free[1])
+    barred_roots = {root(x) for x in parent if owner(x) in refusers}
+    return {x for x in parent if root(x) in barred_roots}
+
+
 async def _with_consent(
-    session: AsyncSession, merchant_id: str, rows: list[EventRow], result: IngestResult
+    session: AsyncSession,
+    merchant_id: str,
+    rows: list[EventRow],
+    result: IngestResult,
+    barred: set[str],
 ) -> list[EventRow]:
-    """What the members' consents allow: no SDK events of a member who refused analytics,
-    and no location in anyone's events without the member's separate location consent
-    (anonymous devices have given none)."""
+    """What the members' consents allow: no SDK events of a member who refused analytics
+    (nor of the devices this batch ties to them, `barred`), and no location in anyone's
+    events without the member's separate location consent (anonymous devices have given
+    none)."""
     members = {r.member_id for r in rows if r.member_id}
     decided = await compliance.decisions(session, merchant_id, members, ["analytics", "location"])
     kept = []
     for row in rows:
-        if row.member_id and decided.get((row.member_id, "analytics")) is False:
+        if row.distinct_id in barred or (
+            row.member_id and decided.get((row.member_id, "analytics")) is False
+        ):
             result.refused += 1
             continue
         if any(f'"{key}"' in row.properties for key in LOCATION_KEYS) and not (
@@ -273,8 +328,11 @@ async def link_member(
     session: AsyncSession, merchant_id: str, member_id: str, distinct_ids: list[str], now: datetime
 ) -> list[Override]:
     """The member's own ids (member id, platform ids) stand for the member; a person an
-    identify call created under one of them (it arrived before the login) joins them."""
+    identify call created under one of them (it arrived before the login) joins them,
+    unless the member refused analytics: SDK links never reach a member who refused."""
     pipeline = pipeline_of(session)
+    decided = await compliance.decisions(session, merchant_id, {member_id}, ["analytics"])
+    claims_devices = decided.get((member_id, "analytics")) is not False
     overrides = []
     for distinct_id in dict.fromkeys([member_id, *distinct_ids]):
         added = await repo.add_identity(
@@ -289,7 +347,12 @@ async def link_member(
         if added:
             at = pipeline.link_time(now)
             overrides.append(Override(merchant_id, distinct_id, member_id, member_id, at))
-        for repointed in await repo.repoint_person(session, merchant_id, distinct_id, member_id):
+        repointed_ids = (
+            await repo.repoint_person(session, merchant_id, distinct_id, member_id)
+            if claims_devices
+            else []
+        )
+        for repointed in repointed_ids:
             at = pipeline.link_time(now)
             overrides.append(Override(merchant_id, repointed, member_id, member_id, at))
             pipeline.identities.drop((merchant_id, repointed))
@@ -336,7 +399,65 @@ BUSINESS_EVENTS: dict[str, str | None] = {
     "share.helped": None,
     "share.joined": None,
 }
+# Domain events stored under another name (see `record_domain_event`).
+RECORDED_AS = {"order.imported": "order.paid"}
 _PERSONAL_KEYS = ("phone", "name", "address", "openid", "unionid", "code", "email")
+
+
+def stored_business_events() -> set[str]:
+    """The names business events are stored under."""
+    return {RECORDED_AS.get(name, name) for name in BUSINESS_EVENTS}
+
+
+async def unknown_events(store: EventStore, merchant_id: str, names: list[str]) -> list[str]:
+    """The names among `names` that are neither a business event nor an event stored for
+    the merchant: a query naming them counts nothing, most likely from a typo. A business
+    event that simply has not happened yet is known (its zero is true)."""
+    business = stored_business_events()
+    candidates = [n for n in dict.fromkeys(names) if n not in business]
+    if not candidates:
+        return []
+    d = store.dialect
+    # One row per name found; LIMIT 1 lets the scan stop at the first event of a name. The
+    # names go in as the dialect's escaped literals (the stores take no parameters).
+    parts = []
+    for i, name in enumerate(candidates):
+        lit = d.lit(name)
+        first = f"SELECT event FROM events WHERE event = {lit} LIMIT 1"  # noqa: S608
+        parts.append(f"SELECT {lit} AS e FROM ({first}) AS t{i}")  # noqa: S608
+    sql = f"SELECT e FROM ({' UNION ALL '.join(parts)}) AS u"  # noqa: S608
+    seen = {row[0] for row in await store.query(merchant_id, sql)}
+    return [n for n in candidates if n not in seen]
+
+
+def unknown_event_warning(name: str) -> dict[str, str]:
+    hint = ""
+    if name in RECORDED_AS:
+        hint = (
+            f" Imported orders are recorded as {RECORDED_AS[name]!r} with "
+            "properties.source = 'import'."
+        )
+    else:
+        known = sorted(stored_business_events())
+        by_case = {n.lower(): n for n in known}
+        close = by_case.get(name.lower()) or next(
+            iter(difflib.get_close_matches(name, known, n=1, cutoff=0.8)), None
+        )
+        if close:
+            hint = f" Did you mean {close!r}?"
+    return {
+        "code": "unknown_event",
+        "event": name,
+        "message": f"No event named {name!r} has been recorded for this merchant, so it counts "
+        f"nothing.{hint} The business events are listed in docs/events.md.",
+    }
+
+
+async def event_warnings(
+    store: EventStore, merchant_id: str, names: list[str]
+) -> list[dict[str, str]]:
+    """A query's `warnings`: one per event it names that was never seen."""
+    return [unknown_event_warning(n) for n in await unknown_events(store, merchant_id, names)]
 
 
 async def record_domain_event(session: AsyncSession, event: DomainEvent) -> None:
@@ -347,7 +468,7 @@ async def record_domain_event(session: AsyncSession, event: DomainEvent) -> None
     name, at = event.name, now
     if name == "order.imported":
         # A historical order: paid when it happened, marked as imported.
-        name, at = "order.paid", datetime.fromisoformat(str(payload["occurred_at"]))
+        name, at = RECORDED_AS[name], datetime.fromisoformat(str(payload["occurred_at"]))
         payload = {**payload, "source": "import"}
     platform = payload.get("platform") if isinstance(payload.get("platform"), str) else None
     if event.name == "order.imported":
