@@ -19,17 +19,22 @@ from growthloop.core.routing import UnitOfWorkRoute
 from growthloop.core.runtime import RuntimeDep
 from growthloop.identity import service
 from growthloop.identity.errors import LoginRateLimited
+from growthloop.identity.models import Merchant
 from growthloop.identity.schemas import (
     AdminLoginIn,
     AdminMeOut,
     AdminUserIn,
     AdminUserOut,
+    BusinessHours,
     MemberLoginIn,
     MemberLoginOut,
     MemberOut,
     MerchantOut,
+    MerchantSettingsChangeOut,
+    MerchantSettingsIn,
+    MerchantSettingsOut,
     ProfileIn,
-    ReferralOut,
+    SettingEffect,
     TokenOut,
 )
 
@@ -108,19 +113,9 @@ async def update_profile(
     return await _member_out(session, member.member_id)
 
 
-@router.get("/v1/me/referral", response_model=ReferralOut, tags=["members"])
-async def my_referral(member: CurrentMember, session: SessionDep, rt: RuntimeDep) -> ReferralOut:
-    """The member's own code to share, how many joined with it, and who invited them."""
-    info = await service.referral_of(session, member.merchant_id, member.member_id)
-    code = info.referrer_code
-    if code is None:
-        # Members from before referral codes get theirs now. A GET runs in a read
-        # transaction, so the code is written in a short transaction of its own.
-        async with rt.db.unit_of_work() as uow:
-            code = await service.ensure_referral_code(uow.session, member.member_id)
-    return ReferralOut(
-        referrer_code=code, invited_count=info.invited_count, referred_by=info.referred_by
-    )
+# GET /v1/me/referral is served by campaigns/distribution/api.py: who referred a member
+# is also the promoter binding that earns commissions, which identity (a lower floor) does
+# not know.
 
 
 @router.get("/v1/admin/me", response_model=AdminMeOut, tags=["admin"])
@@ -156,3 +151,49 @@ async def create_admin_user(
         created_by=admin.admin_id,
     )
     return _admin_out(user)
+
+
+# ---- shop settings -------------------------------------------------------------------
+
+
+def _settings_out(merchant: Merchant) -> MerchantSettingsOut:
+    return MerchantSettingsOut(
+        id=merchant.id,
+        name=merchant.name,
+        timezone=merchant.timezone,
+        contact_phone=merchant.contact_phone,
+        contact_email=merchant.contact_email,
+        logo_url=merchant.logo_url,
+        business_hours=[BusinessHours.model_validate(h) for h in merchant.business_hours or []],
+        created_at=merchant.created_at,
+    )
+
+
+@router.get("/v1/admin/merchant", response_model=MerchantSettingsOut, tags=["admin"])
+async def merchant_settings(admin: CurrentAdmin, session: SessionDep) -> MerchantSettingsOut:
+    """The shop's settings: name, timezone, contact, logo and business hours (any staff)."""
+    return _settings_out(await service.get_merchant(session, admin.merchant_id))
+
+
+@router.patch("/v1/admin/merchant", response_model=MerchantSettingsChangeOut, tags=["admin"])
+async def update_merchant_settings(
+    body: MerchantSettingsIn,
+    session: SessionDep,
+    admin: AdminPrincipal = require(Permission.SETTINGS_WRITE),
+) -> MerchantSettingsChangeOut:
+    """Change the shop's settings (owner only; audit-logged). Fields left out stay; null
+    clears the contact, the logo or the hours. A timezone change is in force at once and
+    `effects` says what it moves (pickup numbers, check-in days, birthdays, reports...).
+    422 `invalid_timezone` for a name that is not an IANA timezone."""
+    changes = body.model_dump(include=body.model_fields_set)
+    if "business_hours" in changes:
+        changes["business_hours"] = changes["business_hours"] or None
+    change = await service.update_merchant_settings(
+        session, admin.merchant_id, admin.admin_id, changes
+    )
+    out = _settings_out(change.merchant)
+    return MerchantSettingsChangeOut(
+        **out.model_dump(),
+        changed=change.changed,
+        effects=[SettingEffect(area=a, description=d) for a, d in change.effects],
+    )

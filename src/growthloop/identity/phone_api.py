@@ -5,19 +5,18 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Response
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints
 
 from growthloop.core.auth import CurrentMember, SessionDep
 from growthloop.core.routing import UnitOfWorkRoute
 from growthloop.core.runtime import RuntimeDep
+from growthloop.core.schemas import Strict
 from growthloop.identity import phone
 
 router = APIRouter(route_class=UnitOfWorkRoute, tags=["members"])
 
 
-class PhoneIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class PhoneIn(Strict):
     code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
     platform: Literal["wechat", "alipay", "douyin", "app", "dev"] | None = Field(
         None, description="The platform that issued the code; default: the sign-up platform."

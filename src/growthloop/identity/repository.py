@@ -1,8 +1,9 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import ColumnElement, Select, exists, false, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.identity.models import (
@@ -13,6 +14,9 @@ from growthloop.identity.models import (
     Merchant,
     PlatformAccount,
 )
+
+# Members created by `growthloop import orders`: their account's openid is the CSV's id.
+IMPORT_PLATFORM = "import"
 
 
 async def get_merchant(session: AsyncSession, merchant_id: str) -> Merchant | None:
@@ -61,6 +65,45 @@ async def member_id_by_unionid(session: AsyncSession, merchant_id: str, unionid:
     stmt = (
         select(PlatformAccount.member_id)
         .where(PlatformAccount.merchant_id == merchant_id, PlatformAccount.unionid == unionid)
+        .limit(1)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def member_id_by_external_id(
+    session: AsyncSession, merchant_id: str, external_id: str
+) -> str | None:
+    """The active member with a platform account whose openid (the dev code is one) or
+    unionid is `external_id`: an `import` account first (a re-run finds what the last run
+    chose), then the earliest member, so the answer never depends on query plans."""
+    stmt = (
+        select(PlatformAccount.member_id)
+        .join(Member, Member.id == PlatformAccount.member_id)
+        .where(
+            PlatformAccount.merchant_id == merchant_id,
+            or_(PlatformAccount.openid == external_id, PlatformAccount.unionid == external_id),
+            Member.status == "active",
+        )
+        .order_by(PlatformAccount.platform != IMPORT_PLATFORM, Member.id)
+        .limit(1)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def member_id_by_imported_id(
+    session: AsyncSession, merchant_id: str, external_ids: Sequence[str]
+) -> str | None:
+    """The active member whose history was imported under one of `external_ids`."""
+    stmt = (
+        select(PlatformAccount.member_id)
+        .join(Member, Member.id == PlatformAccount.member_id)
+        .where(
+            PlatformAccount.merchant_id == merchant_id,
+            PlatformAccount.platform == IMPORT_PLATFORM,
+            PlatformAccount.openid.in_(list(external_ids)),
+            Member.status == "active",
+        )
+        .order_by(Member.id)
         .limit(1)
     )
     return (await session.execute(stmt)).scalar_one_or_none()
@@ -203,3 +246,105 @@ async def external_ids_of(session: AsyncSession, merchant_id: str, member_id: st
 async def active_member_ids(session: AsyncSession, merchant_id: str) -> list[str]:
     stmt = select(Member.id).where(Member.merchant_id == merchant_id, Member.status == "active")
     return list((await session.scalars(stmt.order_by(Member.id))).all())
+
+
+# ---- the members list ------------------------------------------------------------------
+
+
+def member_conditions(
+    merchant_id: str,
+    *,
+    platform: str | None = None,
+    external_id: str | None = None,
+    phone_hash: str | None = None,
+    phone_ids: Sequence[str] = (),
+    within: Select[str] | None = None,
+    exclude: bool = False,
+) -> list[ColumnElement[bool]]:
+    """WHERE clauses for the merchant's active members: with an account on `platform`, with
+    `external_id` as an account's openid or unionid, with this verified-phone hash (or one
+    of `phone_ids` as an external id: history is often imported by phone number), and in
+    (or, `exclude`, not in) the member ids `within` (another domain's subquery)."""
+    conditions: list[ColumnElement[bool]] = [
+        Member.merchant_id == merchant_id,
+        Member.status == "active",
+    ]
+    if platform is not None:
+        conditions.append(
+            Member.id.in_(
+                select(PlatformAccount.member_id).where(
+                    PlatformAccount.merchant_id == merchant_id,
+                    PlatformAccount.platform == platform,
+                )
+            )
+        )
+    if external_id is not None:
+        conditions.append(Member.id.in_(_holders_of(merchant_id, external_id)))
+    if phone_hash is not None:
+        by_id = Member.id.in_(_holders_of(merchant_id, *phone_ids)) if phone_ids else false()
+        conditions.append(or_(Member.phone_hash == phone_hash, by_id))
+    if within is not None:
+        conditions.append(Member.id.not_in(within) if exclude else Member.id.in_(within))
+    return conditions
+
+
+def _holders_of(merchant_id: str, *external_ids: str) -> Select[str]:
+    ids = list(external_ids)
+    return select(PlatformAccount.member_id).where(
+        PlatformAccount.merchant_id == merchant_id,
+        or_(PlatformAccount.openid.in_(ids), PlatformAccount.unionid.in_(ids)),
+    )
+
+
+async def members_page(
+    session: AsyncSession,
+    conditions: Sequence[ColumnElement[bool]],
+    before_id: str | None,
+    limit: int,
+) -> list[Member]:
+    """Newest first (ids are time-sortable), after `before_id`."""
+    stmt = select(Member).where(*conditions)
+    if before_id is not None:
+        stmt = stmt.where(Member.id < before_id)
+    return list((await session.scalars(stmt.order_by(Member.id.desc()).limit(limit))).all())
+
+
+async def member_names(
+    session: AsyncSession,
+    merchant_id: str,
+    conditions: Sequence[ColumnElement[bool]],
+    text: str,
+    before_id: str | None,
+    limit: int,
+) -> list[tuple[str, str | None, bool]]:
+    """(id, nickname opened, whether `text` is exactly the member's id or one of their
+    external ids) of up to `limit` members, newest first after `before_id`: the rows a
+    name search reads (a nickname is sealed, so only Python can look inside it)."""
+    exact = or_(Member.id == text, Member.id.in_(_holders_of(merchant_id, text)))
+    stmt = select(Member.id, Member.nickname, exact).where(*conditions)
+    if before_id is not None:
+        stmt = stmt.where(Member.id < before_id)
+    rows = await session.execute(stmt.order_by(Member.id.desc()).limit(limit))
+    return [(member_id, nickname, bool(hit)) for member_id, nickname, hit in rows]
+
+
+async def members_by_ids(session: AsyncSession, member_ids: Sequence[str]) -> list[Member]:
+    if not member_ids:
+        return []
+    stmt = select(Member).where(Member.id.in_(list(member_ids))).order_by(Member.id.desc())
+    return list((await session.scalars(stmt)).all())
+
+
+async def platforms_of(
+    session: AsyncSession, merchant_id: str, member_ids: Sequence[str]
+) -> dict[str, list[str]]:
+    """member id -> the platforms of its accounts, sorted."""
+    out: dict[str, set[str]] = {m: set() for m in member_ids}
+    if member_ids:
+        stmt = select(PlatformAccount.member_id, PlatformAccount.platform).where(
+            PlatformAccount.merchant_id == merchant_id,
+            PlatformAccount.member_id.in_(list(member_ids)),
+        )
+        for member_id, platform in await session.execute(stmt):
+            out[member_id].add(platform)
+    return {m: sorted(p) for m, p in out.items()}

@@ -4,19 +4,25 @@ from __future__ import annotations
 
 import calendar
 import secrets
+import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from functools import cache
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import ColumnElement, Select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from growthloop.core import audit
-from growthloop.core.auth import Role
+from growthloop.core import audit, crypto
+from growthloop.core.auth import Role, ensure_same_merchant
 from growthloop.core.clock import Clock
 from growthloop.core.db import Database
+from growthloop.core.errors import Invalid
 from growthloop.core.events import DomainEvent, emit
 from growthloop.core.sql import insert_unless_exists, mark_committed
 from growthloop.identity import repository as repo
@@ -38,6 +44,7 @@ from growthloop.identity.models import (
     Merchant,
     PlatformAccount,
 )
+from growthloop.identity.phone import normalize_phone, phone_hash
 from growthloop.identity.platforms import PlatformAdapter, PlatformIdentity
 
 _hasher = PasswordHasher()
@@ -64,7 +71,17 @@ def normalize_email(email: str) -> str:
     return email.strip().lower()
 
 
+@cache
+def _iana_zones() -> frozenset[str]:
+    # "localtime" is the host's own zone and "Factory" no place at all: neither is a
+    # merchant's timezone, though the zone database lists them.
+    return frozenset(available_timezones() - {"localtime", "Factory"})
+
+
 def check_timezone(tz: str) -> str:
+    """An IANA timezone name, spelled exactly as the database does (Asia/Shanghai)."""
+    if tz not in _iana_zones():
+        raise InvalidTimezone(timezone=tz)
     try:
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
@@ -81,6 +98,109 @@ async def get_merchant(session: AsyncSession, merchant_id: str) -> Merchant:
 
 async def merchant_timezone(session: AsyncSession, merchant_id: str) -> str:
     return (await get_merchant(session, merchant_id)).timezone
+
+
+async def merchant_name(session: AsyncSession, merchant_id: str) -> str | None:
+    merchant = await repo.get_merchant(session, merchant_id)
+    return None if merchant is None else merchant.name
+
+
+# ---- shop settings ------------------------------------------------------------------
+
+SETTINGS_FIELDS = ("name", "timezone", "contact_phone", "contact_email", "logo_url")
+
+# What a timezone change moves. Everything reads the merchant's timezone when it needs a
+# day, so the change is in force at once; nothing stored is rewritten.
+TIMEZONE_EFFECTS: tuple[tuple[str, str], ...] = (
+    (
+        "pickup_codes",
+        "Pickup numbers (取餐号) start again from 0001 at midnight in the new timezone; the "
+        "current day's numbering goes on from that day's last number in the new timezone.",
+    ),
+    (
+        "checkin_and_login_days",
+        "Check-in days, streaks and the login days that count towards tiers are the new "
+        "timezone's days: around the change a member may check in twice or miss a day.",
+    ),
+    (
+        "birthdays",
+        "Birthday greetings and gifts go out on the member's birthday in the new timezone "
+        "(still at most once a year).",
+    ),
+    (
+        "daily_limits",
+        "Per-day limits (bargain help, lottery draws, flash-sale purchases, alliance daily "
+        "caps) reset at midnight in the new timezone.",
+    ),
+    (
+        "points_expiry",
+        "Points earned from now on expire at the end of the day in the new timezone; points "
+        "already earned keep the expiry they were given.",
+    ),
+    (
+        "analytics",
+        "Dashboards, funnels, retention and alerts group days in the new timezone, past days "
+        "included: events keep their UTC times and are bucketed when queried.",
+    ),
+    (
+        "order_dates",
+        "The order list's from/to dates and `import orders` times without an offset are read "
+        "in the new timezone.",
+    ),
+    ("business_hours", "Business hours are read in the new timezone."),
+    (
+        "recorded_days",
+        "Days already recorded (check-ins, login days, pickup numbers, daily caps used) keep "
+        "the day they were recorded under; nothing is re-bucketed.",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class SettingsChange:
+    merchant: Merchant
+    changed: list[str]
+    effects: list[tuple[str, str]]
+
+
+async def update_merchant_settings(
+    session: AsyncSession, merchant_id: str, admin_id: str, changes: dict[str, Any]
+) -> SettingsChange:
+    """Apply the fields present in `changes` (None clears contact, logo and hours), write
+    one audit entry naming what changed (the values stay out: contacts are personal), and
+    say what a timezone change affects. A value equal to the current one is no change."""
+    merchant = await get_merchant(session, merchant_id)
+    if changes.get("timezone") is not None:
+        check_timezone(changes["timezone"])
+    changed: list[str] = []
+    details: dict[str, Any] = {}
+    for field in (*SETTINGS_FIELDS, "business_hours"):
+        if field not in changes:
+            continue
+        value = changes[field]
+        if field in ("name", "timezone") and value is None:
+            raise Invalid(f"The {field} cannot be cleared.", field=field)
+        if getattr(merchant, field) == value:
+            continue
+        if field == "timezone":
+            details |= {"timezone_from": merchant.timezone, "timezone_to": value}
+        setattr(merchant, field, value)
+        changed.append(field)
+    changed.sort()
+    if changed:
+        await audit.record(
+            session,
+            merchant_id=merchant_id,
+            actor_type="admin",
+            actor_id=admin_id,
+            action="merchant.settings_update",
+            subject_type="merchant",
+            subject_id=merchant_id,
+            changed=changed,
+            **details,
+        )
+    effects = list(TIMEZONE_EFFECTS) if "timezone" in changed else []
+    return SettingsChange(merchant, changed, effects)
 
 
 async def get_admin(session: AsyncSession, admin_id: str) -> AdminUser:
@@ -323,6 +443,11 @@ async def _find_or_create_member(
         if identity.unionid
         else None
     )
+    if member_id is None and identity.platform != repo.IMPORT_PLATFORM:
+        # Imported history (`growthloop import orders`) is this person's once they log in
+        # with the platform id it was imported under.
+        imported_as = [identity.openid, *([identity.unionid] if identity.unionid else [])]
+        member_id = await repo.member_id_by_imported_id(session, merchant_id, imported_as)
     if member_id is not None:
         member = await repo.get_member(session, member_id)
         assert member is not None
@@ -389,10 +514,17 @@ async def login_member(
 
 
 async def member_for_external_id(
-    session: AsyncSession, merchant_id: str, platform: str, external_id: str, now: datetime
+    session: AsyncSession, merchant_id: str, external_id: str, now: datetime
 ) -> LoginResult:
-    """The member behind an external id (bulk imports), created when unknown."""
-    identity = PlatformIdentity(platform=platform, app_id="", openid=external_id)
+    """The member behind an external id (bulk imports): the active member one of whose
+    platform accounts has it as openid (the `dev` code is one) or unionid; only when there
+    is none, a new member with an `import` account under that id."""
+    member_id = await repo.member_id_by_external_id(session, merchant_id, external_id)
+    if member_id is not None:
+        member = await repo.get_member(session, member_id)
+        assert member is not None
+        return LoginResult(member, is_new=False)
+    identity = PlatformIdentity(platform=repo.IMPORT_PLATFORM, app_id="", openid=external_id)
     return await _find_or_create_member(session, merchant_id, identity, now, None, None)
 
 
@@ -515,3 +647,163 @@ class IdentityMembers:
     ) -> date | None:
         member = await repo.get_member(session, member_id)
         return member.birthday if member and member.merchant_id == merchant_id else None
+
+
+# ---- the members list ------------------------------------------------------------------
+#
+# Nicknames are sealed at rest with AES-GCM and a random nonce (core.crypto), so SQL cannot
+# look inside them: a name search opens the nicknames of the merchant's members in Python,
+# newest first, reading at most SCAN_LIMIT members per request (a page can then hold fewer
+# matches than asked while `next_cursor` says where to go on). No searchable copy of any
+# name is kept: a keyed index of name fragments would let whoever reads the database see
+# which members share a surname and count them. A query that is a phone number is looked up
+# by the number's keyed hash (identity.phone), the way alliance partners recognise it.
+
+SCAN_LIMIT = 10_000
+SCAN_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class MemberSearch:
+    """`q`: a phone number (matched by its keyed hash, or as an external id: history is
+    often imported by phone number), else text found in the nickname or equal to the
+    member's id or one of their external ids. `within`: member ids from another
+    domain (a loyalty tier), or every member but those (`exclude`)."""
+
+    q: str | None = None
+    external_id: str | None = None
+    platform: str | None = None
+    within: Select[str] | None = None
+    exclude: bool = False
+
+
+@dataclass(frozen=True)
+class MemberSummary:
+    id: str
+    nickname: str | None
+    status: str
+    signup_platform: str
+    platforms: list[str]
+    phone: str | None  # masked: 138****1234
+    created_at: datetime
+    last_login_at: datetime | None
+
+
+@dataclass(frozen=True)
+class MemberAccount:
+    platform: str
+    linked_at: datetime
+
+
+@dataclass(frozen=True)
+class MemberDetail:
+    summary: MemberSummary
+    referral_code: str | None
+    referred_by: str | None
+    accounts: list[MemberAccount]
+    active_days: int
+
+
+def fold_text(text: str) -> str:
+    """What a name search compares: full-width forms and case folded (ＡＢ -> ab)."""
+    return unicodedata.normalize("NFKC", text).casefold().strip()
+
+
+async def _summaries(
+    session: AsyncSession, merchant_id: str, members: Sequence[Member]
+) -> list[MemberSummary]:
+    platforms = await repo.platforms_of(session, merchant_id, [m.id for m in members])
+    return [
+        MemberSummary(
+            id=m.id,
+            nickname=m.nickname,
+            status=m.status,
+            signup_platform=m.signup_platform,
+            platforms=platforms[m.id],
+            phone=crypto.masked(m.phone_encrypted, crypto.mask_phone),
+            created_at=m.created_at,
+            last_login_at=m.last_login_at,
+        )
+        for m in members
+    ]
+
+
+async def search_members(
+    session: AsyncSession,
+    merchant_id: str,
+    search: MemberSearch,
+    *,
+    limit: int,
+    before_id: str | None,
+    secret: str,
+    bounded: bool = True,
+) -> tuple[list[MemberSummary], str | None]:
+    """The merchant's active members matching `search`, newest first, after `before_id`;
+    and the id to continue after, or None at the end. A name search reads at most
+    SCAN_LIMIT members, or (`bounded=False`, exports) on until the page is full."""
+    phone = normalize_phone(search.q) if search.q else None
+    conditions = repo.member_conditions(
+        merchant_id,
+        platform=search.platform,
+        external_id=search.external_id,
+        phone_hash=phone_hash(secret, phone) if phone else None,
+        phone_ids=sorted({search.q.strip(), phone}) if search.q and phone else (),
+        within=search.within,
+        exclude=search.exclude,
+    )
+    if not search.q or phone:
+        rows = await repo.members_page(session, conditions, before_id, limit + 1)
+        next_id = rows[limit - 1].id if len(rows) > limit else None
+        return await _summaries(session, merchant_id, rows[:limit]), next_id
+    scan_limit = SCAN_LIMIT if bounded else None
+    ids, next_id = await _scan_names(
+        session, merchant_id, conditions, search.q, before_id, limit, scan_limit
+    )
+    rows = await repo.members_by_ids(session, ids)
+    return await _summaries(session, merchant_id, rows), next_id
+
+
+async def _scan_names(
+    session: AsyncSession,
+    merchant_id: str,
+    conditions: Sequence[ColumnElement[bool]],
+    q: str,
+    before_id: str | None,
+    limit: int,
+    scan_limit: int | None,
+) -> tuple[list[str], str | None]:
+    text, exact = fold_text(q), q.strip()
+    matched: list[str] = []
+    scanned = 0
+    cursor = before_id
+    while True:
+        chunk = SCAN_CHUNK if scan_limit is None else min(SCAN_CHUNK, scan_limit - scanned)
+        batch = await repo.member_names(session, merchant_id, conditions, exact, cursor, chunk)
+        for member_id, nickname, is_exact in batch:
+            if is_exact or (text and nickname is not None and text in fold_text(nickname)):
+                matched.append(member_id)
+                if len(matched) > limit:
+                    return matched[:limit], matched[limit - 1]
+            cursor = member_id
+        scanned += len(batch)
+        if len(batch) < chunk:
+            return matched, None
+        if scan_limit is not None and scanned >= scan_limit:
+            return matched, cursor
+
+
+async def member_detail(session: AsyncSession, merchant_id: str, member_id: str) -> MemberDetail:
+    """404 for no such member, 403 for another merchant's (API.md)."""
+    member = await repo.get_member(session, member_id)
+    if member is None:
+        raise MemberNotFound(member_id=member_id)
+    ensure_same_merchant(member.merchant_id, merchant_id)
+    (summary,) = await _summaries(session, merchant_id, [member])
+    accounts = sorted(await repo.accounts_of(session, member_id), key=lambda a: a.created_at)
+    return MemberDetail(
+        summary=summary,
+        referral_code=member.referral_code,
+        referred_by=member.referred_by,
+        accounts=[MemberAccount(a.platform, a.created_at) for a in accounts],
+        active_days=await repo.count_activity_days(session, merchant_id, member_id),
+    )

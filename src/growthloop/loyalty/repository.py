@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime
 
-from sqlalchemy import Row, func, select, tuple_, update
+from sqlalchemy import Row, Select, func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.core.sql import insert_unless_exists
@@ -238,3 +238,21 @@ async def lock_accounts_due_for_review(
         .execution_options(populate_existing=True)
     )
     return list((await session.execute(stmt)).scalars())
+
+
+async def accounts_of(
+    session: AsyncSession, merchant_id: str, member_ids: Sequence[str]
+) -> dict[str, MemberLoyalty]:
+    if not member_ids:
+        return {}
+    stmt = select(MemberLoyalty).where(
+        MemberLoyalty.merchant_id == merchant_id, MemberLoyalty.member_id.in_(list(member_ids))
+    )
+    return {a.member_id: a for a in (await session.execute(stmt)).scalars()}
+
+
+def member_ids_holding(merchant_id: str, tiers: Sequence[str]) -> Select[str]:
+    """A subquery: the ids of the merchant's members whose held tier is one of `tiers`."""
+    return select(MemberLoyalty.member_id).where(
+        MemberLoyalty.merchant_id == merchant_id, MemberLoyalty.tier.in_(list(tiers))
+    )

@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from growthloop.core.money import FenAmount
+from growthloop.core.schemas import ShortName, Strict
 
 # Days every year has, by month (02-29 is left out on purpose).
 _DAYS_IN_MONTH = dict(enumerate((31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31), start=1))
@@ -13,14 +14,10 @@ _DAYS_IN_MONTH = dict(enumerate((31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 Count = Annotated[int, Field(strict=True, ge=0, le=100_000)]
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
 class TierIn(Strict):
     """A tier is reached when ANY of its set thresholds is met; a tier with none is the base."""
 
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
+    name: ShortName
     min_spend: FenAmount | None = None
     min_login_days: Count | None = None
     min_invites: Count | None = None

@@ -8,10 +8,12 @@ back, refunded -> earning reversed and spent points given back.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.compliance import service as consent
@@ -683,3 +685,58 @@ async def grant_points(
         now=now,
         expires_at=await _expiry(session, program, merchant_id, now),
     )
+
+
+# ---- member lists ----------------------------------------------------------------------
+#
+# The operator's members list (growthloop.profiles) shows and filters by the tier loyalty
+# holds for each member: re-evaluated at every paid or completed order, counted login day
+# and invitation. A member who holds no tier of the programme (never enrolled, or holding a
+# tier since removed) is in the tier every member starts in, if the programme has one.
+
+
+@dataclass(frozen=True)
+class Standing:
+    tier: str | None
+    points: int
+
+
+@dataclass(frozen=True)
+class TierMembers:
+    """The members of one tier as a subquery of member ids: those in `ids`, or (`exclude`)
+    those not in it."""
+
+    ids: Select[str]
+    exclude: bool
+
+
+def _starting_tier(program: ProgramIn) -> str | None:
+    index = _qualified_index(program, dict(_ZERO))
+    return program.tiers[index].name if index is not None else None
+
+
+async def standings(
+    session: AsyncSession, merchant_id: str, member_ids: Sequence[str]
+) -> dict[str, Standing]:
+    program = await program_of(session, merchant_id)
+    names, start = {t.name for t in program.tiers}, _starting_tier(program)
+    accounts = await repo.accounts_of(session, merchant_id, member_ids)
+    out = {}
+    for member_id in member_ids:
+        account = accounts.get(member_id)
+        held = account.tier if account is not None and account.tier in names else None
+        out[member_id] = Standing(held or start, account.points if account else 0)
+    return out
+
+
+async def tier_names(session: AsyncSession, merchant_id: str) -> list[str]:
+    return [t.name for t in (await program_of(session, merchant_id)).tiers]
+
+
+async def tier_members(session: AsyncSession, merchant_id: str, tier: str) -> TierMembers:
+    """The members `standings` puts in `tier` (a tier of the programme)."""
+    program = await program_of(session, merchant_id)
+    if tier != _starting_tier(program):
+        return TierMembers(repo.member_ids_holding(merchant_id, [tier]), exclude=False)
+    others = [t.name for t in program.tiers if t.name != tier]
+    return TierMembers(repo.member_ids_holding(merchant_id, others), exclude=True)

@@ -1,27 +1,59 @@
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
+from pydantic import AfterValidator
 
 from growthloop.core.auth import AdminPrincipal, CurrentMember, Permission, SessionDep, require
-from growthloop.core.pagination import Page, PageDep
+from growthloop.core.pagination import Page
 from growthloop.core.routing import UnitOfWorkRoute
 from growthloop.core.runtime import RuntimeDep
 from growthloop.orders import service
 from growthloop.orders.schemas import (
     OrderIn,
+    OrderListQuery,
     OrderOut,
+    OrderPosition,
+    OrderSource,
     OrderStatus,
     PayIn,
     PaymentStartOut,
     RedeemIn,
+    decode_order_cursor,
+    pickup_code_of,
 )
 
 router = APIRouter(route_class=UnitOfWorkRoute, tags=["orders"])
 
 StatusQuery = Annotated[OrderStatus | None, Query()]
+
+
+def _sane_day(day: date) -> date:
+    if not 1970 <= day.year <= 2100:
+        raise ValueError("the day must fall within the years 1970..2100")
+    return day
+
+
+LocalDay = Annotated[date, AfterValidator(_sane_day)]
+
+
+@dataclass(frozen=True)
+class OrderPageParams:
+    limit: int
+    after: OrderPosition | None
+
+
+def order_page(
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=96)] = None,
+) -> OrderPageParams:
+    return OrderPageParams(limit, decode_order_cursor(cursor) if cursor else None)
+
+
+OrderPage = Annotated[OrderPageParams, Depends(order_page)]
 
 
 @router.post("/v1/orders", response_model=OrderOut, status_code=201)
@@ -40,11 +72,13 @@ async def create_order(
 
 @router.get("/v1/orders", response_model=Page[OrderOut])
 async def my_orders(
-    member: CurrentMember, session: SessionDep, page: PageDep, status: StatusQuery = None
+    member: CurrentMember, session: SessionDep, page: OrderPage, status: StatusQuery = None
 ) -> Page[OrderOut]:
-    items, cursor = await service.list_orders(
-        session, member.merchant_id, page, member_id=member.member_id, status=status
+    """Your orders, newest first by the time they were placed."""
+    query = OrderListQuery(
+        limit=page.limit, after=page.after, status=status, member_id=member.member_id
     )
+    items, cursor = await service.list_orders(session, member.merchant_id, query)
     return Page(items=items, next_cursor=cursor)
 
 
@@ -90,14 +124,38 @@ async def member_refund(
 @router.get("/v1/admin/orders", response_model=Page[OrderOut])
 async def admin_orders(
     session: SessionDep,
-    page: PageDep,
+    page: OrderPage,
     status: StatusQuery = None,
     member_id: Annotated[str | None, Query(max_length=64)] = None,
+    source: Annotated[OrderSource | None, Query()] = None,
+    pickup_code: Annotated[
+        str | None,
+        Query(min_length=1, max_length=8, description="取餐号; 1 and 0001 are the same."),
+    ] = None,
+    first_day: Annotated[
+        LocalDay | None,
+        Query(alias="from", description="YYYY-MM-DD, the first local day (merchant timezone)."),
+    ] = None,
+    last_day: Annotated[
+        LocalDay | None, Query(alias="to", description="YYYY-MM-DD, the last local day.")
+    ] = None,
     admin: AdminPrincipal = require(Permission.ORDERS_READ),
 ) -> Page[OrderOut]:
-    items, cursor = await service.list_orders(
-        session, admin.merchant_id, page, member_id=member_id, status=status
+    """The merchant's orders, newest first by the time they were placed (imported history
+    by its own `ordered_at`, so today's orders come first). `from`/`to` are days in the
+    merchant's timezone, both included; filters combine. 422 `invalid_date_range` when
+    `from` is after `to`, `invalid_pickup_code` for a pickup code that is not a number."""
+    query = OrderListQuery(
+        limit=page.limit,
+        after=page.after,
+        status=status,
+        member_id=member_id,
+        source=source,
+        pickup_code=pickup_code_of(pickup_code) if pickup_code is not None else None,
+        first_day=first_day,
+        last_day=last_day,
     )
+    items, cursor = await service.list_orders(session, admin.merchant_id, query)
     return Page(items=items, next_cursor=cursor)
 
 

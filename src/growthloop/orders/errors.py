@@ -1,4 +1,4 @@
-from growthloop.core.errors import Conflict, NotFound
+from growthloop.core.errors import Conflict, Invalid, NotFound
 
 
 class OrderNotFound(NotFound):
@@ -34,3 +34,13 @@ class CodeNotFound(NotFound):
 class AlreadyRedeemed(Conflict):
     code = "already_redeemed"
     message = "This code was already redeemed."
+
+
+class InvalidDateRange(Invalid):
+    code = "invalid_date_range"
+    message = "`from` must not be after `to`."
+
+
+class InvalidPickupCode(Invalid):
+    code = "invalid_pickup_code"
+    message = "A pickup code is the order's pickup number: digits only."

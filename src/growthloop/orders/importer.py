@@ -6,6 +6,10 @@ it every row is its own order, identical rows included. Re-running a file adds n
 twice: an order is recognised by its order_external_id, or by the row's content and how
 many times that content occurred before it in the file. The whole file is validated
 before anything is written.
+
+A `member_external_id` is first the member who already has it as a platform external id
+(openid, unionid, the `dev` code); only an id no member has becomes a new member (platform
+`import`), whom a later login with that platform id finds again.
 """
 
 from __future__ import annotations
@@ -155,9 +159,7 @@ async def import_orders_csv(rt: Runtime, merchant_id: str, path: Path) -> dict[s
                     continue
                 external = lines[0].member_external_id
                 if external not in members:
-                    result = await identity.member_for_external_id(
-                        s, merchant_id, "import", external, now
-                    )
+                    result = await identity.member_for_external_id(s, merchant_id, external, now)
                     members[external] = result.member.id
                     new_members += int(result.is_new)
                 at = min(line.ordered_at for line in lines)

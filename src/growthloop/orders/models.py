@@ -68,6 +68,8 @@ class Order(Base):
         UniqueConstraint("merchant_id", "external_ref"),
         Index("ix_orders_pending_expiry", "status", "expires_at"),
         Index("ix_orders_merchant_created", "merchant_id", "created_at"),
+        # The operator's list by status, newest first (refunds, orders awaiting payment).
+        Index("ix_orders_merchant_status_created", "merchant_id", "status", "created_at"),
         CheckConstraint(
             "subtotal - discount - points_deduction = payable", name="total_is_sum_of_parts"
         ),
@@ -95,6 +97,9 @@ class OrderItem(Base):
     campaign_kind: Mapped[str | None] = col(String(16), pii=None)
     regular_unit_price: Mapped[int | None] = col(BigInteger, pii=None)
     campaign_id: Mapped[str | None] = col(String(26), pii=None)
+    # The campaign's instance the line belongs to: the group of a group buy, the bargain
+    # instance of a bargain; None for a campaign without instances (a flash sale).
+    campaign_ref: Mapped[str | None] = col(String(26), pii=None)
     # "product": the units were taken from the product's stock at checkout; "campaign": from
     # the campaign's own pool (a flash sale), which takes them back if the order is cancelled.
     stock_source: Mapped[str] = col(

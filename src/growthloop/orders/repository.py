@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.core.sql import increment, mark_committed
@@ -28,20 +28,62 @@ async def list_orders(
     session: AsyncSession,
     merchant_id: str,
     *,
-    member_id: str | None,
-    status: str | None,
     limit: int,
-    before_id: str | None,
+    after: tuple[datetime, str] | None = None,
+    member_id: str | None = None,
+    status: str | None = None,
+    source: str | None = None,
+    pickup_code: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> list[Order]:
+    """Up to `limit + 1` orders, newest first by the time they were placed (`created_at`,
+    which imported history sets to its `ordered_at`), ties by id; `after` continues past
+    (created_at, id); `since` <= created_at < `until`."""
     stmt = select(Order).where(Order.merchant_id == merchant_id)
     if member_id is not None:
         stmt = stmt.where(Order.member_id == member_id)
     if status is not None:
         stmt = stmt.where(Order.status == status)
-    if before_id is not None:
-        stmt = stmt.where(Order.id < before_id)
-    stmt = stmt.order_by(Order.id.desc()).limit(limit + 1)
+    if source is not None:
+        stmt = stmt.where(Order.source == source)
+    if pickup_code is not None:
+        stmt = stmt.where(Order.pickup_code == pickup_code)
+    if since is not None:
+        stmt = stmt.where(Order.created_at >= since)
+    if until is not None:
+        stmt = stmt.where(Order.created_at < until)
+    if after is not None:
+        at, order_id = after
+        stmt = stmt.where(
+            or_(Order.created_at < at, and_(Order.created_at == at, Order.id < order_id))
+        )
+    stmt = stmt.order_by(Order.created_at.desc(), Order.id.desc()).limit(limit + 1)
     return list((await session.execute(stmt)).scalars())
+
+
+async def placed_at(session: AsyncSession, merchant_id: str, order_id: str) -> datetime | None:
+    stmt = select(Order.created_at).where(Order.merchant_id == merchant_id, Order.id == order_id)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def totals_by_member(
+    session: AsyncSession, merchant_id: str, member_ids: Sequence[str]
+) -> dict[str, tuple[int, int]]:
+    """member id -> (orders, spend in fen) of its paid and completed orders (imported history
+    included; pending, cancelled and refunded ones not)."""
+    if not member_ids:
+        return {}
+    stmt = (
+        select(Order.member_id, func.count(), func.coalesce(func.sum(Order.payable), 0))
+        .where(
+            Order.merchant_id == merchant_id,
+            Order.member_id.in_(list(member_ids)),
+            Order.status.in_(("paid", "completed")),
+        )
+        .group_by(Order.member_id)
+    )
+    return {m: (int(n), int(spend)) for m, n, spend in await session.execute(stmt) if m}
 
 
 async def transition(

@@ -15,8 +15,9 @@ import secrets
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import cast
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,7 +29,6 @@ from growthloop.core.clock import Clock
 from growthloop.core.db import Database
 from growthloop.core.errors import Forbidden, ServiceUnavailable
 from growthloop.core.events import DomainEvent, emit
-from growthloop.core.pagination import PageParams, make_page
 from growthloop.identity import service as identity
 from growthloop.loyalty import service as loyalty
 from growthloop.orders import pricing
@@ -36,6 +36,7 @@ from growthloop.orders import repository as repo
 from growthloop.orders.errors import (
     AlreadyRedeemed,
     CodeNotFound,
+    InvalidDateRange,
     InvalidTransition,
     OrderExpired,
     OrderNotFound,
@@ -43,7 +44,16 @@ from growthloop.orders.errors import (
     RefundNeedsOperator,
 )
 from growthloop.orders.models import Order, OrderItem
-from growthloop.orders.schemas import BreakdownLine, OrderIn, OrderItemOut, OrderOut, RefundOut
+from growthloop.orders.schemas import (
+    BreakdownLine,
+    OrderIn,
+    OrderItemOut,
+    OrderListQuery,
+    OrderOut,
+    RefundOut,
+    encode_order_cursor,
+    id_time,
+)
 from growthloop.payments import service as payments
 from growthloop.payments.service import PaymentGateway
 from growthloop.promotions import service as promotions
@@ -89,6 +99,7 @@ async def orders_out(session: AsyncSession, orders: list[Order]) -> list[OrderOu
                 id=order.id,
                 status=order.status,
                 member_id=order.member_id,
+                source=order.source,
                 subtotal=order.subtotal,
                 campaign_discount=order.campaign_discount,
                 tier_discount=order.tier_discount,
@@ -110,6 +121,7 @@ async def orders_out(session: AsyncSession, orders: list[Order]) -> list[OrderOu
                         campaign_kind=cast(pricing.CampaignKind | None, i.campaign_kind),
                         regular_unit_price=i.regular_unit_price,
                         campaign_id=i.campaign_id,
+                        campaign_ref=i.campaign_ref,
                     )
                     for i in items[order.id]
                 ],
@@ -180,23 +192,51 @@ async def count_paid_orders(session: AsyncSession, merchant_id: str, member_id: 
 
 
 async def list_orders(
-    session: AsyncSession,
-    merchant_id: str,
-    page: PageParams,
-    *,
-    member_id: str | None = None,
-    status: str | None = None,
+    session: AsyncSession, merchant_id: str, query: OrderListQuery
 ) -> tuple[list[OrderOut], str | None]:
+    """Newest first by the time each order was placed; local days in the merchant's
+    timezone. A bare-id cursor (given out before) continues after that order."""
+    if query.first_day and query.last_day and query.first_day > query.last_day:
+        raise InvalidDateRange(
+            **{"from": query.first_day.isoformat(), "to": query.last_day.isoformat()}
+        )
+    since = until = None
+    if query.first_day or query.last_day:
+        tz = ZoneInfo(await identity.merchant_timezone(session, merchant_id))
+        if query.first_day:
+            since = datetime.combine(query.first_day, time(0), tz).astimezone(UTC)
+        if query.last_day:
+            until = datetime.combine(query.last_day + timedelta(days=1), time(0), tz)
+            until = until.astimezone(UTC)
+    after = None
+    if query.after is not None:
+        at = query.after.at or await repo.placed_at(session, merchant_id, query.after.id)
+        after = (at or id_time(query.after.id), query.after.id)
     rows = await repo.list_orders(
         session,
         merchant_id,
-        member_id=member_id,
-        status=status,
-        limit=page.limit,
-        before_id=page.after_id,
+        limit=query.limit,
+        after=after,
+        member_id=query.member_id,
+        status=query.status,
+        source=query.source,
+        pickup_code=query.pickup_code,
+        since=since,
+        until=until,
     )
-    rows, cursor = make_page(rows, page)
+    cursor = None
+    if len(rows) > query.limit:
+        rows = rows[: query.limit]
+        cursor = encode_order_cursor(rows[-1].created_at, rows[-1].id)
     return await orders_out(session, rows), cursor
+
+
+async def order_totals(
+    session: AsyncSession, merchant_id: str, member_ids: Sequence[str]
+) -> dict[str, tuple[int, int]]:
+    """member id -> (orders, spend in fen), counting paid and completed orders (imported
+    history included), as RFM does; members without such orders are left out."""
+    return await repo.totals_by_member(session, merchant_id, member_ids)
 
 
 # ---- checkout ------------------------------------------------------------------------
@@ -213,6 +253,9 @@ class CampaignPrice:
     kind: pricing.CampaignKind
     price: int  # fen, >= 1
     campaign_id: str | None = None
+    # The campaign's instance the line belongs to (the group of a group buy, the bargain
+    # instance of a bargain): `campaign_ref` on the line, so the order shows it.
+    ref: str | None = None
     # The campaign took the units from its own pool: checkout leaves the product's stock
     # alone, and a cancelled order's units go back to the campaign (its subscriber does it).
     holds_stock: bool = False
@@ -331,6 +374,7 @@ async def create_order(
             campaign_kind=line.campaign.kind if line.campaign else None,
             regular_unit_price=line.campaign.regular_price if line.campaign else None,
             campaign_id=line_campaign.campaign_id if line_campaign else None,
+            campaign_ref=line_campaign.ref if line_campaign else None,
             stock_source="campaign" if line_campaign and line_campaign.holds_stock else "product",
         )
         for line, values, line_campaign in zip(lines, chosen_options, line_campaigns, strict=True)
@@ -342,6 +386,16 @@ async def create_order(
         await loyalty.hold_points(session, merchant_id, member_id, order.id, data.points)
     await _event(session, "order.created", order, items=len(lines))
     return order
+
+
+async def move_campaign_ref(
+    session: AsyncSession, order_id: str, campaign_id: str, ref: str
+) -> None:
+    """The order's lines of campaign `campaign_id` now belong to its instance `ref` (a
+    payer who found their group full was seated in another)."""
+    for item in (await repo.items_of(session, [order_id]))[order_id]:
+        if item.campaign_id == campaign_id:
+            item.campaign_ref = ref
 
 
 async def start_payment(
