@@ -237,7 +237,7 @@ async def test_login_input(client: httpx.AsyncClient, rt: Runtime) -> None:
         "/v1/auth/login",
         json={"merchant_id": shop.merchant_id, "platform": "dev", "code": "\x00bad"},
     )
-    assert_error(r, 401, "invalid_login_code")
+    assert_error(r, 422, "control_character")  # refused before any platform sees it
     r = await client.post("/v1/admin/login", json={"email": "owner@nowhere.test", "password": "x"})
     assert_error(r, 401, "invalid_credentials")
 

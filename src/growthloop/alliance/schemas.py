@@ -3,16 +3,14 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, Field, StringConstraints, model_validator
+
+from growthloop.core.schemas import Strict
 
 PartnershipStatus = Literal["pending", "active", "suspended", "ended"]
 
 RatePart = Annotated[int, Field(strict=True, ge=1, le=1_000_000)]
 Cap = Annotated[int, Field(strict=True, ge=1, le=1_000_000_000)]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class RateIn(Strict):

@@ -3,18 +3,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, StringConstraints, model_validator
+from pydantic import BaseModel, Field, HttpUrl, StringConstraints, model_validator
 
 from growthloop.core.money import MAX_FEN, PositiveFen
+from growthloop.core.schemas import LongName as Name
+from growthloop.core.schemas import Name as CategoryName
+from growthloop.core.schemas import ShortName as OptionName
+from growthloop.core.schemas import Strict
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-OptionName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
 Stock = Annotated[int, Field(strict=True, ge=0, le=10_000_000)]
 Delta = Annotated[int, Field(strict=True, ge=-MAX_FEN, le=MAX_FEN)]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class OptionValueIn(Strict):
@@ -61,9 +59,7 @@ class ProductIn(Strict):
     name: Name
     price: PositiveFen
     stock: Stock
-    category: (
-        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)] | None
-    ) = None
+    category: CategoryName | None = None
     options: list[OptionGroupIn] | None = Field(None, max_length=10)
     description: Annotated[str, StringConstraints(max_length=2000)] = ""
     image_urls: list[HttpUrl] = Field(default_factory=list, max_length=10)
@@ -80,9 +76,7 @@ class ProductPatch(Strict):
     name: Name | None = None
     price: PositiveFen | None = None
     stock: Stock | None = None
-    category: (
-        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)] | None
-    ) = None
+    category: CategoryName | None = None
     options: list[OptionGroupIn] | None = Field(None, max_length=10)
     description: Annotated[str, StringConstraints(max_length=2000)] | None = None
     image_urls: list[HttpUrl] | None = Field(None, max_length=10)
@@ -123,7 +117,7 @@ class ProductOut(BaseModel):
 
 
 class CategoryIn(Strict):
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+    name: CategoryName
     sort: Annotated[int, Field(strict=True, ge=0, le=1_000_000)] = 0
 
 

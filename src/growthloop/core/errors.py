@@ -1,7 +1,8 @@
 """The error model of API.md: every failure is `{"error": {"code", "message", "details"}}`.
 
 Domain errors subclass `AppError` with a snake_case code and a 4xx status; the
-handlers here map them, validation errors and unknown routes onto that shape.
+handlers here map them, validation errors and unknown routes onto that shape. Personal
+data sealed with a key this process lacks is a 503 `pii_key_unavailable`, not a 500.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from growthloop.core.crypto import UndecryptableValue, UnknownKeyId
 
 log = logging.getLogger("growthloop.errors")
 
@@ -77,6 +80,15 @@ class ServiceUnavailable(AppError):
     message = "Try again shortly."
 
 
+class PIIKeyUnavailable(ServiceUnavailable):
+    """Personal data the request needs is sealed with a key this process does not hold
+    (see core.crypto): an operator adds the key and restarts; nothing is wrong with the
+    request. Answered instead of a 500 so clients retry and monitoring names the cause."""
+
+    code = "pii_key_unavailable"
+    message = "Personal data is sealed with a key this server does not hold; try again later."
+
+
 def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": details or {}}}
 
@@ -100,6 +112,18 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _app_error(_: Request, exc: AppError) -> JSONResponse:
         return error_response(exc)
 
+    @app.exception_handler(UnknownKeyId)
+    @app.exception_handler(UndecryptableValue)
+    async def _pii_key(_: Request, exc: UnknownKeyId | UndecryptableValue) -> JSONResponse:
+        log.error("personal data unreadable: %s", exc, extra={"key_id": exc.kid})
+        if isinstance(exc, UnknownKeyId):
+            why = f"is sealed with key id {exc.kid!r}, which this server does not hold"
+        else:
+            why = f"sealed with key id {exc.kid!r} does not open with this server's {exc.kid!r}"
+        return error_response(
+            PIIKeyUnavailable(f"Personal data {why}; try again later.", key_id=exc.kid)
+        )
+
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         details = _validation_details(exc)
@@ -107,6 +131,9 @@ def install_error_handlers(app: FastAPI) -> None:
             return JSONResponse(
                 error_body("malformed_json", "The body is not valid JSON.", details), 422
             )
+        if any(f["type"] == "control_character" for f in details["fields"]):
+            message = "Text must not contain control characters (NUL and the like)."
+            return JSONResponse(error_body("control_character", message, details), 422)
         return JSONResponse(error_body("invalid_input", "The input is invalid.", details), 422)
 
     @app.exception_handler(StarletteHTTPException)
