@@ -135,6 +135,7 @@ def _privacy(rt: Runtime) -> PrivacyRegistry:
     registry.data_map.update({f"events.{k}": v for k, v in EVENT_DATA_MAP.items() if v is not None})
     if rt.settings.is_sqlite:
         registry.after_erasure.append(partial(_sqlite_forget, rt.db))
+    registry.merchant_name = identity.merchant_name
     return registry
 
 

@@ -25,6 +25,7 @@ MEMBER_COLUMNS = {
 # Tables with personal columns that are not any member's: why each is out of the handlers.
 NOT_MEMBERS = {
     "admin_users": "the merchant's staff accounts, managed by the owner",
+    "merchants": "the shop's own contact details, managed by the owner",
 }
 
 

@@ -1,4 +1,4 @@
-from growthloop.core.errors import Conflict, Invalid
+from growthloop.core.errors import Conflict, Invalid, NotFound
 
 
 class UnknownPurpose(Invalid):
@@ -32,3 +32,8 @@ class GuardianConsentRequired(Invalid):
         "The member is under 14: a parent or guardian must consent (purpose `guardian`) "
         "before any other purpose is granted."
     )
+
+
+class UnknownMerchant(NotFound):
+    code = "merchant_not_found"
+    message = "No merchant has this id."

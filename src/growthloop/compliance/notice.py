@@ -14,7 +14,7 @@ from collections import defaultdict
 from typing import Any
 
 from growthloop.compliance.policy import BY_KEY, POLICY_VERSION
-from growthloop.core.models import Base, Category, Personal, pii_of
+from growthloop.core.models import Base, Category, Personal, Retention, pii_of
 
 CATEGORY_LABELS = {
     Category.IDENTIFIER: "账号与设备标识",
@@ -35,20 +35,20 @@ BASIS_LABELS = {
 PLATFORM_GUIDE = (
     ("手机号", "getPhoneNumber", "phone"),
     ("位置信息", "getLocation / chooseLocation", "location"),
-    ("昵称、头像", "chooseAvatar / nickname input", "essential"),
+    ("昵称、头像", 'chooseAvatar / <input type="nickname">', "essential"),
     ("订单与支付记录", "requestPayment", "essential"),
-    ("浏览和点击记录", "SDK tracking", "analytics"),
+    ("浏览和点击记录", "统计 SDK 埋点", "analytics"),
 )
 
 
-# Personal data that is not the members': the merchant's staff accounts.
-STAFF_TABLES = frozenset({"admin_users"})
+# Personal data that is not the members': the staff accounts and the shop's own contact.
+NOT_MEMBERS_TABLES = frozenset({"admin_users", "merchants"})
 
 
 def _declared_columns(extra: dict[str, Personal] | None = None) -> list[tuple[str, Personal]]:
     found = []
     for table in Base.metadata.sorted_tables:
-        if table.name in STAFF_TABLES:
+        if table.name in NOT_MEMBERS_TABLES:
             continue
         for column in table.columns:
             declared = pii_of(column)
@@ -59,19 +59,24 @@ def _declared_columns(extra: dict[str, Personal] | None = None) -> list[tuple[st
     return found
 
 
-def render(extra: dict[str, Personal] | None = None) -> dict[str, Any]:
-    """The notice: items grouped by what is held and why, with the fields behind each."""
-    groups: dict[tuple[str, str, str, str], list[str]] = defaultdict(list)
+def render(extra: dict[str, Personal] | None = None, merchant: str | None = None) -> dict[str, Any]:
+    """The notice, in Chinese: items grouped by what is held and why, with the fields behind
+    each. `merchant` names the shop the member deals with (个人信息处理者)."""
+    groups: dict[tuple[Category, str, str, Retention], list[str]] = defaultdict(list)
+    english: dict[str, str] = {}
     for name, p in _declared_columns(extra):
-        groups[(p.category.value, p.purpose, p.basis, p.retention)].append(name)
+        groups[(p.category, p.purpose_zh, p.basis, p.retention)].append(name)
+        english.setdefault(p.purpose_zh, p.purpose)
     items = [
         {
-            "category": category,
-            "category_label": CATEGORY_LABELS[Category(category)],
+            "category": category.value,
+            "category_label": CATEGORY_LABELS[category],
             "purpose": purpose,
+            "purpose_en": english[purpose],
             "basis": basis,
-            "basis_label": BASIS_LABELS.get(basis, basis),
-            "retention": retention,
+            "basis_label": BASIS_LABELS[basis],
+            "retention": retention.zh,
+            "retention_code": retention.name.lower(),
             "fields": sorted(fields),
         }
         for (category, purpose, basis, retention), fields in sorted(groups.items())
@@ -86,7 +91,8 @@ def render(extra: dict[str, Personal] | None = None) -> dict[str, Any]:
         }
         for label, api, purpose in PLATFORM_GUIDE
     ]
-    lines = [f"隐私政策 {POLICY_VERSION}：我们收集以下个人信息。"]
+    who = f"{merchant}（以下简称“我们”）" if merchant else "我们"
+    lines = [f"隐私政策（版本 {POLICY_VERSION}）：{who}在您使用小程序时收集以下个人信息。"]
     for item in items:
         lines.append(
             f"· {item['category_label']}（{len(item['fields'])} 项）：用于{item['purpose']}；"
@@ -95,6 +101,7 @@ def render(extra: dict[str, Personal] | None = None) -> dict[str, Any]:
     lines.append("您可以随时导出您的数据、撤回同意或注销账号；注销后您的个人信息将被删除。")
     return {
         "policy_version": POLICY_VERSION,
+        "merchant": merchant,
         "items": items,
         "platform_guide": guide,
         "text": "\n".join(lines),

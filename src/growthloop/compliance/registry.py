@@ -60,6 +60,9 @@ class PrivacyRegistry:
         default_factory=dict
     )
     retention_ran_at: float = float("-inf")
+    # The merchant's name, for the notice (the personal-information handler the member
+    # deals with); identity answers it, wired at start-up. None: no such merchant.
+    merchant_name: Callable[[AsyncSession, str], Awaitable[str | None]] | None = None
 
     def register(self, handler: PrivacyHandler) -> None:
         if any(h.section == handler.section for h in self.handlers):

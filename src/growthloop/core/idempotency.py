@@ -23,6 +23,7 @@ from growthloop.core.models import (
     Base,
     Category,
     Personal,
+    Retention,
     UTCDateTime,
     col,
     id_column,
@@ -60,7 +61,8 @@ class IdempotencyRecord(Base):
         pii=Personal(
             Category.IDENTIFIER,
             "replay the first response to a retried request",
-            retention="24 hours",
+            retention=Retention.ONE_DAY,
+            purpose_zh="重复提交时返回首次处理结果，避免重复下单或扣款",
         ),
     )
     created_at: Mapped[datetime] = col(UTCDateTime(), nullable=False, index=True, pii=None)

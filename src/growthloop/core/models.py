@@ -7,7 +7,7 @@ declarations and a test fails on any column that does not make one.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -29,14 +29,41 @@ class Category(StrEnum):
     CREDENTIAL = "credential"  # password hashes
 
 
+class Retention(StrEnum):
+    """How long a kind of personal data is kept; `zh` is what the privacy notice says."""
+
+    UNTIL_DELETION = "until account deletion"
+    WHILE_ACCOUNT = "while the account exists"  # staff accounts
+    WHILE_MERCHANT = "while the merchant exists"
+    ONE_DAY = "24 hours"
+    EVENTS = "2 years, or until account deletion"
+    DEVICE = "until account deletion, or 2 years after the last event"
+
+    @property
+    def zh(self) -> str:
+        return _RETENTION_ZH[self]
+
+
+_RETENTION_ZH = {
+    Retention.UNTIL_DELETION: "至您注销账号",
+    Retention.WHILE_ACCOUNT: "账号存续期间",
+    Retention.WHILE_MERCHANT: "商家经营期间",
+    Retention.ONE_DAY: "24 小时",
+    Retention.EVENTS: "2 年，或至您注销账号",
+    Retention.DEVICE: "至您注销账号，或最后一次访问后 2 年",
+}
+
+
 @dataclass(frozen=True)
 class Personal:
-    """What a column holds about a person, why, on what legal basis and for how long."""
+    """What a column holds about a person, why (`purpose` for the code's readers,
+    `purpose_zh` for the notice members read), on what legal basis and for how long."""
 
     category: Category
     purpose: str
     basis: str = "contract"  # PIPL art.13: contract | consent | legal_obligation
-    retention: str = "until account deletion"
+    retention: Retention = Retention.UNTIL_DELETION
+    purpose_zh: str = field(kw_only=True)
 
 
 NOT_DECLARED = object()
