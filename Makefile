@@ -3,6 +3,9 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Where `make run` listens: `PORT=8001 make run`, `HOST=0.0.0.0 make run` (every interface).
+HOST ?= 127.0.0.1
+PORT ?= 8000
 # pytest-xdist workers for `make test`; `make test TEST_WORKERS=0` runs in one process.
 TEST_WORKERS ?= 2
 
@@ -21,7 +24,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: install
-	$(BIN)/growthloop demo --host 127.0.0.1 --port 8000
+	$(BIN)/growthloop demo --host $(HOST) --port $(PORT)
 
 test: install
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal

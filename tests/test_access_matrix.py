@@ -110,6 +110,7 @@ async def snapshot(t: Tenant) -> dict[str, Any]:
         "my_orders": ("/v1/orders", t.member),
         "me": ("/v1/me", t.member),
         "admin_me": ("/v1/admin/me", t.admin),
+        "merchant": ("/v1/admin/merchant", t.admin),
         "coupons": ("/v1/admin/coupons", t.admin),
         "my_coupons": ("/v1/me/coupons", t.member),
         "mall_rewards": ("/v1/admin/mall/rewards", t.admin),
@@ -716,6 +717,25 @@ async def build_pending_deletion(t: Tenant) -> Req:
 ANALYTICS_RANGE = {"from": "2026-03-01", "to": "2026-03-02"}
 
 
+async def build_member(t: Tenant) -> Req:
+    return Req(params={"member_id": t.member_id})
+
+
+async def build_merchant_settings(t: Tenant) -> Req:
+    body = {"name": f"店{next(_seq)}", "contact_phone": "021-6350 1234"}
+    return Req(json={**body, "business_hours": [{"weekday": 0, "open": "09:00", "close": "21:00"}]})
+
+
+async def _member_ids(t: Tenant) -> set[str]:
+    from growthloop.identity.models import Member
+
+    async with t.shop.rt.db.unit_of_work(write=False) as uow:
+        stmt = select(Member.id).where(
+            Member.merchant_id == t.merchant_id, Member.status == "active"
+        )
+        return set((await uow.session.execute(stmt)).scalars())
+
+
 async def build_ingest(t: Tenant) -> Req:
     events = [{"event": "page_view", "distinct_id": f"device-{next(_seq)}"}]
     return Req(json={"events": events}, headers={"X-Ingest-Key": t.shop.ingest_key})
@@ -844,6 +864,16 @@ ROUTES: list[Route] = [
     Route("GET", "/v1/admin/me", By.ADMIN, 200, build_nothing, T.SELF, None),
     Route("POST", "/v1/admin/users", By.ADMIN, 201, build_new_admin_user, T.CREATE,
           P.SETTINGS_WRITE),
+    Route("GET", "/v1/admin/merchant", By.ADMIN, 200, build_nothing, T.SELF, None),
+    Route("PATCH", "/v1/admin/merchant", By.ADMIN, 200, build_merchant_settings, T.SELF,
+          P.SETTINGS_WRITE),
+    # profiles: the members list
+    Route("GET", "/v1/admin/members", By.ADMIN, 200, build_nothing, T.LIST, P.MEMBERS_READ,
+          lists="members"),
+    Route("GET", "/v1/admin/members/export.csv", By.ADMIN, 200, build_nothing, T.SELF,
+          P.MEMBERS_EXPORT),
+    Route("GET", "/v1/admin/members/{member_id}", By.ADMIN, 200, build_member, T.OBJECT,
+          P.MEMBERS_READ),
     # catalog
     Route("GET", "/v1/products", By.OPTIONAL_MEMBER, 200, build_nothing, T.LIST,
           lists="products"),
@@ -991,6 +1021,9 @@ ROUTES: list[Route] = [
           T.OBJECT, P.CATALOG_READ),
     Route("POST", "/v1/admin/group-buys/{group_buy_id}/end", By.ADMIN, 200, build_group_buy,
           T.OBJECT, P.MARKETING_WRITE),
+    Route("GET", "/v1/admin/group-buys/{group_buy_id}/groups", By.ADMIN, 200, build_group_buy,
+          T.OBJECT, P.CATALOG_READ),
+    Route("GET", "/v1/me/groups", By.MEMBER, 200, build_nothing, T.SELF),
     Route("GET", "/v1/group-buys/{group_buy_id}", By.OPTIONAL_MEMBER, 200, build_group_buy,
           T.OBJECT),
     Route("GET", "/v1/group-buys/{group_buy_id}/groups", By.OPTIONAL_MEMBER, 200,
@@ -1282,6 +1315,7 @@ async def _seed(t: Tenant) -> dict[str, set[str]]:
         "alert_rules": {rule_id},
         "alerts": {alert["id"]},
         "deletions": {deletion},
+        "members": await _member_ids(t),
     }
 
 
@@ -1332,6 +1366,7 @@ async def test_lists_show_only_the_callers_merchant(
         "alliance_partnerships",
         "lotteries",
         "my_lottery_draws",
+        "members",
     ):
         for their_id in theirs:
             r = await send(client, route, req, creds, {"cursor": encode_cursor(their_id)})
@@ -1356,6 +1391,8 @@ async def test_self_routes_describe_the_caller(
         elif route.path == "/v1/admin/me":
             assert r.json()["merchant"]["id"] == t.merchant_id
             assert r.json()["admin"]["id"] == t.admin_id
+        elif route.path == "/v1/admin/merchant":
+            assert r.json()["id"] == t.merchant_id
     assert_error(await send(client, route, req, wrong_kind(a, route)), 401, "unauthenticated")
     r = await send(client, route, req, repointed(rt, a, route, b.merchant_id))
     assert_error(r, 401, "unauthenticated")

@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
+from growthloop import all_models
 from growthloop.alliance.api import router as alliance_router
 from growthloop.analytics.api import router as analytics_router
 from growthloop.analytics.compat_api import router as compat_ingest_router
@@ -27,10 +28,12 @@ from growthloop.campaigns.shares.api import router as shares_router
 from growthloop.catalog.api import router as catalog_router
 from growthloop.compliance.api import router as compliance_router
 from growthloop.config import Settings
+from growthloop.core import processes
 from growthloop.core.clock import Clock
 from growthloop.core.errors import install_error_handlers
 from growthloop.core.logs import RequestLogMiddleware
 from growthloop.core.runtime import Runtime
+from growthloop.core.url_guard import ControlCharacterGuard
 from growthloop.engagement.api import router as engagement_router
 from growthloop.identity.api import router as identity_router
 from growthloop.identity.phone_api import router as phone_router
@@ -39,6 +42,7 @@ from growthloop.mall.api import router as mall_router
 from growthloop.orders.api import router as orders_router
 from growthloop.payments.api import router as payments_router
 from growthloop.payments.api import sandbox_router
+from growthloop.profiles.api import router as profiles_router
 from growthloop.promotions.api import router as promotions_router
 from growthloop.wiring import build_runtime
 
@@ -62,12 +66,15 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # Records the PII keys this process holds; refuses to start without one the data uses.
+        heartbeat = await processes.begin(rt.db, "serve", all_models.metadata)
         if sweep:
             rt.sweeper.start()
         try:
             yield
         finally:
             await rt.sweeper.stop()
+            await heartbeat.stop()
             await rt.counters.close()
             await rt.stock.close()
             if rt.analytics is not None:
@@ -84,6 +91,7 @@ def create_app(
     )
     app.state.runtime = rt
     install_error_handlers(app)
+    app.add_middleware(ControlCharacterGuard)
     app.add_middleware(RequestLogMiddleware)
 
     for router in (
@@ -97,6 +105,7 @@ def create_app(
         alliance_router,
         compliance_router,
         mall_router,
+        profiles_router,
         flash_sales_router,
         group_buys_router,
         bargains_router,

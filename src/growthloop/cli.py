@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
+import os
+import signal
+import socket
+import sys
+from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 import uvicorn
@@ -26,8 +32,11 @@ app.add_typer(merchant_app, name="merchant")
 app.add_typer(import_app, name="import")
 app.add_typer(compliance_app, name="compliance")
 
-Host = Annotated[str, typer.Option(help="Interface to listen on.")]
-Port = Annotated[int, typer.Option(help="Port to listen on.")]
+Host = Annotated[str, typer.Option(help="Interface to listen on (`make run`: HOST=).")]
+Port = Annotated[
+    int, typer.Option(min=0, max=65535, help="Port to listen on; 0 picks a free one (PORT=).")
+]
+T = TypeVar("T")
 
 
 async def _prepared(settings: Settings) -> Runtime:
@@ -36,23 +45,124 @@ async def _prepared(settings: Settings) -> Runtime:
     return rt
 
 
-def _serve(settings: Settings, host: str, port: int) -> None:
+def _suggest(option: str, value: object) -> str:
+    """How to ask for another host or port: `PORT=8001 make run` under make, else the option."""
+    if os.environ.get("MAKELEVEL"):
+        return f"{option.upper()}={value} make run"
+    return f"--{option} {value}"
+
+
+def _free_port_after(family: socket.AddressFamily, host: str, port: int) -> int | None:
+    for candidate in range(port + 1, min(port + 50, 65535) + 1):
+        with socket.socket(family) as probe:
+            try:
+                probe.bind((host, candidate))
+            except OSError:
+                continue
+            return candidate
+    return None
+
+
+def _refuse(message: str) -> NoReturn:
+    typer.echo(f"growthloop: {message}", err=True)
+    raise typer.Exit(1)
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """The listening socket, bound before anything is migrated, seeded or printed: a busy
+    port fails at once with one line that says what to do, and the banner, printed once the
+    application has started on it, is true. Exits 1 when it cannot listen."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except socket.gaierror:
+        _refuse(
+            f"cannot listen on {host!r}: not an address or a known host name; "
+            f"try {_suggest('host', '127.0.0.1')}"
+        )
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+        sock.listen(2048)  # uvicorn's default backlog
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            free = _free_port_after(family, host, port)
+            hint = f"try {_suggest('port', free)}" if free else "choose another port"
+            _refuse(f"port {port} is in use on {host} (is another server running?): {hint}")
+        if exc.errno == errno.EACCES:
+            _refuse(
+                f"not allowed to listen on port {port} (ports below 1024 need privileges): "
+                f"try {_suggest('port', 8000)}"
+            )
+        if exc.errno == errno.EADDRNOTAVAIL:
+            _refuse(
+                f"cannot listen on {host}: not an address of this machine; try "
+                f"{_suggest('host', '127.0.0.1')} (this machine only) or "
+                f"{_suggest('host', '0.0.0.0')} (every interface)"  # noqa: S104
+            )
+        _refuse(f"cannot listen on {host} port {port}: {exc.strerror or exc}")
+    return sock
+
+
+def _base_url(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    if host in ("0.0.0.0", "::"):  # noqa: S104 - every interface: show this machine's address
+        host = "127.0.0.1" if host == "0.0.0.0" else "::1"  # noqa: S104
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+class _Server(uvicorn.Server):
+    """Prints the banner once the application has started on the bound socket."""
+
+    def __init__(self, config: uvicorn.Config, banner: str) -> None:
+        super().__init__(config)
+        self.banner = banner
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started:
+            typer.echo(self.banner)
+
+
+def _serve(settings: Settings, sock: socket.socket, banner: str) -> None:
     from growthloop.app import create_app
 
-    async def migrate_only() -> None:
-        rt = await _prepared(settings)
-        await rt.db.dispose()
+    host, port = sock.getsockname()[:2]
+    config = uvicorn.Config(
+        create_app(settings), host=host, port=port, log_config=None, access_log=False
+    )
+    try:
+        _Server(config, banner).run(sockets=[sock])
+    finally:
+        sock.close()
 
-    asyncio.run(migrate_only())
-    uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False)
+
+def _start(prepare: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Runs the work before serving (migrations, seeding); Ctrl-C there stops quietly."""
+    try:
+        return asyncio.run(prepare())
+    except KeyboardInterrupt:
+        typer.echo("growthloop: interrupted", err=True)
+        raise typer.Exit(130) from None
 
 
 @app.command()
 def serve(host: Host = "127.0.0.1", port: Port = 8000) -> None:
     """Migrate the configured database and serve the API (and the sweeper, by default)."""
     settings = Settings()
-    configure_logging(settings.log_level)
-    _serve(settings, host, port)
+    configure_logging(settings.log_level, settings.log_format)
+    sock = _listen(host, port)
+
+    async def migrate_only() -> None:
+        rt = await _prepared(settings)
+        await rt.db.dispose()
+
+    _start(migrate_only)
+    base = _base_url(sock)
+    _serve(settings, sock, f"\n  growthloop: {base}   API docs: {base}/docs\n")
 
 
 @app.command()
@@ -60,51 +170,85 @@ def migrate() -> None:
     """Bring the configured database to the latest schema."""
     settings = Settings()
 
-    async def run() -> None:
-        rt = await _prepared(settings)
-        await rt.db.dispose()
+    async def run() -> int:
+        rt = build_runtime(settings)
+        try:
+            return await upgrade(rt.db.engine)
+        finally:
+            await rt.db.dispose()
 
-    asyncio.run(run())
-    typer.echo("database is up to date")
+    applied = asyncio.run(run())
+    suffix = f" ({applied} migration{'' if applied == 1 else 's'} applied)" if applied else ""
+    typer.echo(f"database is up to date{suffix}")
 
 
 @app.command()
 def worker() -> None:
     """Run the sweeper (payment windows, refunds, outbox, purges) in this process alone."""
     settings = Settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
+
+    from growthloop.all_models import metadata
+    from growthloop.core import processes
 
     async def run() -> None:
         rt = await _prepared(settings)
         try:
-            await rt.sweeper.run_forever()
+            # Records the PII keys this process holds; refuses to start without one in use.
+            heartbeat = await processes.begin(rt.db, "worker", metadata)
+            main = asyncio.current_task()
+            assert main is not None
+            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main.cancel)
+            try:
+                await rt.sweeper.run_forever()
+            finally:
+                await heartbeat.stop()
         finally:
             await rt.db.dispose()
 
-    asyncio.run(run())
+    try:
+        asyncio.run(run())
+    except processes.KeysUnavailable as exc:
+        typer.echo(f"worker not started: {exc}", err=True)
+        raise typer.Exit(1) from None
+    except asyncio.CancelledError:  # SIGTERM: stopped cleanly
+        pass
 
 
 @app.command()
 def demo(host: Host = "127.0.0.1", port: Port = 8000) -> None:
     """Seed the demo tea shop 示例茶饮 into the data dir on first start, then serve it."""
     from growthloop.demo import DEMO_EMAIL, DEMO_PASSWORD, seed_if_empty
+    from growthloop.identity import service as identity
 
     settings = Settings(dev_login=True, sandbox=True)
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
+    sock = _listen(host, port)
 
-    async def seed() -> str:
+    async def seed() -> tuple[str, str]:
         rt = await _prepared(settings)
         try:
-            return await seed_if_empty(rt)
+            merchant_id = await seed_if_empty(rt)
+            async with rt.db.unit_of_work(write=False) as uow:
+                merchant = await identity.get_merchant(uow.session, merchant_id)
+                return merchant_id, merchant.ingest_key
         finally:
             await rt.db.dispose()
 
-    merchant_id = asyncio.run(seed())
-    typer.echo(
-        f"\n  growthloop demo: http://{host}:{port}   API docs: http://{host}:{port}/docs\n"
+    merchant_id, ingest_key = _start(seed)
+    base = _base_url(sock)
+    command = Path(sys.argv[0])
+    if command.is_absolute() and command.is_relative_to(Path.cwd()):
+        command = command.relative_to(Path.cwd())
+    _serve(
+        settings,
+        sock,
+        f"\n  growthloop demo: {base}   API docs: {base}/docs\n"
         f"  operator login: {DEMO_EMAIL} / {DEMO_PASSWORD}   merchant id: {merchant_id}\n"
+        f"  ingest key: {ingest_key}   (owners also read it at GET /v1/admin/me)\n"
+        f"  command line: {command} --help   data: {settings.data_dir}/ (delete it to start"
+        " over)\n",
     )
-    _serve(settings, host, port)
 
 
 @merchant_app.command("create")
@@ -208,28 +352,127 @@ def compliance_run_due(
     typer.echo(json.dumps({"carried_out": done}))
 
 
+class _Refused(Exception):
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__("\n".join(lines))
+
+
+def _listed(problems: list[str]) -> list[str]:
+    return [f"  - {p}" for p in problems]
+
+
 @compliance_app.command("rotate-keys")
 def compliance_rotate_keys(
     batch_size: Annotated[int, typer.Option(min=1, help="Rows per transaction.")] = 500,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Rotate even when a running process lacks the newest key: it will answer "
+            "503 wherever it reads personal data, until restarted with the key.",
+        ),
+    ] = False,
 ) -> None:
     """Re-encrypt every encrypted personal-data column under the newest key of
-    GROWTHLOOP_PII_KEYS (and seal any plaintext value found). Safe to run again."""
+    GROWTHLOOP_PII_KEYS (and seal any plaintext value found). Safe to run again.
+
+    Refuses (exit 1) while a running serve or worker does not hold that key as its own
+    newest key, or when stored values use a key this command lacks."""
     from growthloop.all_models import metadata
-    from growthloop.core import crypto
+    from growthloop.core import crypto, processes
+
+    settings = Settings()
+    warned: set[str] = set()
+
+    def warn(problems: list[str]) -> None:
+        new = [p for p in problems if p not in warned]
+        if new:
+            warned.update(new)
+            typer.echo("\n".join(["warning (--force):", *_listed(new)]), err=True)
+
+    async def run() -> dict[str, object]:
+        rt = await _prepared(settings)
+        try:
+            ring = crypto.current_keys()
+            kid = ring.current_kid
+            usage = await crypto.key_usage(rt.db, metadata)
+            missing = processes.startup_problems(ring, usage)
+            if missing:
+                raise _Refused(
+                    [
+                        "refusing to rotate: values this command cannot open:",
+                        *_listed(missing),
+                        "Add the key(s) to GROWTHLOOP_PII_KEYS (before the newest) and run again.",
+                    ]
+                )
+            problems = await processes.rotation_check(rt.db, ring)
+            if problems and not force:
+                raise _Refused(
+                    [
+                        f"refusing to rotate to key id {kid!r}: running processes would be "
+                        "locked out of the data:",
+                        *_listed(problems),
+                        f"Put {kid!r} last in GROWTHLOOP_PII_KEYS of every serve and worker "
+                        "process and restart them; `growthloop compliance keys-status` shows "
+                        "what each holds. (--force rotates anyway.)",
+                    ]
+                )
+            warn(problems)
+
+            async def recheck(done: bool = False) -> None:
+                # a process may start while the rotation runs
+                now = await processes.rotation_check(rt.db, ring)
+                if now and not force:
+                    what = "rotated everything, but meanwhile" if done else "stopped part-way:"
+                    then = "." if done else ", then run rotate-keys again."
+                    raise _Refused(
+                        [
+                            f"{what} a process without the key started:",
+                            *_listed(now),
+                            f"Restart it with {kid!r} last in GROWTHLOOP_PII_KEYS{then}",
+                        ]
+                    )
+                warn(now)
+
+            columns = await crypto.rotate_keys(
+                rt.db, metadata, ring, batch_size=batch_size, before_batch=recheck
+            )
+            await recheck(done=True)
+            return {"key_id": kid, "columns": columns}
+        finally:
+            await rt.analytics.close()
+            await rt.db.dispose()
+
+    try:
+        result = asyncio.run(run())
+    except _Refused as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    typer.echo(json.dumps(result))
+
+
+@compliance_app.command("keys-status")
+def compliance_keys_status() -> None:
+    """The key ids the stored personal data is sealed with, those each running serve and
+    worker holds, and what is wrong (`problems`, exit 1) or would stop rotating to the
+    newest key of this command's GROWTHLOOP_PII_KEYS (`rotate_to.blockers`)."""
+    from growthloop.all_models import metadata
+    from growthloop.core import crypto, processes
 
     settings = Settings()
 
     async def run() -> dict[str, object]:
         rt = await _prepared(settings)
         try:
-            ring = crypto.current_keys()
-            columns = await crypto.rotate_keys(rt.db, metadata, ring, batch_size=batch_size)
-            return {"key_id": ring.current_kid, "columns": columns}
+            return await processes.key_status(rt.db, metadata, crypto.current_keys())
         finally:
             await rt.analytics.close()
             await rt.db.dispose()
 
-    typer.echo(json.dumps(asyncio.run(run())))
+    status = asyncio.run(run())
+    typer.echo(json.dumps(status, ensure_ascii=False, indent=2))
+    if status["problems"]:
+        raise typer.Exit(1)
 
 
 def main() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -33,6 +34,8 @@ class Settings(BaseSettings):
     sweep_interval_seconds: float = Field(5.0, gt=0)
     run_sweeper: bool = True
     log_level: str = "INFO"
+    # auto: readable lines at a terminal, JSON otherwise; json | text force one.
+    log_format: Literal["auto", "json", "text"] = "auto"
     db_pool_size: int = Field(30, ge=1, le=500, description="per process; PostgreSQL only")
     admin_login_attempts_per_minute: int = Field(10, ge=1)
     stock_backend: str = Field(

@@ -37,6 +37,7 @@ class Permission(StrEnum):
     ORDERS_FULFIL = "orders.fulfil"  # complete, redeem pickup codes
     ORDERS_REFUND = "orders.refund"
     MEMBERS_READ = "members.read"
+    MEMBERS_EXPORT = "members.export"  # the members list as CSV: a bulk copy of personal data
     MARKETING_WRITE = "marketing.write"  # coupons, campaigns, loyalty programme
     ANALYTICS_READ = "analytics.read"
     PRIVACY_HANDLE = "privacy.handle"
@@ -53,6 +54,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.ORDERS_FULFIL,
             Permission.ORDERS_REFUND,
             Permission.MEMBERS_READ,
+            Permission.MEMBERS_EXPORT,
             Permission.MARKETING_WRITE,
             Permission.ANALYTICS_READ,
         }
@@ -127,7 +129,7 @@ class TokenCodec:
         except jwt.PyJWTError:
             raise Unauthenticated("The token is invalid.") from None
         if claims.get("typ") != kind:
-            raise Unauthenticated(f"A {kind} token is required.")
+            raise Unauthenticated(f"{'An' if kind == 'admin' else 'A'} {kind} token is required.")
         if not isinstance(claims["exp"], int) or claims["exp"] <= now.timestamp():
             raise Unauthenticated("The token has expired.", reason="expired")
         return claims

@@ -1,8 +1,14 @@
-"""Structured JSON logs with a request id.
+"""Logs with a request id: one JSON object per line for machines, one readable line for a
+person at a terminal.
 
 Request logs carry the method, the route template (not the raw path or query, which
 may hold codes or phone numbers), the status and the duration: never headers,
 bodies, tokens or personal information.
+
+The format (`GROWTHLOOP_LOG_FORMAT`): `auto` (the default) writes text when stderr is a
+terminal and JSON otherwise (a pipe, a file, a log collector); `json` and `text` force one.
+At a terminal Alembic's line per migration is left out: the first run of a fresh data dir
+applies dozens, and `growthloop.migrate` logs one summary line instead.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ import re
 import sys
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal, TextIO
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -26,6 +32,9 @@ request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 DRIVER_LOGGERS = ("uvicorn.access", "aiosqlite", "asyncpg", "sqlalchemy.engine", "asyncio", "httpx")
 _EXTRA_FIELDS = ("method", "route", "status", "duration_ms", "event", "sweep", "count", "path")
+# Per-revision INFO lines; at a terminal only their summary (growthloop.migrate) is shown.
+MIGRATION_LOGGERS = ("alembic",)
+LogFormat = Literal["auto", "json", "text"]
 
 
 class JsonFormatter(logging.Formatter):
@@ -47,15 +56,50 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
-def configure_logging(level: str = "INFO") -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
+class TextFormatter(logging.Formatter):
+    """`12:04:05 INFO  growthloop.request: request method=GET route=/v1/orders status=200
+    duration_ms=3.1 request_id=01...` on one line, in the machine's local time; a traceback,
+    if any, on the lines below."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        stamp = time.strftime("%H:%M:%S", time.localtime(record.created))
+        # uvicorn logs everything but requests as "uvicorn.error", INFO included.
+        name = "uvicorn" if record.name == "uvicorn.error" else record.name
+        line = f"{stamp} {record.levelname:<5} {name}: {record.getMessage()}"
+        fields = [
+            f"{field}={getattr(record, field)}" for field in _EXTRA_FIELDS if hasattr(record, field)
+        ]
+        request_id = request_id_var.get()
+        if request_id:
+            fields.append(f"request_id={request_id}")
+        if fields:
+            line += " " + " ".join(fields)
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return line
+
+
+def use_text(log_format: LogFormat, stream: TextIO) -> bool:
+    """Whether `auto` (or the format asked for) means text on this stream."""
+    if log_format == "auto":
+        isatty = getattr(stream, "isatty", None)
+        return bool(isatty and isatty())
+    return log_format == "text"
+
+
+def configure_logging(level: str = "INFO", log_format: LogFormat = "auto") -> None:
+    stream = sys.stderr
+    text = use_text(log_format, stream)
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(TextFormatter() if text else JsonFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     # Driver loggers print SQL parameters (personal data) at DEBUG: never below WARNING.
     for noisy in DRIVER_LOGGERS:
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    for name in MIGRATION_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING if text else logging.NOTSET)
 
 
 class RequestLogMiddleware:
