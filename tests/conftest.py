@@ -45,7 +45,12 @@ START = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # a Monday, 10:00 in Shanghai
 # is left running one of them alone at the end (`make test` lets an idle worker take tests
 # another has not started yet: --dist worksteal). Only their SQLite or backend-less runs
 # move, which keeps each worker's tests grouped by backend (one stack set-up each).
-LONG_RUNNING = ("tests/test_schemathesis.py::", "tests/loyalty/test_ledger_stateful.py::")
+LONG_RUNNING = (
+    "tests/test_schemathesis.py::",
+    "tests/loyalty/test_ledger_stateful.py::",
+    "tests/core/test_key_rotation.py::",
+    "tests/test_readme.py::",
+)
 
 
 @pytest.hookimpl(trylast=True)  # after pytest has grouped the tests by backend
