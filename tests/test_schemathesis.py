@@ -311,7 +311,12 @@ def _fuzz_operation(
             raise
 
 
-async def test_schemathesis_fuzz(stack: Stack, rt: Runtime, client: httpx.AsyncClient) -> None:
+# The operations in two halves, so that the two pytest-xdist workers of `make test` share
+# the fuzzing (about eight minutes in one piece) instead of one of them carrying it alone.
+@pytest.mark.parametrize("part", [0, 1], ids=["even", "odd"])
+async def test_schemathesis_fuzz(
+    stack: Stack, rt: Runtime, client: httpx.AsyncClient, part: int
+) -> None:
     if stack.name != "sqlite":
         pytest.skip("fuzzing runs once, on the embedded stack")
     r = await client.get("/openapi.json")
@@ -322,6 +327,7 @@ async def test_schemathesis_fuzz(stack: Stack, rt: Runtime, client: httpx.AsyncC
         assert isinstance(result, Ok), result.err()
         operations.append(result.ok())
     assert len(operations) >= 20, "the OpenAPI document lost its operations"
+    operations = operations[part::2]
 
     shop = await make_shop(client, rt)
     member = await shop.member()
