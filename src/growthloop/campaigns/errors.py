@@ -16,3 +16,10 @@ class Ended(Conflict):
 class InvalidCampaign(Invalid):
     code = "invalid_campaign"
     message = "The campaign is not valid."
+
+
+class PriceNotBelowRegular(Invalid):
+    """A flash sale's or a group's price at or above the product's own: no deal at all."""
+
+    code = "price_not_below_regular"
+    message = "A campaign price must be below the product's regular price."

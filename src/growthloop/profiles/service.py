@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -64,13 +64,7 @@ async def _search(
     if filters.tier not in names:
         raise UnknownTier(tier=filters.tier, tiers=names)
     members = await loyalty.tier_members(session, merchant_id, filters.tier)
-    return identity.MemberSearch(
-        q=filters.q,
-        external_id=filters.external_id,
-        platform=filters.platform,
-        within=members.ids,
-        exclude=members.exclude,
-    )
+    return replace(search, within=members.ids, exclude=members.exclude)
 
 
 async def _items(

@@ -14,8 +14,3 @@ class PerOrderLimitExceeded(Invalid):
 class AlreadyEnded(Conflict):
     code = "flash_sale_ended"
     message = "This flash sale has already ended."
-
-
-class PriceNotBelowRegular(Invalid):
-    code = "price_not_below_regular"
-    message = "A flash-sale price must be below the product's regular price."

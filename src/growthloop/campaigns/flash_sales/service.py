@@ -24,13 +24,12 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from growthloop.campaigns.errors import Ended, InvalidCampaign, NotStarted
+from growthloop.campaigns.errors import Ended, InvalidCampaign, NotStarted, PriceNotBelowRegular
 from growthloop.campaigns.flash_sales import repository as repo
 from growthloop.campaigns.flash_sales.errors import (
     AlreadyEnded,
     FlashSaleNotFound,
     PerOrderLimitExceeded,
-    PriceNotBelowRegular,
 )
 from growthloop.campaigns.flash_sales.models import FlashSale, FlashSalePurchase
 from growthloop.campaigns.flash_sales.schemas import (

@@ -1,4 +1,4 @@
-from growthloop.core.errors import Conflict, Invalid, NotFound
+from growthloop.core.errors import Conflict, NotFound
 
 
 class GroupBuyNotFound(NotFound):
@@ -29,8 +29,3 @@ class AlreadyInGroup(Conflict):
 class AlreadyEnded(Conflict):
     code = "group_buy_ended"
     message = "This group buy has already ended."
-
-
-class GroupPriceNotBelowRegular(Invalid):
-    code = "price_not_below_regular"
-    message = "A group price must be below the product's regular price."

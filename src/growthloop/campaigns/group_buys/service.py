@@ -30,7 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.campaigns import windows
-from growthloop.campaigns.errors import InvalidCampaign
+from growthloop.campaigns.errors import InvalidCampaign, PriceNotBelowRegular
 from growthloop.campaigns.group_buys import repository as repo
 from growthloop.campaigns.group_buys.errors import (
     AlreadyEnded,
@@ -39,7 +39,6 @@ from growthloop.campaigns.group_buys.errors import (
     GroupFull,
     GroupNotForming,
     GroupNotFound,
-    GroupPriceNotBelowRegular,
 )
 from growthloop.campaigns.group_buys.models import Group, GroupBuy, GroupMember
 from growthloop.campaigns.group_buys.schemas import (
@@ -100,7 +99,7 @@ async def create_group_buy(
     )
     product = await catalog.access_product(session, merchant_id, data.product_id)
     if data.group_price >= product.price:
-        raise GroupPriceNotBelowRegular(
+        raise PriceNotBelowRegular(
             f"The group price {data.group_price} fen is not below the product's regular "
             f"price {product.price} fen.",
             field="group_price",
