@@ -30,8 +30,8 @@ test: install
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal
 
 lint: install
-	$(BIN)/ruff check src tests bench migrations
-	$(BIN)/ruff format --check src tests bench migrations
+	$(BIN)/ruff check src tests bench migrations tools
+	$(BIN)/ruff format --check src tests bench migrations tools
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 

@@ -5,6 +5,7 @@ Shared by the HTTP app and the CLI worker so both run the same subscribers and s
 
 from __future__ import annotations
 
+import dataclasses
 from functools import partial
 
 from growthloop.alliance import privacy as alliance_privacy
@@ -35,6 +36,7 @@ from growthloop.config import Settings
 from growthloop.core import crypto, idempotency
 from growthloop.core.auth import TokenCodec
 from growthloop.core.clock import Clock
+from growthloop.core.context import Context
 from growthloop.core.db import Database
 from growthloop.core.events import DomainEvent, EventBus
 from growthloop.core.jobs import Sweeper
@@ -88,17 +90,16 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
         rt.platforms["dev"] = DevAdapter()
     if settings.sandbox:
         rt.gateways["sandbox"] = SandboxGateway(settings.secret_key)
-    db.session_info = {
-        "bus": rt.bus,
-        "clock": clock,
-        "kick": rt.sweeper.kick,
-        "merchants": IdentityDirectory(),
-        "members": IdentityMembers(),
-        "stock": rt.stock,
-        "analytics": rt.analytics,
-    }
     rt.privacy = _privacy(rt)
-    db.session_info["privacy"] = rt.privacy
+    db.context = Context(
+        clock=clock,
+        bus=rt.bus,
+        merchants=IdentityDirectory(),
+        members=IdentityMembers(),
+        stock=rt.stock,
+        kick=rt.sweeper.kick,
+        parts=(rt.privacy, rt.analytics),
+    )
     _subscribe(rt)
     _sweeps(rt)
     return rt
@@ -157,15 +158,16 @@ async def load_pool(db: Database, pool: str) -> PoolState | None:
 def use_stock_backend(rt: Runtime, stock: StockBackend) -> None:
     """Swap the stock backend (tests and benchmarks compare them on one runtime)."""
     rt.stock = stock
-    rt.db.session_info["stock"] = stock
+    assert rt.db.context is not None
+    rt.db.context = dataclasses.replace(rt.db.context, stock=stock)
 
 
 def _subscribe(rt: Runtime) -> None:
     async def payment_succeeded(session: object, event: DomainEvent) -> None:
         await orders.on_payment_succeeded(session, event, rt.gateways)  # type: ignore[arg-type]
 
-    rt.bus.on(payments.PAYMENT_SUCCEEDED, payment_succeeded, in_transaction=True)
-    rt.bus.on(payments.REFUND_SUCCEEDED, orders.on_refund_succeeded, in_transaction=True)
+    rt.bus.on(payments.PAYMENT_SUCCEEDED, payment_succeeded)
+    rt.bus.on(payments.REFUND_SUCCEEDED, orders.on_refund_succeeded)
     # Loyalty reacts to orders in the same transaction: a paid order is never without
     # its enrolment, a completed one never without its points.
     for name, handler in (
@@ -177,19 +179,19 @@ def _subscribe(rt: Runtime) -> None:
         ("member.invited", loyalty.on_member_invited),
         ("member.birthday", loyalty.on_member_birthday),
     ):
-        rt.bus.on(name, handler, in_transaction=True)
+        rt.bus.on(name, handler)
     # Campaign stock follows its orders: paid units are sold, cancelled ones go back.
-    rt.bus.on("order.paid", flash_sales.on_order_paid, in_transaction=True)
-    rt.bus.on("order.cancelled", flash_sales.on_order_cancelled, in_transaction=True)
+    rt.bus.on("order.paid", flash_sales.on_order_paid)
+    rt.bus.on("order.cancelled", flash_sales.on_order_cancelled)
 
     # A group counts a member once paid; a payer who finds it full moves or is refunded.
     async def group_order_paid(session: object, event: DomainEvent) -> None:
         await group_buys.on_order_paid(session, event, rt.gateways)  # type: ignore[arg-type]
 
-    rt.bus.on("order.paid", group_order_paid, in_transaction=True)
-    rt.bus.on("order.cancelled", group_buys.on_order_cancelled, in_transaction=True)
-    rt.bus.on("order.refunded", group_buys.on_order_refunded, in_transaction=True)
-    rt.bus.on("order.cancelled", bargains.on_order_cancelled, in_transaction=True)
+    rt.bus.on("order.paid", group_order_paid)
+    rt.bus.on("order.cancelled", group_buys.on_order_cancelled)
+    rt.bus.on("order.refunded", group_buys.on_order_refunded)
+    rt.bus.on("order.cancelled", bargains.on_order_cancelled)
     # Distribution: a promoter's link binds at login; commission follows the order.
     for name, handler in (
         ("member.login", distribution.on_member_login),
@@ -205,7 +207,7 @@ def _subscribe(rt: Runtime) -> None:
         ("bargain.helped", shares.on_bargain_helped),
         ("group.joined", shares.on_group_joined),
     ):
-        rt.bus.on(name, handler, in_transaction=True)
+        rt.bus.on(name, handler)
     # Automatic coupons come with the event that earns them; a coupon that cannot be
     # granted is skipped, never a reason to fail the login or payment.
     for name, handler in (
@@ -214,10 +216,10 @@ def _subscribe(rt: Runtime) -> None:
         ("member.birthday_gift", promotions.on_member_birthday_gift),
         ("member.tier_changed", promotions.on_member_tier_changed),
     ):
-        rt.bus.on(name, handler, in_transaction=True)
+        rt.bus.on(name, handler)
     # Business events wait in the analytics outbox with the action that caused them.
     for name in analytics.BUSINESS_EVENTS:
-        rt.bus.on(name, analytics.record_domain_event, in_transaction=True)
+        rt.bus.on(name, analytics.record_domain_event)
 
 
 async def _purge_idempotency(rt: Runtime) -> int:
@@ -241,7 +243,6 @@ def _sweeps(rt: Runtime) -> None:
         "group_buys.expire",
         partial(group_buys.expire_due_groups, rt.db, rt.gateways, rt.clock),
     )
-    rt.sweeper.add("events.dispatch", partial(rt.bus.dispatch_pending, rt.db, rt.clock))
     rt.sweeper.add("idempotency.purge", partial(_purge_idempotency, rt))
     rt.sweeper.add("compliance.deletions", partial(deletion.run_due, rt.db, rt.privacy, rt.clock))
     rt.sweeper.add("compliance.retention", partial(retention.sweep, rt.db, rt.privacy, rt.clock))

@@ -15,7 +15,7 @@ from growthloop.core.audit import AuditEntry
 from growthloop.core.clock import FrozenClock
 from growthloop.core.runtime import Runtime
 from tests.helpers import assert_error, make_shop
-from tests.identity.support import committed_events, deliver, login
+from tests.identity.support import committed_events, login
 
 PURPOSES = [
     "essential",
@@ -123,7 +123,6 @@ async def test_the_ledger_records_each_change_once(
         clock.advance(days=3)
         r = await _put(client, headers, {"marketing": False, "analytics": True, "phone": False})
         assert r.json()["changed"] == ["marketing", "phone"]
-        await deliver(rt)
     assert [(e.member_id, e.payload) for e in changes] == [
         (member_id, {"purpose": p, "granted": g, "policy_version": version})
         for p, g in [

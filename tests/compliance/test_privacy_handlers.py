@@ -22,7 +22,6 @@ from growthloop.compliance import handlers as compliance_handlers
 from growthloop.compliance.models import ConsentRecord, ConsentState
 from growthloop.compliance.registry import Erasure, PrivacyHandler, PrivacyRegistry
 from growthloop.core.audit import AuditEntry
-from growthloop.core.events import OutboxEvent
 from growthloop.core.idempotency import IdempotencyRecord
 from growthloop.core.models import Base
 from growthloop.core.runtime import Runtime
@@ -234,22 +233,10 @@ async def test_export_then_erase_one_member_of_every_domain(
     r = await redeem(shop, alice, voucher["id"])
     assert r.status_code == 201, r.text
     assert (await redeem(shop, bob, gift["id"], shipping=SHIPPING)).status_code == 201
-    # A flash-sale holding each, an audit entry each with a personal detail in it, and
-    # outbox rows (the wiring subscribes nothing after commit yet: planted), one delivered.
+    # A flash-sale holding each, and an audit entry each with a personal detail in it.
     async with rt.db.unit_of_work() as uow:
         for who in (alice_id, bob_id):
             uow.session.add(StockPoolHolder(pool="flash:test", holder=who, units=1))
-            for dispatched in (None, rt.clock.now()):
-                uow.session.add(
-                    OutboxEvent(
-                        merchant_id=shop.merchant_id,
-                        name="member.login",
-                        member_id=who,
-                        payload={"referrer_code": f"code-of-{who}"},
-                        created_at=rt.clock.now(),
-                        dispatched_at=dispatched,
-                    )
-                )
             uow.session.add(
                 AuditEntry(
                     merchant_id=shop.merchant_id,
@@ -267,7 +254,6 @@ async def test_export_then_erase_one_member_of_every_domain(
     bob_before = await rows_of(rt, bob_id)
     money_before = await money(rt, shop.merchant_id)
     consents_before = await _count(rt, ConsentRecord, ConsentRecord.member_id == alice_id)
-    assert await _count(rt, OutboxEvent, OutboxEvent.member_id == alice_id) == 2
     scope = compliance_handlers.member_scope(alice_id)
     assert await _count(rt, IdempotencyRecord, IdempotencyRecord.scope == scope) == 1
 
@@ -350,8 +336,7 @@ async def test_export_then_erase_one_member_of_every_domain(
     assert note.details == {}
     (refund,) = [e for e in entries if e.action == "order.refund"]
     assert refund.details["amount"] == 4000  # non-personal details stay
-    # The kernel: outbox rows, stored responses and flash-sale holdings of the member gone.
-    assert await _count(rt, OutboxEvent, OutboxEvent.member_id == alice_id) == 0
+    # The kernel: stored responses and flash-sale holdings of the member gone.
     assert await _count(rt, IdempotencyRecord, IdempotencyRecord.scope == scope) == 0
     assert await _count(rt, StockPoolHolder, StockPoolHolder.holder == alice_id) == 0
 

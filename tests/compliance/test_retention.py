@@ -11,7 +11,6 @@ from growthloop.analytics.rows import EventRow
 from growthloop.compliance import retention
 from growthloop.core.audit import AuditEntry
 from growthloop.core.clock import FrozenClock
-from growthloop.core.events import OutboxEvent
 from growthloop.core.ids import new_id
 from growthloop.core.runtime import Runtime
 from tests.helpers import make_shop
@@ -37,16 +36,6 @@ async def test_the_sweep_removes_what_is_past_its_period(
                     created_at=at,
                 )
             )
-            uow.session.add(
-                OutboxEvent(
-                    merchant_id=shop.merchant_id,
-                    name="x.done",
-                    payload={},
-                    created_at=at,
-                    dispatched_at=at,
-                    attempts=0,
-                )
-            )
     events = [
         EventRow(
             shop.merchant_id,
@@ -69,7 +58,7 @@ async def test_the_sweep_removes_what_is_past_its_period(
     await rt.analytics.store.append(events)
 
     removed = await retention.enforce(rt.db, rt.privacy, rt.clock)
-    assert removed["audit_log"] >= 1 and removed["outbox_events"] == 1
+    assert removed["audit_log"] >= 1
     assert removed["events"]["events"] == 1
     async with rt.db.unit_of_work(write=False) as uow:
         actions = (

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from growthloop.core.context import uow_of
 from growthloop.core.events import DomainEvent
 from growthloop.core.runtime import Runtime
 from tests.helpers import bearer
@@ -16,22 +17,18 @@ from tests.helpers import bearer
 
 @contextmanager
 def committed_events(rt: Runtime, name: str) -> Iterator[list[DomainEvent]]:
-    """Records the `name` events that were committed (delivered after commit through the
-    outbox: call `deliver`); rolled-back ones never show up."""
+    """Records the `name` events whose transaction committed; rolled-back ones never
+    show up."""
     seen: list[DomainEvent] = []
 
-    async def record(_: AsyncSession, event: DomainEvent) -> None:
-        seen.append(event)
+    async def record(session: AsyncSession, event: DomainEvent) -> None:
+        uow_of(session).after_commit(lambda: seen.append(event))
 
     rt.bus.on(name, record)
     try:
         yield seen
     finally:
-        rt.bus._after[name].remove(record)
-
-
-async def deliver(rt: Runtime) -> None:
-    await rt.bus.dispatch_pending(rt.db, rt.clock)
+        rt.bus.off(name, record)
 
 
 async def login(

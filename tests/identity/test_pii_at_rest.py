@@ -259,7 +259,7 @@ async def test_a_value_sealed_with_a_key_this_server_lacks_is_a_503(
         [(nickname,)] = await _raw(rt, "SELECT nickname FROM members")
         assert nickname.startswith("enc:v1:k2:")
         written = (
-            "SELECT (SELECT count(*) FROM audit_log), (SELECT count(*) FROM outbox_events), m.* "
+            "SELECT (SELECT count(*) FROM audit_log), (SELECT count(*) FROM idempotency_keys), m.* "
             "FROM members m"
         )
         before = await _raw(rt, written)

@@ -14,7 +14,7 @@ from growthloop.core.runtime import Runtime
 from growthloop.identity import service as identity
 from growthloop.identity.models import Member
 from tests.helpers import make_shop
-from tests.identity.support import committed_events, deliver, login
+from tests.identity.support import committed_events, login
 
 
 async def _referral(client: httpx.AsyncClient, headers: dict[str, str]) -> dict[str, Any]:
@@ -62,7 +62,6 @@ async def test_a_new_member_is_bound_to_their_inviter(
         await login(client, shop.merchant_id, "carol", referrer_code=code)
         # An existing member logging in with their own code is not bound.
         await login(client, shop.merchant_id, "alice", referrer_code=code)
-        await deliver(rt)
 
     assert [(e.name, e.merchant_id, e.member_id, e.payload) for e in invited] == [
         ("member.invited", shop.merchant_id, alice["member_id"], {"invitee_id": bob["member_id"]})
@@ -97,7 +96,6 @@ async def test_unknown_foreign_and_own_codes_are_ignored(
             member = await login(client, shop.merchant_id, f"new-{n}", referrer_code=referrer_code)
             assert member["is_new"] is True
             assert (await _referral(client, member["headers"]))["referred_by"] is None
-        await deliver(rt)
     assert invited == []
     assert (await _referral(client, stranger["headers"]))["invited_count"] == 0
 
@@ -119,7 +117,6 @@ async def test_concurrent_first_logins_bind_once(client: httpx.AsyncClient, rt: 
         responses = await asyncio.gather(
             *[client.post("/v1/auth/login", json={**body, "referrer_code": code}) for _ in range(8)]
         )
-        await deliver(rt)
     assert all(r.status_code == 200 for r in responses), [r.text for r in responses]
     assert sorted(r.json()["is_new"] for r in responses) == [False] * 7 + [True]
     assert len({r.json()["member_id"] for r in responses}) == 1

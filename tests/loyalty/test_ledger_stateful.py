@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 
 from growthloop.all_models import metadata
 from growthloop.core.clock import FrozenClock
+from growthloop.core.context import Context
 from growthloop.core.db import Database
 from growthloop.core.events import EventBus
 from growthloop.loyalty import ledger, service
@@ -68,7 +69,15 @@ class LedgerMachine(RuleBasedStateMachine):
         shutil.copyfile(_empty_database(), path)
         self.db = Database(f"sqlite+aiosqlite:///{path}")
         self.clock = FrozenClock(datetime(2026, 1, 1, tzinfo=UTC))
-        self.db.session_info = {"bus": EventBus(), "clock": self.clock, "merchants": _Directory()}
+        # Only what the ledger reads: the clock, a bus, the merchant's timezone.
+        self.db.context = Context(
+            clock=self.clock,
+            bus=EventBus(),
+            merchants=_Directory(),  # type: ignore[arg-type]
+            members=None,  # type: ignore[arg-type]
+            stock=None,  # type: ignore[arg-type]
+            kick=lambda: None,
+        )
         self.n = 0
         self.orders: dict[
             str, str

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from growthloop.core.clock import FrozenClock
-from growthloop.core.events import DomainEvent, emit
+from growthloop.core.events import NamedEvent, emit
 from growthloop.core.runtime import Runtime
 from tests.helpers import Shop, make_shop
 
@@ -47,7 +47,7 @@ async def _buy_and_complete(shop: Shop, member: dict[str, str], price: int) -> N
 
 async def _emit(rt: Runtime, shop: Shop, name: str, member_id: str, **payload: Any) -> None:
     async with rt.db.unit_of_work() as uow:
-        await emit(uow.session, DomainEvent(name, shop.merchant_id, payload, member_id))
+        await emit(uow.session, NamedEvent(name, shop.merchant_id, payload, member_id))
 
 
 async def test_periodic_review_moves_tiers_down_and_up(

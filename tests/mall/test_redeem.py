@@ -271,7 +271,7 @@ async def test_events_for_analytics(client: httpx.AsyncClient, rt: Runtime) -> N
         seen.append(event)
 
     for name in ("mall.redeemed", "mall.fulfilled", "mall.cancelled"):
-        rt.bus.on(name, record, in_transaction=True)
+        rt.bus.on(name, record)
     try:
         shop, member = await _shop_with_points(client, rt)
         gift = await reward(shop, points_cost=100)
@@ -282,7 +282,7 @@ async def test_events_for_analytics(client: httpx.AsyncClient, rt: Runtime) -> N
         await client.post(f"/v1/admin/mall/redemptions/{second['id']}/cancel", headers=shop.admin)
     finally:
         for name in ("mall.redeemed", "mall.fulfilled", "mall.cancelled"):
-            rt.bus._in_tx[name].remove(record)
+            rt.bus.off(name, record)
     mid = await member_id(client, member)
     assert [(e.name, e.payload["redemption_id"]) for e in seen] == [
         ("mall.redeemed", first["id"]),

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from growthloop.core.clock import FrozenClock
-from growthloop.core.events import DomainEvent, emit
+from growthloop.core.events import NamedEvent, emit
 from growthloop.core.runtime import Runtime
 from tests.helpers import Shop, assert_error, bearer, make_shop
 from tests.promotions.support import member_id, my_coupons, template
@@ -34,7 +34,7 @@ async def _program(shop: Shop) -> None:
 
 async def _emit(rt: Runtime, shop: Shop, name: str, member: str, **payload: Any) -> None:
     async with rt.db.unit_of_work() as uow:
-        await emit(uow.session, DomainEvent(name, shop.merchant_id, payload, member))
+        await emit(uow.session, NamedEvent(name, shop.merchant_id, payload, member))
 
 
 async def _granted(client: httpx.AsyncClient, member: dict[str, str]) -> list[str]:
@@ -294,7 +294,7 @@ async def test_events_without_a_member_grant_nothing(
     shop = await make_shop(client, rt)
     t = await template(shop, auto_issue="birthday")
     async with rt.db.unit_of_work() as uow:
-        event = DomainEvent("member.birthday_gift", shop.merchant_id, {"year": 2026, "tier": None})
+        event = NamedEvent("member.birthday_gift", shop.merchant_id, {"year": 2026, "tier": None})
         await emit(uow.session, event)
     r = await client.get(f"/v1/admin/coupons/{t['id']}", headers=shop.admin)
     assert r.json()["claimed"] == 0

@@ -68,13 +68,13 @@ from growthloop.alliance.schemas import (
 )
 from growthloop.core import audit
 from growthloop.core.clock import Clock
+from growthloop.core.context import context_of, merchant_timezone, merchant_today
 from growthloop.core.errors import Forbidden
-from growthloop.core.events import DomainEvent, emit
+from growthloop.core.events import NamedEvent, emit
 from growthloop.core.ids import new_id
 from growthloop.core.money import yuan
 from growthloop.core.pagination import PageParams, make_page
 from growthloop.core.sql import mark_committed
-from growthloop.core.tenancy import merchant_timezone, merchant_today
 from growthloop.identity import links
 from growthloop.identity import service as identity
 from growthloop.loyalty import service as loyalty
@@ -83,7 +83,7 @@ MAX_PERIOD_DAYS = 366
 
 
 def _clock(session: AsyncSession) -> Clock:
-    clock = session.info["clock"]
+    clock = context_of(session).clock
     assert isinstance(clock, Clock)
     return clock
 
@@ -446,7 +446,7 @@ async def exchange(
     )
     await emit(
         session,
-        DomainEvent(
+        NamedEvent(
             "alliance.exchanged",
             merchant_id,
             {

@@ -32,7 +32,8 @@ from growthloop.analytics.schemas import AlertRuleIn
 from growthloop.core import audit
 from growthloop.core.auth import ensure_same_merchant
 from growthloop.core.clock import Clock
-from growthloop.core.db import Database, uow_of
+from growthloop.core.context import context_of, uow_of
+from growthloop.core.db import Database
 from growthloop.core.ids import new_id
 from growthloop.core.sql import insert_unless_exists
 
@@ -56,7 +57,7 @@ class Judgement:
 
 
 def _now(session: AsyncSession) -> datetime:
-    clock = session.info["clock"]
+    clock = context_of(session).clock
     assert isinstance(clock, Clock)
     return clock.now()
 
@@ -217,7 +218,7 @@ async def evaluate_rule(
     }
     if not await insert_unless_exists(session, AlertRecord, record, ["rule_id", "period_start"]):
         return None  # already fired for this period
-    kick = session.info.get("kick")
+    kick = context_of(session).kick
     if callable(kick) and rule.webhook_url:
         uow_of(session).after_commit(kick)
     return await session.get(AlertRecord, record["id"])
@@ -229,7 +230,7 @@ async def evaluate_due(db: Database, pipeline: Pipeline, clock: Clock) -> int:
     now = clock.now()
     async with db.unit_of_work() as uow:
         rules = await repo.rules_of(uow.session)
-        directory = uow.session.info["merchants"]
+        directory = context_of(uow.session).merchants
         zones = {r.merchant_id: await directory.timezone(uow.session, r.merchant_id) for r in rules}
     for rule in rules:
         start = last_complete_period(rule, zones[rule.merchant_id], now)

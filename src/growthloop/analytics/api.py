@@ -31,6 +31,7 @@ from growthloop.analytics.schemas import (
 )
 from growthloop.core.auth import AdminPrincipal, Permission, SessionDep, require
 from growthloop.core.clock import Clock
+from growthloop.core.context import context_of
 from growthloop.core.pagination import Page, PageDep, make_page
 from growthloop.core.routing import UnitOfWorkRoute
 from growthloop.core.schemas import Id
@@ -53,8 +54,8 @@ async def _scope(
 async def _span(
     session: AsyncSession, merchant_id: str, first: date | None, last: date | None
 ) -> queries.Span:
-    tz = await session.info["merchants"].timezone(session, merchant_id)
-    clock = session.info["clock"]
+    tz = await context_of(session).merchants.timezone(session, merchant_id)
+    clock = context_of(session).clock
     assert isinstance(clock, Clock)
     last = last or clock.today(tz)
     first = first or last - timedelta(days=29)
@@ -200,8 +201,8 @@ async def evaluate_alert_rule(
     """Judge the rule's latest complete period now (the worker does it by itself); the
     alert it fires, or null when the metric is within bounds or it already fired."""
     rule = await alerts.access_rule(session, admin.merchant_id, rule_id)
-    tz = await session.info["merchants"].timezone(session, admin.merchant_id)
-    clock = session.info["clock"]
+    tz = await context_of(session).merchants.timezone(session, admin.merchant_id)
+    clock = context_of(session).clock
     record = await alerts.evaluate_rule(
         session, service.pipeline_of(session), rule, tz, clock.now()
     )

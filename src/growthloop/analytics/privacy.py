@@ -35,6 +35,7 @@ from growthloop.analytics.backends.base import EventStore
 from growthloop.analytics.models import AnalyticsIdentity, AnalyticsOutbox
 from growthloop.analytics.pipeline import Pipeline
 from growthloop.compliance.registry import Erasure, PrivacyHandler
+from growthloop.core.context import context_of
 
 EXPORT_LIMIT = 50_000
 ERASED_VALUE = "erased"  # what a waiting event's property naming the person becomes
@@ -61,7 +62,7 @@ def _properties(text: Any) -> Any:
 
 
 def _pipeline(session: AsyncSession) -> Pipeline | None:
-    pipeline = session.info.get("analytics")
+    pipeline = context_of(session).part(Pipeline)
     return pipeline if isinstance(pipeline, Pipeline) else None
 
 

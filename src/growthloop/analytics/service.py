@@ -44,7 +44,8 @@ from growthloop.analytics.pipeline import (
 from growthloop.analytics.rows import EventRow, Override
 from growthloop.compliance import service as compliance
 from growthloop.core.clock import Clock
-from growthloop.core.db import Database, uow_of
+from growthloop.core.context import context_of, uow_of
+from growthloop.core.db import Database
 from growthloop.core.events import DomainEvent
 from growthloop.core.ids import new_id
 
@@ -85,14 +86,14 @@ class IngestResult:
 
 
 def pipeline_of(session: AsyncSession) -> Pipeline:
-    pipeline = session.info.get("analytics")
+    pipeline = context_of(session).part(Pipeline)
     if not isinstance(pipeline, Pipeline):
         raise RuntimeError("no analytics pipeline in this session")
     return pipeline
 
 
 def _now(session: AsyncSession) -> datetime:
-    clock = session.info["clock"]
+    clock = context_of(session).clock
     assert isinstance(clock, Clock)
     return clock.now()
 
@@ -108,7 +109,7 @@ async def merchant_for_key(session: AsyncSession, key: str | None) -> IngestMerc
     if cached is not None:
         assert isinstance(cached, IngestMerchant)
         return cached
-    directory = session.info.get("merchants")
+    directory = context_of(session).merchants
     found = await directory.by_ingest_key(session, key) if directory else None
     if found is None:
         raise InvalidIngestKey()
@@ -499,7 +500,7 @@ async def record_domain_event(session: AsyncSession, event: DomainEvent) -> None
             properties=properties,
         )
     )
-    kick = session.info.get("kick")
+    kick = context_of(session).kick
     if callable(kick):
         uow_of(session).after_commit(kick)
 
@@ -518,7 +519,7 @@ async def _note_login(
     row = await session.get(AnalyticsIdentity, (merchant_id, member_id))
     if row is not None and row.platform_hint == platform:
         return platform
-    members = session.info.get("members")
+    members = context_of(session).members
     external = await members.external_ids(session, merchant_id, member_id) if members else []
     overrides = await link_member(session, merchant_id, member_id, external, now)
     if platform:

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from growthloop.campaigns.errors import Ended, NotStarted
 from growthloop.core import audit
 from growthloop.core.clock import Clock
+from growthloop.core.context import context_of
 from growthloop.core.errors import Conflict
 
 CampaignStatus = Literal["scheduled", "running", "ended"]
@@ -24,7 +25,7 @@ class Campaign(Protocol):
 
 
 def now_of(session: AsyncSession) -> datetime:
-    clock = session.info["clock"]
+    clock = context_of(session).clock
     assert isinstance(clock, Clock)
     return clock.now()
 

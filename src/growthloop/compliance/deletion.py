@@ -31,6 +31,7 @@ from growthloop.compliance.policy import POLICY_VERSION
 from growthloop.compliance.registry import Erasure, PrivacyRegistry, registry_of
 from growthloop.core import audit
 from growthloop.core.clock import Clock
+from growthloop.core.context import context_of
 from growthloop.core.db import Database
 
 log = logging.getLogger("growthloop.compliance")
@@ -49,7 +50,7 @@ def working_days_after(start: datetime, days: int) -> datetime:
 
 
 def _now(session: AsyncSession) -> datetime:
-    clock = session.info["clock"]
+    clock = context_of(session).clock
     assert isinstance(clock, Clock)
     return clock.now()
 

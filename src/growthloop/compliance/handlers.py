@@ -14,9 +14,6 @@
 - audit log: entries stay (who did what, when, to which subject: the record PIPL art. 54
   audits rely on), but the `details` of the member's entries become {} unless every detail
   is a known non-personal one (amounts, statuses, purposes, policy versions);
-- outbox: every event row of the member is deleted, dispatched or not: payloads carry
-  login codes and referral codes, and an undelivered one would make a subscriber act for
-  a member who no longer exists;
 - idempotency keys: rows stored under the member's caller scope are deleted (their stored
   responses are copies of what the member was shown, personal data included);
 - stock pool holders: the member's units per flash-sale pool are deleted. They only cap
@@ -37,7 +34,6 @@ from growthloop.compliance.models import ConsentRecord, ConsentState, DeletionRe
 from growthloop.compliance.registry import Erasure, PrivacyHandler
 from growthloop.core import auth
 from growthloop.core.audit import AuditEntry
-from growthloop.core.events import OutboxEvent
 from growthloop.core.idempotency import IdempotencyRecord, digest
 from growthloop.core.stock.sql import StockPoolHolder
 
@@ -232,10 +228,6 @@ async def erase_records(session: AsyncSession, erasure: Erasure) -> dict[str, in
             .values(details={}),
             execution_options=SYNC,
         )
-    outbox = await session.execute(
-        delete(OutboxEvent).where(OutboxEvent.merchant_id == m, OutboxEvent.member_id == who),
-        execution_options=SYNC,
-    )
     # Neither table has a merchant column; member ids are unique across merchants.
     keys = await session.execute(
         delete(IdempotencyRecord).where(IdempotencyRecord.scope == member_scope(who)),
@@ -247,7 +239,6 @@ async def erase_records(session: AsyncSession, erasure: Erasure) -> dict[str, in
     return {
         "audit_entries_kept": len(entries),
         "audit_details_blanked": len(blank),
-        "outbox_events": _count(outbox),
         "idempotency_keys": _count(keys),
         "stock_pool_holders": _count(holders),
     }
@@ -255,7 +246,7 @@ async def erase_records(session: AsyncSession, erasure: Erasure) -> dict[str, in
 
 RECORDS = PrivacyHandler(
     section="records",
-    tables=("audit_log", "outbox_events", "idempotency_keys", "stock_pool_holders"),
+    tables=("audit_log", "idempotency_keys", "stock_pool_holders"),
     export=export_records,
     erase=erase_records,
     keeps=(

@@ -16,35 +16,20 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from growthloop.core.context import context_of
 from growthloop.core.models import Personal
+from growthloop.core.privacy import (
+    EraseFn,
+    Erasure,
+    ExportFn,
+    PrivacyHandler,
+    StoreEraser,
+)
 
-
-@dataclass
-class Erasure:
-    merchant_id: str
-    member_id: str
-    now: datetime
-    # Identifiers of the member found while erasing (platform ids, device ids): what the
-    # stores outside the database must also forget.
-    identifiers: set[str] = field(default_factory=set)
-
-
-ExportFn = Callable[[AsyncSession, str, str], Awaitable[Any]]
-EraseFn = Callable[[AsyncSession, Erasure], Awaitable[dict[str, int]]]
-StoreEraser = Callable[[Erasure], Awaitable[dict[str, int]]]
-
-
-@dataclass(frozen=True)
-class PrivacyHandler:
-    section: str  # the export's section and the receipt's line
-    tables: tuple[str, ...]
-    export: ExportFn
-    erase: EraseFn
-    keeps: str = ""  # what stays after erasure, and why (shown in the receipt)
+__all__ = ["EraseFn", "Erasure", "ExportFn", "PrivacyHandler", "PrivacyRegistry", "StoreEraser"]
 
 
 @dataclass
@@ -77,7 +62,4 @@ class PrivacyRegistry:
 
 
 def registry_of(session: AsyncSession) -> PrivacyRegistry:
-    registry = session.info.get("privacy")
-    if not isinstance(registry, PrivacyRegistry):
-        raise RuntimeError("no privacy registry in this session; the wiring builds it")
-    return registry
+    return context_of(session).part(PrivacyRegistry)

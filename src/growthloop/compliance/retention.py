@@ -3,8 +3,7 @@
 Personal data is kept for its purpose and no longer (PIPL art.19). Periods by kind:
 - raw analytics events: 2 years, then deleted; their hourly aggregates stay as totals with
   no person in them (a store's `expire`);
-- the audit log: 3 years (the network security rules ask for at least six months);
-- delivered domain events (the outbox): 30 days.
+- the audit log: 3 years (the network security rules ask for at least six months).
 Members' own records (profile, orders, points) are kept while the account exists and go
 with its deletion; orders are kept for accounting afterwards with the person removed.
 """
@@ -21,12 +20,10 @@ from growthloop.compliance.registry import PrivacyRegistry
 from growthloop.core.audit import AuditEntry
 from growthloop.core.clock import Clock
 from growthloop.core.db import Database
-from growthloop.core.events import OutboxEvent
 
 PERIODS = {
     "events": timedelta(days=730),
     "audit_log": timedelta(days=3 * 365),
-    "outbox_events": timedelta(days=30),
 }
 EVERY = 3600.0  # seconds between sweeps in one process
 
@@ -41,13 +38,6 @@ async def enforce(db: Database, registry: PrivacyRegistry, clock: Clock) -> dict
             delete(AuditEntry).where(AuditEntry.created_at < now - PERIODS["audit_log"])
         )
         removed["audit_log"] = result.rowcount or 0  # type: ignore[attr-defined]
-        result = await s.execute(
-            delete(OutboxEvent).where(
-                OutboxEvent.dispatched_at.is_not(None),
-                OutboxEvent.dispatched_at < now - PERIODS["outbox_events"],
-            )
-        )
-        removed["outbox_events"] = result.rowcount or 0  # type: ignore[attr-defined]
     for name, expire in registry.retention.items():
         removed[name] = await expire(now - PERIODS[name])
     return removed

@@ -34,7 +34,8 @@ from growthloop.compliance.schemas import (
 )
 from growthloop.core import audit
 from growthloop.core.clock import Clock
-from growthloop.core.events import DomainEvent, emit
+from growthloop.core.context import context_of
+from growthloop.core.events import NamedEvent, emit
 from growthloop.core.ids import new_id
 from growthloop.core.pagination import PageParams, make_page
 
@@ -104,7 +105,7 @@ MINOR_AGE = 14  # PIPL art.31: under 14, a guardian's consent
 
 async def is_minor(session: AsyncSession, merchant_id: str, member_id: str) -> bool:
     """Under 14 by the birthday the member gave (unknown: not a minor, as we cannot know)."""
-    directory = session.info.get("members")
+    directory = context_of(session).members
     born = await directory.birthday(session, merchant_id, member_id) if directory else None
     if born is None:
         return False
@@ -127,7 +128,7 @@ async def _guardian_allows(
 
 
 async def _platform(session: AsyncSession, merchant_id: str, member_id: str) -> str | None:
-    directory = session.info.get("members")
+    directory = context_of(session).members
     if directory is None:
         raise RuntimeError("no member directory in this session")
     platform: str | None = await directory.signup_platform(session, merchant_id, member_id)
@@ -135,7 +136,7 @@ async def _platform(session: AsyncSession, merchant_id: str, member_id: str) -> 
 
 
 def _now(session: AsyncSession) -> datetime:
-    clock = session.info["clock"]
+    clock = context_of(session).clock
     assert isinstance(clock, Clock)
     return clock.now()
 
@@ -196,7 +197,7 @@ async def _apply(
         source=source,
     )
     payload = {"purpose": purpose, "granted": granted, "policy_version": POLICY_VERSION}
-    await emit(session, DomainEvent(CONSENT_CHANGED, merchant_id, payload, member_id))
+    await emit(session, NamedEvent(CONSENT_CHANGED, merchant_id, payload, member_id))
     return True
 
 

@@ -7,14 +7,61 @@ Entries name the actor, the action and the subject by id, with non-personal deta
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, Index, String, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped
 
-from growthloop.core.clock import Clock
+from growthloop.core.context import now
 from growthloop.core.models import Base, UTCDateTime, col, id_column, merchant_column
+
+
+class Action(StrEnum):
+    """Every action the audit log records; its value is what the log stores."""
+
+    ADMIN_CREATE = "admin.create"
+    ALERT_RULE_CREATE = "alert_rule.create"
+    ALERT_RULE_DELETE = "alert_rule.delete"
+    ALLIANCE_PARTNERSHIP_ACCEPT = "alliance.partnership.accept"
+    ALLIANCE_PARTNERSHIP_END = "alliance.partnership.end"
+    ALLIANCE_PARTNERSHIP_PROPOSE = "alliance.partnership.propose"
+    ALLIANCE_PARTNERSHIP_RESUME = "alliance.partnership.resume"
+    ALLIANCE_PARTNERSHIP_SUSPEND = "alliance.partnership.suspend"
+    ALLIANCE_SETTLEMENT_EXPORT = "alliance.settlement.export"
+    BARGAIN_CREATE = "bargain.create"
+    BARGAIN_END = "bargain.end"
+    COMMISSION_WITHDRAWAL_APPROVED = "commission.withdrawal.approved"
+    COMMISSION_WITHDRAWAL_REJECTED = "commission.withdrawal.rejected"
+    COMMISSION_WITHDRAWAL_REQUEST = "commission.withdrawal.request"
+    CONSENT_GRANT = "consent.grant"
+    COUPON_ISSUE = "coupon.issue"
+    DATA_EXPORT = "data.export"
+    DELETION_CANCEL = "deletion.cancel"
+    DELETION_REQUEST = "deletion.request"
+    DISTRIBUTION_SETTINGS = "distribution.settings"
+    FLASH_SALE_CREATE = "flash_sale.create"
+    FLASH_SALE_END = "flash_sale.end"
+    GROUP_BUY_CREATE = "group_buy.create"
+    GROUP_BUY_END = "group_buy.end"
+    INVITE_RULE_CREATE = "invite_rule.create"
+    INVITE_RULE_END = "invite_rule.end"
+    LOTTERY_CREATE = "lottery.create"
+    LOTTERY_END = "lottery.end"
+    LOTTERY_VOUCHER_REDEEM = "lottery.voucher.redeem"
+    MALL_REDEMPTION_CANCEL = "mall.redemption.cancel"
+    MALL_REDEMPTION_FULFIL = "mall.redemption.fulfil"
+    MALL_REWARD_CREATE = "mall.reward.create"
+    MALL_REWARD_UPDATE = "mall.reward.update"
+    MARKETING_BROADCAST = "marketing.broadcast"
+    MEMBER_ERASE = "member.erase"
+    MEMBER_PHONE_REMOVED = "member.phone_removed"
+    MEMBER_PHONE_VERIFIED = "member.phone_verified"
+    MEMBERS_EXPORT = "members.export"
+    MERCHANT_SETTINGS_UPDATE = "merchant.settings_update"
+    ORDER_REFUND = "order.refund"
+    PII_REVEAL = "pii.reveal"
 
 
 class AuditEntry(Base):
@@ -43,28 +90,50 @@ async def record(
     merchant_id: str,
     actor_type: str,
     actor_id: str | None,
-    action: str,
+    action: Action,
     subject_type: str,
     subject_id: str,
     member_id: str | None = None,
     **details: Any,
 ) -> None:
-    clock = session.info.get("clock")
-    now = clock.now() if isinstance(clock, Clock) else None
-    if now is None:
-        raise RuntimeError("audit entries are written inside a unit of work")
+    """One entry, in the caller's transaction (a RuntimeError outside a unit of work)."""
     session.add(
         AuditEntry(
             merchant_id=merchant_id,
             actor_type=actor_type,
             actor_id=actor_id,
-            action=action,
+            action=str(action),
             subject_type=subject_type,
             subject_id=subject_id,
             member_id=member_id,
             details=details,
-            created_at=now,
+            created_at=now(session),
         )
+    )
+
+
+async def by_admin(
+    session: AsyncSession,
+    merchant_id: str,
+    admin_id: str,
+    action: Action,
+    *,
+    subject_type: str,
+    subject_id: str,
+    member_id: str | None = None,
+    **details: Any,
+) -> None:
+    """An entry for what a staff member did."""
+    await record(
+        session,
+        merchant_id=merchant_id,
+        actor_type="admin",
+        actor_id=admin_id,
+        action=action,
+        subject_type=subject_type,
+        subject_id=subject_id,
+        member_id=member_id,
+        **details,
     )
 
 

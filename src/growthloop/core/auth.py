@@ -38,7 +38,10 @@ class Permission(StrEnum):
     ORDERS_REFUND = "orders.refund"
     MEMBERS_READ = "members.read"
     MEMBERS_EXPORT = "members.export"  # the members list as CSV: a bulk copy of personal data
-    MARKETING_WRITE = "marketing.write"  # coupons, campaigns, loyalty programme
+    MARKETING_READ = "marketing.read"  # coupons, campaigns, loyalty programme
+    MARKETING_WRITE = "marketing.write"
+    MALL_READ = "mall.read"  # the points mall's rewards and redemptions
+    ALLIANCE_READ = "alliance.read"  # partnerships, exchanges, settlements
     ANALYTICS_READ = "analytics.read"
     PRIVACY_HANDLE = "privacy.handle"
     SETTINGS_WRITE = "settings.write"  # merchant settings, team, keys
@@ -49,6 +52,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.OPERATOR: frozenset(
         {
             Permission.CATALOG_READ,
+            Permission.MARKETING_READ,
+            Permission.MALL_READ,
+            Permission.ALLIANCE_READ,
             Permission.CATALOG_WRITE,
             Permission.ORDERS_READ,
             Permission.ORDERS_FULFIL,
@@ -62,6 +68,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ANALYST: frozenset(
         {
             Permission.CATALOG_READ,
+            Permission.MARKETING_READ,
+            Permission.MALL_READ,
+            Permission.ALLIANCE_READ,
             Permission.ORDERS_READ,
             Permission.MEMBERS_READ,
             Permission.ANALYTICS_READ,
@@ -70,6 +79,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.SUPPORT: frozenset(
         {
             Permission.CATALOG_READ,
+            Permission.MARKETING_READ,
+            Permission.MALL_READ,
+            Permission.ALLIANCE_READ,
             Permission.ORDERS_READ,
             Permission.ORDERS_FULFIL,
             Permission.ORDERS_REFUND,
@@ -286,3 +298,20 @@ def ensure_same_merchant(row_merchant_id: str, principal_merchant_id: str) -> No
     """API.md: another merchant's object is a 403."""
     if row_merchant_id != principal_merchant_id:
         raise Forbidden("This object belongs to another merchant.")
+
+
+# The admin a route needs, by permission: `admin: CatalogReader`.
+CatalogReader = Annotated[AdminPrincipal, require(Permission.CATALOG_READ)]
+CatalogWriter = Annotated[AdminPrincipal, require(Permission.CATALOG_WRITE)]
+OrdersReader = Annotated[AdminPrincipal, require(Permission.ORDERS_READ)]
+OrdersFulfiller = Annotated[AdminPrincipal, require(Permission.ORDERS_FULFIL)]
+OrdersRefunder = Annotated[AdminPrincipal, require(Permission.ORDERS_REFUND)]
+MembersReader = Annotated[AdminPrincipal, require(Permission.MEMBERS_READ)]
+MembersExporter = Annotated[AdminPrincipal, require(Permission.MEMBERS_EXPORT)]
+MarketingReader = Annotated[AdminPrincipal, require(Permission.MARKETING_READ)]
+MarketingWriter = Annotated[AdminPrincipal, require(Permission.MARKETING_WRITE)]
+MallReader = Annotated[AdminPrincipal, require(Permission.MALL_READ)]
+AllianceReader = Annotated[AdminPrincipal, require(Permission.ALLIANCE_READ)]
+AnalyticsReader = Annotated[AdminPrincipal, require(Permission.ANALYTICS_READ)]
+PrivacyHandler = Annotated[AdminPrincipal, require(Permission.PRIVACY_HANDLE)]
+SettingsWriter = Annotated[AdminPrincipal, require(Permission.SETTINGS_WRITE)]

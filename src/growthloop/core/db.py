@@ -29,6 +29,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from growthloop.core.context import Context, bind
+
 AfterCommit = Callable[[], Awaitable[None] | None]
 
 
@@ -74,8 +76,8 @@ class Database:
         self._read_sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._write_sessions = async_sessionmaker(self._write_engine, expire_on_commit=False)
         self._write_lock: asyncio.Lock | None = None
-        # Put into every session's `info` (event bus, clock, sweeper kick).
-        self.session_info: dict[str, Any] = {}
+        # Bound to every unit of work's session (clock, event bus, directories).
+        self.context: Context | None = None
 
     @property
     def dialect(self) -> str:
@@ -96,8 +98,8 @@ class Database:
         async with self._writer_slot(write):
             maker = self._write_sessions if write else self._read_sessions
             async with maker() as session:
-                session.info.update(self.session_info)
                 uow = UnitOfWork(session)
+                bind(session, self.context, uow)
                 try:
                     yield uow
                     if uow.rolled_back:
@@ -123,7 +125,6 @@ class UnitOfWork:
         self.rolled_back = False
         self._after_commit: list[AfterCommit] = []
         self._on_rollback: list[AfterCommit] = []
-        session.info["uow"] = self
 
     def after_commit(self, callback: AfterCommit) -> None:
         self._after_commit.append(callback)
@@ -151,10 +152,3 @@ async def run_callbacks(callbacks: list[AfterCommit]) -> None:
         result = callback()
         if result is not None:
             await result
-
-
-def uow_of(session: AsyncSession) -> UnitOfWork:
-    uow = session.info.get("uow")
-    if not isinstance(uow, UnitOfWork):
-        raise RuntimeError("session is not managed by a unit of work")
-    return uow

@@ -12,11 +12,15 @@ from typing import Annotated, Generic, TypeVar
 
 from fastapi import Depends, Query
 from pydantic import BaseModel
+from sqlalchemy import Select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from growthloop.core.errors import Invalid
 from growthloop.core.ids import is_id
 
 T = TypeVar("T")
+M = TypeVar("M")
 
 
 class Page(BaseModel, Generic[T]):
@@ -65,4 +69,23 @@ def make_page(rows: list[T], params: PageParams, id_of: str = "id") -> tuple[lis
     if len(rows) > params.limit:
         rows = rows[: params.limit]
         return rows, encode_cursor(str(getattr(rows[-1], id_of)))
+    return rows, None
+
+
+async def fetch_page(
+    session: AsyncSession,
+    stmt: Select[M],
+    id_column: InstrumentedAttribute[str],
+    params: PageParams,
+) -> tuple[list[M], str | None]:
+    """Keyset pagination, newest first: the rows of `stmt` after the cursor, and the next
+    cursor. Ids are time-sortable, so "newest first" is "id descending"."""
+    if params.after_id is not None:
+        stmt = stmt.where(id_column < params.after_id)
+    rows = list(
+        (await session.scalars(stmt.order_by(id_column.desc()).limit(params.limit + 1))).all()
+    )
+    if len(rows) > params.limit:
+        rows = rows[: params.limit]
+        return rows, encode_cursor(str(getattr(rows[-1], id_column.key)))
     return rows, None

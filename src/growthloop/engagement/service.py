@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.compliance import service as compliance
 from growthloop.core import audit, references
+from growthloop.core.context import context_of
 from growthloop.core.ids import new_id
 from growthloop.engagement.models import Broadcast, InboxMessage
 from growthloop.engagement.schemas import BroadcastIn
@@ -32,7 +33,7 @@ async def broadcast(
     session: AsyncSession, merchant_id: str, admin_id: str, body: BroadcastIn, now: datetime
 ) -> Broadcast:
     if body.member_ids is None:
-        directory: Audience = session.info["members"]
+        directory: Audience = context_of(session).members
         candidates = await directory.active_member_ids(session, merchant_id)
     else:
         candidates = list(dict.fromkeys(body.member_ids))

@@ -23,7 +23,7 @@ from growthloop.core.auth import Role, ensure_same_merchant
 from growthloop.core.clock import Clock
 from growthloop.core.db import Database
 from growthloop.core.errors import Invalid
-from growthloop.core.events import DomainEvent, emit
+from growthloop.core.events import NamedEvent, emit
 from growthloop.core.sql import insert_unless_exists, mark_committed
 from growthloop.identity import repository as repo
 from growthloop.identity.errors import (
@@ -387,7 +387,7 @@ async def bind_referrer(session: AsyncSession, member: Member, code: str | None)
     mark_committed(member, referred_by=inviter.id)
     await emit(
         session,
-        DomainEvent(MEMBER_INVITED, member.merchant_id, {"invitee_id": member.id}, inviter.id),
+        NamedEvent(MEMBER_INVITED, member.merchant_id, {"invitee_id": member.id}, inviter.id),
     )
     return inviter.id
 
@@ -504,12 +504,12 @@ async def login_member(
     }
     if result.is_new:
         payload |= {"referrer_code": referrer_code, "share_code": share_code}
-        await emit(session, DomainEvent("member.registered", merchant.id, payload, member.id))
+        await emit(session, NamedEvent("member.registered", merchant.id, payload, member.id))
         await bind_referrer(session, member, referrer_code)
     # Every login carries its codes: a promoter's link binds an existing member too
     # (distribution), and a shared link opened by a member is attributed (share tracking).
     payload |= {"referrer_code": referrer_code, "share_code": share_code}
-    await emit(session, DomainEvent("member.login", merchant.id, payload, member.id))
+    await emit(session, NamedEvent("member.login", merchant.id, payload, member.id))
     return result
 
 
@@ -592,7 +592,7 @@ async def celebrate_birthdays(db: Database, clock: Clock, batch_size: int = 500)
                 for merchant_id, member_id in due:
                     key = {"merchant_id": merchant_id, "member_id": member_id, "year": today.year}
                     if await insert_unless_exists(s, BirthdayCelebration, key, tuple(key)):
-                        event = DomainEvent(MEMBER_BIRTHDAY, merchant_id, dict(payload), member_id)
+                        event = NamedEvent(MEMBER_BIRTHDAY, merchant_id, dict(payload), member_id)
                         await emit(s, event)
                         batch += 1
             emitted += batch

@@ -18,11 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.compliance import service as consent
 from growthloop.core.clock import Clock
+from growthloop.core.context import context_of, merchant_timezone, merchant_today
 from growthloop.core.db import Database
-from growthloop.core.events import DomainEvent, emit
+from growthloop.core.events import DomainEvent, NamedEvent, emit
 from growthloop.core.pagination import PageParams, make_page
 from growthloop.core.sql import insert_unless_exists
-from growthloop.core.tenancy import merchant_timezone, merchant_today
 from growthloop.loyalty import ledger
 from growthloop.loyalty import repository as repo
 from growthloop.loyalty.errors import (
@@ -47,7 +47,7 @@ __all__ = ["DEFAULT_PROGRAM", "ProgramIn", "program_of"]
 
 
 def _clock(session: AsyncSession) -> Clock:
-    clock = session.info["clock"]
+    clock = context_of(session).clock
     assert isinstance(clock, Clock)
     return clock
 
@@ -177,7 +177,7 @@ async def _set_tier(
         direction = "down"
     await emit(
         session,
-        DomainEvent(
+        NamedEvent(
             "member.tier_changed",
             account.merchant_id,
             {"from": before, "to": name, "direction": direction},
@@ -491,7 +491,7 @@ async def on_order_paid(session: AsyncSession, event: DomainEvent) -> None:
     await _evaluate_tier(session, account, now)
     await emit(
         session,
-        DomainEvent(
+        NamedEvent(
             "member.enrolled",
             event.merchant_id,
             {"via": "first_payment", "tier": account.tier},
@@ -595,7 +595,7 @@ async def on_member_birthday(session: AsyncSession, event: DomainEvent) -> None:
         )
     await emit(
         session,
-        DomainEvent(
+        NamedEvent(
             "member.birthday_gift",
             event.merchant_id,
             {"year": year, "tier": tier.name if tier else None},

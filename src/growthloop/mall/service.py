@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.core import audit, crypto, references
 from growthloop.core.auth import ensure_same_merchant
-from growthloop.core.events import DomainEvent, emit
+from growthloop.core.events import NamedEvent, emit
 from growthloop.core.ids import new_id
 from growthloop.core.pagination import InvalidCursor, PageParams, make_page
 from growthloop.core.sql import mark_committed
@@ -605,7 +605,7 @@ async def _event(session: AsyncSession, name: str, r: Redemption) -> None:
         "points": r.points,
         "status": r.status,
     }
-    await emit(session, DomainEvent(name, r.merchant_id, payload, r.member_id))
+    await emit(session, NamedEvent(name, r.merchant_id, payload, r.member_id))
 
 
 async def _audit(

@@ -22,7 +22,7 @@ from datetime import date, datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from growthloop.core.events import DomainEvent, emit
+from growthloop.core.events import NamedEvent, emit
 from growthloop.core.runtime import Runtime
 from growthloop.identity import service as identity
 from growthloop.orders import repository as repo
@@ -196,7 +196,7 @@ async def import_orders_csv(rt: Runtime, merchant_id: str, path: Path) -> dict[s
                 )
                 # The history reaches the dashboard too, on the day it happened.
                 payload = {"order_id": order.id, "payable": total, "occurred_at": at.isoformat()}
-                await emit(s, DomainEvent(ORDER_IMPORTED, merchant_id, payload, order.member_id))
+                await emit(s, NamedEvent(ORDER_IMPORTED, merchant_id, payload, order.member_id))
                 created += 1
     return {
         "rows": len(rows),

@@ -26,9 +26,10 @@ from growthloop.catalog import service as catalog
 from growthloop.core import audit
 from growthloop.core.auth import ensure_same_merchant
 from growthloop.core.clock import Clock
+from growthloop.core.context import context_of
 from growthloop.core.db import Database
 from growthloop.core.errors import Forbidden, ServiceUnavailable
-from growthloop.core.events import DomainEvent, emit
+from growthloop.core.events import DomainEvent, NamedEvent, emit
 from growthloop.identity import service as identity
 from growthloop.loyalty import service as loyalty
 from growthloop.orders import pricing
@@ -64,7 +65,7 @@ LATE_PAYMENT_REFUND = "order_not_payable"
 
 
 def _clock(session: AsyncSession) -> Clock:
-    clock = session.info["clock"]
+    clock = context_of(session).clock
     assert isinstance(clock, Clock)
     return clock
 
@@ -78,7 +79,7 @@ async def _event(session: AsyncSession, name: str, order: Order, **extra: object
         "source": order.source,
         **extra,
     }
-    await emit(session, DomainEvent(name, order.merchant_id, payload, order.member_id))
+    await emit(session, NamedEvent(name, order.merchant_id, payload, order.member_id))
 
 
 # ---- reading -------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from growthloop.core.auth import ensure_same_merchant
 from growthloop.core.clock import Clock
 from growthloop.core.db import Database
-from growthloop.core.events import DomainEvent, emit
+from growthloop.core.events import NamedEvent, emit
 from growthloop.payments import repository as repo
 from growthloop.payments.errors import (
     AmountMismatch,
@@ -129,7 +129,7 @@ async def process_notification(
             raise DuplicateNotification("This payment has already succeeded.")
         await emit(
             session,
-            DomainEvent(
+            NamedEvent(
                 PAYMENT_SUCCEEDED,
                 payment.merchant_id,
                 {
@@ -236,7 +236,7 @@ async def attempt_refund(
     row.next_attempt_at = None
     await emit(
         session,
-        DomainEvent(
+        NamedEvent(
             REFUND_SUCCEEDED,
             row.merchant_id,
             {

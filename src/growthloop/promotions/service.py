@@ -21,8 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from growthloop.core import audit, references
 from growthloop.core.auth import PrincipalValidator, ensure_same_merchant
 from growthloop.core.clock import Clock
+from growthloop.core.context import context_of
 from growthloop.core.errors import AppError
-from growthloop.core.events import DomainEvent, emit
+from growthloop.core.events import DomainEvent, NamedEvent, emit
 from growthloop.core.ids import new_id
 from growthloop.core.money import percent_of
 from growthloop.core.pagination import PageParams, make_page
@@ -297,7 +298,7 @@ async def _grant(
         assert loaded is not None  # inserted above, in this transaction
         coupon = loaded
     payload = {"template_id": template.id, "coupon_id": coupon.id, "source": source}
-    await emit(session, DomainEvent("coupon.claimed", template.merchant_id, payload, member_id))
+    await emit(session, NamedEvent("coupon.claimed", template.merchant_id, payload, member_id))
     return coupon
 
 
@@ -326,7 +327,7 @@ async def claim(
 
 
 def _session_now(session: AsyncSession) -> datetime:
-    clock = session.info.get("clock")
+    clock = context_of(session).clock
     if not isinstance(clock, Clock):
         raise RuntimeError("session has no clock; open it through the app's unit of work")
     return clock.now()

@@ -47,9 +47,9 @@ from growthloop.campaigns.errors import InvalidCampaign
 from growthloop.catalog import service as catalog
 from growthloop.core import audit, references
 from growthloop.core.auth import ensure_same_merchant
-from growthloop.core.events import DomainEvent, emit
+from growthloop.core.context import merchant_today
+from growthloop.core.events import DomainEvent, NamedEvent, emit
 from growthloop.core.pagination import PageParams, make_page
-from growthloop.core.tenancy import merchant_today
 from growthloop.orders import service as orders
 from growthloop.orders.schemas import OrderIn, OrderItemIn, OrderOut
 
@@ -65,7 +65,7 @@ async def _event(
     session: AsyncSession, name: str, instance: BargainInstance, member_id: str, **extra: object
 ) -> None:
     payload = {"instance_id": instance.id, "bargain_id": instance.bargain_id, **extra}
-    await emit(session, DomainEvent(name, instance.merchant_id, payload, member_id))
+    await emit(session, NamedEvent(name, instance.merchant_id, payload, member_id))
 
 
 # ---- campaigns (operators) ------------------------------------------------------------

@@ -46,7 +46,7 @@ from growthloop.core import audit
 from growthloop.core.auth import ensure_same_merchant
 from growthloop.core.clock import Clock
 from growthloop.core.db import Database
-from growthloop.core.events import DomainEvent, emit
+from growthloop.core.events import DomainEvent, NamedEvent, emit
 from growthloop.core.money import percent_of
 from growthloop.core.pagination import PageParams, make_page
 from growthloop.identity import service as identity
@@ -152,7 +152,7 @@ async def on_member_login(session: AsyncSession, event: DomainEvent) -> None:
     if await repo.bind(session, event.merchant_id, member_id, promoter_id, now, expires):
         await emit(
             session,
-            DomainEvent(BOUND, event.merchant_id, {"promoter_id": promoter_id}, member_id),
+            NamedEvent(BOUND, event.merchant_id, {"promoter_id": promoter_id}, member_id),
         )
 
 
@@ -193,9 +193,7 @@ async def on_order_paid(session: AsyncSession, event: DomainEvent) -> None:
         )
         if added:
             payload = {"order_id": event.payload["order_id"], "level": level, "amount": amount}
-            await emit(
-                session, DomainEvent(COMMISSION_FROZEN, event.merchant_id, payload, promoter)
-            )
+            await emit(session, NamedEvent(COMMISSION_FROZEN, event.merchant_id, payload, promoter))
 
 
 async def on_order_completed(session: AsyncSession, event: DomainEvent) -> None:
@@ -219,7 +217,7 @@ async def on_order_refunded(session: AsyncSession, event: DomainEvent) -> None:
                 await repo.add_settled(session, c.merchant_id, c.promoter_id, -c.amount)
             payload = {"order_id": c.order_id, "level": c.level, "amount": c.amount}
             await emit(
-                session, DomainEvent(COMMISSION_CANCELLED, c.merchant_id, payload, c.promoter_id)
+                session, NamedEvent(COMMISSION_CANCELLED, c.merchant_id, payload, c.promoter_id)
             )
 
 
@@ -237,7 +235,7 @@ async def settle_due_commissions(db: Database, clock: Clock, batch: int = 200) -
                     await repo.add_settled(s, c.merchant_id, c.promoter_id, c.amount)
                     payload = {"order_id": c.order_id, "level": c.level, "amount": c.amount}
                     await emit(
-                        s, DomainEvent(COMMISSION_SETTLED, c.merchant_id, payload, c.promoter_id)
+                        s, NamedEvent(COMMISSION_SETTLED, c.merchant_id, payload, c.promoter_id)
                     )
         total += len(due)
         if len(due) < batch:

@@ -44,9 +44,10 @@ from growthloop.catalog import service as catalog
 from growthloop.core import audit, references
 from growthloop.core.auth import ensure_same_merchant
 from growthloop.core.clock import Clock
-from growthloop.core.db import Database, uow_of
+from growthloop.core.context import context_of, uow_of
+from growthloop.core.db import Database
 from growthloop.core.errors import Forbidden, TooManyRequests
-from growthloop.core.events import DomainEvent, emit
+from growthloop.core.events import DomainEvent, NamedEvent, emit
 from growthloop.core.kv import CounterBackend
 from growthloop.core.pagination import PageParams, make_page
 from growthloop.core.stock import PoolSoldOut, PoolState, StockBackend
@@ -72,13 +73,13 @@ def pool_of(sale_id: str) -> str:
 
 
 def _clock(session: AsyncSession) -> Clock:
-    clock = session.info["clock"]
+    clock = context_of(session).clock
     assert isinstance(clock, Clock)
     return clock
 
 
 def _stock(session: AsyncSession) -> StockBackend:
-    stock: StockBackend = session.info["stock"]
+    stock: StockBackend = context_of(session).stock
     return stock
 
 
@@ -512,7 +513,7 @@ async def purchase(
     await session.flush()
     await emit(
         session,
-        DomainEvent(
+        NamedEvent(
             PURCHASED,
             merchant_id,
             {"flash_sale_id": sale.id, "order_id": order.id, "quantity": data.quantity},
@@ -569,7 +570,7 @@ async def close_due_sales(db: Database, clock: Clock, batch: int = 50) -> int:
                         await catalog.release_stock(s, sale.merchant_id, {sale.product_id: unsold})
                     await emit(
                         s,
-                        DomainEvent(
+                        NamedEvent(
                             CLOSED,
                             sale.merchant_id,
                             {"flash_sale_id": sale.id, "sold": paid, "returned": unsold},

@@ -56,7 +56,7 @@ from growthloop.core import audit, references
 from growthloop.core.auth import ensure_same_merchant
 from growthloop.core.clock import Clock
 from growthloop.core.db import Database
-from growthloop.core.events import DomainEvent, emit
+from growthloop.core.events import DomainEvent, NamedEvent, emit
 from growthloop.core.ids import new_id
 from growthloop.core.pagination import PageParams, make_page
 from growthloop.orders import service as orders
@@ -78,7 +78,7 @@ async def _event(
     session: AsyncSession, name: str, group: Group, member_id: str | None = None, **extra: object
 ) -> None:
     payload = {"group_id": group.id, "group_buy_id": group.group_buy_id, **extra}
-    await emit(session, DomainEvent(name, group.merchant_id, payload, member_id))
+    await emit(session, NamedEvent(name, group.merchant_id, payload, member_id))
 
 
 # ---- campaigns (operators) ------------------------------------------------------------

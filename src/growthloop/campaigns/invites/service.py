@@ -30,7 +30,7 @@ from growthloop.campaigns.invites.schemas import (
 from growthloop.core import audit
 from growthloop.core.auth import ensure_same_merchant
 from growthloop.core.errors import AppError
-from growthloop.core.events import DomainEvent, emit
+from growthloop.core.events import DomainEvent, NamedEvent, emit
 from growthloop.core.pagination import PageParams, make_page
 from growthloop.identity import service as identity
 from growthloop.loyalty import service as loyalty
@@ -208,7 +208,7 @@ async def _reward(
     )
     if added and skipped is None:
         payload = {"rule_id": rule.id, "role": role, "coupon_id": coupon_id, "points": points}
-        await emit(session, DomainEvent(REWARDED, rule.merchant_id, payload, member_id))
+        await emit(session, NamedEvent(REWARDED, rule.merchant_id, payload, member_id))
 
 
 async def _qualify(session: AsyncSession, rule: InviteRule, inviter: str, invitee: str) -> None:
@@ -220,7 +220,7 @@ async def _qualify(session: AsyncSession, rule: InviteRule, inviter: str, invite
         return
     await emit(
         session,
-        DomainEvent(
+        NamedEvent(
             QUALIFIED, rule.merchant_id, {"rule_id": rule.id, "invitee_id": invitee}, inviter
         ),
     )

@@ -85,11 +85,11 @@ from growthloop.compliance import service as consent
 from growthloop.core import audit, references
 from growthloop.core.auth import ensure_same_merchant
 from growthloop.core.clock import Clock
+from growthloop.core.context import context_of, merchant_today
 from growthloop.core.errors import AppError
-from growthloop.core.events import DomainEvent, emit
+from growthloop.core.events import NamedEvent, emit
 from growthloop.core.ids import new_id
 from growthloop.core.pagination import PageParams, make_page
-from growthloop.core.tenancy import merchant_today
 from growthloop.loyalty import service as loyalty
 from growthloop.promotions import service as promotions
 
@@ -102,7 +102,7 @@ def spend_key(draw_id: str) -> str:
 
 
 def _now(session: AsyncSession) -> datetime:
-    clock = session.info["clock"]
+    clock = context_of(session).clock
     assert isinstance(clock, Clock)
     return clock.now()
 
@@ -550,7 +550,7 @@ async def draw(
     await session.flush()
     await emit(
         session,
-        DomainEvent(
+        NamedEvent(
             DREW,
             merchant_id,
             {
@@ -676,7 +676,7 @@ async def verify_voucher(
     )
     await emit(
         session,
-        DomainEvent(
+        NamedEvent(
             VOUCHER_REDEEMED,
             merchant_id,
             {

@@ -27,7 +27,7 @@ from growthloop.campaigns.shares.schemas import MyShareOut, OpenedOut, ShareIn, 
 from growthloop.core import references
 from growthloop.core.auth import ensure_same_merchant
 from growthloop.core.errors import AppError
-from growthloop.core.events import DomainEvent, emit
+from growthloop.core.events import DomainEvent, NamedEvent, emit
 from growthloop.core.ids import new_id
 from growthloop.core.pagination import PageParams, make_page
 from growthloop.core.sql import insert_unless_exists
@@ -120,7 +120,7 @@ async def share(
             continue
         await emit(
             session,
-            DomainEvent(
+            NamedEvent(
                 "share.created",
                 merchant_id,
                 {
@@ -185,7 +185,7 @@ async def _visit(
             "channel": row.channel,
             **extra,
         }
-        await emit(session, DomainEvent(EVENTS[kind], row.merchant_id, payload, visitor))
+        await emit(session, NamedEvent(EVENTS[kind], row.merchant_id, payload, visitor))
     return recorded
 
 
