@@ -94,7 +94,7 @@ from growthloop.compliance import deletion
 from growthloop.compliance.models import ConsentRecord, ConsentState, DeletionRequest
 from growthloop.compliance.policy import POLICY_VERSION
 from growthloop.compliance.registry import Erasure, PrivacyHandler, PrivacyRegistry
-from growthloop.config import Settings
+from growthloop.core.config import Settings
 from growthloop.core.audit import AuditEntry
 from growthloop.core.ids import new_id
 from growthloop.core.runtime import Runtime

@@ -67,7 +67,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from growthloop.config import Settings
+from growthloop.core.config import Settings
 from growthloop.core.clock import Clock
 from growthloop.core.ids import new_id
 from growthloop.core.models import UTCDateTime

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from growthloop.all_models import metadata
-from growthloop.config import Settings
+from growthloop.core.config import Settings
 
 
 def _run(connection: Connection) -> None:

@@ -28,7 +28,7 @@ from sqlalchemy.engine import make_url
 
 from growthloop.all_models import metadata
 from growthloop.app import create_app
-from growthloop.config import Settings
+from growthloop.core.config import Settings
 from growthloop.core.clock import FrozenClock
 from growthloop.core.runtime import Runtime
 from growthloop.identity import service as identity_service

@@ -233,7 +233,7 @@ async def _dev_login_then_owners(
 ) -> tuple[str | None, list[str | None]]:
     """In this process, on the CLI's data dir: log `code` in through the dev platform (when
     given), and read who owns the merchant's orders. Returns (member id, owners)."""
-    from growthloop.config import Settings
+    from growthloop.core.config import Settings
     from growthloop.identity import service as identity
     from growthloop.identity.platforms import DevAdapter
     from growthloop.wiring import build_runtime
@@ -299,7 +299,7 @@ async def _member_asking_deletion(data_dir: Path, merchant_id: str) -> str:
     """A member of the shop, logged in and asking for deletion, made in this process on
     the server's data dir; returns their token."""
     from growthloop.compliance import deletion
-    from growthloop.config import Settings
+    from growthloop.core.config import Settings
     from growthloop.identity import service as identity
     from growthloop.identity.platforms import DevAdapter
     from growthloop.wiring import build_runtime

@@ -35,7 +35,7 @@ def _ring() -> crypto.KeyRing:
     try:
         return crypto.current_keys()
     except crypto.KeysNotConfigured:
-        from growthloop.config import Settings
+        from growthloop.core.config import Settings
 
         settings = Settings()
         return crypto.key_ring(settings.pii_keys, settings.secret_key)

@@ -16,7 +16,7 @@ from typing import Annotated, Any, NoReturn, TypeVar
 import typer
 import uvicorn
 
-from growthloop.config import Settings
+from growthloop.core.config import Settings
 from growthloop.core.logs import configure_logging
 from growthloop.core.runtime import Runtime
 from growthloop.migrate import upgrade

@@ -32,7 +32,7 @@ from growthloop.campaigns.shares import service as shares
 from growthloop.compliance import deletion, retention
 from growthloop.compliance import handlers as compliance_handlers
 from growthloop.compliance.registry import PrivacyRegistry
-from growthloop.config import Settings
+from growthloop.core.config import Settings
 from growthloop.core import crypto, idempotency
 from growthloop.core.auth import TokenCodec
 from growthloop.core.clock import Clock

@@ -22,7 +22,7 @@ import pytest
 from typer.testing import CliRunner
 
 from growthloop.cli import app
-from growthloop.config import DEV_SECRET
+from growthloop.core.config import DEV_SECRET
 from growthloop.core import crypto, processes
 
 BIN = Path(sys.executable).parent / "growthloop"

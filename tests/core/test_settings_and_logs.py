@@ -14,7 +14,7 @@ from alembic.script import ScriptDirectory
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from growthloop.config import Settings
+from growthloop.core.config import Settings
 from growthloop.core.logs import DRIVER_LOGGERS, LogFormat, configure_logging, request_id_var
 from growthloop.core.runtime import Runtime
 from growthloop.migrate import alembic_config, upgrade

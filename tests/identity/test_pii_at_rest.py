@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 from sqlalchemy import text
 
-from growthloop.config import DEV_SECRET
+from growthloop.core.config import DEV_SECRET
 from growthloop.core import crypto
 from growthloop.core.runtime import Runtime
 from tests.alliance.support import member_id, verify_phone

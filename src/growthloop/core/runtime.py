@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
-from growthloop.config import Settings
+from growthloop.core.config import Settings
 from growthloop.core.auth import PrincipalValidator, TokenCodec
 from growthloop.core.clock import Clock
 from growthloop.core.db import Database

@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from growthloop.core.crypto import PIIKeyError, parse_keys
+
 DEV_SECRET = "dev-insecure-secret-change-me"  # noqa: S105 - refused outside dev
 
 
@@ -62,8 +64,6 @@ class Settings(BaseSettings):
         if len(self.secret_key) < 16:
             raise ValueError("GROWTHLOOP_SECRET_KEY must be at least 16 characters")
         if self.pii_keys:
-            from growthloop.core.crypto import PIIKeyError, parse_keys
-
             try:
                 parse_keys(self.pii_keys)
             except PIIKeyError as e:
