@@ -9,7 +9,7 @@ PORT ?= 8000
 # pytest-xdist workers for `make test`; `make test TEST_WORKERS=0` runs in one process.
 TEST_WORKERS ?= 2
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test lint fmt hooks bench clean
 
 install: $(STAMP)
 
@@ -34,6 +34,15 @@ lint: install
 	$(BIN)/ruff format --check src tests bench migrations tools
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+
+# Rewrites the code the way `make lint` wants it (import order, fixable rules, layout).
+fmt: install
+	$(BIN)/ruff check --fix --quiet src tests bench migrations tools
+	$(BIN)/ruff format --quiet src tests bench migrations tools
+
+# Runs ruff and the import contracts before each commit (.pre-commit-config.yaml).
+hooks: install
+	$(BIN)/pre-commit install
 
 bench: install
 	$(BIN)/python bench/orders.py

@@ -5,6 +5,12 @@ Request logs carry the method, the route template (not the raw path or query, wh
 may hold codes or phone numbers), the status and the duration: never headers,
 bodies, tokens or personal information.
 
+A log call's `extra` fields are all written (ids, amounts, statuses, reasons, counts:
+what an operator needs at 3 a.m.) except those whose names say they would carry a
+person's data or a secret (`phone`, `nickname`, `address`, `openid`, `token`, `code`,
+`secret`...): those are dropped by name, whatever the caller passed. Callers log ids,
+never values; the test in tests/core/test_log_privacy.py checks no value leaks.
+
 The format (`GROWTHLOOP_LOG_FORMAT`): `auto` (the default) writes text when stderr is a
 terminal and JSON otherwise (a pipe, a file, a log collector); `json` and `text` force one.
 At a terminal Alembic's line per migration is left out: the first run of a fresh data dir
@@ -31,10 +37,47 @@ request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 )
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 DRIVER_LOGGERS = ("uvicorn.access", "aiosqlite", "asyncpg", "sqlalchemy.engine", "asyncio", "httpx")
-_EXTRA_FIELDS = ("method", "route", "status", "duration_ms", "event", "sweep", "count", "path")
+# The attributes every LogRecord has; anything else on a record came from `extra`.
+_RECORD_FIELDS = frozenset(vars(logging.makeLogRecord({}))) | {
+    "message",
+    "asctime",
+    "taskName",
+    "color_message",  # uvicorn's copy of the message with terminal colours
+}
+# Field names that would carry a person's data or a secret: never written.
+_PERSONAL_FIELD = re.compile(
+    r"phone|mobile|name|address|email|openid|unionid|token|secret|password|passwd|code|"
+    r"birthday|card|id_?number|key|body|headers|query|payload|ip$",
+    re.IGNORECASE,
+)
+# Written first and in this order; other fields follow sorted.
+_LEADING_FIELDS = ("method", "route", "status", "duration_ms")
 # Per-revision INFO lines; at a terminal only their summary (growthloop.migrate) is shown.
 MIGRATION_LOGGERS = ("alembic",)
 LogFormat = Literal["auto", "json", "text"]
+
+
+def extra_fields(record: logging.LogRecord) -> dict[str, Any]:
+    """The record's `extra` fields that may be logged (see the module's docstring)."""
+    found = {
+        k: v
+        for k, v in vars(record).items()
+        if k not in _RECORD_FIELDS and not k.startswith("_") and not _PERSONAL_FIELD.search(k)
+    }
+    ordered = {k: found.pop(k) for k in _LEADING_FIELDS if k in found}
+    ordered.update(sorted(found.items()))
+    return ordered
+
+
+def _scalar(value: Any) -> Any:
+    """JSON-able as is, else its str() (an enum, a datetime, a Decimal)."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, list | tuple) and all(
+        v is None or isinstance(v, bool | int | float | str) for v in value
+    ):
+        return list(value)
+    return str(value)
 
 
 class JsonFormatter(logging.Formatter):
@@ -45,12 +88,11 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        for name, value in extra_fields(record).items():
+            entry[name] = _scalar(value)
         request_id = request_id_var.get()
         if request_id:
-            entry["request_id"] = request_id
-        for name in _EXTRA_FIELDS:
-            if hasattr(record, name):
-                entry[name] = getattr(record, name)
+            entry.setdefault("request_id", request_id)
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False)
@@ -66,11 +108,10 @@ class TextFormatter(logging.Formatter):
         # uvicorn logs everything but requests as "uvicorn.error", INFO included.
         name = "uvicorn" if record.name == "uvicorn.error" else record.name
         line = f"{stamp} {record.levelname:<5} {name}: {record.getMessage()}"
-        fields = [
-            f"{field}={getattr(record, field)}" for field in _EXTRA_FIELDS if hasattr(record, field)
-        ]
+        extra = extra_fields(record)
+        fields = [f"{field}={_scalar(value)}" for field, value in extra.items()]
         request_id = request_id_var.get()
-        if request_id:
+        if request_id and "request_id" not in extra:
             fields.append(f"request_id={request_id}")
         if fields:
             line += " " + " ".join(fields)
@@ -95,11 +136,15 @@ def configure_logging(level: str = "INFO", log_format: LogFormat = "auto") -> No
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # Driver loggers print SQL parameters (personal data) at DEBUG: never below WARNING.
-    for noisy in DRIVER_LOGGERS:
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    quiet_drivers()
     for name in MIGRATION_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING if text else logging.NOTSET)
+
+
+def quiet_drivers() -> None:
+    """Driver loggers print SQL parameters (personal data) at DEBUG: never below WARNING."""
+    for noisy in DRIVER_LOGGERS:
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 class RequestLogMiddleware:
