@@ -93,10 +93,11 @@ from growthloop.analytics.rows import ARROW_SCHEMA, Override
 from growthloop.compliance import deletion
 from growthloop.compliance.models import ConsentRecord, ConsentState, DeletionRequest
 from growthloop.compliance.policy import POLICY_VERSION
-from growthloop.compliance.registry import Erasure, PrivacyHandler, PrivacyRegistry
-from growthloop.core.config import Settings
+from growthloop.compliance.registry import PrivacyRegistry
 from growthloop.core.audit import AuditEntry
+from growthloop.core.config import Settings
 from growthloop.core.ids import new_id
+from growthloop.core.privacy import Erasure, PrivacyHandler
 from growthloop.core.runtime import Runtime
 from growthloop.identity import service as identity
 from growthloop.identity.models import Member, PlatformAccount
@@ -503,7 +504,6 @@ async def give_through_services(rt: Runtime, merchant_id: str, targets: list[str
             uow.session,
             merchant_id,
             CouponTemplateIn(name="满30减5", kind="amount_off", value=500, min_spend=3000),
-            now,
         )
         template_id = template.id
     for mid in targets:

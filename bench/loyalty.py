@@ -10,7 +10,7 @@ member_loyalty rows and one "earn" ledger entry per batch with Core `insert()` e
 copies the data, then times:
   - raw:   a hand-written bulk SQL equivalent on the copy (INSERT .. SELECT of the expiry
            entries, UPDATE of the balances, one UPDATE points_batches SET remaining = 0);
-  - sweep: `loyalty.service.expire_due_points(rt.db, rt.clock)`, as the sweeper runs it.
+  - sweep: `loyalty.tasks.expire_due_points(rt.db, rt.clock)`, as the sweeper runs it.
 Both are checked afterwards with SQL: no due batch keeps points, every balance equals the
 sum of its ledger, one 'expire' entry per batch. A sweep that does not finish within
 --sweep-budget seconds is stopped and the whole part is run again at 100k batches, with
@@ -67,15 +67,15 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from growthloop.core.config import Settings
 from growthloop.core.clock import Clock
+from growthloop.core.config import Settings
 from growthloop.core.ids import new_id
 from growthloop.core.models import UTCDateTime
 from growthloop.core.runtime import Runtime
 from growthloop.loyalty import ledger
 from growthloop.loyalty.errors import InsufficientPoints
 from growthloop.loyalty.models import LedgerEntry, MemberLoyalty, PointsBatch
-from growthloop.loyalty.service import expire_due_points
+from growthloop.loyalty.tasks import expire_due_points
 from growthloop.migrate import upgrade
 from growthloop.wiring import build_runtime
 
@@ -811,7 +811,7 @@ def print_writes(results: list[WriteResult], checks: dict[str, str]) -> None:
 
 def print_sweeps(results: list[SweepResult], budget: float) -> None:
     print()
-    print("== expiry sweep: loyalty.service.expire_due_points vs hand-written bulk SQL ==")
+    print("== expiry sweep: loyalty.tasks.expire_due_points vs hand-written bulk SQL ==")
     print(
         "load  = Core insert() executemany of accounts + batches + one earn entry per batch\n"
         "raw   = INSERT .. SELECT expiry entries + UPDATE balances + UPDATE batches, one "

@@ -28,8 +28,8 @@ from sqlalchemy.engine import make_url
 
 from growthloop.all_models import metadata
 from growthloop.app import create_app
-from growthloop.core.config import Settings
 from growthloop.core.clock import FrozenClock
+from growthloop.core.config import Settings
 from growthloop.core.runtime import Runtime
 from growthloop.identity import service as identity_service
 from growthloop.migrate import upgrade

@@ -249,7 +249,6 @@ async def _dev_login_then_owners(
                     platform="dev",
                     code=code,
                     adapters={"dev": DevAdapter()},
-                    clock=rt.clock,
                 )
                 member_id = login.member.id
             stmt = select(Order.member_id).where(Order.merchant_id == merchant_id)
@@ -313,7 +312,6 @@ async def _member_asking_deletion(data_dir: Path, merchant_id: str) -> str:
                 platform="dev",
                 code="leaving-member",
                 adapters={"dev": DevAdapter()},
-                clock=rt.clock,
             )
             member_id = login.member.id
             await deletion.request_deletion(uow.session, merchant_id, member_id, 7)

@@ -130,7 +130,7 @@ async def test_demo_seed(client: httpx.AsyncClient, rt: Runtime, stack: Stack) -
     # day in Shanghai time, after the campaigns' business events are flushed.
     from zoneinfo import ZoneInfo
 
-    from growthloop.analytics import service as analytics
+    from growthloop.analytics import tasks as analytics
 
     await analytics.flush_outbox(rt.db, rt.analytics)
     tz = ZoneInfo("Asia/Shanghai")

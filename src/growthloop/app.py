@@ -27,9 +27,9 @@ from growthloop.campaigns.lotteries.api import router as lotteries_router
 from growthloop.campaigns.shares.api import router as shares_router
 from growthloop.catalog.api import router as catalog_router
 from growthloop.compliance.api import router as compliance_router
-from growthloop.core.config import Settings
 from growthloop.core import processes
 from growthloop.core.clock import Clock
+from growthloop.core.config import Settings
 from growthloop.core.errors import install_error_handlers
 from growthloop.core.logs import RequestLogMiddleware
 from growthloop.core.runtime import Runtime

@@ -36,6 +36,7 @@ from growthloop.compliance.policy import POLICY_VERSION
 from growthloop.core.ids import new_id
 from growthloop.core.runtime import Runtime
 from growthloop.identity import service as identity
+from growthloop.identity.events import MemberLogin, MemberRegistered
 from growthloop.identity.models import AdminUser, Member, MemberActivityDay, PlatformAccount
 from growthloop.loyalty import service as loyalty
 from growthloop.loyalty.models import (
@@ -49,6 +50,13 @@ from growthloop.loyalty.schemas import ProgramIn, TierIn
 from growthloop.mall import service as mall
 from growthloop.mall.schemas import RewardIn
 from growthloop.orders import service as orders
+from growthloop.orders.events import (
+    OrderCancelled,
+    OrderCompleted,
+    OrderCreated,
+    OrderPaid,
+    OrderRefunded,
+)
 from growthloop.orders.models import Order, OrderItem
 from growthloop.payments import service as payments
 from growthloop.payments.models import Payment
@@ -143,7 +151,6 @@ async def seed_if_empty(rt: Runtime) -> str:
                     options=options,
                     sort=sort,
                 ),
-                now,
             )
             products.append((product, weight))
 
@@ -414,8 +421,8 @@ def _demo_events(
                 }
             )
             links.append(Override(merchant_id, device, m["id"], m["id"], joined))
-        add("member.registered", m["id"], m["id"], joined, platform, channel=channel)
-        add("member.login", m["id"], m["id"], joined, platform, channel=channel)
+        add(MemberRegistered.name, m["id"], m["id"], joined, platform, channel=channel)
+        add(MemberLogin.name, m["id"], m["id"], joined, platform, channel=channel)
     seen = {(i["merchant_id"], i["distinct_id"]) for i in identities}
     for a in accounts:
         for external in (a["openid"], a["unionid"]):
@@ -438,7 +445,7 @@ def _demo_events(
         at = (local + timedelta(hours=rng.uniform(9.5, 21.5))).astimezone(UTC)
         # Half the visits come through something trackable: the table's QR code, a search.
         came_by = rng.choices(VISIT_CHANNELS, [50, 25, 12, 8, 5])[0]
-        add("member.login", member_id, member_id, at, platform, channel=came_by)
+        add(MemberLogin.name, member_id, member_id, at, platform, channel=came_by)
         for k in range(rng.choices([1, 2, 3], [5, 3, 2])[0]):
             add(
                 "page_view",
@@ -460,7 +467,7 @@ def _demo_events(
             page=PRODUCT_PAGE,
         )
         add(
-            "order.created",
+            OrderCreated.name,
             member_id,
             member_id,
             o["created_at"],
@@ -470,7 +477,7 @@ def _demo_events(
         )
         if o["paid_at"]:
             add(
-                "order.paid",
+                OrderPaid.name,
                 member_id,
                 member_id,
                 o["paid_at"],
@@ -479,7 +486,7 @@ def _demo_events(
                 props=props,
             )
             add(
-                "order.completed",
+                OrderCompleted.name,
                 member_id,
                 member_id,
                 o["completed_at"],
@@ -489,7 +496,7 @@ def _demo_events(
             )
         else:
             add(
-                "order.cancelled",
+                OrderCancelled.name,
                 member_id,
                 member_id,
                 o["cancelled_at"],
@@ -499,7 +506,7 @@ def _demo_events(
             )
         if o["refunded_at"]:
             add(
-                "order.refunded",
+                OrderRefunded.name,
                 member_id,
                 member_id,
                 o["refunded_at"],
@@ -589,7 +596,7 @@ async def _seed_campaigns(rt: Runtime, merchant_id: str) -> None:
         )
         order = await orders.access_order(s, merchant_id, opened.id)
         payment_id, _ = await orders.start_payment(s, rt.gateways, order, "sandbox")
-        await payments.sandbox_succeed(s, rt.gateways, payment_id, now)
+        await payments.sandbox_succeed(s, rt.gateways, payment_id)
         bargain = await bargains.create_bargain(
             s,
             merchant_id,
@@ -619,7 +626,6 @@ async def _seed_campaigns(rt: Runtime, merchant_id: str) -> None:
             CouponTemplateIn(
                 name="邀请有礼 5元券", kind="amount_off", value=500, valid_days=30, obtain="grant"
             ),
-            now,
         )
         await lotteries.create_lottery(
             s,
@@ -732,7 +738,7 @@ async def _seed_loyalty(
             total=500,
         ),
     ):
-        await promotions.create_template(s, merchant_id, data, now)
+        await promotions.create_template(s, merchant_id, data)
     spend: dict[str, int] = {}
     first_paid: dict[str, Any] = {}
     for order in orders:
@@ -897,7 +903,7 @@ async def _seed_membership_extras(
             ),
         ),
     ):
-        templates[key] = await promotions.create_template(s, merchant_id, data, now)
+        templates[key] = await promotions.create_template(s, merchant_id, data)
     signature = (
         await s.execute(
             select(Product.id).where(
@@ -933,7 +939,7 @@ async def _seed_membership_extras(
             sort=2,
         ),
     ):
-        await mall.create_reward(s, merchant_id, admin_id, reward, now)
+        await mall.create_reward(s, merchant_id, admin_id, reward)
 
 
 async def _seed_partner(

@@ -9,7 +9,6 @@ import dataclasses
 from functools import partial
 
 from growthloop.alliance import privacy as alliance_privacy
-from growthloop.analytics import alerts as analytics_alerts
 from growthloop.analytics import privacy as analytics_privacy
 from growthloop.analytics import service as analytics
 from growthloop.analytics import tasks as analytics_tasks
@@ -18,27 +17,55 @@ from growthloop.analytics.pipeline import MemoryRecentIds, Pipeline, RedisRecent
 from growthloop.analytics.rows import EVENT_DATA_MAP
 from growthloop.campaigns.bargains import privacy as bargains_privacy
 from growthloop.campaigns.bargains import service as bargains
+from growthloop.campaigns.bargains.events import BargainHelped, BargainPurchased, BargainStarted
 from growthloop.campaigns.distribution import privacy as distribution_privacy
 from growthloop.campaigns.distribution import service as distribution
+from growthloop.campaigns.distribution import tasks as distribution_tasks
+from growthloop.campaigns.distribution.events import (
+    CommissionCancelled,
+    CommissionFrozen,
+    CommissionSettled,
+    DistributionBound,
+)
+from growthloop.campaigns.flash_sales import pool as flash_sales_pool
 from growthloop.campaigns.flash_sales import privacy as flash_sales_privacy
 from growthloop.campaigns.flash_sales import service as flash_sales
+from growthloop.campaigns.flash_sales import tasks as flash_sales_tasks
+from growthloop.campaigns.flash_sales.events import FlashSalePurchased
 from growthloop.campaigns.group_buys import privacy as group_buys_privacy
-from growthloop.campaigns.group_buys import service as group_buys
+from growthloop.campaigns.group_buys import seats as group_seats
+from growthloop.campaigns.group_buys import tasks as group_buys_tasks
+from growthloop.campaigns.group_buys.events import (
+    GroupFailed,
+    GroupJoined,
+    GroupOpened,
+    GroupSucceeded,
+)
 from growthloop.campaigns.invites import privacy as invites_privacy
 from growthloop.campaigns.invites import service as invites
+from growthloop.campaigns.invites.events import InviteQualified, InviteRewarded
 from growthloop.campaigns.lotteries import privacy as lotteries_privacy
+from growthloop.campaigns.lotteries.events import LotteryDrew
 from growthloop.campaigns.shares import privacy as shares_privacy
 from growthloop.campaigns.shares import service as shares
+from growthloop.campaigns.shares.events import (
+    ShareHelped,
+    ShareJoined,
+    ShareLogin,
+    ShareOpened,
+    SharePurchased,
+    ShareRegistered,
+)
 from growthloop.compliance import deletion, retention
-from growthloop.compliance import handlers as compliance_handlers
+from growthloop.compliance import privacy as compliance_privacy
 from growthloop.compliance.registry import PrivacyRegistry
-from growthloop.core.config import Settings
 from growthloop.core import crypto, idempotency
 from growthloop.core.auth import TokenCodec
 from growthloop.core.clock import Clock
+from growthloop.core.config import Settings
 from growthloop.core.context import Context
 from growthloop.core.db import Database
-from growthloop.core.events import DomainEvent, EventBus
+from growthloop.core.events import EventBus
 from growthloop.core.jobs import Sweeper
 from growthloop.core.kv import make_counters, redis_client
 from growthloop.core.runtime import Runtime
@@ -46,18 +73,34 @@ from growthloop.core.stock import PoolState, StockBackend, choose_backend, make_
 from growthloop.engagement import privacy as engagement_privacy
 from growthloop.identity import privacy as identity_privacy
 from growthloop.identity import service as identity
+from growthloop.identity import tasks as identity_tasks
+from growthloop.identity.events import MemberBirthday, MemberInvited, MemberLogin, MemberRegistered
 from growthloop.identity.platforms import DevAdapter
 from growthloop.identity.service import IdentityDirectory, IdentityMembers, IdentityPrincipals
+from growthloop.loyalty import handlers as loyalty
 from growthloop.loyalty import privacy as loyalty_privacy
-from growthloop.loyalty import service as loyalty
+from growthloop.loyalty import tasks as loyalty_tasks
+from growthloop.loyalty.events import MemberBirthdayGift, MemberEnrolled, MemberTierChanged
 from growthloop.mall import privacy as mall_privacy
+from growthloop.mall.events import MallRedeemed
 from growthloop.orders import privacy as orders_privacy
 from growthloop.orders import service as orders
+from growthloop.orders import tasks as orders_tasks
+from growthloop.orders.events import (
+    OrderCancelled,
+    OrderCompleted,
+    OrderCreated,
+    OrderImported,
+    OrderPaid,
+    OrderRefunded,
+)
 from growthloop.payments import privacy as payments_privacy
-from growthloop.payments import service as payments
+from growthloop.payments import tasks as payments_tasks
 from growthloop.payments.backends.sandbox import SandboxGateway
+from growthloop.payments.events import PaymentSucceeded, RefundSucceeded
+from growthloop.promotions import handlers as promotions
 from growthloop.promotions import privacy as promotions_privacy
-from growthloop.promotions import service as promotions
+from growthloop.promotions.events import CouponClaimed
 
 
 def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
@@ -116,7 +159,7 @@ def _privacy(rt: Runtime) -> PrivacyRegistry:
         promotions_privacy,
         mall_privacy,
         alliance_privacy,
-        compliance_handlers,
+        compliance_privacy,
         engagement_privacy,
         # Before the campaigns: it gathers the member's device ids that shares strips.
         analytics_privacy,
@@ -150,8 +193,8 @@ async def _sqlite_forget(db: Database) -> None:
 
 async def load_pool(db: Database, pool: str) -> PoolState | None:
     """A stock pool's state from the database, by the owner its name starts with."""
-    if pool.startswith(flash_sales.POOL_PREFIX):
-        return await flash_sales.load_pool(db, pool)
+    if pool.startswith(flash_sales_pool.POOL_PREFIX):
+        return await flash_sales_pool.load_pool(db, pool)
     raise ValueError(f"no campaign owns the stock pool {pool!r}")
 
 
@@ -163,63 +206,88 @@ def use_stock_backend(rt: Runtime, stock: StockBackend) -> None:
 
 
 def _subscribe(rt: Runtime) -> None:
-    async def payment_succeeded(session: object, event: DomainEvent) -> None:
-        await orders.on_payment_succeeded(session, event, rt.gateways)  # type: ignore[arg-type]
-
-    rt.bus.on(payments.PAYMENT_SUCCEEDED, payment_succeeded)
-    rt.bus.on(payments.REFUND_SUCCEEDED, orders.on_refund_succeeded)
+    """Who reacts to what, by event class (mypy checks each handler against its event).
+    Every handler runs in the transaction of the action that emitted the event."""
+    bus = rt.bus
+    # A verified payment moves its order; a refund marks it.
+    bus.on(PaymentSucceeded, partial(orders.on_payment_succeeded, gateways=rt.gateways))
+    bus.on(RefundSucceeded, orders.on_refund_succeeded)
     # Loyalty reacts to orders in the same transaction: a paid order is never without
     # its enrolment, a completed one never without its points.
-    for name, handler in (
-        ("order.paid", loyalty.on_order_paid),
-        ("order.completed", loyalty.on_order_completed),
-        ("order.cancelled", loyalty.on_order_cancelled),
-        ("order.refunded", loyalty.on_order_refunded),
-        ("member.login", loyalty.on_member_login),
-        ("member.invited", loyalty.on_member_invited),
-        ("member.birthday", loyalty.on_member_birthday),
-    ):
-        rt.bus.on(name, handler)
+    bus.on(OrderPaid, loyalty.on_order_paid)
+    bus.on(OrderCompleted, loyalty.on_order_completed)
+    bus.on(OrderCancelled, loyalty.on_order_cancelled)
+    bus.on(OrderRefunded, loyalty.on_order_refunded)
+    bus.on(MemberLogin, loyalty.on_member_login)
+    bus.on(MemberInvited, loyalty.on_member_invited)
+    bus.on(MemberBirthday, loyalty.on_member_birthday)
     # Campaign stock follows its orders: paid units are sold, cancelled ones go back.
-    rt.bus.on("order.paid", flash_sales.on_order_paid)
-    rt.bus.on("order.cancelled", flash_sales.on_order_cancelled)
-
+    bus.on(OrderPaid, flash_sales.on_order_paid)
+    bus.on(OrderCancelled, flash_sales.on_order_cancelled)
     # A group counts a member once paid; a payer who finds it full moves or is refunded.
-    async def group_order_paid(session: object, event: DomainEvent) -> None:
-        await group_buys.on_order_paid(session, event, rt.gateways)  # type: ignore[arg-type]
-
-    rt.bus.on("order.paid", group_order_paid)
-    rt.bus.on("order.cancelled", group_buys.on_order_cancelled)
-    rt.bus.on("order.refunded", group_buys.on_order_refunded)
-    rt.bus.on("order.cancelled", bargains.on_order_cancelled)
+    bus.on(OrderPaid, partial(group_seats.on_order_paid, gateways=rt.gateways))
+    bus.on(OrderCancelled, group_seats.on_order_cancelled)
+    bus.on(OrderRefunded, group_seats.on_order_refunded)
+    bus.on(OrderCancelled, bargains.on_order_cancelled)
     # Distribution: a promoter's link binds at login; commission follows the order.
-    for name, handler in (
-        ("member.login", distribution.on_member_login),
-        ("order.paid", distribution.on_order_paid),
-        ("order.completed", distribution.on_order_completed),
-        ("order.refunded", distribution.on_order_refunded),
-        # Invite rewards: on the invitee's sign-up or first paid order.
-        ("member.invited", invites.on_member_invited),
-        ("order.paid", invites.on_order_paid),
-        # Share tracking: what a shared link or poster brought to its sharer.
-        ("member.login", shares.on_member_login),
-        ("order.paid", shares.on_order_paid),
-        ("bargain.helped", shares.on_bargain_helped),
-        ("group.joined", shares.on_group_joined),
-    ):
-        rt.bus.on(name, handler)
+    bus.on(MemberLogin, distribution.on_member_login)
+    bus.on(OrderPaid, distribution.on_order_paid)
+    bus.on(OrderCompleted, distribution.on_order_completed)
+    bus.on(OrderRefunded, distribution.on_order_refunded)
+    # Invite rewards: on the invitee's sign-up or first paid order.
+    bus.on(MemberInvited, invites.on_member_invited)
+    bus.on(OrderPaid, invites.on_order_paid)
+    # Share tracking: what a shared link or poster brought to its sharer.
+    bus.on(MemberLogin, shares.on_member_login)
+    bus.on(OrderPaid, shares.on_order_paid)
+    bus.on(BargainHelped, shares.on_bargain_helped)
+    bus.on(GroupJoined, shares.on_group_joined)
     # Automatic coupons come with the event that earns them; a coupon that cannot be
     # granted is skipped, never a reason to fail the login or payment.
-    for name, handler in (
-        ("member.registered", promotions.on_member_registered),
-        ("member.enrolled", promotions.on_member_enrolled),
-        ("member.birthday_gift", promotions.on_member_birthday_gift),
-        ("member.tier_changed", promotions.on_member_tier_changed),
-    ):
-        rt.bus.on(name, handler)
+    bus.on(MemberRegistered, promotions.on_member_registered)
+    bus.on(MemberEnrolled, promotions.on_member_enrolled)
+    bus.on(MemberBirthdayGift, promotions.on_member_birthday_gift)
+    bus.on(MemberTierChanged, promotions.on_member_tier_changed)
     # Business events wait in the analytics outbox with the action that caused them.
-    for name in analytics.BUSINESS_EVENTS:
-        rt.bus.on(name, analytics.record_domain_event)
+    analytics.record_business_events(
+        bus,
+        [
+            MemberRegistered,
+            MemberLogin,
+            MemberInvited,
+            MemberEnrolled,
+            MemberTierChanged,
+            OrderCreated,
+            OrderPaid,
+            OrderCompleted,
+            OrderCancelled,
+            OrderRefunded,
+            OrderImported,
+            CouponClaimed,
+            MallRedeemed,
+            FlashSalePurchased,
+            GroupOpened,
+            GroupJoined,
+            GroupSucceeded,
+            GroupFailed,
+            BargainStarted,
+            BargainHelped,
+            BargainPurchased,
+            LotteryDrew,
+            InviteQualified,
+            InviteRewarded,
+            DistributionBound,
+            CommissionFrozen,
+            CommissionSettled,
+            CommissionCancelled,
+            ShareOpened,
+            ShareRegistered,
+            ShareLogin,
+            SharePurchased,
+            ShareHelped,
+            ShareJoined,
+        ],
+    )
 
 
 async def _purge_idempotency(rt: Runtime) -> int:
@@ -228,30 +296,34 @@ async def _purge_idempotency(rt: Runtime) -> int:
 
 
 def _sweeps(rt: Runtime) -> None:
-    rt.sweeper.add("orders.expire", partial(orders.expire_due_orders, rt.db, rt.gateways, rt.clock))
     rt.sweeper.add(
-        "payments.refunds", partial(payments.retry_due_refunds, rt.db, rt.gateways, rt.clock)
+        "orders.expire", partial(orders_tasks.expire_due_orders, rt.db, rt.gateways, rt.clock)
     )
-    rt.sweeper.add("identity.birthdays", partial(identity.celebrate_birthdays, rt.db, rt.clock))
-    rt.sweeper.add("loyalty.expire", partial(loyalty.expire_due_points, rt.db, rt.clock))
-    rt.sweeper.add("loyalty.tier_review", partial(loyalty.review_due_tiers, rt.db, rt.clock))
-    rt.sweeper.add("flash_sales.close", partial(flash_sales.close_due_sales, rt.db, rt.clock))
     rt.sweeper.add(
-        "distribution.settle", partial(distribution.settle_due_commissions, rt.db, rt.clock)
+        "payments.refunds", partial(payments_tasks.retry_due_refunds, rt.db, rt.gateways, rt.clock)
+    )
+    rt.sweeper.add(
+        "identity.birthdays", partial(identity_tasks.celebrate_birthdays, rt.db, rt.clock)
+    )
+    rt.sweeper.add("loyalty.expire", partial(loyalty_tasks.expire_due_points, rt.db, rt.clock))
+    rt.sweeper.add("loyalty.tier_review", partial(loyalty_tasks.review_due_tiers, rt.db, rt.clock))
+    rt.sweeper.add("flash_sales.close", partial(flash_sales_tasks.close_due_sales, rt.db, rt.clock))
+    rt.sweeper.add(
+        "distribution.settle", partial(distribution_tasks.settle_due_commissions, rt.db, rt.clock)
     )
     rt.sweeper.add(
         "group_buys.expire",
-        partial(group_buys.expire_due_groups, rt.db, rt.gateways, rt.clock),
+        partial(group_buys_tasks.expire_due_groups, rt.db, rt.clock, rt.gateways),
     )
     rt.sweeper.add("idempotency.purge", partial(_purge_idempotency, rt))
     rt.sweeper.add("compliance.deletions", partial(deletion.run_due, rt.db, rt.privacy, rt.clock))
     rt.sweeper.add("compliance.retention", partial(retention.sweep, rt.db, rt.privacy, rt.clock))
-    rt.sweeper.add("analytics.flush", partial(analytics.flush_outbox, rt.db, rt.analytics))
+    rt.sweeper.add("analytics.flush", partial(analytics_tasks.flush_outbox, rt.db, rt.analytics))
     rt.sweeper.add("analytics.maintain", partial(analytics_tasks.maintain_store, rt.analytics))
     rt.sweeper.add(
-        "analytics.alerts", partial(analytics_alerts.evaluate_due, rt.db, rt.analytics, rt.clock)
+        "analytics.alerts", partial(analytics_tasks.evaluate_due, rt.db, rt.analytics, rt.clock)
     )
     rt.sweeper.add(
         "analytics.webhooks",
-        partial(analytics_alerts.deliver_webhooks, rt.db, rt.analytics, rt.clock),
+        partial(analytics_tasks.deliver_webhooks, rt.db, rt.analytics, rt.clock),
     )

@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 
 from growthloop.core.audit import AuditEntry
 from growthloop.core.runtime import Runtime
-from growthloop.identity import links
+from growthloop.identity import service as identity
 from growthloop.identity.models import Member
 from growthloop.identity.phone import mask_phone, normalize_phone
 from tests.alliance.support import by_unionid, member_id, verify_phone
@@ -130,16 +130,16 @@ async def test_linked_member_by_unionid_or_phone(client: httpx.AsyncClient, rt: 
 
     async with rt.db.unit_of_work(write=False) as uow:
         s = uow.session
-        assert await links.linked_member(s, alice.a_id, b.merchant_id) == alice.b_id
-        assert await links.linked_member(s, alice.b_id, a.merchant_id) == alice.a_id
-        assert await links.linked_member(s, alice.a_id, c.merchant_id) is None
-        assert await links.linked_member(s, alice.a_id, a.merchant_id) is None
-        assert await links.linked_member(s, bob_a_id, b.merchant_id) == bob_b_id
-        assert await links.linked_member(s, bob_b_id, a.merchant_id) == bob_a_id
-        assert await links.linked_member(s, bob_a_id, c.merchant_id) is None
+        assert await identity.linked_member(s, alice.a_id, b.merchant_id) == alice.b_id
+        assert await identity.linked_member(s, alice.b_id, a.merchant_id) == alice.a_id
+        assert await identity.linked_member(s, alice.a_id, c.merchant_id) is None
+        assert await identity.linked_member(s, alice.a_id, a.merchant_id) is None
+        assert await identity.linked_member(s, bob_a_id, b.merchant_id) == bob_b_id
+        assert await identity.linked_member(s, bob_b_id, a.merchant_id) == bob_a_id
+        assert await identity.linked_member(s, bob_a_id, c.merchant_id) is None
         for _ in range(3):
-            assert await links.linked_member(s, carol_a_id, b.merchant_id) == first_id
-        both = await links.linked_members(s, bob_a_id, [b.merchant_id, c.merchant_id])
+            assert await identity.linked_member(s, carol_a_id, b.merchant_id) == first_id
+        both = await identity.linked_members(s, bob_a_id, [b.merchant_id, c.merchant_id])
         assert both == {b.merchant_id: bob_b_id}
 
     # A member who is no longer active is nobody's link.
@@ -148,8 +148,8 @@ async def test_linked_member_by_unionid_or_phone(client: httpx.AsyncClient, rt: 
             update(Member).where(Member.id == bob_b_id).values(status="deleted")
         )
     async with rt.db.unit_of_work(write=False) as uow:
-        assert await links.linked_member(uow.session, bob_a_id, b.merchant_id) is None
-        assert await links.linked_member(uow.session, bob_b_id, a.merchant_id) is None
+        assert await identity.linked_member(uow.session, bob_a_id, b.merchant_id) is None
+        assert await identity.linked_member(uow.session, bob_b_id, a.merchant_id) is None
 
 
 async def test_dev_codes_with_a_unionid(client: httpx.AsyncClient, rt: Runtime) -> None:

@@ -6,14 +6,17 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import pytest
 
-from growthloop.analytics import alerts
+from growthloop.analytics import alerts, tasks
 from growthloop.analytics.rows import EventRow
 from growthloop.core.clock import FrozenClock
 from growthloop.core.ids import new_id
+from growthloop.core.logs import JsonFormatter
 from growthloop.core.runtime import Runtime
 from tests.helpers import Shop, assert_error, make_shop
 
@@ -77,9 +80,9 @@ async def test_anomaly_against_the_same_weekday_fires_once(
         deviation_percent=50,
         webhook_url="https://hooks.example.com/alerts",
     )
-    assert await alerts.evaluate_due(rt.db, rt.analytics, rt.clock) == 1
+    assert await tasks.evaluate_due(rt.db, rt.analytics, rt.clock) == 1
     rt.analytics.judged.clear()  # another worker, or a restart: the period's key holds
-    assert await alerts.evaluate_due(rt.db, rt.analytics, rt.clock) == 0
+    assert await tasks.evaluate_due(rt.db, rt.analytics, rt.clock) == 0
     r = await client.get("/v1/admin/analytics/alerts", headers=shop.admin)
     [alert] = r.json()["items"]
     assert alert["value"] == 2 and alert["expected"] == 10.0
@@ -88,11 +91,11 @@ async def test_anomaly_against_the_same_weekday_fires_once(
     assert "-80%" in alert["message"]
 
     # Delivered after the commit; the first attempt fails (503), the retry succeeds.
-    assert await alerts.deliver_webhooks(rt.db, rt.analytics, rt.clock) == 0
+    assert await tasks.deliver_webhooks(rt.db, rt.analytics, rt.clock) == 0
     assert len(delivered) == 1
-    assert await alerts.deliver_webhooks(rt.db, rt.analytics, rt.clock) == 0  # backing off
+    assert await tasks.deliver_webhooks(rt.db, rt.analytics, rt.clock) == 0  # backing off
     clock.advance(minutes=3)
-    assert await alerts.deliver_webhooks(rt.db, rt.analytics, rt.clock) == 1
+    assert await tasks.deliver_webhooks(rt.db, rt.analytics, rt.clock) == 1
     request = delivered[-1]
     body = request.content
     expected_sig = hmac.new(str(rule["webhook_secret"]).encode(), body, hashlib.sha256)
@@ -101,6 +104,70 @@ async def test_anomaly_against_the_same_weekday_fires_once(
     r = await client.get("/v1/admin/analytics/alerts", headers=shop.admin)
     assert r.json()["items"][0]["webhook_status"] == "sent"
     assert r.json()["items"][0]["webhook_attempts"] == 2
+
+
+async def test_failed_deliveries_are_logged_by_id_until_given_up(
+    client: httpx.AsyncClient, rt: Runtime, clock: FrozenClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Each failed attempt is a log line with the rule, the attempt, the HTTP status and the
+    next attempt (an error once given up); each sweep that did something says what; no
+    line holds the webhook's address or its secret."""
+    clock.set(NOW)
+    shop = await make_shop(client, rt)
+    await _orders_on(shop, datetime(2026, 3, 22, 16, 0, tzinfo=UTC), 3)
+    answers: list[httpx.Response | Exception] = [httpx.Response(503), httpx.ConnectError("no")]
+
+    def hook(request: httpx.Request) -> httpx.Response:
+        answer = answers.pop(0) if answers else httpx.Response(500)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    rt.analytics.webhook_transport = httpx.MockTransport(hook)
+    rule = await _rule(
+        shop,
+        name="少于5单",
+        metric="orders",
+        kind="threshold",
+        threshold=5,
+        webhook_url="https://hooks.example.com/alerts?token=s3cr3t-hook-token",
+    )
+    caplog.set_level(logging.INFO, logger="growthloop.analytics")
+    assert await tasks.evaluate_due(rt.db, rt.analytics, rt.clock) == 1
+    for _ in range(alerts.MAX_WEBHOOK_ATTEMPTS):
+        assert await tasks.deliver_webhooks(rt.db, rt.analytics, rt.clock) == 0
+        clock.advance(minutes=2**alerts.MAX_WEBHOOK_ATTEMPTS)
+    assert await tasks.deliver_webhooks(rt.db, rt.analytics, rt.clock) == 0  # given up
+
+    records = [r for r in caplog.records if r.name == "growthloop.analytics"]
+    failures = [r for r in records if r.getMessage().startswith("alert webhook delivery failed")]
+    assert [
+        (r.levelno, r.__dict__["attempt"], r.__dict__["http_status"], r.__dict__["error"])
+        for r in failures
+    ] == [
+        (logging.WARNING, 1, 503, "HTTP 503"),
+        (logging.WARNING, 2, None, "ConnectError"),
+        (logging.WARNING, 3, 500, "HTTP 500"),
+        (logging.WARNING, 4, 500, "HTTP 500"),
+        (logging.WARNING, 5, 500, "HTTP 500"),
+        (logging.ERROR, 6, 500, "HTTP 500"),
+    ]
+    assert {r.__dict__["rule_id"] for r in failures} == {rule["id"]}
+    assert failures[0].__dict__["next_attempt_at"] == NOW + timedelta(minutes=2)
+    assert failures[-1].__dict__["next_attempt_at"] is None
+    judged = [r for r in records if r.getMessage() == "alert rules judged"]
+    assert [(r.__dict__["judged"], r.__dict__["fired"]) for r in judged] == [(1, 1)]
+    sweeps = [r for r in records if r.getMessage() == "alert webhooks attempted"]
+    assert [(r.__dict__["retrying"], r.__dict__["failed"]) for r in sweeps][-2:] == [
+        (1, 0),
+        (0, 1),
+    ]
+    lines = "\n".join(JsonFormatter().format(r) for r in records)
+    assert "hooks.example.com" not in lines and "s3cr3t" not in lines
+    assert str(rule["webhook_secret"]) not in lines
+    r = await client.get("/v1/admin/analytics/alerts", headers=shop.admin)
+    [alert] = r.json()["items"]
+    assert (alert["webhook_status"], alert["webhook_attempts"]) == ("failed", 6)
 
 
 async def test_thresholds_and_quiet_baselines(
@@ -236,7 +303,7 @@ async def test_money_is_integer_fen_and_counts_stay_integers(
         (258_108, 10_000),
     ]
     assert '"value":258108.0' not in r.text and '"expected":10000.0' not in r.text
-    assert await alerts.deliver_webhooks(rt.db, rt.analytics, rt.clock) == 1
+    assert await tasks.deliver_webhooks(rt.db, rt.analytics, rt.clock) == 1
     body = delivered[0].content.decode()
     assert '"value": 258108,' in body and '"expected": 10000,' in body
 

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import ClassVar
 
 import httpx
+import pytest
 
-from growthloop.analytics import service as analytics
-from growthloop.analytics.tasks import maintain_store
+from growthloop.analytics.events import BUSINESS_EVENTS
+from growthloop.analytics.service import record_business_events, record_domain_event
+from growthloop.analytics.tasks import flush_outbox, maintain_store
 from growthloop.core.clock import FrozenClock
+from growthloop.core.events import DomainEvent, EventBus
 from growthloop.core.runtime import Runtime
 from growthloop.orders.importer import import_orders_csv
 from tests.helpers import make_shop
 
 
 async def _flush(rt: Runtime) -> int:
-    return await analytics.flush_outbox(rt.db, rt.analytics)
+    return await flush_outbox(rt.db, rt.analytics)
 
 
 async def test_orders_and_sign_ups_land_in_the_store(
@@ -94,3 +99,27 @@ async def test_imported_history_is_on_the_days_it_happened(
         "/v1/admin/analytics/platforms?from=2026-01-05&to=2026-01-06", headers=shop.admin
     )
     assert [p["platform"] for p in r.json()["platforms"]] == ["import"]
+
+
+def test_business_events_are_subscribed_by_class_and_checked_against_the_catalogue() -> None:
+    """The wiring hands analytics the classes of its business events: each is subscribed to
+    `record_domain_event`; a class missing, unknown to the catalogue or given twice is an
+    error at start-up, not a dashboard missing an event."""
+    kinds: list[type[DomainEvent]] = [
+        type(f"Event{i}", (DomainEvent,), {"name": name}) for i, name in enumerate(BUSINESS_EVENTS)
+    ]
+    bus = EventBus()
+    record_business_events(bus, kinds)
+    for kind in kinds:
+        assert bus._handlers[kind] == [record_domain_event]
+
+    class Stranger(DomainEvent):
+        name: ClassVar[str] = "order.shipped_to_mars"
+
+    for wrong, complaint in (
+        (kinds[1:], f"without a class [{next(iter(BUSINESS_EVENTS))!r}]"),
+        ([*kinds, Stranger], "not business events ['order.shipped_to_mars']"),
+        ([*kinds, kinds[0]], f"twice [{next(iter(BUSINESS_EVENTS))!r}]"),
+    ):
+        with pytest.raises(ValueError, match=re.escape(complaint)):
+            record_business_events(EventBus(), wrong)

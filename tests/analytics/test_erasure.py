@@ -32,14 +32,14 @@ import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import func, or_, select
 
-from growthloop.analytics import service as analytics
 from growthloop.analytics.backends.base import EventStore
 from growthloop.analytics.backends.clickhouse import ClickHouseEventStore
 from growthloop.analytics.backends.duckdb import DuckDBEventStore
 from growthloop.analytics.models import AnalyticsIdentity, AnalyticsOutbox
 from growthloop.analytics.privacy import HANDLER, erase_events
 from growthloop.analytics.rows import EventRow, Override
-from growthloop.compliance.registry import Erasure
+from growthloop.analytics.tasks import flush_outbox
+from growthloop.core.privacy import Erasure
 from growthloop.core.runtime import Runtime
 from tests.helpers import Shop, make_shop
 
@@ -353,7 +353,7 @@ async def test_the_handler_exports_and_erases_the_person(
             {"event": "view", "distinct_id": "carol-keep-code", "uuid": "c1"},
         ],
     )  # fmt: skip
-    await analytics.flush_outbox(rt.db, rt.analytics)
+    await flush_outbox(rt.db, rt.analytics)
     store = rt.analytics.store
     m = shop.merchant_id
     async with rt.db.unit_of_work() as uow:

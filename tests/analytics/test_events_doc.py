@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from growthloop.analytics.service import BUSINESS_EVENTS, RECORDED_AS
+from growthloop.analytics.events import BUSINESS_EVENTS, RECORDED_AS
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "events.md"
 # | `order.paid` | when | amount | properties |

@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 
-from growthloop.analytics import service as analytics
+from growthloop.analytics.tasks import flush_outbox
 from growthloop.core.runtime import Runtime
 from tests.helpers import Shop, assert_error, make_shop
 
@@ -35,7 +35,7 @@ async def _member_id(shop: Shop, code: str) -> str:
 
 async def _settle(rt: Runtime) -> None:
     """Business events and login links: what the worker does after each commit."""
-    await analytics.flush_outbox(rt.db, rt.analytics)
+    await flush_outbox(rt.db, rt.analytics)
 
 
 async def test_platform_ids_and_identified_devices_are_the_member(

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from growthloop.campaigns.distribution import service as distribution
+from growthloop.campaigns.distribution import tasks as distribution
 from growthloop.core.clock import FrozenClock
 from growthloop.core.runtime import Runtime
 from tests.helpers import Shop, assert_error, bearer, make_shop

@@ -9,10 +9,10 @@ import httpx
 import pytest
 from sqlalchemy import event
 
-from growthloop.campaigns.flash_sales import service as flash
+from growthloop.campaigns.flash_sales import tasks as flash
 from growthloop.core.clock import FrozenClock
 from growthloop.core.runtime import Runtime
-from growthloop.orders import service as orders
+from growthloop.orders import tasks as orders
 from tests.campaigns.support import flash_sale, purchases, sale_body
 from tests.helpers import Shop, assert_error, make_shop
 

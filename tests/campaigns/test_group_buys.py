@@ -10,10 +10,10 @@ import httpx
 import pytest
 
 from growthloop.campaigns.group_buys import privacy as group_buys_privacy
-from growthloop.campaigns.group_buys import service as groups
+from growthloop.campaigns.group_buys import tasks as group_tasks
 from growthloop.core.clock import FrozenClock
 from growthloop.core.runtime import Runtime
-from growthloop.payments import service as payments
+from growthloop.payments import tasks as payments_tasks
 from tests.campaigns.support import (
     group,
     group_buy,
@@ -89,8 +89,8 @@ async def test_a_short_group_fails_and_every_paid_member_is_refunded(
     sandbox = rt.gateways["sandbox"]
     sandbox.fail_next_refunds = 1
     clock.advance(minutes=31)
-    assert await groups.expire_due_groups(rt.db, rt.gateways, clock) == 1
-    assert await groups.expire_due_groups(rt.db, rt.gateways, clock) == 0
+    assert await group_tasks.expire_due_groups(rt.db, clock, rt.gateways) == 1
+    assert await group_tasks.expire_due_groups(rt.db, clock, rt.gateways) == 0
     g = await group(shop, gid)
     assert (g["status"], g["members"]) == ("failed", 2)
     statuses = {
@@ -101,7 +101,7 @@ async def test_a_short_group_fails_and_every_paid_member_is_refunded(
     assert await order_status(shop, unpaid, pending_order) == "cancelled"
 
     clock.advance(hours=2)
-    assert await payments.retry_due_refunds(rt.db, rt.gateways, clock) == 1
+    assert await payments_tasks.retry_due_refunds(rt.db, rt.gateways, clock) == 1
     assert await order_status(shop, leader, opened["order"]["id"]) == "refunded"
     assert await order_status(shop, paid, paid_order) == "refunded"
     r = await client.get(f"/v1/orders/{paid_order}", headers=paid)
@@ -128,7 +128,7 @@ async def test_enough_members_succeed_at_expiry(
     second = await open_group(shop, gb["id"], c)
     await shop.pay(c, second["order"]["id"])
     clock.advance(minutes=61)
-    assert await groups.expire_due_groups(rt.db, rt.gateways, clock) == 2
+    assert await group_tasks.expire_due_groups(rt.db, clock, rt.gateways) == 2
     g = await group(shop, first["group_id"])
     assert (g["status"], g["simulated"], g["members"]) == ("succeeded", True, 2)
     assert await order_status(shop, a, first["order"]["id"]) == "paid"
@@ -298,7 +298,7 @@ async def test_members_and_the_member_list_agree_in_every_state(
     assert _roles(g) == ["leader", "member"]
 
     clock.advance(minutes=26)
-    assert await groups.expire_due_groups(rt.db, rt.gateways, clock) == 1
+    assert await group_tasks.expire_due_groups(rt.db, clock, rt.gateways) == 1
     g = await group(shop, gid)
     assert (g["status"], g["members"], g["needed"]) == ("failed", 2, 2)
     assert _roles(g) == ["leader", "member"]
@@ -397,7 +397,7 @@ async def test_members_and_operators_list_groups_finished_ones_too(
     g2 = await open_group(shop, gb["id"], x)
     await shop.pay(x, g2["order"]["id"])
     clock.advance(minutes=31)
-    assert await groups.expire_due_groups(rt.db, rt.gateways, clock) == 1
+    assert await group_tasks.expire_due_groups(rt.db, clock, rt.gateways) == 1
     g3 = await open_group(shop, gb["id"], x)  # not paid yet
     lapsed = await open_group(shop, gb["id"], x)
     r = await client.post(f"/v1/orders/{lapsed['order']['id']}/cancel", headers=x)

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from growthloop.app import create_app
 from growthloop.campaigns.lotteries import pool
 from growthloop.campaigns.lotteries import repository as lottery_repo
+from growthloop.campaigns.lotteries.events import LotteryDrew
 from growthloop.campaigns.lotteries.models import (
     Lottery,
     LotteryDraw,
@@ -454,7 +455,7 @@ async def test_drew_event(client: httpx.AsyncClient, rt: Runtime) -> None:
     async def record(session: AsyncSession, event: DomainEvent) -> None:
         seen.append(event)
 
-    rt.bus.on("lottery.drew", record)
+    rt.bus.on(LotteryDrew, record)
     try:
         shop = await make_shop(client, rt)
         member = await shop.member()
@@ -462,7 +463,7 @@ async def test_drew_event(client: httpx.AsyncClient, rt: Runtime) -> None:
         d = (await _draw(shop, lot["id"], member)).json()
         assert_error(await _draw(shop, lot["id"], member), 409, "prizes_exhausted")  # no event
     finally:
-        rt.bus.off("lottery.drew", record)
+        rt.bus.off(LotteryDrew, record)
     assert [(e.name, e.member_id, e.merchant_id) for e in seen] == [
         ("lottery.drew", await member_id(client, member), shop.merchant_id)
     ]

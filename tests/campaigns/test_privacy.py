@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from growthloop.campaigns.bargains.models import BargainHelp, BargainInstance
 from growthloop.campaigns.bargains.privacy import HANDLER as BARGAINS
-from growthloop.campaigns.distribution import service as distribution
+from growthloop.campaigns.distribution import tasks as distribution
 from growthloop.campaigns.distribution.models import Commission, PromoterAccount, Withdrawal
 from growthloop.campaigns.distribution.privacy import HANDLER as DISTRIBUTION
 from growthloop.campaigns.flash_sales.privacy import HANDLER as FLASH_SALES
@@ -30,8 +30,8 @@ from growthloop.campaigns.lotteries.privacy import HANDLER as LOTTERIES
 from growthloop.campaigns.shares.models import ShareCode, ShareVisit
 from growthloop.campaigns.shares.privacy import HANDLER as SHARES
 from growthloop.campaigns.shares.privacy import device_ref
-from growthloop.compliance.registry import Erasure, PrivacyHandler
 from growthloop.core.clock import FrozenClock
+from growthloop.core.privacy import Erasure, PrivacyHandler
 from growthloop.core.runtime import Runtime
 from tests.campaigns.support import flash_sale, group, group_buy, join_group, open_group
 from tests.helpers import Shop, assert_error, bearer, make_shop

@@ -16,8 +16,7 @@ import pyarrow.parquet as pq
 from sqlalchemy import String, Text, cast, or_, select
 
 from growthloop.all_models import metadata
-from growthloop.analytics import service as analytics
-from growthloop.analytics.tasks import maintain_store
+from growthloop.analytics.tasks import flush_outbox, maintain_store
 from growthloop.compliance import deletion
 from growthloop.core.clock import FrozenClock
 from growthloop.core.runtime import Runtime
@@ -111,7 +110,7 @@ async def test_nothing_of_an_erased_member_remains(
     member = await _leave_traces(shop, code, nickname, note, device)
     # Another member whose data must all stay.
     other = await _leave_traces(shop, f"keep{tag}", f"留下{tag}", f"keepnote{tag}", f"keepdev{tag}")
-    await analytics.flush_outbox(rt.db, rt.analytics)
+    await flush_outbox(rt.db, rt.analytics)
     await maintain_store(rt.analytics, force=True)  # some events rolled up, some in the tail
     r = await client.post(
         "/v1/ingest/batch",

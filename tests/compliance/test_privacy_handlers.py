@@ -18,12 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from growthloop import all_models
 from growthloop.alliance import privacy as alliance_privacy
 from growthloop.alliance.models import Exchange, MemberDailyUsage
-from growthloop.compliance import handlers as compliance_handlers
+from growthloop.compliance import privacy as compliance_privacy
 from growthloop.compliance.models import ConsentRecord, ConsentState
-from growthloop.compliance.registry import Erasure, PrivacyHandler, PrivacyRegistry
+from growthloop.compliance.registry import PrivacyRegistry
 from growthloop.core.audit import AuditEntry
 from growthloop.core.idempotency import IdempotencyRecord
 from growthloop.core.models import Base
+from growthloop.core.privacy import Erasure, PrivacyHandler
 from growthloop.core.runtime import Runtime
 from growthloop.core.stock.sql import StockPoolHolder
 from growthloop.identity import privacy as identity_privacy
@@ -52,7 +53,7 @@ HANDLERS: list[PrivacyHandler] = [
     promotions_privacy.HANDLER,
     mall_privacy.HANDLER,
     alliance_privacy.HANDLER,
-    *compliance_handlers.HANDLERS,
+    *compliance_privacy.HANDLERS,
 ]
 DOMAIN_MODELS = [
     all_models.identity_models,
@@ -254,7 +255,7 @@ async def test_export_then_erase_one_member_of_every_domain(
     bob_before = await rows_of(rt, bob_id)
     money_before = await money(rt, shop.merchant_id)
     consents_before = await _count(rt, ConsentRecord, ConsentRecord.member_id == alice_id)
-    scope = compliance_handlers.member_scope(alice_id)
+    scope = compliance_privacy.member_scope(alice_id)
     assert await _count(rt, IdempotencyRecord, IdempotencyRecord.scope == scope) == 1
 
     # ---- the export: each section holds the member's data, and only theirs -------------
@@ -331,7 +332,7 @@ async def test_export_then_erase_one_member_of_every_domain(
             await uow.session.scalars(select(AuditEntry).where(AuditEntry.member_id == alice_id))
         )
     assert {e.action for e in entries} >= {"consent.grant", "order.refund", "member.note"}
-    assert all(compliance_handlers.non_personal(e.details) for e in entries)
+    assert all(compliance_privacy.non_personal(e.details) for e in entries)
     (note,) = [e for e in entries if e.action == "member.note"]
     assert note.details == {}
     (refund,) = [e for e in entries if e.action == "order.refund"]

@@ -12,8 +12,8 @@ from pydantic import ValidationError
 from sqlalchemy import Column, MetaData, String, Table, insert, select, text
 
 from growthloop.all_models import metadata as app_metadata
-from growthloop.core.config import Settings
 from growthloop.core import crypto
+from growthloop.core.config import Settings
 from growthloop.core.db import Database
 
 CTX = "members.nickname"

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from growthloop.core.context import uow_of
 from growthloop.core.events import DomainEvent, emit
 from growthloop.core.runtime import Runtime
+from growthloop.orders.events import OrderCreated
 from tests.helpers import assert_error, make_shop
 
 
@@ -26,22 +27,22 @@ async def test_subscribers_run_in_the_emitting_transaction(
 ) -> None:
     """A subscriber runs inside its cause's transaction: what the cause rolls back, the
     subscriber's work goes with it; a failing subscriber fails its cause."""
-    seen: list[DomainEvent] = []
+    seen: list[OrderCreated] = []
 
-    async def record(session: AsyncSession, event: DomainEvent) -> None:
+    async def record(session: AsyncSession, event: OrderCreated) -> None:
         uow_of(session).after_commit(lambda: seen.append(event))
 
-    rt.bus.on("order.created", record)
+    rt.bus.on(OrderCreated, record)
     try:
         shop = await make_shop(client, rt)
         product = await shop.product(stock=1)
         member = await shop.member()
         order = (await shop.order(member, product["id"])).json()
         assert_error(await shop.order(member, product["id"]), 409, "sold_out")  # rolled back
-        assert [e.payload["order_id"] for e in seen] == [order["id"]]
+        assert [e.order_id for e in seen] == [order["id"]]
         assert seen[0].member_id == order["member_id"]
     finally:
-        rt.bus.off("order.created", record)
+        rt.bus.off(OrderCreated, record)
 
 
 async def test_handlers_are_found_by_the_event_class(rt: Runtime) -> None:

@@ -22,8 +22,8 @@ import pytest
 from typer.testing import CliRunner
 
 from growthloop.cli import app
-from growthloop.core.config import DEV_SECRET
 from growthloop.core import crypto, processes
+from growthloop.core.config import DEV_SECRET
 
 BIN = Path(sys.executable).parent / "growthloop"
 K1 = "k1:" + base64.b64encode(bytes(range(32))).decode()

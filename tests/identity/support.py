@@ -10,25 +10,25 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.core.context import uow_of
-from growthloop.core.events import DomainEvent
+from growthloop.core.events import E
 from growthloop.core.runtime import Runtime
 from tests.helpers import bearer
 
 
 @contextmanager
-def committed_events(rt: Runtime, name: str) -> Iterator[list[DomainEvent]]:
-    """Records the `name` events whose transaction committed; rolled-back ones never
+def committed_events(rt: Runtime, kind: type[E]) -> Iterator[list[E]]:
+    """Records the `kind` events whose transaction committed; rolled-back ones never
     show up."""
-    seen: list[DomainEvent] = []
+    seen: list[E] = []
 
-    async def record(session: AsyncSession, event: DomainEvent) -> None:
+    async def record(session: AsyncSession, event: E) -> None:
         uow_of(session).after_commit(lambda: seen.append(event))
 
-    rt.bus.on(name, record)
+    rt.bus.on(kind, record)
     try:
         yield seen
     finally:
-        rt.bus.off(name, record)
+        rt.bus.off(kind, record)
 
 
 async def login(

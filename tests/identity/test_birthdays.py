@@ -13,6 +13,8 @@ from sqlalchemy import update
 from growthloop.core.clock import FrozenClock
 from growthloop.core.runtime import Runtime
 from growthloop.identity import service as identity
+from growthloop.identity import tasks as identity_tasks
+from growthloop.identity.events import MemberBirthday
 from growthloop.identity.models import Member
 from growthloop.wiring import build_runtime
 from tests.conftest import Stack
@@ -122,7 +124,7 @@ async def test_celebrated_once_a_year_on_the_day_in_the_merchants_timezone(
     async with rt.db.unit_of_work() as uow:
         await uow.session.execute(update(Member).where(Member.id == gone).values(status="deleted"))
 
-    with committed_events(rt, "member.birthday") as seen:
+    with committed_events(rt, MemberBirthday) as seen:
         # 2 March 01:30 in Shanghai is still 1 March in UTC.
         clock.set(datetime(2026, 3, 1, 17, 30, tzinfo=UTC))
         assert (await rt.sweeper.run_once())[SWEEP] == 2
@@ -161,7 +163,7 @@ async def test_29_february_is_celebrated_on_28_february_in_common_years(
 
     async def celebrated_at(*day: int) -> list[tuple[str | None, dict[str, Any]]]:
         clock.set(datetime(*day, 4, 0, tzinfo=UTC))  # noon in Shanghai
-        with committed_events(rt, "member.birthday") as seen:
+        with committed_events(rt, MemberBirthday) as seen:
             await rt.sweeper.run_once()
             assert (await rt.sweeper.run_once())[SWEEP] == 0
         return sorted((e.member_id, e.payload) for e in seen)
@@ -188,15 +190,15 @@ async def test_batches_and_two_workers_celebrate_each_member_once(
     try:
         # Each runtime emits through its own bus, in the transaction that celebrates.
         with (
-            committed_events(rt, "member.birthday") as seen,
-            committed_events(worker, "member.birthday") as seen_by_worker,
+            committed_events(rt, MemberBirthday) as seen,
+            committed_events(worker, MemberBirthday) as seen_by_worker,
         ):
             a, b = await asyncio.gather(
-                identity.celebrate_birthdays(rt.db, clock, batch_size=3),
-                identity.celebrate_birthdays(worker.db, clock, batch_size=3),
+                identity_tasks.celebrate_birthdays(rt.db, clock, batch_size=3),
+                identity_tasks.celebrate_birthdays(worker.db, clock, batch_size=3),
             )
             assert a + b == 7
-            assert await identity.celebrate_birthdays(rt.db, clock, batch_size=3) == 0
+            assert await identity_tasks.celebrate_birthdays(rt.db, clock, batch_size=3) == 0
     finally:
         await worker.db.dispose()
     assert sorted(e.member_id or "" for e in seen + seen_by_worker) == sorted(born)

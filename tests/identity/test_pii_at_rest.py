@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 from sqlalchemy import text
 
-from growthloop.core.config import DEV_SECRET
 from growthloop.core import crypto
+from growthloop.core.config import DEV_SECRET
 from growthloop.core.runtime import Runtime
 from tests.alliance.support import member_id, verify_phone
 from tests.helpers import Shop, assert_error, make_shop

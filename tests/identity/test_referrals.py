@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 
 from growthloop.core.runtime import Runtime
 from growthloop.identity import service as identity
+from growthloop.identity.events import MemberInvited
 from growthloop.identity.models import Member
 from tests.helpers import make_shop
 from tests.identity.support import committed_events, login
@@ -49,7 +50,7 @@ async def test_a_new_member_is_bound_to_their_inviter(
     }
     carol = await login(client, shop.merchant_id, "carol")  # a member before the invitation
 
-    with committed_events(rt, "member.invited") as invited:
+    with committed_events(rt, MemberInvited) as invited:
         # Typed from a poster: case and spaces do not matter.
         bob = await login(client, shop.merchant_id, "bob", referrer_code=f" {code.lower()} ")
         assert bob["is_new"] is True
@@ -91,7 +92,7 @@ async def test_unknown_foreign_and_own_codes_are_ignored(
     other = await make_shop(client, rt)
     stranger = await login(client, other.merchant_id, "stranger")
     foreign_code = (await _referral(client, stranger["headers"]))["referrer_code"]
-    with committed_events(rt, "member.invited") as invited:
+    with committed_events(rt, MemberInvited) as invited:
         for n, referrer_code in enumerate(["ZZZZZZZZ", foreign_code, "!", "x" * 64]):
             member = await login(client, shop.merchant_id, f"new-{n}", referrer_code=referrer_code)
             assert member["is_new"] is True
@@ -113,7 +114,7 @@ async def test_concurrent_first_logins_bind_once(client: httpx.AsyncClient, rt: 
     alice = await login(client, shop.merchant_id, "alice")
     code = (await _referral(client, alice["headers"]))["referrer_code"]
     body = {"merchant_id": shop.merchant_id, "platform": "dev", "code": "bob"}
-    with committed_events(rt, "member.invited") as invited:
+    with committed_events(rt, MemberInvited) as invited:
         responses = await asyncio.gather(
             *[client.post("/v1/auth/login", json={**body, "referrer_code": code}) for _ in range(8)]
         )

@@ -22,7 +22,7 @@ from growthloop.core.clock import FrozenClock
 from growthloop.core.context import Context
 from growthloop.core.db import Database
 from growthloop.core.events import EventBus
-from growthloop.loyalty import ledger, service
+from growthloop.loyalty import ledger, tasks
 from growthloop.loyalty.errors import InsufficientPoints, PointsLocked
 from growthloop.loyalty.models import LedgerEntry, MemberLoyalty, PointsBatch
 
@@ -246,7 +246,7 @@ class LedgerMachine(RuleBasedStateMachine):
 
     @rule()
     def sweep(self) -> None:
-        self.run(service.expire_due_points(self.db, self.clock, members_per_round=7))
+        self.run(tasks.expire_due_points(self.db, self.clock, members_per_round=7))
 
         async def due() -> int:
             async with self.db.unit_of_work(write=False) as uow:

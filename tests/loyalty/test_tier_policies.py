@@ -9,8 +9,9 @@ from typing import Any
 import httpx
 
 from growthloop.core.clock import FrozenClock
-from growthloop.core.events import NamedEvent, emit
+from growthloop.core.events import emit
 from growthloop.core.runtime import Runtime
+from growthloop.identity.events import MemberBirthday
 from tests.helpers import Shop, make_shop
 
 TIERS = [
@@ -45,9 +46,12 @@ async def _buy_and_complete(shop: Shop, member: dict[str, str], price: int) -> N
     assert r.status_code == 200, r.text
 
 
-async def _emit(rt: Runtime, shop: Shop, name: str, member_id: str, **payload: Any) -> None:
+async def _birthday(rt: Runtime, shop: Shop, member_id: str, *, year: int, day: str) -> None:
     async with rt.db.unit_of_work() as uow:
-        await emit(uow.session, NamedEvent(name, shop.merchant_id, payload, member_id))
+        event = MemberBirthday(
+            merchant_id=shop.merchant_id, member_id=member_id, year=year, day=day
+        )
+        await emit(uow.session, event)
 
 
 async def test_periodic_review_moves_tiers_down_and_up(
@@ -146,7 +150,7 @@ async def test_birthday_gift_follows_the_tier_once_a_year(
     await _buy_and_complete(shop, member, 24000)  # enrolled, 白银
     member_id = await _member_id(shop, member)
     for _ in range(2):  # a repeated event gives nothing twice
-        await _emit(rt, shop, "member.birthday", member_id, year=2026, day="2026-03-02")
+        await _birthday(rt, shop, member_id, year=2026, day="2026-03-02")
     m = await _membership(shop, member)
     assert m["points"] == 240 + 200
     ledger = (await client.get("/v1/me/points/ledger", headers=member)).json()["items"]
@@ -154,7 +158,7 @@ async def test_birthday_gift_follows_the_tier_once_a_year(
 
     stranger = await shop.member("not-enrolled")  # never paid: not in the programme
     stranger_id = await _member_id(shop, stranger)
-    await _emit(rt, shop, "member.birthday", stranger_id, year=2026, day="2026-03-02")
+    await _birthday(rt, shop, stranger_id, year=2026, day="2026-03-02")
     assert (await _membership(shop, stranger))["points"] == 0
 
 

@@ -15,6 +15,7 @@ from growthloop.core.clock import FrozenClock
 from growthloop.core.events import DomainEvent
 from growthloop.core.runtime import Runtime
 from growthloop.loyalty.models import LedgerEntry, PointsBatch
+from growthloop.mall.events import MallCancelled, MallFulfilled, MallRedeemed
 from tests.helpers import Shop, assert_error, make_shop
 from tests.mall.support import (
     SHIPPING,
@@ -270,8 +271,8 @@ async def test_events_for_analytics(client: httpx.AsyncClient, rt: Runtime) -> N
     async def record(session: AsyncSession, event: DomainEvent) -> None:
         seen.append(event)
 
-    for name in ("mall.redeemed", "mall.fulfilled", "mall.cancelled"):
-        rt.bus.on(name, record)
+    for kind in (MallRedeemed, MallFulfilled, MallCancelled):
+        rt.bus.on(kind, record)
     try:
         shop, member = await _shop_with_points(client, rt)
         gift = await reward(shop, points_cost=100)
@@ -281,8 +282,8 @@ async def test_events_for_analytics(client: httpx.AsyncClient, rt: Runtime) -> N
         await client.post(f"/v1/admin/mall/redemptions/{first['id']}/fulfil", headers=shop.admin)
         await client.post(f"/v1/admin/mall/redemptions/{second['id']}/cancel", headers=shop.admin)
     finally:
-        for name in ("mall.redeemed", "mall.fulfilled", "mall.cancelled"):
-            rt.bus.off(name, record)
+        for kind in (MallRedeemed, MallFulfilled, MallCancelled):
+            rt.bus.off(kind, record)
     mid = await member_id(client, member)
     assert [(e.name, e.payload["redemption_id"]) for e in seen] == [
         ("mall.redeemed", first["id"]),

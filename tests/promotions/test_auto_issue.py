@@ -14,8 +14,14 @@ import httpx
 import pytest
 
 from growthloop.core.clock import FrozenClock
-from growthloop.core.events import NamedEvent, emit
+from growthloop.core.events import DomainEvent, emit
 from growthloop.core.runtime import Runtime
+from growthloop.loyalty.events import (
+    MemberBirthdayGift,
+    MemberEnrolled,
+    MemberTierChanged,
+    TierDirection,
+)
 from tests.helpers import Shop, assert_error, bearer, make_shop
 from tests.promotions.support import member_id, my_coupons, template
 
@@ -32,9 +38,9 @@ async def _program(shop: Shop) -> None:
     assert r.status_code == 200, r.text
 
 
-async def _emit(rt: Runtime, shop: Shop, name: str, member: str, **payload: Any) -> None:
+async def _emit(rt: Runtime, event: DomainEvent) -> None:
     async with rt.db.unit_of_work() as uow:
-        await emit(uow.session, NamedEvent(name, shop.merchant_id, payload, member))
+        await emit(uow.session, event)
 
 
 async def _granted(client: httpx.AsyncClient, member: dict[str, str]) -> list[str]:
@@ -169,9 +175,12 @@ async def test_enrolment_on_first_payment(client: httpx.AsyncClient, rt: Runtime
 
     # The payload as loyalty sends it, replayed: the issue keys hold.
     mid = await member_id(client, member)
-    await _emit(rt, shop, "member.enrolled", mid, via="first_payment", tier="黄金会员")
+    enrolled = MemberEnrolled(
+        merchant_id=shop.merchant_id, member_id=mid, via="first_payment", tier="黄金会员"
+    )
+    await _emit(rt, enrolled)
     assert len(await _granted(client, member)) == 3  # only 金卡入会 was new
-    await _emit(rt, shop, "member.enrolled", mid, via="first_payment", tier="黄金会员")
+    await _emit(rt, enrolled)
     assert len(await _granted(client, member)) == 3
 
 
@@ -222,25 +231,26 @@ async def test_tier_changes_as_loyalty_reports_them(client: httpx.AsyncClient, r
     gold = await template(shop, auto_issue="tier_upgrade", auto_issue_tiers=["黄金会员"])
     member = await shop.member()
     mid = await member_id(client, member)
-    change = {"from": "白银会员", "to": "黄金会员"}
-    await _emit(rt, shop, "member.tier_changed", mid, **change, direction="down")
+
+    def change(before: str, after: str | None, direction: TierDirection) -> MemberTierChanged:
+        return MemberTierChanged(
+            merchant_id=shop.merchant_id,
+            member_id=mid,
+            from_=before,
+            to=after,
+            direction=direction,
+        )
+
+    await _emit(rt, change("白银会员", "黄金会员", "down"))
     assert await _granted(client, member) == []
-    await _emit(rt, shop, "member.tier_changed", mid, **change, direction="up")
-    await _emit(rt, shop, "member.tier_changed", mid, **change, direction="up")  # replayed
+    await _emit(rt, change("白银会员", "黄金会员", "up"))
+    await _emit(rt, change("白银会员", "黄金会员", "up"))  # replayed
     assert await _granted(client, member) == [gold["id"]]
     # Down and back up again: the tier's gift was given already.
-    await _emit(
-        rt,
-        shop,
-        "member.tier_changed",
-        mid,
-        **{"from": "黄金会员", "to": "白银会员"},
-        direction="down",
-    )
-    await _emit(rt, shop, "member.tier_changed", mid, **change, direction="up")
+    await _emit(rt, change("黄金会员", "白银会员", "down"))
+    await _emit(rt, change("白银会员", "黄金会员", "up"))
     assert await _granted(client, member) == [gold["id"]]
-    down_to_none = {"from": "白银会员", "to": None, "direction": "down"}
-    await _emit(rt, shop, "member.tier_changed", mid, **down_to_none)
+    await _emit(rt, change("白银会员", None, "down"))
     assert await _granted(client, member) == [gold["id"]]
 
 
@@ -254,12 +264,16 @@ async def test_birthday_once_a_year_per_tier(
     )
     member = await shop.member()
     mid = await member_id(client, member)
-    await _emit(rt, shop, "member.birthday_gift", mid, year=2026, tier=None)
+
+    def gift(year: int, tier: str | None) -> MemberBirthdayGift:
+        return MemberBirthdayGift(merchant_id=shop.merchant_id, member_id=mid, year=year, tier=tier)
+
+    await _emit(rt, gift(2026, None))
     assert await _granted(client, member) == [anyone["id"]]
-    await _emit(rt, shop, "member.birthday_gift", mid, year=2026, tier="白银会员")  # replayed
+    await _emit(rt, gift(2026, "白银会员"))  # replayed
     assert await _granted(client, member) == [anyone["id"], silver["id"]]
     with caplog.at_level(logging.INFO, logger="growthloop.promotions"):
-        await _emit(rt, shop, "member.birthday_gift", mid, year=2027, tier="黄金会员")
+        await _emit(rt, gift(2027, "黄金会员"))
     # 白银生日 allows one per member: next year's is skipped for the limit, logged.
     assert await _granted(client, member) == [anyone["id"], silver["id"], anyone["id"]]
     assert "automatic coupon skipped: limit_reached" in caplog.messages
@@ -293,8 +307,6 @@ async def test_events_without_a_member_grant_nothing(
 ) -> None:
     shop = await make_shop(client, rt)
     t = await template(shop, auto_issue="birthday")
-    async with rt.db.unit_of_work() as uow:
-        event = NamedEvent("member.birthday_gift", shop.merchant_id, {"year": 2026, "tier": None})
-        await emit(uow.session, event)
+    await _emit(rt, MemberBirthdayGift(merchant_id=shop.merchant_id, year=2026, tier=None))
     r = await client.get(f"/v1/admin/coupons/{t['id']}", headers=shop.admin)
     assert r.json()["claimed"] == 0

@@ -13,8 +13,9 @@ from sqlalchemy import func, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from growthloop.core.events import NamedEvent, emit
+from growthloop.core.events import emit
 from growthloop.core.runtime import Runtime
+from growthloop.loyalty.events import MemberBirthdayGift
 from growthloop.migrate import alembic_config, upgrade
 from growthloop.promotions import service
 from growthloop.promotions.models import Coupon, CouponTemplate
@@ -96,7 +97,7 @@ async def test_granting_paths_give_granted_only_templates(
     async with rt.db.unit_of_work() as uow:
         await emit(
             uow.session,
-            NamedEvent("member.birthday_gift", shop.merchant_id, {"year": 2026}, mid),
+            MemberBirthdayGift(merchant_id=shop.merchant_id, member_id=mid, year=2026, tier=None),
         )
     wallet = await my_coupons(client, member)
     assert sorted((c["template_id"], c["source"]) for c in wallet) == sorted(

@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 
-from growthloop.alliance import service
+from growthloop.alliance import presenters, service, tasks
 from growthloop.alliance.schemas import (
     ExchangeIn,
     ExchangeOut,
@@ -15,7 +15,14 @@ from growthloop.alliance.schemas import (
     PartnershipStatus,
     SettlementOut,
 )
-from growthloop.core.auth import AdminPrincipal, CurrentMember, Permission, SessionDep, require
+from growthloop.alliance.settlement import settlement_csv
+from growthloop.core.auth import (
+    AllianceReader,
+    AnalyticsReader,
+    CurrentMember,
+    MarketingWriter,
+    SessionDep,
+)
 from growthloop.core.pagination import Page, PageDep
 from growthloop.core.routing import UnitOfWorkRoute
 from growthloop.core.runtime import RuntimeDep
@@ -32,26 +39,26 @@ BASE = "/v1/admin/alliance/partnerships"
 async def propose(
     body: PartnershipIn,
     session: SessionDep,
-    admin: AdminPrincipal = require(Permission.MARKETING_WRITE),
+    admin: MarketingWriter,
 ) -> PartnershipOut:
     """Propose a partnership to another merchant; it is active once that merchant accepts.
     `rate`: `points` of ours <-> `partner_points` of theirs, both ways (the reverse is the
     inverse rate)."""
     p = await service.propose(session, admin.merchant_id, admin.admin_id, body)
-    return service.partnership_out(p, admin.merchant_id)
+    return presenters.partnership_out(p, admin.merchant_id)
 
 
 @router.get(BASE, response_model=Page[PartnershipOut])
 async def list_partnerships(
     session: SessionDep,
     page: PageDep,
+    admin: AllianceReader,
     status: Annotated[PartnershipStatus | None, Query()] = None,
-    admin: AdminPrincipal = require(Permission.CATALOG_READ),
 ) -> Page[PartnershipOut]:
     """Partnerships this merchant proposed or was offered, newest first."""
     rows, cursor = await service.list_partnerships(session, admin.merchant_id, page, status)
     return Page(
-        items=[service.partnership_out(p, admin.merchant_id) for p in rows], next_cursor=cursor
+        items=[presenters.partnership_out(p, admin.merchant_id) for p in rows], next_cursor=cursor
     )
 
 
@@ -59,52 +66,52 @@ async def list_partnerships(
 async def get_partnership(
     partnership_id: str,
     session: SessionDep,
-    admin: AdminPrincipal = require(Permission.CATALOG_READ),
+    admin: AllianceReader,
 ) -> PartnershipOut:
     p = await service.access_partnership(session, admin.merchant_id, partnership_id)
-    return service.partnership_out(p, admin.merchant_id)
+    return presenters.partnership_out(p, admin.merchant_id)
 
 
 @router.post(BASE + "/{partnership_id}/accept", response_model=PartnershipOut)
 async def accept(
     partnership_id: str,
     session: SessionDep,
-    admin: AdminPrincipal = require(Permission.MARKETING_WRITE),
+    admin: MarketingWriter,
 ) -> PartnershipOut:
     p = await service.accept(session, admin.merchant_id, admin.admin_id, partnership_id)
-    return service.partnership_out(p, admin.merchant_id)
+    return presenters.partnership_out(p, admin.merchant_id)
 
 
 @router.post(BASE + "/{partnership_id}/suspend", response_model=PartnershipOut)
 async def suspend(
     partnership_id: str,
     session: SessionDep,
-    admin: AdminPrincipal = require(Permission.MARKETING_WRITE),
+    admin: MarketingWriter,
 ) -> PartnershipOut:
     """Either merchant stops exchanges at once; only the one that suspended may resume."""
     p = await service.suspend(session, admin.merchant_id, admin.admin_id, partnership_id)
-    return service.partnership_out(p, admin.merchant_id)
+    return presenters.partnership_out(p, admin.merchant_id)
 
 
 @router.post(BASE + "/{partnership_id}/resume", response_model=PartnershipOut)
 async def resume(
     partnership_id: str,
     session: SessionDep,
-    admin: AdminPrincipal = require(Permission.MARKETING_WRITE),
+    admin: MarketingWriter,
 ) -> PartnershipOut:
     p = await service.resume(session, admin.merchant_id, admin.admin_id, partnership_id)
-    return service.partnership_out(p, admin.merchant_id)
+    return presenters.partnership_out(p, admin.merchant_id)
 
 
 @router.post(BASE + "/{partnership_id}/end", response_model=PartnershipOut)
 async def end(
     partnership_id: str,
     session: SessionDep,
-    admin: AdminPrincipal = require(Permission.MARKETING_WRITE),
+    admin: MarketingWriter,
 ) -> PartnershipOut:
     """Withdraw or decline a proposal, or end the partnership; settlement entries stay."""
     p = await service.end(session, admin.merchant_id, admin.admin_id, partnership_id)
-    return service.partnership_out(p, admin.merchant_id)
+    return presenters.partnership_out(p, admin.merchant_id)
 
 
 @router.get(
@@ -116,23 +123,22 @@ async def settlement(
     partnership_id: str,
     session: SessionDep,
     rt: RuntimeDep,
+    admin: AnalyticsReader,
     start: Annotated[date | None, Query(alias="from")] = None,
     end: Annotated[date | None, Query(alias="to")] = None,
     format: Annotated[Literal["json", "csv"], Query()] = "json",
-    admin: AdminPrincipal = require(Permission.ANALYTICS_READ),
 ) -> SettlementOut | Response:
     """Settlement entries between the two merchants for days `from`..`to` (inclusive, your
     timezone; default this month), totals and the net position. `format=csv` downloads the
     entries as CSV (UTF-8 with BOM, opens in Excel). Every export is audit-logged."""
-    report = await service.settlement(session, admin.merchant_id, partnership_id, start, end)
-    # GETs run in a read transaction: the export's audit entry is committed on its own.
-    async with rt.db.unit_of_work() as uow:
-        await service.record_export(uow.session, admin.merchant_id, admin.admin_id, report, format)
+    report = await tasks.settlement_export(
+        session, rt.db, admin.merchant_id, admin.admin_id, partnership_id, start, end, format
+    )
     if format == "json":
         return report
     filename = f"alliance-settlement-{report.partnership_id}-{report.start}-{report.end}.csv"
     return Response(
-        content=(await service.settlement_csv(session, report)).encode("utf-8"),
+        content=(await settlement_csv(session, report)).encode("utf-8"),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
@@ -153,9 +159,10 @@ async def exchange(body: ExchangeIn, member: CurrentMember, session: SessionDep)
     """Convert points to the partner's points in one step. 422 `points_not_convertible` (with
     the nearest valid amount), 409 `no_linked_member`, `partnership_not_active`,
     `insufficient_points`, `daily_cap_reached`, `member_daily_cap_reached`."""
-    return await service.exchange(
+    row, balance_after = await service.exchange(
         session, member.merchant_id, member.member_id, body.partnership_id, body.points
     )
+    return presenters.exchange_out(row, member.merchant_id, balance_after)
 
 
 @router.get("/v1/me/alliance/exchanges", response_model=Page[ExchangeOut])
@@ -163,7 +170,6 @@ async def my_exchanges(
     member: CurrentMember, session: SessionDep, page: PageDep
 ) -> Page[ExchangeOut]:
     """Points you sent to partners and points that arrived from them, newest first."""
-    items, cursor = await service.exchanges_page(
-        session, member.merchant_id, member.member_id, page
-    )
+    rows, cursor = await service.list_exchanges(session, member.merchant_id, member.member_id, page)
+    items = [presenters.exchange_out(r, member.merchant_id) for r in rows]
     return Page(items=items, next_cursor=cursor)

@@ -14,31 +14,20 @@ cap that member's exchanges.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.alliance.models import Exchange, MemberDailyUsage
-from growthloop.compliance.registry import Erasure, PrivacyHandler
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
-def _mine(merchant_id: str, member_id: str) -> Any:
-    return or_(
-        and_(Exchange.merchant_id == merchant_id, Exchange.member_id == member_id),
-        and_(Exchange.target_merchant_id == merchant_id, Exchange.target_member_id == member_id),
-    )
+from growthloop.alliance.repository import exchanges_of
+from growthloop.core.privacy import Erasure, PrivacyHandler, count_rows, delete_by_member, iso
 
 
 async def export(session: AsyncSession, merchant_id: str, member_id: str) -> dict[str, Any]:
     rows = await session.scalars(
         select(Exchange)
-        .where(_mine(merchant_id, member_id))
+        .where(exchanges_of(merchant_id, member_id))
         .order_by(Exchange.created_at, Exchange.id)
     )
     usage = await session.scalars(
@@ -58,7 +47,7 @@ async def export(session: AsyncSession, merchant_id: str, member_id: str) -> dic
                 "points_out": e.points_out,
                 "points_in": e.points_in,
                 "day": e.day.isoformat(),
-                "created_at": _iso(e.created_at),
+                "created_at": iso(e.created_at),
             }
             for e in rows
         ],
@@ -71,18 +60,10 @@ async def export(session: AsyncSession, merchant_id: str, member_id: str) -> dic
 
 async def erase(session: AsyncSession, erasure: Erasure) -> dict[str, int]:
     m, who = erasure.merchant_id, erasure.member_id
-    kept = (
-        await session.execute(select(func.count()).where(_mine(m, who)).select_from(Exchange))
-    ).scalar_one()
-    usage = await session.execute(
-        delete(MemberDailyUsage).where(
-            MemberDailyUsage.merchant_id == m, MemberDailyUsage.member_id == who
-        ),
-        execution_options={"synchronize_session": False},
-    )
+    kept = await count_rows(session, Exchange, exchanges_of(m, who))
     return {
-        "exchanges_kept": int(kept),
-        "alliance_member_daily_usage": int(getattr(usage, "rowcount", 0) or 0),
+        "exchanges_kept": kept,
+        **await delete_by_member(session, m, who, MemberDailyUsage),
     }
 
 

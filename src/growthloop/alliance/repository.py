@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.alliance.models import (
@@ -16,6 +16,12 @@ from growthloop.alliance.models import (
 from growthloop.core.sql import insert_unless_exists
 
 # ---- partnerships ----------------------------------------------------------------------
+
+
+def _either_side(merchant_id: str) -> ColumnElement[bool]:
+    return or_(
+        Partnership.merchant_id == merchant_id, Partnership.partner_merchant_id == merchant_id
+    )
 
 
 async def get_partnership(session: AsyncSession, partnership_id: str) -> Partnership | None:
@@ -32,49 +38,18 @@ async def open_partnership_id(session: AsyncSession, open_pair: str) -> str | No
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def transition(
-    session: AsyncSession, partnership_id: str, from_statuses: tuple[str, ...], **values: Any
-) -> bool:
-    """Guarded status change: True if the partnership was in one of `from_statuses`."""
-    result = await session.execute(
-        update(Partnership)
-        .where(Partnership.id == partnership_id, Partnership.status.in_(from_statuses))
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    return getattr(result, "rowcount", 0) == 1
-
-
-async def partnerships_page(
-    session: AsyncSession,
-    merchant_id: str,
-    *,
-    limit: int,
-    before_id: str | None,
-    status: str | None,
-) -> list[Partnership]:
-    """Both sides' partnerships, newest first."""
-    stmt = select(Partnership).where(
-        or_(Partnership.merchant_id == merchant_id, Partnership.partner_merchant_id == merchant_id)
-    )
+def partnerships(merchant_id: str, status: str | None) -> Select[Partnership]:
+    """Both sides' partnerships (paged newest first by the caller)."""
+    stmt = select(Partnership).where(_either_side(merchant_id))
     if status is not None:
         stmt = stmt.where(Partnership.status == status)
-    if before_id is not None:
-        stmt = stmt.where(Partnership.id < before_id)
-    stmt = stmt.order_by(Partnership.id.desc()).limit(limit + 1)
-    return list((await session.execute(stmt)).scalars())
+    return stmt
 
 
 async def active_partnerships(session: AsyncSession, merchant_id: str) -> list[Partnership]:
     stmt = (
         select(Partnership)
-        .where(
-            or_(
-                Partnership.merchant_id == merchant_id,
-                Partnership.partner_merchant_id == merchant_id,
-            ),
-            Partnership.status == "active",
-        )
+        .where(_either_side(merchant_id), Partnership.status == "active")
         .order_by(Partnership.id)
     )
     return list((await session.execute(stmt)).scalars())
@@ -98,8 +73,8 @@ async def take(
     result = await session.execute(
         update(model)
         .where(*_where(model, key), model.points + n <= cap)
-        .values(points=model.points + n)
-        .execution_options(synchronize_session=False)
+        .values(points=model.points + n),
+        execution_options={"synchronize_session": False},
     )
     return getattr(result, "rowcount", 0) == 1
 
@@ -112,20 +87,17 @@ async def used(session: AsyncSession, model: Counter, key: dict[str, Any]) -> in
 # ---- exchanges and settlement ----------------------------------------------------------
 
 
-async def exchanges_page(
-    session: AsyncSession, merchant_id: str, member_id: str, *, limit: int, before_id: str | None
-) -> list[Exchange]:
-    """The member's exchanges, sent and received, newest first."""
-    stmt = select(Exchange).where(
-        or_(
-            (Exchange.merchant_id == merchant_id) & (Exchange.member_id == member_id),
-            (Exchange.target_merchant_id == merchant_id) & (Exchange.target_member_id == member_id),
-        )
+def exchanges_of(merchant_id: str, member_id: str) -> ColumnElement[bool]:
+    """The member's exchanges, sent and received."""
+    return or_(
+        and_(Exchange.merchant_id == merchant_id, Exchange.member_id == member_id),
+        and_(Exchange.target_merchant_id == merchant_id, Exchange.target_member_id == member_id),
     )
-    if before_id is not None:
-        stmt = stmt.where(Exchange.id < before_id)
-    stmt = stmt.order_by(Exchange.id.desc()).limit(limit + 1)
-    return list((await session.execute(stmt)).scalars())
+
+
+def exchanges(merchant_id: str, member_id: str) -> Select[Exchange]:
+    """The member's exchanges, sent and received (paged newest first by the caller)."""
+    return select(Exchange).where(exchanges_of(merchant_id, member_id))
 
 
 async def settlement_entries(

@@ -1,5 +1,5 @@
-"""Alliance points rules: partnerships between two merchants, exchanges, the settlement
-ledger. Never commits.
+"""Alliance points rules: partnerships between two merchants, and the exchanges their
+members make. Never commits. The settlement report between the two is in `settlement`.
 
 Rate. A partnership says `points` of the proposer's points <-> `partner_points` of the
 partner's (stored reduced). Proposer -> partner converts at that rate, partner -> proposer at
@@ -22,13 +22,10 @@ the same order in every transaction, so opposite exchanges of one person cannot 
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date
 from math import gcd
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -37,7 +34,6 @@ from growthloop.alliance.errors import (
     AwaitingPartner,
     DailyCapReached,
     InvalidPartner,
-    InvalidPeriod,
     MemberDailyCapReached,
     NoLinkedMember,
     PartnershipExists,
@@ -47,6 +43,7 @@ from growthloop.alliance.errors import (
     PointsNotConvertible,
     SuspendedByPartner,
 )
+from growthloop.alliance.events import AllianceExchanged
 from growthloop.alliance.models import (
     DailyUsage,
     Exchange,
@@ -54,60 +51,22 @@ from growthloop.alliance.models import (
     Partnership,
     SettlementEntry,
 )
-from growthloop.alliance.schemas import (
-    ExchangeOut,
-    NetPositionOut,
-    PartnerOut,
-    PartnershipIn,
-    PartnershipOut,
-    PriceIn,
-    RateIn,
-    SettlementEntryOut,
-    SettlementOut,
-    SettlementTotalsOut,
-)
+from growthloop.alliance.schemas import PartnerOut, PartnershipIn
 from growthloop.core import audit
-from growthloop.core.clock import Clock
-from growthloop.core.context import context_of, merchant_timezone, merchant_today
+from growthloop.core.audit import Action
+from growthloop.core.context import merchant_today, now
 from growthloop.core.errors import Forbidden
-from growthloop.core.events import NamedEvent, emit
+from growthloop.core.events import emit
 from growthloop.core.ids import new_id
-from growthloop.core.money import yuan
-from growthloop.core.pagination import PageParams, make_page
-from growthloop.core.sql import mark_committed
-from growthloop.identity import links
+from growthloop.core.pagination import PageParams, fetch_page
+from growthloop.core.sql import move_status
 from growthloop.identity import service as identity
 from growthloop.loyalty import service as loyalty
 
-MAX_PERIOD_DAYS = 366
 
-
-def _clock(session: AsyncSession) -> Clock:
-    clock = context_of(session).clock
-    assert isinstance(clock, Clock)
-    return clock
-
-
-def _other(p: Partnership, merchant_id: str) -> str:
+def other_side(p: Partnership, merchant_id: str) -> str:
+    """The partnership's other merchant, seen from `merchant_id`."""
     return p.partner_merchant_id if merchant_id == p.merchant_id else p.merchant_id
-
-
-def partnership_out(p: Partnership, viewer_merchant_id: str) -> PartnershipOut:
-    return PartnershipOut(
-        id=p.id,
-        merchant_id=p.merchant_id,
-        partner_merchant_id=p.partner_merchant_id,
-        counterparty_merchant_id=_other(p, viewer_merchant_id),
-        status=p.status,
-        rate=RateIn(points=p.points, partner_points=p.partner_points),
-        daily_cap=p.daily_cap,
-        member_daily_cap=p.member_daily_cap,
-        settlement_price=PriceIn(fen=p.price_fen, points=p.price_points),
-        suspended_by=p.suspended_by,
-        accepted_at=p.accepted_at,
-        created_at=p.created_at,
-        updated_at=p.updated_at,
-    )
 
 
 # ---- partnerships ----------------------------------------------------------------------
@@ -120,7 +79,7 @@ async def propose(
     if partner_id == merchant_id:
         raise InvalidPartner()
     await identity.get_merchant(session, partner_id)  # 404 merchant_not_found
-    now = _clock(session).now()
+    at = now(session)
     pair = ":".join(sorted((merchant_id, partner_id)))
     divisor = gcd(data.rate.points, data.rate.partner_points)
     partnership_id = new_id()
@@ -139,22 +98,23 @@ async def propose(
             "price_fen": data.settlement_price.fen,
             "price_points": data.settlement_price.points,
             "proposed_by": admin_id,
-            "created_at": now,
-            "updated_at": now,
+            "created_at": at,
+            "updated_at": at,
         },
     )
     if not inserted:
         raise PartnershipExists(partnership_id=await repo.open_partnership_id(session, pair))
     partnership = await repo.get_partnership(session, partnership_id)
     assert partnership is not None
-    await _audit(session, partnership, merchant_id, admin_id, "alliance.partnership.propose")
+    await _audit(session, partnership, merchant_id, admin_id, Action.ALLIANCE_PARTNERSHIP_PROPOSE)
     return partnership
 
 
 async def access_partnership(
     session: AsyncSession, merchant_id: str, partnership_id: str
 ) -> Partnership:
-    """The partnership, if it exists (404) and `merchant_id` is one of its two sides (403)."""
+    """The partnership, if it exists (404) and `merchant_id` is one of its two sides (403):
+    not `core.ownership.get_owned`, as the partner may see it too."""
     partnership = await repo.get_partnership(session, partnership_id)
     if partnership is None:
         raise PartnershipNotFound(partnership_id=partnership_id)
@@ -166,24 +126,22 @@ async def access_partnership(
 async def list_partnerships(
     session: AsyncSession, merchant_id: str, page: PageParams, status: str | None
 ) -> tuple[list[Partnership], str | None]:
-    rows = await repo.partnerships_page(
-        session, merchant_id, limit=page.limit, before_id=page.after_id, status=status
-    )
-    return make_page(rows, page)
+    """Partnerships this merchant proposed or was offered, newest first."""
+    stmt = repo.partnerships(merchant_id, status)
+    return await fetch_page(session, stmt, Partnership.id, page)
 
 
 async def _audit(
-    session: AsyncSession, p: Partnership, merchant_id: str, admin_id: str, action: str
+    session: AsyncSession, p: Partnership, merchant_id: str, admin_id: str, action: Action
 ) -> None:
-    await audit.record(
+    await audit.by_admin(
         session,
-        merchant_id=merchant_id,
-        actor_type="admin",
-        actor_id=admin_id,
-        action=action,
+        merchant_id,
+        admin_id,
+        action,
         subject_type="alliance_partnership",
         subject_id=p.id,
-        counterparty_merchant_id=_other(p, merchant_id),
+        counterparty_merchant_id=other_side(p, merchant_id),
         status=p.status,
     )
 
@@ -193,16 +151,15 @@ async def _move(
     p: Partnership,
     merchant_id: str,
     admin_id: str,
-    action: str,
+    action: Action,
     from_statuses: tuple[str, ...],
+    status: str,
     **values: Any,
 ) -> Partnership:
     """Change the status with a guarded UPDATE (a concurrent change wins or loses whole)."""
-    values["updated_at"] = _clock(session).now()
-    if not await repo.transition(session, p.id, from_statuses, **values):
+    if not await move_status(session, p, from_statuses, status, updated_at=now(session), **values):
         await session.refresh(p)
         raise PartnershipStateConflict(status=p.status, expected=list(from_statuses))
-    mark_committed(p, **values)
     await _audit(session, p, merchant_id, admin_id, action)
     return p
 
@@ -213,16 +170,15 @@ async def accept(
     p = await access_partnership(session, merchant_id, partnership_id)
     if merchant_id != p.partner_merchant_id:
         raise AwaitingPartner()
-    now = _clock(session).now()
     return await _move(
         session,
         p,
         merchant_id,
         admin_id,
-        "alliance.partnership.accept",
+        Action.ALLIANCE_PARTNERSHIP_ACCEPT,
         ("pending",),
-        status="active",
-        accepted_at=now,
+        "active",
+        accepted_at=now(session),
     )
 
 
@@ -236,9 +192,9 @@ async def suspend(
         p,
         merchant_id,
         admin_id,
-        "alliance.partnership.suspend",
+        Action.ALLIANCE_PARTNERSHIP_SUSPEND,
         ("active",),
-        status="suspended",
+        "suspended",
         suspended_by=merchant_id,
     )
 
@@ -254,9 +210,9 @@ async def resume(
         p,
         merchant_id,
         admin_id,
-        "alliance.partnership.resume",
+        Action.ALLIANCE_PARTNERSHIP_RESUME,
         ("suspended",),
-        status="active",
+        "active",
         suspended_by=None,
     )
 
@@ -272,9 +228,9 @@ async def end(
         p,
         merchant_id,
         admin_id,
-        "alliance.partnership.end",
+        Action.ALLIANCE_PARTNERSHIP_END,
         ("pending", "active", "suspended"),
-        status="ended",
+        "ended",
         open_pair=None,
     )
 
@@ -304,8 +260,8 @@ async def partners_for_member(
     session: AsyncSession, merchant_id: str, member_id: str
 ) -> list[PartnerOut]:
     partnerships = await repo.active_partnerships(session, merchant_id)
-    linked = await links.linked_members(
-        session, member_id, [_other(p, merchant_id) for p in partnerships]
+    linked = await identity.linked_members(
+        session, member_id, [other_side(p, merchant_id) for p in partnerships]
     )
     today = await merchant_today(session, merchant_id)
     out = []
@@ -354,10 +310,11 @@ def settlement_amount(p: Partnership, proposer_points: int) -> int:
 
 async def exchange(
     session: AsyncSession, merchant_id: str, member_id: str, partnership_id: str, points: int
-) -> ExchangeOut:
+) -> tuple[Exchange, int]:
     """Send `points` of this merchant to the member's linked account at the partner: spend
     here, grant there, record the exchange and its settlement entry, take the caps, all in
-    the caller's transaction (an error anywhere leaves nothing written)."""
+    the caller's transaction (an error anywhere leaves nothing written). The exchange and
+    the member's points balance right after it."""
     p = await access_partnership(session, merchant_id, partnership_id)
     if p.status != "active":
         raise PartnershipNotActive(status=p.status)
@@ -369,10 +326,10 @@ async def exchange(
             nearest_valid_points=_nearest_multiple(points, way.step_out),
         )
     points_in = points // way.step_out * way.step_in
-    target_member = await links.linked_member(session, member_id, way.target)
+    target_member = await identity.linked_member(session, member_id, way.target)
     if target_member is None:
         raise NoLinkedMember(partner_merchant_id=way.target)
-    now = _clock(session).now()
+    at = now(session)
     day = await merchant_today(session, merchant_id)
     exchange_id = new_id()
     key = f"alliance:{exchange_id}"
@@ -427,7 +384,7 @@ async def exchange(
         points_out=points,
         points_in=points_in,
         day=day,
-        created_at=now,
+        created_at=at,
     )
     session.add(row)
     await session.flush()  # the exchange before the entry that references it
@@ -441,176 +398,28 @@ async def exchange(
             points_out=points,
             points_in=points_in,
             amount=amount,
-            created_at=now,
+            created_at=at,
         )
     )
     await emit(
         session,
-        NamedEvent(
-            "alliance.exchanged",
-            merchant_id,
-            {
-                "exchange_id": exchange_id,
-                "partnership_id": p.id,
-                "target_merchant_id": way.target,
-                "points_out": points,
-                "points_in": points_in,
-            },
-            member_id,
+        AllianceExchanged(
+            merchant_id=merchant_id,
+            member_id=member_id,
+            exchange_id=exchange_id,
+            partnership_id=p.id,
+            target_merchant_id=way.target,
+            points_out=points,
+            points_in=points_in,
         ),
     )
     await session.flush()
-    return exchange_out(row, merchant_id, balance_after)
+    return row, balance_after
 
 
-def exchange_out(
-    row: Exchange, viewer_merchant_id: str, balance_after: int | None = None
-) -> ExchangeOut:
-    out = row.merchant_id == viewer_merchant_id
-    return ExchangeOut(
-        id=row.id,
-        partnership_id=row.partnership_id,
-        direction="out" if out else "in",
-        merchant_id=row.merchant_id,
-        partner_merchant_id=row.target_merchant_id if out else row.merchant_id,
-        points_out=row.points_out,
-        points_in=row.points_in,
-        balance_after=balance_after,
-        created_at=row.created_at,
-    )
-
-
-async def exchanges_page(
+async def list_exchanges(
     session: AsyncSession, merchant_id: str, member_id: str, page: PageParams
-) -> tuple[list[ExchangeOut], str | None]:
-    rows = await repo.exchanges_page(
-        session, merchant_id, member_id, limit=page.limit, before_id=page.after_id
-    )
-    rows, cursor = make_page(rows, page)
-    return [exchange_out(r, merchant_id) for r in rows], cursor
-
-
-# ---- settlement ------------------------------------------------------------------------
-
-
-async def settlement(
-    session: AsyncSession,
-    merchant_id: str,
-    partnership_id: str,
-    start: date | None,
-    end: date | None,
-) -> SettlementOut:
-    """The entries of days `start`..`end` (inclusive, the caller's timezone; default: this
-    month so far), their totals and who owes whom on balance."""
-    p = await access_partnership(session, merchant_id, partnership_id)
-    tz = await merchant_timezone(session, merchant_id)
-    today = await merchant_today(session, merchant_id)
-    end = end or today
-    start = start or end.replace(day=1)
-    if start > end or (end - start).days >= MAX_PERIOD_DAYS:
-        raise InvalidPeriod(start=start.isoformat(), end=end.isoformat())
-    zone = ZoneInfo(tz)
-    since = datetime.combine(start, time.min, tzinfo=zone)
-    until = datetime.combine(end + timedelta(days=1), time.min, tzinfo=zone)
-    rows = await repo.settlement_entries(session, p.id, since, until)
-    payable = sum(r.amount for r in rows if r.merchant_id == merchant_id)
-    receivable = sum(r.amount for r in rows if r.payee_merchant_id == merchant_id)
-    net = receivable - payable
-    other = _other(p, merchant_id)
-    payer, payee = (other, merchant_id) if net > 0 else (merchant_id, other)
-    return SettlementOut(
-        partnership_id=p.id,
-        merchant_id=merchant_id,
-        counterparty_merchant_id=other,
-        start=start,
-        end=end,
-        timezone=tz,
-        entries=[
-            SettlementEntryOut(
-                id=r.id,
-                exchange_id=r.exchange_id,
-                payer_merchant_id=r.merchant_id,
-                payee_merchant_id=r.payee_merchant_id,
-                points_out=r.points_out,
-                points_in=r.points_in,
-                amount=r.amount,
-                created_at=r.created_at,
-            )
-            for r in rows
-        ],
-        totals=SettlementTotalsOut(
-            exchanges=len(rows),
-            amount=payable + receivable,
-            payable=payable,
-            receivable=receivable,
-            net=net,
-        ),
-        net_position=NetPositionOut(
-            payer_merchant_id=payer if net else None,
-            payee_merchant_id=payee if net else None,
-            amount=abs(net),
-        ),
-    )
-
-
-CSV_COLUMNS = (
-    "created_at",
-    "exchange_id",
-    "payer_merchant_id",
-    "payer_name",
-    "payee_merchant_id",
-    "payee_name",
-    "points_out",
-    "points_in",
-    "amount_fen",
-    "amount_yuan",
-)
-
-
-async def settlement_csv(session: AsyncSession, report: SettlementOut) -> str:
-    """The report's entries as CSV with a header row, times in the caller's timezone; it
-    starts with a UTF-8 byte order mark so that Excel reads the Chinese names right."""
-    names = {
-        m: (await identity.get_merchant(session, m)).name
-        for m in (report.merchant_id, report.counterparty_merchant_id)
-    }
-    zone = ZoneInfo(report.timezone)
-    buffer = io.StringIO()
-    buffer.write("\ufeff")
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
-    for e in report.entries:
-        writer.writerow(
-            (
-                e.created_at.astimezone(zone).isoformat(),
-                e.exchange_id,
-                e.payer_merchant_id,
-                names[e.payer_merchant_id],
-                e.payee_merchant_id,
-                names[e.payee_merchant_id],
-                e.points_out,
-                e.points_in,
-                e.amount,
-                yuan(e.amount),
-            )
-        )
-    return buffer.getvalue()
-
-
-async def record_export(
-    session: AsyncSession, merchant_id: str, admin_id: str, report: SettlementOut, fmt: str
-) -> None:
-    await audit.record(
-        session,
-        merchant_id=merchant_id,
-        actor_type="admin",
-        actor_id=admin_id,
-        action="alliance.settlement.export",
-        subject_type="alliance_partnership",
-        subject_id=report.partnership_id,
-        format=fmt,
-        start=report.start.isoformat(),
-        end=report.end.isoformat(),
-        exchanges=report.totals.exchanges,
-        net=report.totals.net,
-    )
+) -> tuple[list[Exchange], str | None]:
+    """Points the member sent to partners and points that arrived from them, newest first."""
+    stmt = repo.exchanges(merchant_id, member_id)
+    return await fetch_page(session, stmt, Exchange.id, page)

@@ -5,7 +5,8 @@ The worker evaluates each rule once per completed period (a few minutes after it
 that the period's stragglers are in); the alert's unique (rule, period) key makes a second
 evaluation, by this worker or another, fire nothing. A fired alert is a row operators list
 and, when the rule has a webhook, a signed POST delivered after the commit and retried with
-backoff until it is answered 2xx.
+backoff until it is answered 2xx; a failed attempt is logged with the rule, the attempt,
+the HTTP status and the next attempt. The sweeps that judge and deliver are in `tasks.py`.
 """
 
 from __future__ import annotations
@@ -25,19 +26,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.analytics import repository as repo
 from growthloop.analytics.errors import RuleNotFound
+from growthloop.analytics.events import ALERT_FIRED
 from growthloop.analytics.models import AlertRecord, AlertRule
-from growthloop.analytics.pipeline import Pipeline
+from growthloop.analytics.pipeline import Pipeline, pipeline_of
 from growthloop.analytics.queries import MEASURES, Span, local_midnight, overview
 from growthloop.analytics.schemas import AlertRuleIn
 from growthloop.core import audit
-from growthloop.core.auth import ensure_same_merchant
-from growthloop.core.clock import Clock
-from growthloop.core.context import context_of, uow_of
-from growthloop.core.db import Database
+from growthloop.core.audit import Action
+from growthloop.core.context import context_of, merchant_timezone, now, uow_of
 from growthloop.core.ids import new_id
+from growthloop.core.ownership import get_owned
+from growthloop.core.pagination import PageParams
 from growthloop.core.sql import insert_unless_exists
 
-log = logging.getLogger("growthloop.analytics.alerts")
+log = logging.getLogger("growthloop.analytics")
 
 METRICS = tuple(MEASURES)
 MONEY_METRICS = frozenset({"gmv", "refund_amount"})  # integer fen; the others are counts
@@ -56,12 +58,6 @@ class Judgement:
     message: str
 
 
-def _now(session: AsyncSession) -> datetime:
-    clock = context_of(session).clock
-    assert isinstance(clock, Clock)
-    return clock.now()
-
-
 async def create_rule(
     session: AsyncSession, merchant_id: str, admin_id: str, body: AlertRuleIn
 ) -> AlertRule:
@@ -78,16 +74,15 @@ async def create_rule(
         webhook_url=str(body.webhook_url) if body.webhook_url else None,
         webhook_secret=secrets.token_hex(24),
         enabled=True,
-        created_at=_now(session),
+        created_at=now(session),
     )
     session.add(rule)
     await session.flush()
-    await audit.record(
+    await audit.by_admin(
         session,
-        merchant_id=merchant_id,
-        actor_type="admin",
-        actor_id=admin_id,
-        action="alert_rule.create",
+        merchant_id,
+        admin_id,
+        Action.ALERT_RULE_CREATE,
         subject_type="alert_rule",
         subject_id=rule.id,
         metric=rule.metric,
@@ -97,26 +92,33 @@ async def create_rule(
     return rule
 
 
-async def access_rule(session: AsyncSession, merchant_id: str, rule_id: str) -> AlertRule:
-    rule = await repo.get_rule(session, rule_id)
-    if rule is None:
-        raise RuleNotFound(rule_id=rule_id)
-    ensure_same_merchant(rule.merchant_id, merchant_id)
-    return rule
+async def _owned_rule(session: AsyncSession, merchant_id: str, rule_id: str) -> AlertRule:
+    return await get_owned(session, AlertRule, rule_id, merchant_id, RuleNotFound(rule_id=rule_id))
 
 
 async def delete_rule(session: AsyncSession, merchant_id: str, admin_id: str, rule_id: str) -> None:
-    rule = await access_rule(session, merchant_id, rule_id)
+    rule = await _owned_rule(session, merchant_id, rule_id)
     await session.delete(rule)
-    await audit.record(
+    await audit.by_admin(
         session,
-        merchant_id=merchant_id,
-        actor_type="admin",
-        actor_id=admin_id,
-        action="alert_rule.delete",
+        merchant_id,
+        admin_id,
+        Action.ALERT_RULE_DELETE,
         subject_type="alert_rule",
         subject_id=rule_id,
     )
+
+
+async def rules(session: AsyncSession, merchant_id: str) -> list[AlertRule]:
+    """The merchant's rules, enabled or not, oldest first."""
+    return await repo.rules_of(session, merchant_id)
+
+
+async def alerts_page(
+    session: AsyncSession, merchant_id: str, page: PageParams
+) -> tuple[list[AlertRecord], str | None]:
+    """The merchant's fired alerts, newest first."""
+    return await repo.alerts_page(session, merchant_id, page)
 
 
 # ---- judging -------------------------------------------------------------------------
@@ -218,29 +220,27 @@ async def evaluate_rule(
     }
     if not await insert_unless_exists(session, AlertRecord, record, ["rule_id", "period_start"]):
         return None  # already fired for this period
-    kick = context_of(session).kick
-    if callable(kick) and rule.webhook_url:
-        uow_of(session).after_commit(kick)
+    if rule.webhook_url:
+        uow_of(session).after_commit(context_of(session).kick)
     return await session.get(AlertRecord, record["id"])
 
 
-async def evaluate_due(db: Database, pipeline: Pipeline, clock: Clock) -> int:
-    """The sweep: judge every enabled rule's latest complete period, once per period."""
-    fired = 0
-    now = clock.now()
-    async with db.unit_of_work() as uow:
-        rules = await repo.rules_of(uow.session)
-        directory = context_of(uow.session).merchants
-        zones = {r.merchant_id: await directory.timezone(uow.session, r.merchant_id) for r in rules}
-    for rule in rules:
-        start = last_complete_period(rule, zones[rule.merchant_id], now)
-        if start is None or pipeline.judged.get(rule.id) == start:
-            continue
-        async with db.unit_of_work() as uow:
-            if await evaluate_rule(uow.session, pipeline, rule, zones[rule.merchant_id], now):
-                fired += 1
-        pipeline.judged[rule.id] = start
-    return fired
+async def evaluate_now(session: AsyncSession, merchant_id: str, rule_id: str) -> AlertRecord | None:
+    """Judge the rule's latest complete period now (the worker does it by itself): the
+    alert it fires, or None when the metric is within bounds or it already fired."""
+    rule = await _owned_rule(session, merchant_id, rule_id)
+    tz = await merchant_timezone(session, merchant_id)
+    return await evaluate_rule(session, pipeline_of(session), rule, tz, now(session))
+
+
+async def enabled_rules(session: AsyncSession) -> list[tuple[AlertRule, str]]:
+    """Every merchant's enabled rules, each with its merchant's timezone."""
+    found = await repo.rules_of(session)
+    zones: dict[str, str] = {}
+    for rule in found:
+        if rule.merchant_id not in zones:
+            zones[rule.merchant_id] = await merchant_timezone(session, rule.merchant_id)
+    return [(rule, zones[rule.merchant_id]) for rule in found]
 
 
 # ---- webhooks ------------------------------------------------------------------------
@@ -264,45 +264,60 @@ def alert_payload(record: AlertRecord, rule: AlertRule) -> dict[str, Any]:
     }
 
 
-async def deliver_webhooks(db: Database, pipeline: Pipeline, clock: Clock, limit: int = 50) -> int:
-    """POST due alerts to their rule's webhook; each attempt in its own transaction."""
-    sent = 0
-    async with db.unit_of_work() as uow:
-        due = [r.id for r in await repo.due_webhooks(uow.session, clock.now(), limit)]
-    for alert_id in due:
-        async with db.unit_of_work() as uow:
-            record = await uow.session.get(AlertRecord, alert_id)
-            if record is None or record.webhook_status != "pending":
-                continue
-            rule = await repo.get_rule(uow.session, record.rule_id)
-            if rule is None or not rule.webhook_url:
-                record.webhook_status = "none"
-                continue
-            body = json.dumps(alert_payload(record, rule), ensure_ascii=False).encode()
-            error = await _post(pipeline, rule.webhook_url, body, rule.webhook_secret, record.id)
-            record.webhook_attempts += 1
-            now = clock.now()
-            if error is None:
-                record.webhook_status = "sent"
-                record.next_attempt_at = None
-                record.last_error = None
-                sent += 1
-            elif record.webhook_attempts >= MAX_WEBHOOK_ATTEMPTS:
-                record.webhook_status = "failed"
-                record.next_attempt_at = None
-                record.last_error = error
-            else:
-                record.next_attempt_at = now + timedelta(minutes=2**record.webhook_attempts)
-                record.last_error = error
-    return sent
+async def due_webhooks(session: AsyncSession, at: datetime, limit: int) -> list[str]:
+    """The fired alerts whose webhook delivery is due at `at`, by id."""
+    return [record.id for record in await repo.due_webhooks(session, at, limit)]
+
+
+async def deliver(session: AsyncSession, pipeline: Pipeline, alert_id: str) -> str | None:
+    """One attempt at delivering the alert to its rule's webhook: "sent", "retrying" (it
+    failed and is tried again later, with backoff), "failed" (for good, after
+    MAX_WEBHOOK_ATTEMPTS), or None when there is nothing to deliver."""
+    record = await session.get(AlertRecord, alert_id)
+    if record is None or record.webhook_status != "pending":
+        return None
+    rule = await repo.get_rule(session, record.rule_id)
+    if rule is None or not rule.webhook_url:
+        record.webhook_status = "none"
+        return None
+    body = json.dumps(alert_payload(record, rule), ensure_ascii=False).encode()
+    status, error = await _post(pipeline, rule.webhook_url, body, rule.webhook_secret, record.id)
+    record.webhook_attempts += 1
+    record.last_error = error
+    if error is None:
+        record.webhook_status = "sent"
+        record.next_attempt_at = None
+        return "sent"
+    if record.webhook_attempts >= MAX_WEBHOOK_ATTEMPTS:
+        record.webhook_status = "failed"
+        record.next_attempt_at = None
+    else:
+        record.next_attempt_at = now(session) + timedelta(minutes=2**record.webhook_attempts)
+    gave_up = record.webhook_status == "failed"
+    # Ids, counts and the status only: the URL may carry a token of the receiver's.
+    log.log(
+        logging.ERROR if gave_up else logging.WARNING,
+        "alert webhook delivery failed" + ("; giving up" if gave_up else "; will retry"),
+        extra={
+            "merchant_id": record.merchant_id,
+            "rule_id": rule.id,
+            "alert_id": record.id,
+            "attempt": record.webhook_attempts,
+            "http_status": status,
+            "error": error,
+            "next_attempt_at": record.next_attempt_at,
+        },
+    )
+    return "failed" if gave_up else "retrying"
 
 
 async def _post(
     pipeline: Pipeline, url: str, body: bytes, secret: str, alert_id: str
-) -> str | None:
+) -> tuple[int | None, str | None]:
+    """The HTTP status (None when no answer came) and the error, None on a 2xx."""
     headers = {
         "Content-Type": "application/json",
-        "X-Growthloop-Event": "alert.fired",
+        "X-Growthloop-Event": ALERT_FIRED,
         "X-Growthloop-Delivery": alert_id,
         "X-Growthloop-Signature": signature(secret, body),
     }
@@ -312,7 +327,7 @@ async def _post(
         ) as client:
             response = await client.post(url, content=body, headers=headers)
     except httpx.HTTPError as exc:
-        return type(exc).__name__
+        return None, type(exc).__name__
     if 200 <= response.status_code < 300:
-        return None
-    return f"HTTP {response.status_code}"
+        return response.status_code, None
+    return response.status_code, f"HTTP {response.status_code}"

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from collections.abc import Awaitable, Callable
+from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Query, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.analytics import alerts, queries, service
-from growthloop.analytics import repository as repo
-from growthloop.analytics.backends.base import EventStore
-from growthloop.analytics.errors import InvalidRange
 from growthloop.analytics.models import AlertRule
 from growthloop.analytics.schemas import (
     AlertOut,
@@ -29,132 +27,115 @@ from growthloop.analytics.schemas import (
     TrendsIn,
     TrendsOut,
 )
-from growthloop.core.auth import AdminPrincipal, Permission, SessionDep, require
-from growthloop.core.clock import Clock
-from growthloop.core.context import context_of
-from growthloop.core.pagination import Page, PageDep, make_page
+from growthloop.core.auth import AnalyticsReader, MarketingWriter, SessionDep
+from growthloop.core.pagination import Page, PageDep
 from growthloop.core.routing import UnitOfWorkRoute
 from growthloop.core.schemas import Id
 
 router = APIRouter(route_class=UnitOfWorkRoute, tags=["analytics"])
 
-MAX_DAYS = 366
-EARLIEST, LATEST = date(2000, 1, 1), date(2100, 12, 31)
-Reader = require(Permission.ANALYTICS_READ)
+Query_ = Callable[..., Awaitable[dict[str, Any]]]
 
 
-async def _scope(
-    session: AsyncSession, admin: AdminPrincipal, first: date | None, last: date | None
-) -> tuple[EventStore, str, queries.Span]:
-    """What every query takes: the event store, the caller's merchant, the checked span."""
-    span = await _span(session, admin.merchant_id, first, last)
-    return service.pipeline_of(session).store, admin.merchant_id, span
-
-
-async def _span(
-    session: AsyncSession, merchant_id: str, first: date | None, last: date | None
-) -> queries.Span:
-    tz = await context_of(session).merchants.timezone(session, merchant_id)
-    clock = context_of(session).clock
-    assert isinstance(clock, Clock)
-    last = last or clock.today(tz)
-    first = first or last - timedelta(days=29)
-    for day in (first, last):
-        if not EARLIEST <= day <= LATEST:
-            raise InvalidRange("Dates must fall within the years 2000..2100.", date=str(day))
-    if first > last:
-        raise InvalidRange(
-            "`from` must not be after `to`.", **{"from": str(first), "to": str(last)}
-        )
-    if (last - first).days >= MAX_DAYS:
-        raise InvalidRange(f"A range covers at most {MAX_DAYS} days.", days=(last - first).days + 1)
-    return queries.Span(first, last, tz)
+async def _answer(
+    session: AsyncSession,
+    merchant_id: str,
+    span: tuple[date | None, date | None],
+    query: Query_,
+    named: list[str] | None = None,
+    **options: Any,
+) -> dict[str, Any]:
+    """The query's answer over the checked span; with `warnings` about the events in
+    `named` that were never seen, when the query names events."""
+    scope = await service.query_scope(session, merchant_id, *span)
+    answer = await query(*scope, **options)
+    if named is None:
+        return answer
+    store = scope[0]
+    return {**answer, "warnings": await service.event_warnings(store, merchant_id, named)}
 
 
 @router.get("/v1/admin/analytics/overview", response_model=OverviewOut)
 async def overview(
     session: SessionDep,
+    admin: AnalyticsReader,
     from_: date | None = Query(None, alias="from", description="default: 29 days before `to`"),
     to: date | None = Query(None, description="default: today (merchant timezone)"),
-    admin: AdminPrincipal = Reader,
 ) -> dict[str, Any]:
-    return await queries.overview(*await _scope(session, admin, from_, to))
+    return await _answer(session, admin.merchant_id, (from_, to), queries.overview)
 
 
 @router.get("/v1/admin/analytics/platforms", response_model=PlatformsOut)
 async def platforms(
     session: SessionDep,
+    admin: AnalyticsReader,
     from_: date | None = Query(None, alias="from"),
     to: date | None = Query(None),
-    admin: AdminPrincipal = Reader,
 ) -> dict[str, Any]:
-    return await queries.platforms(*await _scope(session, admin, from_, to))
-
-
-async def _warned(
-    scope: tuple[EventStore, str, queries.Span], answer: dict[str, Any], events: list[str]
-) -> dict[str, Any]:
-    """The answer and its `warnings` about the events it names."""
-    store, merchant_id, _ = scope
-    return {**answer, "warnings": await service.event_warnings(store, merchant_id, events)}
+    return await _answer(session, admin.merchant_id, (from_, to), queries.platforms)
 
 
 @router.post("/v1/admin/analytics/trends", response_model=TrendsOut)
-async def trends(
-    body: TrendsIn, session: SessionDep, admin: AdminPrincipal = Reader
-) -> dict[str, Any]:
+async def trends(body: TrendsIn, session: SessionDep, admin: AnalyticsReader) -> dict[str, Any]:
     """Event names: the business events of docs/events.md and whatever the SDKs send; a
     name never seen for the merchant gets an `unknown_event` warning."""
-    scope = await _scope(session, admin, body.from_, body.to)
-    answer = await queries.trends(
-        *scope,
+    return await _answer(
+        session,
+        admin.merchant_id,
+        (body.from_, body.to),
+        queries.trends,
+        [body.event],
         event=body.event,
         math=body.math,
         interval=body.interval,
         breakdown=body.breakdown,
         where=body.where,
     )
-    return await _warned(scope, answer, [body.event])
 
 
 @router.post("/v1/admin/analytics/funnel", response_model=FunnelOut)
-async def funnel(
-    body: FunnelIn, session: SessionDep, admin: AdminPrincipal = Reader
-) -> dict[str, Any]:
+async def funnel(body: FunnelIn, session: SessionDep, admin: AnalyticsReader) -> dict[str, Any]:
     """A step naming an event never seen for the merchant gets an `unknown_event` warning."""
-    scope = await _scope(session, admin, body.from_, body.to)
-    answer = await queries.funnel(
-        *scope,
+    return await _answer(
+        session,
+        admin.merchant_id,
+        (body.from_, body.to),
+        queries.funnel,
+        [s.event for s in body.steps],
         steps=[(s.event, s.where) for s in body.steps],
         window_hours=body.window_hours,
         breakdown=body.breakdown,
         list_dropped=body.list_dropped,
     )
-    return await _warned(scope, answer, [s.event for s in body.steps])
 
 
 @router.post("/v1/admin/analytics/retention", response_model=RetentionOut)
 async def retention(
-    body: RetentionIn, session: SessionDep, admin: AdminPrincipal = Reader
+    body: RetentionIn, session: SessionDep, admin: AnalyticsReader
 ) -> dict[str, Any]:
     """An event never seen for the merchant gets an `unknown_event` warning."""
-    scope = await _scope(session, admin, body.from_, body.to)
-    answer = await queries.retention(
-        *scope,
+    return await _answer(
+        session,
+        admin.merchant_id,
+        (body.from_, body.to),
+        queries.retention,
+        [body.start_event, body.return_event],
         start_event=body.start_event,
         return_event=body.return_event,
         period=body.period,
         periods=body.periods,
     )
-    return await _warned(scope, answer, [body.start_event, body.return_event])
 
 
 @router.post("/v1/admin/analytics/attribution", response_model=AttributionOut)
 async def attribution(
-    body: AttributionIn, session: SessionDep, admin: AdminPrincipal = Reader
+    body: AttributionIn, session: SessionDep, admin: AnalyticsReader
 ) -> dict[str, Any]:
-    return await queries.attribution(
-        *await _scope(session, admin, body.from_, body.to),
+    return await _answer(
+        session,
+        admin.merchant_id,
+        (body.from_, body.to),
+        queries.attribution,
         by=body.by,
         model=body.model,
         lookback_days=body.lookback_days,
@@ -163,8 +144,6 @@ async def attribution(
 
 # ---- alerts --------------------------------------------------------------------------
 
-Writer = require(Permission.MARKETING_WRITE)
-
 
 def _rule_out(rule: AlertRule) -> AlertRuleOut:
     return AlertRuleOut.model_validate(rule, from_attributes=True)
@@ -172,49 +151,37 @@ def _rule_out(rule: AlertRule) -> AlertRuleOut:
 
 @router.post("/v1/admin/analytics/alert-rules", response_model=AlertRuleCreatedOut, status_code=201)
 async def create_alert_rule(
-    body: AlertRuleIn, session: SessionDep, admin: AdminPrincipal = Writer
+    body: AlertRuleIn, session: SessionDep, admin: MarketingWriter
 ) -> AlertRuleCreatedOut:
     rule = await alerts.create_rule(session, admin.merchant_id, admin.admin_id, body)
     return AlertRuleCreatedOut.model_validate(rule, from_attributes=True)
 
 
 @router.get("/v1/admin/analytics/alert-rules", response_model=Page[AlertRuleOut])
-async def list_alert_rules(
-    session: SessionDep, admin: AdminPrincipal = Reader
-) -> Page[AlertRuleOut]:
-    rules = await repo.rules_of(session, admin.merchant_id)
+async def list_alert_rules(session: SessionDep, admin: AnalyticsReader) -> Page[AlertRuleOut]:
+    rules = await alerts.rules(session, admin.merchant_id)
     return Page(items=[_rule_out(r) for r in rules], next_cursor=None)
 
 
 @router.delete("/v1/admin/analytics/alert-rules/{rule_id}", status_code=204)
-async def delete_alert_rule(
-    rule_id: Id, session: SessionDep, admin: AdminPrincipal = Writer
-) -> Response:
+async def delete_alert_rule(rule_id: Id, session: SessionDep, admin: MarketingWriter) -> Response:
     await alerts.delete_rule(session, admin.merchant_id, admin.admin_id, rule_id)
     return Response(status_code=204)
 
 
 @router.post("/v1/admin/analytics/alert-rules/{rule_id}/evaluate", response_model=AlertOut | None)
 async def evaluate_alert_rule(
-    rule_id: Id, session: SessionDep, admin: AdminPrincipal = Writer
+    rule_id: Id, session: SessionDep, admin: MarketingWriter
 ) -> AlertOut | None:
     """Judge the rule's latest complete period now (the worker does it by itself); the
     alert it fires, or null when the metric is within bounds or it already fired."""
-    rule = await alerts.access_rule(session, admin.merchant_id, rule_id)
-    tz = await context_of(session).merchants.timezone(session, admin.merchant_id)
-    clock = context_of(session).clock
-    record = await alerts.evaluate_rule(
-        session, service.pipeline_of(session), rule, tz, clock.now()
-    )
+    record = await alerts.evaluate_now(session, admin.merchant_id, rule_id)
     return AlertOut.model_validate(record, from_attributes=True) if record else None
 
 
 @router.get("/v1/admin/analytics/alerts", response_model=Page[AlertOut])
-async def list_alerts(
-    session: SessionDep, page: PageDep, admin: AdminPrincipal = Reader
-) -> Page[AlertOut]:
-    rows = await repo.alerts_page(session, admin.merchant_id, page.limit + 1, page.after_id)
-    rows, cursor = make_page(rows, page)
+async def list_alerts(session: SessionDep, page: PageDep, admin: AnalyticsReader) -> Page[AlertOut]:
+    rows, cursor = await alerts.alerts_page(session, admin.merchant_id, page)
     return Page(
         items=[AlertOut.model_validate(r, from_attributes=True) for r in rows], next_cursor=cursor
     )

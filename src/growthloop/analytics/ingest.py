@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import uuid as uuidlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -65,6 +66,17 @@ LIB_PLATFORMS = {
     "react native": "app",
     "flutter": "app",
 }
+
+
+def library_hint(library: Any, guess: Callable[[str], str | None]) -> str | None:
+    """A key of LIB_PLATFORMS for an SDK's library name: the name itself (lower-cased) when
+    it is one, else what the format's `guess` makes of it; None for no name."""
+    if not isinstance(library, str) or not library:
+        return None
+    name = library.lower()
+    return name if name in LIB_PLATFORMS else guess(name)
+
+
 PAGE_KEYS = ("page", "$pathname", "$screen_name", "$url_path", "$current_url", "$url", "path")
 SHARE_KEYS = ("share_code", "$share_code", "s")
 CHANNEL_KEYS = ("utm_source", "$utm_source", "channel", "$latest_utm_source")

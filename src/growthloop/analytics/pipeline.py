@@ -1,5 +1,6 @@
 """What ingestion keeps per process: the store and its batcher, the recent-ids set that
-deduplicates retries, and the caches that spare the database a lookup per event."""
+deduplicates retries, and the caches that spare the database a lookup per event. The
+wiring hands it to the runtime context; a service reaches it with `pipeline_of(session)`."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.analytics.backends.base import EventStore
 from growthloop.analytics.batcher import Batcher
+from growthloop.core.context import context_of
 
 DEDUP_SECONDS = 48 * 3600  # SDKs retry within hours; a compaction catches later repeats
 MERCHANT_CACHE_SECONDS = 60.0
@@ -136,3 +139,8 @@ class Pipeline:
 
     async def close(self) -> None:
         await self.store.close()
+
+
+def pipeline_of(session: AsyncSession) -> Pipeline:
+    """This process's pipeline, a part of the session's runtime context."""
+    return context_of(session).part(Pipeline)

@@ -33,23 +33,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.analytics.backends.base import EventStore
 from growthloop.analytics.models import AnalyticsIdentity, AnalyticsOutbox
-from growthloop.analytics.pipeline import Pipeline
-from growthloop.compliance.registry import Erasure, PrivacyHandler
-from growthloop.core.context import context_of
+from growthloop.analytics.pipeline import pipeline_of
+from growthloop.core.privacy import Erasure, PrivacyHandler, delete_by_member, execute_bulk, iso
 
 EXPORT_LIMIT = 50_000
 ERASED_VALUE = "erased"  # what a waiting event's property naming the person becomes
 CHUNK = 500
-SYNC = {"synchronize_session": False}
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
-def _rows(result: Any) -> int:
-    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def _properties(text: Any) -> Any:
@@ -59,11 +49,6 @@ def _properties(text: Any) -> Any:
         return json.loads(text)
     except ValueError:
         return text
-
-
-def _pipeline(session: AsyncSession) -> Pipeline | None:
-    pipeline = context_of(session).part(Pipeline)
-    return pipeline if isinstance(pipeline, Pipeline) else None
 
 
 def pseudonym() -> str:
@@ -107,15 +92,14 @@ async def export(session: AsyncSession, merchant_id: str, member_id: str) -> dic
     waiting = await session.scalars(
         select(o).where(o.merchant_id == merchant_id, o.member_id == member_id).order_by(o.id)
     )
-    pipeline = _pipeline(session)
-    events = await _stored_events(pipeline.store, merchant_id, member_id) if pipeline else []
+    events = await _stored_events(pipeline_of(session).store, merchant_id, member_id)
     return {
         "distinct_ids": [
             {
                 "distinct_id": distinct_id,
                 "source": source,
                 "platform": platform,
-                "linked_at": _iso(at),
+                "linked_at": iso(at),
             }
             for distinct_id, source, platform, at in identities
         ],
@@ -124,7 +108,7 @@ async def export(session: AsyncSession, merchant_id: str, member_id: str) -> dic
         "events_waiting": [
             {
                 "event": x.event,
-                "time": _iso(x.time),
+                "time": iso(x.time),
                 "platform": x.platform,
                 "channel": x.channel,
                 "amount": x.amount,
@@ -173,18 +157,15 @@ async def erase(session: AsyncSession, erasure: Erasure) -> dict[str, int]:
     listed = sorted(ids)
     for start in range(0, len(listed), CHUNK):
         chunk = listed[start : start + CHUNK]
-        result = await session.execute(
+        identities += await execute_bulk(
+            session,
             delete(ai).where(
                 ai.merchant_id == m,
                 or_(ai.distinct_id.in_(chunk), ai.person_id.in_(chunk), ai.member_id.in_(chunk)),
             ),
-            execution_options=SYNC,
         )
-        identities += _rows(result)
     o = AnalyticsOutbox
-    waiting = await session.execute(
-        delete(o).where(o.merchant_id == m, o.member_id == who), execution_options=SYNC
-    )
+    waiting = await delete_by_member(session, m, who, o)
     # Other members' waiting events that name the person (a sharer, a promoter).
     mentioned = 0
     others = await session.execute(
@@ -193,18 +174,16 @@ async def erase(session: AsyncSession, erasure: Erasure) -> dict[str, int]:
     for outbox_id, props in list(others):
         cleaned = _without(props, ids)
         if cleaned != props:
-            await session.execute(
-                update(o).where(o.id == outbox_id).values(properties=cleaned),
-                execution_options=SYNC,
+            await execute_bulk(
+                session, update(o).where(o.id == outbox_id).values(properties=cleaned)
             )
             mentioned += 1
-    pipeline = _pipeline(session)
-    if pipeline is not None:  # this process's cache; others' expire within seconds
-        for distinct_id in ids:
-            pipeline.identities.drop((m, distinct_id))
+    cache = pipeline_of(session).identities  # this process's; others' expire within seconds
+    for distinct_id in ids:
+        cache.drop((m, distinct_id))
     return {
         "analytics_identities": identities,
-        "analytics_outbox": _rows(waiting),
+        "analytics_outbox": waiting[o.__tablename__],
         "outbox_mentions_stripped": mentioned,
     }
 

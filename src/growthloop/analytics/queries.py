@@ -16,7 +16,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from growthloop.analytics.backends.base import Dialect, EventStore
+from growthloop.analytics.backends.base import EVENT_COUNTERS, Dialect, EventStore
+from growthloop.analytics.events import ORDER_EVENTS, ORDER_PAID
 
 COLUMN_PROPERTIES = ("platform", "page", "channel", "share_code", "event")
 MAX_BREAKDOWN_VALUES = 25
@@ -100,14 +101,8 @@ def _rate(part: int, whole: int) -> float:
 def _hour_source(d: Dialect, span: Span) -> str:
     if whole_hour_offsets(span.tz, span):
         return "hours"
-    return (
-        "(SELECT time AS hour, person, mem, platform, 1 AS n, "
-        "CASE WHEN event = 'member.registered' THEN 1 ELSE 0 END AS reg, "
-        "CASE WHEN event = 'order.paid' THEN 1 ELSE 0 END AS paid, "
-        "CASE WHEN event = 'order.paid' THEN amount ELSE 0 END AS gmv, "
-        "CASE WHEN event = 'order.refunded' THEN 1 ELSE 0 END AS refunds, "
-        "CASE WHEN event = 'order.refunded' THEN amount ELSE 0 END AS refunded FROM events)"
-    )
+    counters = ", ".join(f"{expr} AS {name}" for name, expr in EVENT_COUNTERS)
+    return f"(SELECT time AS hour, person, mem, platform, 1 AS n, {counters} FROM events)"
 
 
 # What the overview, the platform comparison and the alerts measure, over rows of `hours`.
@@ -439,10 +434,10 @@ async def attribution(
     since = span.start - timedelta(days=lookback_days)
     touches = (
         f"t AS (SELECT person, time, {by} AS v FROM events WHERE {by} IS NOT NULL AND "
-        f"event NOT LIKE 'order.%' AND {_range(d, 'time', since, span.end)})"
+        f"event NOT LIKE '{ORDER_EVENTS}%' AND {_range(d, 'time', since, span.end)})"
     )
     orders = (
-        f"o AS (SELECT person, time, amount FROM events WHERE event = 'order.paid' AND "
+        f"o AS (SELECT person, time, amount FROM events WHERE event = '{ORDER_PAID}' AND "
         f"{_range(d, 'time', span.start, span.end)})"
     )
     if model == "last_touch":

@@ -9,6 +9,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.analytics.models import AlertRecord, AlertRule, AnalyticsIdentity, AnalyticsOutbox
+from growthloop.core.pagination import PageParams, fetch_page
 from growthloop.core.sql import insert_unless_exists
 
 
@@ -139,17 +140,10 @@ async def get_rule(session: AsyncSession, rule_id: str) -> AlertRule | None:
 
 
 async def alerts_page(
-    session: AsyncSession, merchant_id: str, limit: int, after: str | None
-) -> list[AlertRecord]:
-    stmt = (
-        select(AlertRecord)
-        .where(AlertRecord.merchant_id == merchant_id)
-        .order_by(AlertRecord.id.desc())
-        .limit(limit)
-    )
-    if after:
-        stmt = stmt.where(AlertRecord.id < after)
-    return list((await session.scalars(stmt)).all())
+    session: AsyncSession, merchant_id: str, page: PageParams
+) -> tuple[list[AlertRecord], str | None]:
+    stmt = select(AlertRecord).where(AlertRecord.merchant_id == merchant_id)
+    return await fetch_page(session, stmt, AlertRecord.id, page)
 
 
 async def due_webhooks(session: AsyncSession, now: datetime, limit: int) -> list[AlertRecord]:

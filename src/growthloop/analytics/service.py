@@ -6,26 +6,31 @@
 - Identity: a distinct id belongs to a member when it is the member's id, one of their
   platform ids (written at sign-up and login) or an anonymous id an identify call linked
   to one of those. The first link wins; an identify that would merge two members is refused.
-- Business events: domain events (`order.paid`, `member.registered`, ...) are written to
-  the analytics outbox in the transaction of the action; `flush_outbox` moves them to the
-  event store in bulk, so a merchant has a dashboard with no client SDK at all.
+- Business events: the domain events of `events.BUSINESS_EVENTS` are written to the
+  analytics outbox in the transaction of the action (`record_domain_event`);
+  `tasks.flush_outbox` moves them to the event store in bulk, so a merchant has a
+  dashboard with no client SDK at all.
+- The dashboard: `query_scope` checks the span of days a query asks for; the queries
+  themselves are `queries.py`, their `warnings` `event_warnings`.
 """
 
 from __future__ import annotations
 
 import difflib
 import json
-import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, Protocol
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.analytics import repository as repo
 from growthloop.analytics.backends.base import EventStore
-from growthloop.analytics.errors import InvalidIngestKey
+from growthloop.analytics.errors import InvalidIngestKey, InvalidRange
+from growthloop.analytics.events import ARRIVALS, BUSINESS_EVENTS, ORDER_IMPORTED, RECORDED_AS
 from growthloop.analytics.ingest import (
     Batch,
     Normalized,
@@ -39,32 +44,13 @@ from growthloop.analytics.pipeline import (
     MERCHANT_CACHE_SECONDS,
     NEGATIVE_IDENTITY_SECONDS,
     IngestMerchant,
-    Pipeline,
+    pipeline_of,
 )
+from growthloop.analytics.queries import Span
 from growthloop.analytics.rows import EventRow, Override
 from growthloop.compliance import service as compliance
-from growthloop.core.clock import Clock
-from growthloop.core.context import context_of, uow_of
-from growthloop.core.db import Database
-from growthloop.core.events import DomainEvent
-from growthloop.core.ids import new_id
-
-log = logging.getLogger("growthloop.analytics")
-
-FLUSH_BATCH = 5_000
-
-
-class IngestDirectory(Protocol):
-    """What ingestion needs of identity, through the session's `info["merchants"]` and
-    `info["members"]` (ground-floor domains do not import each other)."""
-
-    async def by_ingest_key(self, session: AsyncSession, key: str) -> tuple[str, str] | None: ...
-
-
-class MemberIds(Protocol):
-    async def external_ids(
-        self, session: AsyncSession, merchant_id: str, member_id: str
-    ) -> list[str]: ...
+from growthloop.core.context import context_of, merchant_timezone, now, uow_of
+from growthloop.core.events import DomainEvent, EventBus
 
 
 @dataclass
@@ -85,19 +71,6 @@ class IngestResult:
         }
 
 
-def pipeline_of(session: AsyncSession) -> Pipeline:
-    pipeline = context_of(session).part(Pipeline)
-    if not isinstance(pipeline, Pipeline):
-        raise RuntimeError("no analytics pipeline in this session")
-    return pipeline
-
-
-def _now(session: AsyncSession) -> datetime:
-    clock = context_of(session).clock
-    assert isinstance(clock, Clock)
-    return clock.now()
-
-
 # ---- ingestion ---------------------------------------------------------------------
 
 
@@ -109,8 +82,7 @@ async def merchant_for_key(session: AsyncSession, key: str | None) -> IngestMerc
     if cached is not None:
         assert isinstance(cached, IngestMerchant)
         return cached
-    directory = context_of(session).merchants
-    found = await directory.by_ingest_key(session, key) if directory else None
+    found = await context_of(session).merchants.by_ingest_key(session, key)
     if found is None:
         raise InvalidIngestKey()
     merchant = IngestMerchant(id=found[0], timezone=found[1])
@@ -129,7 +101,7 @@ async def ingest(
     """`scripts`: the native endpoint, where curl and other scripting clients are
     integrators, not bots (`ingest.is_bot`)."""
     pipeline = pipeline_of(session)
-    received_at = _now(session)
+    received_at = now(session)
     result = IngestResult(rejected=[r.as_dict() for r in batch.rejected])
     offset = clock_offset(batch.sent_at, received_at)
     request_is_bot = is_bot(user_agent, scripts=scripts)
@@ -361,48 +333,30 @@ async def link_member(
     return overrides
 
 
-# ---- business events ---------------------------------------------------------------
+# ---- the dashboard's queries -------------------------------------------------------
 
-# Domain events recorded as analytics events, and which payload field is their amount.
-BUSINESS_EVENTS: dict[str, str | None] = {
-    "member.registered": None,
-    "member.login": None,
-    "member.enrolled": None,
-    "member.tier_changed": None,
-    "member.invited": None,
-    "order.created": "payable",
-    "order.paid": "payable",
-    "order.completed": "payable",
-    "order.cancelled": "payable",
-    "order.refunded": "refund_amount",
-    "order.imported": "payable",
-    "coupon.claimed": None,
-    "mall.redeemed": None,
-    "flash_sale.purchased": None,
-    "group.opened": None,
-    "group.joined": None,
-    "group.succeeded": None,
-    "group.failed": None,
-    "bargain.started": None,
-    "bargain.helped": None,
-    "bargain.purchased": None,
-    "lottery.drew": None,
-    "invite.qualified": None,
-    "invite.rewarded": None,
-    "distribution.bound": None,
-    "commission.frozen": "amount",
-    "commission.settled": "amount",
-    "commission.cancelled": "amount",
-    "share.opened": None,
-    "share.registered": None,
-    "share.login": None,
-    "share.purchased": None,
-    "share.helped": None,
-    "share.joined": None,
-}
-# Domain events stored under another name (see `record_domain_event`).
-RECORDED_AS = {"order.imported": "order.paid"}
-_PERSONAL_KEYS = ("phone", "name", "address", "openid", "unionid", "code", "email")
+MAX_DAYS = 366
+EARLIEST, LATEST = date(2000, 1, 1), date(2100, 12, 31)
+
+
+async def query_scope(
+    session: AsyncSession, merchant_id: str, first: date | None, last: date | None
+) -> tuple[EventStore, str, Span]:
+    """What every dashboard query takes: the event store, the merchant and the checked span
+    of local days (by default the 30 days up to today in the merchant's timezone)."""
+    tz = await merchant_timezone(session, merchant_id)
+    last = last or now(session).astimezone(ZoneInfo(tz)).date()
+    first = first or last - timedelta(days=29)
+    for day in (first, last):
+        if not EARLIEST <= day <= LATEST:
+            raise InvalidRange("Dates must fall within the years 2000..2100.", date=str(day))
+    if first > last:
+        raise InvalidRange(
+            "`from` must not be after `to`.", **{"from": str(first), "to": str(last)}
+        )
+    if (last - first).days >= MAX_DAYS:
+        raise InvalidRange(f"A range covers at most {MAX_DAYS} days.", days=(last - first).days + 1)
+    return pipeline_of(session).store, merchant_id, Span(first, last, tz)
 
 
 def stored_business_events() -> set[str]:
@@ -461,21 +415,45 @@ async def event_warnings(
     return [unknown_event_warning(n) for n in await unknown_events(store, merchant_id, names)]
 
 
+# ---- business events ---------------------------------------------------------------
+
+_PERSONAL_KEYS = ("phone", "name", "address", "openid", "unionid", "code", "email")
+
+
+def record_business_events(bus: EventBus, kinds: Iterable[type[DomainEvent]]) -> None:
+    """Subscribe `record_domain_event` to the classes of the business events. The wiring
+    passes them (analytics imports no emitter's events); each must be in
+    `events.BUSINESS_EVENTS` once, and each event there must have its class: a ValueError
+    at start-up otherwise, rather than a dashboard silently missing an event."""
+    kinds = list(kinds)
+    names = [kind.name for kind in kinds]
+    unknown = sorted(set(names) - BUSINESS_EVENTS.keys())
+    missing = sorted(BUSINESS_EVENTS.keys() - set(names))
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if unknown or missing or twice:
+        raise ValueError(
+            "analytics.events.BUSINESS_EVENTS and the classes subscribed differ: "
+            f"not business events {unknown}, without a class {missing}, twice {twice}"
+        )
+    for kind in kinds:
+        bus.on(kind, record_domain_event)
+
+
 async def record_domain_event(session: AsyncSession, event: DomainEvent) -> None:
     """In-transaction subscriber: the business event waits in the outbox with its cause."""
-    now = _now(session)
+    received = now(session)
     payload = event.payload or {}
     member_id = event.member_id
-    name, at = event.name, now
-    if name == "order.imported":
+    name, at = event.name, received
+    if name == ORDER_IMPORTED:
         # A historical order: paid when it happened, marked as imported.
         name, at = RECORDED_AS[name], datetime.fromisoformat(str(payload["occurred_at"]))
         payload = {**payload, "source": "import"}
     platform = payload.get("platform") if isinstance(payload.get("platform"), str) else None
-    if event.name == "order.imported":
+    if event.name == ORDER_IMPORTED:
         platform = "import"
-    elif event.name in ("member.registered", "member.login") and member_id:
-        platform = await _note_login(session, event.merchant_id, member_id, platform, now)
+    elif event.name in ARRIVALS and member_id:
+        platform = await _note_login(session, event.merchant_id, member_id, platform, received)
     elif member_id:
         platform = await _member_platform(session, event.merchant_id, member_id)
     amount_key = BUSINESS_EVENTS.get(event.name)
@@ -500,9 +478,7 @@ async def record_domain_event(session: AsyncSession, event: DomainEvent) -> None
             properties=properties,
         )
     )
-    kick = context_of(session).kick
-    if callable(kick):
-        uow_of(session).after_commit(kick)
+    uow_of(session).after_commit(context_of(session).kick)
 
 
 async def _member_platform(session: AsyncSession, merchant_id: str, member_id: str) -> str | None:
@@ -519,8 +495,7 @@ async def _note_login(
     row = await session.get(AnalyticsIdentity, (merchant_id, member_id))
     if row is not None and row.platform_hint == platform:
         return platform
-    members = context_of(session).members
-    external = await members.external_ids(session, merchant_id, member_id) if members else []
+    external = await context_of(session).members.external_ids(session, merchant_id, member_id)
     overrides = await link_member(session, merchant_id, member_id, external, now)
     if platform:
         await session.execute(
@@ -539,48 +514,3 @@ async def _note_login(
 
         uow_of(session).after_commit(apply)
     return platform
-
-
-def _row(o: AnalyticsOutbox) -> EventRow:
-    return EventRow(
-        merchant_id=o.merchant_id,
-        uuid=f"gl-{o.id}",
-        event=o.event,
-        distinct_id=o.member_id or f"merchant:{o.merchant_id}",
-        member_id=o.member_id,
-        time=o.time,
-        received_at=o.time,
-        platform=o.platform,
-        page=None,
-        share_code=o.share_code,
-        channel=o.channel,
-        amount=o.amount,
-        properties=json.dumps(o.properties, ensure_ascii=False, separators=(",", ":")),
-    )
-
-
-async def flush_outbox(db: Database, pipeline: Pipeline) -> int:
-    """Move waiting business events to the event store in bulk. A flush first marks its
-    batch with a key (committed), writes it under that key, then deletes it: a flush that
-    died between the write and the delete is finished by the next one, and the store
-    writes a key's batch only once."""
-    moved = 0
-    while True:
-        async with db.unit_of_work() as uow:
-            rows = await repo.in_flight_outbox(uow.session, FLUSH_BATCH)
-            if rows:
-                key = rows[0].batch_key
-                assert key is not None
-            else:
-                rows = await repo.pending_outbox(uow.session, FLUSH_BATCH)
-                if not rows:
-                    return moved
-                key = f"ob-{new_id()}"
-                await repo.mark_outbox(uow.session, [r.id for r in rows], key)
-            events = [_row(r) for r in rows]
-        await pipeline.store.append(events, key=key)
-        async with db.unit_of_work() as uow:
-            await repo.delete_outbox_batch(uow.session, key)
-        moved += len(events)
-        if len(events) < FLUSH_BATCH:
-            return moved

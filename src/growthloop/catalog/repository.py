@@ -2,14 +2,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.catalog.models import Category, Product
-
-
-async def get_product(session: AsyncSession, product_id: str) -> Product | None:
-    return await session.get(Product, product_id)
 
 
 async def products_by_ids(session: AsyncSession, ids: Iterable[str]) -> dict[str, Product]:
@@ -44,31 +40,32 @@ async def take_stock(
     session: AsyncSession, merchant_id: str, product_id: str, quantity: int
 ) -> bool:
     """Guarded atomic decrement: True only if the row had enough stock and is on sale."""
-    result = await session.execute(
-        update(Product)
-        .where(
-            Product.id == product_id,
-            Product.merchant_id == merchant_id,
-            Product.on_sale.is_(True),
-            Product.stock >= quantity,
-        )
-        .values(stock=Product.stock - quantity)
-        .execution_options(synchronize_session=False)
-    )
-    return getattr(result, "rowcount", 0) == 1
+    return await _move_stock(session, merchant_id, product_id, -quantity, Product.on_sale.is_(True))
 
 
 async def add_stock(
     session: AsyncSession, merchant_id: str, product_id: str, quantity: int
+) -> bool:
+    """Guarded atomic change by `quantity` (negative to take): never below zero."""
+    return await _move_stock(session, merchant_id, product_id, quantity)
+
+
+async def _move_stock(
+    session: AsyncSession,
+    merchant_id: str,
+    product_id: str,
+    delta: int,
+    *guards: ColumnElement[bool],
 ) -> bool:
     result = await session.execute(
         update(Product)
         .where(
             Product.id == product_id,
             Product.merchant_id == merchant_id,
-            Product.stock + quantity >= 0,
+            Product.stock + delta >= 0,
+            *guards,
         )
-        .values(stock=Product.stock + quantity)
+        .values(stock=Product.stock + delta)
         .execution_options(synchronize_session=False)
     )
     return getattr(result, "rowcount", 0) == 1

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -22,15 +21,10 @@ from growthloop.catalog.errors import (
     UnknownOption,
 )
 from growthloop.catalog.models import Category, Product
-from growthloop.catalog.schemas import (
-    CategoryIn,
-    OptionGroupIn,
-    OptionGroupOut,
-    ProductIn,
-    ProductOut,
-    ProductPatch,
-)
+from growthloop.catalog.schemas import CategoryIn, OptionGroupIn, ProductIn, ProductPatch
 from growthloop.core.auth import ensure_same_merchant
+from growthloop.core.context import now
+from growthloop.core.ownership import get_owned
 from growthloop.core.pagination import PageParams, make_page
 
 
@@ -60,54 +54,22 @@ def _stored_options(groups: list[OptionGroupIn] | None, price: int) -> list[dict
     return stored
 
 
-def product_out(product: Product, category_name: str | None) -> ProductOut:
-    return ProductOut(
-        id=product.id,
-        name=product.name,
-        price=product.price,
-        stock=product.stock,
-        on_sale=product.on_sale,
-        category=category_name,
-        category_id=product.category_id,
-        options=[
-            OptionGroupOut(
-                name=g["name"],
-                required=g["required"],
-                values=[v["name"] for v in g["values"]],
-                price_deltas={v["name"]: v["price_delta"] for v in g["values"]},
-            )
-            for g in product.options
-        ],
-        description=product.description,
-        image_urls=list(product.image_urls),
-        sort=product.sort,
-        created_at=product.created_at,
-        updated_at=product.updated_at,
-    )
-
-
-async def products_out(session: AsyncSession, products: list[Product]) -> list[ProductOut]:
-    names = await repo.category_names(session, (p.category_id or "" for p in products))
-    return [product_out(p, names.get(p.category_id or "")) for p in products]
-
-
-async def _category_id(
-    session: AsyncSession, merchant_id: str, name: str | None, now: datetime
-) -> str | None:
+async def _category_id(session: AsyncSession, merchant_id: str, name: str | None) -> str | None:
+    """The id of the merchant's category `name`, created on first use."""
     if name is None:
         return None
     category = await repo.category_by_name(session, merchant_id, name)
     if category is None:
-        category = await create_category(session, merchant_id, CategoryIn(name=name), now)
+        category = await create_category(session, merchant_id, CategoryIn(name=name))
     return category.id
 
 
-async def create_category(
-    session: AsyncSession, merchant_id: str, data: CategoryIn, now: datetime
-) -> Category:
+async def create_category(session: AsyncSession, merchant_id: str, data: CategoryIn) -> Category:
     if await repo.category_by_name(session, merchant_id, data.name) is not None:
         raise CategoryExists(name=data.name)
-    category = Category(merchant_id=merchant_id, name=data.name, sort=data.sort, created_at=now)
+    category = Category(
+        merchant_id=merchant_id, name=data.name, sort=data.sort, created_at=now(session)
+    )
     try:
         async with session.begin_nested():
             session.add(category)
@@ -120,12 +82,11 @@ async def list_categories(session: AsyncSession, merchant_id: str) -> list[Categ
     return await repo.categories(session, merchant_id)
 
 
-async def create_product(
-    session: AsyncSession, merchant_id: str, data: ProductIn, now: datetime
-) -> Product:
+async def create_product(session: AsyncSession, merchant_id: str, data: ProductIn) -> Product:
+    at = now(session)
     product = Product(
         merchant_id=merchant_id,
-        category_id=await _category_id(session, merchant_id, data.category, now),
+        category_id=await _category_id(session, merchant_id, data.category),
         name=data.name,
         description=data.description,
         price=data.price,
@@ -134,8 +95,8 @@ async def create_product(
         image_urls=[str(u) for u in data.image_urls],
         options=_stored_options(data.options, data.price),
         sort=data.sort,
-        created_at=now,
-        updated_at=now,
+        created_at=at,
+        updated_at=at,
     )
     session.add(product)
     await session.flush()
@@ -143,21 +104,19 @@ async def create_product(
 
 
 async def access_product(session: AsyncSession, merchant_id: str, product_id: str) -> Product:
-    """The product, if it exists (404) and is this merchant's (403)."""
-    product = await repo.get_product(session, product_id)
-    if product is None:
-        raise ProductNotFound(product_id=product_id)
-    ensure_same_merchant(product.merchant_id, merchant_id)
-    return product
+    """The product, if it exists (404) and is this merchant's (403): the campaigns' door."""
+    return await get_owned(
+        session, Product, product_id, merchant_id, ProductNotFound(product_id=product_id)
+    )
 
 
 async def update_product(
-    session: AsyncSession, merchant_id: str, product_id: str, patch: ProductPatch, now: datetime
+    session: AsyncSession, merchant_id: str, product_id: str, patch: ProductPatch
 ) -> Product:
     product = await access_product(session, merchant_id, product_id)
     fields = patch.model_dump(exclude_unset=True)
     if "category" in fields:
-        product.category_id = await _category_id(session, merchant_id, patch.category, now)
+        product.category_id = await _category_id(session, merchant_id, patch.category)
     for name in ("name", "price", "stock", "description", "on_sale", "sort"):
         if name in fields and fields[name] is not None:
             setattr(product, name, fields[name])
@@ -166,7 +125,7 @@ async def update_product(
     if "options" in fields or "price" in fields:
         groups = patch.options if "options" in fields else _groups_in(product.options)
         product.options = _stored_options(groups, product.price)
-    product.updated_at = now
+    product.updated_at = now(session)
     await session.flush()
     return product
 

@@ -4,9 +4,8 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Body, Query
 
-from growthloop.compliance import deletion, notice, service
+from growthloop.compliance import deletion, notice, presenters, service
 from growthloop.compliance.errors import UnknownMerchant
-from growthloop.compliance.models import DeletionRequest
 from growthloop.compliance.schemas import (
     AuditEntryOut,
     ConsentChoices,
@@ -18,7 +17,7 @@ from growthloop.compliance.schemas import (
     PolicyOut,
 )
 from growthloop.core import audit
-from growthloop.core.auth import AdminPrincipal, CurrentMember, Permission, SessionDep, require
+from growthloop.core.auth import CurrentMember, PrivacyHandler, SessionDep
 from growthloop.core.pagination import Page, PageDep, make_page
 from growthloop.core.routing import UnitOfWorkRoute
 from growthloop.core.runtime import RuntimeDep
@@ -31,7 +30,7 @@ router = APIRouter(route_class=UnitOfWorkRoute, tags=["compliance"])
 async def privacy_policy() -> PolicyOut:
     """The current privacy policy: its version and the purposes a member may consent to.
     Public (shown before login) and the same for every merchant."""
-    return service.current_policy()
+    return presenters.policy_out()
 
 
 @router.get("/v1/privacy/notice")
@@ -54,7 +53,8 @@ async def privacy_notice(
 
 @router.get("/v1/me/consents", response_model=ConsentsOut)
 async def my_consents(member: CurrentMember, session: SessionDep) -> ConsentsOut:
-    return await service.consents_of(session, member.merchant_id, member.member_id)
+    consents = await service.consents_of(session, member.merchant_id, member.member_id)
+    return presenters.consents_out(consents)
 
 
 @router.put("/v1/me/consents", response_model=ConsentsUpdateOut)
@@ -63,7 +63,7 @@ async def put_consents(
 ) -> ConsentsUpdateOut:
     changed = await service.set_consents(session, member.merchant_id, member.member_id, body)
     state = await service.consents_of(session, member.merchant_id, member.member_id)
-    return ConsentsUpdateOut(**state.model_dump(), changed=changed)
+    return ConsentsUpdateOut(**presenters.consents_out(state).model_dump(), changed=changed)
 
 
 @router.get("/v1/me/consents/history", response_model=Page[ConsentRecordOut])
@@ -71,25 +71,13 @@ async def my_consent_history(
     member: CurrentMember, session: SessionDep, page: PageDep
 ) -> Page[ConsentRecordOut]:
     """Every decision the member made on the privacy policy's purposes, newest first."""
-    items, cursor = await service.consent_history(
+    rows, cursor = await service.consent_history(
         session, member.merchant_id, member.member_id, page
     )
-    return Page(items=items, next_cursor=cursor)
+    return Page(items=[presenters.consent_record_out(r) for r in rows], next_cursor=cursor)
 
 
 # ---- export and deletion ------------------------------------------------------------------
-
-
-def _deletion_out(r: DeletionRequest) -> DeletionOut:
-    return DeletionOut(
-        request_id=r.id,
-        status=r.status,
-        requested_at=r.requested_at,
-        scheduled_for=r.scheduled_for,
-        deadline=r.deadline,
-        cancelled_at=r.cancelled_at,
-        done_at=r.done_at,
-    )
 
 
 @router.post("/v1/me/data-export")
@@ -107,19 +95,19 @@ async def request_deletion(
     request, _ = await deletion.request_deletion(
         session, member.merchant_id, member.member_id, runtime.settings.deletion_cooling_days
     )
-    return _deletion_out(request)
+    return presenters.deletion_out(request)
 
 
 @router.get("/v1/me/deletion", response_model=DeletionOut | None)
 async def my_deletion(member: CurrentMember, session: SessionDep) -> DeletionOut | None:
     """The member's latest deletion request, or null."""
     request = await deletion.latest_of(session, member.merchant_id, member.member_id)
-    return _deletion_out(request) if request else None
+    return presenters.deletion_out(request) if request else None
 
 
 @router.post("/v1/me/deletion/cancel", response_model=DeletionOut)
 async def cancel_deletion(member: CurrentMember, session: SessionDep) -> DeletionOut:
-    return _deletion_out(
+    return presenters.deletion_out(
         await deletion.cancel_deletion(session, member.merchant_id, member.member_id)
     )
 
@@ -128,31 +116,24 @@ async def cancel_deletion(member: CurrentMember, session: SessionDep) -> Deletio
 async def deletion_queue(
     session: SessionDep,
     page: PageDep,
+    admin: PrivacyHandler,
     status: Literal["pending", "cancelled", "done"] | None = None,
-    admin: AdminPrincipal = require(Permission.PRIVACY_HANDLE),
 ) -> Page[DeletionQueueItem]:
     """Deletion requests, newest first, with when each is due and its legal deadline."""
-    rows = await deletion.queue(session, admin.merchant_id, status, page.limit + 1, page.after_id)
-    rows, cursor = make_page(rows, page)
-    items = [
-        DeletionQueueItem(
-            **_deletion_out(r).model_dump(), id=r.id, member_id=r.member_id, receipt=r.receipt
-        )
-        for r in rows
-    ]
-    return Page(items=items, next_cursor=cursor)
+    rows, cursor = await deletion.queue(session, admin.merchant_id, status, page)
+    return Page(items=[presenters.deletion_queue_item(r) for r in rows], next_cursor=cursor)
 
 
 @router.get("/v1/admin/audit", response_model=Page[AuditEntryOut])
 async def audit_log(
     session: SessionDep,
     page: PageDep,
+    admin: PrivacyHandler,
     member_id: Id | None = None,
     actor_id: Id | None = None,
     action: str | None = Query(None, max_length=64),
     since: Instant | None = None,
     until: Instant | None = None,
-    admin: AdminPrincipal = require(Permission.PRIVACY_HANDLE),
 ) -> Page[AuditEntryOut]:
     """The audit log, newest first: by member, by admin (actor) and by time."""
     rows = await audit.entries(
@@ -167,7 +148,4 @@ async def audit_log(
         before_id=page.after_id,
     )
     rows, cursor = make_page(rows, page)
-    return Page(
-        items=[AuditEntryOut.model_validate(r, from_attributes=True) for r in rows],
-        next_cursor=cursor,
-    )
+    return Page(items=[presenters.audit_entry_out(r) for r in rows], next_cursor=cursor)

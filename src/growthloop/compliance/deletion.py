@@ -28,11 +28,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from growthloop.compliance.errors import NoDeletionPending
 from growthloop.compliance.models import DeletionRequest
 from growthloop.compliance.policy import POLICY_VERSION
-from growthloop.compliance.registry import Erasure, PrivacyRegistry, registry_of
+from growthloop.compliance.registry import PrivacyRegistry, registry_of
 from growthloop.core import audit
+from growthloop.core.audit import Action
 from growthloop.core.clock import Clock
-from growthloop.core.context import context_of
+from growthloop.core.context import now
 from growthloop.core.db import Database
+from growthloop.core.pagination import PageParams, fetch_page
+from growthloop.core.privacy import Erasure
 
 log = logging.getLogger("growthloop.compliance")
 
@@ -47,12 +50,6 @@ def working_days_after(start: datetime, days: int) -> datetime:
         if at.weekday() < 5:
             left -= 1
     return at
-
-
-def _now(session: AsyncSession) -> datetime:
-    clock = context_of(session).clock
-    assert isinstance(clock, Clock)
-    return clock.now()
 
 
 async def pending_of(
@@ -73,27 +70,25 @@ async def request_deletion(
     existing = await pending_of(session, merchant_id, member_id)
     if existing is not None:
         return existing, False
-    now = _now(session)
-    deadline = working_days_after(now, LEGAL_WORKING_DAYS)
+    at = now(session)
+    deadline = working_days_after(at, LEGAL_WORKING_DAYS)
     request = DeletionRequest(
         merchant_id=merchant_id,
         member_id=member_id,
         status="pending",
-        requested_at=now,
-        scheduled_for=min(now + timedelta(days=cooling_days), deadline),
+        requested_at=at,
+        scheduled_for=min(at + timedelta(days=cooling_days), deadline),
         deadline=deadline,
     )
     session.add(request)
     await session.flush()
-    await audit.record(
+    await audit.by_member(
         session,
-        merchant_id=merchant_id,
-        actor_type="member",
-        actor_id=member_id,
-        action="deletion.request",
+        merchant_id,
+        member_id,
+        Action.DELETION_REQUEST,
         subject_type="deletion_request",
         subject_id=request.id,
-        member_id=member_id,
         scheduled_for=request.scheduled_for.isoformat(),
     )
     return request, True
@@ -106,16 +101,14 @@ async def cancel_deletion(
     if request is None:
         raise NoDeletionPending()
     request.status = "cancelled"
-    request.cancelled_at = _now(session)
-    await audit.record(
+    request.cancelled_at = now(session)
+    await audit.by_member(
         session,
-        merchant_id=merchant_id,
-        actor_type="member",
-        actor_id=member_id,
-        action="deletion.cancel",
+        merchant_id,
+        member_id,
+        Action.DELETION_CANCEL,
         subject_type="deletion_request",
         subject_id=request.id,
-        member_id=member_id,
     )
     return request
 
@@ -133,19 +126,13 @@ async def latest_of(
 
 
 async def queue(
-    session: AsyncSession, merchant_id: str, status: str | None, limit: int, after: str | None
-) -> list[DeletionRequest]:
-    stmt = (
-        select(DeletionRequest)
-        .where(DeletionRequest.merchant_id == merchant_id)
-        .order_by(DeletionRequest.id.desc())
-        .limit(limit)
-    )
+    session: AsyncSession, merchant_id: str, status: str | None, page: PageParams
+) -> tuple[list[DeletionRequest], str | None]:
+    """The merchant's deletion requests, newest first."""
+    stmt = select(DeletionRequest).where(DeletionRequest.merchant_id == merchant_id)
     if status:
         stmt = stmt.where(DeletionRequest.status == status)
-    if after:
-        stmt = stmt.where(DeletionRequest.id < after)
-    return list((await session.execute(stmt)).scalars())
+    return await fetch_page(session, stmt, DeletionRequest.id, page)
 
 
 # ---- the export ------------------------------------------------------------------------
@@ -157,21 +144,19 @@ async def export_member(session: AsyncSession, merchant_id: str, member_id: str)
     sections: dict[str, Any] = {}
     for handler in registry.handlers:
         sections[handler.section] = await handler.export(session, merchant_id, member_id)
-    await audit.record(
+    await audit.by_member(
         session,
-        merchant_id=merchant_id,
-        actor_type="member",
-        actor_id=member_id,
-        action="data.export",
+        merchant_id,
+        member_id,
+        Action.DATA_EXPORT,
         subject_type="member",
         subject_id=member_id,
-        member_id=member_id,
         sections=sorted(sections),
     )
     return {
         "member_id": member_id,
         "merchant_id": merchant_id,
-        "generated_at": _now(session).isoformat(),
+        "generated_at": now(session).isoformat(),
         "policy_version": POLICY_VERSION,
         "sections": sections,
     }
@@ -194,8 +179,8 @@ async def carry_out(
         request = (await s.execute(stmt)).scalars().first()
         if request is None:
             return None
-        now = clock.now()
-        erasure = Erasure(request.merchant_id, request.member_id, now)
+        at = clock.now()
+        erasure = Erasure(request.merchant_id, request.member_id, at)
         erased: dict[str, Any] = {}
         for handler in registry.handlers:
             counts = await handler.erase(s, erasure)
@@ -203,7 +188,7 @@ async def carry_out(
         receipt: dict[str, Any] = {
             "request_id": request.id,
             "requested_at": request.requested_at.isoformat(),
-            "carried_out_at": now.isoformat(),
+            "carried_out_at": at.isoformat(),
             "sections": erased,
             "stores": {},
         }
@@ -214,14 +199,14 @@ async def carry_out(
         for name, eraser in registry.stores.items():
             receipt["stores"][name] = await eraser(erasure)
         request.status = "done"
-        request.done_at = now
+        request.done_at = at
         request.receipt = receipt
         await audit.record(
             s,
             merchant_id=request.merchant_id,
             actor_type="system",
             actor_id=None,
-            action="member.erase",
+            action=Action.MEMBER_ERASE,
             subject_type="deletion_request",
             subject_id=request.id,
             member_id=request.member_id,

@@ -21,15 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.core.context import context_of
 from growthloop.core.models import Personal
-from growthloop.core.privacy import (
-    EraseFn,
-    Erasure,
-    ExportFn,
-    PrivacyHandler,
-    StoreEraser,
-)
-
-__all__ = ["EraseFn", "Erasure", "ExportFn", "PrivacyHandler", "PrivacyRegistry", "StoreEraser"]
+from growthloop.core.privacy import PrivacyHandler, StoreEraser
 
 
 @dataclass

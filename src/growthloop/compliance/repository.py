@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.compliance.models import ConsentRecord, ConsentState
@@ -65,17 +65,11 @@ def append(session: AsyncSession, record: ConsentRecord) -> None:
     session.add(record)
 
 
-async def ledger_page(
-    session: AsyncSession, merchant_id: str, member_id: str, limit: int, before_id: str | None
-) -> list[ConsentRecord]:
-    """Newest first; ids are time-sortable."""
-    stmt = select(ConsentRecord).where(
+def ledger_of(merchant_id: str, member_id: str) -> Select[ConsentRecord]:
+    """The member's ledger rows (the caller orders and pages them)."""
+    return select(ConsentRecord).where(
         ConsentRecord.merchant_id == merchant_id, ConsentRecord.member_id == member_id
     )
-    if before_id:
-        stmt = stmt.where(ConsentRecord.id < before_id)
-    stmt = stmt.order_by(ConsentRecord.id.desc()).limit(limit + 1)
-    return list((await session.execute(stmt)).scalars())
 
 
 async def decisions_of(

@@ -20,6 +20,7 @@ from growthloop.compliance.registry import PrivacyRegistry
 from growthloop.core.audit import AuditEntry
 from growthloop.core.clock import Clock
 from growthloop.core.db import Database
+from growthloop.core.privacy import execute_bulk
 
 PERIODS = {
     "events": timedelta(days=730),
@@ -33,11 +34,10 @@ async def enforce(db: Database, registry: PrivacyRegistry, clock: Clock) -> dict
     now = clock.now()
     removed: dict[str, Any] = {}
     async with db.unit_of_work() as uow:
-        s = uow.session
-        result = await s.execute(
-            delete(AuditEntry).where(AuditEntry.created_at < now - PERIODS["audit_log"])
+        removed["audit_log"] = await execute_bulk(
+            uow.session,
+            delete(AuditEntry).where(AuditEntry.created_at < now - PERIODS["audit_log"]),
         )
-        removed["audit_log"] = result.rowcount or 0  # type: ignore[attr-defined]
     for name, expire in registry.retention.items():
         removed[name] = await expire(now - PERIODS[name])
     return removed

@@ -10,8 +10,7 @@ writes an audit entry and emits `consent.changed`, all in the caller's transacti
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, datetime
-from typing import Protocol
+from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,56 +22,19 @@ from growthloop.compliance.errors import (
     SeparateConsentRequired,
     UnknownPurpose,
 )
-from growthloop.compliance.models import ConsentRecord
+from growthloop.compliance.events import ConsentChanged
+from growthloop.compliance.models import ConsentRecord, ConsentState
 from growthloop.compliance.policy import BY_KEY, POLICY_VERSION, PURPOSES, Purpose
-from growthloop.compliance.schemas import (
-    ConsentOut,
-    ConsentRecordOut,
-    ConsentsOut,
-    PolicyOut,
-    PurposeOut,
-)
 from growthloop.core import audit
-from growthloop.core.clock import Clock
-from growthloop.core.context import context_of
-from growthloop.core.events import NamedEvent, emit
+from growthloop.core.audit import Action
+from growthloop.core.context import context_of, now
+from growthloop.core.events import emit
 from growthloop.core.ids import new_id
-from growthloop.core.pagination import PageParams, make_page
-
-CONSENT_CHANGED = "consent.changed"
+from growthloop.core.pagination import PageParams, fetch_page
 
 
-class MemberDirectory(Protocol):
-    """What consent records need to know about a member; identity provides it through the
-    session's `info["members"]` (ground-floor domains do not import each other)."""
-
-    async def signup_platform(
-        self, session: AsyncSession, merchant_id: str, member_id: str
-    ) -> str | None: ...
-
-    async def birthday(
-        self, session: AsyncSession, merchant_id: str, member_id: str
-    ) -> date | None: ...
-
-
-def current_policy() -> PolicyOut:
-    return PolicyOut(
-        version=POLICY_VERSION,
-        purposes=[
-            PurposeOut(
-                key=p.key,
-                label=p.label,
-                description=p.description,
-                required=p.required,
-                sensitive=p.sensitive,
-                separate=p.separate,
-                since=p.since,
-            )
-            for p in PURPOSES
-        ],
-    )
-
-
+# TRANSITIONAL: core.audit.Action has no CONSENT_REFUSE yet (the lead adds it); the value
+# the log has always stored.
 def purpose_of(key: str) -> Purpose:
     try:
         return BY_KEY[key]
@@ -105,11 +67,10 @@ MINOR_AGE = 14  # PIPL art.31: under 14, a guardian's consent
 
 async def is_minor(session: AsyncSession, merchant_id: str, member_id: str) -> bool:
     """Under 14 by the birthday the member gave (unknown: not a minor, as we cannot know)."""
-    directory = context_of(session).members
-    born = await directory.birthday(session, merchant_id, member_id) if directory else None
+    born = await context_of(session).members.birthday(session, merchant_id, member_id)
     if born is None:
         return False
-    today = _now(session).date()
+    today = now(session).date()
     age: int = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
     return age < MINOR_AGE
 
@@ -128,17 +89,7 @@ async def _guardian_allows(
 
 
 async def _platform(session: AsyncSession, merchant_id: str, member_id: str) -> str | None:
-    directory = context_of(session).members
-    if directory is None:
-        raise RuntimeError("no member directory in this session")
-    platform: str | None = await directory.signup_platform(session, merchant_id, member_id)
-    return platform
-
-
-def _now(session: AsyncSession) -> datetime:
-    clock = context_of(session).clock
-    assert isinstance(clock, Clock)
-    return clock.now()
+    return await context_of(session).members.signup_platform(session, merchant_id, member_id)
 
 
 async def _apply(
@@ -151,7 +102,7 @@ async def _apply(
     source: str,
     platform: str | None,
 ) -> bool:
-    now = _now(session)
+    at = now(session)
     record_id = new_id()
     changed = await repo.change_state(
         session,
@@ -162,7 +113,7 @@ async def _apply(
         policy_version=POLICY_VERSION,
         platform=platform,
         record_id=record_id,
-        now=now,
+        now=at,
     )
     if not changed:
         return False
@@ -177,7 +128,7 @@ async def _apply(
             policy_version=POLICY_VERSION,
             platform=platform,
             source=source,
-            created_at=now,
+            created_at=at,
         ),
     )
     by_member = source == "member"
@@ -186,7 +137,7 @@ async def _apply(
         merchant_id=merchant_id,
         actor_type="member" if by_member else "system",
         actor_id=member_id if by_member else None,
-        action="consent.grant" if granted else "consent.refuse",
+        action=Action.CONSENT_GRANT if granted else Action.CONSENT_REFUSE,
         subject_type="consent",
         subject_id=record_id,
         member_id=member_id,
@@ -196,8 +147,16 @@ async def _apply(
         platform=platform,
         source=source,
     )
-    payload = {"purpose": purpose, "granted": granted, "policy_version": POLICY_VERSION}
-    await emit(session, NamedEvent(CONSENT_CHANGED, merchant_id, payload, member_id))
+    await emit(
+        session,
+        ConsentChanged(
+            merchant_id=merchant_id,
+            member_id=member_id,
+            purpose=purpose,
+            granted=granted,
+            policy_version=POLICY_VERSION,
+        ),
+    )
     return True
 
 
@@ -268,32 +227,20 @@ async def set_consents(
     return changed
 
 
-async def consents_of(session: AsyncSession, merchant_id: str, member_id: str) -> ConsentsOut:
+@dataclass(frozen=True)
+class Consents:
+    """The member's current decisions by purpose (undecided purposes absent), and the
+    purposes to ask them about now."""
+
+    states: dict[str, ConsentState]
+    to_ask: list[str]
+
+
+async def consents_of(session: AsyncSession, merchant_id: str, member_id: str) -> Consents:
+    """To ask: the purposes never decided, or changed by a policy version after the
+    member's decision (a refusal is not asked again until then); a guardian's consent only
+    of a member under 14."""
     states = {s.purpose: s for s in await repo.states_of(session, merchant_id, member_id)}
-    consents: dict[str, ConsentOut] = {}
-    for p in PURPOSES:
-        state = states.get(p.key)
-        if p.required:
-            consents[p.key] = ConsentOut(
-                granted=True,
-                required=True,
-                policy_version=POLICY_VERSION,
-                recorded_at=None,
-                platform=None,
-            )
-        elif state is None:
-            consents[p.key] = ConsentOut(
-                granted=None, required=False, policy_version=None, recorded_at=None, platform=None
-            )
-        else:
-            consents[p.key] = ConsentOut(
-                granted=state.granted,
-                required=False,
-                policy_version=state.policy_version,
-                recorded_at=state.updated_at,
-                platform=state.platform,
-            )
-    # A guardian's consent is asked only of a member under 14.
     minor = await is_minor(session, merchant_id, member_id)
     to_ask = [
         p.key
@@ -302,12 +249,11 @@ async def consents_of(session: AsyncSession, merchant_id: str, member_id: str) -
         and (p.key != "guardian" or minor)
         and (p.key not in states or states[p.key].policy_version < p.since)
     ]
-    return ConsentsOut(policy_version=POLICY_VERSION, consents=consents, to_ask=to_ask)
+    return Consents(states, to_ask)
 
 
 async def consent_history(
     session: AsyncSession, merchant_id: str, member_id: str, page: PageParams
-) -> tuple[list[ConsentRecordOut], str | None]:
-    rows = await repo.ledger_page(session, merchant_id, member_id, page.limit, page.after_id)
-    rows, cursor = make_page(rows, page)
-    return [ConsentRecordOut.model_validate(r, from_attributes=True) for r in rows], cursor
+) -> tuple[list[ConsentRecord], str | None]:
+    """The member's ledger, newest first."""
+    return await fetch_page(session, repo.ledger_of(merchant_id, member_id), ConsentRecord.id, page)

@@ -36,6 +36,7 @@ class Action(StrEnum):
     COMMISSION_WITHDRAWAL_REJECTED = "commission.withdrawal.rejected"
     COMMISSION_WITHDRAWAL_REQUEST = "commission.withdrawal.request"
     CONSENT_GRANT = "consent.grant"
+    CONSENT_REFUSE = "consent.refuse"
     COUPON_ISSUE = "coupon.issue"
     DATA_EXPORT = "data.export"
     DELETION_CANCEL = "deletion.cancel"
@@ -164,3 +165,28 @@ async def entries(
     if before_id:
         stmt = stmt.where(AuditEntry.id < before_id)
     return list((await session.scalars(stmt.order_by(AuditEntry.id.desc()).limit(limit))).all())
+
+
+async def by_member(
+    session: AsyncSession,
+    merchant_id: str,
+    member_id: str,
+    action: Action,
+    *,
+    subject_type: str = "member",
+    subject_id: str | None = None,
+    **details: Any,
+) -> None:
+    """An entry for what a member did to their own account or data (the subject defaults
+    to the member)."""
+    await record(
+        session,
+        merchant_id=merchant_id,
+        actor_type="member",
+        actor_id=member_id,
+        action=action,
+        subject_type=subject_type,
+        subject_id=subject_id or member_id,
+        member_id=member_id,
+        **details,
+    )

@@ -45,34 +45,6 @@ class DomainEvent:
         }
 
 
-class NamedEvent(DomainEvent):
-    """TRANSITIONAL (removed once every domain has its events.py): an event by name."""
-
-    def __init__(
-        self,
-        name: str,
-        merchant_id: str,
-        payload: dict[str, Any] | None = None,
-        member_id: str | None = None,
-    ) -> None:
-        object.__setattr__(self, "merchant_id", merchant_id)
-        object.__setattr__(self, "member_id", member_id)
-        object.__setattr__(self, "_name", name)
-        object.__setattr__(self, "_payload", dict(payload or {}))
-
-    @property
-    def payload(self) -> dict[str, Any]:
-        return self.__dict__["_payload"]  # type: ignore[no-any-return]
-
-    def __getattr__(self, key: str) -> Any:
-        if key == "name":
-            return self.__dict__["_name"]
-        try:
-            return self.__dict__["_payload"][key]
-        except KeyError:
-            raise AttributeError(key) from None
-
-
 E = TypeVar("E", bound=DomainEvent)
 Handler = Callable[[AsyncSession, E], Awaitable[None]]
 
@@ -81,24 +53,14 @@ class EventBus:
     def __init__(self) -> None:
         self._handlers: dict[type[DomainEvent], list[Handler[Any]]] = defaultdict(list)
 
-        self._named: dict[str, list[Handler[Any]]] = defaultdict(list)  # TRANSITIONAL
+    def on(self, kind: type[E], handler: Handler[E]) -> None:
+        self._handlers[kind].append(handler)
 
-    def on(self, kind: type[E] | str, handler: Handler[E]) -> None:
-        if isinstance(kind, str):
-            self._named[kind].append(handler)
-        else:
-            self._handlers[kind].append(handler)
-
-    def off(self, kind: type[E] | str, handler: Handler[E]) -> None:
-        if isinstance(kind, str):
-            self._named[kind].remove(handler)
-        else:
-            self._handlers[kind].remove(handler)
+    def off(self, kind: type[E], handler: Handler[E]) -> None:
+        self._handlers[kind].remove(handler)
 
     async def publish(self, session: AsyncSession, event: DomainEvent) -> None:
         for handler in tuple(self._handlers.get(type(event), ())):
-            await handler(session, event)
-        for handler in tuple(self._named.get(event.name, ())):
             await handler(session, event)
 
 

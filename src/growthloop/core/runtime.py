@@ -7,9 +7,9 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
-from growthloop.core.config import Settings
 from growthloop.core.auth import PrincipalValidator, TokenCodec
 from growthloop.core.clock import Clock
+from growthloop.core.config import Settings
 from growthloop.core.db import Database
 from growthloop.core.events import EventBus
 from growthloop.core.jobs import Sweeper

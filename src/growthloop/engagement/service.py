@@ -9,32 +9,27 @@ merchant's members is refused whole (422 `unknown_member`), before anything is s
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Protocol
-
-from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.compliance import service as compliance
 from growthloop.core import audit, references
-from growthloop.core.context import context_of
+from growthloop.core.audit import Action
+from growthloop.core.context import context_of, now
 from growthloop.core.ids import new_id
+from growthloop.core.pagination import PageParams, fetch_page
+from growthloop.engagement import repository as repo
 from growthloop.engagement.models import Broadcast, InboxMessage
 from growthloop.engagement.schemas import BroadcastIn
 
 
-class Audience(Protocol):
-    """The merchant's active members; identity provides it (`info["members"]`)."""
-
-    async def active_member_ids(self, session: AsyncSession, merchant_id: str) -> list[str]: ...
-
-
 async def broadcast(
-    session: AsyncSession, merchant_id: str, admin_id: str, body: BroadcastIn, now: datetime
+    session: AsyncSession, merchant_id: str, admin_id: str, body: BroadcastIn
 ) -> Broadcast:
+    """Send to `body.member_ids` (default: every active member) those who consent to
+    marketing; the others are counted as skipped."""
     if body.member_ids is None:
-        directory: Audience = context_of(session).members
-        candidates = await directory.active_member_ids(session, merchant_id)
+        members = context_of(session).members
+        candidates = await members.active_member_ids(session, merchant_id)
     else:
         candidates = list(dict.fromkeys(body.member_ids))
         await references.check(
@@ -42,6 +37,7 @@ async def broadcast(
         )
     decided = await compliance.decisions(session, merchant_id, set(candidates), ["marketing"])
     allowed = [m for m in candidates if decided.get((m, "marketing")) is True]
+    at = now(session)
     sent = Broadcast(
         id=new_id(),
         merchant_id=merchant_id,
@@ -50,30 +46,29 @@ async def broadcast(
         sent=len(allowed),
         skipped_no_consent=len(candidates) - len(allowed),
         created_by=admin_id,
-        created_at=now,
+        created_at=at,
     )
-    session.add(sent)
-    await session.flush()
-    rows = [
-        {
-            "id": new_id(),
-            "merchant_id": merchant_id,
-            "member_id": member_id,
-            "broadcast_id": sent.id,
-            "title": body.title,
-            "body": body.body,
-            "sent_at": now,
-        }
-        for member_id in allowed
-    ]
-    for start in range(0, len(rows), 1000):
-        await session.execute(insert(InboxMessage), rows[start : start + 1000])
-    await audit.record(
+    await repo.add_broadcast(session, sent)
+    await repo.add_inbox_messages(
         session,
-        merchant_id=merchant_id,
-        actor_type="admin",
-        actor_id=admin_id,
-        action="marketing.broadcast",
+        [
+            {
+                "id": new_id(),
+                "merchant_id": merchant_id,
+                "member_id": member_id,
+                "broadcast_id": sent.id,
+                "title": body.title,
+                "body": body.body,
+                "sent_at": at,
+            }
+            for member_id in allowed
+        ],
+    )
+    await audit.by_admin(
+        session,
+        merchant_id,
+        admin_id,
+        Action.MARKETING_BROADCAST,
         subject_type="broadcast",
         subject_id=sent.id,
         sent=sent.sent,
@@ -83,14 +78,7 @@ async def broadcast(
 
 
 async def inbox(
-    session: AsyncSession, merchant_id: str, member_id: str, limit: int, after: str | None
-) -> list[InboxMessage]:
-    stmt = (
-        select(InboxMessage)
-        .where(InboxMessage.merchant_id == merchant_id, InboxMessage.member_id == member_id)
-        .order_by(InboxMessage.id.desc())
-        .limit(limit)
-    )
-    if after:
-        stmt = stmt.where(InboxMessage.id < after)
-    return list((await session.scalars(stmt)).all())
+    session: AsyncSession, merchant_id: str, member_id: str, page: PageParams
+) -> tuple[list[InboxMessage], str | None]:
+    """The member's inbox, newest first."""
+    return await fetch_page(session, repo.inbox_of(merchant_id, member_id), InboxMessage.id, page)

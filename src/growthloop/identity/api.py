@@ -3,46 +3,28 @@ from __future__ import annotations
 from datetime import timedelta
 
 from fastapi import APIRouter, Request
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from growthloop.core.auth import (
-    ROLE_PERMISSIONS,
-    AdminPrincipal,
-    CurrentAdmin,
-    CurrentMember,
-    Permission,
-    Role,
-    SessionDep,
-    require,
-)
+from growthloop.core.auth import CurrentAdmin, CurrentMember, SessionDep, SettingsWriter
 from growthloop.core.routing import UnitOfWorkRoute
 from growthloop.core.runtime import RuntimeDep
-from growthloop.identity import service
+from growthloop.identity import presenters, service
 from growthloop.identity.errors import LoginRateLimited
-from growthloop.identity.models import Merchant
 from growthloop.identity.schemas import (
     AdminLoginIn,
     AdminMeOut,
     AdminUserIn,
     AdminUserOut,
-    BusinessHours,
     MemberLoginIn,
     MemberLoginOut,
     MemberOut,
-    MerchantOut,
     MerchantSettingsChangeOut,
     MerchantSettingsIn,
     MerchantSettingsOut,
     ProfileIn,
-    SettingEffect,
     TokenOut,
 )
 
 router = APIRouter(route_class=UnitOfWorkRoute)
-
-
-def _admin_out(admin: object) -> AdminUserOut:
-    return AdminUserOut.model_validate(admin, from_attributes=True)
 
 
 @router.post("/v1/admin/login", response_model=TokenOut, tags=["auth"])
@@ -68,7 +50,6 @@ async def member_login(body: MemberLoginIn, session: SessionDep, rt: RuntimeDep)
         platform=body.platform,
         code=body.code,
         adapters=rt.platforms,
-        clock=rt.clock,
         referrer_code=body.referrer_code,
         share_code=body.share_code,
     )
@@ -80,37 +61,22 @@ async def member_login(body: MemberLoginIn, session: SessionDep, rt: RuntimeDep)
     )
 
 
-async def _member_out(session: AsyncSession, member_id: str) -> MemberOut:
-    row, platforms = await service.member_with_platforms(session, member_id)
-    return MemberOut(
-        id=row.id,
-        nickname=row.nickname,
-        birthday=row.birthday,
-        signup_platform=row.signup_platform,
-        created_at=row.created_at,
-        platforms=platforms,
-    )
-
-
 @router.get("/v1/me", response_model=MemberOut, tags=["members"])
 async def me(member: CurrentMember, session: SessionDep) -> MemberOut:
-    return await _member_out(session, member.member_id)
+    return presenters.member_out(*await service.member_with_platforms(session, member.member_id))
 
 
 @router.patch("/v1/me/profile", response_model=MemberOut, tags=["members"])
-async def update_profile(
-    body: ProfileIn, member: CurrentMember, session: SessionDep, rt: RuntimeDep
-) -> MemberOut:
+async def update_profile(body: ProfileIn, member: CurrentMember, session: SessionDep) -> MemberOut:
     await service.update_profile(
         session,
         member.merchant_id,
         member.member_id,
-        rt.clock,
         nickname=body.nickname,
         set_nickname="nickname" in body.model_fields_set,
         birthday=body.birthday,
     )
-    return await _member_out(session, member.member_id)
+    return presenters.member_out(*await service.member_with_platforms(session, member.member_id))
 
 
 # GET /v1/me/referral is served by campaigns/distribution/api.py: who referred a member
@@ -122,64 +88,31 @@ async def update_profile(
 async def admin_me(admin: CurrentAdmin, session: SessionDep) -> AdminMeOut:
     merchant = await service.get_merchant(session, admin.merchant_id)
     user = await service.get_admin(session, admin.admin_id)
-    return AdminMeOut(
-        admin=_admin_out(user),
-        merchant=MerchantOut(
-            id=merchant.id,
-            name=merchant.name,
-            timezone=merchant.timezone,
-            ingest_key=merchant.ingest_key if admin.role is Role.OWNER else None,
-        ),
-        permissions=sorted(p.value for p in ROLE_PERMISSIONS[admin.role]),
-    )
+    return presenters.admin_me_out(user, merchant, admin.role)
 
 
 @router.post("/v1/admin/users", response_model=AdminUserOut, status_code=201, tags=["admin"])
 async def create_admin_user(
-    body: AdminUserIn,
-    session: SessionDep,
-    rt: RuntimeDep,
-    admin: AdminPrincipal = require(Permission.SETTINGS_WRITE),
+    body: AdminUserIn, session: SessionDep, admin: SettingsWriter
 ) -> AdminUserOut:
     user = await service.create_admin(
-        session,
-        admin.merchant_id,
-        body.email,
-        body.password,
-        body.role,
-        rt.clock.now(),
-        created_by=admin.admin_id,
+        session, admin.merchant_id, body.email, body.password, body.role, created_by=admin.admin_id
     )
-    return _admin_out(user)
+    return presenters.admin_out(user)
 
 
 # ---- shop settings -------------------------------------------------------------------
 
 
-def _settings_out(merchant: Merchant) -> MerchantSettingsOut:
-    return MerchantSettingsOut(
-        id=merchant.id,
-        name=merchant.name,
-        timezone=merchant.timezone,
-        contact_phone=merchant.contact_phone,
-        contact_email=merchant.contact_email,
-        logo_url=merchant.logo_url,
-        business_hours=[BusinessHours.model_validate(h) for h in merchant.business_hours or []],
-        created_at=merchant.created_at,
-    )
-
-
 @router.get("/v1/admin/merchant", response_model=MerchantSettingsOut, tags=["admin"])
 async def merchant_settings(admin: CurrentAdmin, session: SessionDep) -> MerchantSettingsOut:
     """The shop's settings: name, timezone, contact, logo and business hours (any staff)."""
-    return _settings_out(await service.get_merchant(session, admin.merchant_id))
+    return presenters.settings_out(await service.get_merchant(session, admin.merchant_id))
 
 
 @router.patch("/v1/admin/merchant", response_model=MerchantSettingsChangeOut, tags=["admin"])
 async def update_merchant_settings(
-    body: MerchantSettingsIn,
-    session: SessionDep,
-    admin: AdminPrincipal = require(Permission.SETTINGS_WRITE),
+    body: MerchantSettingsIn, session: SessionDep, admin: SettingsWriter
 ) -> MerchantSettingsChangeOut:
     """Change the shop's settings (owner only; audit-logged). Fields left out stay; null
     clears the contact, the logo or the hours. A timezone change is in force at once and
@@ -191,9 +124,4 @@ async def update_merchant_settings(
     change = await service.update_merchant_settings(
         session, admin.merchant_id, admin.admin_id, changes
     )
-    out = _settings_out(change.merchant)
-    return MerchantSettingsChangeOut(
-        **out.model_dump(),
-        changed=change.changed,
-        effects=[SettingEffect(area=a, description=d) for a, d in change.effects],
-    )
+    return presenters.settings_change_out(change)

@@ -49,3 +49,8 @@ class BirthdayAlreadySet(Conflict):
 class InvalidBirthday(Invalid):
     code = "invalid_birthday"
     message = "A birthday is a past date, from 1900-01-01 on."
+
+
+class InvalidPhoneCode(Invalid):
+    code = "invalid_phone_code"
+    message = "The platform did not verify a phone number for this code."

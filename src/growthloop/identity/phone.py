@@ -6,32 +6,20 @@ person at an alliance partner without comparing the number in clear, and the num
 with AES-GCM (`phone_encrypted`, growthloop.core.crypto) so staff can be shown it masked.
 The hash key is derived from GROWTHLOOP_SECRET_KEY: rotating the secret unlinks every
 verified phone until members verify again (rotating the PII encryption keys does not).
+
+The spelling, hash and mask of a number live here; verifying and removing a member's
+number are identity's service (`service.verify_phone`, `service.remove_phone`).
 """
 
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from growthloop.core import audit, crypto
-from growthloop.core.errors import Invalid
-from growthloop.identity import repository as repo
-from growthloop.identity.errors import MemberNotFound, PlatformNotEnabled
-from growthloop.identity.models import Member
-
-if TYPE_CHECKING:
-    from growthloop.identity.platforms import PlatformAdapter
+from growthloop.core import crypto
 
 _CN_MOBILE = re.compile(r"^1[3-9]\d{9}$")
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 _SEPARATORS = re.compile(r"[\s\-()]")
-
-
-class InvalidPhoneCode(Invalid):
-    code = "invalid_phone_code"
-    message = "The platform did not verify a phone number for this code."
 
 
 def normalize_phone(raw: str) -> str | None:
@@ -52,13 +40,6 @@ def normalize_phone(raw: str) -> str | None:
     return None
 
 
-async def _own_member(session: AsyncSession, merchant_id: str, member_id: str) -> Member:
-    member = await repo.get_member(session, member_id)
-    if member is None or member.merchant_id != merchant_id:
-        raise MemberNotFound(member_id=member_id)
-    return member
-
-
 def phone_hash(secret: str, normalised: str) -> str:
     return crypto.keyed_hash(secret, normalised, purpose="phone")
 
@@ -66,59 +47,3 @@ def phone_hash(secret: str, normalised: str) -> str:
 def mask_phone(normalised: str) -> str:
     """138****1234: enough for the member to recognise their number, not to read it."""
     return crypto.mask_phone(normalised)
-
-
-async def verify_phone(
-    session: AsyncSession,
-    *,
-    merchant_id: str,
-    member_id: str,
-    platform: str | None,
-    code: str,
-    adapters: dict[str, Any],
-    secret: str,
-) -> str:
-    """Exchange the platform's phone code, keep the number's keyed hash and the number
-    encrypted on the member, and return the masked number. `platform` defaults to the one
-    the member signed up on."""
-    member = await _own_member(session, merchant_id, member_id)
-    platform = platform or member.signup_platform
-    adapter: PlatformAdapter | None = adapters.get(platform)
-    if adapter is None:
-        raise PlatformNotEnabled(platform=platform)
-    normalised = normalize_phone(await adapter.exchange_phone_code(code))
-    if normalised is None:
-        raise InvalidPhoneCode()
-    member.phone_hash = phone_hash(secret, normalised)
-    member.phone_encrypted = normalised
-    await audit.record(
-        session,
-        merchant_id=merchant_id,
-        actor_type="member",
-        actor_id=member_id,
-        action="member.phone_verified",
-        subject_type="member",
-        subject_id=member_id,
-        member_id=member_id,
-        platform=platform,
-    )
-    return mask_phone(normalised)
-
-
-async def remove_phone(session: AsyncSession, *, merchant_id: str, member_id: str) -> None:
-    """Withdraw the verified phone: partners no longer recognise the member by it."""
-    member = await _own_member(session, merchant_id, member_id)
-    if member.phone_hash is None and member.phone_encrypted is None:
-        return
-    member.phone_hash = None
-    member.phone_encrypted = None
-    await audit.record(
-        session,
-        merchant_id=merchant_id,
-        actor_type="member",
-        actor_id=member_id,
-        action="member.phone_removed",
-        subject_type="member",
-        subject_id=member_id,
-        member_id=member_id,
-    )

@@ -2,30 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
-
 from fastapi import APIRouter, Response
-from pydantic import BaseModel, Field, StringConstraints
 
 from growthloop.core.auth import CurrentMember, SessionDep
 from growthloop.core.routing import UnitOfWorkRoute
 from growthloop.core.runtime import RuntimeDep
-from growthloop.core.schemas import Strict
-from growthloop.identity import phone
+from growthloop.identity import service
+from growthloop.identity.schemas import PhoneIn, PhoneOut
 
 router = APIRouter(route_class=UnitOfWorkRoute, tags=["members"])
-
-
-class PhoneIn(Strict):
-    code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
-    platform: Literal["wechat", "alipay", "douyin", "app", "dev"] | None = Field(
-        None, description="The platform that issued the code; default: the sign-up platform."
-    )
-
-
-class PhoneOut(BaseModel):
-    phone: str = Field(description="The verified number, masked (138****1234).")
-    verified: bool = True
 
 
 @router.post("/v1/me/phone", response_model=PhoneOut)
@@ -36,7 +21,7 @@ async def verify_phone(
     (WeChat `getPhoneNumber`). A keyed hash lets alliance partners recognise the same
     person; the number itself is stored only encrypted, shown to staff masked, never
     logged."""
-    masked = await phone.verify_phone(
+    masked = await service.verify_phone(
         session,
         merchant_id=member.merchant_id,
         member_id=member.member_id,
@@ -50,5 +35,5 @@ async def verify_phone(
 
 @router.delete("/v1/me/phone", status_code=204, response_class=Response)
 async def remove_phone(member: CurrentMember, session: SessionDep) -> Response:
-    await phone.remove_phone(session, merchant_id=member.merchant_id, member_id=member.member_id)
+    await service.remove_phone(session, merchant_id=member.merchant_id, member_id=member.member_id)
     return Response(status_code=204)

@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from growthloop.identity.errors import InvalidLoginCode
-from growthloop.identity.phone import InvalidPhoneCode, normalize_phone
+from growthloop.identity.errors import InvalidLoginCode, InvalidPhoneCode
+from growthloop.identity.phone import normalize_phone
 
 
 @dataclass(frozen=True)

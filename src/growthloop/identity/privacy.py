@@ -13,13 +13,12 @@ orders, payments and other accounting records refer to it by id; it identifies n
 
 from __future__ import annotations
 
-from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from growthloop.compliance.registry import Erasure, PrivacyHandler
+from growthloop.core.privacy import Erasure, PrivacyHandler, delete_by_member, execute_bulk, iso
 from growthloop.identity.models import (
     BirthdayCelebration,
     Member,
@@ -28,14 +27,6 @@ from growthloop.identity.models import (
 )
 
 DELETED = "deleted"
-
-
-def _iso(value: datetime | date | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
-def _count(result: Any) -> int:
-    return int(getattr(result, "rowcount", 0) or 0)
 
 
 async def export(session: AsyncSession, merchant_id: str, member_id: str) -> dict[str, Any]:
@@ -64,14 +55,14 @@ async def export(session: AsyncSession, merchant_id: str, member_id: str) -> dic
             "id": member.id,
             "status": member.status,
             "nickname": member.nickname,
-            "birthday": _iso(member.birthday),
+            "birthday": iso(member.birthday),
             "signup_platform": member.signup_platform,
             "referral_code": member.referral_code,
             "invited": member.referred_by is not None,
             "phone_verified": member.phone_hash is not None,
             "phone": member.phone_encrypted,
-            "created_at": _iso(member.created_at),
-            "last_login_at": _iso(member.last_login_at),
+            "created_at": iso(member.created_at),
+            "last_login_at": iso(member.last_login_at),
         },
         "platform_accounts": [
             {
@@ -79,7 +70,7 @@ async def export(session: AsyncSession, merchant_id: str, member_id: str) -> dic
                 "app_id": a.app_id,
                 "openid": a.openid,
                 "unionid": a.unionid,
-                "created_at": _iso(a.created_at),
+                "created_at": iso(a.created_at),
             }
             for a in accounts
         ],
@@ -89,34 +80,22 @@ async def export(session: AsyncSession, merchant_id: str, member_id: str) -> dic
 
 async def erase(session: AsyncSession, erasure: Erasure) -> dict[str, int]:
     m, who = erasure.merchant_id, erasure.member_id
-    accounts = PlatformAccount.merchant_id == m, PlatformAccount.member_id == who
     for openid, unionid in await session.execute(
-        select(PlatformAccount.openid, PlatformAccount.unionid).where(*accounts)
+        select(PlatformAccount.openid, PlatformAccount.unionid).where(
+            PlatformAccount.merchant_id == m, PlatformAccount.member_id == who
+        )
     ):
         erasure.identifiers.update(i for i in (openid, unionid) if i)
-    sync = {"synchronize_session": False}
+    deleted = await delete_by_member(
+        session, m, who, PlatformAccount, MemberActivityDay, BirthdayCelebration
+    )
     counts = {
-        "platform_accounts": _count(
-            await session.execute(delete(PlatformAccount).where(*accounts), execution_options=sync)
-        ),
-        "activity_days": _count(
-            await session.execute(
-                delete(MemberActivityDay).where(
-                    MemberActivityDay.merchant_id == m, MemberActivityDay.member_id == who
-                ),
-                execution_options=sync,
-            )
-        ),
-        "birthday_celebrations": _count(
-            await session.execute(
-                delete(BirthdayCelebration).where(
-                    BirthdayCelebration.merchant_id == m, BirthdayCelebration.member_id == who
-                ),
-                execution_options=sync,
-            )
-        ),
+        "platform_accounts": deleted["platform_accounts"],
+        "activity_days": deleted["member_activity_days"],
+        "birthday_celebrations": deleted["birthday_celebrations"],
     }
-    stripped = await session.execute(
+    counts["profile_stripped"] = await execute_bulk(
+        session,
         update(Member)
         .where(Member.merchant_id == m, Member.id == who)
         .values(
@@ -132,9 +111,7 @@ async def erase(session: AsyncSession, erasure: Erasure) -> dict[str, int]:
             signup_share_code=None,
             last_login_at=None,
         ),
-        execution_options=sync,
     )
-    counts["profile_stripped"] = _count(stripped)
     return counts
 
 

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import date
+from typing import Any
 
 from sqlalchemy import ColumnElement, Select, exists, false, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
+from growthloop.core.privacy import execute_bulk
 from growthloop.identity.models import (
     AdminUser,
     BirthdayCelebration,
@@ -128,6 +131,47 @@ async def count_activity_days(session: AsyncSession, merchant_id: str, member_id
     return int((await session.execute(stmt)).scalar_one())
 
 
+# ---- the same person at other merchants (alliance) ----------------------------------------
+
+
+async def active_members_by_unionid_of(
+    session: AsyncSession, member_id: str, merchant_ids: Collection[str]
+) -> list[tuple[str, str]]:
+    """(merchant_id, member_id) of the active members at `merchant_ids` with a platform
+    account carrying one of `member_id`'s unionids, earliest registered first."""
+    unionids = select(PlatformAccount.unionid).where(
+        PlatformAccount.member_id == member_id, PlatformAccount.unionid.is_not(None)
+    )
+    stmt = (
+        select(Member.merchant_id, Member.id)
+        .join(PlatformAccount, PlatformAccount.member_id == Member.id)
+        .where(
+            PlatformAccount.merchant_id.in_(list(merchant_ids)),
+            PlatformAccount.unionid.in_(unionids),
+            Member.status == "active",
+        )
+        .order_by(Member.id)
+    )
+    return [(m, i) for m, i in (await session.execute(stmt)).all()]
+
+
+async def active_members_by_phone_hash(
+    session: AsyncSession, phone_hash: str, merchant_ids: Collection[str]
+) -> list[tuple[str, str]]:
+    """(merchant_id, member_id) of the active members at `merchant_ids` with this
+    verified-phone hash, earliest registered first."""
+    stmt = (
+        select(Member.merchant_id, Member.id)
+        .where(
+            Member.merchant_id.in_(list(merchant_ids)),
+            Member.phone_hash == phone_hash,
+            Member.status == "active",
+        )
+        .order_by(Member.id)
+    )
+    return [(m, i) for m, i in (await session.execute(stmt)).all()]
+
+
 # ---- referrals --------------------------------------------------------------------------
 
 
@@ -143,26 +187,23 @@ async def referral_code_of(session: AsyncSession, member_id: str) -> str | None:
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
+async def _set_once(
+    session: AsyncSession, member_id: str, unset: InstrumentedAttribute[Any], **values: Any
+) -> bool:
+    """Guarded: sets `values` on the member only while `unset` is still NULL; True if it
+    did (the first writer wins, concurrent ones change nothing)."""
+    stmt = update(Member).where(Member.id == member_id, unset.is_(None)).values(**values)
+    return await execute_bulk(session, stmt) == 1
+
+
 async def set_referral_code_if_missing(session: AsyncSession, member_id: str, code: str) -> bool:
-    """Guarded: a member's code, once given, never changes."""
-    stmt = (
-        update(Member)
-        .where(Member.id == member_id, Member.referral_code.is_(None))
-        .values(referral_code=code)
-        .execution_options(synchronize_session=False)
-    )
-    return getattr(await session.execute(stmt), "rowcount", 0) == 1
+    """A member's code, once given, never changes."""
+    return await _set_once(session, member_id, Member.referral_code, referral_code=code)
 
 
 async def set_referrer_if_unbound(session: AsyncSession, member_id: str, inviter_id: str) -> bool:
-    """Guarded: the first binding wins."""
-    stmt = (
-        update(Member)
-        .where(Member.id == member_id, Member.referred_by.is_(None))
-        .values(referred_by=inviter_id)
-        .execution_options(synchronize_session=False)
-    )
-    return getattr(await session.execute(stmt), "rowcount", 0) == 1
+    """The first binding wins."""
+    return await _set_once(session, member_id, Member.referred_by, referred_by=inviter_id)
 
 
 async def count_invited(session: AsyncSession, merchant_id: str, member_id: str) -> int:
@@ -178,14 +219,10 @@ async def count_invited(session: AsyncSession, merchant_id: str, member_id: str)
 async def set_birthday_if_missing(
     session: AsyncSession, member_id: str, birthday: date, month_day: int
 ) -> bool:
-    """Guarded: a member sets their birthday once."""
-    stmt = (
-        update(Member)
-        .where(Member.id == member_id, Member.birthday.is_(None))
-        .values(birthday=birthday, birthday_month_day=month_day)
-        .execution_options(synchronize_session=False)
+    """A member sets their birthday once."""
+    return await _set_once(
+        session, member_id, Member.birthday, birthday=birthday, birthday_month_day=month_day
     )
-    return getattr(await session.execute(stmt), "rowcount", 0) == 1
 
 
 async def merchant_timezones(session: AsyncSession) -> list[str]:

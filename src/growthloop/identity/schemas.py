@@ -29,6 +29,7 @@ Password = Annotated[str, StringConstraints(min_length=8, max_length=128)]
 LoginPassword = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+Platform = Literal["wechat", "alipay", "douyin", "app", "dev"]
 
 
 class AdminLoginIn(Strict):
@@ -43,7 +44,7 @@ class TokenOut(BaseModel):
 
 class MemberLoginIn(Strict):
     merchant_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
-    platform: Literal["wechat", "alipay", "douyin", "app", "dev"]
+    platform: Platform
     code: Annotated[str, StringConstraints(min_length=1, max_length=512)]
     referrer_code: Code | None = None
     share_code: Code | None = None
@@ -114,6 +115,18 @@ class ReferralOut(BaseModel):
     )
     invited_count: int = Field(description="Members who signed up with this member's code.")
     referred_by: str | None = Field(description="The id of the member who invited this one.")
+
+
+class PhoneIn(Strict):
+    code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+    platform: Platform | None = Field(
+        None, description="The platform that issued the code; default: the sign-up platform."
+    )
+
+
+class PhoneOut(BaseModel):
+    phone: str = Field(description="The verified number, masked (138****1234).")
+    verified: bool = True
 
 
 # ---- shop settings -------------------------------------------------------------------

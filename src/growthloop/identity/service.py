@@ -1,12 +1,13 @@
-"""Merchants, admins, members and login. Never commits: the caller's unit of work does."""
+"""Merchants, admins, members and login; referral codes, birthdays, verified phones and
+the same person at other merchants. Never commits: the caller's unit of work does (the
+birthday sweep, which opens its own, is in `tasks.py`)."""
 
 from __future__ import annotations
 
-import calendar
 import secrets
 import unicodedata
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Sequence
+from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from functools import cache
 from typing import Any
@@ -19,40 +20,39 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.core import audit, crypto
-from growthloop.core.auth import Role, ensure_same_merchant
-from growthloop.core.clock import Clock
-from growthloop.core.db import Database
+from growthloop.core.audit import Action
+from growthloop.core.auth import PrincipalValidator, Role
+from growthloop.core.context import MemberDirectory, MerchantDirectory, merchant_today, now
 from growthloop.core.errors import Invalid
-from growthloop.core.events import NamedEvent, emit
-from growthloop.core.sql import insert_unless_exists, mark_committed
+from growthloop.core.events import emit
+from growthloop.core.ownership import get_owned
+from growthloop.core.sql import mark_committed
 from growthloop.identity import repository as repo
 from growthloop.identity.errors import (
     BirthdayAlreadySet,
     EmailTaken,
     InvalidBirthday,
     InvalidCredentials,
+    InvalidPhoneCode,
     InvalidTimezone,
     MemberNotFound,
     MerchantNotFound,
     PlatformNotEnabled,
 )
+from growthloop.identity.events import MemberInvited, MemberLogin, MemberRegistered
 from growthloop.identity.models import (
     AdminUser,
-    BirthdayCelebration,
     Member,
     MemberActivityDay,
     Merchant,
     PlatformAccount,
 )
-from growthloop.identity.phone import normalize_phone, phone_hash
+from growthloop.identity.phone import mask_phone, normalize_phone, phone_hash
 from growthloop.identity.platforms import PlatformAdapter, PlatformIdentity
 
 _hasher = PasswordHasher()
 # Verified against when the email is unknown, so timing does not reveal which emails exist.
 _DUMMY_HASH = _hasher.hash("growthloop-no-such-admin")
-
-MEMBER_INVITED = "member.invited"
-MEMBER_BIRTHDAY = "member.birthday"
 
 # Referral codes are read aloud and typed from posters: no 0/O or 1/I. 32**8 codes.
 REFERRAL_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
@@ -96,8 +96,13 @@ async def get_merchant(session: AsyncSession, merchant_id: str) -> Merchant:
     return merchant
 
 
-async def merchant_timezone(session: AsyncSession, merchant_id: str) -> str:
-    return (await get_merchant(session, merchant_id)).timezone
+async def _own_member(session: AsyncSession, merchant_id: str, member_id: str) -> Member:
+    """The member, who must be `merchant_id`'s: 404 otherwise (a member acting on their own
+    account never learns whether an id exists at another merchant)."""
+    member = await repo.get_member(session, member_id)
+    if member is None or member.merchant_id != merchant_id:
+        raise MemberNotFound(member_id=member_id)
+    return member
 
 
 async def merchant_name(session: AsyncSession, merchant_id: str) -> str | None:
@@ -188,12 +193,11 @@ async def update_merchant_settings(
         changed.append(field)
     changed.sort()
     if changed:
-        await audit.record(
+        await audit.by_admin(
             session,
-            merchant_id=merchant_id,
-            actor_type="admin",
-            actor_id=admin_id,
-            action="merchant.settings_update",
+            merchant_id,
+            admin_id,
+            Action.MERCHANT_SETTINGS_UPDATE,
             subject_type="merchant",
             subject_id=merchant_id,
             changed=changed,
@@ -228,9 +232,10 @@ async def create_admin(
     email: str,
     password: str,
     role: Role,
-    now: datetime,
     created_by: str | None = None,
 ) -> AdminUser:
+    """A staff account; `created_by` is the admin who added it (None: set up with its
+    merchant, a system action)."""
     email = normalize_email(email)
     if await repo.admin_by_email(session, email) is not None:
         raise EmailTaken(email=email)
@@ -239,7 +244,7 @@ async def create_admin(
         email=email,
         password_hash=_hasher.hash(password),
         role=role.value,
-        created_at=now,
+        created_at=now(session),
     )
     try:
         async with session.begin_nested():
@@ -251,7 +256,7 @@ async def create_admin(
         merchant_id=merchant_id,
         actor_type="admin" if created_by else "system",
         actor_id=created_by,
-        action="admin.create",
+        action=Action.ADMIN_CREATE,
         subject_type="admin_user",
         subject_id=admin.id,
         role=role.value,
@@ -267,6 +272,7 @@ async def create_merchant(
     now: datetime,
     timezone: str = "Asia/Shanghai",
 ) -> tuple[Merchant, AdminUser]:
+    """A merchant created at `now` (seeds date it), with its owner."""
     merchant = Merchant(
         name=name.strip(),
         timezone=check_timezone(timezone),
@@ -275,7 +281,7 @@ async def create_merchant(
     )
     session.add(merchant)
     await session.flush()
-    owner = await create_admin(session, merchant.id, admin_email, admin_password, Role.OWNER, now)
+    owner = await create_admin(session, merchant.id, admin_email, admin_password, Role.OWNER)
     return merchant, owner
 
 
@@ -291,9 +297,9 @@ async def authenticate_admin(session: AsyncSession, email: str, password: str) -
 
 
 async def record_activity(
-    session: AsyncSession, merchant_id: str, member_id: str, tz: str, clock: Clock
+    session: AsyncSession, merchant_id: str, member_id: str, day: date
 ) -> None:
-    day = clock.today(tz)
+    """The member was active on `day` (the merchant's day), once per day."""
     if not await repo.activity_day_exists(session, merchant_id, member_id, day):
         try:
             async with session.begin_nested():
@@ -387,7 +393,7 @@ async def bind_referrer(session: AsyncSession, member: Member, code: str | None)
     mark_committed(member, referred_by=inviter.id)
     await emit(
         session,
-        NamedEvent(MEMBER_INVITED, member.merchant_id, {"invitee_id": member.id}, inviter.id),
+        MemberInvited(merchant_id=member.merchant_id, member_id=inviter.id, invitee_id=member.id),
     )
     return inviter.id
 
@@ -410,9 +416,7 @@ class Referral:
 
 
 async def referral_of(session: AsyncSession, merchant_id: str, member_id: str) -> Referral:
-    member = await repo.get_member(session, member_id)
-    if member is None or member.merchant_id != merchant_id:
-        raise MemberNotFound(member_id=member_id)
+    member = await _own_member(session, merchant_id, member_id)
     return Referral(
         referrer_code=member.referral_code,
         invited_count=await repo.count_invited(session, merchant_id, member_id),
@@ -473,7 +477,6 @@ async def login_member(
     platform: str,
     code: str,
     adapters: dict[str, PlatformAdapter],
-    clock: Clock,
     referrer_code: str | None = None,
     share_code: str | None = None,
 ) -> LoginResult:
@@ -482,34 +485,37 @@ async def login_member(
     if adapter is None:
         raise PlatformNotEnabled(platform=platform)
     identity = await adapter.exchange_code(code)
-    now = clock.now()
+    at = now(session)
     try:
         async with session.begin_nested():
             result = await _find_or_create_member(
-                session, merchant.id, identity, now, referrer_code, share_code
+                session, merchant.id, identity, at, referrer_code, share_code
             )
             await session.flush()
     except IntegrityError:
         # A concurrent first login of the same user created the account; use it.
         result = await _find_or_create_member(
-            session, merchant.id, identity, now, referrer_code, share_code
+            session, merchant.id, identity, at, referrer_code, share_code
         )
     member = result.member
-    member.last_login_at = now
-    await record_activity(session, merchant.id, member.id, merchant.timezone, clock)
-    payload = {
-        "platform": platform,
-        "is_new": result.is_new,
-        "day": clock.today(merchant.timezone).isoformat(),
-    }
-    if result.is_new:
-        payload |= {"referrer_code": referrer_code, "share_code": share_code}
-        await emit(session, NamedEvent("member.registered", merchant.id, payload, member.id))
-        await bind_referrer(session, member, referrer_code)
+    member.last_login_at = at
+    day = await merchant_today(session, merchant.id)
+    await record_activity(session, merchant.id, member.id, day)
     # Every login carries its codes: a promoter's link binds an existing member too
     # (distribution), and a shared link opened by a member is attributed (share tracking).
-    payload |= {"referrer_code": referrer_code, "share_code": share_code}
-    await emit(session, NamedEvent("member.login", merchant.id, payload, member.id))
+    login = MemberLogin(
+        merchant_id=merchant.id,
+        member_id=member.id,
+        platform=platform,
+        is_new=result.is_new,
+        day=day.isoformat(),
+        referrer_code=referrer_code,
+        share_code=share_code,
+    )
+    if result.is_new:
+        await emit(session, MemberRegistered(**asdict(login)))
+        await bind_referrer(session, member, referrer_code)
+    await emit(session, login)
     return result
 
 
@@ -535,7 +541,6 @@ async def update_profile(
     session: AsyncSession,
     merchant_id: str,
     member_id: str,
-    clock: Clock,
     *,
     nickname: str | None = None,
     set_nickname: bool = False,
@@ -543,11 +548,9 @@ async def update_profile(
 ) -> Member:
     """Changes the member's nickname (None clears it when `set_nickname`) and sets their
     birthday, once: sending the same date again is fine, another one is a conflict."""
-    member = await repo.get_member(session, member_id)
-    if member is None or member.merchant_id != merchant_id:
-        raise MemberNotFound(member_id=member_id)
+    member = await _own_member(session, merchant_id, member_id)
     if birthday is not None:
-        today = clock.today(await merchant_timezone(session, merchant_id))
+        today = await merchant_today(session, merchant_id)
         if not EARLIEST_BIRTHDAY <= birthday <= today:
             raise InvalidBirthday(birthday=birthday.isoformat())
         month_day = birthday.month * 100 + birthday.day
@@ -562,58 +565,61 @@ async def update_profile(
     return member
 
 
-def birthday_month_days(day: date) -> list[int]:
-    """The birthdays (month * 100 + day) celebrated on `day`: 29 February is celebrated on
-    28 February in years without one."""
-    month_days = [day.month * 100 + day.day]
-    if (day.month, day.day) == (2, 28) and not calendar.isleap(day.year):
-        month_days.append(229)
-    return month_days
+# ---- verified phone numbers (identity.phone) -------------------------------------------
 
 
-async def celebrate_birthdays(db: Database, clock: Clock, batch_size: int = 500) -> int:
-    """Sweep: `member.birthday` (payload {"year", "day"}) for every active member whose
-    birthday is today in their merchant's timezone, at most once per member and year (a
-    `birthday_celebrations` row claims it, so concurrent workers and reruns emit nothing
-    twice). Members are read in batches through an index, one transaction per batch."""
-    async with db.unit_of_work(write=False) as uow:
-        timezones = await repo.merchant_timezones(uow.session)
-    emitted = 0
-    for tz in timezones:
-        today = clock.today(tz)
-        month_days = birthday_month_days(today)
-        payload = {"year": today.year, "day": today.isoformat()}
-        after = ""
-        while True:
-            async with db.unit_of_work() as uow:
-                s = uow.session
-                due = await repo.birthdays_due(s, tz, month_days, today.year, after, batch_size)
-                batch = 0
-                for merchant_id, member_id in due:
-                    key = {"merchant_id": merchant_id, "member_id": member_id, "year": today.year}
-                    if await insert_unless_exists(s, BirthdayCelebration, key, tuple(key)):
-                        event = NamedEvent(MEMBER_BIRTHDAY, merchant_id, dict(payload), member_id)
-                        await emit(s, event)
-                        batch += 1
-            emitted += batch
-            if len(due) < batch_size:
-                break
-            after = due[-1][1]
-    return emitted
+async def verify_phone(
+    session: AsyncSession,
+    *,
+    merchant_id: str,
+    member_id: str,
+    platform: str | None,
+    code: str,
+    adapters: dict[str, PlatformAdapter],
+    secret: str,
+) -> str:
+    """Exchange the platform's phone code, keep the number's keyed hash and the number
+    encrypted on the member, and return the masked number. `platform` defaults to the one
+    the member signed up on."""
+    member = await _own_member(session, merchant_id, member_id)
+    platform = platform or member.signup_platform
+    adapter = adapters.get(platform)
+    if adapter is None:
+        raise PlatformNotEnabled(platform=platform)
+    normalised = normalize_phone(await adapter.exchange_phone_code(code))
+    if normalised is None:
+        raise InvalidPhoneCode()
+    member.phone_hash = phone_hash(secret, normalised)
+    member.phone_encrypted = normalised
+    await audit.by_member(
+        session, member.merchant_id, member.id, Action.MEMBER_PHONE_VERIFIED, platform=platform
+    )
+    return mask_phone(normalised)
 
 
-class IdentityDirectory:
-    """The `MerchantDirectory` the app registers for other domains."""
+async def remove_phone(session: AsyncSession, *, merchant_id: str, member_id: str) -> None:
+    """Withdraw the verified phone: partners no longer recognise the member by it."""
+    member = await _own_member(session, merchant_id, member_id)
+    if member.phone_hash is None and member.phone_encrypted is None:
+        return
+    member.phone_hash = None
+    member.phone_encrypted = None
+    await audit.by_member(session, member.merchant_id, member.id, Action.MEMBER_PHONE_REMOVED)
+
+
+class IdentityDirectory(MerchantDirectory):
+    """The `MerchantDirectory` the app registers for other domains: the merchant's timezone
+    reaches them through `core.context.merchant_timezone`, its one door."""
 
     async def timezone(self, session: AsyncSession, merchant_id: str) -> str:
-        return await merchant_timezone(session, merchant_id)
+        return (await get_merchant(session, merchant_id)).timezone
 
     async def by_ingest_key(self, session: AsyncSession, key: str) -> tuple[str, str] | None:
         merchant = await repo.merchant_by_ingest_key(session, key)
         return (merchant.id, merchant.timezone) if merchant else None
 
 
-class IdentityPrincipals:
+class IdentityPrincipals(PrincipalValidator):
     """The `PrincipalValidator` the app registers: tokens of deleted accounts stop working."""
 
     async def member_active(self, session: AsyncSession, member_id: str, merchant_id: str) -> bool:
@@ -626,8 +632,9 @@ class IdentityPrincipals:
         return Role(role) if role else None
 
 
-class IdentityMembers:
-    """The `MemberDirectory` the app registers for the consent ledger."""
+class IdentityMembers(MemberDirectory):
+    """The `MemberDirectory` the app registers for the ground-floor domains (the consent
+    ledger, analytics, engagement)."""
 
     async def signup_platform(
         self, session: AsyncSession, merchant_id: str, member_id: str
@@ -794,10 +801,9 @@ async def _scan_names(
 
 async def member_detail(session: AsyncSession, merchant_id: str, member_id: str) -> MemberDetail:
     """404 for no such member, 403 for another merchant's (API.md)."""
-    member = await repo.get_member(session, member_id)
-    if member is None:
-        raise MemberNotFound(member_id=member_id)
-    ensure_same_merchant(member.merchant_id, merchant_id)
+    member = await get_owned(
+        session, Member, member_id, merchant_id, MemberNotFound(member_id=member_id)
+    )
     (summary,) = await _summaries(session, merchant_id, [member])
     accounts = sorted(await repo.accounts_of(session, member_id), key=lambda a: a.created_at)
     return MemberDetail(
@@ -807,3 +813,39 @@ async def member_detail(session: AsyncSession, merchant_id: str, member_id: str)
         accounts=[MemberAccount(a.platform, a.created_at) for a in accounts],
         active_days=await repo.count_activity_days(session, merchant_id, member_id),
     )
+
+
+# ---- the same person at other merchants (alliance) --------------------------------------
+#
+# A member is linked to an active member of another merchant when both carry the same
+# platform unionid (on any of their platform accounts) or the same verified-phone hash. A
+# unionid match wins over a phone match (the platform vouches for it on every login); among
+# several members of one kind, the earliest registered (smallest id) is chosen, so the
+# answer never depends on query plans.
+
+
+async def linked_members(
+    session: AsyncSession, member_id: str, at_merchant_ids: Collection[str]
+) -> dict[str, str]:
+    """For each merchant in `at_merchant_ids`: the member there who is this member's person."""
+    member = await repo.get_member(session, member_id)
+    merchants = set(at_merchant_ids) - {member.merchant_id} if member else set()
+    if member is None or member.status != "active" or not merchants:
+        return {}
+    found: dict[str, str] = {}
+    for merchant_id, other_id in await repo.active_members_by_unionid_of(
+        session, member_id, merchants
+    ):
+        found.setdefault(merchant_id, other_id)
+    rest = merchants - found.keys()
+    if member.phone_hash and rest:
+        for merchant_id, other_id in await repo.active_members_by_phone_hash(
+            session, member.phone_hash, rest
+        ):
+            found.setdefault(merchant_id, other_id)
+    return found
+
+
+async def linked_member(session: AsyncSession, member_id: str, at_merchant_id: str) -> str | None:
+    """The active member at `at_merchant_id` with the same unionid or verified phone."""
+    return (await linked_members(session, member_id, [at_merchant_id])).get(at_merchant_id)

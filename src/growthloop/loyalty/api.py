@@ -2,10 +2,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from growthloop.core.auth import AdminPrincipal, CurrentMember, Permission, SessionDep, require
+from growthloop.core.auth import CurrentMember, MarketingReader, MarketingWriter, SessionDep
 from growthloop.core.pagination import Page, PageDep
 from growthloop.core.routing import UnitOfWorkRoute
 from growthloop.loyalty import service
+from growthloop.loyalty.presenters import ledger_entry_out, program_out
 from growthloop.loyalty.schemas import (
     CheckinOut,
     LedgerEntryOut,
@@ -27,10 +28,7 @@ async def my_ledger(
     member: CurrentMember, session: SessionDep, page: PageDep
 ) -> Page[LedgerEntryOut]:
     rows, cursor = await service.ledger_page(session, member.merchant_id, member.member_id, page)
-    return Page(
-        items=[LedgerEntryOut.model_validate(r, from_attributes=True) for r in rows],
-        next_cursor=cursor,
-    )
+    return Page(items=[ledger_entry_out(r) for r in rows], next_cursor=cursor)
 
 
 @router.post("/v1/me/checkin", response_model=CheckinOut)
@@ -39,18 +37,10 @@ async def checkin(member: CurrentMember, session: SessionDep) -> CheckinOut:
 
 
 @router.get("/v1/admin/loyalty/program", response_model=ProgramOut)
-async def get_program(
-    session: SessionDep, admin: AdminPrincipal = require(Permission.CATALOG_READ)
-) -> ProgramOut:
-    program = await service.program_of(session, admin.merchant_id)
-    return ProgramOut.model_validate(program.model_dump())
+async def get_program(session: SessionDep, admin: MarketingReader) -> ProgramOut:
+    return program_out(await service.program_of(session, admin.merchant_id))
 
 
 @router.put("/v1/admin/loyalty/program", response_model=ProgramOut)
-async def put_program(
-    body: ProgramIn,
-    session: SessionDep,
-    admin: AdminPrincipal = require(Permission.MARKETING_WRITE),
-) -> ProgramOut:
-    program = await service.set_program(session, admin.merchant_id, body)
-    return ProgramOut.model_validate(program.model_dump())
+async def put_program(body: ProgramIn, session: SessionDep, admin: MarketingWriter) -> ProgramOut:
+    return program_out(await service.set_program(session, admin.merchant_id, body))

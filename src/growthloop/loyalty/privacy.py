@@ -13,20 +13,15 @@ of each order. Points sent to a partner through the alliance live in the partner
 
 from __future__ import annotations
 
-from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from growthloop.compliance.registry import Erasure, PrivacyHandler
+from growthloop.core.privacy import Erasure, PrivacyHandler, delete_by_member, iso
 from growthloop.loyalty.models import GrowthEntry, LedgerEntry, LoginDay, MemberLoyalty, PointsBatch
 
 _MEMBER_TABLES = (MemberLoyalty, PointsBatch, LedgerEntry, LoginDay, GrowthEntry)
-
-
-def _iso(value: datetime | date | None) -> str | None:
-    return value.isoformat() if value is not None else None
 
 
 async def export(session: AsyncSession, merchant_id: str, member_id: str) -> dict[str, Any]:
@@ -43,14 +38,14 @@ async def export(session: AsyncSession, merchant_id: str, member_id: str) -> dic
         if account is None
         else {
             "tier": account.tier,
-            "tier_since": _iso(account.tier_since),
+            "tier_since": iso(account.tier_since),
             "points": account.points,
             "growth": account.growth,
             "login_days": account.login_days,
             "invites": account.invites,
-            "enrolled_at": _iso(account.enrolled_at),
+            "enrolled_at": iso(account.enrolled_at),
             "checkin_streak": account.checkin_streak,
-            "last_checkin_day": _iso(account.last_checkin_day),
+            "last_checkin_day": iso(account.last_checkin_day),
         },
         "ledger": [
             {
@@ -58,8 +53,8 @@ async def export(session: AsyncSession, merchant_id: str, member_id: str) -> dic
                 "balance_after": e.balance_after,
                 "reason": e.reason,
                 "ref": e.ref,
-                "expires_at": _iso(e.expires_at),
-                "created_at": _iso(e.created_at),
+                "expires_at": iso(e.expires_at),
+                "created_at": iso(e.created_at),
             }
             for e in ledger
         ],
@@ -67,12 +62,12 @@ async def export(session: AsyncSession, merchant_id: str, member_id: str) -> dic
             {
                 "amount": b.amount,
                 "remaining": b.remaining,
-                "expires_at": _iso(b.expires_at),
-                "created_at": _iso(b.created_at),
+                "expires_at": iso(b.expires_at),
+                "created_at": iso(b.created_at),
             }
             for b in batches
         ],
-        "growth": [{"metric": g.metric, "amount": g.amount, "at": _iso(g.at)} for g in growth],
+        "growth": [{"metric": g.metric, "amount": g.amount, "at": iso(g.at)} for g in growth],
         "login_days": [d.day.isoformat() for d in days],
     }
 
@@ -86,14 +81,8 @@ async def erase(session: AsyncSession, erasure: Erasure) -> dict[str, int]:
             )
         )
     ).scalar_one_or_none()
-    counts = {"points_voided": int(balance or 0)}
-    for model in _MEMBER_TABLES:
-        result = await session.execute(
-            delete(model).where(model.merchant_id == m, model.member_id == who),
-            execution_options={"synchronize_session": False},
-        )
-        counts[model.__tablename__] = int(getattr(result, "rowcount", 0) or 0)
-    return counts
+    voided = {"points_voided": int(balance or 0)}
+    return voided | await delete_by_member(session, m, who, *_MEMBER_TABLES)
 
 
 HANDLER = PrivacyHandler(

@@ -144,16 +144,11 @@ async def lock_accounts(
     return out
 
 
-async def ledger_page(
-    session: AsyncSession, merchant_id: str, member_id: str, limit: int, before_id: str | None
-) -> list[LedgerEntry]:
-    stmt = select(LedgerEntry).where(
+def ledger_of(merchant_id: str, member_id: str) -> Select[LedgerEntry]:
+    """The member's ledger entries (paged by the caller, newest first)."""
+    return select(LedgerEntry).where(
         LedgerEntry.merchant_id == merchant_id, LedgerEntry.member_id == member_id
     )
-    if before_id:
-        stmt = stmt.where(LedgerEntry.id < before_id)
-    stmt = stmt.order_by(LedgerEntry.id.desc()).limit(limit + 1)
-    return list((await session.execute(stmt)).scalars())
 
 
 async def checkin(session: AsyncSession, account: MemberLoyalty, day: object, streak: int) -> bool:

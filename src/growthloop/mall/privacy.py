@@ -14,18 +14,20 @@ id of the member row the identity handler emptied.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from growthloop.compliance.registry import Erasure, PrivacyHandler
+from growthloop.core.privacy import (
+    Erasure,
+    PrivacyHandler,
+    count_rows,
+    delete_by_member,
+    execute_bulk,
+    iso,
+)
 from growthloop.mall.models import MemberRedemptionCount, Redemption
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
 
 
 async def export(session: AsyncSession, merchant_id: str, member_id: str) -> list[dict[str, Any]]:
@@ -49,9 +51,9 @@ async def export(session: AsyncSession, merchant_id: str, member_id: str) -> lis
             if r.ship_name is None and r.ship_phone is None and r.ship_address is None
             else {"name": r.ship_name, "phone": r.ship_phone, "address": r.ship_address},
             "tracking_no": r.tracking_no,
-            "created_at": _iso(r.created_at),
-            "fulfilled_at": _iso(r.fulfilled_at),
-            "cancelled_at": _iso(r.cancelled_at),
+            "created_at": iso(r.created_at),
+            "fulfilled_at": iso(r.fulfilled_at),
+            "cancelled_at": iso(r.cancelled_at),
         }
         for r in rows
     ]
@@ -59,9 +61,8 @@ async def export(session: AsyncSession, merchant_id: str, member_id: str) -> lis
 
 async def erase(session: AsyncSession, erasure: Erasure) -> dict[str, int]:
     m, who = erasure.merchant_id, erasure.member_id
-    sync = {"synchronize_session": False}
     mine = Redemption.merchant_id == m, Redemption.member_id == who
-    kept = len((await session.execute(select(Redemption.id).where(*mine))).scalars().all())
+    kept = await count_rows(session, Redemption, *mine)
     personal = (
         Redemption.ship_name,
         Redemption.ship_phone,
@@ -69,22 +70,16 @@ async def erase(session: AsyncSession, erasure: Erasure) -> dict[str, int]:
         Redemption.tracking_no,
         Redemption.code,
     )
-    stripped = await session.execute(
+    stripped = await execute_bulk(
+        session,
         update(Redemption)
         .where(*mine, or_(*(c.is_not(None) for c in personal)))
         .values({c.key: None for c in personal}),
-        execution_options=sync,
-    )
-    counts = await session.execute(
-        delete(MemberRedemptionCount).where(
-            MemberRedemptionCount.merchant_id == m, MemberRedemptionCount.member_id == who
-        ),
-        execution_options=sync,
     )
     return {
         "redemptions_kept_anonymous": kept,
-        "redemptions_stripped": int(getattr(stripped, "rowcount", 0) or 0),
-        "mall_member_counts": int(getattr(counts, "rowcount", 0) or 0),
+        "redemptions_stripped": stripped,
+        **await delete_by_member(session, m, who, MemberRedemptionCount),
     }
 
 

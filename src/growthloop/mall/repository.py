@@ -2,27 +2,25 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy import ColumnElement, Select, Update, and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.core.sql import insert_unless_exists
 from growthloop.mall.models import MemberRedemptionCount, Redemption, Reward
+
+
+async def _guarded(session: AsyncSession, stmt: Update) -> bool:
+    """A guarded UPDATE of one row: True if its WHERE let it through."""
+    result = await session.execute(stmt, execution_options={"synchronize_session": False})
+    return getattr(result, "rowcount", 0) == 1
+
 
 # ---- rewards -------------------------------------------------------------------------
 
 
 async def get_reward(session: AsyncSession, reward_id: str) -> Reward | None:
     return await session.get(Reward, reward_id)
-
-
-async def rewards_by_ids(session: AsyncSession, ids: Iterable[str]) -> dict[str, Reward]:
-    ids = list(set(ids))
-    if not ids:
-        return {}
-    stmt = select(Reward).where(Reward.id.in_(ids))
-    return {r.id: r for r in (await session.execute(stmt)).scalars()}
 
 
 def shown_at(now: datetime) -> ColumnElement[bool]:
@@ -56,26 +54,24 @@ async def list_rewards(
 
 async def take_stock(session: AsyncSession, reward_id: str, quantity: int) -> bool:
     """Guarded atomic `redeemed += quantity`: False when the stock does not cover it."""
-    result = await session.execute(
+    return await _guarded(
+        session,
         update(Reward)
         .where(
             Reward.id == reward_id,
             or_(Reward.stock.is_(None), Reward.redeemed + quantity <= Reward.stock),
         )
-        .values(redeemed=Reward.redeemed + quantity)
-        .execution_options(synchronize_session=False)
+        .values(redeemed=Reward.redeemed + quantity),
     )
-    return getattr(result, "rowcount", 0) == 1
 
 
 async def return_stock(session: AsyncSession, reward_id: str, quantity: int) -> bool:
-    result = await session.execute(
+    return await _guarded(
+        session,
         update(Reward)
         .where(Reward.id == reward_id, Reward.redeemed >= quantity)
-        .values(redeemed=Reward.redeemed - quantity)
-        .execution_options(synchronize_session=False)
+        .values(redeemed=Reward.redeemed - quantity),
     )
-    return getattr(result, "rowcount", 0) == 1
 
 
 async def set_stock(session: AsyncSession, reward_id: str, stock: int | None) -> bool:
@@ -83,10 +79,7 @@ async def set_stock(session: AsyncSession, reward_id: str, stock: int | None) ->
     stmt = update(Reward).where(Reward.id == reward_id)
     if stock is not None:
         stmt = stmt.where(Reward.redeemed <= stock)
-    result = await session.execute(
-        stmt.values(stock=stock).execution_options(synchronize_session=False)
-    )
-    return getattr(result, "rowcount", 0) == 1
+    return await _guarded(session, stmt.values(stock=stock))
 
 
 async def take_member_count(
@@ -106,28 +99,22 @@ async def take_member_count(
     )
     if reward.per_member_limit is not None:
         stmt = stmt.where(MemberRedemptionCount.count + quantity <= reward.per_member_limit)
-    result = await session.execute(
-        stmt.values(count=MemberRedemptionCount.count + quantity).execution_options(
-            synchronize_session=False
-        )
-    )
-    return getattr(result, "rowcount", 0) == 1
+    return await _guarded(session, stmt.values(count=MemberRedemptionCount.count + quantity))
 
 
 async def return_member_count(
     session: AsyncSession, reward_id: str, member_id: str, quantity: int
 ) -> bool:
-    result = await session.execute(
+    return await _guarded(
+        session,
         update(MemberRedemptionCount)
         .where(
             MemberRedemptionCount.reward_id == reward_id,
             MemberRedemptionCount.member_id == member_id,
             MemberRedemptionCount.count >= quantity,
         )
-        .values(count=MemberRedemptionCount.count - quantity)
-        .execution_options(synchronize_session=False)
+        .values(count=MemberRedemptionCount.count - quantity),
     )
-    return getattr(result, "rowcount", 0) == 1
 
 
 async def member_counts(
@@ -146,10 +133,6 @@ async def member_counts(
 # ---- redemptions ---------------------------------------------------------------------
 
 
-async def get_redemption(session: AsyncSession, redemption_id: str) -> Redemption | None:
-    return await session.get(Redemption, redemption_id)
-
-
 async def redemption_by_code(
     session: AsyncSession, merchant_id: str, code: str
 ) -> Redemption | None:
@@ -161,17 +144,14 @@ async def code_taken(session: AsyncSession, merchant_id: str, code: str) -> bool
     return await redemption_by_code(session, merchant_id, code) is not None
 
 
-async def list_redemptions(
-    session: AsyncSession,
+def redemptions(
     merchant_id: str,
     *,
-    member_id: str | None,
-    reward_id: str | None,
-    status: str | None,
-    limit: int,
-    before_id: str | None,
-) -> list[Redemption]:
-    """Newest first."""
+    member_id: str | None = None,
+    reward_id: str | None = None,
+    status: str | None = None,
+) -> Select[Redemption]:
+    """The merchant's redemptions, filtered (paged newest first by the caller)."""
     stmt = select(Redemption).where(Redemption.merchant_id == merchant_id)
     if member_id is not None:
         stmt = stmt.where(Redemption.member_id == member_id)
@@ -179,18 +159,4 @@ async def list_redemptions(
         stmt = stmt.where(Redemption.reward_id == reward_id)
     if status is not None:
         stmt = stmt.where(Redemption.status == status)
-    if before_id is not None:
-        stmt = stmt.where(Redemption.id < before_id)
-    stmt = stmt.order_by(Redemption.id.desc()).limit(limit + 1)
-    return list((await session.execute(stmt)).scalars())
-
-
-async def move(session: AsyncSession, redemption_id: str, from_status: str, **values: Any) -> bool:
-    """Guarded state change: only from `from_status`, so it happens at most once."""
-    result = await session.execute(
-        update(Redemption)
-        .where(Redemption.id == redemption_id, Redemption.status == from_status)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    return getattr(result, "rowcount", 0) == 1
+    return stmt

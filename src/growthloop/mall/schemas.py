@@ -1,11 +1,9 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import (
-    AfterValidator,
-    AwareDatetime,
     BaseModel,
     Field,
     HttpUrl,
@@ -15,7 +13,7 @@ from pydantic import (
     model_validator,
 )
 
-from growthloop.core.schemas import Name, Strict
+from growthloop.core.schemas import Id, Instant, Name, Strict
 
 RewardKind = Literal["coupon", "product", "physical"]
 RedemptionStatus = Literal["issued", "pending", "fulfilled", "cancelled"]
@@ -25,7 +23,6 @@ UnavailableReason = Literal[
 ]
 
 Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
-Id = Annotated[str, StringConstraints(pattern=r"^[0-9A-HJKMNP-TV-Z]{26}$")]
 PointsCost = Annotated[int, Field(strict=True, ge=1, le=10_000_000)]
 Stock = Annotated[int, Field(strict=True, ge=0, le=10_000_000)]
 PerMember = Annotated[int, Field(strict=True, ge=1, le=1000)]
@@ -34,20 +31,6 @@ Quantity = Annotated[int, Field(strict=True, ge=1, le=10)]
 ImageUrl = Annotated[HttpUrl, UrlConstraints(max_length=500)]
 Code = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9]{12}$")]
 TrackingNo = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
-
-
-def _utc_within_range(value: datetime) -> datetime:
-    """Store UTC; years outside 2000..2100 are input errors (and overflow on conversion)."""
-    try:
-        value = value.astimezone(UTC)
-    except OverflowError:
-        raise ValueError("the time is out of range") from None
-    if not 2000 <= value.year <= 2100:
-        raise ValueError("the time must fall within the years 2000..2100")
-    return value
-
-
-Instant = Annotated[AwareDatetime, AfterValidator(_utc_within_range)]
 
 
 class Windows(BaseModel):
@@ -174,8 +157,8 @@ class VerifyIn(Strict):
     code: Code
 
 
-class RewardOut(BaseModel):
-    """A reward as a member sees it; the redemption window is the effective one."""
+class _RewardFields(BaseModel):
+    """What members and staff both see of a reward, first in both."""
 
     id: str
     kind: RewardKind
@@ -185,6 +168,11 @@ class RewardOut(BaseModel):
     template_id: str | None
     product_id: str | None
     points_cost: int
+
+
+class RewardOut(_RewardFields):
+    """A reward as a member sees it; the redemption window is the effective one."""
+
     per_member_limit: int | None
     stock_left: int | None  # None: unlimited
     shown_until: datetime | None
@@ -195,15 +183,7 @@ class RewardOut(BaseModel):
     unavailable_reason: UnavailableReason | None
 
 
-class AdminRewardOut(BaseModel):
-    id: str
-    kind: RewardKind
-    name: str
-    description: str | None
-    image_url: str | None
-    template_id: str | None
-    product_id: str | None
-    points_cost: int
+class AdminRewardOut(_RewardFields):
     stock: int | None
     redeemed: int
     stock_left: int | None

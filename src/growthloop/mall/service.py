@@ -1,5 +1,5 @@
-"""Points mall rules: rewards, redeeming them for points, and the operator's follow-up
-(fulfil, cancel). Never commits.
+"""Points mall rules: rewards on the shelf, and redeeming them for points. Never commits.
+The operator's follow-up of a redemption (fulfil, cancel) is in `fulfilment`.
 
 A redemption is one transaction: the reward's stock, then the member's counter (both
 guarded UPDATEs whose rowcount is checked), then the points through the loyalty ledger,
@@ -13,55 +13,42 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from growthloop.core import audit, crypto, references
-from growthloop.core.auth import ensure_same_merchant
-from growthloop.core.events import NamedEvent, emit
+from growthloop.core import audit, references
+from growthloop.core.audit import Action
+from growthloop.core.context import now
+from growthloop.core.events import emit
 from growthloop.core.ids import new_id
-from growthloop.core.pagination import InvalidCursor, PageParams, make_page
-from growthloop.core.sql import mark_committed
+from growthloop.core.ownership import get_owned
+from growthloop.core.pagination import InvalidCursor, PageParams, fetch_page, make_page
 from growthloop.loyalty import service as loyalty
 from growthloop.mall import repository as repo
 from growthloop.mall.errors import (
-    InvalidRedemptionState,
     InvalidReward,
     RedemptionEnded,
     RedemptionLimitReached,
-    RedemptionNotFound,
     RedemptionNotStarted,
     RewardNotFound,
     RewardSoldOut,
     ShippingNotAccepted,
     ShippingRequired,
     StockBelowRedeemed,
-    TrackingNotAccepted,
-    VoucherNotFound,
 )
+from growthloop.mall.events import MallRedeemed, RedemptionEvent
 from growthloop.mall.models import Redemption, Reward
 from growthloop.mall.schemas import (
-    AdminRedemptionOut,
-    AdminRewardOut,
     RedeemIn,
-    RedemptionOut,
-    RedemptionStatus,
     RewardIn,
-    RewardKind,
-    RewardOut,
     RewardPatch,
     ShippingIn,
-    ShippingOut,
     UnavailableReason,
     Windows,
 )
 from growthloop.promotions import service as promotions
-
-MALL_REDEEMED = "mall.redeemed"
-MALL_FULFILLED = "mall.fulfilled"
-MALL_CANCELLED = "mall.cancelled"
 
 
 def spend_key(redemption_id: str) -> str:
@@ -76,7 +63,7 @@ def return_key(redemption_id: str) -> str:
 
 
 async def create_reward(
-    session: AsyncSession, merchant_id: str, admin_id: str, data: RewardIn, now: datetime
+    session: AsyncSession, merchant_id: str, admin_id: str, data: RewardIn
 ) -> Reward:
     # What the reward gives must be this merchant's (422 `unknown_coupon_template` or
     # `unknown_product`), and a coupon members could claim for free is no reward (422
@@ -89,6 +76,7 @@ async def create_reward(
         await references.check(
             session, merchant_id, table="products", field="product_id", ids=[data.product_id]
         )
+    at = now(session)
     reward = Reward(
         merchant_id=merchant_id,
         kind=data.kind,
@@ -107,21 +95,19 @@ async def create_reward(
         redeem_until=data.redeem_until,
         active=data.active,
         sort=data.sort,
-        created_at=now,
-        updated_at=now,
+        created_at=at,
+        updated_at=at,
     )
     session.add(reward)
     await session.flush()
-    await _audit(session, merchant_id, admin_id, "mall.reward.create", "mall_reward", reward.id)
-    return reward
-
-
-async def access_reward(session: AsyncSession, merchant_id: str, reward_id: str) -> Reward:
-    """The reward, if it exists (404) and is this merchant's (403)."""
-    reward = await repo.get_reward(session, reward_id)
-    if reward is None:
-        raise RewardNotFound(reward_id=reward_id)
-    ensure_same_merchant(reward.merchant_id, merchant_id)
+    await audit.by_admin(
+        session,
+        merchant_id,
+        admin_id,
+        Action.MALL_REWARD_CREATE,
+        subject_type="mall_reward",
+        subject_id=reward.id,
+    )
     return reward
 
 
@@ -134,20 +120,20 @@ def _windows(reward: Reward) -> Windows:
     )
 
 
-def _is_shown(reward: Reward, now: datetime) -> bool:
+def _is_shown(reward: Reward, at: datetime) -> bool:
     return (
         reward.active
-        and (reward.shown_from is None or reward.shown_from <= now)
-        and (reward.shown_until is None or reward.shown_until > now)
+        and (reward.shown_from is None or reward.shown_from <= at)
+        and (reward.shown_until is None or reward.shown_until > at)
     )
 
 
-async def visible_reward(
-    session: AsyncSession, merchant_id: str, reward_id: str, now: datetime
-) -> Reward:
+async def visible_reward(session: AsyncSession, merchant_id: str, reward_id: str) -> Reward:
     """A reward as a member may see it: one that is not on show is not found."""
-    reward = await access_reward(session, merchant_id, reward_id)
-    if not _is_shown(reward, now):
+    reward = await get_owned(
+        session, Reward, reward_id, merchant_id, RewardNotFound(reward_id=reward_id)
+    )
+    if not _is_shown(reward, now(session)):
         raise RewardNotFound(reward_id=reward_id)
     return reward
 
@@ -158,9 +144,10 @@ async def update_reward(
     admin_id: str,
     reward_id: str,
     patch: RewardPatch,
-    now: datetime,
 ) -> Reward:
-    reward = await access_reward(session, merchant_id, reward_id)
+    reward = await get_owned(
+        session, Reward, reward_id, merchant_id, RewardNotFound(reward_id=reward_id)
+    )
     fields = patch.model_dump(exclude_unset=True)
     windows = _windows(reward).model_copy(
         update={k: v for k, v in fields.items() if k in Windows.model_fields}
@@ -178,7 +165,7 @@ async def update_reward(
         if name == "description":
             value = value or None
         setattr(reward, name, value)
-    reward.updated_at = now
+    reward.updated_at = now(session)
     await session.flush()
     if "stock" in fields:
         # Guarded: a concurrent redemption may have moved `redeemed` since the read.
@@ -186,21 +173,22 @@ async def update_reward(
             await session.refresh(reward)
             raise StockBelowRedeemed(stock=fields["stock"], redeemed=reward.redeemed)
         await session.refresh(reward)
-    await _audit(
+    await audit.by_admin(
         session,
         merchant_id,
         admin_id,
-        "mall.reward.update",
-        "mall_reward",
-        reward.id,
+        Action.MALL_REWARD_UPDATE,
+        subject_type="mall_reward",
+        subject_id=reward.id,
         fields=sorted(fields),
     )
     return reward
 
 
 async def list_rewards(
-    session: AsyncSession, merchant_id: str, page: PageParams, *, visible_at: datetime | None
+    session: AsyncSession, merchant_id: str, page: PageParams, *, shown_only: bool
 ) -> tuple[list[Reward], str | None]:
+    """In shelf order; `shown_only`: what members see now."""
     after = None
     if page.after_id is not None:
         # The shelf is ordered by (sort, id): the cursor's row says where to go on.
@@ -208,56 +196,35 @@ async def list_rewards(
         if after is None or after.merchant_id != merchant_id:
             raise InvalidCursor()
     rows = await repo.list_rewards(
-        session, merchant_id, limit=page.limit, after=after, visible_at=visible_at
+        session,
+        merchant_id,
+        limit=page.limit,
+        after=after,
+        visible_at=now(session) if shown_only else None,
     )
     return make_page(rows, page)
 
 
-def _stock_left(reward: Reward) -> int | None:
+def stock_left(reward: Reward) -> int | None:
     return None if reward.stock is None else reward.stock - reward.redeemed
 
 
-def admin_reward_out(r: Reward) -> AdminRewardOut:
-    return AdminRewardOut(
-        id=r.id,
-        kind=cast(RewardKind, r.kind),
-        name=r.name,
-        description=r.description,
-        image_url=r.image_url,
-        template_id=r.template_id,
-        product_id=r.product_id,
-        points_cost=r.points_cost,
-        stock=r.stock,
-        redeemed=r.redeemed,
-        stock_left=_stock_left(r),
-        per_member_limit=r.per_member_limit,
-        shown_from=r.shown_from,
-        shown_until=r.shown_until,
-        redeem_from=r.redeem_from,
-        redeem_until=r.redeem_until,
-        active=r.active,
-        sort=r.sort,
-        created_at=r.created_at,
-        updated_at=r.updated_at,
-    )
-
-
-def _redeem_start(r: Reward) -> datetime | None:
+def redeem_start(r: Reward) -> datetime | None:
     return r.redeem_from or r.shown_from
 
 
-def _redeem_end(r: Reward) -> datetime | None:
+def redeem_end(r: Reward) -> datetime | None:
     return r.redeem_until or r.shown_until
 
 
-def _unavailable(r: Reward, mine: int, points: int, now: datetime) -> UnavailableReason | None:
-    """Why the member cannot redeem one unit now, in the order a redemption checks."""
-    start, end = _redeem_start(r), _redeem_end(r)
-    if start is not None and now < start:
+def _unavailable(r: Reward, mine: int, points: int, at: datetime) -> UnavailableReason | None:
+    """Why the member cannot redeem one unit at `at`, in the order a redemption checks."""
+    start, end = redeem_start(r), redeem_end(r)
+    if start is not None and at < start:
         return "not_started"
-    if end is not None and now >= end:
+    if end is not None and at >= end:
         return "ended"
-    left = _stock_left(r)
+    left = stock_left(r)
     if left is not None and left <= 0:
         return "sold_out"
     if r.per_member_limit is not None and mine >= r.per_member_limit:
@@ -267,50 +234,39 @@ def _unavailable(r: Reward, mine: int, points: int, now: datetime) -> Unavailabl
     return None
 
 
-async def rewards_out(
-    session: AsyncSession, rewards: Sequence[Reward], member_id: str, now: datetime
-) -> list[RewardOut]:
-    """`redeemable` says whether the member can redeem one unit now: false with the reason
-    (not started, ended, sold out, their limit reached, too few points)."""
+@dataclass(frozen=True)
+class Availability:
+    """Whether a member can redeem one unit of a reward now: `reason` None, or why not."""
+
+    mine: int  # units the member holds
+    reason: UnavailableReason | None
+
+
+async def availability(
+    session: AsyncSession, rewards: Sequence[Reward], member_id: str
+) -> dict[str, Availability]:
+    """For each reward: the member's units and why they cannot redeem one now (not
+    started, ended, sold out, their limit reached, too few points), by reward id."""
     counts = await repo.member_counts(session, member_id, (r.id for r in rewards))
     points = 0
     if rewards:
         points = await loyalty.points_balance(session, rewards[0].merchant_id, member_id)
-    out = []
+    at = now(session)
+    out = {}
     for r in rewards:
         mine = counts.get(r.id, 0)
-        reason = _unavailable(r, mine, points, now)
-        out.append(
-            RewardOut(
-                id=r.id,
-                kind=cast(RewardKind, r.kind),
-                name=r.name,
-                description=r.description,
-                image_url=r.image_url,
-                template_id=r.template_id,
-                product_id=r.product_id,
-                points_cost=r.points_cost,
-                per_member_limit=r.per_member_limit,
-                stock_left=_stock_left(r),
-                shown_until=r.shown_until,
-                redeem_from=_redeem_start(r),
-                redeem_until=_redeem_end(r),
-                my_redeemed=mine,
-                redeemable=reason is None,
-                unavailable_reason=reason,
-            )
-        )
+        out[r.id] = Availability(mine, _unavailable(r, mine, points, at))
     return out
 
 
 # ---- redeeming -----------------------------------------------------------------------
 
 
-def _check_window(reward: Reward, now: datetime) -> None:
-    start, end = _redeem_start(reward), _redeem_end(reward)
-    if start is not None and now < start:
+def _check_window(reward: Reward, at: datetime) -> None:
+    start, end = redeem_start(reward), redeem_end(reward)
+    if start is not None and at < start:
         raise RedemptionNotStarted(reward_id=reward.id, redeem_from=start.isoformat())
-    if end is not None and now >= end:
+    if end is not None and at >= end:
         raise RedemptionEnded(reward_id=reward.id, redeem_until=end.isoformat())
 
 
@@ -336,11 +292,11 @@ async def redeem(
     member_id: str,
     reward_id: str,
     data: RedeemIn,
-    now: datetime,
 ) -> Redemption:
     """Exchange points for `data.quantity` units of a reward, all or nothing."""
-    reward = await visible_reward(session, merchant_id, reward_id, now)
-    _check_window(reward, now)
+    at = now(session)
+    reward = await visible_reward(session, merchant_id, reward_id)
+    _check_window(reward, at)
     _check_shipping(reward, data.shipping)
     quantity = data.quantity
     if not await repo.take_stock(session, reward.id, quantity):
@@ -387,129 +343,15 @@ async def redeem(
         ship_name=shipping.name if shipping else None,
         ship_phone=shipping.phone if shipping else None,
         ship_address=shipping.address if shipping else None,
-        created_at=now,
+        created_at=at,
     )
     session.add(redemption)
     await session.flush()
-    await _event(session, MALL_REDEEMED, redemption)
+    await emit_redemption(session, MallRedeemed, redemption)
     return redemption
 
 
-# ---- the operator's follow-up ----------------------------------------------------------
-
-
-async def access_redemption(
-    session: AsyncSession, merchant_id: str, redemption_id: str
-) -> Redemption:
-    redemption = await repo.get_redemption(session, redemption_id)
-    if redemption is None:
-        raise RedemptionNotFound(redemption_id=redemption_id)
-    ensure_same_merchant(redemption.merchant_id, merchant_id)
-    return redemption
-
-
-async def _fulfil(
-    session: AsyncSession,
-    redemption: Redemption,
-    admin_id: str,
-    tracking_no: str | None,
-    now: datetime,
-) -> Redemption:
-    if tracking_no is not None and redemption.kind != "physical":
-        raise TrackingNotAccepted(kind=redemption.kind)
-    values = {"status": "fulfilled", "fulfilled_at": now, "tracking_no": tracking_no}
-    if not await repo.move(session, redemption.id, "pending", **values):
-        await session.refresh(redemption)
-        raise InvalidRedemptionState(
-            "Only a pending redemption can be fulfilled.", status=redemption.status
-        )
-    mark_committed(redemption, **values)
-    await _audit(
-        session,
-        redemption.merchant_id,
-        admin_id,
-        "mall.redemption.fulfil",
-        "mall_redemption",
-        redemption.id,
-        member_id=redemption.member_id,
-        tracked=tracking_no is not None,
-    )
-    await _event(session, MALL_FULFILLED, redemption)
-    return redemption
-
-
-async def fulfil(
-    session: AsyncSession,
-    *,
-    merchant_id: str,
-    admin_id: str,
-    redemption_id: str,
-    tracking_no: str | None,
-    now: datetime,
-) -> Redemption:
-    """pending -> fulfilled: the voucher was used at the counter, or the gift shipped."""
-    redemption = await access_redemption(session, merchant_id, redemption_id)
-    return await _fulfil(session, redemption, admin_id, tracking_no, now)
-
-
-async def verify(
-    session: AsyncSession, *, merchant_id: str, admin_id: str, code: str, now: datetime
-) -> Redemption:
-    """核销 at the counter: the member shows the voucher code; it works once."""
-    redemption = await repo.redemption_by_code(session, merchant_id, code)
-    if redemption is None:
-        raise VoucherNotFound()
-    return await _fulfil(session, redemption, admin_id, None, now)
-
-
-async def cancel(
-    session: AsyncSession,
-    *,
-    merchant_id: str,
-    admin_id: str,
-    redemption_id: str,
-    reason: str | None,
-    now: datetime,
-) -> Redemption:
-    """pending -> cancelled: the stock, the member's count and the points (to the same
-    batches, with their original expiry) all come back. Issued coupons are not taken back:
-    a coupon redemption is final."""
-    redemption = await access_redemption(session, merchant_id, redemption_id)
-    values = {"status": "cancelled", "cancelled_at": now}
-    if not await repo.move(session, redemption.id, "pending", **values):
-        await session.refresh(redemption)
-        raise InvalidRedemptionState(
-            "Only a pending redemption can be cancelled.", status=redemption.status
-        )
-    mark_committed(redemption, **values)
-    quantity, member_id = redemption.quantity, redemption.member_id
-    # Both held these units since the redemption; a failed guard would be a broken invariant.
-    if not await repo.return_stock(session, redemption.reward_id, quantity):
-        raise RuntimeError(f"reward {redemption.reward_id} holds fewer units than redeemed")
-    if not await repo.return_member_count(session, redemption.reward_id, member_id, quantity):
-        raise RuntimeError(f"member count of {redemption.reward_id} below a redemption")
-    await loyalty.give_back_points(
-        session,
-        merchant_id,
-        member_id,
-        spend_key=spend_key(redemption.id),
-        key=return_key(redemption.id),
-        reason="mall_cancel",
-    )
-    await _audit(
-        session,
-        merchant_id,
-        admin_id,
-        "mall.redemption.cancel",
-        "mall_redemption",
-        redemption.id,
-        member_id=member_id,
-        points=redemption.points,
-        quantity=quantity,
-        reason=reason,
-    )
-    await _event(session, MALL_CANCELLED, redemption)
-    return redemption
+# ---- redemptions ---------------------------------------------------------------------
 
 
 async def list_redemptions(
@@ -521,111 +363,25 @@ async def list_redemptions(
     reward_id: str | None = None,
     status: str | None = None,
 ) -> tuple[list[Redemption], str | None]:
-    rows = await repo.list_redemptions(
-        session,
-        merchant_id,
-        member_id=member_id,
-        reward_id=reward_id,
-        status=status,
-        limit=page.limit,
-        before_id=page.after_id,
-    )
-    return make_page(rows, page)
+    """Newest first."""
+    stmt = repo.redemptions(merchant_id, member_id=member_id, reward_id=reward_id, status=status)
+    return await fetch_page(session, stmt, Redemption.id, page)
 
 
-def redemption_out(r: Redemption) -> RedemptionOut:
-    shipping = None
-    if r.ship_name is not None and r.ship_phone is not None and r.ship_address is not None:
-        shipping = ShippingOut(name=r.ship_name, phone=r.ship_phone, address=r.ship_address)
-    return RedemptionOut(
-        id=r.id,
-        reward_id=r.reward_id,
-        kind=cast(RewardKind, r.kind),
-        reward_name=r.reward_name,
-        quantity=r.quantity,
-        points=r.points,
-        status=cast(RedemptionStatus, r.status),
-        code=r.code,
-        coupon_ids=list(r.coupon_ids),
-        shipping=shipping,
-        tracking_no=r.tracking_no,
-        created_at=r.created_at,
-        fulfilled_at=r.fulfilled_at,
-        cancelled_at=r.cancelled_at,
-    )
-
-
-def admin_redemption_out(r: Redemption, *, reveal: bool = False) -> AdminRedemptionOut:
-    """Staff see the shipping contact masked (张*, 138****1234, first 6 characters of the
-    address) unless `reveal`, which the caller authorizes and audits (`record_reveal`)."""
-    out = redemption_out(r)
-    if out.shipping is not None and not reveal:
-        out.shipping = ShippingOut(
-            name=crypto.mask_name(out.shipping.name),
-            phone=crypto.mask_phone(out.shipping.phone),
-            address=crypto.mask_address(out.shipping.address),
-        )
-    return AdminRedemptionOut(**out.model_dump(), member_id=r.member_id)
-
-
-SHIPPING_FIELDS = ("ship_name", "ship_phone", "ship_address")
-
-
-async def record_reveal(
-    session: AsyncSession, merchant_id: str, admin_id: str, role: str, rows: Sequence[Redemption]
+async def emit_redemption(
+    session: AsyncSession, event: type[RedemptionEvent], r: Redemption
 ) -> None:
-    """`pii.reveal` for each redemption whose shipping contact an admin is shown unmasked:
-    who, whose, which fields; never the values."""
-    for r in rows:
-        if r.ship_name is None and r.ship_phone is None and r.ship_address is None:
-            continue
-        await _audit(
-            session,
-            merchant_id,
-            admin_id,
-            "pii.reveal",
-            "mall_redemption",
-            r.id,
+    """Tell the subscribers (analytics) what became of a redemption."""
+    await emit(
+        session,
+        event(
+            merchant_id=r.merchant_id,
             member_id=r.member_id,
-            fields=list(SHIPPING_FIELDS),
-            role=role,
-            purpose="ship the redeemed gift",
-        )
-
-
-# ---- helpers -------------------------------------------------------------------------
-
-
-async def _event(session: AsyncSession, name: str, r: Redemption) -> None:
-    payload = {
-        "redemption_id": r.id,
-        "reward_id": r.reward_id,
-        "kind": r.kind,
-        "quantity": r.quantity,
-        "points": r.points,
-        "status": r.status,
-    }
-    await emit(session, NamedEvent(name, r.merchant_id, payload, r.member_id))
-
-
-async def _audit(
-    session: AsyncSession,
-    merchant_id: str,
-    admin_id: str,
-    action: str,
-    subject_type: str,
-    subject_id: str,
-    member_id: str | None = None,
-    **details: object,
-) -> None:
-    await audit.record(
-        session,
-        merchant_id=merchant_id,
-        actor_type="admin",
-        actor_id=admin_id,
-        action=action,
-        subject_type=subject_type,
-        subject_id=subject_id,
-        member_id=member_id,
-        **details,
+            redemption_id=r.id,
+            reward_id=r.reward_id,
+            kind=r.kind,
+            quantity=r.quantity,
+            points=r.points,
+            status=r.status,
+        ),
     )

@@ -7,11 +7,18 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from pydantic import AfterValidator
 
-from growthloop.core.auth import AdminPrincipal, CurrentMember, Permission, SessionDep, require
+from growthloop.core.auth import (
+    CurrentMember,
+    OrdersFulfiller,
+    OrdersReader,
+    OrdersRefunder,
+    SessionDep,
+)
 from growthloop.core.pagination import Page
 from growthloop.core.routing import UnitOfWorkRoute
 from growthloop.core.runtime import RuntimeDep
 from growthloop.orders import service
+from growthloop.orders.presenters import order_out, orders_out
 from growthloop.orders.schemas import (
     OrderIn,
     OrderListQuery,
@@ -67,7 +74,7 @@ async def create_order(
         data=body,
         payment_window=timedelta(minutes=rt.settings.payment_window_minutes),
     )
-    return await service.order_out(session, order)
+    return await order_out(session, order)
 
 
 @router.get("/v1/orders", response_model=Page[OrderOut])
@@ -78,14 +85,14 @@ async def my_orders(
     query = OrderListQuery(
         limit=page.limit, after=page.after, status=status, member_id=member.member_id
     )
-    items, cursor = await service.list_orders(session, member.merchant_id, query)
-    return Page(items=items, next_cursor=cursor)
+    rows, cursor = await service.list_orders(session, member.merchant_id, query)
+    return Page(items=await orders_out(session, rows), next_cursor=cursor)
 
 
 @router.get("/v1/orders/{order_id}", response_model=OrderOut)
 async def get_order(order_id: str, member: CurrentMember, session: SessionDep) -> OrderOut:
     order = await service.access_order(session, member.merchant_id, order_id, member.member_id)
-    return await service.order_out(session, order)
+    return await order_out(session, order)
 
 
 @router.post("/v1/orders/{order_id}/pay", response_model=PaymentStartOut)
@@ -105,7 +112,7 @@ async def cancel(
 ) -> OrderOut:
     order = await service.access_order(session, member.merchant_id, order_id, member.member_id)
     order = await service.cancel(session, rt.gateways, order, "cancelled_by_member")
-    return await service.order_out(session, order)
+    return await order_out(session, order)
 
 
 @router.post("/v1/orders/{order_id}/refund", response_model=OrderOut)
@@ -118,11 +125,12 @@ async def member_refund(
     order = await service.refund(
         session, rt.gateways, order, by_operator=False, actor_id=member.member_id
     )
-    return await service.order_out(session, order)
+    return await order_out(session, order)
 
 
 @router.get("/v1/admin/orders", response_model=Page[OrderOut])
 async def admin_orders(
+    *,
     session: SessionDep,
     page: OrderPage,
     status: StatusQuery = None,
@@ -139,7 +147,7 @@ async def admin_orders(
     last_day: Annotated[
         LocalDay | None, Query(alias="to", description="YYYY-MM-DD, the last local day.")
     ] = None,
-    admin: AdminPrincipal = require(Permission.ORDERS_READ),
+    admin: OrdersReader,
 ) -> Page[OrderOut]:
     """The merchant's orders, newest first by the time they were placed (imported history
     by its own `ordered_at`, so today's orders come first). `from`/`to` are days in the
@@ -155,45 +163,36 @@ async def admin_orders(
         first_day=first_day,
         last_day=last_day,
     )
-    items, cursor = await service.list_orders(session, admin.merchant_id, query)
-    return Page(items=items, next_cursor=cursor)
+    rows, cursor = await service.list_orders(session, admin.merchant_id, query)
+    return Page(items=await orders_out(session, rows), next_cursor=cursor)
 
 
 @router.get("/v1/admin/orders/{order_id}", response_model=OrderOut)
-async def admin_get_order(
-    order_id: str, session: SessionDep, admin: AdminPrincipal = require(Permission.ORDERS_READ)
-) -> OrderOut:
+async def admin_get_order(order_id: str, session: SessionDep, admin: OrdersReader) -> OrderOut:
     order = await service.access_order(session, admin.merchant_id, order_id)
-    return await service.order_out(session, order)
+    return await order_out(session, order)
 
 
 @router.post("/v1/admin/orders/{order_id}/refund", response_model=OrderOut)
 async def admin_refund(
-    order_id: str,
-    session: SessionDep,
-    rt: RuntimeDep,
-    admin: AdminPrincipal = require(Permission.ORDERS_REFUND),
+    order_id: str, session: SessionDep, rt: RuntimeDep, admin: OrdersRefunder
 ) -> OrderOut:
     order = await service.access_order(session, admin.merchant_id, order_id)
     order = await service.refund(
         session, rt.gateways, order, by_operator=True, actor_id=admin.admin_id
     )
-    return await service.order_out(session, order)
+    return await order_out(session, order)
 
 
 @router.post("/v1/admin/orders/{order_id}/complete", response_model=OrderOut)
-async def admin_complete(
-    order_id: str, session: SessionDep, admin: AdminPrincipal = require(Permission.ORDERS_FULFIL)
-) -> OrderOut:
+async def admin_complete(order_id: str, session: SessionDep, admin: OrdersFulfiller) -> OrderOut:
     order = await service.access_order(session, admin.merchant_id, order_id)
     order = await service.complete(session, order)
-    return await service.order_out(session, order)
+    return await order_out(session, order)
 
 
 @router.post("/v1/admin/orders/redeem", response_model=OrderOut)
-async def admin_redeem(
-    body: RedeemIn, session: SessionDep, admin: AdminPrincipal = require(Permission.ORDERS_FULFIL)
-) -> OrderOut:
+async def admin_redeem(body: RedeemIn, session: SessionDep, admin: OrdersFulfiller) -> OrderOut:
     """核销: the store scans or types the order's verification code; it works once."""
     order = await service.redeem(session, admin.merchant_id, body.code)
-    return await service.order_out(session, order)
+    return await order_out(session, order)

@@ -1,4 +1,4 @@
-from growthloop.core.errors import Conflict, Invalid, NotFound
+from growthloop.core.errors import Conflict, Invalid, NotFound, ServiceUnavailable
 
 
 class OrderNotFound(NotFound):
@@ -44,3 +44,8 @@ class InvalidDateRange(Invalid):
 class InvalidPickupCode(Invalid):
     code = "invalid_pickup_code"
     message = "A pickup code is the order's pickup number: digits only."
+
+
+class CodeCollision(ServiceUnavailable):
+    code = "try_again"
+    message = "A one-in-a-trillion code collision; the platform's retry will succeed."

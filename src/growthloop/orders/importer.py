@@ -16,17 +16,22 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import logging
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from growthloop.core.events import NamedEvent, emit
+from growthloop.core.context import merchant_timezone
+from growthloop.core.events import emit
 from growthloop.core.runtime import Runtime
 from growthloop.identity import service as identity
 from growthloop.orders import repository as repo
+from growthloop.orders.events import OrderImported
 from growthloop.orders.models import Order, OrderItem
+
+log = logging.getLogger("growthloop.orders")
 
 REQUIRED = ("member_external_id", "ordered_at", "amount")
 OPTIONAL = ("quantity", "order_external_id", "product")
@@ -139,13 +144,10 @@ def group_orders(rows: list[Row]) -> dict[str, list[Row]]:
     return groups
 
 
-ORDER_IMPORTED = "order.imported"
-
-
 async def import_orders_csv(rt: Runtime, merchant_id: str, path: Path) -> dict[str, int]:
     async with rt.db.unit_of_work(write=False) as uow:
-        merchant = await identity.get_merchant(uow.session, merchant_id)
-    rows = read_rows(path, ZoneInfo(merchant.timezone))
+        tz = await merchant_timezone(uow.session, merchant_id)
+    rows = read_rows(path, ZoneInfo(tz))
     groups = list(group_orders(rows).items())
     created = skipped = new_members = 0
     members: dict[str, str] = {}
@@ -195,12 +197,22 @@ async def import_orders_csv(rt: Runtime, merchant_id: str, path: Path) -> dict[s
                     for line in lines
                 )
                 # The history reaches the dashboard too, on the day it happened.
-                payload = {"order_id": order.id, "payable": total, "occurred_at": at.isoformat()}
-                await emit(s, NamedEvent(ORDER_IMPORTED, merchant_id, payload, order.member_id))
+                await emit(
+                    s,
+                    OrderImported(
+                        merchant_id=merchant_id,
+                        member_id=order.member_id,
+                        order_id=order.id,
+                        payable=total,
+                        occurred_at=at.isoformat(),
+                    ),
+                )
                 created += 1
-    return {
+    summary = {
         "rows": len(rows),
         "orders_created": created,
         "orders_skipped": skipped,
         "members_created": new_members,
     }
+    log.info("orders imported: %d created", created, extra={"merchant_id": merchant_id, **summary})
+    return summary

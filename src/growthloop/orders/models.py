@@ -26,6 +26,11 @@ from growthloop.core.models import (
     merchant_column,
 )
 
+# The reasons orders gives the refunds it asks payments for (stored on the refund row):
+# the order's own refund, and a payment that came when the order could no longer be paid.
+ORDER_REFUND = "order_refund"
+LATE_PAYMENT_REFUND = "order_not_payable"
+
 
 class Order(Base):
     __tablename__ = "orders"

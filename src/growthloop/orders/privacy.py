@@ -16,21 +16,16 @@ accounting references and stay.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from growthloop.compliance.registry import Erasure, PrivacyHandler
+from growthloop.core.privacy import Erasure, PrivacyHandler, count_rows, execute_bulk, iso
 from growthloop.orders.models import Order, OrderItem
 
 # The re-import key derived from the member's external id (orders.importer.group_orders).
 DERIVED_REF_PREFIX = "r:"
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
 
 
 async def export(session: AsyncSession, merchant_id: str, member_id: str) -> list[dict[str, Any]]:
@@ -80,11 +75,11 @@ async def export(session: AsyncSession, merchant_id: str, member_id: str) -> lis
             "coupon_id": o.coupon_id,
             "pickup_code": o.pickup_code,
             "cancel_reason": o.cancel_reason,
-            "created_at": _iso(o.created_at),
-            "paid_at": _iso(o.paid_at),
-            "completed_at": _iso(o.completed_at),
-            "cancelled_at": _iso(o.cancelled_at),
-            "refunded_at": _iso(o.refunded_at),
+            "created_at": iso(o.created_at),
+            "paid_at": iso(o.paid_at),
+            "completed_at": iso(o.completed_at),
+            "cancelled_at": iso(o.cancelled_at),
+            "refunded_at": iso(o.refunded_at),
             "items": items[o.id],
         }
         for o in orders
@@ -93,17 +88,14 @@ async def export(session: AsyncSession, merchant_id: str, member_id: str) -> lis
 
 async def erase(session: AsyncSession, erasure: Erasure) -> dict[str, int]:
     mine = Order.merchant_id == erasure.merchant_id, Order.member_id == erasure.member_id
-    kept = (await session.execute(select(Order.id).where(*mine))).scalars().all()
-    cleared = await session.execute(
+    kept = await count_rows(session, Order, *mine)
+    cleared = await execute_bulk(
+        session,
         update(Order)
         .where(*mine, Order.external_ref.startswith(DERIVED_REF_PREFIX, autoescape=True))
         .values(external_ref=None),
-        execution_options={"synchronize_session": False},
     )
-    return {
-        "orders_kept_anonymous": len(kept),
-        "import_keys_cleared": int(getattr(cleared, "rowcount", 0) or 0),
-    }
+    return {"orders_kept_anonymous": kept, "import_keys_cleared": cleared}
 
 
 HANDLER = PrivacyHandler(

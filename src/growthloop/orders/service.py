@@ -11,12 +11,13 @@ cancelled, expires, or is refunded before it was handed over.
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
-from typing import cast
+from typing import TypedDict
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
@@ -24,18 +25,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.catalog import service as catalog
 from growthloop.core import audit
-from growthloop.core.auth import ensure_same_merchant
-from growthloop.core.clock import Clock
-from growthloop.core.context import context_of
-from growthloop.core.db import Database
-from growthloop.core.errors import Forbidden, ServiceUnavailable
-from growthloop.core.events import DomainEvent, NamedEvent, emit
-from growthloop.identity import service as identity
+from growthloop.core.audit import Action
+from growthloop.core.context import merchant_timezone, merchant_today, now
+from growthloop.core.errors import Forbidden
+from growthloop.core.events import emit
+from growthloop.core.ownership import get_owned
 from growthloop.loyalty import service as loyalty
 from growthloop.orders import pricing
 from growthloop.orders import repository as repo
 from growthloop.orders.errors import (
     AlreadyRedeemed,
+    CodeCollision,
     CodeNotFound,
     InvalidDateRange,
     InvalidTransition,
@@ -44,144 +44,57 @@ from growthloop.orders.errors import (
     OrderNotPayable,
     RefundNeedsOperator,
 )
-from growthloop.orders.models import Order, OrderItem
-from growthloop.orders.schemas import (
-    BreakdownLine,
-    OrderIn,
-    OrderItemOut,
-    OrderListQuery,
-    OrderOut,
-    RefundOut,
-    encode_order_cursor,
-    id_time,
+from growthloop.orders.events import (
+    OrderCancelled,
+    OrderCompleted,
+    OrderCreated,
+    OrderPaid,
+    OrderRefunded,
 )
+from growthloop.orders.models import LATE_PAYMENT_REFUND, ORDER_REFUND, Order, OrderItem
+from growthloop.orders.presenters import order_out as order_out  # for the campaigns
+from growthloop.orders.schemas import OrderIn, OrderListQuery, encode_order_cursor, id_time
 from growthloop.payments import service as payments
+from growthloop.payments.events import PaymentSucceeded, RefundSucceeded
 from growthloop.payments.service import PaymentGateway
 from growthloop.promotions import service as promotions
 
+log = logging.getLogger("growthloop.orders")
+
 Gateways = Mapping[str, PaymentGateway]
-ORDER_REFUND = "order_refund"
-LATE_PAYMENT_REFUND = "order_not_payable"
 
 
-def _clock(session: AsyncSession) -> Clock:
-    clock = context_of(session).clock
-    assert isinstance(clock, Clock)
-    return clock
+class _OrderFields(TypedDict):
+    merchant_id: str
+    member_id: str | None
+    order_id: str
+    status: str
+    payable: int
+    subtotal: int
+    source: str
 
 
-async def _event(session: AsyncSession, name: str, order: Order, **extra: object) -> None:
-    payload = {
-        "order_id": order.id,
-        "status": order.status,
-        "payable": order.payable,
-        "subtotal": order.subtotal,
-        "source": order.source,
-        **extra,
-    }
-    await emit(session, NamedEvent(name, order.merchant_id, payload, order.member_id))
+def _fields(order: Order) -> _OrderFields:
+    """What every order event says about its order, as it stands after the change."""
+    return _OrderFields(
+        merchant_id=order.merchant_id,
+        member_id=order.member_id,
+        order_id=order.id,
+        status=order.status,
+        payable=order.payable,
+        subtotal=order.subtotal,
+        source=order.source,
+    )
 
 
 # ---- reading -------------------------------------------------------------------------
-
-
-async def order_out(session: AsyncSession, order: Order) -> OrderOut:
-    return (await orders_out(session, [order]))[0]
-
-
-async def orders_out(session: AsyncSession, orders: list[Order]) -> list[OrderOut]:
-    items = await repo.items_of(session, [o.id for o in orders])
-    out = []
-    for order in orders:
-        refunds = await payments.refunds_of_order(session, order.id) if order.paid_at else []
-        own = [r for r in refunds if r.reason == ORDER_REFUND]
-        out.append(
-            OrderOut(
-                id=order.id,
-                status=order.status,
-                member_id=order.member_id,
-                source=order.source,
-                subtotal=order.subtotal,
-                campaign_discount=order.campaign_discount,
-                tier_discount=order.tier_discount,
-                coupon_discount=order.coupon_discount,
-                discount=order.discount,
-                points_deduction=order.points_deduction,
-                payable=order.payable,
-                breakdown=_breakdown(order),
-                coupon_id=order.coupon_id,
-                points_used=order.points_used,
-                items=[
-                    OrderItemOut(
-                        product_id=i.product_id,
-                        name=i.name,
-                        quantity=i.quantity,
-                        unit_price=i.unit_price,
-                        options=i.options,
-                        line_total=i.line_total,
-                        campaign_kind=cast(pricing.CampaignKind | None, i.campaign_kind),
-                        regular_unit_price=i.regular_unit_price,
-                        campaign_id=i.campaign_id,
-                        campaign_ref=i.campaign_ref,
-                    )
-                    for i in items[order.id]
-                ],
-                expires_at=order.expires_at if order.status == "pending_payment" else None,
-                pickup_code=order.pickup_code,
-                verify_code=order.verify_code,
-                created_at=order.created_at,
-                paid_at=order.paid_at,
-                completed_at=order.completed_at,
-                cancelled_at=order.cancelled_at,
-                cancel_reason=order.cancel_reason,
-                refunded_at=order.refunded_at,
-                refund=(
-                    RefundOut(
-                        refund_no=own[0].refund_no, amount=own[0].amount, status=own[0].status
-                    )
-                    if own
-                    else None
-                ),
-            )
-        )
-    return out
-
-
-def _breakdown(order: Order) -> list[BreakdownLine]:
-    """The price line by line, in the order it was computed; the amounts sum to payable."""
-    head = [BreakdownLine(code="subtotal", label="商品小计", amount=order.subtotal)]
-    if order.campaign_discount:
-        head = [
-            BreakdownLine(
-                code="regular_subtotal",
-                label="商品原价",
-                amount=order.subtotal + order.campaign_discount,
-            ),
-            BreakdownLine(
-                code="campaign_discount", label="活动优惠", amount=-order.campaign_discount
-            ),
-        ]
-    steps = [
-        BreakdownLine(code="tier_discount", label="会员折扣", amount=-order.tier_discount),
-        BreakdownLine(code="coupon_discount", label="优惠券", amount=-order.coupon_discount),
-        BreakdownLine(
-            code="points_deduction",
-            label=f"积分抵扣（{order.points_used} 积分）",
-            amount=-order.points_deduction,
-        ),
-    ]
-    kept = [*head, *(step for step in steps if step.amount)]
-    return [*kept, BreakdownLine(code="payable", label="实付", amount=order.payable)]
 
 
 async def access_order(
     session: AsyncSession, merchant_id: str, order_id: str, member_id: str | None = None
 ) -> Order:
     """The order if it exists (404), is this merchant's (403) and, for a member, theirs (403)."""
-    order = await repo.get_order(session, order_id)
-    if order is None:
-        raise OrderNotFound(order_id=order_id)
-    ensure_same_merchant(order.merchant_id, merchant_id)
+    order = await get_owned(session, Order, order_id, merchant_id, OrderNotFound(order_id=order_id))
     if member_id is not None and order.member_id != member_id:
         raise Forbidden("This order belongs to another member.")
     return order
@@ -194,7 +107,7 @@ async def count_paid_orders(session: AsyncSession, merchant_id: str, member_id: 
 
 async def list_orders(
     session: AsyncSession, merchant_id: str, query: OrderListQuery
-) -> tuple[list[OrderOut], str | None]:
+) -> tuple[list[Order], str | None]:
     """Newest first by the time each order was placed; local days in the merchant's
     timezone. A bare-id cursor (given out before) continues after that order."""
     if query.first_day and query.last_day and query.first_day > query.last_day:
@@ -203,7 +116,7 @@ async def list_orders(
         )
     since = until = None
     if query.first_day or query.last_day:
-        tz = ZoneInfo(await identity.merchant_timezone(session, merchant_id))
+        tz = ZoneInfo(await merchant_timezone(session, merchant_id))
         if query.first_day:
             since = datetime.combine(query.first_day, time(0), tz).astimezone(UTC)
         if query.last_day:
@@ -229,7 +142,7 @@ async def list_orders(
     if len(rows) > query.limit:
         rows = rows[: query.limit]
         cursor = encode_order_cursor(rows[-1].created_at, rows[-1].id)
-    return await orders_out(session, rows), cursor
+    return rows, cursor
 
 
 async def order_totals(
@@ -285,7 +198,7 @@ async def create_order(
     """Price the order server-side (see `pricing`), then hold its stock, coupon and points
     until it is paid, cancelled or its payment window ends. `campaigns`, one per item (None
     for an item at its regular price), is how campaigns create orders at their prices."""
-    now = _clock(session).now()
+    at = now(session)
     if campaigns is not None and len(campaigns) != len(data.items):
         raise ValueError("campaigns has one entry per order item")
     products = await catalog.products_for_order(
@@ -323,7 +236,7 @@ async def create_order(
                 )
                 for line, amount in zip(lines, pricing.after_tier(lines, tier_percent), strict=True)
             ],
-            now=now,
+            now=at,
         )
         coupon_discount = quote.discount
     before_points = pricing.price(lines, tier_percent=tier_percent, coupon_discount=coupon_discount)
@@ -357,8 +270,8 @@ async def create_order(
         payable=breakdown.payable,
         coupon_id=data.coupon_id,
         points_used=data.points or 0,
-        expires_at=now + payment_window,
-        created_at=now,
+        expires_at=at + payment_window,
+        created_at=at,
     )
     session.add(order)
     await session.flush()
@@ -382,10 +295,10 @@ async def create_order(
     )
     await session.flush()
     if data.coupon_id is not None:
-        await promotions.lock(session, coupon_id=data.coupon_id, order_id=order.id, now=now)
+        await promotions.lock(session, coupon_id=data.coupon_id, order_id=order.id, now=at)
     if data.points:
         await loyalty.hold_points(session, merchant_id, member_id, order.id, data.points)
-    await _event(session, "order.created", order, items=len(lines))
+    await emit(session, OrderCreated(**_fields(order), items=len(lines)))
     return order
 
 
@@ -402,10 +315,9 @@ async def move_campaign_ref(
 async def start_payment(
     session: AsyncSession, gateways: Gateways, order: Order, provider: str
 ) -> tuple[str, dict[str, object]]:
-    now = _clock(session).now()
     if order.status != "pending_payment":
         raise OrderNotPayable(status=order.status)
-    if order.expires_at is not None and now >= order.expires_at:
+    if order.expires_at is not None and now(session) >= order.expires_at:
         raise OrderExpired(expired_at=order.expires_at.isoformat())
     payment, params = await payments.start_payment(
         session,
@@ -416,7 +328,6 @@ async def start_payment(
         amount=order.payable,
         provider=provider,
         description=f"order {order.id}",
-        now=now,
     )
     return payment.id, params
 
@@ -424,38 +335,44 @@ async def start_payment(
 # ---- reactions to payments (in-transaction subscribers) ------------------------------
 
 
-class CodeCollision(ServiceUnavailable):
-    code = "try_again"
-    message = "A one-in-a-trillion code collision; the platform's retry will succeed."
-
-
 async def on_payment_succeeded(
-    session: AsyncSession, event: DomainEvent, gateways: Gateways
+    session: AsyncSession, event: PaymentSucceeded, gateways: Gateways
 ) -> None:
-    clock = _clock(session)
-    now = clock.now()
-    order = await repo.get_order(session, str(event.payload["order_id"]))
+    """A verified payment pays its order (a pickup number for the day, a verification
+    code); a payment for an order that can no longer be paid goes back to the payer."""
+    at = now(session)
+    order = await repo.get_order(session, event.order_id)
     if order is not None and order.status == "pending_payment":
-        tz = await identity.merchant_timezone(session, order.merchant_id)
-        number = await repo.next_pickup_number(session, order.merchant_id, clock.today(tz))
+        number = await repo.next_pickup_number(
+            session, order.merchant_id, await merchant_today(session, order.merchant_id)
+        )
         try:
             moved = await repo.transition(
                 session,
                 order,
                 ["pending_payment"],
                 "paid",
-                paid_at=now,
+                paid_at=at,
                 pickup_code=f"{number:04d}",
                 verify_code=f"{secrets.randbelow(10**12):012d}",
             )
         except IntegrityError:
             raise CodeCollision() from None
         if moved:
-            await promotions.redeem(session, order_id=order.id, now=now)
-            await _event(session, "order.paid", order, provider=event.payload.get("provider"))
+            await promotions.redeem(session, order_id=order.id, now=at)
+            await emit(session, OrderPaid(**_fields(order), provider=event.provider))
             return
     # The order expired, was cancelled or was paid by another payment: the money goes back.
-    payment = await payments.access_payment(session, str(event.payload["payment_id"]))
+    log.warning(
+        "payment for an order that cannot be paid: refunding it",
+        extra={
+            "order_id": event.order_id,
+            "payment_id": event.payment_id,
+            "amount": event.amount,
+            "order_status": order.status if order is not None else None,
+        },
+    )
+    payment = await payments.access_payment(session, event.payment_id)
     await payments.refund(
         session,
         gateways,
@@ -464,25 +381,26 @@ async def on_payment_succeeded(
         refund_no=f"RP{payment.id}",
         amount=payment.amount,
         reason=LATE_PAYMENT_REFUND,
-        now=now,
     )
 
 
-async def on_refund_succeeded(session: AsyncSession, event: DomainEvent) -> None:
-    if event.payload.get("reason") != ORDER_REFUND:
+async def on_refund_succeeded(session: AsyncSession, event: RefundSucceeded) -> None:
+    """The order's own refund went through: the order is refunded, its coupon comes back
+    and, if it was not handed over, its goods go back on the shelf."""
+    if event.reason != ORDER_REFUND:
         return
-    order = await repo.get_order(session, str(event.payload["order_id"]))
+    order = await repo.get_order(session, event.order_id)
     if order is None or order.status not in ("paid", "completed"):
         return
     was = order.status
-    now = _clock(session).now()
-    if await repo.transition(session, order, [was], "refunded", refunded_at=now):
-        await promotions.restore(session, order_id=order.id, now=now)
+    at = now(session)
+    if await repo.transition(session, order, [was], "refunded", refunded_at=at):
+        await promotions.restore(session, order_id=order.id, now=at)
         if was == "paid":  # not handed over: the goods go back on the shelf
             await catalog.release_stock(
                 session, order.merchant_id, await _quantities(session, order)
             )
-        await _event(session, "order.refunded", order, refund_amount=event.payload["amount"])
+        await emit(session, OrderRefunded(**_fields(order), refund_amount=event.amount))
 
 
 # ---- state changes -------------------------------------------------------------------
@@ -502,9 +420,9 @@ async def _quantities(
 
 
 async def cancel(session: AsyncSession, gateways: Gateways, order: Order, reason: str) -> Order:
-    now = _clock(session).now()
+    at = now(session)
     moved = await repo.transition(
-        session, order, ["pending_payment"], "cancelled", cancelled_at=now, cancel_reason=reason
+        session, order, ["pending_payment"], "cancelled", cancelled_at=at, cancel_reason=reason
     )
     if not moved:
         await session.refresh(order)
@@ -515,9 +433,9 @@ async def cancel(session: AsyncSession, gateways: Gateways, order: Order, reason
     await catalog.release_stock(
         session, order.merchant_id, await _quantities(session, order, with_campaign_stock=False)
     )
-    await promotions.release(session, order_id=order.id, now=now)
+    await promotions.release(session, order_id=order.id, now=at)
     await payments.close_open_payments(session, gateways, order.id)
-    await _event(session, "order.cancelled", order, reason=reason)
+    await emit(session, OrderCancelled(**_fields(order), reason=reason))
     return order
 
 
@@ -532,7 +450,6 @@ async def refund(
 ) -> Order:
     """`actor_type`: who asked, for the audit log; by default the operator or the member
     (`system` when a campaign refunds, e.g. a group that failed)."""
-    now = _clock(session).now()
     if order.status == "completed" and not by_operator:
         raise RefundNeedsOperator()
     if order.status not in ("paid", "completed"):
@@ -544,7 +461,7 @@ async def refund(
         merchant_id=order.merchant_id,
         actor_type=actor_type or ("admin" if by_operator else "member"),
         actor_id=actor_id,
-        action="order.refund",
+        action=Action.ORDER_REFUND,
         subject_type="order",
         subject_id=order.id,
         member_id=order.member_id,
@@ -554,8 +471,8 @@ async def refund(
     payment = await payments.paid_payment(session, order.id)
     if payment is None:  # imported history: nothing to pay back through a provider
         was = order.status
-        if await repo.transition(session, order, [was], "refunded", refunded_at=now):
-            await _event(session, "order.refunded", order, refund_amount=order.payable)
+        if await repo.transition(session, order, [was], "refunded", refunded_at=now(session)):
+            await emit(session, OrderRefunded(**_fields(order), refund_amount=order.payable))
         return order
     await payments.refund(
         session,
@@ -565,20 +482,18 @@ async def refund(
         refund_no=f"RO{order.id}",
         amount=order.payable,
         reason=ORDER_REFUND,
-        now=now,
     )
     # When the provider confirmed at once, the refund.succeeded subscriber moved `order`.
     return order
 
 
 async def complete(session: AsyncSession, order: Order) -> Order:
-    now = _clock(session).now()
-    if not await repo.transition(session, order, ["paid"], "completed", completed_at=now):
+    if not await repo.transition(session, order, ["paid"], "completed", completed_at=now(session)):
         await session.refresh(order)
         if order.status == "completed":
             raise AlreadyRedeemed("This order was already completed.")
         raise InvalidTransition("Only a paid order can be completed.", status=order.status)
-    await _event(session, "order.completed", order)
+    await emit(session, OrderCompleted(**_fields(order)))
     return order
 
 
@@ -587,24 +502,3 @@ async def redeem(session: AsyncSession, merchant_id: str, code: str) -> Order:
     if order is None:
         raise CodeNotFound()
     return await complete(session, order)
-
-
-# ---- sweeps --------------------------------------------------------------------------
-
-
-async def expire_due_orders(
-    db: Database, gateways: Gateways, clock: Clock, batch: int = 100
-) -> int:
-    """Cancel orders whose payment window ended and return their stock. Idempotent and
-    safe with several workers: rows are claimed with SKIP LOCKED, moved by guarded updates."""
-    total = 0
-    while True:
-        async with db.unit_of_work() as uow:
-            ids = await repo.due_for_expiry(uow.session, clock.now(), batch)
-            for order_id in ids:
-                order = await repo.get_order(uow.session, order_id)
-                if order is not None and order.status == "pending_payment":
-                    await cancel(uow.session, gateways, order, "payment_window_ended")
-        total += len(ids)
-        if len(ids) < batch:
-            return total

@@ -8,13 +8,10 @@ from growthloop.core.auth import SessionDep
 from growthloop.core.routing import UnitOfWorkRoute
 from growthloop.core.runtime import RuntimeDep
 from growthloop.payments import service
-from growthloop.payments.errors import MalformedNotification
 from growthloop.payments.schemas import SandboxPaymentOut
 
 router = APIRouter(route_class=UnitOfWorkRoute, tags=["payments"])
 sandbox_router = APIRouter(route_class=UnitOfWorkRoute, tags=["payments"])
-
-MAX_NOTIFICATION_BYTES = 64 * 1024
 
 
 @router.post("/v1/payments/notify/{provider}")
@@ -22,12 +19,9 @@ async def notify(
     provider: str, request: Request, session: SessionDep, rt: RuntimeDep
 ) -> dict[str, Any]:
     """The platform's asynchronous payment notification, verified before anything moves."""
-    body = await request.body()
-    if len(body) > MAX_NOTIFICATION_BYTES:
-        raise MalformedNotification("The notification is too large.")
     headers = {k.lower(): v for k, v in request.headers.items()}
     return await service.process_notification(
-        session, rt.gateways, provider, headers, body, rt.clock.now()
+        session, rt.gateways, provider, headers, await request.body()
     )
 
 
@@ -36,7 +30,7 @@ async def sandbox_succeed(
     payment_id: str, session: SessionDep, rt: RuntimeDep
 ) -> SandboxPaymentOut:
     """Complete a sandbox payment as the platform would (no member token, like a callback)."""
-    payment = await service.sandbox_succeed(session, rt.gateways, payment_id, rt.clock.now())
+    payment = await service.sandbox_succeed(session, rt.gateways, payment_id)
     return SandboxPaymentOut(
         payment_id=payment.id,
         order_id=payment.order_id,

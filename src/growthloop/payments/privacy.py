@@ -12,18 +12,13 @@ Erased: nothing is left to strip; the receipt says how many rows were kept.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from growthloop.compliance.registry import Erasure, PrivacyHandler
+from growthloop.core.privacy import Erasure, PrivacyHandler, count_rows, iso
 from growthloop.payments.models import Payment, PaymentNotification, Refund
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
 
 
 def _payment_ids(merchant_id: str, member_id: str) -> Any:
@@ -56,8 +51,8 @@ async def export(session: AsyncSession, merchant_id: str, member_id: str) -> dic
                 "status": p.status,
                 "refunded_amount": p.refunded_amount,
                 "provider_txn_id": p.provider_txn_id,
-                "created_at": _iso(p.created_at),
-                "succeeded_at": _iso(p.succeeded_at),
+                "created_at": iso(p.created_at),
+                "succeeded_at": iso(p.succeeded_at),
             }
             for p in payments
         ],
@@ -68,35 +63,29 @@ async def export(session: AsyncSession, merchant_id: str, member_id: str) -> dic
                 "amount": r.amount,
                 "reason": r.reason,
                 "status": r.status,
-                "created_at": _iso(r.created_at),
-                "succeeded_at": _iso(r.succeeded_at),
+                "created_at": iso(r.created_at),
+                "succeeded_at": iso(r.succeeded_at),
             }
             for r in refunds
         ],
     }
 
 
-async def _count(session: AsyncSession, stmt: Any) -> int:
-    return int((await session.execute(stmt)).scalar_one())
-
-
 async def erase(session: AsyncSession, erasure: Erasure) -> dict[str, int]:
     m, who = erasure.merchant_id, erasure.member_id
     ids = _payment_ids(m, who)
     return {
-        "payments_kept": await _count(
-            session,
-            select(func.count()).where(Payment.merchant_id == m, Payment.member_id == who),
+        "payments_kept": await count_rows(
+            session, Payment, Payment.merchant_id == m, Payment.member_id == who
         ),
-        "refunds_kept": await _count(
-            session,
-            select(func.count()).where(Refund.merchant_id == m, Refund.payment_id.in_(ids)),
+        "refunds_kept": await count_rows(
+            session, Refund, Refund.merchant_id == m, Refund.payment_id.in_(ids)
         ),
-        "notifications_kept": await _count(
+        "notifications_kept": await count_rows(
             session,
-            select(func.count()).where(
-                PaymentNotification.merchant_id == m, PaymentNotification.payment_id.in_(ids)
-            ),
+            PaymentNotification,
+            PaymentNotification.merchant_id == m,
+            PaymentNotification.payment_id.in_(ids),
         ),
     }
 

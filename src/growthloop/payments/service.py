@@ -1,29 +1,36 @@
 """Payments: start a payment, verify notifications, refund. Never commits.
 
 A verified notification moves a payment at most once (guarded update + an inbox keyed
-by provider and notification id) and emits `payment.succeeded` in the same
-transaction; `orders` reacts to it. Refunds carry stable numbers, are attempted at
-once and retried by a sweep until the provider confirms.
+by provider and notification id) and emits `PaymentSucceeded` in the same transaction;
+`orders` reacts to it. Refunds carry stable numbers, are attempted at once and retried
+by a sweep (`tasks.retry_due_refunds`) until the provider confirms.
+
+Logged for the operator: every refused notification with its reason, a notification
+that fails unexpectedly, and a refund the provider failed (to be retried). Log lines
+carry ids, amounts and codes, never the notification's body or headers.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.core.auth import ensure_same_merchant
-from growthloop.core.clock import Clock
-from growthloop.core.db import Database
-from growthloop.core.events import NamedEvent, emit
+from growthloop.core.context import now
+from growthloop.core.errors import AppError
+from growthloop.core.events import emit
 from growthloop.payments import repository as repo
 from growthloop.payments.errors import (
     AmountMismatch,
     DuplicateNotification,
+    InvalidSignature,
+    MalformedNotification,
     PaymentNotFound,
     PaymentNotPending,
     ProviderError,
@@ -32,15 +39,16 @@ from growthloop.payments.errors import (
     StaleNotification,
     UnknownProvider,
 )
-from growthloop.payments.gateway import PaymentGateway, PaymentRequest
+from growthloop.payments.events import PaymentSucceeded, RefundSucceeded
+from growthloop.payments.gateway import PaymentGateway, PaymentRequest, VerifiedNotification
 from growthloop.payments.models import Payment, Refund
 
+log = logging.getLogger("growthloop.payments")
+
+NOTIFICATION_MAX_BYTES = 64 * 1024
 NOTIFICATION_MAX_AGE = timedelta(minutes=10)
 NOTIFICATION_MAX_SKEW = timedelta(minutes=2)
 __all__ = ["PaymentGateway"]  # the protocol, for other domains that hand gateways around
-
-PAYMENT_SUCCEEDED = "payment.succeeded"
-REFUND_SUCCEEDED = "refund.succeeded"
 
 
 def _gateway(gateways: Mapping[str, PaymentGateway], provider: str) -> PaymentGateway:
@@ -60,7 +68,6 @@ async def start_payment(
     amount: int,
     provider: str,
     description: str,
-    now: datetime,
 ) -> tuple[Payment, dict[str, Any]]:
     gateway = _gateway(gateways, provider)
     payment = await repo.open_payment(session, order_id, provider, amount)
@@ -72,7 +79,7 @@ async def start_payment(
             provider=provider,
             amount=amount,
             status="created",
-            created_at=now,
+            created_at=now(session),
         )
         session.add(payment)
         await session.flush()
@@ -95,16 +102,53 @@ async def process_notification(
     provider: str,
     headers: Mapping[str, str],
     body: bytes,
-    now: datetime,
 ) -> dict[str, Any]:
+    """Verify a provider's notification and move its payment; the body the provider
+    expects back. A refused one is logged with its reason (and re-raised as its 4xx)."""
+    provider_label = provider[:32]  # from the URL: any text
+    try:
+        return await _process_notification(session, gateways, provider, headers, body)
+    except DuplicateNotification:
+        # The platform retries what it thinks was lost: expected, nothing moves twice.
+        log.info("payment notification already processed", extra={"provider": provider_label})
+        raise
+    except (UnknownProvider, InvalidSignature, MalformedNotification) as exc:
+        log.warning(
+            "payment notification refused: %s",
+            exc.code,
+            extra={"provider": provider_label, "reason": exc.code},
+        )
+        raise
+    except AppError:
+        raise  # refused after verification: logged where the reason is known
+    except Exception as exc:
+        log.error(
+            "payment notification failed",
+            extra={"provider": provider_label, "error": type(exc).__name__},
+        )
+        raise
+
+
+async def _process_notification(
+    session: AsyncSession,
+    gateways: Mapping[str, PaymentGateway],
+    provider: str,
+    headers: Mapping[str, str],
+    body: bytes,
+) -> dict[str, Any]:
+    if len(body) > NOTIFICATION_MAX_BYTES:
+        raise MalformedNotification("The notification is too large.")
     gateway = gateways.get(provider)
     if gateway is None:
         raise UnknownProvider(provider=provider)
     note = gateway.verify_notification(headers, body)
-    if not (now - NOTIFICATION_MAX_AGE <= note.sent_at <= now + NOTIFICATION_MAX_SKEW):
+    at = now(session)
+    if not (at - NOTIFICATION_MAX_AGE <= note.sent_at <= at + NOTIFICATION_MAX_SKEW):
+        _refused(note, provider, StaleNotification.code, sent_at=note.sent_at.isoformat())
         raise StaleNotification()
     payment = await repo.get_payment(session, note.payment_id)
     if payment is None or payment.provider != provider:
+        _refused(note, provider, PaymentNotFound.code)
         raise PaymentNotFound(payment_id=note.payment_id)
     # Inbox first: a duplicate (even a concurrent one) stops here. Any error below rolls
     # the whole transaction back, inbox row included.
@@ -115,37 +159,51 @@ async def process_notification(
         notification_id=note.notification_id,
         payment_id=payment.id,
         outcome="succeeded" if note.succeeded else "failed",
-        now=now,
+        now=at,
     ):
         raise DuplicateNotification()
     if note.amount != payment.amount:
+        _refused(
+            note,
+            provider,
+            AmountMismatch.code,
+            order_id=payment.order_id,
+            expected=payment.amount,
+            notified=note.amount,
+        )
         raise AmountMismatch(expected=payment.amount, notified=note.amount)
     if note.succeeded:
         try:
-            moved = await repo.mark_succeeded(session, payment, note.transaction_id, now)
+            moved = await repo.mark_succeeded(session, payment, note.transaction_id, at)
         except IntegrityError:  # this transaction id already paid another payment
             raise DuplicateNotification() from None
         if not moved:
             raise DuplicateNotification("This payment has already succeeded.")
         await emit(
             session,
-            NamedEvent(
-                PAYMENT_SUCCEEDED,
-                payment.merchant_id,
-                {
-                    "payment_id": payment.id,
-                    "order_id": payment.order_id,
-                    "amount": payment.amount,
-                    "provider": provider,
-                },
-                payment.member_id,
+            PaymentSucceeded(
+                merchant_id=payment.merchant_id,
+                member_id=payment.member_id,
+                payment_id=payment.id,
+                order_id=payment.order_id,
+                amount=payment.amount,
+                provider=provider,
             ),
         )
     return gateway.acknowledge()
 
 
+def _refused(note: VerifiedNotification, provider: str, reason: str, **fields: object) -> None:
+    """A signed notification the service will not act on: why, for the operator."""
+    log.warning(
+        "payment notification refused: %s",
+        reason,
+        extra={"provider": provider, "payment_id": note.payment_id, "reason": reason, **fields},
+    )
+
+
 async def sandbox_succeed(
-    session: AsyncSession, gateways: Mapping[str, Any], payment_id: str, now: datetime
+    session: AsyncSession, gateways: Mapping[str, Any], payment_id: str
 ) -> Payment:
     """What the sandbox 'platform' does when the user pays: send a signed notification."""
     sandbox = gateways["sandbox"]
@@ -154,8 +212,8 @@ async def sandbox_succeed(
         raise PaymentNotFound(payment_id=payment_id)
     if payment.status != "created":
         raise PaymentNotPending(status=payment.status)
-    body, headers = sandbox.notification(payment.id, payment.amount, now)
-    await process_notification(session, gateways, "sandbox", headers, body, now)
+    body, headers = sandbox.notification(payment.id, payment.amount, now(session))
+    await process_notification(session, gateways, "sandbox", headers, body)
     return payment
 
 
@@ -189,7 +247,6 @@ async def refund(
     refund_no: str,
     amount: int,
     reason: str,
-    now: datetime,
 ) -> Refund:
     """Refund `amount` of `payment` under a stable `refund_no`: calling again with the
     same number returns the same refund and never pays out twice."""
@@ -208,17 +265,19 @@ async def refund(
         reason=reason,
         status="pending",
         attempts=0,
-        created_at=now,
+        created_at=now(session),
     )
     session.add(row)
     await session.flush()
-    await attempt_refund(session, gateways, row, now)
+    await attempt_refund(session, gateways, row)
     return row
 
 
 async def attempt_refund(
-    session: AsyncSession, gateways: Mapping[str, PaymentGateway], row: Refund, now: datetime
+    session: AsyncSession, gateways: Mapping[str, PaymentGateway], row: Refund
 ) -> None:
+    """Ask the provider for `row`'s money back; on failure, schedule the next attempt."""
+    at = now(session)
     payment = await repo.get_payment(session, row.payment_id)
     assert payment is not None
     row.attempts += 1
@@ -228,43 +287,38 @@ async def attempt_refund(
         )
     except (ProviderError, ProviderNotEnabled) as exc:
         row.last_error = str(exc)[:200]
-        row.next_attempt_at = now + timedelta(seconds=min(3600, 15 * 2 ** min(row.attempts, 8)))
+        row.next_attempt_at = at + timedelta(seconds=min(3600, 15 * 2 ** min(row.attempts, 8)))
+        log.warning(
+            "refund failed, will retry",
+            extra={
+                "refund_id": row.id,
+                "order_id": row.order_id,
+                "payment_id": row.payment_id,
+                "provider": payment.provider,
+                "amount": row.amount,
+                "attempts": row.attempts,
+                "retry_at": row.next_attempt_at.isoformat(),
+                "error": type(exc).__name__,
+            },
+        )
         return
     row.status = "succeeded"
     row.provider_refund_id = result.provider_refund_id
-    row.succeeded_at = now
+    row.succeeded_at = at
     row.next_attempt_at = None
     await emit(
         session,
-        NamedEvent(
-            REFUND_SUCCEEDED,
-            row.merchant_id,
-            {
-                "refund_id": row.id,
-                "refund_no": row.refund_no,
-                "payment_id": row.payment_id,
-                "order_id": row.order_id,
-                "amount": row.amount,
-                "reason": row.reason,
-            },
-            payment.member_id,
+        RefundSucceeded(
+            merchant_id=row.merchant_id,
+            member_id=payment.member_id,
+            refund_id=row.id,
+            refund_no=row.refund_no,
+            payment_id=row.payment_id,
+            order_id=row.order_id,
+            amount=row.amount,
+            reason=row.reason,
         ),
     )
-
-
-async def retry_due_refunds(
-    db: Database, gateways: Mapping[str, PaymentGateway], clock: Clock, limit: int = 100
-) -> int:
-    """Sweep: attempt pending refunds whose retry time has come (one per transaction)."""
-    handled = 0
-    for _ in range(limit):
-        async with db.unit_of_work() as uow:
-            row = await repo.claim_due_refund(uow.session, clock.now())
-            if row is None:
-                break
-            await attempt_refund(uow.session, gateways, row, clock.now())
-            handled += 1
-    return handled
 
 
 async def refunds_of_order(session: AsyncSession, order_id: str) -> list[Refund]:

@@ -7,11 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
-from growthloop.core.auth import AdminPrincipal, Permission, SessionDep, require
+from growthloop.core.auth import MembersExporter, MembersReader, SessionDep
 from growthloop.core.pagination import Page, PageDep
 from growthloop.core.routing import UnitOfWorkRoute
 from growthloop.core.runtime import RuntimeDep
-from growthloop.profiles import service
+from growthloop.profiles import service, tasks
 from growthloop.profiles.schemas import MemberDetailOut, MemberItemOut, Platform
 from growthloop.profiles.service import MemberFilters
 
@@ -62,11 +62,11 @@ async def list_members(
     session: SessionDep,
     rt: RuntimeDep,
     page: PageDep,
+    admin: MembersReader,
     q: QQuery = None,
     external_id: ExternalIdQuery = None,
     tier: TierQuery = None,
     platform: PlatformQuery = None,
-    admin: AdminPrincipal = require(Permission.MEMBERS_READ),
 ) -> Page[MemberItemOut]:
     """The merchant's members, newest first, with their tier, points, orders and spend and
     the phone masked. Filters combine. A name search opens nicknames (sealed at rest) as it
@@ -91,22 +91,25 @@ async def list_members(
 async def export_members(
     session: SessionDep,
     rt: RuntimeDep,
+    admin: MembersExporter,
     q: QQuery = None,
     external_id: ExternalIdQuery = None,
     tier: TierQuery = None,
     platform: PlatformQuery = None,
-    admin: AdminPrincipal = require(Permission.MEMBERS_EXPORT),
 ) -> CSVResponse:
     """Every member the same filters select, as CSV (UTF-8 with BOM; phones masked; times
     in the merchant's timezone), streamed. A bulk read of personal data: owner and operator
     only, and every export is audit-logged before the first row is sent."""
-    filters = _filters(q, external_id, tier, platform)
-    await service.check_filters(session, admin.merchant_id, filters)
-    # GETs run in a read transaction: the export's audit entry is committed on its own.
-    async with rt.db.unit_of_work() as uow:
-        await service.record_export(uow.session, admin.merchant_id, admin.admin_id, filters)
+    rows = await tasks.export_members(
+        session,
+        rt.db,
+        admin.merchant_id,
+        admin.admin_id,
+        _filters(q, external_id, tier, platform),
+        secret=rt.settings.secret_key,
+    )
     return CSVResponse(
-        service.export_csv(rt.db, admin.merchant_id, filters, secret=rt.settings.secret_key),
+        rows,
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="members.csv"'},
     )
@@ -116,7 +119,7 @@ async def export_members(
 async def member_detail(
     member_id: str,
     session: SessionDep,
-    admin: AdminPrincipal = require(Permission.MEMBERS_READ),
+    admin: MembersReader,
 ) -> MemberDetailOut:
     """One member: the list's fields, their accounts (platforms, no ids), who invited them
     and their active days. 403 for another merchant's member."""

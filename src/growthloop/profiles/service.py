@@ -3,17 +3,13 @@ orders' count and spend, one query of each per page. Never commits."""
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, replace
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.core import audit
-from growthloop.core.db import Database
-from growthloop.core.money import yuan
+from growthloop.core.audit import Action
 from growthloop.core.pagination import PageParams, encode_cursor
 from growthloop.identity import service as identity
 from growthloop.loyalty import service as loyalty
@@ -22,23 +18,6 @@ from growthloop.profiles.errors import UnknownTier
 from growthloop.profiles.schemas import MemberAccountOut, MemberDetailOut, MemberItemOut
 
 EXPORT_BATCH = 500
-CSV_COLUMNS = (
-    "id",
-    "nickname",
-    "phone",
-    "tier",
-    "points",
-    "orders",
-    "spend_fen",
-    "spend_yuan",
-    "platforms",
-    "signup_platform",
-    "created_at",
-    "last_login_at",
-)
-# A cell starting with one of these is a formula to Excel and WPS (CSV injection): such a
-# nickname is written with a leading apostrophe, which the spreadsheet shows as text.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
@@ -133,12 +112,11 @@ async def record_export(
     """An export is a bulk read of personal data: it is audit-logged before the first row
     leaves. The entry names the filters used and the tier and platform chosen; the search
     text and external id stay out (they may be a name or a phone number)."""
-    await audit.record(
+    await audit.by_admin(
         session,
-        merchant_id=merchant_id,
-        actor_type="admin",
-        actor_id=admin_id,
-        action="members.export",
+        merchant_id,
+        admin_id,
+        Action.MEMBERS_EXPORT,
         subject_type="merchant",
         subject_id=merchant_id,
         format="csv",
@@ -148,56 +126,23 @@ async def record_export(
     )
 
 
-def _cell(text: str | None) -> str:
-    if not text:
-        return ""
-    return "'" + text if text.startswith(_FORMULA_START) else text
-
-
-async def export_csv(
-    db: Database, merchant_id: str, filters: MemberFilters, *, secret: str
-) -> AsyncIterator[bytes]:
-    """Every member the filters select, newest first, as CSV (UTF-8 with a byte order mark,
-    so Excel reads the Chinese right; times in the merchant's timezone; phones masked), in
-    batches read in one read transaction of its own."""
-    async with db.unit_of_work(write=False) as uow:
-        session = uow.session
-        zone = ZoneInfo(await identity.merchant_timezone(session, merchant_id))
-        search = await _search(session, merchant_id, filters)
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\r\n")
-        buffer.write("\ufeff")
-        writer.writerow(CSV_COLUMNS)
-        before_id: str | None = None
-        while True:
-            members, before_id = await identity.search_members(
-                session,
-                merchant_id,
-                search,
-                limit=EXPORT_BATCH,
-                before_id=before_id,
-                secret=secret,
-                bounded=False,
-            )
-            for m in await _items(session, merchant_id, members):
-                writer.writerow(
-                    (
-                        m.id,
-                        _cell(m.nickname),
-                        m.phone or "",
-                        _cell(m.tier),
-                        m.points,
-                        m.orders,
-                        m.spend,
-                        yuan(m.spend),
-                        "|".join(m.platforms),
-                        m.signup_platform,
-                        m.created_at.astimezone(zone).isoformat(),
-                        m.last_login_at.astimezone(zone).isoformat() if m.last_login_at else "",
-                    )
-                )
-            yield buffer.getvalue().encode("utf-8")
-            buffer.seek(0)
-            buffer.truncate()
-            if before_id is None:
-                return
+async def export_batches(
+    session: AsyncSession, merchant_id: str, filters: MemberFilters, *, secret: str
+) -> AsyncIterator[list[MemberItemOut]]:
+    """Every member the filters select, newest first, in batches of EXPORT_BATCH (the last
+    may be short or empty), read through the caller's session."""
+    search = await _search(session, merchant_id, filters)
+    before_id: str | None = None
+    while True:
+        members, before_id = await identity.search_members(
+            session,
+            merchant_id,
+            search,
+            limit=EXPORT_BATCH,
+            before_id=before_id,
+            secret=secret,
+            bounded=False,
+        )
+        yield await _items(session, merchant_id, members)
+        if before_id is None:
+            return

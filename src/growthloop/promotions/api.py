@@ -4,11 +4,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from growthloop.core.auth import AdminPrincipal, CurrentMember, Permission, SessionDep, require
+from growthloop.core.auth import CurrentMember, MarketingReader, MarketingWriter, SessionDep
+from growthloop.core.ownership import get_owned
 from growthloop.core.pagination import Page, PageDep
 from growthloop.core.routing import UnitOfWorkRoute
 from growthloop.core.runtime import RuntimeDep
 from growthloop.promotions import service
+from growthloop.promotions.errors import CouponNotFound
+from growthloop.promotions.models import CouponTemplate
+from growthloop.promotions.presenters import admin_template_out, coupons_out, template_out
 from growthloop.promotions.schemas import (
     AdminCouponTemplateOut,
     CouponOut,
@@ -32,60 +36,42 @@ ObtainQuery = Annotated[Obtain | None, Query()]
 
 @router.post("/v1/admin/coupons", response_model=AdminCouponTemplateOut, status_code=201)
 async def create_template(
-    body: CouponTemplateIn,
-    session: SessionDep,
-    rt: RuntimeDep,
-    admin: AdminPrincipal = require(Permission.MARKETING_WRITE),
+    body: CouponTemplateIn, session: SessionDep, admin: MarketingWriter
 ) -> AdminCouponTemplateOut:
-    template = await service.create_template(session, admin.merchant_id, body, rt.clock.now())
-    return service.admin_template_out(template)
+    return admin_template_out(await service.create_template(session, admin.merchant_id, body))
 
 
 @router.get("/v1/admin/coupons", response_model=Page[AdminCouponTemplateOut])
 async def list_templates(
-    session: SessionDep,
-    page: PageDep,
-    obtain: ObtainQuery = None,
-    admin: AdminPrincipal = require(Permission.CATALOG_READ),
+    session: SessionDep, page: PageDep, admin: MarketingReader, obtain: ObtainQuery = None
 ) -> Page[AdminCouponTemplateOut]:
     """Every template, claimable or granted-only (`obtain` filters)."""
-    rows, cursor = await service.list_templates(
-        session, admin.merchant_id, page, claimable_at=None, obtain=obtain
-    )
-    return Page(items=[service.admin_template_out(t) for t in rows], next_cursor=cursor)
+    rows, cursor = await service.list_templates(session, admin.merchant_id, page, obtain=obtain)
+    return Page(items=[admin_template_out(t) for t in rows], next_cursor=cursor)
 
 
 @router.get("/v1/admin/coupons/{template_id}", response_model=AdminCouponTemplateOut)
 async def get_template(
-    template_id: str, session: SessionDep, admin: AdminPrincipal = require(Permission.CATALOG_READ)
+    template_id: str, session: SessionDep, admin: MarketingReader
 ) -> AdminCouponTemplateOut:
-    template = await service.access_template(session, admin.merchant_id, template_id)
-    return service.admin_template_out(template)
+    missing = CouponNotFound(template_id=template_id)
+    template = await get_owned(session, CouponTemplate, template_id, admin.merchant_id, missing)
+    return admin_template_out(template)
 
 
 @router.patch("/v1/admin/coupons/{template_id}", response_model=AdminCouponTemplateOut)
 async def update_template(
-    template_id: str,
-    body: CouponTemplatePatch,
-    session: SessionDep,
-    rt: RuntimeDep,
-    admin: AdminPrincipal = require(Permission.MARKETING_WRITE),
+    template_id: str, body: CouponTemplatePatch, session: SessionDep, admin: MarketingWriter
 ) -> AdminCouponTemplateOut:
     """Only `active` and `obtain` change: coupons already given out keep the terms they were
     given with. An automatically issued template cannot be made claimable."""
-    template = await service.update_template(
-        session, admin.merchant_id, template_id, body, rt.clock.now()
-    )
-    return service.admin_template_out(template)
+    template = await service.update_template(session, admin.merchant_id, template_id, body)
+    return admin_template_out(template)
 
 
 @router.post("/v1/admin/coupons/{template_id}/issue", response_model=IssueOut)
 async def issue(
-    template_id: str,
-    body: IssueIn,
-    session: SessionDep,
-    rt: RuntimeDep,
-    admin: AdminPrincipal = require(Permission.MARKETING_WRITE),
+    template_id: str, body: IssueIn, session: SessionDep, rt: RuntimeDep, admin: MarketingWriter
 ) -> IssueOut:
     if rt.principals is None:
         raise RuntimeError("no PrincipalValidator registered")
@@ -96,7 +82,6 @@ async def issue(
         template_id=template_id,
         member_ids=body.member_ids,
         members=rt.principals,
-        now=rt.clock.now(),
     )
 
 
@@ -105,14 +90,12 @@ async def issue(
 
 @router.get("/v1/coupons", response_model=Page[CouponTemplateOut])
 async def claimable(
-    member: CurrentMember, session: SessionDep, page: PageDep, rt: RuntimeDep
+    member: CurrentMember, session: SessionDep, page: PageDep
 ) -> Page[CouponTemplateOut]:
     """The coupon centre: claimable templates that can be claimed now. Granted-only ones
     (gifts, rewards) are not listed."""
-    rows, cursor = await service.list_templates(
-        session, member.merchant_id, page, claimable_at=rt.clock.now()
-    )
-    return Page(items=[service.template_out(t) for t in rows], next_cursor=cursor)
+    rows, cursor = await service.coupon_centre(session, member.merchant_id, page)
+    return Page(items=[template_out(t) for t in rows], next_cursor=cursor)
 
 
 @router.post(
@@ -121,29 +104,18 @@ async def claimable(
     status_code=201,
     responses={403: {"description": "not_claimable: the shop only gives this coupon"}},
 )
-async def claim(
-    template_id: str, member: CurrentMember, session: SessionDep, rt: RuntimeDep
-) -> CouponOut:
-    now = rt.clock.now()
+async def claim(template_id: str, member: CurrentMember, session: SessionDep) -> CouponOut:
     coupon = await service.claim(
-        session,
-        merchant_id=member.merchant_id,
-        member_id=member.member_id,
-        template_id=template_id,
-        now=now,
+        session, merchant_id=member.merchant_id, member_id=member.member_id, template_id=template_id
     )
-    return (await service.coupons_out(session, [coupon], now))[0]
+    return (await coupons_out(session, [coupon]))[0]
 
 
 @router.get("/v1/me/coupons", response_model=Page[CouponOut])
 async def my_coupons(
-    member: CurrentMember,
-    session: SessionDep,
-    page: PageDep,
-    rt: RuntimeDep,
-    status: StatusQuery = None,
+    member: CurrentMember, session: SessionDep, page: PageDep, status: StatusQuery = None
 ) -> Page[CouponOut]:
-    items, cursor = await service.my_coupons(
-        session, member.merchant_id, member.member_id, page, status=status, now=rt.clock.now()
+    rows, cursor = await service.my_coupons(
+        session, member.merchant_id, member.member_id, page, status=status
     )
-    return Page(items=items, next_cursor=cursor)
+    return Page(items=await coupons_out(session, rows), next_cursor=cursor)

@@ -11,18 +11,15 @@ back to the pool. An order that used a coupon keeps its `coupon_id` and
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from growthloop.compliance.registry import Erasure, PrivacyHandler
+from growthloop.core.privacy import Erasure, PrivacyHandler, delete_by_member, iso
 from growthloop.promotions.models import Coupon, CouponClaimCount, CouponTemplate
 
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
+_MEMBER_TABLES = (Coupon, CouponClaimCount)
 
 
 async def export(session: AsyncSession, merchant_id: str, member_id: str) -> list[dict[str, Any]]:
@@ -42,31 +39,22 @@ async def export(session: AsyncSession, merchant_id: str, member_id: str) -> lis
             "status": c.status,
             "source": c.source,
             "order_id": c.order_id,
-            "valid_from": _iso(c.valid_from),
-            "valid_until": _iso(c.valid_until),
-            "claimed_at": _iso(c.claimed_at),
-            "used_at": _iso(c.used_at),
+            "valid_from": iso(c.valid_from),
+            "valid_until": iso(c.valid_until),
+            "claimed_at": iso(c.claimed_at),
+            "used_at": iso(c.used_at),
         }
         for c, name, kind, value in rows
     ]
 
 
 async def erase(session: AsyncSession, erasure: Erasure) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for model in (Coupon, CouponClaimCount):
-        result = await session.execute(
-            delete(model).where(
-                model.merchant_id == erasure.merchant_id, model.member_id == erasure.member_id
-            ),
-            execution_options={"synchronize_session": False},
-        )
-        counts[model.__tablename__] = int(getattr(result, "rowcount", 0) or 0)
-    return counts
+    return await delete_by_member(session, erasure.merchant_id, erasure.member_id, *_MEMBER_TABLES)
 
 
 HANDLER = PrivacyHandler(
     section="coupons",
-    tables=("coupons", "coupon_claim_counts"),
+    tables=tuple(model.__tablename__ for model in _MEMBER_TABLES),
     export=export,
     erase=erase,
     keeps="templates' issued totals (coupons voided do not return to the pool)",

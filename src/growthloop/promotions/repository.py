@@ -4,7 +4,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.core.sql import insert_unless_exists
@@ -29,17 +29,11 @@ def _not_sold_out() -> ColumnElement[bool]:
     return or_(CouponTemplate.total.is_(None), CouponTemplate.claimed < CouponTemplate.total)
 
 
-async def list_templates(
-    session: AsyncSession,
-    merchant_id: str,
-    *,
-    limit: int,
-    before_id: str | None,
-    claimable_at: datetime | None = None,
-    obtain: str | None = None,
-) -> list[CouponTemplate]:
-    """Newest first; `claimable_at` keeps only active, not sold out, not ended templates;
-    `obtain` only those obtained that way."""
+def templates(
+    merchant_id: str, *, obtain: str | None = None, claimable_at: datetime | None = None
+) -> Select[CouponTemplate]:
+    """The merchant's templates (paged by the caller); `obtain` only those obtained that way;
+    `claimable_at` only the active, not sold out, not ended ones."""
     stmt = select(CouponTemplate).where(CouponTemplate.merchant_id == merchant_id)
     if obtain is not None:
         stmt = stmt.where(CouponTemplate.obtain == obtain)
@@ -49,10 +43,7 @@ async def list_templates(
             _not_sold_out(),
             or_(CouponTemplate.valid_until.is_(None), CouponTemplate.valid_until > claimable_at),
         )
-    if before_id is not None:
-        stmt = stmt.where(CouponTemplate.id < before_id)
-    stmt = stmt.order_by(CouponTemplate.id.desc()).limit(limit + 1)
-    return list((await session.execute(stmt)).scalars())
+    return stmt
 
 
 async def auto_issue_templates(
@@ -140,23 +131,14 @@ def _wallet_status(status: str, now: datetime) -> ColumnElement[bool]:
     return Coupon.status == status
 
 
-async def list_coupons(
-    session: AsyncSession,
-    merchant_id: str,
-    member_id: str,
-    *,
-    status: str | None,
-    now: datetime,
-    limit: int,
-    before_id: str | None,
-) -> list[Coupon]:
+def coupons_of(
+    merchant_id: str, member_id: str, *, status: str | None, now: datetime
+) -> Select[Coupon]:
+    """The member's coupons (paged by the caller), of `status` as members see it at `now`."""
     stmt = select(Coupon).where(Coupon.merchant_id == merchant_id, Coupon.member_id == member_id)
     if status is not None:
         stmt = stmt.where(_wallet_status(status, now))
-    if before_id is not None:
-        stmt = stmt.where(Coupon.id < before_id)
-    stmt = stmt.order_by(Coupon.id.desc()).limit(limit + 1)
-    return list((await session.execute(stmt)).scalars())
+    return stmt
 
 
 async def _move(session: AsyncSession, *where: ColumnElement[bool], **values: Any) -> int:

@@ -1,20 +1,12 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import (
-    AfterValidator,
-    AwareDatetime,
-    BaseModel,
-    Field,
-    StrictBool,
-    StringConstraints,
-    model_validator,
-)
+from pydantic import BaseModel, Field, StrictBool, model_validator
 
 from growthloop.core.money import FenAmount, PositiveFen
-from growthloop.core.schemas import Name, ShortName, Strict
+from growthloop.core.schemas import Id, Instant, Name, ShortName, Strict
 
 CouponKind = Literal["amount_off", "percent_off"]
 CouponStatus = Literal["available", "locked", "used", "expired"]
@@ -27,28 +19,12 @@ SkipReason = Literal["limit_reached", "coupon_sold_out", "member_not_found"]
 # operators, the points mall, lotteries, invite rewards), never listed to members.
 Obtain = Literal["claim", "grant"]
 
-# Ids are ULIDs (core.ids); anything else cannot name a row.
-Id = Annotated[str, StringConstraints(pattern=r"^[0-9A-HJKMNP-TV-Z]{26}$")]
 Total = Annotated[int, Field(strict=True, ge=1, le=10_000_000)]
 PerMember = Annotated[int, Field(strict=True, ge=1, le=100)]
 Days = Annotated[int, Field(strict=True, ge=1, le=3650)]
 # A loyalty tier's name, as the programme spells it (loyalty.schemas.TierIn.name).
 TierName = ShortName
 MAX_PERCENT_OFF = 99  # 100% off would be a free-goods coupon, a different thing
-
-
-def _utc_within_range(value: datetime) -> datetime:
-    """Store UTC; years outside 2000..2100 are input errors (and overflow on conversion)."""
-    try:
-        value = value.astimezone(UTC)
-    except OverflowError:
-        raise ValueError("the time is out of range") from None
-    if not 2000 <= value.year <= 2100:
-        raise ValueError("the time must fall within the years 2000..2100")
-    return value
-
-
-Instant = Annotated[AwareDatetime, AfterValidator(_utc_within_range)]
 
 
 class CouponTemplateIn(Strict):

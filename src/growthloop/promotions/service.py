@@ -6,11 +6,13 @@ Every path that grants a coupon takes the template's counter before the member's
 concurrent claims and issues lock rows in the same order and cannot deadlock. A keyed grant
 (`grant_coupon`) first inserts its coupon row under the key: only grants with the same key
 ever wait on that row, and they take the counters in the same order afterwards.
+
+Automatic issuance (coupons on registration, enrolment, birthdays and tier upgrades) reacts
+to identity's and loyalty's events in `handlers`; `presenters` shows templates and coupons.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,14 +21,14 @@ from typing import cast
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.core import audit, references
-from growthloop.core.auth import PrincipalValidator, ensure_same_merchant
-from growthloop.core.clock import Clock
-from growthloop.core.context import context_of
-from growthloop.core.errors import AppError
-from growthloop.core.events import DomainEvent, NamedEvent, emit
+from growthloop.core.audit import Action
+from growthloop.core.auth import PrincipalValidator
+from growthloop.core.context import now
+from growthloop.core.events import emit
 from growthloop.core.ids import new_id
 from growthloop.core.money import percent_of
-from growthloop.core.pagination import PageParams, make_page
+from growthloop.core.ownership import get_owned
+from growthloop.core.pagination import PageParams, fetch_page
 from growthloop.promotions import repository as repo
 from growthloop.promotions.errors import (
     CouponExpired,
@@ -42,24 +44,18 @@ from growthloop.promotions.errors import (
     NotClaimable,
     TemplateClaimable,
 )
+from growthloop.promotions.events import CouponClaimed
 from growthloop.promotions.models import Coupon, CouponTemplate
 from growthloop.promotions.schemas import (
-    AdminCouponTemplateOut,
-    AutoIssue,
-    CouponKind,
-    CouponOut,
     CouponSource,
     CouponStatus,
     CouponTemplateIn,
-    CouponTemplateOut,
     CouponTemplatePatch,
     IssueOut,
     IssueResultOut,
     Obtain,
     SkipReason,
 )
-
-log = logging.getLogger("growthloop.promotions")
 
 MAX_ISSUE_KEY = 128  # Coupon.issue_key
 
@@ -89,7 +85,7 @@ class CouponQuote:
 
 
 async def create_template(
-    session: AsyncSession, merchant_id: str, data: CouponTemplateIn, now: datetime
+    session: AsyncSession, merchant_id: str, data: CouponTemplateIn
 ) -> CouponTemplate:
     """422 `unknown_product` / `unknown_category` when the scope names one that is not the
     merchant's (through the kernel: catalog is a sibling this domain may not import)."""
@@ -100,6 +96,7 @@ async def create_template(
         session, merchant_id, table="categories", field="category_ids", ids=data.category_ids
     )
     obtain: Obtain = data.obtain or ("grant" if data.auto_issue is not None else "claim")
+    at = now(session)
     template = CouponTemplate(
         merchant_id=merchant_id,
         name=data.name,
@@ -120,22 +117,11 @@ async def create_template(
         auto_issue_tiers=list(dict.fromkeys(data.auto_issue_tiers)),
         obtain=obtain,
         active=data.active,
-        created_at=now,
-        updated_at=now,
+        created_at=at,
+        updated_at=at,
     )
     session.add(template)
     await session.flush()
-    return template
-
-
-async def access_template(
-    session: AsyncSession, merchant_id: str, template_id: str
-) -> CouponTemplate:
-    """The template, if it exists (404) and is this merchant's (403)."""
-    template = await repo.get_template(session, template_id)
-    if template is None:
-        raise CouponNotFound(template_id=template_id)
-    ensure_same_merchant(template.merchant_id, merchant_id)
     return template
 
 
@@ -149,7 +135,9 @@ async def reward_template(
     await references.check(
         session, merchant_id, table="coupon_templates", field=field, ids=[template_id]
     )
-    template = await access_template(session, merchant_id, template_id)
+    template = await get_owned(
+        session, CouponTemplate, template_id, merchant_id, CouponNotFound(template_id=template_id)
+    )
     if template.obtain == "claim":
         raise TemplateClaimable(
             f"{field}: members can claim coupon template {template.id} for free; make it "
@@ -166,10 +154,11 @@ async def update_template(
     merchant_id: str,
     template_id: str,
     patch: CouponTemplatePatch,
-    now: datetime,
 ) -> CouponTemplate:
     """`active` and `obtain`; an automatically issued template stays granted-only."""
-    template = await access_template(session, merchant_id, template_id)
+    template = await get_owned(
+        session, CouponTemplate, template_id, merchant_id, CouponNotFound(template_id=template_id)
+    )
     if patch.obtain == "claim" and template.auto_issue is not None:
         raise InvalidTemplate(
             "An automatically issued template is granted, not claimed.",
@@ -180,63 +169,27 @@ async def update_template(
         template.active = patch.active
     if patch.obtain is not None:
         template.obtain = patch.obtain
-    template.updated_at = now
+    template.updated_at = now(session)
     await session.flush()
     return template
 
 
 async def list_templates(
-    session: AsyncSession,
-    merchant_id: str,
-    page: PageParams,
-    *,
-    claimable_at: datetime | None,
-    obtain: Obtain | None = None,
+    session: AsyncSession, merchant_id: str, page: PageParams, *, obtain: Obtain | None = None
 ) -> tuple[list[CouponTemplate], str | None]:
-    """`claimable_at`: what members see in the coupon centre then (claimable templates that
-    are active, not sold out, not ended); otherwise every template, or those of `obtain`."""
-    rows = await repo.list_templates(
-        session,
-        merchant_id,
-        limit=page.limit,
-        before_id=page.after_id,
-        claimable_at=claimable_at,
-        obtain="claim" if claimable_at is not None else obtain,
-    )
-    return make_page(rows, page)
-
-
-def template_out(t: CouponTemplate) -> CouponTemplateOut:
-    return CouponTemplateOut(
-        id=t.id,
-        name=t.name,
-        kind=cast(CouponKind, t.kind),
-        value=t.value,
-        min_spend=t.min_spend,
-        max_discount=t.max_discount,
-        per_member_limit=t.per_member_limit,
-        remaining=None if t.total is None else t.total - t.claimed,
-        valid_from=t.valid_from,
-        valid_until=t.valid_until,
-        valid_days=t.valid_days,
-        product_ids=list(t.product_ids),
-        category_ids=list(t.category_ids),
-        stacks_with_campaigns=t.stacks_with_campaigns,
+    """Every template of the merchant, or those obtained by `obtain`, newest first."""
+    return await fetch_page(
+        session, repo.templates(merchant_id, obtain=obtain), CouponTemplate.id, page
     )
 
 
-def admin_template_out(t: CouponTemplate) -> AdminCouponTemplateOut:
-    return AdminCouponTemplateOut(
-        **template_out(t).model_dump(),
-        total=t.total,
-        claimed=t.claimed,
-        auto_issue=cast(AutoIssue | None, t.auto_issue),
-        auto_issue_tiers=list(t.auto_issue_tiers),
-        obtain=cast(Obtain, t.obtain),
-        active=t.active,
-        created_at=t.created_at,
-        updated_at=t.updated_at,
-    )
+async def coupon_centre(
+    session: AsyncSession, merchant_id: str, page: PageParams
+) -> tuple[list[CouponTemplate], str | None]:
+    """What members see in the coupon centre now: claimable templates that are active, not
+    sold out and not ended. Granted-only ones (gifts, rewards) are not listed."""
+    stmt = repo.templates(merchant_id, obtain="claim", claimable_at=now(session))
+    return await fetch_page(session, stmt, CouponTemplate.id, page)
 
 
 # ---- claiming and issuing ------------------------------------------------------------
@@ -297,8 +250,16 @@ async def _grant(
         loaded = await repo.get_coupon(session, coupon_id)
         assert loaded is not None  # inserted above, in this transaction
         coupon = loaded
-    payload = {"template_id": template.id, "coupon_id": coupon.id, "source": source}
-    await emit(session, NamedEvent("coupon.claimed", template.merchant_id, payload, member_id))
+    await emit(
+        session,
+        CouponClaimed(
+            merchant_id=template.merchant_id,
+            member_id=member_id,
+            template_id=template.id,
+            coupon_id=coupon.id,
+            source=source,
+        ),
+    )
     return coupon
 
 
@@ -315,22 +276,18 @@ async def _granted(
 
 
 async def claim(
-    session: AsyncSession, *, merchant_id: str, member_id: str, template_id: str, now: datetime
+    session: AsyncSession, *, merchant_id: str, member_id: str, template_id: str
 ) -> Coupon:
     """A member takes a coupon; a refusal rolls back the whole request, counters included.
     A granted-only template is refused (403 `not_claimable`) whatever its state."""
-    template = await access_template(session, merchant_id, template_id)
+    template = await get_owned(
+        session, CouponTemplate, template_id, merchant_id, CouponNotFound(template_id=template_id)
+    )
     if template.obtain != "claim":
         raise NotClaimable(template_id=template.id)
-    _check_grantable(template, now)
-    return await _granted(session, template, member_id, "claim", now)
-
-
-def _session_now(session: AsyncSession) -> datetime:
-    clock = context_of(session).clock
-    if not isinstance(clock, Clock):
-        raise RuntimeError("session has no clock; open it through the app's unit of work")
-    return clock.now()
+    at = now(session)
+    _check_grantable(template, at)
+    return await _granted(session, template, member_id, "claim", at)
 
 
 async def grant_coupon(
@@ -341,7 +298,6 @@ async def grant_coupon(
     *,
     source: CouponSource,
     key: str,
-    now: datetime | None = None,
 ) -> Coupon:
     """One coupon to a member the caller vouches for, under the template's total and
     per-member limits, idempotent by `key` (unique per merchant): the same key returns the
@@ -352,13 +308,19 @@ async def grant_coupon(
     even when the caller catches it: the grant runs in a savepoint."""
     if not 1 <= len(key) <= MAX_ISSUE_KEY:
         raise ValueError(f"an issue key has 1..{MAX_ISSUE_KEY} characters")
-    now = now or _session_now(session)
     granted = await repo.coupon_by_issue_key(session, merchant_id, key)
     if granted is None:
-        template = await access_template(session, merchant_id, template_id)
-        _check_grantable(template, now)
+        at = now(session)
+        template = await get_owned(
+            session,
+            CouponTemplate,
+            template_id,
+            merchant_id,
+            CouponNotFound(template_id=template_id),
+        )
+        _check_grantable(template, at)
         async with session.begin_nested():
-            granted = await _grant(session, template, member_id, source, now, issue_key=key)
+            granted = await _grant(session, template, member_id, source, at, issue_key=key)
         if granted is None:  # a concurrent grant with this key committed first
             granted = await repo.coupon_by_issue_key(session, merchant_id, key)
             assert granted is not None  # keys are never deleted
@@ -375,29 +337,30 @@ async def issue(
     template_id: str,
     member_ids: Sequence[str],
     members: PrincipalValidator,
-    now: datetime,
 ) -> IssueOut:
     """An operator gives one coupon to each listed member (a repeated id counts once), of
     a claimable or a granted-only template. An id that is not one of the merchant's members
     refuses the whole request (422 `unknown_member`); a member who cannot get one (their
     account deleted, the limit reached, sold out) is skipped with the reason, and the
     others still get theirs."""
-    template = await access_template(session, merchant_id, template_id)
+    template = await get_owned(
+        session, CouponTemplate, template_id, merchant_id, CouponNotFound(template_id=template_id)
+    )
     await references.check(
         session, merchant_id, table="members", field="member_ids", ids=member_ids
     )
-    _check_grantable(template, now)
+    at = now(session)
+    _check_grantable(template, at)
     results = [
-        await _issue_one(session, template, member_id, members, now)
+        await _issue_one(session, template, member_id, members, at)
         for member_id in dict.fromkeys(member_ids)
     ]
     issued = sum(r.issued for r in results)
-    await audit.record(
+    await audit.by_admin(
         session,
-        merchant_id=merchant_id,
-        actor_type="admin",
-        actor_id=admin_id,
-        action="coupon.issue",
+        merchant_id,
+        admin_id,
+        Action.COUPON_ISSUE,
         subject_type="coupon_template",
         subject_id=template.id,
         issued=issued,
@@ -433,103 +396,6 @@ async def _issue_one(
     return IssueResultOut(member_id=member_id, issued=False, coupon_id=None, reason=reason)
 
 
-# ---- automatic issuance (in-transaction subscribers) ---------------------------------
-#
-# A template with `auto_issue` grants one coupon per member and occasion, keyed so that a
-# replayed event grants nothing twice. A template that cannot grant (inactive, outside its
-# fixed window, sold out, the member's limit reached) is skipped and logged: the action
-# that raised the event (a login, a payment) must never fail for a coupon.
-
-
-def _for_tier(template: CouponTemplate, tier: str | None) -> bool:
-    return not template.auto_issue_tiers or tier in template.auto_issue_tiers
-
-
-async def _auto_issue(
-    session: AsyncSession,
-    event: DomainEvent,
-    occasion: AutoIssue,
-    *,
-    key: str,
-    suffix: str | None = None,
-    tier: str | None = None,
-) -> list[Coupon]:
-    """Grants the occasion's templates to the event's member under the issue key
-    `auto:<key>:<template>:<member>[:<suffix>]`."""
-    if event.member_id is None:
-        return []
-    now = _session_now(session)
-    granted = []
-    for template in await repo.auto_issue_templates(session, event.merchant_id, occasion, now):
-        if not _for_tier(template, tier):
-            continue
-        issue_key = f"auto:{key}:{template.id}:{event.member_id}"
-        if suffix is not None:
-            issue_key += f":{suffix}"
-        try:
-            coupon = await grant_coupon(
-                session,
-                event.merchant_id,
-                template.id,
-                event.member_id,
-                source="auto",
-                key=issue_key,
-                now=now,
-            )
-        except AppError as exc:  # grant_coupon's refusals; it wrote nothing
-            log.info(
-                "automatic coupon skipped: %s",
-                exc.code,
-                extra={"template_id": template.id, "member_id": event.member_id, "key": issue_key},
-            )
-            continue
-        granted.append(coupon)
-    return granted
-
-
-async def on_member_registered(session: AsyncSession, event: DomainEvent) -> None:
-    """identity's `member.registered` (a first login); the member has no tier yet."""
-    await _auto_issue(session, event, "registration", key="registration")
-
-
-async def on_member_enrolled(session: AsyncSession, event: DomainEvent) -> None:
-    """loyalty's `member.enrolled` (支付即会员), payload `{"tier": name | None, ...}`."""
-    tier = event.payload.get("tier")
-    await _auto_issue(
-        session,
-        event,
-        "enrolment",
-        key="enrolment",
-        tier=str(tier) if tier is not None else None,
-    )
-
-
-async def on_member_birthday_gift(session: AsyncSession, event: DomainEvent) -> None:
-    """loyalty's `member.birthday_gift`, payload `{"year": int, "tier": name | None}`:
-    one coupon per template and year."""
-    year = int(event.payload["year"])
-    tier = event.payload.get("tier")
-    await _auto_issue(
-        session,
-        event,
-        "birthday",
-        key="birthday",
-        suffix=str(year),
-        tier=str(tier) if tier is not None else None,
-    )
-
-
-async def on_member_tier_changed(session: AsyncSession, event: DomainEvent) -> None:
-    """loyalty's `member.tier_changed`, payload `{"from", "to", "direction": "up" | "down"}`:
-    an upgrade grants the templates for the tier reached, once per template and tier (a
-    member who drops and climbs back does not get them again)."""
-    to = event.payload.get("to")
-    if event.payload.get("direction") != "up" or to is None:
-        return
-    tier = str(to)
-    await _auto_issue(session, event, "tier_upgrade", key="tier", suffix=tier, tier=tier)
-
-
 # ---- the member's wallet -------------------------------------------------------------
 
 
@@ -541,55 +407,17 @@ def wallet_status(coupon: Coupon, now: datetime) -> CouponStatus:
     )
 
 
-async def coupons_out(
-    session: AsyncSession, coupons: Sequence[Coupon], now: datetime
-) -> list[CouponOut]:
-    templates = await repo.templates_by_ids(session, (c.template_id for c in coupons))
-    return [_coupon_out(c, templates[c.template_id], now) for c in coupons]
-
-
-def _coupon_out(c: Coupon, t: CouponTemplate, now: datetime) -> CouponOut:
-    return CouponOut(
-        id=c.id,
-        template_id=t.id,
-        name=t.name,
-        kind=cast(CouponKind, t.kind),
-        value=t.value,
-        min_spend=t.min_spend,
-        max_discount=t.max_discount,
-        product_ids=list(t.product_ids),
-        category_ids=list(t.category_ids),
-        stacks_with_campaigns=t.stacks_with_campaigns,
-        status=wallet_status(c, now),
-        source=cast(CouponSource, c.source),
-        valid_from=c.valid_from,
-        valid_until=c.valid_until,
-        order_id=c.order_id,
-        claimed_at=c.claimed_at,
-        used_at=c.used_at,
-    )
-
-
 async def my_coupons(
     session: AsyncSession,
     merchant_id: str,
     member_id: str,
     page: PageParams,
     *,
-    status: str | None,
-    now: datetime,
-) -> tuple[list[CouponOut], str | None]:
-    rows = await repo.list_coupons(
-        session,
-        merchant_id,
-        member_id,
-        status=status,
-        now=now,
-        limit=page.limit,
-        before_id=page.after_id,
-    )
-    rows, cursor = make_page(rows, page)
-    return await coupons_out(session, rows, now), cursor
+    status: CouponStatus | None,
+) -> tuple[list[Coupon], str | None]:
+    """The member's wallet, newest first; `status` as members see it (`wallet_status`)."""
+    stmt = repo.coupons_of(merchant_id, member_id, status=status, now=now(session))
+    return await fetch_page(session, stmt, Coupon.id, page)
 
 
 # ---- the lifecycle orders drives -----------------------------------------------------

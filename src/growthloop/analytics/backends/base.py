@@ -20,16 +20,21 @@ from typing import Any, Protocol
 
 import pyarrow as pa
 
+from growthloop.analytics.events import MEMBER_REGISTERED, ORDER_PAID, ORDER_REFUNDED
 from growthloop.analytics.rows import EventRow, Override
 
+# What one raw event adds to each counter of the hourly aggregates but `n` (one per event).
+EVENT_COUNTERS: tuple[tuple[str, str], ...] = (
+    ("reg", f"CASE WHEN event = '{MEMBER_REGISTERED}' THEN 1 ELSE 0 END"),
+    ("paid", f"CASE WHEN event = '{ORDER_PAID}' THEN 1 ELSE 0 END"),
+    ("gmv", f"CASE WHEN event = '{ORDER_PAID}' THEN amount ELSE 0 END"),
+    ("refunds", f"CASE WHEN event = '{ORDER_REFUNDED}' THEN 1 ELSE 0 END"),
+    ("refunded", f"CASE WHEN event = '{ORDER_REFUNDED}' THEN amount ELSE 0 END"),
+)
 # The counters of the hourly aggregates, as (name, expression over raw events).
 HOUR_COUNTERS: tuple[tuple[str, str], ...] = (
     ("n", "count(*)"),
-    ("reg", "sum(CASE WHEN event = 'member.registered' THEN 1 ELSE 0 END)"),
-    ("paid", "sum(CASE WHEN event = 'order.paid' THEN 1 ELSE 0 END)"),
-    ("gmv", "sum(CASE WHEN event = 'order.paid' THEN amount ELSE 0 END)"),
-    ("refunds", "sum(CASE WHEN event = 'order.refunded' THEN 1 ELSE 0 END)"),
-    ("refunded", "sum(CASE WHEN event = 'order.refunded' THEN amount ELSE 0 END)"),
+    *((name, f"sum({expr})") for name, expr in EVENT_COUNTERS),
 )
 
 

@@ -23,7 +23,7 @@ from typing import Any
 
 from growthloop.analytics.errors import PayloadTooLarge, UndecodableBatch
 from growthloop.analytics.formats.sensors import form_fields, safe_b64_json, safe_json
-from growthloop.analytics.ingest import LIB_PLATFORMS, MAX_BATCH_EVENTS, Batch, RawEvent, Rejection
+from growthloop.analytics.ingest import MAX_BATCH_EVENTS, Batch, RawEvent, Rejection, library_hint
 
 # Events that link an id to the event's distinct id, and the property holding that id.
 LINK_PROPERTY = {
@@ -90,11 +90,10 @@ def key_of(body: Any) -> str | None:
 
 def platform_hint(lib: Any) -> str | None:
     """A key of LIB_PLATFORMS for the event's `$lib`."""
-    if not isinstance(lib, str) or not lib:
-        return None
-    name = lib.lower()
-    if name in LIB_PLATFORMS:
-        return name
+    return library_hint(lib, _guess_platform)
+
+
+def _guess_platform(name: str) -> str | None:
     if "js" in name or "web" in name:
         return "web"
     if name.startswith("posthog-"):  # posthog-go, -ruby, -php, -java, -dotnet, ...

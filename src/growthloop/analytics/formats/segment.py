@@ -27,11 +27,11 @@ from typing import Any
 from growthloop.analytics.errors import PayloadTooLarge, UndecodableBatch
 from growthloop.analytics.ingest import (
     CHANNEL_KEYS,
-    LIB_PLATFORMS,
     MAX_BATCH_EVENTS,
     Batch,
     RawEvent,
     Rejection,
+    library_hint,
 )
 
 MESSAGE_TYPES = frozenset({"track", "page", "screen", "identify", "alias", "group"})
@@ -84,11 +84,10 @@ def key_of(body: Any, authorization: str | None) -> str | None:
 
 def platform_hint(library: Any) -> str | None:
     """A key of LIB_PLATFORMS for `context.library.name`."""
-    if not isinstance(library, str) or not library:
-        return None
-    name = library.lower()
-    if name in LIB_PLATFORMS:
-        return name
+    return library_hint(library, _guess_platform)
+
+
+def _guess_platform(name: str) -> str | None:
     if any(part in name for part in APP_LIBS):
         return "ios"
     if any(part in name for part in WEB_LIBS):

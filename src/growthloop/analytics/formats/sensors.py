@@ -31,7 +31,7 @@ from urllib.parse import parse_qs
 
 from growthloop.analytics.errors import PayloadTooLarge, UndecodableBatch
 from growthloop.analytics.formats import b64_json, parse_json
-from growthloop.analytics.ingest import LIB_PLATFORMS, MAX_BATCH_EVENTS, Batch, RawEvent, Rejection
+from growthloop.analytics.ingest import MAX_BATCH_EVENTS, Batch, RawEvent, Rejection, library_hint
 
 EVENT_TYPES = frozenset({"track", "track_signup", "track_id_bind"})
 ACKNOWLEDGED_TYPES = frozenset({"track_id_unbind"})
@@ -103,11 +103,10 @@ def key_of(fields: dict[str, str], records: list[Any]) -> str | None:
 
 def platform_hint(lib: Any) -> str | None:
     """A key of LIB_PLATFORMS for the record's `$lib`."""
-    if not isinstance(lib, str) or not lib:
-        return None
-    name = lib.lower()
-    if name in LIB_PLATFORMS:
-        return name
+    return library_hint(lib, _guess_platform)
+
+
+def _guess_platform(name: str) -> str | None:
     if "alipay" in name:
         return "alipay"
     if "byte" in name or "douyin" in name or name.startswith("tt"):

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from fastapi import APIRouter, Response
 
-from growthloop.campaigns.bargains import service
+from growthloop.campaigns.bargains import presenters, service
 from growthloop.campaigns.bargains.schemas import (
     AdminBargainOut,
     BargainIn,
@@ -13,72 +13,36 @@ from growthloop.campaigns.bargains.schemas import (
     HelpResultOut,
     InstanceOut,
 )
+from growthloop.campaigns.routes import CampaignRoutes, add_campaign_routes
 from growthloop.core.auth import (
-    AdminPrincipal,
     CurrentMember,
     MerchantQuery,
     OptionalMember,
-    Permission,
     SessionDep,
     browsing_merchant,
-    require,
 )
-from growthloop.core.pagination import Page, PageDep
 from growthloop.core.routing import UnitOfWorkRoute
 from growthloop.core.runtime import RuntimeDep
 from growthloop.orders.schemas import OrderOut
 
 router = APIRouter(route_class=UnitOfWorkRoute, tags=["bargains"])
 
-
-@router.post("/v1/admin/bargains", response_model=AdminBargainOut, status_code=201)
-async def create_bargain(
-    body: BargainIn,
-    session: SessionDep,
-    admin: AdminPrincipal = require(Permission.MARKETING_WRITE),
-) -> AdminBargainOut:
-    bargain = await service.create_bargain(session, admin.merchant_id, admin.admin_id, body)
-    return (await service.admin_bargains_out(session, [bargain]))[0]
-
-
-@router.get("/v1/admin/bargains", response_model=Page[AdminBargainOut])
-async def list_bargains(
-    session: SessionDep, page: PageDep, admin: AdminPrincipal = require(Permission.CATALOG_READ)
-) -> Page[AdminBargainOut]:
-    rows, cursor = await service.list_bargains(session, admin.merchant_id, page)
-    return Page(items=await service.admin_bargains_out(session, rows), next_cursor=cursor)
-
-
-@router.get("/v1/admin/bargains/{bargain_id}", response_model=AdminBargainOut)
-async def admin_get_bargain(
-    bargain_id: str, session: SessionDep, admin: AdminPrincipal = require(Permission.CATALOG_READ)
-) -> AdminBargainOut:
-    bargain = await service.access_bargain(session, admin.merchant_id, bargain_id)
-    return (await service.admin_bargains_out(session, [bargain]))[0]
-
-
-@router.post("/v1/admin/bargains/{bargain_id}/end", response_model=AdminBargainOut)
-async def end_bargain(
-    bargain_id: str,
-    session: SessionDep,
-    admin: AdminPrincipal = require(Permission.MARKETING_WRITE),
-) -> AdminBargainOut:
-    bargain = await service.end_bargain(session, admin.merchant_id, admin.admin_id, bargain_id)
-    return (await service.admin_bargains_out(session, [bargain]))[0]
-
-
-@router.get("/v1/bargains/{bargain_id}", response_model=BargainOut)
-async def get_bargain(
-    bargain_id: str,
-    session: SessionDep,
-    rt: RuntimeDep,
-    member: OptionalMember,
-    merchant_id: MerchantQuery = None,
-) -> BargainOut:
-    bargain = await service.access_bargain(
-        session, browsing_merchant(member, merchant_id), bargain_id
-    )
-    return service.bargains_out([bargain], rt.clock.now())[0]
+add_campaign_routes(
+    router,
+    CampaignRoutes(
+        name="bargain",
+        path="bargains",
+        body=BargainIn,
+        admin_out=AdminBargainOut,
+        out=BargainOut,
+        create=service.create_bargain,
+        get=service.get_bargain,
+        page=service.list_bargains,
+        end=service.end_bargain,
+        present_admin=presenters.admin_bargains_out,
+        present=presenters.bargains_out,
+    ),
+)
 
 
 @router.post(
@@ -97,7 +61,7 @@ async def start(
     )
     if not created:
         response.status_code = 200
-    return await service.instance_out(session, instance, member.member_id)
+    return await presenters.instance_out(session, instance, member.member_id)
 
 
 @router.get("/v1/bargain-instances/{instance_id}", response_model=InstanceOut)
@@ -108,10 +72,10 @@ async def get_instance(
     merchant_id: MerchantQuery = None,
 ) -> InstanceOut:
     """What a shared bargain link opens: the price so far and the cuts."""
-    instance = await service.access_instance(
+    instance = await service.get_instance(
         session, browsing_merchant(member, merchant_id), instance_id
     )
-    return await service.instance_out(session, instance, member.member_id if member else None)
+    return await presenters.instance_out(session, instance, member.member_id if member else None)
 
 
 @router.post("/v1/bargain-instances/{instance_id}/help", response_model=HelpResultOut)

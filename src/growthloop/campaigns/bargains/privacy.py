@@ -14,10 +14,9 @@ identifies nobody. No column holds anything else about the person.
 
 from __future__ import annotations
 
-from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.campaigns.bargains.models import (
@@ -26,13 +25,9 @@ from growthloop.campaigns.bargains.models import (
     BargainHelpDay,
     BargainInstance,
 )
-from growthloop.compliance.registry import Erasure, PrivacyHandler
+from growthloop.core.privacy import Erasure, PrivacyHandler, count_rows, execute_bulk, iso
 
 OPEN = ("active", "floor_reached")
-
-
-def _iso(value: datetime | date | None) -> str | None:
-    return value.isoformat() if value is not None else None
 
 
 async def export(session: AsyncSession, merchant_id: str, member_id: str) -> dict[str, Any]:
@@ -66,9 +61,9 @@ async def export(session: AsyncSession, merchant_id: str, member_id: str) -> dic
                 "helpers_needed": inst.helpers_needed,
                 "status": inst.status,
                 "order_id": inst.order_id,
-                "expires_at": _iso(inst.expires_at),
-                "created_at": _iso(inst.created_at),
-                "purchased_at": _iso(inst.purchased_at),
+                "expires_at": iso(inst.expires_at),
+                "created_at": iso(inst.created_at),
+                "purchased_at": iso(inst.purchased_at),
             }
             for inst, name in instances
         ],
@@ -78,22 +73,19 @@ async def export(session: AsyncSession, merchant_id: str, member_id: str) -> dic
                 "instance_id": x.instance_id,
                 "cut": x.cut,
                 "price_after": x.price_after,
-                "created_at": _iso(x.created_at),
+                "created_at": iso(x.created_at),
             }
             for x in helps
         ],
-        "help_days": [{"day": _iso(x.day), "helps": x.helps} for x in days],
+        "help_days": [{"day": iso(x.day), "helps": x.helps} for x in days],
     }
-
-
-async def _count(session: AsyncSession, model: Any, *where: Any) -> int:
-    return int(await session.scalar(select(func.count()).select_from(model).where(*where)) or 0)
 
 
 async def erase(session: AsyncSession, erasure: Erasure) -> dict[str, int]:
     m, who, now = erasure.merchant_id, erasure.member_id, erasure.now
     i = BargainInstance
-    closed = await session.execute(
+    expired = await execute_bulk(
+        session,
         update(i)
         .where(
             i.merchant_id == m,
@@ -101,18 +93,17 @@ async def erase(session: AsyncSession, erasure: Erasure) -> dict[str, int]:
             i.status.in_(OPEN),
             i.expires_at > now,
         )
-        .values(expires_at=now)
-        .execution_options(synchronize_session=False)
+        .values(expires_at=now),
     )
     return {
-        "bargain_instances_expired": int(getattr(closed, "rowcount", 0) or 0),
-        "bargain_instances_kept": await _count(
+        "bargain_instances_expired": expired,
+        "bargain_instances_kept": await count_rows(
             session, i, i.merchant_id == m, i.owner_member_id == who
         ),
-        "bargain_helps_kept": await _count(
+        "bargain_helps_kept": await count_rows(
             session, BargainHelp, BargainHelp.merchant_id == m, BargainHelp.helper_member_id == who
         ),
-        "bargain_help_days_kept": await _count(
+        "bargain_help_days_kept": await count_rows(
             session,
             BargainHelpDay,
             BargainHelpDay.merchant_id == m,

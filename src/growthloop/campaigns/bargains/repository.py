@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.campaigns.bargains.models import (
@@ -20,15 +20,8 @@ async def get_bargain(session: AsyncSession, bargain_id: str) -> Bargain | None:
     return await session.get(Bargain, bargain_id)
 
 
-async def list_bargains(
-    session: AsyncSession, merchant_id: str, *, limit: int, before_id: str | None
-) -> list[Bargain]:
-    stmt = select(Bargain).where(Bargain.merchant_id == merchant_id)
-    if before_id is not None:
-        stmt = stmt.where(Bargain.id < before_id)
-    return list(
-        (await session.execute(stmt.order_by(Bargain.id.desc()).limit(limit + 1))).scalars()
-    )
+def bargains_of(merchant_id: str) -> Select[Bargain]:
+    return select(Bargain).where(Bargain.merchant_id == merchant_id)
 
 
 async def instance_counts(
@@ -43,17 +36,6 @@ async def instance_counts(
     )
     found = {bid: (int(n), int(p)) for bid, n, p in await session.execute(stmt)}
     return {bid: found.get(bid, (0, 0)) for bid in bargain_ids}
-
-
-async def get_instance(
-    session: AsyncSession, instance_id: str, *, for_update: bool = False
-) -> BargainInstance | None:
-    """With `for_update`, the row is locked until the transaction ends: concurrent helpers
-    of one instance queue here (SQLite's single writer already serialises them)."""
-    stmt = select(BargainInstance).where(BargainInstance.id == instance_id)
-    if for_update:
-        stmt = stmt.with_for_update().execution_options(populate_existing=True)
-    return (await session.execute(stmt)).scalar_one_or_none()
 
 
 async def open_instance_of(

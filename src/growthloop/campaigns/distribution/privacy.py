@@ -23,10 +23,9 @@ the person (orders keep it the same way): it identifies nobody.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.campaigns.distribution.models import (
@@ -35,18 +34,16 @@ from growthloop.campaigns.distribution.models import (
     PromoterBinding,
     Withdrawal,
 )
-from growthloop.compliance.registry import Erasure, PrivacyHandler
+from growthloop.core.privacy import (
+    SYNC_OFF,
+    Erasure,
+    PrivacyHandler,
+    count_rows,
+    execute_bulk,
+    iso,
+)
 
 ERASED_NOTE = "account_deleted"
-SYNC = {"synchronize_session": False}
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
-def _rows(result: Any) -> int:
-    return int(getattr(result, "rowcount", 0) or 0)
 
 
 async def export(session: AsyncSession, merchant_id: str, member_id: str) -> dict[str, Any]:
@@ -56,11 +53,7 @@ async def export(session: AsyncSession, merchant_id: str, member_id: str) -> dic
             select(b).where(b.merchant_id == merchant_id, b.member_id == member_id)
         )
     ).scalar_one_or_none()
-    team = await session.scalar(
-        select(func.count())
-        .select_from(b)
-        .where(b.merchant_id == merchant_id, b.promoter_id == member_id)
-    )
+    team = await count_rows(session, b, b.merchant_id == merchant_id, b.promoter_id == member_id)
     c = Commission
     commissions = await session.scalars(
         select(c).where(c.merchant_id == merchant_id, c.promoter_id == member_id).order_by(c.id)
@@ -74,8 +67,8 @@ async def export(session: AsyncSession, merchant_id: str, member_id: str) -> dic
         # Who brought the member and whom they brought are other members: not named here.
         "bound_to_promoter": None
         if mine is None
-        else {"bound_at": _iso(mine.bound_at), "expires_at": _iso(mine.expires_at)},
-        "members_bound_to_me": int(team or 0),
+        else {"bound_at": iso(mine.bound_at), "expires_at": iso(mine.expires_at)},
+        "members_bound_to_me": team,
         "commissions": [
             {
                 "id": x.id,
@@ -84,10 +77,10 @@ async def export(session: AsyncSession, merchant_id: str, member_id: str) -> dic
                 "percent": x.percent,
                 "amount": x.amount,
                 "status": x.status,
-                "created_at": _iso(x.created_at),
-                "settle_at": _iso(x.settle_at),
-                "settled_at": _iso(x.settled_at),
-                "cancelled_at": _iso(x.cancelled_at),
+                "created_at": iso(x.created_at),
+                "settle_at": iso(x.settle_at),
+                "settled_at": iso(x.settled_at),
+                "cancelled_at": iso(x.cancelled_at),
             }
             for x in commissions
         ],
@@ -99,8 +92,8 @@ async def export(session: AsyncSession, merchant_id: str, member_id: str) -> dic
                 "id": x.id,
                 "amount": x.amount,
                 "status": x.status,
-                "created_at": _iso(x.created_at),
-                "decided_at": _iso(x.decided_at),
+                "created_at": iso(x.created_at),
+                "decided_at": iso(x.decided_at),
                 "note": x.note,
             }
             for x in withdrawals
@@ -111,24 +104,23 @@ async def export(session: AsyncSession, merchant_id: str, member_id: str) -> dic
 async def erase(session: AsyncSession, erasure: Erasure) -> dict[str, int]:
     m, who, now = erasure.merchant_id, erasure.member_id, erasure.now
     b = PromoterBinding
-    bindings = await session.execute(
-        delete(b).where(b.merchant_id == m, or_(b.member_id == who, b.promoter_id == who)),
-        execution_options=SYNC,
+    bindings = await execute_bulk(
+        session, delete(b).where(b.merchant_id == m, or_(b.member_id == who, b.promoter_id == who))
     )
     c = Commission
     # Guarded on the status: a settlement sweep that got there first keeps its commission.
-    cancelled = await session.execute(
+    cancelled = await execute_bulk(
+        session,
         update(c)
         .where(c.merchant_id == m, c.promoter_id == who, c.status == "frozen")
         .values(status="cancelled", cancelled_at=now),
-        execution_options=SYNC,
     )
     w = Withdrawal
-    notes = await session.execute(
+    notes = await execute_bulk(
+        session,
         update(w)
         .where(w.merchant_id == m, w.member_id == who, w.note.is_not(None))
         .values(note=None),
-        execution_options=SYNC,
     )
     rejected = (
         await session.execute(
@@ -136,29 +128,27 @@ async def erase(session: AsyncSession, erasure: Erasure) -> dict[str, int]:
             .where(w.merchant_id == m, w.member_id == who, w.status == "requested")
             .values(status="rejected", decided_at=now, decided_by=None, note=ERASED_NOTE)
             .returning(w.amount),
-            execution_options=SYNC,
+            execution_options=SYNC_OFF,
         )
     ).all()
     given_back = sum(int(amount) for (amount,) in rejected)
     if given_back:
         a = PromoterAccount
-        await session.execute(
+        await execute_bulk(
+            session,
             update(a)
             .where(a.merchant_id == m, a.member_id == who)
             .values(withdrawn=a.withdrawn - given_back),
-            execution_options=SYNC,
         )
-    kept = await session.scalar(
-        select(func.count())
-        .select_from(c)
-        .where(c.merchant_id == m, or_(c.promoter_id == who, c.buyer_id == who))
+    kept = await count_rows(
+        session, c, c.merchant_id == m, or_(c.promoter_id == who, c.buyer_id == who)
     )
     return {
-        "promoter_bindings": _rows(bindings),
-        "commissions_cancelled": _rows(cancelled),
-        "commissions_kept": int(kept or 0),
+        "promoter_bindings": bindings,
+        "commissions_cancelled": cancelled,
+        "commissions_kept": kept,
         "withdrawals_rejected": len(rejected),
-        "withdrawal_notes_cleared": _rows(notes),
+        "withdrawal_notes_cleared": notes,
     }
 
 

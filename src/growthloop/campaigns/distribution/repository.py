@@ -14,6 +14,7 @@ from growthloop.campaigns.distribution.models import (
     PromoterBinding,
     Withdrawal,
 )
+from growthloop.core.pagination import PageParams, fetch_page
 from growthloop.core.sql import dialect_insert, move_status
 
 
@@ -196,41 +197,28 @@ async def totals_by_status(
 
 
 async def list_commissions(
-    session: AsyncSession, merchant_id: str, member_id: str, *, limit: int, before_id: str | None
-) -> list[Commission]:
+    session: AsyncSession, merchant_id: str, member_id: str, page: PageParams
+) -> tuple[list[Commission], str | None]:
     stmt = select(Commission).where(
         Commission.merchant_id == merchant_id, Commission.promoter_id == member_id
     )
-    if before_id is not None:
-        stmt = stmt.where(Commission.id < before_id)
-    return list(
-        (await session.execute(stmt.order_by(Commission.id.desc()).limit(limit + 1))).scalars()
-    )
-
-
-async def get_withdrawal(session: AsyncSession, withdrawal_id: str) -> Withdrawal | None:
-    return await session.get(Withdrawal, withdrawal_id)
+    return await fetch_page(session, stmt, Commission.id, page)
 
 
 async def list_withdrawals(
     session: AsyncSession,
     merchant_id: str,
+    page: PageParams,
     *,
     member_id: str | None,
     status: str | None,
-    limit: int,
-    before_id: str | None,
-) -> list[Withdrawal]:
+) -> tuple[list[Withdrawal], str | None]:
     stmt = select(Withdrawal).where(Withdrawal.merchant_id == merchant_id)
     if member_id is not None:
         stmt = stmt.where(Withdrawal.member_id == member_id)
     if status is not None:
         stmt = stmt.where(Withdrawal.status == status)
-    if before_id is not None:
-        stmt = stmt.where(Withdrawal.id < before_id)
-    return list(
-        (await session.execute(stmt.order_by(Withdrawal.id.desc()).limit(limit + 1))).scalars()
-    )
+    return await fetch_page(session, stmt, Withdrawal.id, page)
 
 
 async def decide_withdrawal(

@@ -7,8 +7,8 @@
 - Commission, on payment: level 1 to the buyer's promoter, level 2 to that promoter's
   promoter, each `percent_of(payable, percent)` (half-up fen) of what the buyer actually
   paid after every discount and points; `frozen`. On completion the settlement date is
-  set `settle_days` later; the sweep then `settles` it into the promoter's account. A
-  refund cancels it (a settled one is taken back out of the account).
+  set `settle_days` later; the sweep (tasks.py) then `settles` it into the promoter's
+  account. A refund cancels it (a settled one is taken back out of the account).
 - Withdrawal: at least `min_withdrawal`, at most what is settled and not yet withdrawn
   (a guarded UPDATE, so concurrent requests never overdraw); an operator approves (paid
   out of band) or rejects (the amount becomes available again).
@@ -16,11 +16,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from growthloop.campaigns import windows
 from growthloop.campaigns.distribution import repository as repo
 from growthloop.campaigns.distribution.errors import (
     BelowMinimumWithdrawal,
@@ -29,87 +29,56 @@ from growthloop.campaigns.distribution.errors import (
     WithdrawalDecided,
     WithdrawalNotFound,
 )
-from growthloop.campaigns.distribution.models import (
-    Commission,
-    DistributionSettings,
-    Withdrawal,
+from growthloop.campaigns.distribution.events import (
+    CommissionCancelled,
+    CommissionEvent,
+    CommissionFrozen,
+    CommissionSettled,
+    DistributionBound,
 )
-from growthloop.campaigns.distribution.schemas import (
-    CommissionOut,
-    DistributionIn,
-    DistributionOut,
-    PromoterStatsOut,
-    ReferralOut,
-    WithdrawalOut,
-)
+from growthloop.campaigns.distribution.models import Commission, DistributionSettings, Withdrawal
+from growthloop.campaigns.distribution.schemas import DistributionIn, PromoterStatsOut, ReferralOut
 from growthloop.core import audit
-from growthloop.core.auth import ensure_same_merchant
-from growthloop.core.clock import Clock
-from growthloop.core.db import Database
-from growthloop.core.events import DomainEvent, NamedEvent, emit
+from growthloop.core.audit import Action
+from growthloop.core.context import now
+from growthloop.core.events import emit
 from growthloop.core.money import percent_of
-from growthloop.core.pagination import PageParams, make_page
+from growthloop.core.ownership import get_owned
+from growthloop.core.pagination import PageParams
 from growthloop.identity import service as identity
+from growthloop.identity.events import MemberLogin
+from growthloop.orders.events import OrderCompleted, OrderPaid, OrderRefunded
 
-BOUND = "distribution.bound"
-COMMISSION_FROZEN = "commission.frozen"
-COMMISSION_SETTLED = "commission.settled"
-COMMISSION_CANCELLED = "commission.cancelled"
 MAX_CHAIN = 50  # how far up a promoter chain the cycle check looks
-
-
-_now = windows.now_of
-
-
-def settings_out(s: DistributionSettings) -> DistributionOut:
-    return DistributionOut(
-        enabled=s.enabled,
-        level1_percent=s.level1_percent,
-        level2_percent=s.level2_percent,
-        settle_days=s.settle_days,
-        binding_days=s.binding_days,
-        min_withdrawal=s.min_withdrawal,
-        updated_at=s.updated_at,
-    )
 
 
 async def put_settings(
     session: AsyncSession, merchant_id: str, admin_id: str, data: DistributionIn
 ) -> DistributionSettings:
-    now = _now(session)
     s = await repo.settings_of(session, merchant_id)
     if s is None:
         s = DistributionSettings(merchant_id=merchant_id)
         session.add(s)
-    s.enabled = data.enabled
-    s.level1_percent = data.level1_percent
-    s.level2_percent = data.level2_percent
-    s.settle_days = data.settle_days
-    s.binding_days = data.binding_days
-    s.min_withdrawal = data.min_withdrawal
-    s.updated_at = now
+    values = data.model_dump()
+    for field, value in values.items():
+        setattr(s, field, value)
+    s.updated_at = now(session)
     await session.flush()
-    await audit.record(
+    await audit.by_admin(
         session,
-        merchant_id=merchant_id,
-        actor_type="admin",
-        actor_id=admin_id,
-        action="distribution.settings",
+        merchant_id,
+        admin_id,
+        Action.DISTRIBUTION_SETTINGS,
         subject_type="merchant",
         subject_id=merchant_id,
-        **data.model_dump(),
+        **values,
     )
     return s
 
 
-async def get_settings(session: AsyncSession, merchant_id: str) -> DistributionOut:
-    """The shop's settings; a shop that never set them up runs no programme (the defaults,
-    off)."""
-    s = await repo.settings_of(session, merchant_id)
-    if s is None:
-        d = DistributionIn(level1_percent=0, settle_days=7)
-        return DistributionOut(**d.model_dump(exclude={"enabled"}), enabled=False, updated_at=None)
-    return settings_out(s)
+async def settings_of(session: AsyncSession, merchant_id: str) -> DistributionSettings | None:
+    """The shop's settings; None while it never set them up (it runs no programme)."""
+    return await repo.settings_of(session, merchant_id)
 
 
 async def _enabled(session: AsyncSession, merchant_id: str) -> DistributionSettings | None:
@@ -117,16 +86,31 @@ async def _enabled(session: AsyncSession, merchant_id: str) -> DistributionSetti
     return s if s is not None and s.enabled else None
 
 
+async def _commission_event(
+    session: AsyncSession, kind: type[CommissionEvent], c: Commission
+) -> None:
+    await emit(
+        session,
+        kind(
+            merchant_id=c.merchant_id,
+            member_id=c.promoter_id,
+            order_id=c.order_id,
+            level=c.level,
+            amount=c.amount,
+        ),
+    )
+
+
 # ---- binding (on login) ---------------------------------------------------------------
 
 
 async def _leads_back(
-    session: AsyncSession, merchant_id: str, promoter_id: str, member_id: str, now: datetime
+    session: AsyncSession, merchant_id: str, promoter_id: str, member_id: str, at: datetime
 ) -> bool:
     """Whether `promoter_id`'s chain of promoters reaches `member_id` (a cycle)."""
     current: str | None = promoter_id
     for _ in range(MAX_CHAIN):
-        current = await repo.promoter_of(session, merchant_id, current, now) if current else None
+        current = await repo.promoter_of(session, merchant_id, current, at) if current else None
         if current is None:
             return False
         if current == member_id:
@@ -134,44 +118,45 @@ async def _leads_back(
     return True  # a chain this long is refused rather than followed further
 
 
-async def on_member_login(session: AsyncSession, event: DomainEvent) -> None:
-    code = event.payload.get("referrer_code")
-    member_id = event.member_id
-    if not code or member_id is None:
+async def on_member_login(session: AsyncSession, event: MemberLogin) -> None:
+    code, member_id, merchant_id = event.referrer_code, event.member_id, event.merchant_id
+    if not code:
         return
-    s = await _enabled(session, event.merchant_id)
+    s = await _enabled(session, merchant_id)
     if s is None:
         return
-    promoter_id = await identity.member_for_referral_code(session, event.merchant_id, str(code))
+    promoter_id = await identity.member_for_referral_code(session, merchant_id, code)
     if promoter_id is None or promoter_id == member_id:
         return
-    now = _now(session)
-    if await _leads_back(session, event.merchant_id, promoter_id, member_id, now):
+    at = now(session)
+    if await _leads_back(session, merchant_id, promoter_id, member_id, at):
         return
-    expires = now + timedelta(days=s.binding_days) if s.binding_days else None
-    if await repo.bind(session, event.merchant_id, member_id, promoter_id, now, expires):
+    expires = at + timedelta(days=s.binding_days) if s.binding_days else None
+    if await repo.bind(session, merchant_id, member_id, promoter_id, at, expires):
         await emit(
             session,
-            NamedEvent(BOUND, event.merchant_id, {"promoter_id": promoter_id}, member_id),
+            DistributionBound(
+                merchant_id=merchant_id, member_id=member_id, promoter_id=promoter_id
+            ),
         )
 
 
 # ---- commissions (following orders) ---------------------------------------------------
 
 
-async def on_order_paid(session: AsyncSession, event: DomainEvent) -> None:
-    buyer = event.member_id
+async def on_order_paid(session: AsyncSession, event: OrderPaid) -> None:
+    buyer, merchant_id = event.member_id, event.merchant_id
     if buyer is None:
         return
-    s = await _enabled(session, event.merchant_id)
+    s = await _enabled(session, merchant_id)
     if s is None:
         return
-    now = _now(session)
-    level1 = await repo.promoter_of(session, event.merchant_id, buyer, now)
+    at = now(session)
+    level1 = await repo.promoter_of(session, merchant_id, buyer, at)
     if level1 is None:
         return
-    level2 = await repo.promoter_of(session, event.merchant_id, level1, now)
-    paid = int(event.payload["payable"])
+    level2 = await repo.promoter_of(session, merchant_id, level1, at)
+    paid = event.payable
     for level, promoter, percent in ((1, level1, s.level1_percent), (2, level2, s.level2_percent)):
         if promoter is None or promoter == buyer or percent == 0:
             continue
@@ -179,8 +164,8 @@ async def on_order_paid(session: AsyncSession, event: DomainEvent) -> None:
         added = await repo.add_commission(
             session,
             {
-                "merchant_id": event.merchant_id,
-                "order_id": str(event.payload["order_id"]),
+                "merchant_id": merchant_id,
+                "order_id": event.order_id,
                 "level": level,
                 "promoter_id": promoter,
                 "buyer_id": buyer,
@@ -188,92 +173,68 @@ async def on_order_paid(session: AsyncSession, event: DomainEvent) -> None:
                 "percent": percent,
                 "amount": amount,
                 "status": "frozen",
-                "created_at": now,
+                "created_at": at,
             },
         )
         if added:
-            payload = {"order_id": event.payload["order_id"], "level": level, "amount": amount}
-            await emit(session, NamedEvent(COMMISSION_FROZEN, event.merchant_id, payload, promoter))
+            frozen = CommissionFrozen(
+                merchant_id=merchant_id,
+                member_id=promoter,
+                order_id=event.order_id,
+                level=level,
+                amount=amount,
+            )
+            await emit(session, frozen)
 
 
-async def on_order_completed(session: AsyncSession, event: DomainEvent) -> None:
+async def on_order_completed(session: AsyncSession, event: OrderCompleted) -> None:
     s = await repo.settings_of(session, event.merchant_id)
     settle_days = s.settle_days if s is not None else 0
     await repo.schedule_settlement(
-        session, str(event.payload["order_id"]), _now(session) + timedelta(days=settle_days)
+        session, event.order_id, now(session) + timedelta(days=settle_days)
     )
 
 
-async def on_order_refunded(session: AsyncSession, event: DomainEvent) -> None:
+async def on_order_refunded(session: AsyncSession, event: OrderRefunded) -> None:
     """A refund cancels the order's commissions, taking a settled one back out. (Orders
     are refunded whole; a partial refund would cancel the same share of each.)"""
-    now = _now(session)
-    for c in await repo.commissions_of_order(session, str(event.payload["order_id"])):
+    at = now(session)
+    for c in await repo.commissions_of_order(session, event.order_id):
         was = c.status
         if was == "cancelled":
             continue
-        if await repo.move_commission(session, c, was, "cancelled", cancelled_at=now):
+        if await repo.move_commission(session, c, was, "cancelled", cancelled_at=at):
             if was == "settled":
                 await repo.add_settled(session, c.merchant_id, c.promoter_id, -c.amount)
-            payload = {"order_id": c.order_id, "level": c.level, "amount": c.amount}
-            await emit(
-                session, NamedEvent(COMMISSION_CANCELLED, c.merchant_id, payload, c.promoter_id)
-            )
+            await _commission_event(session, CommissionCancelled, c)
 
 
-async def settle_due_commissions(db: Database, clock: Clock, batch: int = 200) -> int:
-    """Sweep: frozen commissions whose settlement date has come move into the promoters'
-    accounts. Claimed with SKIP LOCKED and moved by guarded updates: safe with workers."""
-    total = 0
-    while True:
-        async with db.unit_of_work() as uow:
-            s = uow.session
-            now = clock.now()
-            due = await repo.due_to_settle(s, now, batch)
-            for c in due:
-                if await repo.move_commission(s, c, "frozen", "settled", settled_at=now):
-                    await repo.add_settled(s, c.merchant_id, c.promoter_id, c.amount)
-                    payload = {"order_id": c.order_id, "level": c.level, "amount": c.amount}
-                    await emit(
-                        s, NamedEvent(COMMISSION_SETTLED, c.merchant_id, payload, c.promoter_id)
-                    )
-        total += len(due)
-        if len(due) < batch:
-            return total
+async def settle_due(session: AsyncSession, batch: int) -> int:
+    """Up to `batch` frozen commissions whose settlement date has come move into the
+    promoters' accounts; how many were due. Claimed with SKIP LOCKED and moved by guarded
+    updates: safe with several workers (the sweep in tasks.py calls it until none is left)."""
+    at = now(session)
+    due = await repo.due_to_settle(session, at, batch)
+    for c in due:
+        if await repo.move_commission(session, c, "frozen", "settled", settled_at=at):
+            await repo.add_settled(session, c.merchant_id, c.promoter_id, c.amount)
+            await _commission_event(session, CommissionSettled, c)
+    return len(due)
 
 
 # ---- promoters (members) --------------------------------------------------------------
 
 
-def commission_out(c: Commission) -> CommissionOut:
-    return CommissionOut(
-        id=c.id,
-        order_id=c.order_id,
-        level=c.level,
-        amount=c.amount,
-        base_amount=c.base_amount,
-        percent=c.percent,
-        status=c.status,
-        created_at=c.created_at,
-        settle_at=c.settle_at,
-        settled_at=c.settled_at,
-        cancelled_at=c.cancelled_at,
-    )
-
-
 async def my_commissions(
     session: AsyncSession, merchant_id: str, member_id: str, page: PageParams
 ) -> tuple[list[Commission], str | None]:
-    rows = await repo.list_commissions(
-        session, merchant_id, member_id, limit=page.limit, before_id=page.after_id
-    )
-    return make_page(rows, page)
+    return await repo.list_commissions(session, merchant_id, member_id, page)
 
 
 async def stats(session: AsyncSession, merchant_id: str, member_id: str) -> PromoterStatsOut:
-    now = _now(session)
+    at = now(session)
     referral = await identity.referral_of(session, merchant_id, member_id)
-    team1, team2 = await repo.team_sizes(session, merchant_id, member_id, now)
+    team1, team2 = await repo.team_sizes(session, merchant_id, member_id, at)
     totals = await repo.totals_by_status(session, merchant_id, member_id)
     account = await repo.account_of(session, merchant_id, member_id)
     settled = account.settled if account else 0
@@ -281,7 +242,7 @@ async def stats(session: AsyncSession, merchant_id: str, member_id: str) -> Prom
     s = await repo.settings_of(session, merchant_id)
     return PromoterStatsOut(
         referrer_code=referral.referrer_code,
-        bound_to_promoter=await repo.promoter_of(session, merchant_id, member_id, now) is not None,
+        bound_to_promoter=await repo.promoter_of(session, merchant_id, member_id, at) is not None,
         team_level1=team1,
         team_level2=team2,
         frozen=totals.get("frozen", 0),
@@ -294,20 +255,22 @@ async def stats(session: AsyncSession, merchant_id: str, member_id: str) -> Prom
 
 
 async def referral(
-    session: AsyncSession, db: Database, merchant_id: str, member_id: str
+    session: AsyncSession,
+    merchant_id: str,
+    member_id: str,
+    give_code: Callable[[str], Awaitable[str]],
 ) -> ReferralOut:
     """`GET /v1/me/referral`: the member's code to share, and who referred them: the
     promoter whose binding earns the commissions on their orders (bound at sign-up or at
     any later login with a promoter's link), else their sign-up inviter (`invited_by`, kept
-    visible either way)."""
+    visible either way). A member from before referral codes gets theirs now, from
+    `give_code(member_id)` (a GET runs in a read transaction: tasks.give_referral_code
+    writes it in a short transaction of its own)."""
     info = await identity.referral_of(session, merchant_id, member_id)
     code = info.referrer_code
     if code is None:
-        # Members from before referral codes get theirs now. A GET runs in a read
-        # transaction, so the code is written in a short transaction of its own.
-        async with db.unit_of_work() as uow:
-            code = await identity.ensure_referral_code(uow.session, member_id)
-    binding = await repo.binding_of(session, merchant_id, member_id, _now(session))
+        code = await give_code(member_id)
+    binding = await repo.binding_of(session, merchant_id, member_id, now(session))
     return ReferralOut(
         referrer_code=code,
         invited_count=info.invited_count,
@@ -316,18 +279,6 @@ async def referral(
         bound_to_promoter=binding is not None,
         bound_at=binding.bound_at if binding is not None else None,
         binding_expires_at=binding.expires_at if binding is not None else None,
-    )
-
-
-def withdrawal_out(w: Withdrawal) -> WithdrawalOut:
-    return WithdrawalOut(
-        id=w.id,
-        member_id=w.member_id,
-        amount=w.amount,
-        status=w.status,
-        created_at=w.created_at,
-        decided_at=w.decided_at,
-        note=w.note,
     )
 
 
@@ -348,7 +299,7 @@ async def request_withdrawal(
         member_id=member_id,
         amount=amount,
         status="requested",
-        created_at=_now(session),
+        created_at=now(session),
     )
     session.add(w)
     await session.flush()
@@ -357,7 +308,7 @@ async def request_withdrawal(
         merchant_id=merchant_id,
         actor_type="member",
         actor_id=member_id,
-        action="commission.withdrawal.request",
+        action=Action.COMMISSION_WITHDRAWAL_REQUEST,
         subject_type="withdrawal",
         subject_id=w.id,
         member_id=member_id,
@@ -374,15 +325,9 @@ async def list_withdrawals(
     member_id: str | None = None,
     status: str | None = None,
 ) -> tuple[list[Withdrawal], str | None]:
-    rows = await repo.list_withdrawals(
-        session,
-        merchant_id,
-        member_id=member_id,
-        status=status,
-        limit=page.limit,
-        before_id=page.after_id,
+    return await repo.list_withdrawals(
+        session, merchant_id, page, member_id=member_id, status=status
     )
-    return make_page(rows, page)
 
 
 async def decide(
@@ -394,24 +339,25 @@ async def decide(
     approve: bool,
     note: str | None,
 ) -> Withdrawal:
-    w = await repo.get_withdrawal(session, withdrawal_id)
-    if w is None:
-        raise WithdrawalNotFound(withdrawal_id=withdrawal_id)
-    ensure_same_merchant(w.merchant_id, merchant_id)
-    now = _now(session)
+    w = await get_owned(
+        session,
+        Withdrawal,
+        withdrawal_id,
+        merchant_id,
+        WithdrawalNotFound(withdrawal_id=withdrawal_id),
+    )
     after = "approved" if approve else "rejected"
     if not await repo.decide_withdrawal(
-        session, w, after, decided_at=now, decided_by=admin_id, note=note
+        session, w, after, decided_at=now(session), decided_by=admin_id, note=note
     ):
         raise WithdrawalDecided(status=w.status)
     if not approve:
         await repo.give_back_withdrawal(session, merchant_id, w.member_id, w.amount)
-    await audit.record(
+    await audit.by_admin(
         session,
-        merchant_id=merchant_id,
-        actor_type="admin",
-        actor_id=admin_id,
-        action=f"commission.withdrawal.{after}",
+        merchant_id,
+        admin_id,
+        Action.COMMISSION_WITHDRAWAL_APPROVED if approve else Action.COMMISSION_WITHDRAWAL_REJECTED,
         subject_type="withdrawal",
         subject_id=w.id,
         member_id=w.member_id,

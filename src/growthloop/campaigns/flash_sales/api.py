@@ -5,7 +5,9 @@ from datetime import timedelta
 from fastapi import APIRouter, Request
 from pydantic import ValidationError
 
-from growthloop.campaigns.flash_sales import service
+from growthloop.campaigns.flash_sales import pool, presenters, service
+from growthloop.campaigns.flash_sales.errors import FlashSaleNotFound
+from growthloop.campaigns.flash_sales.models import FlashSale
 from growthloop.campaigns.flash_sales.schemas import (
     AdminFlashSaleOut,
     FlashSaleIn,
@@ -13,16 +15,16 @@ from growthloop.campaigns.flash_sales.schemas import (
     PurchaseIn,
 )
 from growthloop.core.auth import (
-    AdminPrincipal,
     CurrentMember,
+    MarketingReader,
+    MarketingWriter,
     MerchantQuery,
     OptionalMember,
-    Permission,
     SessionDep,
     browsing_merchant,
-    require,
 )
 from growthloop.core.errors import Unauthenticated
+from growthloop.core.ownership import get_owned
 from growthloop.core.pagination import Page, PageDep
 from growthloop.core.routing import UnitOfWorkRoute, fast_path, on_rollback
 from growthloop.core.runtime import Runtime, RuntimeDep
@@ -41,7 +43,7 @@ def _ip(request: Request) -> str | None:
 
 async def _fast_check(request: Request) -> None:
     """Before any database work: a valid token (its signature and expiry; the account is
-    checked in the transaction), and everything `service.fast_check` refuses. A request
+    checked in the transaction), and everything `pool.fast_check` refuses. A request
     this cannot judge (no token, a bad body) goes on to the endpoint for its 401/422."""
     rt: Runtime = request.app.state.runtime
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
@@ -52,8 +54,9 @@ async def _fast_check(request: Request) -> None:
         data = PurchaseIn.model_validate_json(await request.body())
     except (Unauthenticated, ValidationError):
         return
-    taken = await service.fast_check(
+    taken = await pool.fast_check(
         rt.db,
+        rt.clock,
         rt.stock,
         rt.counters,
         _limits(rt),
@@ -62,48 +65,49 @@ async def _fast_check(request: Request) -> None:
         merchant_id=str(claims["mer"]),
         quantity=data.quantity,
         ip=_ip(request),
-        now=rt.clock.now(),
     )
     if taken is not None:
         request.state.flash_take = taken
-        on_rollback(request, lambda: service.give_back_fast(rt.stock, taken))
+        on_rollback(request, lambda: pool.give_back_fast(rt.stock, taken))
 
 
 @router.post("/v1/admin/flash-sales", response_model=AdminFlashSaleOut, status_code=201)
 async def create_sale(
     body: FlashSaleIn,
     session: SessionDep,
-    admin: AdminPrincipal = require(Permission.MARKETING_WRITE),
+    admin: MarketingWriter,
 ) -> AdminFlashSaleOut:
     sale = await service.create_sale(session, admin.merchant_id, admin.admin_id, body)
-    return (await service.admin_sales_out(session, [sale]))[0]
+    return (await presenters.admin_sales_out(session, [sale]))[0]
 
 
 @router.get("/v1/admin/flash-sales", response_model=Page[AdminFlashSaleOut])
 async def list_sales(
-    session: SessionDep, page: PageDep, admin: AdminPrincipal = require(Permission.CATALOG_READ)
+    session: SessionDep, page: PageDep, admin: MarketingReader
 ) -> Page[AdminFlashSaleOut]:
     rows, cursor = await service.list_sales(session, admin.merchant_id, page)
-    return Page(items=await service.admin_sales_out(session, rows), next_cursor=cursor)
+    return Page(items=await presenters.admin_sales_out(session, rows), next_cursor=cursor)
 
 
 @router.get("/v1/admin/flash-sales/{sale_id}", response_model=AdminFlashSaleOut)
 async def admin_get_sale(
-    sale_id: str, session: SessionDep, admin: AdminPrincipal = require(Permission.CATALOG_READ)
+    sale_id: str, session: SessionDep, admin: MarketingReader
 ) -> AdminFlashSaleOut:
-    sale = await service.access_sale(session, admin.merchant_id, sale_id)
-    return (await service.admin_sales_out(session, [sale]))[0]
+    sale = await get_owned(
+        session, FlashSale, sale_id, admin.merchant_id, FlashSaleNotFound(flash_sale_id=sale_id)
+    )
+    return (await presenters.admin_sales_out(session, [sale]))[0]
 
 
 @router.post("/v1/admin/flash-sales/{sale_id}/end", response_model=AdminFlashSaleOut)
 async def end_sale(
     sale_id: str,
     session: SessionDep,
-    admin: AdminPrincipal = require(Permission.MARKETING_WRITE),
+    admin: MarketingWriter,
 ) -> AdminFlashSaleOut:
     """End the sale now; the units not sold go back to the product once no order holds any."""
     sale = await service.end_sale(session, admin.merchant_id, admin.admin_id, sale_id)
-    return (await service.admin_sales_out(session, [sale]))[0]
+    return (await presenters.admin_sales_out(session, [sale]))[0]
 
 
 @router.get("/v1/flash-sales/{sale_id}", response_model=FlashSaleOut)
@@ -112,8 +116,11 @@ async def get_sale(
 ) -> FlashSaleOut:
     """Like the menu, readable before login (with `?merchant_id=`): the sale and its
     `stock_left`."""
-    sale = await service.access_sale(session, browsing_merchant(member, merchant_id), sale_id)
-    return (await service.sales_out(session, [sale]))[0]
+    merchant = browsing_merchant(member, merchant_id)
+    sale = await get_owned(
+        session, FlashSale, sale_id, merchant, FlashSaleNotFound(flash_sale_id=sale_id)
+    )
+    return (await presenters.sales_out(session, [sale]))[0]
 
 
 @router.post(

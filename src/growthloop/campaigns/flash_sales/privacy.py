@@ -8,23 +8,18 @@ id of the member row the identity handler empties of the person (orders keep it 
 way): it identifies nobody, and it can never buy again (its tokens are dead; the same
 person logging in later is a new member). No column holds anything else about the person.
 
-Erased: nothing; the pool's per-member holders are the kernel's (compliance.handlers).
+Erased: nothing; the pool's per-member holders are the kernel's (compliance.privacy).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.campaigns.flash_sales.models import FlashSale, FlashSalePurchase
-from growthloop.compliance.registry import Erasure, PrivacyHandler
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
+from growthloop.core.privacy import Erasure, PrivacyHandler, count_rows, iso
 
 
 async def export(session: AsyncSession, merchant_id: str, member_id: str) -> list[dict[str, Any]]:
@@ -42,8 +37,8 @@ async def export(session: AsyncSession, merchant_id: str, member_id: str) -> lis
             "order_id": purchase.order_id,
             "quantity": purchase.quantity,
             "status": purchase.status,
-            "created_at": _iso(purchase.created_at),
-            "released_at": _iso(purchase.released_at),
+            "created_at": iso(purchase.created_at),
+            "released_at": iso(purchase.released_at),
         }
         for purchase, name in await session.execute(stmt)
     ]
@@ -51,12 +46,10 @@ async def export(session: AsyncSession, merchant_id: str, member_id: str) -> lis
 
 async def erase(session: AsyncSession, erasure: Erasure) -> dict[str, int]:
     p = FlashSalePurchase
-    kept = await session.scalar(
-        select(func.count())
-        .select_from(p)
-        .where(p.merchant_id == erasure.merchant_id, p.member_id == erasure.member_id)
+    kept = await count_rows(
+        session, p, p.merchant_id == erasure.merchant_id, p.member_id == erasure.member_id
     )
-    return {"flash_sale_purchases_kept": int(kept or 0)}
+    return {"flash_sale_purchases_kept": kept}
 
 
 HANDLER = PrivacyHandler(

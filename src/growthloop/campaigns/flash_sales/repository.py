@@ -9,6 +9,7 @@ from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.campaigns.flash_sales.models import FlashSale, FlashSalePurchase
+from growthloop.core.pagination import PageParams, fetch_page
 from growthloop.core.sql import mark_committed, move_status
 
 TAKEN = ("held", "paid")
@@ -26,13 +27,11 @@ async def get_sale(session: AsyncSession, sale_id: str) -> FlashSale | None:
 
 
 async def list_sales(
-    session: AsyncSession, merchant_id: str, *, limit: int, before_id: str | None
-) -> list[FlashSale]:
+    session: AsyncSession, merchant_id: str, page: PageParams
+) -> tuple[list[FlashSale], str | None]:
+    """The merchant's sales, newest first."""
     stmt = select(FlashSale).where(FlashSale.merchant_id == merchant_id)
-    if before_id is not None:
-        stmt = stmt.where(FlashSale.id < before_id)
-    stmt = stmt.order_by(FlashSale.id.desc()).limit(limit + 1)
-    return list((await session.execute(stmt)).scalars())
+    return await fetch_page(session, stmt, FlashSale.id, page)
 
 
 async def counts(session: AsyncSession, sale_ids: list[str]) -> dict[str, Counts]:

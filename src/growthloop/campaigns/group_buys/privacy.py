@@ -15,18 +15,13 @@ the order's cancellation or expiry cancels it.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.campaigns.group_buys.models import Group, GroupBuy, GroupMember
-from growthloop.compliance.registry import Erasure, PrivacyHandler
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
+from growthloop.core.privacy import Erasure, PrivacyHandler, count_rows, iso
 
 
 async def export(session: AsyncSession, merchant_id: str, member_id: str) -> list[dict[str, Any]]:
@@ -46,17 +41,17 @@ async def export(session: AsyncSession, merchant_id: str, member_id: str) -> lis
             "role": place.role,
             "status": place.status,
             "order_id": place.order_id,
-            "joined_at": _iso(place.joined_at),
-            "paid_at": _iso(place.paid_at),
-            "left_at": _iso(place.left_at),
+            "joined_at": iso(place.joined_at),
+            "paid_at": iso(place.paid_at),
+            "left_at": iso(place.left_at),
             "group": {
                 "status": group.status,
                 "size": group.size,
                 "paid": group.paid_count,
                 "led_by_me": group.leader_member_id == member_id,
-                "expires_at": _iso(group.expires_at),
-                "succeeded_at": _iso(group.succeeded_at),
-                "failed_at": _iso(group.failed_at),
+                "expires_at": iso(group.expires_at),
+                "succeeded_at": iso(group.succeeded_at),
+                "failed_at": iso(group.failed_at),
             },
         }
         for place, group, name in await session.execute(stmt)
@@ -65,17 +60,14 @@ async def export(session: AsyncSession, merchant_id: str, member_id: str) -> lis
 
 async def erase(session: AsyncSession, erasure: Erasure) -> dict[str, int]:
     m, who = erasure.merchant_id, erasure.member_id
-    places = await session.scalar(
-        select(func.count())
-        .select_from(GroupMember)
-        .where(GroupMember.merchant_id == m, GroupMember.member_id == who)
-    )
-    led = await session.scalar(
-        select(func.count())
-        .select_from(Group)
-        .where(Group.merchant_id == m, Group.leader_member_id == who)
-    )
-    return {"group_members_kept": int(places or 0), "groups_led_kept": int(led or 0)}
+    return {
+        "group_members_kept": await count_rows(
+            session, GroupMember, GroupMember.merchant_id == m, GroupMember.member_id == who
+        ),
+        "groups_led_kept": await count_rows(
+            session, Group, Group.merchant_id == m, Group.leader_member_id == who
+        ),
+    }
 
 
 HANDLER = PrivacyHandler(

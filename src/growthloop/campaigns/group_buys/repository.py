@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, func, select, update
+from sqlalchemy import ColumnElement, Select, and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.campaigns.group_buys.models import Group, GroupBuy, GroupMember
@@ -19,15 +19,8 @@ async def get_group(session: AsyncSession, group_id: str) -> Group | None:
     return await session.get(Group, group_id)
 
 
-async def list_group_buys(
-    session: AsyncSession, merchant_id: str, *, limit: int, before_id: str | None
-) -> list[GroupBuy]:
-    stmt = select(GroupBuy).where(GroupBuy.merchant_id == merchant_id)
-    if before_id is not None:
-        stmt = stmt.where(GroupBuy.id < before_id)
-    return list(
-        (await session.execute(stmt.order_by(GroupBuy.id.desc()).limit(limit + 1))).scalars()
-    )
+def group_buys_of(merchant_id: str) -> Select[GroupBuy]:
+    return select(GroupBuy).where(GroupBuy.merchant_id == merchant_id)
 
 
 async def group_counts(
@@ -44,37 +37,17 @@ async def group_counts(
     return out
 
 
-async def list_groups(
-    session: AsyncSession,
-    merchant_id: str,
-    group_buy_id: str,
-    *,
-    status: str | None,
-    limit: int,
-    before_id: str | None,
-) -> list[Group]:
-    """A campaign's groups, newest first, in any status or one."""
+def groups_of(merchant_id: str, group_buy_id: str, status: str | None) -> Select[Group]:
+    """A campaign's groups, in any status or one."""
     stmt = select(Group).where(Group.merchant_id == merchant_id, Group.group_buy_id == group_buy_id)
-    if status is not None:
-        stmt = stmt.where(Group.status == status)
-    if before_id is not None:
-        stmt = stmt.where(Group.id < before_id)
-    return list((await session.execute(stmt.order_by(Group.id.desc()).limit(limit + 1))).scalars())
+    return stmt if status is None else stmt.where(Group.status == status)
 
 
-async def groups_of_member(
-    session: AsyncSession,
-    merchant_id: str,
-    member_id: str,
-    *,
-    status: str | None,
-    limit: int,
-    before_id: str | None,
-) -> list[tuple[Group, GroupMember]]:
+def groups_of_member(merchant_id: str, member_id: str, status: str | None) -> Select[Group]:
     """The groups the member is in (waiting to pay, or paid for a seat, refunded since or
-    not), newest first, with their place in each; places whose order lapsed unpaid are not."""
+    not); not those where their order lapsed unpaid."""
     stmt = (
-        select(Group, GroupMember)
+        select(Group)
         .join(GroupMember, GroupMember.group_id == Group.id)
         .where(
             GroupMember.merchant_id == merchant_id,
@@ -83,12 +56,17 @@ async def groups_of_member(
             Group.merchant_id == merchant_id,
         )
     )
-    if status is not None:
-        stmt = stmt.where(Group.status == status)
-    if before_id is not None:
-        stmt = stmt.where(Group.id < before_id)
-    rows = await session.execute(stmt.order_by(Group.id.desc()).limit(limit + 1))
-    return [(group, place) for group, place in rows]
+    return stmt if status is None else stmt.where(Group.status == status)
+
+
+async def places_of(
+    session: AsyncSession, member_id: str, group_ids: list[str]
+) -> dict[str, GroupMember]:
+    """The member's place in each of these groups, by group."""
+    stmt = select(GroupMember).where(
+        GroupMember.group_id.in_(group_ids), GroupMember.member_id == member_id
+    )
+    return {place.group_id: place for place in (await session.scalars(stmt))}
 
 
 async def forming_groups(

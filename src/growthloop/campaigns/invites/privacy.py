@@ -15,18 +15,13 @@ can be invited by them any more.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.campaigns.invites.models import InviteQualification, InviteReward, InviteRule
-from growthloop.compliance.registry import Erasure, PrivacyHandler
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
+from growthloop.core.privacy import Erasure, PrivacyHandler, count_rows, iso
 
 
 async def export(session: AsyncSession, merchant_id: str, member_id: str) -> dict[str, Any]:
@@ -52,7 +47,7 @@ async def export(session: AsyncSession, merchant_id: str, member_id: str) -> dic
         # The friends who qualified are other members: counted, not named.
         "invited": [{"rule_id": rid, "rule": name, "qualified": n} for rid, name, n in invited],
         "qualified_as_invitee": [
-            {"rule_id": rid, "rule": name, "qualified_at": _iso(at)} for rid, name, at in mine
+            {"rule_id": rid, "rule": name, "qualified_at": iso(at)} for rid, name, at in mine
         ],
         "rewards": [
             {
@@ -61,7 +56,7 @@ async def export(session: AsyncSession, merchant_id: str, member_id: str) -> dic
                 "coupon_id": x.coupon_id,
                 "points": x.points,
                 "skipped": x.skipped,
-                "created_at": _iso(x.created_at),
+                "created_at": iso(x.created_at),
             }
             for x in rewards
         ],
@@ -71,17 +66,13 @@ async def export(session: AsyncSession, merchant_id: str, member_id: str) -> dic
 async def erase(session: AsyncSession, erasure: Erasure) -> dict[str, int]:
     m, who = erasure.merchant_id, erasure.member_id
     q, r = InviteQualification, InviteReward
-    qualifications = await session.scalar(
-        select(func.count())
-        .select_from(q)
-        .where(q.merchant_id == m, or_(q.invitee_id == who, q.inviter_id == who))
+    qualifications = await count_rows(
+        session, q, q.merchant_id == m, or_(q.invitee_id == who, q.inviter_id == who)
     )
-    rewards = await session.scalar(
-        select(func.count()).select_from(r).where(r.merchant_id == m, r.member_id == who)
-    )
+    rewards = await count_rows(session, r, r.merchant_id == m, r.member_id == who)
     return {
-        "invite_qualifications_kept": int(qualifications or 0),
-        "invite_rewards_kept": int(rewards or 0),
+        "invite_qualifications_kept": qualifications,
+        "invite_rewards_kept": rewards,
     }
 
 

@@ -8,22 +8,15 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.campaigns.invites.models import InviteQualification, InviteReward, InviteRule
+from growthloop.core.pagination import PageParams, fetch_page
 from growthloop.core.sql import insert_unless_exists
 
 
-async def get_rule(session: AsyncSession, rule_id: str) -> InviteRule | None:
-    return await session.get(InviteRule, rule_id)
-
-
 async def list_rules(
-    session: AsyncSession, merchant_id: str, *, limit: int, before_id: str | None
-) -> list[InviteRule]:
+    session: AsyncSession, merchant_id: str, page: PageParams
+) -> tuple[list[InviteRule], str | None]:
     stmt = select(InviteRule).where(InviteRule.merchant_id == merchant_id)
-    if before_id is not None:
-        stmt = stmt.where(InviteRule.id < before_id)
-    return list(
-        (await session.execute(stmt.order_by(InviteRule.id.desc()).limit(limit + 1))).scalars()
-    )
+    return await fetch_page(session, stmt, InviteRule.id, page)
 
 
 async def running_rules(

@@ -19,34 +19,24 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from growthloop.campaigns import windows
 from growthloop.campaigns.invites import repository as repo
 from growthloop.campaigns.invites.errors import AlreadyEnded, InviteRuleNotFound
+from growthloop.campaigns.invites.events import InviteQualified, InviteRewarded
 from growthloop.campaigns.invites.models import InviteRule
-from growthloop.campaigns.invites.schemas import (
-    InviteRuleIn,
-    InviteRuleOut,
-    MyInvitesOut,
-    MyRuleProgressOut,
-    RewardOut,
-)
+from growthloop.campaigns.invites.schemas import InviteRuleIn, MyInvitesOut, MyRuleProgressOut
 from growthloop.core import audit
-from growthloop.core.auth import ensure_same_merchant
+from growthloop.core.audit import Action
+from growthloop.core.context import now
 from growthloop.core.errors import AppError
-from growthloop.core.events import DomainEvent, NamedEvent, emit
-from growthloop.core.pagination import PageParams, make_page
+from growthloop.core.events import emit
+from growthloop.core.ownership import get_owned
+from growthloop.core.pagination import PageParams
 from growthloop.identity import service as identity
+from growthloop.identity.events import MemberInvited
 from growthloop.loyalty import service as loyalty
 from growthloop.orders import service as orders
+from growthloop.orders.events import OrderPaid
 from growthloop.promotions import service as promotions
 
 log = logging.getLogger("growthloop.invites")
-
-QUALIFIED = "invite.qualified"
-REWARDED = "invite.rewarded"
-
-
-_now = windows.now_of
-
-
-rule_status = windows.status
 
 
 async def create_rule(
@@ -62,7 +52,7 @@ async def create_rule(
                 reward.coupon_template_id,
                 field=f"{role}_reward.coupon_template_id",
             )
-    now = _now(session)
+    at = now(session)
     inviter, invitee = data.inviter_reward, data.invitee_reward
     rule = InviteRule(
         merchant_id=merchant_id,
@@ -74,36 +64,33 @@ async def create_rule(
         inviter_points=inviter.points if inviter else None,
         invitee_template_id=invitee.coupon_template_id if invitee else None,
         invitee_points=invitee.points if invitee else None,
-        starts_at=data.starts_at or now,
+        starts_at=data.starts_at or at,
         ends_at=data.ends_at,
-        created_at=now,
+        created_at=at,
     )
     session.add(rule)
     await session.flush()
-    await audit.record(
+    await audit.by_admin(
         session,
-        merchant_id=merchant_id,
-        actor_type="admin",
-        actor_id=admin_id,
-        action="invite_rule.create",
+        merchant_id,
+        admin_id,
+        Action.INVITE_RULE_CREATE,
         subject_type="invite_rule",
         subject_id=rule.id,
     )
     return rule
 
 
-async def access_rule(session: AsyncSession, merchant_id: str, rule_id: str) -> InviteRule:
-    rule = await repo.get_rule(session, rule_id)
-    if rule is None:
-        raise InviteRuleNotFound(rule_id=rule_id)
-    ensure_same_merchant(rule.merchant_id, merchant_id)
-    return rule
+async def get_rule(session: AsyncSession, merchant_id: str, rule_id: str) -> InviteRule:
+    return await get_owned(
+        session, InviteRule, rule_id, merchant_id, InviteRuleNotFound(rule_id=rule_id)
+    )
 
 
 async def end_rule(
     session: AsyncSession, merchant_id: str, admin_id: str, rule_id: str
 ) -> InviteRule:
-    rule = await access_rule(session, merchant_id, rule_id)
+    rule = await get_rule(session, merchant_id, rule_id)
     await windows.end_early(
         session, rule, admin_id=admin_id, subject_type="invite_rule", already_ended=AlreadyEnded
     )
@@ -113,39 +100,13 @@ async def end_rule(
 async def list_rules(
     session: AsyncSession, merchant_id: str, page: PageParams
 ) -> tuple[list[InviteRule], str | None]:
-    rows = await repo.list_rules(session, merchant_id, limit=page.limit, before_id=page.after_id)
-    return make_page(rows, page)
-
-
-async def rules_out(session: AsyncSession, rules: list[InviteRule]) -> list[InviteRuleOut]:
-    now = _now(session)
-    totals = await repo.qualified_totals(session, [r.id for r in rules]) if rules else {}
-    return [
-        InviteRuleOut(
-            id=r.id,
-            name=r.name,
-            trigger=r.trigger,
-            invites_needed=r.invites_needed,
-            repeat=r.repeat,
-            inviter_reward=RewardOut(
-                coupon_template_id=r.inviter_template_id, points=r.inviter_points
-            ),
-            invitee_reward=RewardOut(
-                coupon_template_id=r.invitee_template_id, points=r.invitee_points
-            ),
-            starts_at=r.starts_at,
-            ends_at=r.ends_at,
-            status=rule_status(r, now),
-            qualified=totals.get(r.id),
-        )
-        for r in rules
-    ]
+    return await repo.list_rules(session, merchant_id, page)
 
 
 async def my_invites(session: AsyncSession, merchant_id: str, member_id: str) -> MyInvitesOut:
     referral = await identity.referral_of(session, merchant_id, member_id)
     progress = []
-    for rule in await repo.running_rules(session, merchant_id, None, _now(session)):
+    for rule in await repo.running_rules(session, merchant_id, None, now(session)):
         qualified = await repo.qualified_count(session, rule.id, member_id)
         earned = await repo.rewards_earned(session, rule.id, member_id, "inviter")
         more = rule.repeat or qualified < rule.invites_needed
@@ -203,27 +164,31 @@ async def _reward(
             "coupon_id": coupon_id,
             "points": points if points and skipped is None else None,
             "skipped": skipped,
-            "created_at": _now(session),
+            "created_at": now(session),
         },
     )
     if added and skipped is None:
-        payload = {"rule_id": rule.id, "role": role, "coupon_id": coupon_id, "points": points}
-        await emit(session, NamedEvent(REWARDED, rule.merchant_id, payload, member_id))
+        rewarded = InviteRewarded(
+            merchant_id=rule.merchant_id,
+            member_id=member_id,
+            rule_id=rule.id,
+            role=role,
+            coupon_id=coupon_id,
+            points=points,
+        )
+        await emit(session, rewarded)
 
 
 async def _qualify(session: AsyncSession, rule: InviteRule, inviter: str, invitee: str) -> None:
-    now = _now(session)
     member, _ = await identity.member_with_platforms(session, invitee)
     if member.created_at < rule.starts_at:  # only members new since the rule started
         return
-    if not await repo.qualify(session, rule, invitee, inviter, now):
+    if not await repo.qualify(session, rule, invitee, inviter, now(session)):
         return
-    await emit(
-        session,
-        NamedEvent(
-            QUALIFIED, rule.merchant_id, {"rule_id": rule.id, "invitee_id": invitee}, inviter
-        ),
+    qualified = InviteQualified(
+        merchant_id=rule.merchant_id, member_id=inviter, rule_id=rule.id, invitee_id=invitee
     )
+    await emit(session, qualified)
     if rule.invitee_template_id or rule.invitee_points:
         await _reward(
             session,
@@ -252,20 +217,18 @@ async def _qualify(session: AsyncSession, rule: InviteRule, inviter: str, invite
         )
 
 
-async def on_member_invited(session: AsyncSession, event: DomainEvent) -> None:
-    """identity's `member.invited`: member_id = the inviter, payload {"invitee_id"}."""
-    inviter, invitee = event.member_id, str(event.payload["invitee_id"])
-    if inviter is None:
-        return
-    for rule in await repo.running_rules(session, event.merchant_id, "registration", _now(session)):
+async def on_member_invited(session: AsyncSession, event: MemberInvited) -> None:
+    """identity's `member.invited`: member_id = the inviter."""
+    inviter, invitee = event.member_id, event.invitee_id
+    for rule in await repo.running_rules(session, event.merchant_id, "registration", now(session)):
         await _qualify(session, rule, inviter, invitee)
 
 
-async def on_order_paid(session: AsyncSession, event: DomainEvent) -> None:
+async def on_order_paid(session: AsyncSession, event: OrderPaid) -> None:
     buyer = event.member_id
     if buyer is None:
         return
-    rules = await repo.running_rules(session, event.merchant_id, "first_order", _now(session))
+    rules = await repo.running_rules(session, event.merchant_id, "first_order", now(session))
     if not rules:
         return
     inviter = (await identity.referral_of(session, event.merchant_id, buyer)).referred_by

@@ -15,10 +15,9 @@ nobody. No column holds anything else about the person.
 
 from __future__ import annotations
 
-from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.campaigns.lotteries.models import (
@@ -27,11 +26,7 @@ from growthloop.campaigns.lotteries.models import (
     LotteryDrawDay,
     LotteryMember,
 )
-from growthloop.compliance.registry import Erasure, PrivacyHandler
-
-
-def _iso(value: datetime | date | None) -> str | None:
-    return value.isoformat() if value is not None else None
+from growthloop.core.privacy import Erasure, PrivacyHandler, count_rows, execute_bulk, iso
 
 
 async def export(session: AsyncSession, merchant_id: str, member_id: str) -> dict[str, Any]:
@@ -63,14 +58,14 @@ async def export(session: AsyncSession, merchant_id: str, member_id: str) -> dic
                 "prize_kind": x.prize_kind,
                 "free_draw": x.free_draw,
                 "paid_points": x.paid_points,
-                "day": _iso(x.draw_day),
+                "day": iso(x.draw_day),
                 "coupon_id": x.coupon_id,
                 "points": x.points,
                 "product_id": x.product_id,
                 "voucher_code": x.voucher_code,
-                "voucher_expires_at": _iso(x.voucher_expires_at),
-                "voucher_redeemed_at": _iso(x.voucher_redeemed_at),
-                "created_at": _iso(x.created_at),
+                "voucher_expires_at": iso(x.voucher_expires_at),
+                "voucher_redeemed_at": iso(x.voucher_redeemed_at),
+                "created_at": iso(x.created_at),
             }
             for x, name in draws
         ],
@@ -80,7 +75,7 @@ async def export(session: AsyncSession, merchant_id: str, member_id: str) -> dic
         "days": [
             {
                 "lottery_id": x.lottery_id,
-                "day": _iso(x.draw_day),
+                "day": iso(x.draw_day),
                 "draws": x.draws,
                 "free": x.free_draws,
             }
@@ -92,7 +87,8 @@ async def export(session: AsyncSession, merchant_id: str, member_id: str) -> dic
 async def erase(session: AsyncSession, erasure: Erasure) -> dict[str, int]:
     m, who, now = erasure.merchant_id, erasure.member_id, erasure.now
     d = LotteryDraw
-    voided = await session.execute(
+    voided = await execute_bulk(
+        session,
         update(d)
         .where(
             d.merchant_id == m,
@@ -102,15 +98,9 @@ async def erase(session: AsyncSession, erasure: Erasure) -> dict[str, int]:
             d.voucher_expires_at > now,
         )
         .values(voucher_expires_at=now),
-        execution_options={"synchronize_session": False},
     )
-    kept = await session.scalar(
-        select(func.count()).select_from(d).where(d.merchant_id == m, d.member_id == who)
-    )
-    return {
-        "vouchers_voided": int(getattr(voided, "rowcount", 0) or 0),
-        "lottery_draws_kept": int(kept or 0),
-    }
+    kept = await count_rows(session, d, d.merchant_id == m, d.member_id == who)
+    return {"vouchers_voided": voided, "lottery_draws_kept": kept}
 
 
 HANDLER = PrivacyHandler(

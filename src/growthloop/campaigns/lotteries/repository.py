@@ -15,11 +15,8 @@ from growthloop.campaigns.lotteries.models import (
     LotteryMember,
     LotteryPrize,
 )
+from growthloop.core.pagination import PageParams, fetch_page
 from growthloop.core.sql import dialect_insert, mark_committed
-
-
-async def get_lottery(session: AsyncSession, lottery_id: str) -> Lottery | None:
-    return await session.get(Lottery, lottery_id)
 
 
 async def lotteries_by_ids(session: AsyncSession, ids: list[str]) -> dict[str, Lottery]:
@@ -30,14 +27,11 @@ async def lotteries_by_ids(session: AsyncSession, ids: list[str]) -> dict[str, L
 
 
 async def list_lotteries(
-    session: AsyncSession, merchant_id: str, *, limit: int, before_id: str | None
-) -> list[Lottery]:
+    session: AsyncSession, merchant_id: str, page: PageParams
+) -> tuple[list[Lottery], str | None]:
+    """The merchant's lotteries, newest first."""
     stmt = select(Lottery).where(Lottery.merchant_id == merchant_id)
-    if before_id is not None:
-        stmt = stmt.where(Lottery.id < before_id)
-    return list(
-        (await session.execute(stmt.order_by(Lottery.id.desc()).limit(limit + 1))).scalars()
-    )
+    return await fetch_page(session, stmt, Lottery.id, page)
 
 
 async def prizes_of(session: AsyncSession, lottery_ids: list[str]) -> dict[str, list[LotteryPrize]]:
@@ -213,13 +207,12 @@ async def redeem_voucher(session: AsyncSession, draw: LotteryDraw, now: datetime
 async def list_draws(
     session: AsyncSession,
     merchant_id: str,
+    page: PageParams,
     *,
     member_id: str | None = None,
     lottery_id: str | None = None,
     won: bool | None = None,
-    limit: int,
-    before_id: str | None,
-) -> list[LotteryDraw]:
+) -> tuple[list[LotteryDraw], str | None]:
     """Newest first."""
     d = LotteryDraw
     stmt = select(d).where(d.merchant_id == merchant_id)
@@ -229,9 +222,7 @@ async def list_draws(
         stmt = stmt.where(d.lottery_id == lottery_id)
     if won is not None:
         stmt = stmt.where((d.prize_kind != "none") if won else (d.prize_kind == "none"))
-    if before_id is not None:
-        stmt = stmt.where(d.id < before_id)
-    return list((await session.execute(stmt.order_by(d.id.desc()).limit(limit + 1))).scalars())
+    return await fetch_page(session, stmt, d.id, page)
 
 
 @dataclass(frozen=True)

@@ -138,7 +138,9 @@ class MyDrawsOut(BaseModel):
     cannot_draw: CannotDraw | None
 
 
-class LotteryOut(BaseModel):
+class _LotteryTerms(BaseModel):
+    """What members and operators both see of a lottery."""
+
     id: str
     name: str
     rules: str | None
@@ -151,23 +153,14 @@ class LotteryOut(BaseModel):
     max_wins_per_member: int | None
     voucher_valid_days: int
     exhausted: bool = Field(description="every real prize given out")
+
+
+class LotteryOut(_LotteryTerms):
     prizes: list[PrizeOut]
     mine: MyDrawsOut | None = Field(None, description="only with a member token")
 
 
-class AdminLotteryOut(BaseModel):
-    id: str
-    name: str
-    rules: str | None
-    starts_at: datetime
-    ends_at: datetime | None
-    status: LotteryStatus
-    cost_points: int
-    free_draws_per_day: int
-    max_draws_per_day: int | None
-    max_wins_per_member: int | None
-    voucher_valid_days: int
-    exhausted: bool
+class AdminLotteryOut(_LotteryTerms):
     prizes: list[AdminPrizeOut]
     draws: int
     free_draws: int

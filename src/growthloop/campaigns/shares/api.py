@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from growthloop.campaigns.shares import service
+from growthloop.campaigns.shares import presenters, service
 from growthloop.campaigns.shares.schemas import MyShareOut, OpenedOut, OpenIn, ShareIn, ShareOut
 from growthloop.core.auth import (
     CurrentMember,
@@ -30,14 +30,16 @@ async def share(
     row, created = await service.share(session, member.merchant_id, member.member_id, body)
     if not created:
         response.status_code = 200
-    return service.share_out(row)
+    return presenters.share_out(row)
 
 
 @router.get("/v1/me/shares", response_model=Page[MyShareOut])
 async def my_shares(member: CurrentMember, session: SessionDep, page: PageDep) -> Page[MyShareOut]:
     """The member's shares and what each brought."""
-    items, cursor = await service.my_shares(session, member.merchant_id, member.member_id, page)
-    return Page(items=items, next_cursor=cursor)
+    rows, counts, cursor = await service.my_shares(
+        session, member.merchant_id, member.member_id, page
+    )
+    return Page(items=[presenters.my_share_out(r, counts) for r in rows], next_cursor=cursor)
 
 
 @router.post("/v1/shares/{code}/open", response_model=OpenedOut)

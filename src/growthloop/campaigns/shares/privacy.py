@@ -19,31 +19,15 @@ way): it identifies nobody.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.campaigns.shares.models import ShareCode, ShareVisit
-from growthloop.compliance.registry import Erasure, PrivacyHandler
-
-SYNC = {"synchronize_session": False}
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
-def _rows(result: Any) -> int:
-    return int(getattr(result, "rowcount", 0) or 0)
-
-
-def device_ref(anonymous_id: str) -> str:
-    """The `ref` of an anonymous open (shares.service.open_share): one per device."""
-    return hashlib.sha256(anonymous_id.encode()).hexdigest()[:26]
+from growthloop.campaigns.shares.service import device_ref
+from growthloop.core.privacy import Erasure, PrivacyHandler, count_rows, execute_bulk, iso
 
 
 async def export(session: AsyncSession, merchant_id: str, member_id: str) -> dict[str, Any]:
@@ -77,7 +61,7 @@ async def export(session: AsyncSession, merchant_id: str, member_id: str) -> dic
                 "target_type": c.target_type,
                 "target_id": c.target_id,
                 "channel": c.channel,
-                "created_at": _iso(c.created_at),
+                "created_at": iso(c.created_at),
                 "visits": counts[c.code],
             }
             for c in codes
@@ -88,7 +72,7 @@ async def export(session: AsyncSession, merchant_id: str, member_id: str) -> dic
                 "kind": x.kind,
                 "ref": x.ref,
                 "device_id": x.anonymous_id,
-                "created_at": _iso(x.created_at),
+                "created_at": iso(x.created_at),
             }
             for x in visits
         ],
@@ -99,19 +83,17 @@ async def erase(session: AsyncSession, erasure: Erasure) -> dict[str, int]:
     m, who = erasure.merchant_id, erasure.member_id
     v = ShareVisit
     own = select(ShareCode.code).where(ShareCode.merchant_id == m, ShareCode.member_id == who)
-    brought = await session.execute(
-        delete(v).where(v.merchant_id == m, or_(v.sharer_id == who, v.code.in_(own))),
-        execution_options=SYNC,
+    brought = await execute_bulk(
+        session, delete(v).where(v.merchant_id == m, or_(v.sharer_id == who, v.code.in_(own)))
     )
-    codes = await session.execute(
-        delete(ShareCode).where(ShareCode.merchant_id == m, ShareCode.member_id == who),
-        execution_options=SYNC,
+    codes = await execute_bulk(
+        session, delete(ShareCode).where(ShareCode.merchant_id == m, ShareCode.member_id == who)
     )
-    stripped = await session.execute(
+    stripped = await execute_bulk(
+        session,
         update(v)
         .where(v.merchant_id == m, v.visitor_member_id == who, v.anonymous_id.is_not(None))
         .values(anonymous_id=None),
-        execution_options=SYNC,
     )
     anonymous = 0
     devices = sorted(i for i in erasure.identifiers if i != who)
@@ -129,21 +111,19 @@ async def erase(session: AsyncSession, erasure: Erasure) -> dict[str, int]:
         )
         for visit_id in list(found):
             # A random reference of the same length, unique like the hash was.
-            await session.execute(
+            await execute_bulk(
+                session,
                 update(v)
                 .where(v.merchant_id == m, v.id == visit_id)
                 .values(anonymous_id=None, ref=secrets.token_hex(13)),
-                execution_options=SYNC,
             )
             anonymous += 1
-    kept = await session.scalar(
-        select(func.count()).select_from(v).where(v.merchant_id == m, v.visitor_member_id == who)
-    )
+    kept = await count_rows(session, v, v.merchant_id == m, v.visitor_member_id == who)
     return {
-        "share_codes": _rows(codes),
-        "share_visits_brought": _rows(brought),
-        "share_visits_kept": int(kept or 0),
-        "device_ids_stripped": _rows(stripped) + anonymous,
+        "share_codes": codes,
+        "share_visits_brought": brought,
+        "share_visits_kept": kept,
+        "device_ids_stripped": stripped + anonymous,
     }
 
 

@@ -1,4 +1,6 @@
-"""Compliance's and the kernel's parts of the data export and of account deletion (注销).
+"""Compliance's privacy handlers: its own tables' part of the data export and of account
+deletion (注销), and the kernel's records' (the audit log, idempotency keys, stock pool
+holders), which no domain above owns.
 
 `privacy` (consents and deletion requests):
 - erased: the current consent decisions (`consent_states`), so nothing may use the member's
@@ -24,20 +26,24 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.compliance.models import ConsentRecord, ConsentState, DeletionRequest
-from growthloop.compliance.registry import Erasure, PrivacyHandler
 from growthloop.core import auth
 from growthloop.core.audit import AuditEntry
 from growthloop.core.idempotency import IdempotencyRecord, digest
+from growthloop.core.privacy import (
+    Erasure,
+    PrivacyHandler,
+    count_rows,
+    delete_by_member,
+    execute_bulk,
+    iso,
+)
 from growthloop.core.stock.sql import StockPoolHolder
-
-SYNC = {"synchronize_session": False}
 
 # Audit details that never hold personal data: kept on the erased member's entries. Any
 # other key (a free-text reason an operator typed, say) blanks the entry's details.
@@ -64,14 +70,6 @@ NON_PERSONAL_DETAILS = frozenset(
         "tracked",
     }
 )
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
-def _count(result: Any) -> int:
-    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def _harmless(value: Any) -> bool:
@@ -115,7 +113,7 @@ async def export_privacy(session: AsyncSession, merchant_id: str, member_id: str
                 "granted": s.granted,
                 "policy_version": s.policy_version,
                 "platform": s.platform,
-                "updated_at": _iso(s.updated_at),
+                "updated_at": iso(s.updated_at),
             }
             for s in states
         ],
@@ -126,17 +124,17 @@ async def export_privacy(session: AsyncSession, merchant_id: str, member_id: str
                 "policy_version": r.policy_version,
                 "platform": r.platform,
                 "source": r.source,
-                "at": _iso(r.created_at),
+                "at": iso(r.created_at),
             }
             for r in ledger
         ],
         "deletion_requests": [
             {
                 "status": d.status,
-                "requested_at": _iso(d.requested_at),
-                "scheduled_for": _iso(d.scheduled_for),
-                "cancelled_at": _iso(d.cancelled_at),
-                "done_at": _iso(d.done_at),
+                "requested_at": iso(d.requested_at),
+                "scheduled_for": iso(d.scheduled_for),
+                "cancelled_at": iso(d.cancelled_at),
+                "done_at": iso(d.done_at),
             }
             for d in requests
         ],
@@ -145,16 +143,11 @@ async def export_privacy(session: AsyncSession, merchant_id: str, member_id: str
 
 async def erase_privacy(session: AsyncSession, erasure: Erasure) -> dict[str, int]:
     m, who = erasure.merchant_id, erasure.member_id
-    states = await session.execute(
-        delete(ConsentState).where(ConsentState.merchant_id == m, ConsentState.member_id == who),
-        execution_options=SYNC,
+    erased = await delete_by_member(session, m, who, ConsentState)
+    kept = await count_rows(
+        session, ConsentRecord, ConsentRecord.merchant_id == m, ConsentRecord.member_id == who
     )
-    kept = await session.scalar(
-        select(func.count())
-        .select_from(ConsentRecord)
-        .where(ConsentRecord.merchant_id == m, ConsentRecord.member_id == who)
-    )
-    return {"consent_states": _count(states), "consent_records_kept": int(kept or 0)}
+    return {**erased, "consent_records_kept": kept}
 
 
 PRIVACY = PrivacyHandler(
@@ -173,7 +166,7 @@ PRIVACY = PrivacyHandler(
 # ---- the kernel's tables ------------------------------------------------------------------
 
 
-def _audit_of(merchant_id: str, member_id: str) -> Any:
+def _audit_of(merchant_id: str, member_id: str) -> ColumnElement[bool]:
     return and_(
         AuditEntry.merchant_id == merchant_id,
         or_(
@@ -207,7 +200,7 @@ async def export_records(session: AsyncSession, merchant_id: str, member_id: str
                 "subject_type": e.subject_type,
                 "subject_id": e.subject_id,
                 "details": dict(e.details),
-                "at": _iso(e.created_at),
+                "at": iso(e.created_at),
             }
             for e in entries
         ],
@@ -222,25 +215,20 @@ async def erase_records(session: AsyncSession, erasure: Erasure) -> dict[str, in
     ).all()
     blank = [i for i, details in entries if details and not non_personal(dict(details))]
     for start in range(0, len(blank), 500):
-        await session.execute(
+        await execute_bulk(
+            session,
             update(AuditEntry)
             .where(AuditEntry.id.in_(blank[start : start + 500]))
             .values(details={}),
-            execution_options=SYNC,
         )
     # Neither table has a merchant column; member ids are unique across merchants.
-    keys = await session.execute(
-        delete(IdempotencyRecord).where(IdempotencyRecord.scope == member_scope(who)),
-        execution_options=SYNC,
-    )
-    holders = await session.execute(
-        delete(StockPoolHolder).where(StockPoolHolder.holder == who), execution_options=SYNC
-    )
+    keys = delete(IdempotencyRecord).where(IdempotencyRecord.scope == member_scope(who))
+    holders = delete(StockPoolHolder).where(StockPoolHolder.holder == who)
     return {
         "audit_entries_kept": len(entries),
         "audit_details_blanked": len(blank),
-        "idempotency_keys": _count(keys),
-        "stock_pool_holders": _count(holders),
+        "idempotency_keys": await execute_bulk(session, keys),
+        "stock_pool_holders": await execute_bulk(session, holders),
     }
 
 

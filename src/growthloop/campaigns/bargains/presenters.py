@@ -1,0 +1,83 @@
+"""Bargains and their instances as the API shows them. A cut is shown without who made
+it, except `is_me` to the helper themself."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from growthloop.campaigns import windows
+from growthloop.campaigns.bargains import repository as repo
+from growthloop.campaigns.bargains.models import Bargain, BargainInstance
+from growthloop.campaigns.bargains.schemas import (
+    AdminBargainOut,
+    BargainOut,
+    HelpOut,
+    InstanceOut,
+)
+from growthloop.campaigns.bargains.service import instance_status
+from growthloop.core.context import now
+
+
+async def bargains_out(session: AsyncSession, rows: list[Bargain]) -> list[BargainOut]:
+    at = now(session)
+    return [
+        BargainOut(
+            id=b.id,
+            product_id=b.product_id,
+            name=b.name,
+            original_price=b.original_price,
+            floor_price=b.floor_price,
+            helpers_needed=b.helpers_needed,
+            duration_minutes=b.duration_minutes,
+            helps_per_day=b.helps_per_day,
+            starts_at=b.starts_at,
+            ends_at=b.ends_at,
+            status=windows.status(b, at),
+        )
+        for b in rows
+    ]
+
+
+async def admin_bargains_out(session: AsyncSession, rows: list[Bargain]) -> list[AdminBargainOut]:
+    counts = await repo.instance_counts(session, [b.id for b in rows]) if rows else {}
+    return [
+        AdminBargainOut(
+            **public.model_dump(),
+            instances=counts[b.id][0],
+            purchased=counts[b.id][1],
+            ended_early_at=b.ended_early_at,
+            created_at=b.created_at,
+        )
+        for b, public in zip(rows, await bargains_out(session, rows), strict=True)
+    ]
+
+
+async def instance_out(
+    session: AsyncSession, instance: BargainInstance, viewer: str | None
+) -> InstanceOut:
+    helps = await repo.helps_of(session, instance.id)
+    return InstanceOut(
+        id=instance.id,
+        bargain_id=instance.bargain_id,
+        original_price=instance.original_price,
+        floor_price=instance.floor_price,
+        current_price=instance.current_price,
+        helpers_needed=instance.helpers_needed,
+        helps=instance.helps,
+        helpers_left=instance.helpers_needed - instance.helps,
+        status=instance_status(instance, now(session)),
+        expires_at=instance.expires_at,
+        order_id=instance.order_id,
+        is_mine=viewer == instance.owner_member_id,
+        cuts=[
+            HelpOut(
+                seq=h.seq,
+                cut=h.cut,
+                price_after=h.price_after,
+                created_at=h.created_at,
+                is_me=h.helper_member_id == viewer,
+            )
+            for h in helps
+        ],
+        created_at=instance.created_at,
+    )

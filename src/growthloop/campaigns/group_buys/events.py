@@ -1,0 +1,57 @@
+"""What group buys tell the other domains: a group opened, a member joined it (at checkout
+and again once paid), and how it ended. Analytics records them; shares follow joins.
+
+The fields are what analytics stores as the event's payload: ids and counts, never a
+person's data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from growthloop.core.events import DomainEvent
+
+
+@dataclass(frozen=True, kw_only=True)
+class GroupEvent(DomainEvent):
+    group_id: str
+    group_buy_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class GroupOpened(GroupEvent):
+    """member_id: the leader, whose order waits for payment; or a payer who found their
+    group full and leads a new one (`moved_from`: the full group)."""
+
+    name: ClassVar[str] = "group.opened"
+    member_id: str
+    order_id: str
+    moved_from: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class GroupJoined(GroupEvent):
+    """member_id: who joined; `paid` False at checkout, True once they hold a seat."""
+
+    name: ClassVar[str] = "group.joined"
+    member_id: str
+    order_id: str
+    paid: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class GroupSucceeded(GroupEvent):
+    """The group has all its paid `members`, or enough at expiry (`simulated`, 模拟成团)."""
+
+    name: ClassVar[str] = "group.succeeded"
+    members: int
+    simulated: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class GroupFailed(GroupEvent):
+    """The group expired short of members: its paid orders are refunded."""
+
+    name: ClassVar[str] = "group.failed"
+    members: int

@@ -1,0 +1,28 @@
+"""Invites' events: an invitee counted under a rule, and a reward granted."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from growthloop.core.events import DomainEvent
+
+
+@dataclass(frozen=True, kw_only=True)
+class InviteQualified(DomainEvent):
+    """member_id: the inviter."""
+
+    name: ClassVar[str] = "invite.qualified"
+    rule_id: str
+    invitee_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class InviteRewarded(DomainEvent):
+    """member_id: the member rewarded, as the `role` (inviter or invitee)."""
+
+    name: ClassVar[str] = "invite.rewarded"
+    rule_id: str
+    role: str
+    coupon_id: str | None
+    points: int | None

@@ -1,0 +1,28 @@
+"""Share codes as the API shows them."""
+
+from __future__ import annotations
+
+from growthloop.campaigns.shares.models import ShareCode
+from growthloop.campaigns.shares.schemas import MyShareOut, ShareOut
+
+
+def share_out(s: ShareCode) -> ShareOut:
+    return ShareOut(
+        code=s.code,
+        scene=f"s={s.code}",
+        path=f"/pages/share/index?s={s.code}",
+        target_type=s.target_type,
+        target_id=s.target_id,
+        channel=s.channel,
+        created_at=s.created_at,
+    )
+
+
+def my_share_out(s: ShareCode, counts: dict[tuple[str, str], int]) -> MyShareOut:
+    """The share with what it brought (`counts`: visits per code and kind)."""
+    return MyShareOut(
+        **share_out(s).model_dump(),
+        opens=counts.get((s.code, "open"), 0),
+        registrations=counts.get((s.code, "register"), 0),
+        purchases=counts.get((s.code, "purchase"), 0),
+    )

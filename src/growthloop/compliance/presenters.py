@@ -1,0 +1,91 @@
+"""Compliance's rows as the API shows them."""
+
+from __future__ import annotations
+
+from growthloop.compliance.models import ConsentRecord, DeletionRequest
+from growthloop.compliance.policy import POLICY_VERSION, PURPOSES
+from growthloop.compliance.schemas import (
+    AuditEntryOut,
+    ConsentOut,
+    ConsentRecordOut,
+    ConsentsOut,
+    DeletionOut,
+    DeletionQueueItem,
+    PolicyOut,
+    PurposeOut,
+)
+from growthloop.compliance.service import Consents
+from growthloop.core.audit import AuditEntry
+
+
+def policy_out() -> PolicyOut:
+    """The current privacy policy and its purposes."""
+    return PolicyOut(
+        version=POLICY_VERSION,
+        purposes=[
+            PurposeOut(
+                key=p.key,
+                label=p.label,
+                description=p.description,
+                required=p.required,
+                sensitive=p.sensitive,
+                separate=p.separate,
+                since=p.since,
+            )
+            for p in PURPOSES
+        ],
+    )
+
+
+def consents_out(consents: Consents) -> ConsentsOut:
+    """Every purpose: essential ones always granted, undecided ones null."""
+    out: dict[str, ConsentOut] = {}
+    for p in PURPOSES:
+        state = consents.states.get(p.key)
+        if p.required:
+            out[p.key] = ConsentOut(
+                granted=True,
+                required=True,
+                policy_version=POLICY_VERSION,
+                recorded_at=None,
+                platform=None,
+            )
+        elif state is None:
+            out[p.key] = ConsentOut(
+                granted=None, required=False, policy_version=None, recorded_at=None, platform=None
+            )
+        else:
+            out[p.key] = ConsentOut(
+                granted=state.granted,
+                required=False,
+                policy_version=state.policy_version,
+                recorded_at=state.updated_at,
+                platform=state.platform,
+            )
+    return ConsentsOut(policy_version=POLICY_VERSION, consents=out, to_ask=consents.to_ask)
+
+
+def consent_record_out(record: ConsentRecord) -> ConsentRecordOut:
+    return ConsentRecordOut.model_validate(record, from_attributes=True)
+
+
+def deletion_out(r: DeletionRequest) -> DeletionOut:
+    return DeletionOut(
+        request_id=r.id,
+        status=r.status,
+        requested_at=r.requested_at,
+        scheduled_for=r.scheduled_for,
+        deadline=r.deadline,
+        cancelled_at=r.cancelled_at,
+        done_at=r.done_at,
+    )
+
+
+def deletion_queue_item(r: DeletionRequest) -> DeletionQueueItem:
+    return DeletionQueueItem(
+        **deletion_out(r).model_dump(), id=r.id, member_id=r.member_id, receipt=r.receipt
+    )
+
+
+def audit_entry_out(entry: AuditEntry) -> AuditEntryOut:
+    return AuditEntryOut.model_validate(entry, from_attributes=True)

@@ -1,0 +1,110 @@
+"""The merchant's loyalty programme: its settings, who is in it, and when the points it
+gives expire."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from growthloop.compliance import service as consent
+from growthloop.core.context import merchant_timezone, now
+from growthloop.loyalty import ledger
+from growthloop.loyalty import repository as repo
+from growthloop.loyalty.models import LedgerEntry, Program
+from growthloop.loyalty.schemas import ProgramIn, TierIn
+
+DEFAULT_PROGRAM = ProgramIn(points_per_yuan=1, tiers=[TierIn(name="普通会员")])
+
+
+async def program_of(session: AsyncSession, merchant_id: str) -> ProgramIn:
+    row = await repo.get_program(session, merchant_id)
+    if row is None:
+        return DEFAULT_PROGRAM
+    return ProgramIn(
+        points_per_yuan=row.points_per_yuan,
+        tiers=[TierIn.model_validate(t) for t in row.tiers],
+        points_expire_days=row.points_expire_days,
+        points_per_yuan_spent=row.points_per_yuan_spent,
+        max_points_percent=row.max_points_percent,
+        welcome_points=row.welcome_points,
+        checkin_points=row.checkin_points,
+        points_expire_on=row.points_expire_on,
+        downgrade_policy=row.downgrade_policy,
+        review_days=row.review_days,
+    )
+
+
+async def set_program(session: AsyncSession, merchant_id: str, data: ProgramIn) -> ProgramIn:
+    at = now(session)
+    row = await repo.get_program(session, merchant_id)
+    if row is None:
+        row = Program(merchant_id=merchant_id)
+        session.add(row)
+    was_periodic = row.downgrade_policy == "periodic"
+    row.points_per_yuan = data.points_per_yuan
+    row.points_per_yuan_spent = data.points_per_yuan_spent
+    row.max_points_percent = data.max_points_percent
+    row.points_expire_days = data.points_expire_days
+    row.welcome_points = data.welcome_points
+    row.checkin_points = list(data.checkin_points)
+    row.tiers = [t.model_dump() for t in data.tiers]
+    row.points_expire_on = data.points_expire_on
+    row.downgrade_policy = data.downgrade_policy
+    row.review_days = data.review_days
+    row.updated_at = at
+    await session.flush()
+    if data.downgrade_policy == "periodic" and not was_periodic:
+        # Members already in a tier start their first review period now.
+        await repo.start_review_periods(session, merchant_id, at)
+    return data
+
+
+async def in_programme(session: AsyncSession, merchant_id: str, member_id: str) -> bool:
+    """Being in the programme (points, tiers, gifts) needs the member's consent on record
+    (purpose "membership"); ordering and paying never do."""
+    return await consent.has_consent(session, merchant_id, member_id, "membership")
+
+
+async def points_expiry(
+    session: AsyncSession, program: ProgramIn, merchant_id: str, now: datetime
+) -> datetime | None:
+    """When points earned at `now` expire: N days later, or at the end of the programme's
+    yearly date (merchant timezone) in the year after this one."""
+    if program.points_expire_days:
+        return now + timedelta(days=program.points_expire_days)
+    if program.points_expire_on is None:
+        return None
+    tz = ZoneInfo(await merchant_timezone(session, merchant_id))
+    month, day = (int(x) for x in program.points_expire_on.split("-"))
+    last_day = date(now.astimezone(tz).year + 1, month, day)
+    end = datetime.combine(last_day + timedelta(days=1), datetime.min.time(), tzinfo=tz)
+    return end.astimezone(now.tzinfo)
+
+
+async def award_points(
+    session: AsyncSession,
+    program: ProgramIn,
+    merchant_id: str,
+    member_id: str,
+    points: int,
+    *,
+    reason: str,
+    key: str,
+    ref: str | None,
+    now: datetime,
+) -> LedgerEntry | None:
+    """Credit `points` earned at `now` as a new batch with the programme's expiry.
+    Idempotent by `key`: None when already credited."""
+    return await ledger.earn(
+        session,
+        merchant_id,
+        member_id,
+        points,
+        reason=reason,
+        key=key,
+        ref=ref,
+        now=now,
+        expires_at=await points_expiry(session, program, merchant_id, now),
+    )
