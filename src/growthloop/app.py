@@ -32,7 +32,6 @@ from growthloop.core.clock import Clock
 from growthloop.core.config import Settings
 from growthloop.core.errors import install_error_handlers
 from growthloop.core.logs import RequestLogMiddleware
-from growthloop.core.runtime import Runtime
 from growthloop.core.url_guard import ControlCharacterGuard
 from growthloop.engagement.api import router as engagement_router
 from growthloop.identity.api import router as identity_router
@@ -44,7 +43,7 @@ from growthloop.payments.api import router as payments_router
 from growthloop.payments.api import sandbox_router
 from growthloop.profiles.api import router as profiles_router
 from growthloop.promotions.api import router as promotions_router
-from growthloop.wiring import build_runtime
+from growthloop.wiring import AppRuntime, build_runtime
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -57,7 +56,7 @@ def create_app(
     settings: Settings | None = None,
     *,
     clock: Clock | None = None,
-    runtime: Runtime | None = None,
+    runtime: AppRuntime | None = None,
     run_sweeper: bool | None = None,
 ) -> FastAPI:
     settings = settings or Settings()
@@ -77,8 +76,7 @@ def create_app(
             await heartbeat.stop()
             await rt.counters.close()
             await rt.stock.close()
-            if rt.analytics is not None:
-                await rt.analytics.close()
+            await rt.analytics.close()
             await rt.db.dispose()
 
     app = FastAPI(

@@ -18,9 +18,8 @@ import uvicorn
 
 from growthloop.core.config import Settings
 from growthloop.core.logs import configure_logging
-from growthloop.core.runtime import Runtime
 from growthloop.migrate import upgrade
-from growthloop.wiring import build_runtime
+from growthloop.wiring import AppRuntime, build_runtime
 
 app = typer.Typer(
     help="growthloop: the growth backend for mini-program merchants.", no_args_is_help=True
@@ -39,7 +38,7 @@ Port = Annotated[
 T = TypeVar("T")
 
 
-async def _prepared(settings: Settings) -> Runtime:
+async def _prepared(settings: Settings) -> AppRuntime:
     rt = build_runtime(settings)
     await upgrade(rt.db.engine)
     return rt

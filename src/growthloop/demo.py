@@ -34,7 +34,6 @@ from growthloop.catalog.schemas import OptionGroupIn, ProductIn
 from growthloop.compliance.models import ConsentRecord, ConsentState
 from growthloop.compliance.policy import POLICY_VERSION
 from growthloop.core.ids import new_id
-from growthloop.core.runtime import Runtime
 from growthloop.identity import service as identity
 from growthloop.identity.events import MemberLogin, MemberRegistered
 from growthloop.identity.models import AdminUser, Member, MemberActivityDay, PlatformAccount
@@ -62,6 +61,7 @@ from growthloop.payments import service as payments
 from growthloop.payments.models import Payment
 from growthloop.promotions import service as promotions
 from growthloop.promotions.schemas import CouponTemplateIn
+from growthloop.wiring import AppRuntime
 
 DEMO_NAME = "示例茶饮"
 DEMO_EMAIL = "demo@growthloop.local"
@@ -118,7 +118,7 @@ def _pick_options(rng: random.Random, product: Product) -> tuple[dict[str, str],
     return values, delta
 
 
-async def _existing(rt: Runtime) -> str | None:
+async def _existing(rt: AppRuntime) -> str | None:
     async with rt.db.unit_of_work(write=False) as uow:
         row = await uow.session.execute(
             select(AdminUser.merchant_id).where(AdminUser.email == DEMO_EMAIL)
@@ -126,7 +126,7 @@ async def _existing(rt: Runtime) -> str | None:
         return row.scalar_one_or_none()
 
 
-async def seed_if_empty(rt: Runtime) -> str:
+async def seed_if_empty(rt: AppRuntime) -> str:
     """Seed the demo shop unless the data dir already has it; returns its merchant id."""
     existing = await _existing(rt)
     if existing:
@@ -532,7 +532,7 @@ def _demo_events(
     return events, identities, links
 
 
-async def _seed_campaigns(rt: Runtime, merchant_id: str) -> None:
+async def _seed_campaigns(rt: AppRuntime, merchant_id: str) -> None:
     """One of each fission campaign running, set up through the same services the API
     uses: a flash sale, a group buy with a group forming (its leader paid), a bargain two
     friends have cut, a prize wheel, distribution, and an invite rule."""

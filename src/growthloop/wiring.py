@@ -6,6 +6,7 @@ Shared by the HTTP app and the CLI worker so both run the same subscribers and s
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 from functools import partial
 
 from growthloop.alliance import privacy as alliance_privacy
@@ -75,7 +76,7 @@ from growthloop.identity import privacy as identity_privacy
 from growthloop.identity import service as identity
 from growthloop.identity import tasks as identity_tasks
 from growthloop.identity.events import MemberBirthday, MemberInvited, MemberLogin, MemberRegistered
-from growthloop.identity.platforms import DevAdapter
+from growthloop.identity.platforms import DevAdapter, Platforms
 from growthloop.identity.service import IdentityDirectory, IdentityMembers, IdentityPrincipals
 from growthloop.loyalty import handlers as loyalty
 from growthloop.loyalty import privacy as loyalty_privacy
@@ -98,12 +99,24 @@ from growthloop.payments import privacy as payments_privacy
 from growthloop.payments import tasks as payments_tasks
 from growthloop.payments.backends.sandbox import SandboxGateway
 from growthloop.payments.events import PaymentSucceeded, RefundSucceeded
+from growthloop.payments.gateway import Gateways
 from growthloop.promotions import handlers as promotions
 from growthloop.promotions import privacy as promotions_privacy
 from growthloop.promotions.events import CouponClaimed
 
 
-def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
+@dataclass(kw_only=True)
+class AppRuntime(Runtime):
+    """The runtime with the parts the domains own, typed: what the app, the CLI and the
+    tests reach for (domain code asks the kernel's `Runtime.part()` or its session)."""
+
+    analytics: Pipeline
+    privacy: PrivacyRegistry
+    gateways: Gateways
+    platforms: Platforms
+
+
+def build_runtime(settings: Settings, clock: Clock | None = None) -> AppRuntime:
     clock = clock or Clock()
     crypto.configure_keys(crypto.key_ring(settings.pii_keys, settings.secret_key))
     if settings.is_sqlite:
@@ -112,7 +125,18 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     backend = choose_backend(
         settings.stock_backend, redis_url=settings.redis_url, is_sqlite=settings.is_sqlite
     )
-    rt = Runtime(
+    analytics = Pipeline(
+        open_event_store(settings.events_url, settings.data_dir),
+        RedisRecentIds(redis_client(settings.redis_url))
+        if settings.redis_url
+        else MemoryRecentIds(),
+    )
+    gateways, platforms = Gateways(), Platforms()
+    if settings.dev_login:
+        platforms["dev"] = DevAdapter()
+    if settings.sandbox:
+        gateways["sandbox"] = SandboxGateway(settings.secret_key)
+    rt = AppRuntime(
         settings=settings,
         db=db,
         clock=clock,
@@ -122,18 +146,12 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
         sweeper=Sweeper(interval_seconds=settings.sweep_interval_seconds),
         stock=make_stock_backend(backend, partial(load_pool, db), redis_url=settings.redis_url),
         principals=IdentityPrincipals(),
+        parts=[gateways, platforms],
+        analytics=analytics,
+        privacy=_privacy(settings, db, analytics),
+        gateways=gateways,
+        platforms=platforms,
     )
-    rt.analytics = Pipeline(
-        open_event_store(settings.events_url, settings.data_dir),
-        RedisRecentIds(redis_client(settings.redis_url))
-        if settings.redis_url
-        else MemoryRecentIds(),
-    )
-    if settings.dev_login:
-        rt.platforms["dev"] = DevAdapter()
-    if settings.sandbox:
-        rt.gateways["sandbox"] = SandboxGateway(settings.secret_key)
-    rt.privacy = _privacy(rt)
     db.context = Context(
         clock=clock,
         bus=rt.bus,
@@ -148,7 +166,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     return rt
 
 
-def _privacy(rt: Runtime) -> PrivacyRegistry:
+def _privacy(settings: Settings, db: Database, analytics: Pipeline) -> PrivacyRegistry:
     """Each domain answers for its tables in the data export and the account erasure."""
     registry = PrivacyRegistry()
     for module in (
@@ -173,12 +191,12 @@ def _privacy(rt: Runtime) -> PrivacyRegistry:
     ):
         for handler in getattr(module, "HANDLERS", None) or [module.HANDLER]:
             registry.register(handler)
-    store = rt.analytics.store
+    store = analytics.store
     registry.register_store("events", partial(analytics_privacy.erase_events, store))
     registry.retention["events"] = partial(analytics_privacy.expire_events, store)
     registry.data_map.update({f"events.{k}": v for k, v in EVENT_DATA_MAP.items() if v is not None})
-    if rt.settings.is_sqlite:
-        registry.after_erasure.append(partial(_sqlite_forget, rt.db))
+    if settings.is_sqlite:
+        registry.after_erasure.append(partial(_sqlite_forget, db))
     registry.merchant_name = identity.merchant_name
     return registry
 
@@ -205,7 +223,7 @@ def use_stock_backend(rt: Runtime, stock: StockBackend) -> None:
     rt.db.context = dataclasses.replace(rt.db.context, stock=stock)
 
 
-def _subscribe(rt: Runtime) -> None:
+def _subscribe(rt: AppRuntime) -> None:
     """Who reacts to what, by event class (mypy checks each handler against its event).
     Every handler runs in the transaction of the action that emitted the event."""
     bus = rt.bus
@@ -295,7 +313,7 @@ async def _purge_idempotency(rt: Runtime) -> int:
         return await idempotency.purge_expired(uow.session, rt.clock.now())
 
 
-def _sweeps(rt: Runtime) -> None:
+def _sweeps(rt: AppRuntime) -> None:
     rt.sweeper.add(
         "orders.expire", partial(orders_tasks.expire_due_orders, rt.db, rt.gateways, rt.clock)
     )

@@ -4,8 +4,7 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Body, Query
 
-from growthloop.compliance import deletion, notice, presenters, service
-from growthloop.compliance.errors import UnknownMerchant
+from growthloop.compliance import deletion, presenters, service
 from growthloop.compliance.schemas import (
     AuditEntryOut,
     ConsentChoices,
@@ -35,20 +34,13 @@ async def privacy_policy() -> PolicyOut:
 
 @router.get("/v1/privacy/notice")
 async def privacy_notice(
-    runtime: RuntimeDep,
     session: SessionDep,
     merchant_id: Id | None = Query(None, description="the shop the notice is shown for"),
 ) -> dict[str, Any]:
     """The privacy notice (zh-CN) rendered from the data map: what is collected, why, on what
     legal basis and for how long; and the fields the platforms' privacy guides ask for. With
     `merchant_id` it names the shop (404 for an unknown one)."""
-    registry = runtime.privacy
-    name = None
-    if merchant_id is not None and registry is not None and registry.merchant_name is not None:
-        name = await registry.merchant_name(session, merchant_id)
-        if name is None:
-            raise UnknownMerchant(merchant_id=merchant_id)
-    return notice.render(registry.data_map if registry else None, merchant=name)
+    return await service.privacy_notice(session, merchant_id)
 
 
 @router.get("/v1/me/consents", response_model=ConsentsOut)

@@ -11,20 +11,24 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from growthloop.compliance import notice
 from growthloop.compliance import repository as repo
 from growthloop.compliance.errors import (
     EssentialNotRefusable,
     GuardianConsentRequired,
     NoPurposes,
     SeparateConsentRequired,
+    UnknownMerchant,
     UnknownPurpose,
 )
 from growthloop.compliance.events import ConsentChanged
 from growthloop.compliance.models import ConsentRecord, ConsentState
 from growthloop.compliance.policy import BY_KEY, POLICY_VERSION, PURPOSES, Purpose
+from growthloop.compliance.registry import registry_of
 from growthloop.core import audit
 from growthloop.core.audit import Action
 from growthloop.core.context import context_of, now
@@ -257,3 +261,15 @@ async def consent_history(
 ) -> tuple[list[ConsentRecord], str | None]:
     """The member's ledger, newest first."""
     return await fetch_page(session, repo.ledger_of(merchant_id, member_id), ConsentRecord.id, page)
+
+
+async def privacy_notice(session: AsyncSession, merchant_id: str | None) -> dict[str, Any]:
+    """The privacy notice rendered from the data map every domain declared; with
+    `merchant_id` it names the shop (UnknownMerchant for an unknown one)."""
+    registry = registry_of(session)
+    name = None
+    if merchant_id is not None and registry.merchant_name is not None:
+        name = await registry.merchant_name(session, merchant_id)
+        if name is None:
+            raise UnknownMerchant(merchant_id=merchant_id)
+    return notice.render(registry.data_map, merchant=name)

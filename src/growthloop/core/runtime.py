@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
 
@@ -15,6 +15,8 @@ from growthloop.core.events import EventBus
 from growthloop.core.jobs import Sweeper
 from growthloop.core.kv import CounterBackend
 from growthloop.core.stock import StockBackend
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -28,13 +30,16 @@ class Runtime:
     sweeper: Sweeper
     stock: StockBackend
     principals: PrincipalValidator | None = None
-    # The analytics pipeline (event store, batcher, caches); built by the wiring.
-    analytics: Any = None
-    # The privacy handlers every domain registers (export, erasure); built by the wiring.
-    privacy: Any = None
-    # Adapters registered by their domains at start-up, by name.
-    platforms: dict[str, Any] = field(default_factory=dict)
-    gateways: dict[str, Any] = field(default_factory=dict)
+    # Registries owned by domains above the kernel (the payment gateways, the login
+    # platforms), looked up by their type: `rt.part(Gateways)`. The wiring's `AppRuntime`
+    # also names each one as a typed attribute.
+    parts: list[object] = field(default_factory=list)
+
+    def part(self, kind: type[T]) -> T:
+        for value in self.parts:
+            if isinstance(value, kind):
+                return value
+        raise RuntimeError(f"no {kind.__name__} in this runtime; the wiring provides it")
 
 
 def get_runtime(request: Request) -> Runtime:

@@ -9,6 +9,7 @@ from growthloop.core.routing import UnitOfWorkRoute
 from growthloop.core.runtime import RuntimeDep
 from growthloop.identity import presenters, service
 from growthloop.identity.errors import LoginRateLimited
+from growthloop.identity.platforms import Platforms
 from growthloop.identity.schemas import (
     AdminLoginIn,
     AdminMeOut,
@@ -49,7 +50,7 @@ async def member_login(body: MemberLoginIn, session: SessionDep, rt: RuntimeDep)
         merchant_id=body.merchant_id,
         platform=body.platform,
         code=body.code,
-        adapters=rt.platforms,
+        adapters=rt.part(Platforms),
         referrer_code=body.referrer_code,
         share_code=body.share_code,
     )

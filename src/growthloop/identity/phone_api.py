@@ -8,6 +8,7 @@ from growthloop.core.auth import CurrentMember, SessionDep
 from growthloop.core.routing import UnitOfWorkRoute
 from growthloop.core.runtime import RuntimeDep
 from growthloop.identity import service
+from growthloop.identity.platforms import Platforms
 from growthloop.identity.schemas import PhoneIn, PhoneOut
 
 router = APIRouter(route_class=UnitOfWorkRoute, tags=["members"])
@@ -27,7 +28,7 @@ async def verify_phone(
         member_id=member.member_id,
         platform=body.platform,
         code=body.code,
-        adapters=rt.platforms,
+        adapters=rt.part(Platforms),
         secret=rt.settings.secret_key,
     )
     return PhoneOut(phone=masked)

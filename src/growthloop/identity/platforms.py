@@ -36,6 +36,10 @@ class PlatformAdapter(Protocol):
         ...
 
 
+class Platforms(dict[str, PlatformAdapter]):
+    """The login platforms this runtime accepts, by name (`dev`, `wechat`, ...)."""
+
+
 class DevAdapter:
     """`code` is the user's external id; `"<external id>|<unionid>"` also gives a unionid,
     so tests and local setups can be the same person at two merchants."""

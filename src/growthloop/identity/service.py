@@ -48,7 +48,7 @@ from growthloop.identity.models import (
     PlatformAccount,
 )
 from growthloop.identity.phone import mask_phone, normalize_phone, phone_hash
-from growthloop.identity.platforms import PlatformAdapter, PlatformIdentity
+from growthloop.identity.platforms import PlatformIdentity, Platforms
 
 _hasher = PasswordHasher()
 # Verified against when the email is unknown, so timing does not reveal which emails exist.
@@ -476,7 +476,7 @@ async def login_member(
     merchant_id: str,
     platform: str,
     code: str,
-    adapters: dict[str, PlatformAdapter],
+    adapters: Platforms,
     referrer_code: str | None = None,
     share_code: str | None = None,
 ) -> LoginResult:
@@ -575,7 +575,7 @@ async def verify_phone(
     member_id: str,
     platform: str | None,
     code: str,
-    adapters: dict[str, PlatformAdapter],
+    adapters: Platforms,
     secret: str,
 ) -> str:
     """Exchange the platform's phone code, keep the number's keyed hash and the number

@@ -32,6 +32,7 @@ from growthloop.orders.schemas import (
     decode_order_cursor,
     pickup_code_of,
 )
+from growthloop.payments.service import Gateways
 
 router = APIRouter(route_class=UnitOfWorkRoute, tags=["orders"])
 
@@ -100,7 +101,9 @@ async def pay(
     order_id: str, body: PayIn, member: CurrentMember, session: SessionDep, rt: RuntimeDep
 ) -> PaymentStartOut:
     order = await service.access_order(session, member.merchant_id, order_id, member.member_id)
-    payment_id, params = await service.start_payment(session, rt.gateways, order, body.provider)
+    payment_id, params = await service.start_payment(
+        session, rt.part(Gateways), order, body.provider
+    )
     return PaymentStartOut(
         payment_id=payment_id, provider=body.provider, amount=order.payable, params=params
     )
@@ -111,7 +114,7 @@ async def cancel(
     order_id: str, member: CurrentMember, session: SessionDep, rt: RuntimeDep
 ) -> OrderOut:
     order = await service.access_order(session, member.merchant_id, order_id, member.member_id)
-    order = await service.cancel(session, rt.gateways, order, "cancelled_by_member")
+    order = await service.cancel(session, rt.part(Gateways), order, "cancelled_by_member")
     return await order_out(session, order)
 
 
@@ -123,7 +126,7 @@ async def member_refund(
     yet handed over; a completed order is refunded by the store."""
     order = await service.access_order(session, member.merchant_id, order_id, member.member_id)
     order = await service.refund(
-        session, rt.gateways, order, by_operator=False, actor_id=member.member_id
+        session, rt.part(Gateways), order, by_operator=False, actor_id=member.member_id
     )
     return await order_out(session, order)
 
@@ -179,7 +182,7 @@ async def admin_refund(
 ) -> OrderOut:
     order = await service.access_order(session, admin.merchant_id, order_id)
     order = await service.refund(
-        session, rt.gateways, order, by_operator=True, actor_id=admin.admin_id
+        session, rt.part(Gateways), order, by_operator=True, actor_id=admin.admin_id
     )
     return await order_out(session, order)
 

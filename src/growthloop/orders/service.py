@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import TypedDict
@@ -56,12 +56,10 @@ from growthloop.orders.presenters import order_out as order_out  # for the campa
 from growthloop.orders.schemas import OrderIn, OrderListQuery, encode_order_cursor, id_time
 from growthloop.payments import service as payments
 from growthloop.payments.events import PaymentSucceeded, RefundSucceeded
-from growthloop.payments.service import PaymentGateway
+from growthloop.payments.service import Gateways
 from growthloop.promotions import service as promotions
 
 log = logging.getLogger("growthloop.orders")
-
-Gateways = Mapping[str, PaymentGateway]
 
 
 class _OrderFields(TypedDict):

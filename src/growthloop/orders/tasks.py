@@ -7,7 +7,8 @@ import logging
 from growthloop.core.clock import Clock
 from growthloop.core.db import Database
 from growthloop.orders import repository as repo
-from growthloop.orders.service import Gateways, cancel
+from growthloop.orders.service import cancel
+from growthloop.payments.service import Gateways
 
 log = logging.getLogger("growthloop.orders")
 

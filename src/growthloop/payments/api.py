@@ -8,6 +8,7 @@ from growthloop.core.auth import SessionDep
 from growthloop.core.routing import UnitOfWorkRoute
 from growthloop.core.runtime import RuntimeDep
 from growthloop.payments import service
+from growthloop.payments.gateway import Gateways
 from growthloop.payments.schemas import SandboxPaymentOut
 
 router = APIRouter(route_class=UnitOfWorkRoute, tags=["payments"])
@@ -21,7 +22,7 @@ async def notify(
     """The platform's asynchronous payment notification, verified before anything moves."""
     headers = {k.lower(): v for k, v in request.headers.items()}
     return await service.process_notification(
-        session, rt.gateways, provider, headers, await request.body()
+        session, rt.part(Gateways), provider, headers, await request.body()
     )
 
 
@@ -30,7 +31,7 @@ async def sandbox_succeed(
     payment_id: str, session: SessionDep, rt: RuntimeDep
 ) -> SandboxPaymentOut:
     """Complete a sandbox payment as the platform would (no member token, like a callback)."""
-    payment = await service.sandbox_succeed(session, rt.gateways, payment_id)
+    payment = await service.sandbox_succeed(session, rt.part(Gateways), payment_id)
     return SandboxPaymentOut(
         payment_id=payment.id,
         order_id=payment.order_id,

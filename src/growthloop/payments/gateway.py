@@ -58,3 +58,7 @@ class PaymentGateway(Protocol):
     ) -> RefundResult:
         """Idempotent by `refund_no`; raise ProviderError on a retryable failure."""
         ...
+
+
+class Gateways(dict[str, PaymentGateway]):
+    """The payment providers this runtime takes, by name (`sandbox`, `wechat`, ...)."""

@@ -40,7 +40,12 @@ from growthloop.payments.errors import (
     UnknownProvider,
 )
 from growthloop.payments.events import PaymentSucceeded, RefundSucceeded
-from growthloop.payments.gateway import PaymentGateway, PaymentRequest, VerifiedNotification
+from growthloop.payments.gateway import (
+    Gateways,
+    PaymentGateway,
+    PaymentRequest,
+    VerifiedNotification,
+)
 from growthloop.payments.models import Payment, Refund
 
 log = logging.getLogger("growthloop.payments")
@@ -48,7 +53,8 @@ log = logging.getLogger("growthloop.payments")
 NOTIFICATION_MAX_BYTES = 64 * 1024
 NOTIFICATION_MAX_AGE = timedelta(minutes=10)
 NOTIFICATION_MAX_SKEW = timedelta(minutes=2)
-__all__ = ["PaymentGateway"]  # the protocol, for other domains that hand gateways around
+# For other domains that hand gateways around.
+__all__ = ["Gateways", "PaymentGateway"]
 
 
 def _gateway(gateways: Mapping[str, PaymentGateway], provider: str) -> PaymentGateway:

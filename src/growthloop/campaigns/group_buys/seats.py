@@ -23,7 +23,7 @@ from growthloop.core.context import now
 from growthloop.core.events import emit
 from growthloop.orders import service as orders
 from growthloop.orders.events import OrderCancelled, OrderPaid, OrderRefunded
-from growthloop.orders.service import Gateways
+from growthloop.payments.service import Gateways
 
 
 async def _seated(session: AsyncSession, gm: GroupMember, group: Group, count: int) -> None:

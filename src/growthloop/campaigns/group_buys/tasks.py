@@ -6,7 +6,7 @@ from growthloop.campaigns.group_buys import repository as repo
 from growthloop.campaigns.group_buys import seats
 from growthloop.core.clock import Clock
 from growthloop.core.db import Database
-from growthloop.orders.service import Gateways
+from growthloop.payments.service import Gateways
 
 
 async def expire_due_groups(db: Database, clock: Clock, gateways: Gateways, batch: int = 20) -> int:
