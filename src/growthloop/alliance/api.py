@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.alliance import presenters, service, tasks
+from growthloop.alliance.models import Partnership
 from growthloop.alliance.schemas import (
     ExchangeIn,
     ExchangeOut,
@@ -72,46 +75,43 @@ async def get_partnership(
     return presenters.partnership_out(p, admin.merchant_id)
 
 
-@router.post(BASE + "/{partnership_id}/accept", response_model=PartnershipOut)
-async def accept(
-    partnership_id: str,
-    session: SessionDep,
-    admin: MarketingWriter,
-) -> PartnershipOut:
-    p = await service.accept(session, admin.merchant_id, admin.admin_id, partnership_id)
-    return presenters.partnership_out(p, admin.merchant_id)
+def _move_route(
+    verb: str,
+    move: Callable[[AsyncSession, str, str, str], Awaitable[Partnership]],
+    description: str | None = None,
+) -> None:
+    """`POST .../{partnership_id}/<verb>`: an operator of either side moves the status."""
+
+    async def route(
+        partnership_id: str,
+        session: SessionDep,
+        admin: MarketingWriter,
+    ) -> PartnershipOut:
+        p = await move(session, admin.merchant_id, admin.admin_id, partnership_id)
+        return presenters.partnership_out(p, admin.merchant_id)
+
+    router.add_api_route(
+        f"{BASE}/{{partnership_id}}/{verb}",
+        route,
+        methods=["POST"],
+        response_model=PartnershipOut,
+        name=verb,
+        description=description,
+    )
 
 
-@router.post(BASE + "/{partnership_id}/suspend", response_model=PartnershipOut)
-async def suspend(
-    partnership_id: str,
-    session: SessionDep,
-    admin: MarketingWriter,
-) -> PartnershipOut:
-    """Either merchant stops exchanges at once; only the one that suspended may resume."""
-    p = await service.suspend(session, admin.merchant_id, admin.admin_id, partnership_id)
-    return presenters.partnership_out(p, admin.merchant_id)
-
-
-@router.post(BASE + "/{partnership_id}/resume", response_model=PartnershipOut)
-async def resume(
-    partnership_id: str,
-    session: SessionDep,
-    admin: MarketingWriter,
-) -> PartnershipOut:
-    p = await service.resume(session, admin.merchant_id, admin.admin_id, partnership_id)
-    return presenters.partnership_out(p, admin.merchant_id)
-
-
-@router.post(BASE + "/{partnership_id}/end", response_model=PartnershipOut)
-async def end(
-    partnership_id: str,
-    session: SessionDep,
-    admin: MarketingWriter,
-) -> PartnershipOut:
-    """Withdraw or decline a proposal, or end the partnership; settlement entries stay."""
-    p = await service.end(session, admin.merchant_id, admin.admin_id, partnership_id)
-    return presenters.partnership_out(p, admin.merchant_id)
+_move_route("accept", service.accept)
+_move_route(
+    "suspend",
+    service.suspend,
+    "Either merchant stops exchanges at once; only the one that suspended may resume.",
+)
+_move_route("resume", service.resume)
+_move_route(
+    "end",
+    service.end,
+    "Withdraw or decline a proposal, or end the partnership; settlement entries stay.",
+)
 
 
 @router.get(

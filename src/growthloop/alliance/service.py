@@ -131,19 +131,48 @@ async def list_partnerships(
     return await fetch_page(session, stmt, Partnership.id, page)
 
 
-async def _audit(
-    session: AsyncSession, p: Partnership, merchant_id: str, admin_id: str, action: Action
+async def audit_partnership(
+    session: AsyncSession,
+    merchant_id: str,
+    admin_id: str,
+    action: Action,
+    partnership_id: str,
+    **details: Any,
 ) -> None:
+    """An operator's audit entry about a partnership (its moves here, its settlement
+    exports in `settlement`)."""
     await audit.by_admin(
         session,
         merchant_id,
         admin_id,
         action,
         subject_type="alliance_partnership",
-        subject_id=p.id,
-        counterparty_merchant_id=other_side(p, merchant_id),
-        status=p.status,
+        subject_id=partnership_id,
+        **details,
     )
+
+
+async def _audit(
+    session: AsyncSession, p: Partnership, merchant_id: str, admin_id: str, action: Action
+) -> None:
+    details = {"counterparty_merchant_id": other_side(p, merchant_id), "status": p.status}
+    await audit_partnership(session, merchant_id, admin_id, action, p.id, **details)
+
+
+@dataclass(frozen=True)
+class _Move:
+    """A partnership's status move: its audit action, the statuses it starts from and the
+    one it ends in."""
+
+    action: Action
+    from_statuses: tuple[str, ...]
+    status: str
+
+
+_ACCEPT = _Move(Action.ALLIANCE_PARTNERSHIP_ACCEPT, ("pending",), "active")
+_SUSPEND = _Move(Action.ALLIANCE_PARTNERSHIP_SUSPEND, ("active",), "suspended")
+_RESUME = _Move(Action.ALLIANCE_PARTNERSHIP_RESUME, ("suspended",), "active")
+_END = _Move(Action.ALLIANCE_PARTNERSHIP_END, ("pending", "active", "suspended"), "ended")
 
 
 async def _move(
@@ -151,16 +180,15 @@ async def _move(
     p: Partnership,
     merchant_id: str,
     admin_id: str,
-    action: Action,
-    from_statuses: tuple[str, ...],
-    status: str,
+    move: _Move,
     **values: Any,
 ) -> Partnership:
     """Change the status with a guarded UPDATE (a concurrent change wins or loses whole)."""
-    if not await move_status(session, p, from_statuses, status, updated_at=now(session), **values):
+    at = now(session)
+    if not await move_status(session, p, move.from_statuses, move.status, updated_at=at, **values):
         await session.refresh(p)
-        raise PartnershipStateConflict(status=p.status, expected=list(from_statuses))
-    await _audit(session, p, merchant_id, admin_id, action)
+        raise PartnershipStateConflict(status=p.status, expected=list(move.from_statuses))
+    await _audit(session, p, merchant_id, admin_id, move.action)
     return p
 
 
@@ -170,16 +198,7 @@ async def accept(
     p = await access_partnership(session, merchant_id, partnership_id)
     if merchant_id != p.partner_merchant_id:
         raise AwaitingPartner()
-    return await _move(
-        session,
-        p,
-        merchant_id,
-        admin_id,
-        Action.ALLIANCE_PARTNERSHIP_ACCEPT,
-        ("pending",),
-        "active",
-        accepted_at=now(session),
-    )
+    return await _move(session, p, merchant_id, admin_id, _ACCEPT, accepted_at=now(session))
 
 
 async def suspend(
@@ -187,16 +206,7 @@ async def suspend(
 ) -> Partnership:
     """Either side stops exchanges at once; only that side may resume them."""
     p = await access_partnership(session, merchant_id, partnership_id)
-    return await _move(
-        session,
-        p,
-        merchant_id,
-        admin_id,
-        Action.ALLIANCE_PARTNERSHIP_SUSPEND,
-        ("active",),
-        "suspended",
-        suspended_by=merchant_id,
-    )
+    return await _move(session, p, merchant_id, admin_id, _SUSPEND, suspended_by=merchant_id)
 
 
 async def resume(
@@ -205,16 +215,7 @@ async def resume(
     p = await access_partnership(session, merchant_id, partnership_id)
     if p.status == "suspended" and p.suspended_by != merchant_id:
         raise SuspendedByPartner()
-    return await _move(
-        session,
-        p,
-        merchant_id,
-        admin_id,
-        Action.ALLIANCE_PARTNERSHIP_RESUME,
-        ("suspended",),
-        "active",
-        suspended_by=None,
-    )
+    return await _move(session, p, merchant_id, admin_id, _RESUME, suspended_by=None)
 
 
 async def end(
@@ -223,16 +224,7 @@ async def end(
     """Either side withdraws a proposal, declines it, or ends the partnership for good; the
     pair may then agree a new one. Its settlement entries stay."""
     p = await access_partnership(session, merchant_id, partnership_id)
-    return await _move(
-        session,
-        p,
-        merchant_id,
-        admin_id,
-        Action.ALLIANCE_PARTNERSHIP_END,
-        ("pending", "active", "suspended"),
-        "ended",
-        open_pair=None,
-    )
+    return await _move(session, p, merchant_id, admin_id, _END, open_pair=None)
 
 
 # ---- the member's side -----------------------------------------------------------------

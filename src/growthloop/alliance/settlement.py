@@ -24,7 +24,6 @@ from growthloop.alliance.schemas import (
     SettlementOut,
     SettlementTotalsOut,
 )
-from growthloop.core import audit
 from growthloop.core.audit import Action
 from growthloop.core.context import merchant_timezone, merchant_today
 from growthloop.core.money import yuan
@@ -141,13 +140,12 @@ async def record_export(
     session: AsyncSession, merchant_id: str, admin_id: str, report: SettlementOut, fmt: str
 ) -> None:
     """An export names the period and its totals; `tasks.settlement_export` writes it."""
-    await audit.by_admin(
+    await service.audit_partnership(
         session,
         merchant_id,
         admin_id,
         Action.ALLIANCE_SETTLEMENT_EXPORT,
-        subject_type="alliance_partnership",
-        subject_id=report.partnership_id,
+        report.partnership_id,
         format=fmt,
         start=report.start.isoformat(),
         end=report.end.isoformat(),

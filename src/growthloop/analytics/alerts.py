@@ -62,15 +62,8 @@ async def create_rule(
     session: AsyncSession, merchant_id: str, admin_id: str, body: AlertRuleIn
 ) -> AlertRule:
     rule = AlertRule(
+        **body.model_dump(exclude={"webhook_url"}),  # the rule's columns, by the same names
         merchant_id=merchant_id,
-        name=body.name,
-        metric=body.metric,
-        period=body.period,
-        kind=body.kind,
-        direction=body.direction,
-        threshold=body.threshold,
-        deviation_percent=body.deviation_percent,
-        min_expected=body.min_expected,
         webhook_url=str(body.webhook_url) if body.webhook_url else None,
         webhook_secret=secrets.token_hex(24),
         enabled=True,

@@ -18,6 +18,7 @@ from growthloop.analytics.schemas import (
     AlertRuleOut,
     AttributionIn,
     AttributionOut,
+    DateRange,
     FunnelIn,
     FunnelOut,
     OverviewOut,
@@ -35,6 +36,7 @@ from growthloop.core.schemas import Id
 router = APIRouter(route_class=UnitOfWorkRoute, tags=["analytics"])
 
 Query_ = Callable[..., Awaitable[dict[str, Any]]]
+_DATES = frozenset(DateRange.model_fields)  # a question's span, not an option of its query
 
 
 async def _answer(
@@ -53,6 +55,21 @@ async def _answer(
         return answer
     store = scope[0]
     return {**answer, "warnings": await service.event_warnings(store, merchant_id, named)}
+
+
+async def _answer_to(
+    session: AsyncSession,
+    merchant_id: str,
+    body: DateRange,
+    query: Query_,
+    named: list[str] | None = None,
+    **overrides: Any,
+) -> dict[str, Any]:
+    """The answer to a posted question: the query's options are the body's fields beside
+    its dates, by the same names (`overrides` replace those the query takes otherwise)."""
+    options = {f: getattr(body, f) for f in type(body).model_fields if f not in _DATES}
+    span = (body.from_, body.to)
+    return await _answer(session, merchant_id, span, query, named, **(options | overrides))
 
 
 @router.get("/v1/admin/analytics/overview", response_model=OverviewOut)
@@ -79,34 +96,15 @@ async def platforms(
 async def trends(body: TrendsIn, session: SessionDep, admin: AnalyticsReader) -> dict[str, Any]:
     """Event names: the business events of docs/events.md and whatever the SDKs send; a
     name never seen for the merchant gets an `unknown_event` warning."""
-    return await _answer(
-        session,
-        admin.merchant_id,
-        (body.from_, body.to),
-        queries.trends,
-        [body.event],
-        event=body.event,
-        math=body.math,
-        interval=body.interval,
-        breakdown=body.breakdown,
-        where=body.where,
-    )
+    return await _answer_to(session, admin.merchant_id, body, queries.trends, [body.event])
 
 
 @router.post("/v1/admin/analytics/funnel", response_model=FunnelOut)
 async def funnel(body: FunnelIn, session: SessionDep, admin: AnalyticsReader) -> dict[str, Any]:
     """A step naming an event never seen for the merchant gets an `unknown_event` warning."""
-    return await _answer(
-        session,
-        admin.merchant_id,
-        (body.from_, body.to),
-        queries.funnel,
-        [s.event for s in body.steps],
-        steps=[(s.event, s.where) for s in body.steps],
-        window_hours=body.window_hours,
-        breakdown=body.breakdown,
-        list_dropped=body.list_dropped,
-    )
+    steps = [(s.event, s.where) for s in body.steps]
+    named = [s.event for s in body.steps]
+    return await _answer_to(session, admin.merchant_id, body, queries.funnel, named, steps=steps)
 
 
 @router.post("/v1/admin/analytics/retention", response_model=RetentionOut)
@@ -114,32 +112,15 @@ async def retention(
     body: RetentionIn, session: SessionDep, admin: AnalyticsReader
 ) -> dict[str, Any]:
     """An event never seen for the merchant gets an `unknown_event` warning."""
-    return await _answer(
-        session,
-        admin.merchant_id,
-        (body.from_, body.to),
-        queries.retention,
-        [body.start_event, body.return_event],
-        start_event=body.start_event,
-        return_event=body.return_event,
-        period=body.period,
-        periods=body.periods,
-    )
+    named = [body.start_event, body.return_event]
+    return await _answer_to(session, admin.merchant_id, body, queries.retention, named)
 
 
 @router.post("/v1/admin/analytics/attribution", response_model=AttributionOut)
 async def attribution(
     body: AttributionIn, session: SessionDep, admin: AnalyticsReader
 ) -> dict[str, Any]:
-    return await _answer(
-        session,
-        admin.merchant_id,
-        (body.from_, body.to),
-        queries.attribution,
-        by=body.by,
-        model=body.model,
-        lookback_days=body.lookback_days,
-    )
+    return await _answer_to(session, admin.merchant_id, body, queries.attribution)
 
 
 # ---- alerts --------------------------------------------------------------------------

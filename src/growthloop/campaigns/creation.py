@@ -22,20 +22,24 @@ from growthloop.core.audit import Action
 from growthloop.core.context import now
 
 
-class NewCampaign(Protocol):
-    """What every campaign's creation request names."""
-
-    @property
-    def product_id(self) -> str: ...
-
-    @property
-    def name(self) -> str | None: ...
+class Scheduled(Protocol):
+    """When a new campaign runs, as its creation request says."""
 
     @property
     def starts_at(self) -> datetime | None: ...
 
     @property
     def ends_at(self) -> datetime | None: ...
+
+
+class NewCampaign(Scheduled, Protocol):
+    """What every creation request of a campaign selling a product names."""
+
+    @property
+    def product_id(self) -> str: ...
+
+    @property
+    def name(self) -> str | None: ...
 
 
 class Sold(Protocol):
@@ -67,21 +71,29 @@ async def product_sold(session: AsyncSession, merchant_id: str, data: NewCampaig
     return await catalog.access_product(session, merchant_id, data.product_id)
 
 
+def ensure_ends_later(data: Scheduled, at: datetime) -> None:
+    """422 `invalid_campaign` when the campaign would end at or before `at`."""
+    if data.ends_at is not None and data.ends_at <= at:
+        raise InvalidCampaign("ends_at is in the past.", ends_at=data.ends_at.isoformat())
+
+
+def window_columns(data: Scheduled, at: datetime) -> dict[str, Any]:
+    """A new campaign's window (from `at` unless told when) and its creation at `at`."""
+    return {"starts_at": data.starts_at or at, "ends_at": data.ends_at, "created_at": at}
+
+
 def campaign_columns(
     session: AsyncSession, merchant_id: str, product: Sold, data: NewCampaign
 ) -> dict[str, Any]:
     """The columns every campaign row has, from its creation request; 422
     `invalid_campaign` when it would end at or before now."""
     at = now(session)
-    if data.ends_at is not None and data.ends_at <= at:
-        raise InvalidCampaign("ends_at is in the past.", ends_at=data.ends_at.isoformat())
+    ensure_ends_later(data, at)
     return {
         "merchant_id": merchant_id,
         "product_id": product.id,
         "name": data.name or product.name,
-        "starts_at": data.starts_at or at,
-        "ends_at": data.ends_at,
-        "created_at": at,
+        **window_columns(data, at),
     }
 
 

@@ -52,8 +52,15 @@ class CampaignRoutes(Generic[In, Row, AdminOut, Out]):
     # (session, merchant_id, admin_id, campaign id)
     end: Callable[[AsyncSession, str, str, str], Awaitable[Row]]
     present_admin: Callable[[AsyncSession, list[Row]], Awaitable[list[AdminOut]]]
-    present: Callable[[AsyncSession, list[Row]], Awaitable[list[Out]]]
+    # The public read presents with `present`, or with `present_to` (session, campaign,
+    # member id or None) when it shows the viewer's own standing (a lottery's draws left).
+    present: Callable[[AsyncSession, list[Row]], Awaitable[list[Out]]] | None = None
+    present_to: Callable[[AsyncSession, Row, str | None], Awaitable[Out]] | None = None
+    # What the routes' documentation says, by route (create, admin_get, end, get).
+    create_description: str | None = None
+    admin_get_description: str | None = None
     end_description: str | None = None  # what ending one means for this kind
+    get_description: str | None = None
     id_name: str = ""  # the id's name in the paths; "<name>_id" when empty
     plural: str = ""  # for the list route's name (list_group_buys); "<name>s" when empty
 
@@ -101,6 +108,9 @@ def add_campaign_routes(router: APIRouter, kind: CampaignRoutes[In, Row, AdminOu
         merchant_id: MerchantQuery = None,
     ) -> Out:
         row = await kind.get(session, browsing_merchant(member, merchant_id), campaign_id)
+        if kind.present_to is not None:
+            return await kind.present_to(session, row, member.member_id if member else None)
+        assert kind.present is not None, "a campaign kind presents its public read"
         return (await kind.present(session, [row]))[0]
 
     # `Page[kind.admin_out]`, built at run time (mypy takes no variable as a type argument).
@@ -112,6 +122,7 @@ def add_campaign_routes(router: APIRouter, kind: CampaignRoutes[In, Row, AdminOu
         response_model=kind.admin_out,
         status_code=201,
         name=f"create_{kind.name}",
+        description=kind.create_description,
     )
     router.add_api_route(
         admin_path,
@@ -126,6 +137,7 @@ def add_campaign_routes(router: APIRouter, kind: CampaignRoutes[In, Row, AdminOu
         methods=["GET"],
         response_model=kind.admin_out,
         name=f"admin_get_{kind.name}",
+        description=kind.admin_get_description,
     )
     router.add_api_route(
         admin_path + one + "/end",
@@ -141,4 +153,5 @@ def add_campaign_routes(router: APIRouter, kind: CampaignRoutes[In, Row, AdminOu
         methods=["GET"],
         response_model=kind.out,
         name=f"get_{kind.name}",
+        description=kind.get_description,
     )

@@ -22,18 +22,7 @@ def policy_out() -> PolicyOut:
     """The current privacy policy and its purposes."""
     return PolicyOut(
         version=POLICY_VERSION,
-        purposes=[
-            PurposeOut(
-                key=p.key,
-                label=p.label,
-                description=p.description,
-                required=p.required,
-                sensitive=p.sensitive,
-                separate=p.separate,
-                since=p.since,
-            )
-            for p in PURPOSES
-        ],
+        purposes=[PurposeOut.model_validate(p, from_attributes=True) for p in PURPOSES],
     )
 
 

@@ -137,6 +137,13 @@ def configure_logging(level: str = "INFO", log_format: LogFormat = "auto") -> No
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     quiet_drivers()
+    # uvicorn's lines go through our handler and format, whatever a uvicorn.Config set
+    # up earlier in this process (its own handlers, propagate off, a level).
+    for name in ("uvicorn", "uvicorn.error"):
+        server_log = logging.getLogger(name)
+        server_log.handlers.clear()
+        server_log.propagate = True
+        server_log.setLevel(logging.NOTSET)
     for name in MIGRATION_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING if text else logging.NOTSET)
 

@@ -40,6 +40,16 @@ SHOP_CONTACT = Personal(
     retention=Retention.WHILE_MERCHANT,
     purpose_zh="便于顾客联系商家",
 )
+# The inviter, on the invitee's row (by code and by id).
+INVITED_BY = Personal(
+    Category.IDENTIFIER,
+    "credit the member who invited them",
+    purpose_zh="记录邀请您的会员，为其发放邀请奖励",
+)
+# The birthday, and its month and day kept beside it for the birthday sweep.
+BIRTHDAY_GIFTS = Personal(
+    Category.PROFILE, "birthday gifts", basis="consent", purpose_zh="在您生日时发放生日礼"
+)
 
 
 class Merchant(Base):
@@ -109,14 +119,7 @@ class Member(Base):
         ),
     )
     signup_platform: Mapped[str] = col(String(16), nullable=False, pii=None)
-    signup_referrer_code: Mapped[str | None] = col(
-        String(64),
-        pii=Personal(
-            Category.IDENTIFIER,
-            "credit the member who invited them",
-            purpose_zh="记录邀请您的会员，为其发放邀请奖励",
-        ),
-    )
+    signup_referrer_code: Mapped[str | None] = col(String(64), pii=INVITED_BY)
     signup_share_code: Mapped[str | None] = col(
         String(64),
         pii=Personal(
@@ -133,29 +136,12 @@ class Member(Base):
             Category.IDENTIFIER, "let friends sign up by invitation", purpose_zh="让您邀请好友注册"
         ),
     )
-    referred_by: Mapped[str | None] = col(
-        String(26),
-        pii=Personal(
-            Category.IDENTIFIER,
-            "credit the member who invited them",
-            purpose_zh="记录邀请您的会员，为其发放邀请奖励",
-        ),
-    )
-    birthday: Mapped[date | None] = col(
-        EncryptedDate("members.birthday"),
-        pii=Personal(
-            Category.PROFILE, "birthday gifts", basis="consent", purpose_zh="在您生日时发放生日礼"
-        ),
-    )
+    referred_by: Mapped[str | None] = col(String(26), pii=INVITED_BY)
+    birthday: Mapped[date | None] = col(EncryptedDate("members.birthday"), pii=BIRTHDAY_GIFTS)
     # month * 100 + day of `birthday` (229 for 29 Feb): the birthday sweep finds today's
     # birthdays through an index, on any dialect, without reading the date itself. Kept in
     # clear: a month and day alone (one of 366) do not identify anyone; the year does.
-    birthday_month_day: Mapped[int | None] = col(
-        SmallInteger,
-        pii=Personal(
-            Category.PROFILE, "birthday gifts", basis="consent", purpose_zh="在您生日时发放生日礼"
-        ),
-    )
+    birthday_month_day: Mapped[int | None] = col(SmallInteger, pii=BIRTHDAY_GIFTS)
     # Keyed hash of a platform-verified phone number: recognises the same person at an
     # alliance partner without storing or comparing the number itself.
     phone_hash: Mapped[str | None] = col(

@@ -51,6 +51,22 @@ def _entry(
     )
 
 
+async def _locked(
+    session: AsyncSession, merchant_id: str, member_id: str, key: str
+) -> tuple[MemberLoyalty, LedgerEntry | None]:
+    """Every operation's start: the member's account, locked, and the entry already written
+    under the operation's idempotency key (None on its first run)."""
+    account = await repo.lock_account(session, merchant_id, member_id)
+    return account, await repo.entry_by_key(session, merchant_id, key)
+
+
+async def _write(session: AsyncSession, entry: LedgerEntry) -> LedgerEntry:
+    """Every operation's end: its one entry written, with the balances and batches moved."""
+    session.add(entry)
+    await session.flush()
+    return entry
+
+
 async def _consume(
     session: AsyncSession,
     account: MemberLoyalty,
@@ -166,8 +182,8 @@ async def earn(
     None when this key was already written."""
     if points < 0:
         raise ValueError("earned points are never negative")
-    account = await repo.lock_account(session, merchant_id, member_id)
-    if await repo.entry_by_key(session, merchant_id, key) is not None:
+    account, written = await _locked(session, merchant_id, member_id, key)
+    if written is not None:
         return None
     await expire_member(session, account, now)
     batch_id = None
@@ -195,9 +211,7 @@ async def earn(
         batch_id=batch_id,
         expires_at=expires_at,
     )
-    session.add(entry)
-    await session.flush()
-    return entry
+    return await _write(session, entry)
 
 
 async def spend(
@@ -215,10 +229,9 @@ async def spend(
     entry already written."""
     if points <= 0:
         raise ValueError("spent points are positive")
-    account = await repo.lock_account(session, merchant_id, member_id)
-    existing = await repo.entry_by_key(session, merchant_id, key)
-    if existing is not None:
-        return existing
+    account, written = await _locked(session, merchant_id, member_id, key)
+    if written is not None:
+        return written
     await expire_member(session, account, now)
     if account.points < 0:
         raise PointsLocked(balance=account.points)
@@ -228,9 +241,7 @@ async def spend(
     entry = _entry(
         account, delta=-points, reason=reason, key=key, ref=ref, now=now, allocations=taken
     )
-    session.add(entry)
-    await session.flush()
-    return entry
+    return await _write(session, entry)
 
 
 async def give_back(
@@ -245,8 +256,8 @@ async def give_back(
 ) -> LedgerEntry | None:
     """Return what a spend took, to the same batches with their original expiry
     (a batch already past its expiry is expired again by the sweep)."""
-    account = await repo.lock_account(session, merchant_id, member_id)
-    if await repo.entry_by_key(session, merchant_id, key) is not None:
+    account, written = await _locked(session, merchant_id, member_id, key)
+    if written is not None:
         return None
     spent = await repo.entry_by_key(session, merchant_id, spend_key)
     if spent is None or spent.delta >= 0:
@@ -268,8 +279,7 @@ async def give_back(
     entry = _entry(
         account, delta=amount, reason=reason, key=key, ref=spent.ref, now=now, allocations=restored
     )
-    session.add(entry)
-    await session.flush()
+    await _write(session, entry)
     await expire_member(session, account, now)  # points returned to a batch already past expiry
     return entry
 
@@ -286,8 +296,8 @@ async def take_back(
 ) -> LedgerEntry | None:
     """Reverse exactly what an earning added. Points of it already spent are taken from
     other batches (expiring first); what cannot be covered leaves a negative balance."""
-    account = await repo.lock_account(session, merchant_id, member_id)
-    if await repo.entry_by_key(session, merchant_id, key) is not None:
+    account, written = await _locked(session, merchant_id, member_id, key)
+    if written is not None:
         return None
     earned = await repo.entry_by_key(session, merchant_id, earn_key)
     if earned is None:
@@ -310,6 +320,4 @@ async def take_back(
     entry = _entry(
         account, delta=-amount, reason=reason, key=key, ref=earned.ref, now=now, allocations=taken
     )
-    session.add(entry)
-    await session.flush()
-    return entry
+    return await _write(session, entry)

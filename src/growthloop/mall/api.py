@@ -1,10 +1,13 @@
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.core.auth import (
+    AdminPrincipal,
     CurrentMember,
     MallReader,
     MarketingWriter,
@@ -20,7 +23,7 @@ from growthloop.core.runtime import RuntimeDep
 from growthloop.core.schemas import Id
 from growthloop.mall import fulfilment, presenters, service, tasks
 from growthloop.mall.errors import RewardNotFound
-from growthloop.mall.models import Reward
+from growthloop.mall.models import Redemption, Reward
 from growthloop.mall.schemas import (
     AdminRedemptionOut,
     AdminRewardOut,
@@ -108,13 +111,23 @@ async def list_redemptions(
     return Page(items=items, next_cursor=cursor)
 
 
+async def _by_staff(
+    step: Callable[..., Awaitable[Redemption]],
+    session: AsyncSession,
+    admin: AdminPrincipal,
+    **values: Any,
+) -> AdminRedemptionOut:
+    """A `fulfilment` step taken by this staff member, and the redemption after it."""
+    redemption = await step(
+        session, merchant_id=admin.merchant_id, admin_id=admin.admin_id, **values
+    )
+    return presenters.admin_redemption_out(redemption)
+
+
 @router.post("/v1/admin/mall/redemptions/verify", response_model=AdminRedemptionOut)
 async def verify(body: VerifyIn, session: SessionDep, admin: OrdersFulfiller) -> AdminRedemptionOut:
     """核销: the store types or scans a product voucher's code; it works once."""
-    redemption = await fulfilment.verify(
-        session, merchant_id=admin.merchant_id, admin_id=admin.admin_id, code=body.code
-    )
-    return presenters.admin_redemption_out(redemption)
+    return await _by_staff(fulfilment.verify, session, admin, code=body.code)
 
 
 @router.post("/v1/admin/mall/redemptions/{redemption_id}/fulfil", response_model=AdminRedemptionOut)
@@ -122,14 +135,10 @@ async def fulfil(
     redemption_id: str, session: SessionDep, admin: OrdersFulfiller, body: FulfilIn | None = None
 ) -> AdminRedemptionOut:
     """A pending voucher handed over, or a physical gift shipped (with its tracking number)."""
-    redemption = await fulfilment.fulfil(
-        session,
-        merchant_id=admin.merchant_id,
-        admin_id=admin.admin_id,
-        redemption_id=redemption_id,
-        tracking_no=body.tracking_no if body else None,
+    tracking_no = body.tracking_no if body else None
+    return await _by_staff(
+        fulfilment.fulfil, session, admin, redemption_id=redemption_id, tracking_no=tracking_no
     )
-    return presenters.admin_redemption_out(redemption)
 
 
 @router.post("/v1/admin/mall/redemptions/{redemption_id}/cancel", response_model=AdminRedemptionOut)
@@ -137,14 +146,10 @@ async def cancel(
     redemption_id: str, session: SessionDep, admin: OrdersRefunder, body: CancelIn | None = None
 ) -> AdminRedemptionOut:
     """A pending redemption undone: stock, the member's count and the points come back."""
-    redemption = await fulfilment.cancel(
-        session,
-        merchant_id=admin.merchant_id,
-        admin_id=admin.admin_id,
-        redemption_id=redemption_id,
-        reason=body.reason if body else None,
+    reason = body.reason if body else None
+    return await _by_staff(
+        fulfilment.cancel, session, admin, redemption_id=redemption_id, reason=reason
     )
-    return presenters.admin_redemption_out(redemption)
 
 
 # ---- consumer --------------------------------------------------------------------------

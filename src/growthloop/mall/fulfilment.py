@@ -10,6 +10,7 @@ deadlock.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -49,14 +50,12 @@ async def _fulfil(
         fulfilled_at=now(session),
         tracking_no=tracking_no,
     )
-    await audit.by_admin(
+    await _audit(
         session,
         redemption.merchant_id,
         admin_id,
         Action.MALL_REDEMPTION_FULFIL,
-        subject_type="mall_redemption",
-        subject_id=redemption.id,
-        member_id=redemption.member_id,
+        redemption,
         tracked=tracking_no is not None,
     )
     await emit_redemption(session, MallFulfilled, redemption)
@@ -119,14 +118,12 @@ async def cancel(
         key=return_key(redemption.id),
         reason="mall_cancel",
     )
-    await audit.by_admin(
+    await _audit(
         session,
         merchant_id,
         admin_id,
         Action.MALL_REDEMPTION_CANCEL,
-        subject_type="mall_redemption",
-        subject_id=redemption.id,
-        member_id=member_id,
+        redemption,
         points=redemption.points,
         quantity=quantity,
         reason=reason,
@@ -146,18 +143,37 @@ async def record_reveal(
     for r in rows:
         if r.ship_name is None and r.ship_phone is None and r.ship_address is None:
             continue
-        await audit.by_admin(
+        await _audit(
             session,
             merchant_id,
             admin_id,
             Action.PII_REVEAL,
-            subject_type="mall_redemption",
-            subject_id=r.id,
-            member_id=r.member_id,
+            r,
             fields=list(SHIPPING_FIELDS),
             role=role,
             purpose="ship the redeemed gift",
         )
+
+
+async def _audit(
+    session: AsyncSession,
+    merchant_id: str,
+    admin_id: str,
+    action: Action,
+    redemption: Redemption,
+    **details: Any,
+) -> None:
+    """A staff member's audit entry about a member's redemption."""
+    await audit.by_admin(
+        session,
+        merchant_id,
+        admin_id,
+        action,
+        subject_type="mall_redemption",
+        subject_id=redemption.id,
+        member_id=redemption.member_id,
+        **details,
+    )
 
 
 async def _move(

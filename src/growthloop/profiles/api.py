@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 
 from growthloop.core.auth import MembersExporter, MembersReader, SessionDep
@@ -47,8 +47,12 @@ class CSVResponse(StreamingResponse):
 
 
 def _filters(
-    q: str | None, external_id: str | None, tier: str | None, platform: str | None
+    q: QQuery = None,
+    external_id: ExternalIdQuery = None,
+    tier: TierQuery = None,
+    platform: PlatformQuery = None,
 ) -> MemberFilters:
+    """The list's and the export's filters, from the query string."""
     return MemberFilters(
         q=q.strip() or None if q else None,
         external_id=external_id,
@@ -57,16 +61,17 @@ def _filters(
     )
 
 
+# Routes take it before `PageDep`: the filters lead the query parameters, as they always did.
+FiltersDep = Annotated[MemberFilters, Depends(_filters)]
+
+
 @router.get("/v1/admin/members", response_model=Page[MemberItemOut])
 async def list_members(
     session: SessionDep,
     rt: RuntimeDep,
+    filters: FiltersDep,
     page: PageDep,
     admin: MembersReader,
-    q: QQuery = None,
-    external_id: ExternalIdQuery = None,
-    tier: TierQuery = None,
-    platform: PlatformQuery = None,
 ) -> Page[MemberItemOut]:
     """The merchant's members, newest first, with their tier, points, orders and spend and
     the phone masked. Filters combine. A name search opens nicknames (sealed at rest) as it
@@ -74,11 +79,7 @@ async def list_members(
     items than `limit` while `next_cursor` is set; follow it to search on. 422
     `unknown_tier` for a tier the programme does not have."""
     items, cursor = await service.list_members(
-        session,
-        admin.merchant_id,
-        _filters(q, external_id, tier, platform),
-        page,
-        secret=rt.settings.secret_key,
+        session, admin.merchant_id, filters, page, secret=rt.settings.secret_key
     )
     return Page(items=items, next_cursor=cursor)
 
@@ -91,22 +92,14 @@ async def list_members(
 async def export_members(
     session: SessionDep,
     rt: RuntimeDep,
+    filters: FiltersDep,
     admin: MembersExporter,
-    q: QQuery = None,
-    external_id: ExternalIdQuery = None,
-    tier: TierQuery = None,
-    platform: PlatformQuery = None,
 ) -> CSVResponse:
     """Every member the same filters select, as CSV (UTF-8 with BOM; phones masked; times
     in the merchant's timezone), streamed. A bulk read of personal data: owner and operator
     only, and every export is audit-logged before the first row is sent."""
     rows = await tasks.export_members(
-        session,
-        rt.db,
-        admin.merchant_id,
-        admin.admin_id,
-        _filters(q, external_id, tier, platform),
-        secret=rt.settings.secret_key,
+        session, rt.db, admin.merchant_id, admin.admin_id, filters, secret=rt.settings.secret_key
     )
     return CSVResponse(
         rows,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.campaigns.bargains.models import (
@@ -18,10 +18,6 @@ from growthloop.core.sql import dialect_insert, move_status
 
 async def get_bargain(session: AsyncSession, bargain_id: str) -> Bargain | None:
     return await session.get(Bargain, bargain_id)
-
-
-def bargains_of(merchant_id: str) -> Select[Bargain]:
-    return select(Bargain).where(Bargain.merchant_id == merchant_id)
 
 
 async def instance_counts(

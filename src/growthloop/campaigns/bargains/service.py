@@ -44,11 +44,11 @@ from growthloop.campaigns.bargains.schemas import (
     HelpResultOut,
     InstanceStatus,
 )
+from growthloop.campaigns.kinds import CampaignKind
 from growthloop.core.audit import Action
 from growthloop.core.context import merchant_today, now
 from growthloop.core.events import emit
 from growthloop.core.ownership import get_owned
-from growthloop.core.pagination import PageParams, fetch_page
 from growthloop.orders import service as orders
 from growthloop.orders.events import OrderCancelled
 from growthloop.orders.schemas import OrderIn, OrderItemIn, OrderOut
@@ -92,27 +92,11 @@ async def create_bargain(
     return bargain
 
 
-async def get_bargain(session: AsyncSession, merchant_id: str, bargain_id: str) -> Bargain:
-    return await get_owned(
-        session, Bargain, bargain_id, merchant_id, BargainNotFound(bargain_id=bargain_id)
-    )
-
-
-async def end_bargain(
-    session: AsyncSession, merchant_id: str, admin_id: str, bargain_id: str
-) -> Bargain:
-    """No new instances from now on; the ones started run to their expiry."""
-    bargain = await get_bargain(session, merchant_id, bargain_id)
-    await windows.end_early(
-        session, bargain, admin_id=admin_id, subject_type="bargain", already_ended=AlreadyEnded
-    )
-    return bargain
-
-
-async def list_bargains(
-    session: AsyncSession, merchant_id: str, page: PageParams
-) -> tuple[list[Bargain], str | None]:
-    return await fetch_page(session, repo.bargains_of(merchant_id), Bargain.id, page)
+BARGAINS = CampaignKind(Bargain, "bargain", lambda i: BargainNotFound(bargain_id=i), AlreadyEnded)
+get_bargain = BARGAINS.get
+list_bargains = BARGAINS.page
+# Ending one: no new instances from now on; the ones started run to their expiry.
+end_bargain = BARGAINS.end
 
 
 # ---- instances (members) --------------------------------------------------------------

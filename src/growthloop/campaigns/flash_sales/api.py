@@ -6,26 +6,18 @@ from fastapi import APIRouter, Request
 from pydantic import ValidationError
 
 from growthloop.campaigns.flash_sales import pool, presenters, service
-from growthloop.campaigns.flash_sales.errors import FlashSaleNotFound
-from growthloop.campaigns.flash_sales.models import FlashSale
 from growthloop.campaigns.flash_sales.schemas import (
     AdminFlashSaleOut,
     FlashSaleIn,
     FlashSaleOut,
     PurchaseIn,
 )
+from growthloop.campaigns.routes import CampaignRoutes, add_campaign_routes
 from growthloop.core.auth import (
     CurrentMember,
-    MarketingReader,
-    MarketingWriter,
-    MerchantQuery,
-    OptionalMember,
     SessionDep,
-    browsing_merchant,
 )
 from growthloop.core.errors import Unauthenticated
-from growthloop.core.ownership import get_owned
-from growthloop.core.pagination import Page, PageDep
 from growthloop.core.routing import UnitOfWorkRoute, fast_path, on_rollback
 from growthloop.core.runtime import Runtime, RuntimeDep
 from growthloop.orders.schemas import OrderOut
@@ -71,56 +63,29 @@ async def _fast_check(request: Request) -> None:
         on_rollback(request, lambda: pool.give_back_fast(rt.stock, taken))
 
 
-@router.post("/v1/admin/flash-sales", response_model=AdminFlashSaleOut, status_code=201)
-async def create_sale(
-    body: FlashSaleIn,
-    session: SessionDep,
-    admin: MarketingWriter,
-) -> AdminFlashSaleOut:
-    sale = await service.create_sale(session, admin.merchant_id, admin.admin_id, body)
-    return (await presenters.admin_sales_out(session, [sale]))[0]
-
-
-@router.get("/v1/admin/flash-sales", response_model=Page[AdminFlashSaleOut])
-async def list_sales(
-    session: SessionDep, page: PageDep, admin: MarketingReader
-) -> Page[AdminFlashSaleOut]:
-    rows, cursor = await service.list_sales(session, admin.merchant_id, page)
-    return Page(items=await presenters.admin_sales_out(session, rows), next_cursor=cursor)
-
-
-@router.get("/v1/admin/flash-sales/{sale_id}", response_model=AdminFlashSaleOut)
-async def admin_get_sale(
-    sale_id: str, session: SessionDep, admin: MarketingReader
-) -> AdminFlashSaleOut:
-    sale = await get_owned(
-        session, FlashSale, sale_id, admin.merchant_id, FlashSaleNotFound(flash_sale_id=sale_id)
-    )
-    return (await presenters.admin_sales_out(session, [sale]))[0]
-
-
-@router.post("/v1/admin/flash-sales/{sale_id}/end", response_model=AdminFlashSaleOut)
-async def end_sale(
-    sale_id: str,
-    session: SessionDep,
-    admin: MarketingWriter,
-) -> AdminFlashSaleOut:
-    """End the sale now; the units not sold go back to the product once no order holds any."""
-    sale = await service.end_sale(session, admin.merchant_id, admin.admin_id, sale_id)
-    return (await presenters.admin_sales_out(session, [sale]))[0]
-
-
-@router.get("/v1/flash-sales/{sale_id}", response_model=FlashSaleOut)
-async def get_sale(
-    sale_id: str, session: SessionDep, member: OptionalMember, merchant_id: MerchantQuery = None
-) -> FlashSaleOut:
-    """Like the menu, readable before login (with `?merchant_id=`): the sale and its
-    `stock_left`."""
-    merchant = browsing_merchant(member, merchant_id)
-    sale = await get_owned(
-        session, FlashSale, sale_id, merchant, FlashSaleNotFound(flash_sale_id=sale_id)
-    )
-    return (await presenters.sales_out(session, [sale]))[0]
+add_campaign_routes(
+    router,
+    CampaignRoutes(
+        name="sale",
+        path="flash-sales",
+        body=FlashSaleIn,
+        admin_out=AdminFlashSaleOut,
+        out=FlashSaleOut,
+        create=service.create_sale,
+        get=service.get_sale,
+        page=service.list_sales,
+        end=service.end_sale,
+        present_admin=presenters.admin_sales_out,
+        present=presenters.sales_out,
+        end_description=(
+            "End the sale now; the units not sold go back to the product once no order holds any."
+        ),
+        get_description=(
+            "Like the menu, readable before login (with `?merchant_id=`): the sale and its\n"
+            "`stock_left`."
+        ),
+    ),
+)
 
 
 @router.post(

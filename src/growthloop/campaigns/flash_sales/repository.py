@@ -9,7 +9,6 @@ from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.campaigns.flash_sales.models import FlashSale, FlashSalePurchase
-from growthloop.core.pagination import PageParams, fetch_page
 from growthloop.core.sql import mark_committed, move_status
 
 TAKEN = ("held", "paid")
@@ -24,14 +23,6 @@ class Counts:
 
 async def get_sale(session: AsyncSession, sale_id: str) -> FlashSale | None:
     return await session.get(FlashSale, sale_id)
-
-
-async def list_sales(
-    session: AsyncSession, merchant_id: str, page: PageParams
-) -> tuple[list[FlashSale], str | None]:
-    """The merchant's sales, newest first."""
-    stmt = select(FlashSale).where(FlashSale.merchant_id == merchant_id)
-    return await fetch_page(session, stmt, FlashSale.id, page)
 
 
 async def counts(session: AsyncSession, sale_ids: list[str]) -> dict[str, Counts]:

@@ -18,8 +18,8 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from growthloop.campaigns import windows
-from growthloop.campaigns.errors import InvalidCampaign, PriceNotBelowRegular
+from growthloop.campaigns import creation
+from growthloop.campaigns.errors import PriceNotBelowRegular
 from growthloop.campaigns.flash_sales import pool
 from growthloop.campaigns.flash_sales import repository as repo
 from growthloop.campaigns.flash_sales.errors import AlreadyEnded, FlashSaleNotFound
@@ -27,14 +27,12 @@ from growthloop.campaigns.flash_sales.events import FlashSalePurchased
 from growthloop.campaigns.flash_sales.models import FlashSale, FlashSalePurchase
 from growthloop.campaigns.flash_sales.pool import FastTake
 from growthloop.campaigns.flash_sales.schemas import FlashSaleIn, PurchaseIn
+from growthloop.campaigns.kinds import CampaignKind
 from growthloop.catalog import service as catalog
-from growthloop.core import audit, references
 from growthloop.core.audit import Action
 from growthloop.core.context import context_of, now, uow_of
 from growthloop.core.events import emit
 from growthloop.core.kv import CounterBackend
-from growthloop.core.ownership import get_owned
-from growthloop.core.pagination import PageParams
 from growthloop.orders import service as orders
 from growthloop.orders.events import OrderCancelled, OrderPaid
 from growthloop.orders.schemas import OrderIn, OrderItemIn, OrderOut
@@ -47,11 +45,7 @@ async def create_sale(
 ) -> FlashSale:
     """422 `unknown_product` unless the product is the merchant's, 422
     `price_not_below_regular` unless the sale's price is below the product's price."""
-    at = now(session)
-    await references.check(
-        session, merchant_id, table="products", field="product_id", ids=[data.product_id]
-    )
-    product = await catalog.access_product(session, merchant_id, data.product_id)
+    product = await creation.product_sold(session, merchant_id, data)
     if data.price >= product.price:
         raise PriceNotBelowRegular(
             f"The flash-sale price {data.price} fen is not below the product's regular "
@@ -60,59 +54,48 @@ async def create_sale(
             regular_price=product.price,
             product_id=product.id,
         )
-    if data.ends_at <= at:
-        raise InvalidCampaign("ends_at is in the past.", ends_at=data.ends_at.isoformat())
+    columns = creation.campaign_columns(session, merchant_id, product, data)
     # The sale's units leave the product's stock now (409 sold_out if it has too few).
     await catalog.reserve_stock(session, merchant_id, {product.id: data.stock})
     sale = FlashSale(
-        merchant_id=merchant_id,
-        product_id=product.id,
-        name=data.name or product.name,
+        **columns,
         price=data.price,
         stock=data.stock,
         per_member_limit=data.per_member_limit,
         per_order_limit=data.per_order_limit,
-        starts_at=data.starts_at,
-        ends_at=data.ends_at,
         slots=[s.model_dump() for s in data.slots] if data.slots else None,
         returned_units=0,
-        created_at=at,
     )
-    session.add(sale)
-    await session.flush()
-    await pool.open_pool(context_of(session).stock, session, sale)
-    await audit.by_admin(
+    await creation.add_created(
         session,
-        merchant_id,
+        sale,
         admin_id,
         Action.FLASH_SALE_CREATE,
         subject_type="flash_sale",
-        subject_id=sale.id,
         product_id=product.id,
         stock=sale.stock,
         price=sale.price,
     )
+    await pool.open_pool(context_of(session).stock, session, sale)
     return sale
+
+
+SALES = CampaignKind(
+    FlashSale, "flash_sale", lambda i: FlashSaleNotFound(flash_sale_id=i), AlreadyEnded
+)
+get_sale = SALES.get
 
 
 async def end_sale(
     session: AsyncSession, merchant_id: str, admin_id: str, sale_id: str
 ) -> FlashSale:
     """No more purchases; the units not sold go back to the product once none is held."""
-    sale = await get_owned(
-        session, FlashSale, sale_id, merchant_id, FlashSaleNotFound(flash_sale_id=sale_id)
-    )
-    await windows.end_early(
-        session, sale, admin_id=admin_id, subject_type="flash_sale", already_ended=AlreadyEnded
-    )
+    sale = await SALES.end(session, merchant_id, admin_id, sale_id)
     uow_of(session).after_commit(lambda: pool.forget(sale.id))
     return sale
 
 
-async def list_sales(
-    session: AsyncSession, merchant_id: str, page: PageParams
-) -> tuple[list[FlashSale], str | None]:
-    return await repo.list_sales(session, merchant_id, page)
+list_sales = SALES.page
 
 
 # ---- members --------------------------------------------------------------------------
@@ -133,9 +116,7 @@ async def purchase(
 ) -> OrderOut:
     """Create the pending order at the sale's price, holding units from the sale's pool.
     `taken`: the fast path already took them (and gives them back on rollback)."""
-    sale = await get_owned(
-        session, FlashSale, sale_id, merchant_id, FlashSaleNotFound(flash_sale_id=sale_id)
-    )
+    sale = await get_sale(session, merchant_id, sale_id)
     at = now(session)
     snap = await pool.snapshot_in(session, sale)
     if taken is None:

@@ -19,10 +19,6 @@ async def get_group(session: AsyncSession, group_id: str) -> Group | None:
     return await session.get(Group, group_id)
 
 
-def group_buys_of(merchant_id: str) -> Select[GroupBuy]:
-    return select(GroupBuy).where(GroupBuy.merchant_id == merchant_id)
-
-
 async def group_counts(
     session: AsyncSession, group_buy_ids: list[str]
 ) -> dict[str, dict[str, int]]:

@@ -35,12 +35,7 @@ async def _seated(session: AsyncSession, gm: GroupMember, group: Group, count: i
     await emit(
         session,
         GroupJoined(
-            merchant_id=group.merchant_id,
-            member_id=gm.member_id,
-            group_id=group.id,
-            group_buy_id=group.group_buy_id,
-            order_id=gm.order_id,
-            paid=True,
+            **service.group_ids(group), member_id=gm.member_id, order_id=gm.order_id, paid=True
         ),
     )
     if count >= group.size and await repo.move_group(
@@ -52,13 +47,7 @@ async def _seated(session: AsyncSession, gm: GroupMember, group: Group, count: i
 async def _succeeded(session: AsyncSession, group: Group, members: int, *, simulated: bool) -> None:
     await emit(
         session,
-        GroupSucceeded(
-            merchant_id=group.merchant_id,
-            group_id=group.id,
-            group_buy_id=group.group_buy_id,
-            members=members,
-            simulated=simulated,
-        ),
+        GroupSucceeded(**service.group_ids(group), members=members, simulated=simulated),
     )
 
 
@@ -109,10 +98,8 @@ async def on_order_paid(session: AsyncSession, event: OrderPaid, gateways: Gatew
         await emit(
             session,
             GroupOpened(
-                merchant_id=new.merchant_id,
+                **service.group_ids(new),
                 member_id=gm.member_id,
-                group_id=new.id,
-                group_buy_id=new.group_buy_id,
                 order_id=gm.order_id,
                 moved_from=group.id,
             ),
@@ -162,12 +149,7 @@ async def expire_group(session: AsyncSession, gateways: Gateways, group_id: str)
         return
     await emit(
         session,
-        GroupFailed(
-            merchant_id=group.merchant_id,
-            group_id=group.id,
-            group_buy_id=group.group_buy_id,
-            members=group.paid_count,
-        ),
+        GroupFailed(**service.group_ids(group), members=group.paid_count),
     )
     for gm in await repo.members_with_status(session, group.id, ("paid", "pending")):
         if gm.status == "paid":

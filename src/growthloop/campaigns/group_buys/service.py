@@ -28,6 +28,7 @@ cancelled or refunded.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import TypedDict
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -46,6 +47,7 @@ from growthloop.campaigns.group_buys.errors import (
 from growthloop.campaigns.group_buys.events import GroupJoined, GroupOpened
 from growthloop.campaigns.group_buys.models import Group, GroupBuy, GroupMember
 from growthloop.campaigns.group_buys.schemas import GroupBuyIn, JoinIn
+from growthloop.campaigns.kinds import CampaignKind
 from growthloop.core.audit import Action
 from growthloop.core.context import now
 from growthloop.core.events import emit
@@ -95,27 +97,13 @@ async def create_group_buy(
     return gb
 
 
-async def get_group_buy(session: AsyncSession, merchant_id: str, group_buy_id: str) -> GroupBuy:
-    return await get_owned(
-        session, GroupBuy, group_buy_id, merchant_id, GroupBuyNotFound(group_buy_id=group_buy_id)
-    )
-
-
-async def end_group_buy(
-    session: AsyncSession, merchant_id: str, admin_id: str, group_buy_id: str
-) -> GroupBuy:
-    """No new groups from now on; groups already forming run to their own expiry."""
-    gb = await get_group_buy(session, merchant_id, group_buy_id)
-    await windows.end_early(
-        session, gb, admin_id=admin_id, subject_type="group_buy", already_ended=AlreadyEnded
-    )
-    return gb
-
-
-async def list_group_buys(
-    session: AsyncSession, merchant_id: str, page: PageParams
-) -> tuple[list[GroupBuy], str | None]:
-    return await fetch_page(session, repo.group_buys_of(merchant_id), GroupBuy.id, page)
+GROUP_BUYS = CampaignKind(
+    GroupBuy, "group_buy", lambda i: GroupBuyNotFound(group_buy_id=i), AlreadyEnded
+)
+get_group_buy = GROUP_BUYS.get
+list_group_buys = GROUP_BUYS.page
+# Ending one: no new groups from now on; groups already forming run to their own expiry.
+end_group_buy = GROUP_BUYS.end
 
 
 # ---- groups (members) -----------------------------------------------------------------
@@ -204,6 +192,20 @@ def new_group(
     )
 
 
+class GroupIds(TypedDict):
+    """What every group event names: the group, its campaign and its merchant."""
+
+    merchant_id: str
+    group_id: str
+    group_buy_id: str
+
+
+def group_ids(group: Group) -> GroupIds:
+    return GroupIds(
+        merchant_id=group.merchant_id, group_id=group.id, group_buy_id=group.group_buy_id
+    )
+
+
 async def _add_member(
     session: AsyncSession, group: Group, member_id: str, order_id: str, role: str, at: datetime
 ) -> None:
@@ -247,13 +249,7 @@ async def open_group(
     await _add_member(session, group, member_id, order.id, "leader", at)
     await emit(
         session,
-        GroupOpened(
-            merchant_id=merchant_id,
-            member_id=member_id,
-            group_id=group.id,
-            group_buy_id=gb.id,
-            order_id=order.id,
-        ),
+        GroupOpened(**group_ids(group), member_id=member_id, order_id=order.id),
     )
     return group, order
 
@@ -294,13 +290,6 @@ async def join_group(
         await _add_member(session, group, member_id, order.id, "member", at)
     await emit(
         session,
-        GroupJoined(
-            merchant_id=merchant_id,
-            member_id=member_id,
-            group_id=group.id,
-            group_buy_id=group.group_buy_id,
-            order_id=order.id,
-            paid=False,
-        ),
+        GroupJoined(**group_ids(group), member_id=member_id, order_id=order.id, paid=False),
     )
     return group, order

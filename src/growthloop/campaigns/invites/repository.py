@@ -8,15 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.campaigns.invites.models import InviteQualification, InviteReward, InviteRule
-from growthloop.core.pagination import PageParams, fetch_page
 from growthloop.core.sql import insert_unless_exists
-
-
-async def list_rules(
-    session: AsyncSession, merchant_id: str, page: PageParams
-) -> tuple[list[InviteRule], str | None]:
-    stmt = select(InviteRule).where(InviteRule.merchant_id == merchant_id)
-    return await fetch_page(session, stmt, InviteRule.id, page)
 
 
 async def running_rules(

@@ -16,19 +16,17 @@ import logging
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from growthloop.campaigns import windows
+from growthloop.campaigns import creation
 from growthloop.campaigns.invites import repository as repo
 from growthloop.campaigns.invites.errors import AlreadyEnded, InviteRuleNotFound
 from growthloop.campaigns.invites.events import InviteQualified, InviteRewarded
 from growthloop.campaigns.invites.models import InviteRule
 from growthloop.campaigns.invites.schemas import InviteRuleIn, MyInvitesOut, MyRuleProgressOut
-from growthloop.core import audit
+from growthloop.campaigns.kinds import CampaignKind
 from growthloop.core.audit import Action
 from growthloop.core.context import now
 from growthloop.core.errors import AppError
 from growthloop.core.events import emit
-from growthloop.core.ownership import get_owned
-from growthloop.core.pagination import PageParams
 from growthloop.identity import service as identity
 from growthloop.identity.events import MemberInvited
 from growthloop.loyalty import service as loyalty
@@ -64,43 +62,20 @@ async def create_rule(
         inviter_points=inviter.points if inviter else None,
         invitee_template_id=invitee.coupon_template_id if invitee else None,
         invitee_points=invitee.points if invitee else None,
-        starts_at=data.starts_at or at,
-        ends_at=data.ends_at,
-        created_at=at,
+        **creation.window_columns(data, at),
     )
-    session.add(rule)
-    await session.flush()
-    await audit.by_admin(
-        session,
-        merchant_id,
-        admin_id,
-        Action.INVITE_RULE_CREATE,
-        subject_type="invite_rule",
-        subject_id=rule.id,
+    await creation.add_created(
+        session, rule, admin_id, Action.INVITE_RULE_CREATE, subject_type="invite_rule"
     )
     return rule
 
 
-async def get_rule(session: AsyncSession, merchant_id: str, rule_id: str) -> InviteRule:
-    return await get_owned(
-        session, InviteRule, rule_id, merchant_id, InviteRuleNotFound(rule_id=rule_id)
-    )
-
-
-async def end_rule(
-    session: AsyncSession, merchant_id: str, admin_id: str, rule_id: str
-) -> InviteRule:
-    rule = await get_rule(session, merchant_id, rule_id)
-    await windows.end_early(
-        session, rule, admin_id=admin_id, subject_type="invite_rule", already_ended=AlreadyEnded
-    )
-    return rule
-
-
-async def list_rules(
-    session: AsyncSession, merchant_id: str, page: PageParams
-) -> tuple[list[InviteRule], str | None]:
-    return await repo.list_rules(session, merchant_id, page)
+RULES = CampaignKind(
+    InviteRule, "invite_rule", lambda i: InviteRuleNotFound(rule_id=i), AlreadyEnded
+)
+get_rule = RULES.get
+end_rule = RULES.end
+list_rules = RULES.page
 
 
 async def my_invites(session: AsyncSession, merchant_id: str, member_id: str) -> MyInvitesOut:

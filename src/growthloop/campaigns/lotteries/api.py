@@ -5,8 +5,6 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from growthloop.campaigns.lotteries import draws, presenters, service, vouchers
-from growthloop.campaigns.lotteries.errors import LotteryNotFound
-from growthloop.campaigns.lotteries.models import Lottery
 from growthloop.campaigns.lotteries.schemas import (
     AdminDrawOut,
     AdminLotteryOut,
@@ -16,18 +14,13 @@ from growthloop.campaigns.lotteries.schemas import (
     LotteryOut,
     VoucherVerifyIn,
 )
+from growthloop.campaigns.routes import CampaignRoutes, add_campaign_routes
 from growthloop.core.auth import (
     CurrentMember,
-    MarketingReader,
-    MarketingWriter,
-    MerchantQuery,
-    OptionalMember,
     OrdersFulfiller,
     OrdersReader,
     SessionDep,
-    browsing_merchant,
 )
-from growthloop.core.ownership import get_owned
 from growthloop.core.pagination import Page, PageDep
 from growthloop.core.routing import UnitOfWorkRoute
 
@@ -39,46 +32,35 @@ WonQuery = Annotated[bool | None, Query(description="true: prizes only; false: è
 # ---- admin ----------------------------------------------------------------------------
 
 
-@router.post("/v1/admin/lotteries", response_model=AdminLotteryOut, status_code=201)
-async def create_lottery(
-    body: LotteryIn,
-    session: SessionDep,
-    admin: MarketingWriter,
-) -> AdminLotteryOut:
-    """The lottery with its prize pool; prizes cannot be changed afterwards (end the
-    lottery and start another)."""
-    lottery = await service.create_lottery(session, admin.merchant_id, admin.admin_id, body)
-    return (await presenters.admin_lotteries_out(session, [lottery]))[0]
-
-
-@router.get("/v1/admin/lotteries", response_model=Page[AdminLotteryOut])
-async def list_lotteries(
-    session: SessionDep, page: PageDep, admin: MarketingReader
-) -> Page[AdminLotteryOut]:
-    rows, cursor = await service.list_lotteries(session, admin.merchant_id, page)
-    return Page(items=await presenters.admin_lotteries_out(session, rows), next_cursor=cursor)
-
-
-@router.get("/v1/admin/lotteries/{lottery_id}", response_model=AdminLotteryOut)
-async def admin_get_lottery(
-    lottery_id: str, session: SessionDep, admin: MarketingReader
-) -> AdminLotteryOut:
-    """With each prize's weight, stock and units given, and the lottery's totals."""
-    lottery = await get_owned(
-        session, Lottery, lottery_id, admin.merchant_id, LotteryNotFound(lottery_id=lottery_id)
-    )
-    return (await presenters.admin_lotteries_out(session, [lottery]))[0]
-
-
-@router.post("/v1/admin/lotteries/{lottery_id}/end", response_model=AdminLotteryOut)
-async def end_lottery(
-    lottery_id: str,
-    session: SessionDep,
-    admin: MarketingWriter,
-) -> AdminLotteryOut:
-    """No more draws; vouchers already won stay redeemable until they expire."""
-    lottery = await service.end_lottery(session, admin.merchant_id, admin.admin_id, lottery_id)
-    return (await presenters.admin_lotteries_out(session, [lottery]))[0]
+add_campaign_routes(
+    router,
+    CampaignRoutes(
+        name="lottery",
+        path="lotteries",
+        plural="lotteries",
+        body=LotteryIn,
+        admin_out=AdminLotteryOut,
+        out=LotteryOut,
+        create=service.create_lottery,
+        get=service.get_lottery,
+        page=service.list_lotteries,
+        end=service.end_lottery,
+        present_admin=presenters.admin_lotteries_out,
+        present_to=presenters.lottery_out,
+        create_description=(
+            "The lottery with its prize pool; prizes cannot be changed afterwards (end the\n"
+            "lottery and start another)."
+        ),
+        admin_get_description=(
+            "With each prize's weight, stock and units given, and the lottery's totals."
+        ),
+        end_description="No more draws; vouchers already won stay redeemable until they expire.",
+        get_description=(
+            "The prize wheel: prizes with what is left and their odds now; with a member "
+            "token,\nalso the member's free draws left today and whether they can draw."
+        ),
+    ),
+)
 
 
 @router.get("/v1/admin/lotteries/{lottery_id}/draws", response_model=Page[AdminDrawOut])
@@ -108,22 +90,6 @@ async def verify_voucher(
 
 
 # ---- consumer --------------------------------------------------------------------------
-
-
-@router.get("/v1/lotteries/{lottery_id}", response_model=LotteryOut)
-async def get_lottery(
-    lottery_id: str,
-    session: SessionDep,
-    member: OptionalMember,
-    merchant_id: MerchantQuery = None,
-) -> LotteryOut:
-    """The prize wheel: prizes with what is left and their odds now; with a member token,
-    also the member's free draws left today and whether they can draw."""
-    merchant = browsing_merchant(member, merchant_id)
-    lottery = await get_owned(
-        session, Lottery, lottery_id, merchant, LotteryNotFound(lottery_id=lottery_id)
-    )
-    return await presenters.lottery_out(session, lottery, member.member_id if member else None)
 
 
 @router.post("/v1/lotteries/{lottery_id}/draw", response_model=DrawResultOut, status_code=201)

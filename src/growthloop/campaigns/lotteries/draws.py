@@ -49,11 +49,10 @@ from datetime import date, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.campaigns import windows
-from growthloop.campaigns.lotteries import pool, presenters, vouchers
+from growthloop.campaigns.lotteries import pool, presenters, service, vouchers
 from growthloop.campaigns.lotteries import repository as repo
 from growthloop.campaigns.lotteries.errors import (
     DailyDrawLimit,
-    LotteryNotFound,
     NoFreeDrawsLeft,
     PrizesExhausted,
     WinLimitReached,
@@ -66,7 +65,6 @@ from growthloop.core.context import merchant_today, now
 from growthloop.core.errors import AppError
 from growthloop.core.events import emit
 from growthloop.core.ids import new_id
-from growthloop.core.ownership import get_owned
 from growthloop.loyalty import service as loyalty
 from growthloop.promotions import service as promotions
 
@@ -185,9 +183,7 @@ async def draw(
     session: AsyncSession, merchant_id: str, member_id: str, lottery_id: str
 ) -> DrawResultOut:
     """One draw by the member, steps 1-6 of the module's docstring."""
-    lot = await get_owned(
-        session, Lottery, lottery_id, merchant_id, LotteryNotFound(lottery_id=lottery_id)
-    )
+    lot = await service.get_lottery(session, merchant_id, lottery_id)
     at = now(session)
     windows.ensure_running(lot, at)
     prizes = (await repo.prizes_of(session, [lot.id]))[lot.id]

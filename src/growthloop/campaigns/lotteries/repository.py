@@ -26,14 +26,6 @@ async def lotteries_by_ids(session: AsyncSession, ids: list[str]) -> dict[str, L
     return {lot.id: lot for lot in (await session.execute(stmt)).scalars()}
 
 
-async def list_lotteries(
-    session: AsyncSession, merchant_id: str, page: PageParams
-) -> tuple[list[Lottery], str | None]:
-    """The merchant's lotteries, newest first."""
-    stmt = select(Lottery).where(Lottery.merchant_id == merchant_id)
-    return await fetch_page(session, stmt, Lottery.id, page)
-
-
 async def prizes_of(session: AsyncSession, lottery_ids: list[str]) -> dict[str, list[LotteryPrize]]:
     """Each lottery's pool in its order, as committed now (not as this session last saw
     it: guarded updates move `given` behind the ORM's back)."""

@@ -7,16 +7,16 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from growthloop.campaigns import windows
+from growthloop.campaigns import creation
 from growthloop.campaigns.errors import InvalidCampaign
+from growthloop.campaigns.kinds import CampaignKind
 from growthloop.campaigns.lotteries import repository as repo
 from growthloop.campaigns.lotteries.errors import AlreadyEnded, LotteryNotFound
 from growthloop.campaigns.lotteries.models import Lottery, LotteryDraw, LotteryPrize
 from growthloop.campaigns.lotteries.schemas import LotteryIn
-from growthloop.core import audit, references
+from growthloop.core import references
 from growthloop.core.audit import Action
 from growthloop.core.context import now
-from growthloop.core.ownership import get_owned
 from growthloop.core.pagination import PageParams
 from growthloop.promotions import service as promotions
 
@@ -30,8 +30,7 @@ async def create_lottery(
     `coupon_template_claimable`: a prize members could claim for free is none) and able to
     issue coupons now."""
     at = now(session)
-    if data.ends_at is not None and data.ends_at <= at:
-        raise InvalidCampaign("ends_at is in the past.", ends_at=data.ends_at.isoformat())
+    creation.ensure_ends_later(data, at)
     for i, p in enumerate(data.prizes):
         if p.template_id is not None:
             template = await promotions.reward_template(
@@ -54,17 +53,23 @@ async def create_lottery(
         merchant_id=merchant_id,
         name=data.name,
         rules=data.rules or None,
-        starts_at=data.starts_at or at,
-        ends_at=data.ends_at,
+        **creation.window_columns(data, at),
         cost_points=data.cost_points,
         free_draws_per_day=data.free_draws_per_day,
         max_draws_per_day=data.max_draws_per_day,
         max_wins_per_member=data.max_wins_per_member,
         voucher_valid_days=data.voucher_valid_days,
-        created_at=at,
     )
-    session.add(lottery)
-    await session.flush()
+    await creation.add_created(
+        session,
+        lottery,
+        admin_id,
+        Action.LOTTERY_CREATE,
+        subject_type="lottery",
+        cost_points=lottery.cost_points,
+        free_draws_per_day=lottery.free_draws_per_day,
+        prizes=[{"kind": p.kind, "weight": p.weight, "stock": p.stock} for p in data.prizes],
+    )
     session.add_all(
         LotteryPrize(
             merchant_id=merchant_id,
@@ -82,37 +87,14 @@ async def create_lottery(
         for i, p in enumerate(data.prizes, start=1)
     )
     await session.flush()
-    await audit.by_admin(
-        session,
-        merchant_id,
-        admin_id,
-        Action.LOTTERY_CREATE,
-        subject_type="lottery",
-        subject_id=lottery.id,
-        cost_points=lottery.cost_points,
-        free_draws_per_day=lottery.free_draws_per_day,
-        prizes=[{"kind": p.kind, "weight": p.weight, "stock": p.stock} for p in data.prizes],
-    )
     return lottery
 
 
-async def end_lottery(
-    session: AsyncSession, merchant_id: str, admin_id: str, lottery_id: str
-) -> Lottery:
-    """No draws from now on; vouchers already won stay redeemable until they expire."""
-    lottery = await get_owned(
-        session, Lottery, lottery_id, merchant_id, LotteryNotFound(lottery_id=lottery_id)
-    )
-    await windows.end_early(
-        session, lottery, admin_id=admin_id, subject_type="lottery", already_ended=AlreadyEnded
-    )
-    return lottery
-
-
-async def list_lotteries(
-    session: AsyncSession, merchant_id: str, page: PageParams
-) -> tuple[list[Lottery], str | None]:
-    return await repo.list_lotteries(session, merchant_id, page)
+LOTTERIES = CampaignKind(Lottery, "lottery", lambda i: LotteryNotFound(lottery_id=i), AlreadyEnded)
+get_lottery = LOTTERIES.get
+list_lotteries = LOTTERIES.page
+# Ending one: no draws from now on; vouchers already won stay redeemable until they expire.
+end_lottery = LOTTERIES.end
 
 
 async def lottery_draws(
@@ -124,9 +106,7 @@ async def lottery_draws(
 ) -> tuple[list[LotteryDraw], str | None]:
     """The lottery's draws, newest first (`won`: prizes only, or 谢谢参与 only); the
     lottery must be this merchant's (404 / 403)."""
-    await get_owned(
-        session, Lottery, lottery_id, merchant_id, LotteryNotFound(lottery_id=lottery_id)
-    )
+    await get_lottery(session, merchant_id, lottery_id)
     return await repo.list_draws(session, merchant_id, page, lottery_id=lottery_id, won=won)
 
 
