@@ -315,10 +315,10 @@ async def _purge_idempotency(rt: Runtime) -> int:
 
 def _sweeps(rt: AppRuntime) -> None:
     rt.sweeper.add(
-        "orders.expire", partial(orders_tasks.expire_due_orders, rt.db, rt.gateways, rt.clock)
+        "orders.expire", partial(orders_tasks.expire_due_orders, rt.db, rt.clock, rt.gateways)
     )
     rt.sweeper.add(
-        "payments.refunds", partial(payments_tasks.retry_due_refunds, rt.db, rt.gateways, rt.clock)
+        "payments.refunds", partial(payments_tasks.retry_due_refunds, rt.db, rt.clock, rt.gateways)
     )
     rt.sweeper.add(
         "identity.birthdays", partial(identity_tasks.celebrate_birthdays, rt.db, rt.clock)

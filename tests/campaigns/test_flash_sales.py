@@ -77,7 +77,7 @@ async def test_a_sale_from_setup_to_close(
     assert r.status_code == 201, r.text
     # Left unpaid past the payment window: the sweeper cancels it and the unit returns.
     clock.advance(minutes=rt.settings.payment_window_minutes + 1)
-    assert await orders.expire_due_orders(rt.db, rt.gateways, clock) == 1
+    assert await orders.expire_due_orders(rt.db, clock, rt.gateways) == 1
     assert (await _sale(client, shop, sale["id"]))["stock_left"] == 3
     assert sorted((q, s) for _, q, s in await purchases(rt, sale["id"])) == [
         (1, "released"),

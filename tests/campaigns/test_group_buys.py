@@ -101,7 +101,7 @@ async def test_a_short_group_fails_and_every_paid_member_is_refunded(
     assert await order_status(shop, unpaid, pending_order) == "cancelled"
 
     clock.advance(hours=2)
-    assert await payments_tasks.retry_due_refunds(rt.db, rt.gateways, clock) == 1
+    assert await payments_tasks.retry_due_refunds(rt.db, clock, rt.gateways) == 1
     assert await order_status(shop, leader, opened["order"]["id"]) == "refunded"
     assert await order_status(shop, paid, paid_order) == "refunded"
     r = await client.get(f"/v1/orders/{paid_order}", headers=paid)

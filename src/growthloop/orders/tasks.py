@@ -14,7 +14,7 @@ log = logging.getLogger("growthloop.orders")
 
 
 async def expire_due_orders(
-    db: Database, gateways: Gateways, clock: Clock, batch: int = 100
+    db: Database, clock: Clock, gateways: Gateways, batch: int = 100
 ) -> int:
     """Cancel orders whose payment window ended and return their stock; how many were
     claimed. Idempotent and safe with several workers: rows are claimed with SKIP LOCKED,

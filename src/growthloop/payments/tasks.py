@@ -14,7 +14,7 @@ log = logging.getLogger("growthloop.payments")
 
 
 async def retry_due_refunds(
-    db: Database, gateways: Mapping[str, PaymentGateway], clock: Clock, limit: int = 100
+    db: Database, clock: Clock, gateways: Mapping[str, PaymentGateway], limit: int = 100
 ) -> int:
     """Attempt pending refunds whose retry time has come, one per transaction; how many
     were attempted (succeeded or scheduled again)."""
