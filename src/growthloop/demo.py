@@ -37,14 +37,8 @@ from growthloop.core.ids import new_id
 from growthloop.identity import service as identity
 from growthloop.identity.events import MemberLogin, MemberRegistered
 from growthloop.identity.models import AdminUser, Member, MemberActivityDay, PlatformAccount
+from growthloop.loyalty import bulk as loyalty_bulk
 from growthloop.loyalty import service as loyalty
-from growthloop.loyalty.models import (
-    GrowthEntry,
-    LedgerEntry,
-    LoginDay,
-    MemberLoyalty,
-    PointsBatch,
-)
 from growthloop.loyalty.schemas import ProgramIn, TierIn
 from growthloop.mall import service as mall
 from growthloop.mall.schemas import RewardIn
@@ -721,9 +715,9 @@ async def _seed_loyalty(
     now: Any,
     rng: random.Random,
 ) -> set[str]:
-    """Each member's standing as the programme would have built it from their history:
-    growth from completed orders, login days from visits, one batch of points per member
-    (with its ledger entry, so the balance equals the ledger), the tier it reaches."""
+    """Each member's standing as the programme would have built it from their history,
+    through loyalty's own import (growth from completed orders, login days from visits,
+    opening points with their ledger entry, the tier its rules give)."""
     await loyalty.set_program(s, merchant_id, DEMO_PROGRAM)
     for data in (
         CouponTemplateIn(
@@ -748,86 +742,29 @@ async def _seed_loyalty(
             first_paid[order["member_id"]] = min(
                 first_paid.get(order["member_id"], order["paid_at"]), order["paid_at"]
             )
-    days: dict[str, int] = {}
-    for member_id, _ in visits:
-        days[member_id] = days.get(member_id, 0) + 1
-    await s.execute(
-        insert(LoginDay),
-        [{"merchant_id": merchant_id, "member_id": m, "day": d} for m, d in visits],
-    )
-    accounts, batches, entries = [], [], []
-    expires = now + timedelta(days=365)
+    came: dict[str, list[Any]] = {}
+    for member_id, day in visits:
+        came.setdefault(member_id, []).append(day)
+    spent: dict[str, list[tuple[Any, int]]] = {}
+    for o in orders:
+        if o["status"] == "completed":
+            at = o["completed_at"] or o["created_at"]
+            spent.setdefault(o["member_id"], []).append((at, o["payable"]))
+    standings = []
     for member in members:
         mid = member["id"]
-        growth, login_days = spend.get(mid, 0), days.get(mid, 0)
-        invites = min(5, int(rng.expovariate(1.2))) if growth else 0
-        metrics = {"spend": growth, "login_days": login_days, "invites": invites}
-        tier = [
-            t.name
-            for t in DEMO_PROGRAM.tiers
-            if not t.thresholds or any(metrics[k] >= v for k, v in t.thresholds.items())
-        ][-1]
-        points = growth // 100 + (DEMO_PROGRAM.welcome_points if mid in first_paid else 0)
-        accounts.append(
-            {
-                "merchant_id": merchant_id,
-                "member_id": mid,
-                "points": points,
-                "growth": growth,
-                "login_days": login_days,
-                "invites": invites,
-                "tier": tier,
-                "tier_since": now,
-                "enrolled_at": first_paid.get(mid),
-                "checkin_streak": 0,
-            }
+        growth = spend.get(mid, 0)
+        standings.append(
+            loyalty_bulk.Standing(
+                member_id=mid,
+                points=growth // 100 + (DEMO_PROGRAM.welcome_points if mid in first_paid else 0),
+                spend=spent.get(mid, []),
+                login_days=came.get(mid, []),
+                invites=min(5, int(rng.expovariate(1.2))) if growth else 0,
+                enrolled_at=first_paid.get(mid),
+            )
         )
-        if points:
-            batch_id = new_id(now)
-            batches.append(
-                {
-                    "id": batch_id,
-                    "merchant_id": merchant_id,
-                    "member_id": mid,
-                    "amount": points,
-                    "remaining": points,
-                    "expires_at": expires,
-                    "created_at": now,
-                }
-            )
-            entries.append(
-                {
-                    "id": new_id(now),
-                    "merchant_id": merchant_id,
-                    "member_id": mid,
-                    "delta": points,
-                    "balance_after": points,
-                    "reason": "history",
-                    "ref": None,
-                    "idempotency_key": f"demo-history:{mid}",
-                    "batch_id": batch_id,
-                    "allocations": {},
-                    "expires_at": expires,
-                    "created_at": now,
-                }
-            )
-    await s.execute(insert(MemberLoyalty), accounts)
-    await s.execute(insert(PointsBatch), batches)
-    await s.execute(insert(LedgerEntry), entries)
-    dated_growth = [
-        {
-            "id": new_id(o["completed_at"] or o["created_at"]),
-            "merchant_id": merchant_id,
-            "member_id": o["member_id"],
-            "metric": "spend",
-            "amount": o["payable"],
-            "at": o["completed_at"] or o["created_at"],
-        }
-        for o in orders
-        if o["status"] == "completed"
-    ]
-    for chunk in range(0, len(dated_growth), 5000):
-        await s.execute(insert(GrowthEntry), dated_growth[chunk : chunk + 5000])
+    await loyalty_bulk.import_standings(s, merchant_id, standings, now)
     return set(first_paid)
 
 
