@@ -34,9 +34,10 @@ from growthloop.catalog.schemas import OptionGroupIn, ProductIn
 from growthloop.compliance.models import ConsentRecord, ConsentState
 from growthloop.compliance.policy import POLICY_VERSION
 from growthloop.core.ids import new_id
+from growthloop.identity import bulk as identity_bulk
 from growthloop.identity import service as identity
 from growthloop.identity.events import MemberLogin, MemberRegistered
-from growthloop.identity.models import AdminUser, Member, MemberActivityDay, PlatformAccount
+from growthloop.identity.models import AdminUser, Member
 from growthloop.loyalty import bulk as loyalty_bulk
 from growthloop.loyalty import service as loyalty
 from growthloop.loyalty.schemas import ProgramIn, TierIn
@@ -186,8 +187,21 @@ async def seed_if_empty(rt: AppRuntime) -> str:
             )
             # Orders per week: most members are occasional, a few are regulars.
             habits[member_id] = min(6.0, rng.lognormvariate(-1.2, 1.0))
-        await s.execute(insert(Member), members)
-        await s.execute(insert(PlatformAccount), accounts)
+        await identity_bulk.import_members(
+            s,
+            merchant.id,
+            [
+                identity_bulk.Arrival(
+                    member_id=m["id"],
+                    platform=a["platform"],
+                    openid=a["openid"],
+                    unionid=a["unionid"],
+                    joined_at=m["created_at"],
+                    nickname=m["nickname"],
+                )
+                for m, a in zip(members, accounts, strict=True)
+            ],
+        )
 
         orders, items, payments, visits = [], [], [], set()
         pickup: dict[str, int] = {}
@@ -283,22 +297,18 @@ async def seed_if_empty(rt: AppRuntime) -> str:
             await s.execute(insert(OrderItem), items[chunk : chunk + 5000])
         for chunk in range(0, len(payments), 5000):
             await s.execute(insert(Payment), payments[chunk : chunk + 5000])
-        rows = [{"merchant_id": merchant.id, "member_id": m, "day": d} for m, d in visits]
-        for chunk in range(0, len(rows), 5000):
-            await s.execute(insert(MemberActivityDay), rows[chunk : chunk + 5000])
+        await identity_bulk.import_visits(s, merchant.id, visits)
         enrolled = await _seed_loyalty(s, merchant.id, members, orders, visits, now, rng)
         admin_id = (
             await s.execute(select(AdminUser.id).where(AdminUser.merchant_id == merchant.id))
         ).scalar_one()
         await _seed_membership_extras(s, merchant.id, admin_id, members, enrolled, now)
         await _seed_partner(s, merchant.id, admin_id, members, now)
-        for member in members:
-            if member["last_login_at"] != member["created_at"]:
-                await s.execute(
-                    update(Member)
-                    .where(Member.id == member["id"])
-                    .values(last_login_at=member["last_login_at"])
-                )
+        await identity_bulk.import_last_logins(
+            s,
+            merchant.id,
+            {m["id"]: m["last_login_at"] for m in members if m["last_login_at"] != m["created_at"]},
+        )
         merchant_id = merchant.id
         events, identities, links = _demo_events(
             merchant_id, members, accounts, orders, visits, now, rng
@@ -892,34 +902,21 @@ async def _seed_partner(
     shared = [
         (m, n) for n, m in enumerate(members) if m["signup_platform"] == "wechat" and n % 4 == 0
     ][:300]
-    rows, accounts = [], []
-    for member, n in shared:
-        member_id = new_id(member["created_at"])
-        rows.append(
-            {
-                "id": member_id,
-                "merchant_id": bakery.id,
-                "status": "active",
-                "nickname": member["nickname"],
-                "signup_platform": "wechat",
-                "created_at": member["created_at"],
-                "last_login_at": member["created_at"],
-            }
-        )
-        accounts.append(
-            {
-                "id": new_id(member["created_at"]),
-                "merchant_id": bakery.id,
-                "member_id": member_id,
-                "platform": "wechat",
-                "app_id": "",
-                "openid": f"demo-bakery-{n + 1:05d}",
-                "unionid": f"demo-union-{n + 1:05d}",
-                "created_at": member["created_at"],
-            }
-        )
-    await s.execute(insert(Member), rows)
-    await s.execute(insert(PlatformAccount), accounts)
+    await identity_bulk.import_members(
+        s,
+        bakery.id,
+        [
+            identity_bulk.Arrival(
+                member_id=new_id(member["created_at"]),
+                platform="wechat",
+                openid=f"demo-bakery-{n + 1:05d}",
+                unionid=f"demo-union-{n + 1:05d}",
+                joined_at=member["created_at"],
+                nickname=member["nickname"],
+            )
+            for member, n in shared
+        ],
+    )
     bakery_admin = (
         await s.execute(select(AdminUser.id).where(AdminUser.merchant_id == bakery.id))
     ).scalar_one()
