@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select
 
 from growthloop.alliance import service as alliance
 from growthloop.alliance.schemas import PartnershipIn, PriceIn, RateIn
@@ -31,8 +31,7 @@ from growthloop.campaigns.lotteries.schemas import LotteryIn, PrizeIn
 from growthloop.catalog import service as catalog
 from growthloop.catalog.models import Product
 from growthloop.catalog.schemas import OptionGroupIn, ProductIn
-from growthloop.compliance.models import ConsentRecord, ConsentState
-from growthloop.compliance.policy import POLICY_VERSION
+from growthloop.compliance import bulk as compliance_bulk
 from growthloop.core.ids import new_id
 from growthloop.identity import bulk as identity_bulk
 from growthloop.identity import service as identity
@@ -790,32 +789,27 @@ async def _seed_membership_extras(
     enrolled member gave it), birthdays for about 40% of them, coupons issued automatically,
     and a points mall with one reward of each kind."""
     rng = random.Random(SEED + 1)  # its own stream: the history above stays as it was
-    records, states = [], []
-    for member in members:
-        if member["id"] not in enrolled:
-            continue
-        record_id = new_id(member["created_at"])
-        row = {
-            "merchant_id": merchant_id,
-            "member_id": member["id"],
-            "purpose": "membership",
-            "granted": True,
-            "policy_version": POLICY_VERSION,
-            "platform": member["signup_platform"],
-        }
-        records.append({**row, "id": record_id, "source": "first_payment", "created_at": now})
-        states.append({**row, "record_id": record_id, "updated_at": now})
-    for chunk in range(0, len(records), 5000):
-        await s.execute(insert(ConsentRecord), records[chunk : chunk + 5000])
-        await s.execute(insert(ConsentState), states[chunk : chunk + 5000])
+    await compliance_bulk.import_decisions(
+        s,
+        merchant_id,
+        [
+            compliance_bulk.Decision(
+                member_id=m["id"],
+                purpose="membership",
+                granted=True,
+                source="first_payment",
+                platform=m["signup_platform"],
+            )
+            for m in members
+            if m["id"] in enrolled
+        ],
+    )
+    birthdays = {}
     for member in members:
         if rng.random() < 0.4:
             born = date(rng.randint(1970, 2006), rng.randint(1, 12), rng.randint(1, 28))
-            await s.execute(
-                update(Member)
-                .where(Member.id == member["id"])
-                .values(birthday=born, birthday_month_day=born.month * 100 + born.day)
-            )
+            birthdays[member["id"]] = born
+    await identity_bulk.import_birthdays(s, merchant_id, birthdays)
     templates = {}
     for key, data in (
         (

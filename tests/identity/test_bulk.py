@@ -4,7 +4,7 @@ their days and last login are kept; history goes in once and bad history writes 
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import httpx
 import pytest
@@ -45,6 +45,7 @@ async def test_an_imported_member_logs_in_as_themselves(
         visits = [(alice, day), (alice, day), (alice, day + timedelta(days=1))]
         assert await bulk.import_visits(s, shop.merchant_id, visits) == 2
         await bulk.import_last_logins(s, shop.merchant_id, {alice: now - timedelta(days=1)})
+        await bulk.import_birthdays(s, shop.merchant_id, {alice: date(1990, 3, 9)})
     async with rt.db.unit_of_work(write=False) as uow:
         (stored,) = (
             await uow.session.execute(
@@ -59,6 +60,7 @@ async def test_an_imported_member_logs_in_as_themselves(
         )
     assert stored.startswith("enc:") and "小李" not in stored
     assert member is not None and member.last_login_at == now - timedelta(days=1)
+    assert (member.birthday, member.birthday_month_day) == (date(1990, 3, 9), 309)
     assert days == 2
 
     came = await login(client, shop.merchant_id, "imported-alice")

@@ -100,3 +100,16 @@ async def import_last_logins(
             .values(last_login_at=at)
             .execution_options(synchronize_session=False)
         )
+
+
+async def import_birthdays(
+    session: AsyncSession, merchant_id: str, birthdays: Mapping[str, date]
+) -> None:
+    """The birthdays members gave (with the month-day the birthday sweep looks up)."""
+    for member_id, born in birthdays.items():
+        await session.execute(
+            update(Member)
+            .where(Member.merchant_id == merchant_id, Member.id == member_id)
+            .values(birthday=born, birthday_month_day=born.month * 100 + born.day)
+            .execution_options(synchronize_session=False)
+        )
