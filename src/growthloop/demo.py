@@ -9,11 +9,11 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from growthloop.alliance import service as alliance
 from growthloop.alliance.schemas import PartnershipIn, PriceIn, RateIn
-from growthloop.analytics.models import AnalyticsIdentity
+from growthloop.analytics import bulk as analytics_bulk
 from growthloop.analytics.rows import EventRow, Override
 from growthloop.campaigns.bargains import service as bargains
 from growthloop.campaigns.bargains.schemas import BargainIn
@@ -42,6 +42,7 @@ from growthloop.loyalty import service as loyalty
 from growthloop.loyalty.schemas import ProgramIn, TierIn
 from growthloop.mall import service as mall
 from growthloop.mall.schemas import RewardIn
+from growthloop.orders import bulk as orders_bulk
 from growthloop.orders import service as orders
 from growthloop.orders.events import (
     OrderCancelled,
@@ -50,9 +51,8 @@ from growthloop.orders.events import (
     OrderPaid,
     OrderRefunded,
 )
-from growthloop.orders.models import Order, OrderItem
+from growthloop.payments import bulk as payments_bulk
 from growthloop.payments import service as payments
-from growthloop.payments.models import Payment
 from growthloop.promotions import service as promotions
 from growthloop.promotions.schemas import CouponTemplateIn
 from growthloop.wiring import AppRuntime
@@ -202,7 +202,7 @@ async def seed_if_empty(rt: AppRuntime) -> str:
             ],
         )
 
-        orders, items, payments, visits = [], [], [], set()
+        orders, history, settled, visits = [], [], [], set()
         pickup: dict[str, int] = {}
         for member in members:
             joined = member["created_at"]
@@ -253,35 +253,39 @@ async def seed_if_empty(rt: AppRuntime) -> str:
                         "refunded_at": at + timedelta(hours=1) if status == "refunded" else None,
                     }
                 )
-                for product, values, unit, quantity in lines:
-                    items.append(
-                        {
-                            "id": new_id(at),
-                            "merchant_id": merchant.id,
-                            "order_id": order_id,
-                            "product_id": product.id,
-                            "name": product.name,
-                            "unit_price": unit,
-                            "quantity": quantity,
-                            "options": values,
-                            "line_total": unit * quantity,
-                        }
+                past = dict(orders[-1])
+                history.append(
+                    orders_bulk.PastOrder(
+                        order_id=order_id,
+                        member_id=member["id"],
+                        status=status,
+                        created_at=at,
+                        lines=[
+                            orders_bulk.PastLine(product.id, product.name, unit, quantity, values)
+                            for product, values, unit, quantity in lines
+                        ],
+                        expires_at=past["expires_at"],
+                        paid_at=past["paid_at"],
+                        completed_at=past["completed_at"],
+                        cancelled_at=past["cancelled_at"],
+                        cancel_reason=past["cancel_reason"],
+                        refunded_at=past["refunded_at"],
+                        pickup_code=past["pickup_code"],
+                        verify_code=past["verify_code"],
                     )
+                )
                 if paid:
-                    payments.append(
-                        {
-                            "id": new_id(at),
-                            "merchant_id": merchant.id,
-                            "order_id": order_id,
-                            "member_id": member["id"],
-                            "provider": "sandbox",
-                            "amount": total,
-                            "status": "succeeded",
-                            "provider_txn_id": f"demo-{order_id}",
-                            "refunded_amount": total if status == "refunded" else 0,
-                            "created_at": at,
-                            "succeeded_at": at + timedelta(minutes=1),
-                        }
+                    settled.append(
+                        payments_bulk.SettledPayment(
+                            order_id=order_id,
+                            member_id=member["id"],
+                            provider="sandbox",
+                            amount=total,
+                            started_at=at,
+                            paid_at=at + timedelta(minutes=1),
+                            provider_txn_id=f"demo-{order_id}",
+                            refunded_amount=total if status == "refunded" else 0,
+                        )
                     )
                 visits.add((member["id"], at.date()))
                 member["last_login_at"] = max(member["last_login_at"], at)
@@ -290,12 +294,8 @@ async def seed_if_empty(rt: AppRuntime) -> str:
                 at = joined + timedelta(days=rng.uniform(0, max(days_active, 0.1)))
                 visits.add((member["id"], at.astimezone(tz).date()))
             visits.add((member["id"], joined.astimezone(tz).date()))
-        for chunk in range(0, len(orders), 5000):
-            await s.execute(insert(Order), orders[chunk : chunk + 5000])
-        for chunk in range(0, len(items), 5000):
-            await s.execute(insert(OrderItem), items[chunk : chunk + 5000])
-        for chunk in range(0, len(payments), 5000):
-            await s.execute(insert(Payment), payments[chunk : chunk + 5000])
+        await orders_bulk.import_history(s, merchant.id, history)
+        await payments_bulk.import_settled(s, merchant.id, settled)
         await identity_bulk.import_visits(s, merchant.id, visits)
         enrolled = await _seed_loyalty(s, merchant.id, members, orders, visits, now, rng)
         admin_id = (
@@ -312,12 +312,9 @@ async def seed_if_empty(rt: AppRuntime) -> str:
         events, identities, links = _demo_events(
             merchant_id, members, accounts, orders, visits, now, rng
         )
-        for chunk in range(0, len(identities), 5000):
-            await s.execute(insert(AnalyticsIdentity), identities[chunk : chunk + 5000])
+        await analytics_bulk.import_identities(s, merchant_id, identities)
     # Committed first: the event store holds no row of a shop the database does not have.
-    await rt.analytics.store.append(events)
-    await rt.analytics.store.add_overrides(links)
-    await rt.analytics.store.roll_up()
+    await analytics_bulk.import_events(rt.analytics, events, links)
     await _seed_campaigns(rt, merchant_id)
     return merchant_id
 
@@ -343,7 +340,7 @@ def _demo_events(
     visits: set[tuple[str, Any]],
     now: datetime,
     rng: random.Random,
-) -> tuple[list[EventRow], list[dict[str, Any]], list[Override]]:
+) -> tuple[list[EventRow], list[analytics_bulk.KnownId], list[Override]]:
     """The analytics events of the seeded history, so the dashboard has three months behind
     it: sign-ups (with the channel that brought each member), logins and menu views on every
     visit, and each order's life; plus anonymous visitors, some of whom signed up later and
@@ -384,19 +381,13 @@ def _demo_events(
             )
         )
 
-    identities: list[dict[str, Any]] = []
+    identities: list[analytics_bulk.KnownId] = []
     links: list[Override] = []
     for m in members:
         identities.append(
-            {
-                "merchant_id": merchant_id,
-                "distinct_id": m["id"],
-                "person_id": m["id"],
-                "member_id": m["id"],
-                "source": "member",
-                "platform_hint": m["signup_platform"],
-                "created_at": m["created_at"],
-            }
+            analytics_bulk.KnownId(
+                m["id"], m["id"], "member", m["created_at"], platform_hint=m["signup_platform"]
+            )
         )
         channel = rng.choices([c for c, _ in CHANNELS], [w for _, w in CHANNELS])[0]
         joined, platform = m["created_at"], m["signup_platform"]
@@ -412,35 +403,17 @@ def _demo_events(
                     page=MENU_PAGE,
                     channel=channel,
                 )
-            identities.append(
-                {
-                    "merchant_id": merchant_id,
-                    "distinct_id": device,
-                    "person_id": m["id"],
-                    "member_id": m["id"],
-                    "source": "identify",
-                    "platform_hint": None,
-                    "created_at": joined,
-                }
-            )
+            identities.append(analytics_bulk.KnownId(device, m["id"], "identify", joined))
             links.append(Override(merchant_id, device, m["id"], m["id"], joined))
         add(MemberRegistered.name, m["id"], m["id"], joined, platform, channel=channel)
         add(MemberLogin.name, m["id"], m["id"], joined, platform, channel=channel)
-    seen = {(i["merchant_id"], i["distinct_id"]) for i in identities}
+    seen = {(merchant_id, i.distinct_id) for i in identities}
     for a in accounts:
         for external in (a["openid"], a["unionid"]):
             if external and (merchant_id, external) not in seen:
                 seen.add((merchant_id, external))
                 identities.append(
-                    {
-                        "merchant_id": merchant_id,
-                        "distinct_id": external,
-                        "person_id": a["member_id"],
-                        "member_id": a["member_id"],
-                        "source": "member",
-                        "platform_hint": None,
-                        "created_at": a["created_at"],
-                    }
+                    analytics_bulk.KnownId(external, a["member_id"], "member", a["created_at"])
                 )
     for member_id, day in sorted(visits):
         platform = platform_of[member_id]
