@@ -136,6 +136,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> AppRuntime:
         platforms["dev"] = DevAdapter()
     if settings.sandbox:
         gateways["sandbox"] = SandboxGateway(settings.secret_key)
+    privacy = _privacy(settings, db, analytics)
     rt = AppRuntime(
         settings=settings,
         db=db,
@@ -146,11 +147,11 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> AppRuntime:
         sweeper=Sweeper(interval_seconds=settings.sweep_interval_seconds),
         stock=make_stock_backend(backend, partial(load_pool, db), redis_url=settings.redis_url),
         principals=IdentityPrincipals(),
-        parts=[gateways, platforms],
         analytics=analytics,
-        privacy=_privacy(settings, db, analytics),
+        privacy=privacy,
         gateways=gateways,
         platforms=platforms,
+        parts=[gateways, platforms, privacy, analytics],
     )
     db.context = Context(
         clock=clock,
@@ -159,7 +160,8 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> AppRuntime:
         members=IdentityMembers(),
         stock=rt.stock,
         kick=rt.sweeper.kick,
-        parts=(rt.privacy, rt.analytics),
+        # One set of domain-owned parts, reachable from a route (`rt.part`) or a session.
+        parts=tuple(rt.parts),
     )
     _subscribe(rt)
     _sweeps(rt)

@@ -13,7 +13,7 @@ as a parameter and never read a clock.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Protocol, TypeVar, cast
@@ -73,10 +73,15 @@ class Context:
     parts: tuple[object, ...] = ()
 
     def part(self, kind: type[T]) -> T:
-        for value in self.parts:
-            if isinstance(value, kind):
-                return value
-        raise RuntimeError(f"no {kind.__name__} in this runtime; the wiring provides it")
+        return find_part(self.parts, kind)
+
+
+def find_part(parts: Iterable[object], kind: type[T]) -> T:
+    """The part of type `kind` among a runtime's domain-owned parts."""
+    for value in parts:
+        if isinstance(value, kind):
+            return value
+    raise RuntimeError(f"no {kind.__name__} in this runtime; the wiring provides it")
 
 
 def bind(session: AsyncSession, context: Context | None, uow: UnitOfWork) -> None:

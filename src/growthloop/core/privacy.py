@@ -49,14 +49,14 @@ def iso(value: datetime | date | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def affected(result: Any) -> int:
+def _affected(result: Any) -> int:
     """The rows an UPDATE or DELETE touched (0 where the driver cannot say)."""
     return int(getattr(result, "rowcount", 0) or 0)
 
 
 async def execute_bulk(session: AsyncSession, stmt: Executable) -> int:
     """Run a bulk UPDATE or DELETE without session sync; the rows it touched."""
-    return affected(await session.execute(stmt, execution_options=SYNC_OFF))
+    return _affected(await session.execute(stmt, execution_options=SYNC_OFF))
 
 
 async def count_rows(session: AsyncSession, model: Any, *where: ColumnElement[bool]) -> int:

@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 from growthloop.core.auth import PrincipalValidator, TokenCodec
 from growthloop.core.clock import Clock
 from growthloop.core.config import Settings
+from growthloop.core.context import find_part
 from growthloop.core.db import Database
 from growthloop.core.events import EventBus
 from growthloop.core.jobs import Sweeper
@@ -36,10 +37,7 @@ class Runtime:
     parts: list[object] = field(default_factory=list)
 
     def part(self, kind: type[T]) -> T:
-        for value in self.parts:
-            if isinstance(value, kind):
-                return value
-        raise RuntimeError(f"no {kind.__name__} in this runtime; the wiring provides it")
+        return find_part(self.parts, kind)
 
 
 def get_runtime(request: Request) -> Runtime:
