@@ -21,7 +21,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.alliance.models import Exchange, MemberDailyUsage
 from growthloop.alliance.repository import exchanges_of
-from growthloop.core.privacy import Erasure, PrivacyHandler, count_rows, delete_by_member, iso
+from growthloop.core.privacy import (
+    Erasure,
+    PrivacyHandler,
+    count_rows,
+    delete_by_member,
+    iso,
+    member_rows,
+)
 
 
 async def export(session: AsyncSession, merchant_id: str, member_id: str) -> dict[str, Any]:
@@ -30,10 +37,15 @@ async def export(session: AsyncSession, merchant_id: str, member_id: str) -> dic
         .where(exchanges_of(merchant_id, member_id))
         .order_by(Exchange.created_at, Exchange.id)
     )
-    usage = await session.scalars(
-        select(MemberDailyUsage)
-        .where(MemberDailyUsage.merchant_id == merchant_id, MemberDailyUsage.member_id == member_id)
-        .order_by(MemberDailyUsage.day)
+    usage = await member_rows(
+        session,
+        MemberDailyUsage,
+        merchant_id,
+        member_id,
+        "partnership_id",
+        "day",
+        "points",
+        order_by=MemberDailyUsage.day,
     )
     return {
         "exchanges": [
@@ -51,10 +63,7 @@ async def export(session: AsyncSession, merchant_id: str, member_id: str) -> dic
             }
             for e in rows
         ],
-        "daily_usage": [
-            {"partnership_id": u.partnership_id, "day": u.day.isoformat(), "points": u.points}
-            for u in usage
-        ],
+        "daily_usage": usage,
     }
 
 

@@ -28,13 +28,20 @@ import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.analytics.backends.base import EventStore
 from growthloop.analytics.models import AnalyticsIdentity, AnalyticsOutbox
 from growthloop.analytics.pipeline import pipeline_of
-from growthloop.core.privacy import Erasure, PrivacyHandler, delete_by_member, execute_bulk, iso
+from growthloop.core.privacy import (
+    Erasure,
+    PrivacyHandler,
+    delete_by_member,
+    execute_bulk,
+    member_rows,
+    rows,
+)
 
 EXPORT_LIMIT = 50_000
 ERASED_VALUE = "erased"  # what a waiting event's property naming the person becomes
@@ -54,6 +61,14 @@ def _properties(text: Any) -> Any:
 def pseudonym() -> str:
     """The anonymous distinct id an erased person's events are kept under."""
     return "erased-" + secrets.token_hex(8)
+
+
+def _identities_of(merchant_id: str, member_id: str) -> ColumnElement[bool]:
+    """The person's identity rows: the member's own, and those linked to them."""
+    ai = AnalyticsIdentity
+    return and_(
+        ai.merchant_id == merchant_id, or_(ai.member_id == member_id, ai.person_id == member_id)
+    )
 
 
 # ---- the export ------------------------------------------------------------------------
@@ -80,42 +95,36 @@ async def _stored_events(store: EventStore, merchant_id: str, member_id: str) ->
 
 
 async def export(session: AsyncSession, merchant_id: str, member_id: str) -> dict[str, Any]:
-    ai = AnalyticsIdentity
-    identities = await session.execute(
-        select(ai.distinct_id, ai.source, ai.platform_hint, ai.created_at)
-        .where(
-            ai.merchant_id == merchant_id, or_(ai.member_id == member_id, ai.person_id == member_id)
-        )
-        .order_by(ai.created_at, ai.distinct_id)
+    ai, o = AnalyticsIdentity, AnalyticsOutbox
+    identities = await rows(
+        session,
+        ai,
+        "distinct_id",
+        "source",
+        ai.platform_hint.label("platform"),
+        ai.created_at.label("linked_at"),
+        where=_identities_of(merchant_id, member_id),
+        order_by=(ai.created_at, ai.distinct_id),
     )
-    o = AnalyticsOutbox
-    waiting = await session.scalars(
-        select(o).where(o.merchant_id == merchant_id, o.member_id == member_id).order_by(o.id)
+    waiting = await member_rows(
+        session,
+        o,
+        merchant_id,
+        member_id,
+        "event",
+        "time",
+        "platform",
+        "channel",
+        "amount",
+        "properties",
+        order_by=o.id,
     )
     events = await _stored_events(pipeline_of(session).store, merchant_id, member_id)
     return {
-        "distinct_ids": [
-            {
-                "distinct_id": distinct_id,
-                "source": source,
-                "platform": platform,
-                "linked_at": iso(at),
-            }
-            for distinct_id, source, platform, at in identities
-        ],
+        "distinct_ids": identities,
         "events": events,
         "events_truncated": len(events) >= EXPORT_LIMIT,
-        "events_waiting": [
-            {
-                "event": x.event,
-                "time": iso(x.time),
-                "platform": x.platform,
-                "channel": x.channel,
-                "amount": x.amount,
-                "properties": x.properties,
-            }
-            for x in waiting
-        ],
+        "events_waiting": waiting,
     }
 
 
@@ -136,13 +145,7 @@ def _without(value: Any, ids: set[str]) -> Any:
 async def erase(session: AsyncSession, erasure: Erasure) -> dict[str, int]:
     m, who = erasure.merchant_id, erasure.member_id
     ai = AnalyticsIdentity
-    ids = set(
-        await session.scalars(
-            select(ai.distinct_id).where(
-                ai.merchant_id == m, or_(ai.member_id == who, ai.person_id == who)
-            )
-        )
-    )
+    ids = set(await session.scalars(select(ai.distinct_id).where(_identities_of(m, who))))
     # Devices whose person is one of those ids (identified before the member existed).
     for start in range(0, len(ids), CHUNK):
         chunk = sorted(ids)[start : start + CHUNK]

@@ -38,10 +38,11 @@ from growthloop.core.idempotency import IdempotencyRecord, digest
 from growthloop.core.privacy import (
     Erasure,
     PrivacyHandler,
-    count_rows,
+    count_member_rows,
     delete_by_member,
     execute_bulk,
-    iso,
+    member_rows,
+    rows,
 )
 from growthloop.core.stock.sql import StockPoolHolder
 
@@ -91,62 +92,50 @@ def non_personal(details: dict[str, Any]) -> bool:
 
 
 async def export_privacy(session: AsyncSession, merchant_id: str, member_id: str) -> dict[str, Any]:
-    states = await session.scalars(
-        select(ConsentState)
-        .where(ConsentState.merchant_id == merchant_id, ConsentState.member_id == member_id)
-        .order_by(ConsentState.purpose)
+    states = await member_rows(
+        session,
+        ConsentState,
+        merchant_id,
+        member_id,
+        "purpose",
+        "granted",
+        "policy_version",
+        "platform",
+        "updated_at",
+        order_by=ConsentState.purpose,
     )
-    ledger = await session.scalars(
-        select(ConsentRecord)
-        .where(ConsentRecord.merchant_id == merchant_id, ConsentRecord.member_id == member_id)
-        .order_by(ConsentRecord.id)
+    ledger = await member_rows(
+        session,
+        ConsentRecord,
+        merchant_id,
+        member_id,
+        "purpose",
+        "granted",
+        "policy_version",
+        "platform",
+        "source",
+        ConsentRecord.created_at.label("at"),
+        order_by=ConsentRecord.id,
     )
-    requests = await session.scalars(
-        select(DeletionRequest)
-        .where(DeletionRequest.merchant_id == merchant_id, DeletionRequest.member_id == member_id)
-        .order_by(DeletionRequest.id)
+    requests = await member_rows(
+        session,
+        DeletionRequest,
+        merchant_id,
+        member_id,
+        "status",
+        "requested_at",
+        "scheduled_for",
+        "cancelled_at",
+        "done_at",
+        order_by=DeletionRequest.id,
     )
-    return {
-        "consents": [
-            {
-                "purpose": s.purpose,
-                "granted": s.granted,
-                "policy_version": s.policy_version,
-                "platform": s.platform,
-                "updated_at": iso(s.updated_at),
-            }
-            for s in states
-        ],
-        "consent_history": [
-            {
-                "purpose": r.purpose,
-                "granted": r.granted,
-                "policy_version": r.policy_version,
-                "platform": r.platform,
-                "source": r.source,
-                "at": iso(r.created_at),
-            }
-            for r in ledger
-        ],
-        "deletion_requests": [
-            {
-                "status": d.status,
-                "requested_at": iso(d.requested_at),
-                "scheduled_for": iso(d.scheduled_for),
-                "cancelled_at": iso(d.cancelled_at),
-                "done_at": iso(d.done_at),
-            }
-            for d in requests
-        ],
-    }
+    return {"consents": states, "consent_history": ledger, "deletion_requests": requests}
 
 
 async def erase_privacy(session: AsyncSession, erasure: Erasure) -> dict[str, int]:
     m, who = erasure.merchant_id, erasure.member_id
     erased = await delete_by_member(session, m, who, ConsentState)
-    kept = await count_rows(
-        session, ConsentRecord, ConsentRecord.merchant_id == m, ConsentRecord.member_id == who
-    )
+    kept = await count_member_rows(session, ConsentRecord, m, who)
     return {**erased, "consent_records_kept": kept}
 
 
@@ -184,28 +173,21 @@ def member_scope(member_id: str) -> str:
 
 
 async def export_records(session: AsyncSession, merchant_id: str, member_id: str) -> dict[str, Any]:
-    entries = await session.scalars(
-        select(AuditEntry).where(_audit_of(merchant_id, member_id)).order_by(AuditEntry.id)
+    a, h = AuditEntry, StockPoolHolder
+    entries = await rows(
+        session,
+        a,
+        "action",
+        "actor_type",
+        "subject_type",
+        "subject_id",
+        "details",
+        a.created_at.label("at"),
+        where=_audit_of(merchant_id, member_id),
+        order_by=a.id,
     )
-    holdings = await session.execute(
-        select(StockPoolHolder.pool, StockPoolHolder.units)
-        .where(StockPoolHolder.holder == member_id)
-        .order_by(StockPoolHolder.pool)
-    )
-    return {
-        "audit_log": [
-            {
-                "action": e.action,
-                "actor_type": e.actor_type,
-                "subject_type": e.subject_type,
-                "subject_id": e.subject_id,
-                "details": dict(e.details),
-                "at": iso(e.created_at),
-            }
-            for e in entries
-        ],
-        "stock_holdings": [{"pool": pool, "units": units} for pool, units in holdings],
-    }
+    holdings = await rows(session, h, "pool", "units", where=h.holder == member_id, order_by=h.pool)
+    return {"audit_log": entries, "stock_holdings": holdings}
 
 
 async def erase_records(session: AsyncSession, erasure: Erasure) -> dict[str, int]:

@@ -6,17 +6,22 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from growthloop.core.privacy import Erasure, PrivacyHandler, delete_by_member, iso
-from growthloop.engagement import repository as repo
+from growthloop.core.privacy import Erasure, PrivacyHandler, delete_by_member, member_rows
 from growthloop.engagement.models import InboxMessage
 
 
 async def export(session: AsyncSession, merchant_id: str, member_id: str) -> list[dict[str, Any]]:
-    rows = await session.scalars(repo.inbox_of(merchant_id, member_id).order_by(InboxMessage.id))
-    return [
-        {"title": m.title, "body": m.body, "sent_at": iso(m.sent_at), "read_at": iso(m.read_at)}
-        for m in rows
-    ]
+    return await member_rows(
+        session,
+        InboxMessage,
+        merchant_id,
+        member_id,
+        "title",
+        "body",
+        "sent_at",
+        "read_at",
+        order_by=InboxMessage.id,
+    )
 
 
 async def erase(session: AsyncSession, erasure: Erasure) -> dict[str, int]:

@@ -18,7 +18,15 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from growthloop.core.privacy import Erasure, PrivacyHandler, delete_by_member, execute_bulk, iso
+from growthloop.core.privacy import (
+    Erasure,
+    PrivacyHandler,
+    delete_by_member,
+    execute_bulk,
+    iso,
+    member_rows,
+    of_member,
+)
 from growthloop.identity.models import (
     BirthdayCelebration,
     Member,
@@ -37,19 +45,20 @@ async def export(session: AsyncSession, merchant_id: str, member_id: str) -> dic
     ).scalar_one_or_none()
     if member is None:
         return {"profile": None, "platform_accounts": [], "activity_days": []}
-    accounts = await session.scalars(
-        select(PlatformAccount)
-        .where(PlatformAccount.merchant_id == merchant_id, PlatformAccount.member_id == member_id)
-        .order_by(PlatformAccount.created_at, PlatformAccount.id)
+    accounts = await member_rows(
+        session,
+        PlatformAccount,
+        merchant_id,
+        member_id,
+        "platform",
+        "app_id",
+        "openid",
+        "unionid",
+        "created_at",
+        order_by=(PlatformAccount.created_at, PlatformAccount.id),
     )
-    days = await session.scalars(
-        select(MemberActivityDay.day)
-        .where(
-            MemberActivityDay.merchant_id == merchant_id,
-            MemberActivityDay.member_id == member_id,
-        )
-        .order_by(MemberActivityDay.day)
-    )
+    d = MemberActivityDay
+    days = await member_rows(session, d, merchant_id, member_id, "day", order_by=d.day)
     return {
         "profile": {
             "id": member.id,
@@ -64,17 +73,8 @@ async def export(session: AsyncSession, merchant_id: str, member_id: str) -> dic
             "created_at": iso(member.created_at),
             "last_login_at": iso(member.last_login_at),
         },
-        "platform_accounts": [
-            {
-                "platform": a.platform,
-                "app_id": a.app_id,
-                "openid": a.openid,
-                "unionid": a.unionid,
-                "created_at": iso(a.created_at),
-            }
-            for a in accounts
-        ],
-        "activity_days": [d.isoformat() for d in days],
+        "platform_accounts": accounts,
+        "activity_days": [x["day"] for x in days],
     }
 
 
@@ -82,7 +82,7 @@ async def erase(session: AsyncSession, erasure: Erasure) -> dict[str, int]:
     m, who = erasure.merchant_id, erasure.member_id
     for openid, unionid in await session.execute(
         select(PlatformAccount.openid, PlatformAccount.unionid).where(
-            PlatformAccount.merchant_id == m, PlatformAccount.member_id == who
+            of_member(PlatformAccount, m, who)
         )
     ):
         erasure.identifiers.update(i for i in (openid, unionid) if i)

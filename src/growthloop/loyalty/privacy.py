@@ -18,21 +18,59 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from growthloop.core.privacy import Erasure, PrivacyHandler, delete_by_member, iso
+from growthloop.core.privacy import (
+    Erasure,
+    PrivacyHandler,
+    delete_by_member,
+    iso,
+    member_rows,
+    of_member,
+)
 from growthloop.loyalty.models import GrowthEntry, LedgerEntry, LoginDay, MemberLoyalty, PointsBatch
 
 _MEMBER_TABLES = (MemberLoyalty, PointsBatch, LedgerEntry, LoginDay, GrowthEntry)
 
 
 async def export(session: AsyncSession, merchant_id: str, member_id: str) -> dict[str, Any]:
-    def mine(model: Any) -> Any:
-        return select(model).where(model.merchant_id == merchant_id, model.member_id == member_id)
-
-    account = (await session.execute(mine(MemberLoyalty))).scalar_one_or_none()
-    ledger = await session.scalars(mine(LedgerEntry).order_by(LedgerEntry.id))
-    batches = await session.scalars(mine(PointsBatch).order_by(PointsBatch.id))
-    growth = await session.scalars(mine(GrowthEntry).order_by(GrowthEntry.at, GrowthEntry.id))
-    days = await session.scalars(mine(LoginDay).order_by(LoginDay.day))
+    loyalty = select(MemberLoyalty).where(of_member(MemberLoyalty, merchant_id, member_id))
+    account = (await session.execute(loyalty)).scalar_one_or_none()
+    ledger = await member_rows(
+        session,
+        LedgerEntry,
+        merchant_id,
+        member_id,
+        "delta",
+        "balance_after",
+        "reason",
+        "ref",
+        "expires_at",
+        "created_at",
+        order_by=LedgerEntry.id,
+    )
+    batches = await member_rows(
+        session,
+        PointsBatch,
+        merchant_id,
+        member_id,
+        "amount",
+        "remaining",
+        "expires_at",
+        "created_at",
+        order_by=PointsBatch.id,
+    )
+    growth = await member_rows(
+        session,
+        GrowthEntry,
+        merchant_id,
+        member_id,
+        "metric",
+        "amount",
+        "at",
+        order_by=(GrowthEntry.at, GrowthEntry.id),
+    )
+    days = await member_rows(
+        session, LoginDay, merchant_id, member_id, "day", order_by=LoginDay.day
+    )
     return {
         "membership": None
         if account is None
@@ -47,39 +85,17 @@ async def export(session: AsyncSession, merchant_id: str, member_id: str) -> dic
             "checkin_streak": account.checkin_streak,
             "last_checkin_day": iso(account.last_checkin_day),
         },
-        "ledger": [
-            {
-                "delta": e.delta,
-                "balance_after": e.balance_after,
-                "reason": e.reason,
-                "ref": e.ref,
-                "expires_at": iso(e.expires_at),
-                "created_at": iso(e.created_at),
-            }
-            for e in ledger
-        ],
-        "batches": [
-            {
-                "amount": b.amount,
-                "remaining": b.remaining,
-                "expires_at": iso(b.expires_at),
-                "created_at": iso(b.created_at),
-            }
-            for b in batches
-        ],
-        "growth": [{"metric": g.metric, "amount": g.amount, "at": iso(g.at)} for g in growth],
-        "login_days": [d.day.isoformat() for d in days],
+        "ledger": ledger,
+        "batches": batches,
+        "growth": growth,
+        "login_days": [x["day"] for x in days],
     }
 
 
 async def erase(session: AsyncSession, erasure: Erasure) -> dict[str, int]:
     m, who = erasure.merchant_id, erasure.member_id
     balance = (
-        await session.execute(
-            select(MemberLoyalty.points).where(
-                MemberLoyalty.merchant_id == m, MemberLoyalty.member_id == who
-            )
-        )
+        await session.execute(select(MemberLoyalty.points).where(of_member(MemberLoyalty, m, who)))
     ).scalar_one_or_none()
     voided = {"points_voided": int(balance or 0)}
     return voided | await delete_by_member(session, m, who, *_MEMBER_TABLES)

@@ -16,16 +16,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.core.privacy import (
     Erasure,
     PrivacyHandler,
-    count_rows,
+    clear_columns,
+    count_member_rows,
     delete_by_member,
-    execute_bulk,
     iso,
+    of_member,
 )
 from growthloop.mall.models import MemberRedemptionCount, Redemption
 
@@ -33,7 +34,7 @@ from growthloop.mall.models import MemberRedemptionCount, Redemption
 async def export(session: AsyncSession, merchant_id: str, member_id: str) -> list[dict[str, Any]]:
     rows = await session.scalars(
         select(Redemption)
-        .where(Redemption.merchant_id == merchant_id, Redemption.member_id == member_id)
+        .where(of_member(Redemption, merchant_id, member_id))
         .order_by(Redemption.created_at, Redemption.id)
     )
     return [
@@ -61,24 +62,19 @@ async def export(session: AsyncSession, merchant_id: str, member_id: str) -> lis
 
 async def erase(session: AsyncSession, erasure: Erasure) -> dict[str, int]:
     m, who = erasure.merchant_id, erasure.member_id
-    mine = Redemption.merchant_id == m, Redemption.member_id == who
-    kept = await count_rows(session, Redemption, *mine)
-    personal = (
-        Redemption.ship_name,
-        Redemption.ship_phone,
-        Redemption.ship_address,
-        Redemption.tracking_no,
-        Redemption.code,
-    )
-    stripped = await execute_bulk(
-        session,
-        update(Redemption)
-        .where(*mine, or_(*(c.is_not(None) for c in personal)))
-        .values({c.key: None for c in personal}),
-    )
+    r = Redemption
     return {
-        "redemptions_kept_anonymous": kept,
-        "redemptions_stripped": stripped,
+        "redemptions_kept_anonymous": await count_member_rows(session, r, m, who),
+        "redemptions_stripped": await clear_columns(
+            session,
+            r,
+            of_member(r, m, who),
+            r.ship_name,
+            r.ship_phone,
+            r.ship_address,
+            r.tracking_no,
+            r.code,
+        ),
         **await delete_by_member(session, m, who, MemberRedemptionCount),
     }
 

@@ -18,10 +18,18 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from growthloop.core.privacy import Erasure, PrivacyHandler, count_rows, execute_bulk, iso
+from growthloop.core.privacy import (
+    Erasure,
+    PrivacyHandler,
+    count_rows,
+    execute_bulk,
+    member_rows,
+    of_member,
+    rows,
+)
 from growthloop.orders.models import Order, OrderItem
 
 # The re-import key derived from the member's external id (orders.importer.group_orders).
@@ -29,70 +37,64 @@ DERIVED_REF_PREFIX = "r:"
 
 
 async def export(session: AsyncSession, merchant_id: str, member_id: str) -> list[dict[str, Any]]:
-    orders = list(
-        await session.scalars(
-            select(Order)
-            .where(Order.merchant_id == merchant_id, Order.member_id == member_id)
-            .order_by(Order.created_at, Order.id)
-        )
+    orders = await member_rows(
+        session,
+        Order,
+        merchant_id,
+        member_id,
+        "id",
+        "status",
+        "source",
+        "subtotal",
+        "campaign_discount",
+        "tier_discount",
+        "coupon_discount",
+        "discount",
+        "points_used",
+        "points_deduction",
+        "payable",
+        "coupon_id",
+        "pickup_code",
+        "cancel_reason",
+        "created_at",
+        "paid_at",
+        "completed_at",
+        "cancelled_at",
+        "refunded_at",
+        order_by=(Order.created_at, Order.id),
     )
     items: dict[str, list[dict[str, Any]]] = defaultdict(list)
     if orders:
-        lines = await session.scalars(
-            select(OrderItem)
-            .where(
+        lines = await rows(
+            session,
+            OrderItem,
+            "order_id",
+            "product_id",
+            "name",
+            "quantity",
+            "unit_price",
+            "options",
+            "line_total",
+            "campaign_kind",
+            "campaign_id",
+            where=and_(
                 OrderItem.merchant_id == merchant_id,
-                OrderItem.order_id.in_([o.id for o in orders]),
-            )
-            .order_by(OrderItem.id)
+                OrderItem.order_id.in_([o["id"] for o in orders]),
+            ),
+            order_by=OrderItem.id,
         )
-        for i in lines:
-            items[i.order_id].append(
-                {
-                    "product_id": i.product_id,
-                    "name": i.name,
-                    "quantity": i.quantity,
-                    "unit_price": i.unit_price,
-                    "options": dict(i.options),
-                    "line_total": i.line_total,
-                    "campaign_kind": i.campaign_kind,
-                    "campaign_id": i.campaign_id,
-                }
-            )
-    return [
-        {
-            "id": o.id,
-            "status": o.status,
-            "source": o.source,
-            "subtotal": o.subtotal,
-            "campaign_discount": o.campaign_discount,
-            "tier_discount": o.tier_discount,
-            "coupon_discount": o.coupon_discount,
-            "discount": o.discount,
-            "points_used": o.points_used,
-            "points_deduction": o.points_deduction,
-            "payable": o.payable,
-            "coupon_id": o.coupon_id,
-            "pickup_code": o.pickup_code,
-            "cancel_reason": o.cancel_reason,
-            "created_at": iso(o.created_at),
-            "paid_at": iso(o.paid_at),
-            "completed_at": iso(o.completed_at),
-            "cancelled_at": iso(o.cancelled_at),
-            "refunded_at": iso(o.refunded_at),
-            "items": items[o.id],
-        }
-        for o in orders
-    ]
+        for line in lines:
+            items[line.pop("order_id")].append(line)
+    return [{**o, "items": items[o["id"]]} for o in orders]
 
 
 async def erase(session: AsyncSession, erasure: Erasure) -> dict[str, int]:
-    mine = Order.merchant_id == erasure.merchant_id, Order.member_id == erasure.member_id
-    kept = await count_rows(session, Order, *mine)
+    mine = of_member(Order, erasure.merchant_id, erasure.member_id)
+    kept = await count_rows(session, Order, mine)
     cleared = await execute_bulk(
         session,
         update(Order)
-        .where(*mine, Order.external_ref.startswith(DERIVED_REF_PREFIX, autoescape=True))
+        .where(mine, Order.external_ref.startswith(DERIVED_REF_PREFIX, autoescape=True))
         .values(external_ref=None),
     )
     return {"orders_kept_anonymous": kept, "import_keys_cleared": cleared}

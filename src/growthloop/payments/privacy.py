@@ -14,79 +14,67 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from growthloop.core.privacy import Erasure, PrivacyHandler, count_rows, iso
+from growthloop.core.privacy import (
+    Erasure,
+    PrivacyHandler,
+    count_member_rows,
+    count_rows,
+    member_rows,
+    of_member,
+    rows,
+)
 from growthloop.payments.models import Payment, PaymentNotification, Refund
 
 
-def _payment_ids(merchant_id: str, member_id: str) -> Any:
-    return select(Payment.id).where(
-        Payment.merchant_id == merchant_id, Payment.member_id == member_id
-    )
+def _of_payments(model: Any, merchant_id: str, member_id: str) -> ColumnElement[bool]:
+    """The rows of `model` (refunds, notifications) that belong to the member's payments."""
+    ids = select(Payment.id).where(of_member(Payment, merchant_id, member_id))
+    return and_(model.merchant_id == merchant_id, model.payment_id.in_(ids))
 
 
 async def export(session: AsyncSession, merchant_id: str, member_id: str) -> dict[str, Any]:
-    payments = await session.scalars(
-        select(Payment)
-        .where(Payment.merchant_id == merchant_id, Payment.member_id == member_id)
-        .order_by(Payment.created_at, Payment.id)
+    payments = await member_rows(
+        session,
+        Payment,
+        merchant_id,
+        member_id,
+        "id",
+        "order_id",
+        "provider",
+        "amount",
+        "status",
+        "refunded_amount",
+        "provider_txn_id",
+        "created_at",
+        "succeeded_at",
+        order_by=(Payment.created_at, Payment.id),
     )
-    refunds = await session.scalars(
-        select(Refund)
-        .where(
-            Refund.merchant_id == merchant_id,
-            Refund.payment_id.in_(_payment_ids(merchant_id, member_id)),
-        )
-        .order_by(Refund.created_at, Refund.id)
+    refunds = await rows(
+        session,
+        Refund,
+        "refund_no",
+        "order_id",
+        "amount",
+        "reason",
+        "status",
+        "created_at",
+        "succeeded_at",
+        where=_of_payments(Refund, merchant_id, member_id),
+        order_by=(Refund.created_at, Refund.id),
     )
-    return {
-        "payments": [
-            {
-                "id": p.id,
-                "order_id": p.order_id,
-                "provider": p.provider,
-                "amount": p.amount,
-                "status": p.status,
-                "refunded_amount": p.refunded_amount,
-                "provider_txn_id": p.provider_txn_id,
-                "created_at": iso(p.created_at),
-                "succeeded_at": iso(p.succeeded_at),
-            }
-            for p in payments
-        ],
-        "refunds": [
-            {
-                "refund_no": r.refund_no,
-                "order_id": r.order_id,
-                "amount": r.amount,
-                "reason": r.reason,
-                "status": r.status,
-                "created_at": iso(r.created_at),
-                "succeeded_at": iso(r.succeeded_at),
-            }
-            for r in refunds
-        ],
-    }
+    return {"payments": payments, "refunds": refunds}
 
 
 async def erase(session: AsyncSession, erasure: Erasure) -> dict[str, int]:
     m, who = erasure.merchant_id, erasure.member_id
-    ids = _payment_ids(m, who)
+    n = PaymentNotification
     return {
-        "payments_kept": await count_rows(
-            session, Payment, Payment.merchant_id == m, Payment.member_id == who
-        ),
-        "refunds_kept": await count_rows(
-            session, Refund, Refund.merchant_id == m, Refund.payment_id.in_(ids)
-        ),
-        "notifications_kept": await count_rows(
-            session,
-            PaymentNotification,
-            PaymentNotification.merchant_id == m,
-            PaymentNotification.payment_id.in_(ids),
-        ),
+        "payments_kept": await count_member_rows(session, Payment, m, who),
+        "refunds_kept": await count_rows(session, Refund, _of_payments(Refund, m, who)),
+        "notifications_kept": await count_rows(session, n, _of_payments(n, m, who)),
     }
 
 

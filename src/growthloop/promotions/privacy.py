@@ -13,39 +13,36 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from growthloop.core.privacy import Erasure, PrivacyHandler, delete_by_member, iso
+from growthloop.core.privacy import Erasure, PrivacyHandler, delete_by_member, member_rows
 from growthloop.promotions.models import Coupon, CouponClaimCount, CouponTemplate
 
 _MEMBER_TABLES = (Coupon, CouponClaimCount)
 
 
 async def export(session: AsyncSession, merchant_id: str, member_id: str) -> list[dict[str, Any]]:
-    rows = await session.execute(
-        select(Coupon, CouponTemplate.name, CouponTemplate.kind, CouponTemplate.value)
-        .join(CouponTemplate, CouponTemplate.id == Coupon.template_id)
-        .where(Coupon.merchant_id == merchant_id, Coupon.member_id == member_id)
-        .order_by(Coupon.claimed_at, Coupon.id)
+    c, t = Coupon, CouponTemplate
+    return await member_rows(
+        session,
+        c,
+        merchant_id,
+        member_id,
+        "id",
+        "template_id",
+        t.name.label("name"),
+        t.kind.label("kind"),
+        t.value.label("value"),
+        "status",
+        "source",
+        "order_id",
+        "valid_from",
+        "valid_until",
+        "claimed_at",
+        "used_at",
+        join=(t, t.id == c.template_id),
+        order_by=(c.claimed_at, c.id),
     )
-    return [
-        {
-            "id": c.id,
-            "template_id": c.template_id,
-            "name": name,
-            "kind": kind,
-            "value": value,
-            "status": c.status,
-            "source": c.source,
-            "order_id": c.order_id,
-            "valid_from": iso(c.valid_from),
-            "valid_until": iso(c.valid_until),
-            "claimed_at": iso(c.claimed_at),
-            "used_at": iso(c.used_at),
-        }
-        for c, name, kind, value in rows
-    ]
 
 
 async def erase(session: AsyncSession, erasure: Erasure) -> dict[str, int]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.campaigns.bargains.models import (
@@ -25,90 +25,73 @@ from growthloop.campaigns.bargains.models import (
     BargainHelpDay,
     BargainInstance,
 )
-from growthloop.core.privacy import Erasure, PrivacyHandler, count_rows, execute_bulk, iso
+from growthloop.core.privacy import (
+    Erasure,
+    PrivacyHandler,
+    count_member_rows,
+    count_rows,
+    execute_bulk,
+    member_rows,
+    of_member,
+)
 
 OPEN = ("active", "floor_reached")
 
 
 async def export(session: AsyncSession, merchant_id: str, member_id: str) -> dict[str, Any]:
-    i = BargainInstance
-    instances = await session.execute(
-        select(i, Bargain.name)
-        .outerjoin(Bargain, Bargain.id == i.bargain_id)
-        .where(i.merchant_id == merchant_id, i.owner_member_id == member_id)
-        .order_by(i.created_at, i.id)
+    i, h, d = BargainInstance, BargainHelp, BargainHelpDay
+    bargains = await member_rows(
+        session,
+        i,
+        merchant_id,
+        member_id,
+        "bargain_id",
+        Bargain.name.label("bargain"),
+        i.id.label("instance_id"),
+        "original_price",
+        "floor_price",
+        "current_price",
+        "helps",
+        "helpers_needed",
+        "status",
+        "order_id",
+        "expires_at",
+        "created_at",
+        "purchased_at",
+        member="owner_member_id",
+        outerjoin=(Bargain, Bargain.id == i.bargain_id),
+        order_by=(i.created_at, i.id),
     )
-    h = BargainHelp
-    helps = await session.scalars(
-        select(h)
-        .where(h.merchant_id == merchant_id, h.helper_member_id == member_id)
-        .order_by(h.created_at, h.id)
+    # The helps the member gave (whose bargain it was is the other member's).
+    helps = await member_rows(
+        session,
+        h,
+        merchant_id,
+        member_id,
+        "instance_id",
+        "cut",
+        "price_after",
+        "created_at",
+        member="helper_member_id",
+        order_by=(h.created_at, h.id),
     )
-    d = BargainHelpDay
-    days = await session.scalars(
-        select(d).where(d.merchant_id == merchant_id, d.member_id == member_id).order_by(d.day)
-    )
-    return {
-        "bargains": [
-            {
-                "bargain_id": inst.bargain_id,
-                "bargain": name,
-                "instance_id": inst.id,
-                "original_price": inst.original_price,
-                "floor_price": inst.floor_price,
-                "current_price": inst.current_price,
-                "helps": inst.helps,
-                "helpers_needed": inst.helpers_needed,
-                "status": inst.status,
-                "order_id": inst.order_id,
-                "expires_at": iso(inst.expires_at),
-                "created_at": iso(inst.created_at),
-                "purchased_at": iso(inst.purchased_at),
-            }
-            for inst, name in instances
-        ],
-        # The helps the member gave (whose bargain it was is the other member's).
-        "helps_given": [
-            {
-                "instance_id": x.instance_id,
-                "cut": x.cut,
-                "price_after": x.price_after,
-                "created_at": iso(x.created_at),
-            }
-            for x in helps
-        ],
-        "help_days": [{"day": iso(x.day), "helps": x.helps} for x in days],
-    }
+    days = await member_rows(session, d, merchant_id, member_id, "day", "helps", order_by=d.day)
+    return {"bargains": bargains, "helps_given": helps, "help_days": days}
 
 
 async def erase(session: AsyncSession, erasure: Erasure) -> dict[str, int]:
     m, who, now = erasure.merchant_id, erasure.member_id, erasure.now
-    i = BargainInstance
+    i, h, d = BargainInstance, BargainHelp, BargainHelpDay
+    mine = of_member(i, m, who, "owner_member_id")
     expired = await execute_bulk(
         session,
-        update(i)
-        .where(
-            i.merchant_id == m,
-            i.owner_member_id == who,
-            i.status.in_(OPEN),
-            i.expires_at > now,
-        )
-        .values(expires_at=now),
+        update(i).where(mine, i.status.in_(OPEN), i.expires_at > now).values(expires_at=now),
     )
     return {
         "bargain_instances_expired": expired,
-        "bargain_instances_kept": await count_rows(
-            session, i, i.merchant_id == m, i.owner_member_id == who
-        ),
-        "bargain_helps_kept": await count_rows(
-            session, BargainHelp, BargainHelp.merchant_id == m, BargainHelp.helper_member_id == who
-        ),
-        "bargain_help_days_kept": await count_rows(
-            session,
-            BargainHelpDay,
-            BargainHelpDay.merchant_id == m,
-            BargainHelpDay.member_id == who,
-        ),
+        "bargain_instances_kept": await count_rows(session, i, mine),
+        "bargain_helps_kept": await count_member_rows(session, h, m, who, "helper_member_id"),
+        "bargain_help_days_kept": await count_member_rows(session, d, m, who),
     }
 
 

@@ -38,30 +38,55 @@ from growthloop.core.privacy import (
     SYNC_OFF,
     Erasure,
     PrivacyHandler,
+    clear_columns,
+    count_member_rows,
     count_rows,
     execute_bulk,
     iso,
+    member_rows,
+    of_member,
 )
 
 ERASED_NOTE = "account_deleted"
 
 
 async def export(session: AsyncSession, merchant_id: str, member_id: str) -> dict[str, Any]:
-    b = PromoterBinding
+    b, c, w = PromoterBinding, Commission, Withdrawal
     mine = (
-        await session.execute(
-            select(b).where(b.merchant_id == merchant_id, b.member_id == member_id)
-        )
+        await session.execute(select(b).where(of_member(b, merchant_id, member_id)))
     ).scalar_one_or_none()
-    team = await count_rows(session, b, b.merchant_id == merchant_id, b.promoter_id == member_id)
-    c = Commission
-    commissions = await session.scalars(
-        select(c).where(c.merchant_id == merchant_id, c.promoter_id == member_id).order_by(c.id)
+    team = await count_member_rows(session, b, merchant_id, member_id, "promoter_id")
+    commissions = await member_rows(
+        session,
+        c,
+        merchant_id,
+        member_id,
+        "id",
+        "level",
+        "base_amount",
+        "percent",
+        "amount",
+        "status",
+        "created_at",
+        "settle_at",
+        "settled_at",
+        "cancelled_at",
+        member="promoter_id",
+        order_by=c.id,
     )
     account = await session.get(PromoterAccount, (merchant_id, member_id))
-    w = Withdrawal
-    withdrawals = await session.scalars(
-        select(w).where(w.merchant_id == merchant_id, w.member_id == member_id).order_by(w.id)
+    withdrawals = await member_rows(
+        session,
+        w,
+        merchant_id,
+        member_id,
+        "id",
+        "amount",
+        "status",
+        "created_at",
+        "decided_at",
+        "note",
+        order_by=w.id,
     )
     return {
         # Who brought the member and whom they brought are other members: not named here.
@@ -69,35 +94,11 @@ async def export(session: AsyncSession, merchant_id: str, member_id: str) -> dic
         if mine is None
         else {"bound_at": iso(mine.bound_at), "expires_at": iso(mine.expires_at)},
         "members_bound_to_me": team,
-        "commissions": [
-            {
-                "id": x.id,
-                "level": x.level,
-                "base_amount": x.base_amount,
-                "percent": x.percent,
-                "amount": x.amount,
-                "status": x.status,
-                "created_at": iso(x.created_at),
-                "settle_at": iso(x.settle_at),
-                "settled_at": iso(x.settled_at),
-                "cancelled_at": iso(x.cancelled_at),
-            }
-            for x in commissions
-        ],
+        "commissions": commissions,
         "account": None
         if account is None
         else {"settled": account.settled, "withdrawn": account.withdrawn},
-        "withdrawals": [
-            {
-                "id": x.id,
-                "amount": x.amount,
-                "status": x.status,
-                "created_at": iso(x.created_at),
-                "decided_at": iso(x.decided_at),
-                "note": x.note,
-            }
-            for x in withdrawals
-        ],
+        "withdrawals": withdrawals,
     }
 
 
@@ -112,20 +113,15 @@ async def erase(session: AsyncSession, erasure: Erasure) -> dict[str, int]:
     cancelled = await execute_bulk(
         session,
         update(c)
-        .where(c.merchant_id == m, c.promoter_id == who, c.status == "frozen")
+        .where(of_member(c, m, who, "promoter_id"), c.status == "frozen")
         .values(status="cancelled", cancelled_at=now),
     )
     w = Withdrawal
-    notes = await execute_bulk(
-        session,
-        update(w)
-        .where(w.merchant_id == m, w.member_id == who, w.note.is_not(None))
-        .values(note=None),
-    )
+    notes = await clear_columns(session, w, of_member(w, m, who), w.note)
     rejected = (
         await session.execute(
             update(w)
-            .where(w.merchant_id == m, w.member_id == who, w.status == "requested")
+            .where(of_member(w, m, who), w.status == "requested")
             .values(status="rejected", decided_at=now, decided_by=None, note=ERASED_NOTE)
             .returning(w.amount),
             execution_options=SYNC_OFF,
@@ -136,9 +132,7 @@ async def erase(session: AsyncSession, erasure: Erasure) -> dict[str, int]:
         a = PromoterAccount
         await execute_bulk(
             session,
-            update(a)
-            .where(a.merchant_id == m, a.member_id == who)
-            .values(withdrawn=a.withdrawn - given_back),
+            update(a).where(of_member(a, m, who)).values(withdrawn=a.withdrawn - given_back),
         )
     kept = await count_rows(
         session, c, c.merchant_id == m, or_(c.promoter_id == who, c.buyer_id == who)

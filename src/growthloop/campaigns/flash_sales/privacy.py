@@ -15,39 +15,34 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.campaigns.flash_sales.models import FlashSale, FlashSalePurchase
-from growthloop.core.privacy import Erasure, PrivacyHandler, count_rows, iso
+from growthloop.core.privacy import Erasure, PrivacyHandler, count_member_rows, member_rows
 
 
 async def export(session: AsyncSession, merchant_id: str, member_id: str) -> list[dict[str, Any]]:
     p = FlashSalePurchase
-    stmt = (
-        select(p, FlashSale.name)
-        .outerjoin(FlashSale, FlashSale.id == p.flash_sale_id)
-        .where(p.merchant_id == merchant_id, p.member_id == member_id)
-        .order_by(p.created_at, p.id)
+    return await member_rows(
+        session,
+        p,
+        merchant_id,
+        member_id,
+        "flash_sale_id",
+        FlashSale.name.label("flash_sale"),
+        "order_id",
+        "quantity",
+        "status",
+        "created_at",
+        "released_at",
+        outerjoin=(FlashSale, FlashSale.id == p.flash_sale_id),
+        order_by=(p.created_at, p.id),
     )
-    return [
-        {
-            "flash_sale_id": purchase.flash_sale_id,
-            "flash_sale": name,
-            "order_id": purchase.order_id,
-            "quantity": purchase.quantity,
-            "status": purchase.status,
-            "created_at": iso(purchase.created_at),
-            "released_at": iso(purchase.released_at),
-        }
-        for purchase, name in await session.execute(stmt)
-    ]
 
 
 async def erase(session: AsyncSession, erasure: Erasure) -> dict[str, int]:
-    p = FlashSalePurchase
-    kept = await count_rows(
-        session, p, p.merchant_id == erasure.merchant_id, p.member_id == erasure.member_id
+    kept = await count_member_rows(
+        session, FlashSalePurchase, erasure.merchant_id, erasure.member_id
     )
     return {"flash_sale_purchases_kept": kept}
 

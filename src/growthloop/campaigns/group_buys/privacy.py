@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.campaigns.group_buys.models import Group, GroupBuy, GroupMember
-from growthloop.core.privacy import Erasure, PrivacyHandler, count_rows, iso
+from growthloop.core.privacy import Erasure, PrivacyHandler, count_member_rows, iso, of_member
 
 
 async def export(session: AsyncSession, merchant_id: str, member_id: str) -> list[dict[str, Any]]:
@@ -30,7 +30,7 @@ async def export(session: AsyncSession, merchant_id: str, member_id: str) -> lis
         select(gm, Group, GroupBuy.name)
         .join(Group, Group.id == gm.group_id)
         .outerjoin(GroupBuy, GroupBuy.id == gm.group_buy_id)
-        .where(gm.merchant_id == merchant_id, gm.member_id == member_id)
+        .where(of_member(gm, merchant_id, member_id))
         .order_by(gm.joined_at, gm.id)
     )
     return [
@@ -61,12 +61,8 @@ async def export(session: AsyncSession, merchant_id: str, member_id: str) -> lis
 async def erase(session: AsyncSession, erasure: Erasure) -> dict[str, int]:
     m, who = erasure.merchant_id, erasure.member_id
     return {
-        "group_members_kept": await count_rows(
-            session, GroupMember, GroupMember.merchant_id == m, GroupMember.member_id == who
-        ),
-        "groups_led_kept": await count_rows(
-            session, Group, Group.merchant_id == m, Group.leader_member_id == who
-        ),
+        "group_members_kept": await count_member_rows(session, GroupMember, m, who),
+        "groups_led_kept": await count_member_rows(session, Group, m, who, "leader_member_id"),
     }
 
 

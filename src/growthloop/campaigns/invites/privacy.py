@@ -21,7 +21,13 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.campaigns.invites.models import InviteQualification, InviteReward, InviteRule
-from growthloop.core.privacy import Erasure, PrivacyHandler, count_rows, iso
+from growthloop.core.privacy import (
+    Erasure,
+    PrivacyHandler,
+    count_member_rows,
+    count_rows,
+    member_rows,
+)
 
 
 async def export(session: AsyncSession, merchant_id: str, member_id: str) -> dict[str, Any]:
@@ -33,33 +39,37 @@ async def export(session: AsyncSession, merchant_id: str, member_id: str) -> dic
         .group_by(q.rule_id, InviteRule.name)
         .order_by(q.rule_id)
     )
-    mine = await session.execute(
-        select(q.rule_id, InviteRule.name, q.qualified_at)
-        .outerjoin(InviteRule, InviteRule.id == q.rule_id)
-        .where(q.merchant_id == merchant_id, q.invitee_id == member_id)
-        .order_by(q.qualified_at)
+    mine = await member_rows(
+        session,
+        q,
+        merchant_id,
+        member_id,
+        "rule_id",
+        InviteRule.name.label("rule"),
+        "qualified_at",
+        member="invitee_id",
+        outerjoin=(InviteRule, InviteRule.id == q.rule_id),
+        order_by=q.qualified_at,
     )
     r = InviteReward
-    rewards = await session.scalars(
-        select(r).where(r.merchant_id == merchant_id, r.member_id == member_id).order_by(r.id)
+    rewards = await member_rows(
+        session,
+        r,
+        merchant_id,
+        member_id,
+        "rule_id",
+        "role",
+        "coupon_id",
+        "points",
+        "skipped",
+        "created_at",
+        order_by=r.id,
     )
     return {
         # The friends who qualified are other members: counted, not named.
         "invited": [{"rule_id": rid, "rule": name, "qualified": n} for rid, name, n in invited],
-        "qualified_as_invitee": [
-            {"rule_id": rid, "rule": name, "qualified_at": iso(at)} for rid, name, at in mine
-        ],
-        "rewards": [
-            {
-                "rule_id": x.rule_id,
-                "role": x.role,
-                "coupon_id": x.coupon_id,
-                "points": x.points,
-                "skipped": x.skipped,
-                "created_at": iso(x.created_at),
-            }
-            for x in rewards
-        ],
+        "qualified_as_invitee": mine,
+        "rewards": rewards,
     }
 
 
@@ -69,7 +79,7 @@ async def erase(session: AsyncSession, erasure: Erasure) -> dict[str, int]:
     qualifications = await count_rows(
         session, q, q.merchant_id == m, or_(q.invitee_id == who, q.inviter_id == who)
     )
-    rewards = await count_rows(session, r, r.merchant_id == m, r.member_id == who)
+    rewards = await count_member_rows(session, r, m, who)
     return {
         "invite_qualifications_kept": qualifications,
         "invite_rewards_kept": rewards,

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.campaigns.lotteries.models import (
@@ -26,62 +26,55 @@ from growthloop.campaigns.lotteries.models import (
     LotteryDrawDay,
     LotteryMember,
 )
-from growthloop.core.privacy import Erasure, PrivacyHandler, count_rows, execute_bulk, iso
+from growthloop.core.privacy import (
+    Erasure,
+    PrivacyHandler,
+    count_member_rows,
+    execute_bulk,
+    member_rows,
+    of_member,
+)
 
 
 async def export(session: AsyncSession, merchant_id: str, member_id: str) -> dict[str, Any]:
-    d = LotteryDraw
-    draws = await session.execute(
-        select(d, Lottery.name)
-        .outerjoin(Lottery, Lottery.id == d.lottery_id)
-        .where(d.merchant_id == merchant_id, d.member_id == member_id)
-        .order_by(d.created_at, d.id)
+    d, lm, dd = LotteryDraw, LotteryMember, LotteryDrawDay
+    draws = await member_rows(
+        session,
+        d,
+        merchant_id,
+        member_id,
+        "lottery_id",
+        Lottery.name.label("lottery"),
+        d.prize_name.label("prize"),
+        "prize_kind",
+        "free_draw",
+        "paid_points",
+        d.draw_day.label("day"),
+        "coupon_id",
+        "points",
+        "product_id",
+        "voucher_code",
+        "voucher_expires_at",
+        "voucher_redeemed_at",
+        "created_at",
+        outerjoin=(Lottery, Lottery.id == d.lottery_id),
+        order_by=(d.created_at, d.id),
     )
-    lm = LotteryMember
-    standing = await session.scalars(
-        select(lm)
-        .where(lm.merchant_id == merchant_id, lm.member_id == member_id)
-        .order_by(lm.lottery_id)
+    standing = await member_rows(
+        session, lm, merchant_id, member_id, "lottery_id", "draws", "wins", order_by=lm.lottery_id
     )
-    dd = LotteryDrawDay
-    days = await session.scalars(
-        select(dd)
-        .where(dd.merchant_id == merchant_id, dd.member_id == member_id)
-        .order_by(dd.lottery_id, dd.draw_day)
+    days = await member_rows(
+        session,
+        dd,
+        merchant_id,
+        member_id,
+        "lottery_id",
+        dd.draw_day.label("day"),
+        "draws",
+        dd.free_draws.label("free"),
+        order_by=(dd.lottery_id, dd.draw_day),
     )
-    return {
-        "draws": [
-            {
-                "lottery_id": x.lottery_id,
-                "lottery": name,
-                "prize": x.prize_name,
-                "prize_kind": x.prize_kind,
-                "free_draw": x.free_draw,
-                "paid_points": x.paid_points,
-                "day": iso(x.draw_day),
-                "coupon_id": x.coupon_id,
-                "points": x.points,
-                "product_id": x.product_id,
-                "voucher_code": x.voucher_code,
-                "voucher_expires_at": iso(x.voucher_expires_at),
-                "voucher_redeemed_at": iso(x.voucher_redeemed_at),
-                "created_at": iso(x.created_at),
-            }
-            for x, name in draws
-        ],
-        "lotteries": [
-            {"lottery_id": x.lottery_id, "draws": x.draws, "wins": x.wins} for x in standing
-        ],
-        "days": [
-            {
-                "lottery_id": x.lottery_id,
-                "day": iso(x.draw_day),
-                "draws": x.draws,
-                "free": x.free_draws,
-            }
-            for x in days
-        ],
-    }
+    return {"draws": draws, "lotteries": standing, "days": days}
 
 
 async def erase(session: AsyncSession, erasure: Erasure) -> dict[str, int]:
@@ -91,15 +84,14 @@ async def erase(session: AsyncSession, erasure: Erasure) -> dict[str, int]:
         session,
         update(d)
         .where(
-            d.merchant_id == m,
-            d.member_id == who,
+            of_member(d, m, who),
             d.voucher_code.is_not(None),
             d.voucher_redeemed_at.is_(None),
             d.voucher_expires_at > now,
         )
         .values(voucher_expires_at=now),
     )
-    kept = await count_rows(session, d, d.merchant_id == m, d.member_id == who)
+    kept = await count_member_rows(session, d, m, who)
     return {"vouchers_voided": voided, "lottery_draws_kept": kept}
 
 

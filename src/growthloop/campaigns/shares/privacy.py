@@ -27,19 +27,32 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.campaigns.shares.models import ShareCode, ShareVisit
 from growthloop.campaigns.shares.service import device_ref
-from growthloop.core.privacy import Erasure, PrivacyHandler, count_rows, execute_bulk, iso
+from growthloop.core.privacy import (
+    Erasure,
+    PrivacyHandler,
+    clear_columns,
+    count_member_rows,
+    execute_bulk,
+    member_rows,
+    of_member,
+)
 
 
 async def export(session: AsyncSession, merchant_id: str, member_id: str) -> dict[str, Any]:
-    codes = list(
-        await session.scalars(
-            select(ShareCode)
-            .where(ShareCode.merchant_id == merchant_id, ShareCode.member_id == member_id)
-            .order_by(ShareCode.created_at, ShareCode.code)
-        )
+    c, v = ShareCode, ShareVisit
+    codes = await member_rows(
+        session,
+        c,
+        merchant_id,
+        member_id,
+        "code",
+        "target_type",
+        "target_id",
+        "channel",
+        "created_at",
+        order_by=(c.created_at, c.code),
     )
-    v = ShareVisit
-    counts: dict[str, dict[str, int]] = {c.code: {} for c in codes}
+    counts: dict[str, dict[str, int]] = {code["code"]: {} for code in codes}
     if codes:
         stmt = (
             select(v.code, v.kind, func.count())
@@ -48,52 +61,36 @@ async def export(session: AsyncSession, merchant_id: str, member_id: str) -> dic
         )
         for code, kind, n in await session.execute(stmt):
             counts[code][kind] = int(n)
-    visits = await session.scalars(
-        select(v)
-        .where(v.merchant_id == merchant_id, v.visitor_member_id == member_id)
-        .order_by(v.created_at, v.id)
+    visits = await member_rows(
+        session,
+        v,
+        merchant_id,
+        member_id,
+        "code",
+        "kind",
+        "ref",
+        v.anonymous_id.label("device_id"),
+        "created_at",
+        member="visitor_member_id",
+        order_by=(v.created_at, v.id),
     )
     return {
         # What the member's codes brought is counted; the visitors are other people.
-        "shares": [
-            {
-                "code": c.code,
-                "target_type": c.target_type,
-                "target_id": c.target_id,
-                "channel": c.channel,
-                "created_at": iso(c.created_at),
-                "visits": counts[c.code],
-            }
-            for c in codes
-        ],
-        "visits": [
-            {
-                "code": x.code,
-                "kind": x.kind,
-                "ref": x.ref,
-                "device_id": x.anonymous_id,
-                "created_at": iso(x.created_at),
-            }
-            for x in visits
-        ],
+        "shares": [{**code, "visits": counts[code["code"]]} for code in codes],
+        "visits": visits,
     }
 
 
 async def erase(session: AsyncSession, erasure: Erasure) -> dict[str, int]:
     m, who = erasure.merchant_id, erasure.member_id
     v = ShareVisit
-    own = select(ShareCode.code).where(ShareCode.merchant_id == m, ShareCode.member_id == who)
+    own = select(ShareCode.code).where(of_member(ShareCode, m, who))
     brought = await execute_bulk(
         session, delete(v).where(v.merchant_id == m, or_(v.sharer_id == who, v.code.in_(own)))
     )
-    codes = await execute_bulk(
-        session, delete(ShareCode).where(ShareCode.merchant_id == m, ShareCode.member_id == who)
-    )
-    stripped = await execute_bulk(
-        session,
-        update(v)
-        .where(v.merchant_id == m, v.visitor_member_id == who, v.anonymous_id.is_not(None))
-        .values(anonymous_id=None),
+    codes = await execute_bulk(session, delete(ShareCode).where(of_member(ShareCode, m, who)))
+    stripped = await clear_columns(
+        session, v, of_member(v, m, who, "visitor_member_id"), v.anonymous_id
     )
     anonymous = 0
     devices = sorted(i for i in erasure.identifiers if i != who)
@@ -118,7 +115,7 @@ async def erase(session: AsyncSession, erasure: Erasure) -> dict[str, int]:
                 .values(anonymous_id=None, ref=secrets.token_hex(13)),
             )
             anonymous += 1
-    kept = await count_rows(session, v, v.merchant_id == m, v.visitor_member_id == who)
+    kept = await count_member_rows(session, v, m, who, "visitor_member_id")
     return {
         "share_codes": codes,
         "share_visits_brought": brought,
