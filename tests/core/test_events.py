@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
 from typing import ClassVar
 
 import httpx
@@ -10,16 +10,21 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.core.context import uow_of
-from growthloop.core.events import DomainEvent, emit
+from growthloop.core.events import DomainEvent, MemberEvent, emit
 from growthloop.core.runtime import Runtime
 from growthloop.orders.events import OrderCreated
 from tests.helpers import assert_error, make_shop
 
 
-@dataclass(frozen=True, kw_only=True)
 class Pinged(DomainEvent):
     name: ClassVar[str] = "test.pinged"
     times: int
+
+
+class Greeted(MemberEvent):
+    name: ClassVar[str] = "test.greeted"
+    words: str
+    loud: bool = False
 
 
 async def test_subscribers_run_in_the_emitting_transaction(
@@ -69,3 +74,23 @@ async def test_emit_needs_a_unit_of_work(rt: Runtime) -> None:
             await emit(session, Pinged(merchant_id="m", times=1))
     async with rt.db.unit_of_work() as uow:
         await emit(uow.session, Pinged(merchant_id="m", times=1))  # no subscriber: nothing
+
+
+def test_an_event_class_is_a_frozen_keyword_only_dataclass() -> None:
+    """Deriving from DomainEvent is enough: the class is a frozen dataclass whose fields are
+    named at construction, and its payload is its own fields, in their order."""
+    event = Greeted(merchant_id="m", member_id="x", words="hi")
+    assert list(event.payload.items()) == [("words", "hi"), ("loud", False)]
+    assert event == Greeted(merchant_id="m", member_id="x", words="hi")
+    assert hash(event) == hash(Greeted(merchant_id="m", member_id="x", words="hi"))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        event.words = "bye"  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        Greeted("m", "x", "hi")  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="member_id"):
+        Greeted(merchant_id="m", words="hi")  # type: ignore[call-arg]
+    with pytest.raises(TypeError):  # a second @dataclass would overwrite the first's __setattr__
+
+        @dataclasses.dataclass(frozen=True, kw_only=True)
+        class Twice(DomainEvent):
+            times: int

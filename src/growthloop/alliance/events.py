@@ -3,13 +3,11 @@ beside the source merchant and its member."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
 from growthloop.core.events import DomainEvent
 
 
-@dataclass(frozen=True, kw_only=True)
 class AllianceExchanged(DomainEvent):
     """A member's points left `merchant_id` and arrived, converted, at the partner."""
 

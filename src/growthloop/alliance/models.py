@@ -13,21 +13,14 @@ from datetime import date, datetime
 from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped
 
-from growthloop.core.models import (
-    Base,
-    UTCDateTime,
-    col,
-    created_column,
-    id_column,
-    merchant_column,
-)
+from growthloop.core.models import Base, CreatedAt, MerchantOwned, UTCDateTime, col
 
 
-class Partnership(Base):
+class Partnership(MerchantOwned, CreatedAt, Base):
+    """Proposed by `merchant_id` to `partner_merchant_id`."""
+
     __tablename__ = "alliance_partnerships"
 
-    id: Mapped[str] = id_column()
-    merchant_id: Mapped[str] = merchant_column()  # the proposer
     partner_merchant_id: Mapped[str] = col(String(26), nullable=False, index=True, pii=None)
     # "<smaller merchant id>:<larger>" until the partnership ends: one open per pair
     open_pair: Mapped[str | None] = col(String(53), pii=None)
@@ -42,7 +35,6 @@ class Partnership(Base):
     proposed_by: Mapped[str] = col(String(26), nullable=False, pii=None)  # admin id
     suspended_by: Mapped[str | None] = col(String(26), pii=None)  # merchant id
     accepted_at: Mapped[datetime | None] = col(UTCDateTime(), pii=None)
-    created_at: Mapped[datetime] = created_column()
     updated_at: Mapped[datetime] = col(UTCDateTime(), nullable=False, pii=None)
 
     __table_args__ = (UniqueConstraint("open_pair"),)
@@ -76,14 +68,12 @@ class MemberDailyUsage(Base):
     points: Mapped[int] = col(BigInteger, nullable=False, default=0, pii=None)
 
 
-class Exchange(Base):
+class Exchange(MerchantOwned, CreatedAt, Base):
     """A member's points left `merchant_id` and arrived, converted, at the linked member of
     `target_merchant_id`: one row per exchange, written with both ledger entries."""
 
     __tablename__ = "alliance_exchanges"
 
-    id: Mapped[str] = id_column()
-    merchant_id: Mapped[str] = merchant_column()  # the source
     member_id: Mapped[str] = col(String(26), nullable=False, pii=None)
     partnership_id: Mapped[str] = col(
         String(26), ForeignKey("alliance_partnerships.id"), nullable=False, pii=None
@@ -93,7 +83,6 @@ class Exchange(Base):
     points_out: Mapped[int] = col(BigInteger, nullable=False, pii=None)
     points_in: Mapped[int] = col(BigInteger, nullable=False, pii=None)
     day: Mapped[date] = col(Date, nullable=False, pii=None)  # source merchant's timezone
-    created_at: Mapped[datetime] = created_column()
 
     __table_args__ = (
         Index("ix_alliance_exchanges_member", "merchant_id", "member_id", "id"),
@@ -102,14 +91,13 @@ class Exchange(Base):
     )
 
 
-class SettlementEntry(Base):
-    """What the payer (the exchange's source merchant: its member's points left it and the
-    partner now carries the liability) owes the payee (the target) for one exchange."""
+class SettlementEntry(MerchantOwned, CreatedAt, Base):
+    """What the payer (`merchant_id`, the exchange's source merchant: its member's points
+    left it and the partner now carries the liability) owes the payee (the target) for one
+    exchange."""
 
     __tablename__ = "alliance_settlements"
 
-    id: Mapped[str] = id_column()
-    merchant_id: Mapped[str] = merchant_column()  # the payer
     payee_merchant_id: Mapped[str] = col(String(26), nullable=False, pii=None)
     partnership_id: Mapped[str] = col(
         String(26), ForeignKey("alliance_partnerships.id"), nullable=False, pii=None
@@ -120,7 +108,6 @@ class SettlementEntry(Base):
     points_out: Mapped[int] = col(BigInteger, nullable=False, pii=None)
     points_in: Mapped[int] = col(BigInteger, nullable=False, pii=None)
     amount: Mapped[int] = col(BigInteger, nullable=False, pii=None)  # fen
-    created_at: Mapped[datetime] = created_column()
 
     __table_args__ = (
         UniqueConstraint("exchange_id"),

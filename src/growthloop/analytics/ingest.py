@@ -116,6 +116,16 @@ class Batch:
     events: list[RawEvent] = field(default_factory=list)
     rejected: list[Rejection] = field(default_factory=list)
     sent_at: Any = None
+    linked: set[tuple[str, str]] = field(default_factory=set)
+
+    def link_once(self, link: Any, distinct_id: Any) -> Any:
+        """An SDK's link of `link` to `distinct_id` (its `link_from`), or None when the batch
+        linked the two already: the same identify repeated in a session is linked once."""
+        if isinstance(link, str) and isinstance(distinct_id, str):
+            if (link, distinct_id) in self.linked:
+                return None
+            self.linked.add((link, distinct_id))
+        return link
 
 
 @dataclass

@@ -9,13 +9,13 @@ from sqlalchemy.orm import Mapped
 from growthloop.core.models import (
     Base,
     Category,
+    CreatedAt,
+    MerchantOwned,
     Personal,
     Retention,
     UTCDateTime,
     col,
     created_column,
-    id_column,
-    merchant_column,
 )
 
 DEVICE_ID = Personal(
@@ -27,7 +27,7 @@ DEVICE_ID = Personal(
 )
 
 
-class AnalyticsIdentity(Base):
+class AnalyticsIdentity(CreatedAt, Base):
     """Which person an analytics distinct id stands for: the member's id and platform ids
     (written at sign-up and login) and anonymous device ids linked by an identify call.
     The first link of an id wins; two members are never merged."""
@@ -41,7 +41,6 @@ class AnalyticsIdentity(Base):
     source: Mapped[str] = col(String(16), nullable=False, pii=None)  # member | identify
     # On the member's own row: the end they last signed in from, for their business events.
     platform_hint: Mapped[str | None] = col(String(16), pii=None)
-    created_at: Mapped[datetime] = created_column()
 
     __table_args__ = (
         Index("ix_analytics_identities_person", "merchant_id", "person_id"),
@@ -49,14 +48,12 @@ class AnalyticsIdentity(Base):
     )
 
 
-class AnalyticsOutbox(Base):
+class AnalyticsOutbox(MerchantOwned, Base):
     """Business events waiting for the event store, written in the transaction of the
     action that caused them; the flush moves them in bulk (their id becomes the uuid)."""
 
     __tablename__ = "analytics_outbox"
 
-    id: Mapped[str] = id_column()
-    merchant_id: Mapped[str] = merchant_column()
     event: Mapped[str] = col(String(64), nullable=False, pii=None)
     member_id: Mapped[str | None] = col(String(26), pii=None)
     time: Mapped[datetime] = col(UTCDateTime(), nullable=False, pii=None)
@@ -69,11 +66,9 @@ class AnalyticsOutbox(Base):
     batch_key: Mapped[str | None] = col(String(40), index=True, pii=None)
 
 
-class AlertRule(Base):
+class AlertRule(MerchantOwned, CreatedAt, Base):
     __tablename__ = "alert_rules"
 
-    id: Mapped[str] = id_column()
-    merchant_id: Mapped[str] = merchant_column()
     name: Mapped[str] = col(String(100), nullable=False, pii=None)
     metric: Mapped[str] = col(String(32), nullable=False, pii=None)
     period: Mapped[str] = col(String(8), nullable=False, pii=None)  # day | hour
@@ -86,16 +81,13 @@ class AlertRule(Base):
     webhook_url: Mapped[str | None] = col(String(500), pii=None)
     webhook_secret: Mapped[str] = col(String(64), nullable=False, pii=None)
     enabled: Mapped[bool] = col(Boolean, nullable=False, default=True, pii=None)
-    created_at: Mapped[datetime] = created_column()
 
 
-class AlertRecord(Base):
+class AlertRecord(MerchantOwned, Base):
     """A fired alert: one per rule and period (the unique key is the dedup)."""
 
     __tablename__ = "alerts"
 
-    id: Mapped[str] = id_column()
-    merchant_id: Mapped[str] = merchant_column()
     rule_id: Mapped[str] = col(String(26), nullable=False, pii=None)
     period_start: Mapped[datetime] = col(UTCDateTime(), nullable=False, pii=None)
     metric: Mapped[str] = col(String(32), nullable=False, pii=None)

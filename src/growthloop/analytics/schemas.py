@@ -110,8 +110,10 @@ Warnings = Annotated[
 ]
 
 
-class DaySummary(BaseModel):
-    date: date
+class Measures(BaseModel):
+    """What the overview measures of a day and the platform comparison of a platform
+    (`analytics.queries.MEASURES`, and the rate of members who paid)."""
+
     active_members: int
     visitors: int
     new_members: int
@@ -121,6 +123,10 @@ class DaySummary(BaseModel):
     refunds: int
     refund_amount: int
     conversion_rate: float
+
+
+class DaySummary(Measures):
+    date: date
 
 
 class OverviewOut(BaseModel):
@@ -212,17 +218,8 @@ class AttributionOut(BaseModel):
     rows: list[AttributionRow]
 
 
-class PlatformRow(BaseModel):
+class PlatformRow(Measures):
     platform: str
-    active_members: int
-    visitors: int
-    new_members: int
-    orders: int
-    gmv: int
-    paying_members: int
-    refunds: int
-    refund_amount: int
-    conversion_rate: float
     aov: int
 
 

@@ -1,11 +1,11 @@
-"""What creating any campaign checks and records.
+"""What a new campaign's request says, and what creating one that sells a product checks
+before its kind stores it (`CampaignKind.create`, which refuses an end already past).
 
 A campaign sells one of the merchant's products (an unknown id and another merchant's
-alike answer 422 `unknown_product`), does not end before it is created (422
-`invalid_campaign`), is named after its product unless the operator names it, starts now
-unless told when, and its creation is audited with the operator who made it, in the same
-transaction. Each campaign adds its own rules between these steps (a group's price below
-the product's, a bargain's original price not above it...).
+alike answer 422 `unknown_product`), usually at a price below the product's own (422
+`price_not_below_regular`), and is named after its product unless the operator names it.
+Each kind adds its own rules (a bargain's original price not above the product's, a
+lottery's prizes...).
 """
 
 from __future__ import annotations
@@ -15,11 +15,9 @@ from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from growthloop.campaigns.errors import InvalidCampaign
+from growthloop.campaigns.errors import PriceNotBelowRegular
 from growthloop.catalog import service as catalog
-from growthloop.core import audit, references
-from growthloop.core.audit import Action
-from growthloop.core.context import now
+from growthloop.core import references
 
 
 class Scheduled(Protocol):
@@ -30,6 +28,12 @@ class Scheduled(Protocol):
 
     @property
     def ends_at(self) -> datetime | None: ...
+
+
+class Request(Scheduled, Protocol):
+    """A campaign's creation request (a Pydantic model)."""
+
+    def model_dump(self, *, include: set[str]) -> dict[str, Any]: ...
 
 
 class NewCampaign(Scheduled, Protocol):
@@ -55,14 +59,6 @@ class Sold(Protocol):
     def price(self) -> int: ...  # fen
 
 
-class Created(Protocol):
-    @property
-    def id(self) -> str: ...
-
-    @property
-    def merchant_id(self) -> str: ...
-
-
 async def product_sold(session: AsyncSession, merchant_id: str, data: NewCampaign) -> Sold:
     """The merchant's product the new campaign sells (422 `unknown_product` otherwise)."""
     await references.check(
@@ -71,50 +67,19 @@ async def product_sold(session: AsyncSession, merchant_id: str, data: NewCampaig
     return await catalog.access_product(session, merchant_id, data.product_id)
 
 
-def ensure_ends_later(data: Scheduled, at: datetime) -> None:
-    """422 `invalid_campaign` when the campaign would end at or before `at`."""
-    if data.ends_at is not None and data.ends_at <= at:
-        raise InvalidCampaign("ends_at is in the past.", ends_at=data.ends_at.isoformat())
+def ensure_below_regular(product: Sold, price: int, what: str, /, **details: Any) -> None:
+    """422 `price_not_below_regular` (naming `details`) unless the campaign's `price`, its
+    `what` ("group price"), is below the product's own."""
+    if price >= product.price:
+        raise PriceNotBelowRegular(
+            f"The {what} {price} fen is not below the product's regular price {product.price} fen.",
+            **details,
+            regular_price=product.price,
+            product_id=product.id,
+        )
 
 
-def window_columns(data: Scheduled, at: datetime) -> dict[str, Any]:
-    """A new campaign's window (from `at` unless told when) and its creation at `at`."""
-    return {"starts_at": data.starts_at or at, "ends_at": data.ends_at, "created_at": at}
-
-
-def campaign_columns(
-    session: AsyncSession, merchant_id: str, product: Sold, data: NewCampaign
-) -> dict[str, Any]:
-    """The columns every campaign row has, from its creation request; 422
-    `invalid_campaign` when it would end at or before now."""
-    at = now(session)
-    ensure_ends_later(data, at)
-    return {
-        "merchant_id": merchant_id,
-        "product_id": product.id,
-        "name": data.name or product.name,
-        **window_columns(data, at),
-    }
-
-
-async def add_created(
-    session: AsyncSession,
-    campaign: Created,
-    admin_id: str,
-    action: Action,
-    *,
-    subject_type: str,
-    **details: Any,
-) -> None:
-    """Store the new campaign and audit its creation by `admin_id` (with `details`)."""
-    session.add(campaign)
-    await session.flush()
-    await audit.by_admin(
-        session,
-        campaign.merchant_id,
-        admin_id,
-        action,
-        subject_type=subject_type,
-        subject_id=campaign.id,
-        **details,
-    )
+def selling(product: Sold, data: NewCampaign) -> dict[str, Any]:
+    """The columns of a campaign selling `product`: the product, and the campaign's name
+    (the product's unless the operator names it)."""
+    return {"product_id": product.id, "name": data.name or product.name}

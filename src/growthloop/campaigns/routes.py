@@ -2,10 +2,11 @@
 
 Operators create, list, read and end a campaign under `/v1/admin/<kind>` (writes need
 `marketing.write`, reads `marketing.read`); anyone reads one by id under `/v1/<kind>/{id}`
-(a member in their own merchant's shop, a visitor naming the merchant). A campaign kind
-hands over its request body, its responses and its service functions in a
-`CampaignRoutes`; its own routes (joining a group, helping a bargain...) stay in its
-`api.py`.
+(a member in their own merchant's shop, a visitor naming the merchant), unless the kind
+shows its campaigns to operators only (invite rules). A campaign kind hands over its
+`CampaignKind`, its creation, its request body and its responses in a `CampaignRoutes`;
+its own routes (joining a group, helping a bargain...) stay in its `api.py`, and take
+`PaymentWindow` when they create an order at the campaign's price.
 
 No `from __future__ import annotations` here: the routes are built at run time and
 FastAPI reads their parameters' types from the functions' objects, among them the kind's
@@ -14,12 +15,15 @@ own request body and the name of its id in the path.
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated, Generic, TypeVar
+from datetime import timedelta
+from typing import Annotated, Any, Generic, TypeVar
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from growthloop.campaigns.kinds import CampaignKind
+from growthloop.campaigns.windows import Campaign
 from growthloop.core.auth import (
     MarketingReader,
     MarketingWriter,
@@ -28,32 +32,39 @@ from growthloop.core.auth import (
     SessionDep,
     browsing_merchant,
 )
-from growthloop.core.pagination import Page, PageDep, PageParams
+from growthloop.core.pagination import Page, PageDep
+from growthloop.core.runtime import RuntimeDep
 
 In = TypeVar("In", bound=BaseModel)
-Row = TypeVar("Row")
+Row = TypeVar("Row", bound=Campaign)
 AdminOut = TypeVar("AdminOut", bound=BaseModel)
 Out = TypeVar("Out", bound=BaseModel)
+
+
+def _payment_window(rt: RuntimeDep) -> timedelta:
+    return timedelta(minutes=rt.settings.payment_window_minutes)
+
+
+# How long an order at a campaign's price waits for its payment (the shop's setting).
+PaymentWindow = Annotated[timedelta, Depends(_payment_window)]
 
 
 @dataclass(frozen=True, kw_only=True)
 class CampaignRoutes(Generic[In, Row, AdminOut, Out]):
     name: str  # "group_buy": routes are named create_group_buy, end_group_buy...
-    path: str  # "group-buys": /v1/admin/group-buys, /v1/group-buys/{group_buy_id}
+    # "group-buys": /v1/admin/group-buys, /v1/group-buys/{group_buy_id} (the id: <name>_id)
+    path: str
+    kind: CampaignKind[Row]  # reads, pages and ends the campaigns
     body: type[In]
-    admin_out: type[AdminOut]
-    out: type[Out]
     # (session, merchant_id, admin_id, body)
     create: Callable[[AsyncSession, str, str, In], Awaitable[Row]]
-    # (session, merchant_id, campaign id): 404 unknown, 403 another merchant's
-    get: Callable[[AsyncSession, str, str], Awaitable[Row]]
-    # (session, merchant_id, page): the merchant's campaigns, newest first, and the cursor
-    page: Callable[[AsyncSession, str, PageParams], Awaitable[tuple[list[Row], str | None]]]
-    # (session, merchant_id, admin_id, campaign id)
-    end: Callable[[AsyncSession, str, str, str], Awaitable[Row]]
+    admin_out: type[AdminOut]
     present_admin: Callable[[AsyncSession, list[Row]], Awaitable[list[AdminOut]]]
-    # The public read presents with `present`, or with `present_to` (session, campaign,
-    # member id or None) when it shows the viewer's own standing (a lottery's draws left).
+    # The public read, when the kind has one, presents with `present`, or with
+    # `present_to` (session, campaign, member id or None) when it shows the viewer's own
+    # standing (a lottery's draws left). Without one, the operators' read takes its name
+    # (get_<name>).
+    out: type[Out] | None = None
     present: Callable[[AsyncSession, list[Row]], Awaitable[list[Out]]] | None = None
     present_to: Callable[[AsyncSession, Row, str | None], Awaitable[Out]] | None = None
     # What the routes' documentation says, by route (create, admin_get, end, get).
@@ -61,97 +72,80 @@ class CampaignRoutes(Generic[In, Row, AdminOut, Out]):
     admin_get_description: str | None = None
     end_description: str | None = None  # what ending one means for this kind
     get_description: str | None = None
-    id_name: str = ""  # the id's name in the paths; "<name>_id" when empty
     plural: str = ""  # for the list route's name (list_group_buys); "<name>s" when empty
 
 
-def add_campaign_routes(router: APIRouter, kind: CampaignRoutes[In, Row, AdminOut, Out]) -> None:
-    """Add the kind's five shared routes to its router."""
-    id_name = kind.id_name or f"{kind.name}_id"
-    plural = kind.plural or f"{kind.name}s"
-    admin_path = f"/v1/admin/{kind.path}"
-    one = f"/{{{id_name}}}"
+def add_campaign_routes(router: APIRouter, routes: CampaignRoutes[In, Row, AdminOut, Out]) -> None:
+    """Add the kind's shared routes to its router: four for operators, and the public
+    read when the kind has one."""
+    id_name = f"{routes.name}_id"
+    admin_path = f"/v1/admin/{routes.path}"
+    one = f"{admin_path}/{{{id_name}}}"
+    CampaignId = Annotated[str, Path(alias=id_name)]
+
+    async def admin_one(session: AsyncSession, row: Row) -> AdminOut:
+        return (await routes.present_admin(session, [row]))[0]
 
     async def create(body: In, session: SessionDep, admin: MarketingWriter) -> AdminOut:
-        row = await kind.create(session, admin.merchant_id, admin.admin_id, body)
-        return (await kind.present_admin(session, [row]))[0]
+        return await admin_one(
+            session, await routes.create(session, admin.merchant_id, admin.admin_id, body)
+        )
 
     # The body's type is the kind's request schema (a TypeVar means nothing to FastAPI).
-    create.__annotations__["body"] = kind.body
+    create.__annotations__["body"] = routes.body
 
     async def list_campaigns(
         session: SessionDep, page: PageDep, admin: MarketingReader
     ) -> Page[AdminOut]:
-        rows, cursor = await kind.page(session, admin.merchant_id, page)
-        return Page(items=await kind.present_admin(session, rows), next_cursor=cursor)
+        rows, cursor = await routes.kind.page(session, admin.merchant_id, page)
+        return Page(items=await routes.present_admin(session, rows), next_cursor=cursor)
 
     async def admin_get(
-        campaign_id: Annotated[str, Path(alias=id_name)],
-        session: SessionDep,
-        admin: MarketingReader,
+        campaign_id: CampaignId, session: SessionDep, admin: MarketingReader
     ) -> AdminOut:
-        row = await kind.get(session, admin.merchant_id, campaign_id)
-        return (await kind.present_admin(session, [row]))[0]
+        return await admin_one(
+            session, await routes.kind.get(session, admin.merchant_id, campaign_id)
+        )
 
-    async def end(
-        campaign_id: Annotated[str, Path(alias=id_name)],
-        session: SessionDep,
-        admin: MarketingWriter,
-    ) -> AdminOut:
-        row = await kind.end(session, admin.merchant_id, admin.admin_id, campaign_id)
-        return (await kind.present_admin(session, [row]))[0]
+    async def end(campaign_id: CampaignId, session: SessionDep, admin: MarketingWriter) -> AdminOut:
+        row = await routes.kind.end(session, admin.merchant_id, admin.admin_id, campaign_id)
+        return await admin_one(session, row)
 
     async def get(
-        campaign_id: Annotated[str, Path(alias=id_name)],
+        campaign_id: CampaignId,
         session: SessionDep,
         member: OptionalMember,
         merchant_id: MerchantQuery = None,
     ) -> Out:
-        row = await kind.get(session, browsing_merchant(member, merchant_id), campaign_id)
-        if kind.present_to is not None:
-            return await kind.present_to(session, row, member.member_id if member else None)
-        assert kind.present is not None, "a campaign kind presents its public read"
-        return (await kind.present(session, [row]))[0]
+        row = await routes.kind.get(session, browsing_merchant(member, merchant_id), campaign_id)
+        if routes.present_to is not None:
+            return await routes.present_to(session, row, member.member_id if member else None)
+        assert routes.present is not None, "a campaign kind presents its public read"
+        return (await routes.present(session, [row]))[0]
 
-    # `Page[kind.admin_out]`, built at run time (mypy takes no variable as a type argument).
-    admin_page = Page.__class_getitem__(kind.admin_out)
-    router.add_api_route(
-        admin_path,
-        create,
-        methods=["POST"],
-        response_model=kind.admin_out,
-        status_code=201,
-        name=f"create_{kind.name}",
-        description=kind.create_description,
-    )
-    router.add_api_route(
-        admin_path,
-        list_campaigns,
-        methods=["GET"],
-        response_model=admin_page,
-        name=f"list_{plural}",
-    )
-    router.add_api_route(
-        admin_path + one,
-        admin_get,
-        methods=["GET"],
-        response_model=kind.admin_out,
-        name=f"admin_get_{kind.name}",
-        description=kind.admin_get_description,
-    )
-    router.add_api_route(
-        admin_path + one + "/end",
-        end,
-        methods=["POST"],
-        response_model=kind.admin_out,
-        name=f"end_{kind.name}",
-        description=kind.end_description,
-    )
-    router.add_api_route(
-        f"/v1/{kind.path}" + one,
-        get,
-        methods=["GET"],
-        response_model=kind.out,
-        name=f"get_{kind.name}",
-        description=kind.get_description,
-    )
+    name, plural = routes.name, routes.plural or f"{routes.name}s"
+    out, public = routes.admin_out, routes.out
+    # `Page[out]`, built at run time (mypy takes no variable as a type argument).
+    page_out = Page.__class_getitem__(out)
+    # Without a public read to tell it from, the operators' read is get_<name>.
+    admin_get_name = f"admin_get_{name}" if public is not None else f"get_{name}"
+    table: list[tuple[str, str, Callable[..., Any], Any, int | None, str, str | None]] = [
+        # method, path, endpoint, response model, status, route name, description
+        ("POST", admin_path, create, out, 201, f"create_{name}", routes.create_description),
+        ("GET", admin_path, list_campaigns, page_out, None, f"list_{plural}", None),
+        ("GET", one, admin_get, out, None, admin_get_name, routes.admin_get_description),
+        ("POST", f"{one}/end", end, out, None, f"end_{name}", routes.end_description),
+    ]
+    if public is not None:
+        path = f"/v1/{routes.path}/{{{id_name}}}"
+        table.append(("GET", path, get, public, None, f"get_{name}", routes.get_description))
+    for method, path, endpoint, model, status, route_name, description in table:
+        router.add_api_route(
+            path,
+            endpoint,
+            methods=[method],
+            response_model=model,
+            status_code=status,
+            name=route_name,
+            description=description,
+        )

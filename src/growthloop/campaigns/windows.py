@@ -40,22 +40,14 @@ class Window(Protocol):
     def ended_early_at(self) -> datetime | None: ...
 
 
-class Campaign(Protocol):
-    """A campaign row an operator can end early."""
+class Campaign(Window, Protocol):
+    """A campaign row: the merchant's, ended early by an operator."""
 
+    merchant_id: str
     ended_early_at: datetime | None
 
     @property
     def id(self) -> str: ...
-
-    @property
-    def merchant_id(self) -> str: ...
-
-    @property
-    def starts_at(self) -> datetime: ...
-
-    @property
-    def ends_at(self) -> datetime | None: ...
 
 
 def status(campaign: Window, now: datetime) -> CampaignStatus:

@@ -16,33 +16,21 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped
 
-from growthloop.core.models import (
-    Base,
-    UTCDateTime,
-    col,
-    created_column,
-    id_column,
-    merchant_column,
-)
+from growthloop.core.models import Base, CreatedAt, MerchantOwned, UTCDateTime, col
 
 
-class Category(Base):
+class Category(MerchantOwned, CreatedAt, Base):
     __tablename__ = "categories"
 
-    id: Mapped[str] = id_column()
-    merchant_id: Mapped[str] = merchant_column()
     name: Mapped[str] = col(String(50), nullable=False, pii=None)
     sort: Mapped[int] = col(Integer, nullable=False, default=0, pii=None)
-    created_at: Mapped[datetime] = created_column()
 
     __table_args__ = (UniqueConstraint("merchant_id", "name"),)
 
 
-class Product(Base):
+class Product(MerchantOwned, CreatedAt, Base):
     __tablename__ = "products"
 
-    id: Mapped[str] = id_column()
-    merchant_id: Mapped[str] = merchant_column()
     category_id: Mapped[str | None] = col(String(26), ForeignKey("categories.id"), pii=None)
     name: Mapped[str] = col(String(100), nullable=False, pii=None)
     description: Mapped[str] = col(Text, nullable=False, default="", pii=None)
@@ -53,7 +41,6 @@ class Product(Base):
     # [{"name": "糖度", "required": false, "values": [{"name": "无糖", "price_delta": 0}, ...]}]
     options: Mapped[list[dict[str, Any]]] = col(JSON, nullable=False, default=list, pii=None)
     sort: Mapped[int] = col(Integer, nullable=False, default=0, pii=None)
-    created_at: Mapped[datetime] = created_column()
     updated_at: Mapped[datetime] = col(UTCDateTime(), nullable=False, pii=None)
 
     __table_args__ = (

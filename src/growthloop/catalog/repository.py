@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import ColumnElement, select, update
+from sqlalchemy import ColumnElement, Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.catalog.models import Category, Product
@@ -16,24 +16,14 @@ async def products_by_ids(session: AsyncSession, ids: Iterable[str]) -> dict[str
     return {p.id: p for p in rows}
 
 
-async def list_products(
-    session: AsyncSession,
-    merchant_id: str,
-    *,
-    limit: int,
-    after_id: str | None,
-    on_sale_only: bool,
-    category_id: str | None,
-) -> list[Product]:
+def products(merchant_id: str, *, on_sale_only: bool, category_id: str | None) -> Select[Product]:
+    """The merchant's products, filtered (paged oldest first by the caller)."""
     stmt = select(Product).where(Product.merchant_id == merchant_id)
     if on_sale_only:
         stmt = stmt.where(Product.on_sale.is_(True))
     if category_id:
         stmt = stmt.where(Product.category_id == category_id)
-    if after_id:
-        stmt = stmt.where(Product.id > after_id)
-    stmt = stmt.order_by(Product.id).limit(limit + 1)
-    return list((await session.execute(stmt)).scalars())
+    return stmt
 
 
 async def take_stock(

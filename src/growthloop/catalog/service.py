@@ -25,7 +25,7 @@ from growthloop.catalog.schemas import CategoryIn, OptionGroupIn, ProductIn, Pro
 from growthloop.core.auth import ensure_same_merchant
 from growthloop.core.context import now
 from growthloop.core.ownership import get_owned
-from growthloop.core.pagination import PageParams, make_page
+from growthloop.core.pagination import PageParams, fetch_page
 
 
 @dataclass(frozen=True)
@@ -85,16 +85,11 @@ async def list_categories(session: AsyncSession, merchant_id: str) -> list[Categ
 async def create_product(session: AsyncSession, merchant_id: str, data: ProductIn) -> Product:
     at = now(session)
     product = Product(
+        **data.model_dump(exclude={"category", "image_urls", "options"}),
         merchant_id=merchant_id,
         category_id=await _category_id(session, merchant_id, data.category),
-        name=data.name,
-        description=data.description,
-        price=data.price,
-        stock=data.stock,
-        on_sale=data.on_sale,
         image_urls=[str(u) for u in data.image_urls],
         options=_stored_options(data.options, data.price),
-        sort=data.sort,
         created_at=at,
         updated_at=at,
     )
@@ -152,19 +147,13 @@ async def list_products(
     on_sale_only: bool,
     category_id: str | None = None,
 ) -> tuple[list[Product], str | None]:
+    """Oldest first; `category_id` must be one of the merchant's categories (404)."""
     if category_id is not None:
         known = {c.id for c in await repo.categories(session, merchant_id)}
         if category_id not in known:
             raise CategoryNotFound(category_id=category_id)
-    rows = await repo.list_products(
-        session,
-        merchant_id,
-        limit=page.limit,
-        after_id=page.after_id,
-        on_sale_only=on_sale_only,
-        category_id=category_id,
-    )
-    return make_page(rows, page)
+    stmt = repo.products(merchant_id, on_sale_only=on_sale_only, category_id=category_id)
+    return await fetch_page(session, stmt, Product.id, page, oldest_first=True)
 
 
 async def prices_of(session: AsyncSession, product_ids: list[str]) -> dict[str, int]:

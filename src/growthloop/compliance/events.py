@@ -3,18 +3,15 @@ beside merchant and member."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
-from growthloop.core.events import DomainEvent
+from growthloop.core.events import MemberEvent
 
 
-@dataclass(frozen=True, kw_only=True)
-class ConsentChanged(DomainEvent):
+class ConsentChanged(MemberEvent):
     """A member's decision on a purpose changed (a ledger row was appended)."""
 
     name: ClassVar[str] = "consent.changed"
-    member_id: str
     purpose: str
     granted: bool
     policy_version: str

@@ -6,30 +6,20 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, Index, String
 from sqlalchemy.orm import Mapped
 
-from growthloop.core.models import (
-    Base,
-    UTCDateTime,
-    col,
-    created_column,
-    id_column,
-    merchant_column,
-)
+from growthloop.core.models import Base, CreatedAt, MerchantOwned, UTCDateTime, col, created_column
 
 
-class ConsentRecord(Base):
+class ConsentRecord(MerchantOwned, CreatedAt, Base):
     """The consent ledger: every decision of a member on a purpose. Append-only."""
 
     __tablename__ = "consent_ledger"
 
-    id: Mapped[str] = id_column()
-    merchant_id: Mapped[str] = merchant_column()
     member_id: Mapped[str] = col(String(26), nullable=False, pii=None)
     purpose: Mapped[str] = col(String(32), nullable=False, pii=None)
     granted: Mapped[bool] = col(Boolean, nullable=False, pii=None)
     policy_version: Mapped[str] = col(String(32), nullable=False, pii=None)
     platform: Mapped[str | None] = col(String(16), pii=None)
     source: Mapped[str] = col(String(32), nullable=False, pii=None)  # member | first_payment ...
-    created_at: Mapped[datetime] = created_column()
 
     __table_args__ = (Index("ix_consent_ledger_member", "member_id", "id"),)
 
@@ -50,15 +40,13 @@ class ConsentState(Base):
     updated_at: Mapped[datetime] = created_column()
 
 
-class DeletionRequest(Base):
+class DeletionRequest(MerchantOwned, Base):
     """A member's request to delete their account (注销): carried out when its cooling-off
     period ends unless the member cancels; the receipt says what was erased, without any
     personal data."""
 
     __tablename__ = "deletion_requests"
 
-    id: Mapped[str] = id_column()
-    merchant_id: Mapped[str] = merchant_column()
     member_id: Mapped[str] = col(String(26), nullable=False, index=True, pii=None)
     status: Mapped[str] = col(String(16), nullable=False, pii=None)  # pending|cancelled|done
     requested_at: Mapped[datetime] = created_column()

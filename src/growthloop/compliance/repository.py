@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from datetime import datetime
-
 from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,37 +20,31 @@ async def states_of(session: AsyncSession, merchant_id: str, member_id: str) -> 
     return list((await session.execute(stmt)).scalars())
 
 
-async def change_state(
-    session: AsyncSession,
-    *,
-    merchant_id: str,
-    member_id: str,
-    purpose: str,
-    granted: bool,
-    policy_version: str,
-    platform: str | None,
-    record_id: str,
-    now: datetime,
-) -> bool:
-    """Sets the member's decision on `purpose`; True only if it differs from the current one
-    (first decision included). Concurrent identical decisions change it once."""
+async def change_state(session: AsyncSession, record: ConsentRecord) -> bool:
+    """Sets the member's decision on the record's purpose to the record's; True only if it
+    differs from the current one (first decision included). Concurrent identical decisions
+    change it once."""
     values = {
-        "granted": granted,
-        "policy_version": policy_version,
-        "platform": platform,
-        "record_id": record_id,
-        "updated_at": now,
+        "granted": record.granted,
+        "policy_version": record.policy_version,
+        "platform": record.platform,
+        "record_id": record.id,
+        "updated_at": record.created_at,
     }
-    key = {"merchant_id": merchant_id, "member_id": member_id, "purpose": purpose}
+    key = {
+        "merchant_id": record.merchant_id,
+        "member_id": record.member_id,
+        "purpose": record.purpose,
+    }
     if await insert_unless_exists(session, ConsentState, key | values, tuple(key)):
         return True
     stmt = (
         update(ConsentState)
         .where(
-            ConsentState.merchant_id == merchant_id,
-            ConsentState.member_id == member_id,
-            ConsentState.purpose == purpose,
-            ConsentState.granted != granted,
+            ConsentState.merchant_id == record.merchant_id,
+            ConsentState.member_id == record.member_id,
+            ConsentState.purpose == record.purpose,
+            ConsentState.granted != record.granted,
         )
         .values(**values)
         .execution_options(synchronize_session=False)

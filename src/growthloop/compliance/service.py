@@ -106,35 +106,20 @@ async def _apply(
     source: str,
     platform: str | None,
 ) -> bool:
-    at = now(session)
-    record_id = new_id()
-    changed = await repo.change_state(
-        session,
+    record = ConsentRecord(
+        id=new_id(),
         merchant_id=merchant_id,
         member_id=member_id,
         purpose=purpose,
         granted=granted,
         policy_version=POLICY_VERSION,
         platform=platform,
-        record_id=record_id,
-        now=at,
+        source=source,
+        created_at=now(session),
     )
-    if not changed:
+    if not await repo.change_state(session, record):
         return False
-    repo.append(
-        session,
-        ConsentRecord(
-            id=record_id,
-            merchant_id=merchant_id,
-            member_id=member_id,
-            purpose=purpose,
-            granted=granted,
-            policy_version=POLICY_VERSION,
-            platform=platform,
-            source=source,
-            created_at=at,
-        ),
-    )
+    repo.append(session, record)
     by_member = source == "member"
     await audit.record(
         session,
@@ -143,7 +128,7 @@ async def _apply(
         actor_id=member_id if by_member else None,
         action=Action.CONSENT_GRANT if granted else Action.CONSENT_REFUSE,
         subject_type="consent",
-        subject_id=record_id,
+        subject_id=record.id,
         member_id=member_id,
         purpose=purpose,
         granted=granted,

@@ -11,7 +11,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Annotated, Any, Literal, Protocol
+from typing import Annotated, Any, Literal, Protocol, TypeVar
 
 import jwt
 from fastapi import Depends, Query, Request
@@ -178,26 +178,38 @@ def _runtime(request: Request) -> Any:
     return request.app.state.runtime
 
 
-async def _member(request: Request, token: str, session: AsyncSession) -> MemberPrincipal:
+P = TypeVar("P", MemberPrincipal, AdminPrincipal)
+
+
+def _verified(request: Request, kind: type[P]) -> P | None:
+    """The principal of this kind already verified for this request (caller_scope verifies
+    the caller before the route's dependency asks again)."""
     cached = getattr(request.state, "principal", None)
-    if isinstance(cached, MemberPrincipal):
-        return cached
+    return cached if isinstance(cached, kind) else None
+
+
+def _claims(request: Request, token: str, kind: TokenKind) -> tuple[Any, str, str]:
+    """The runtime, and the account and merchant a valid `kind` token names."""
     rt = _runtime(request)
-    claims = rt.tokens.decode(token, "member", rt.clock.now())
-    principal = MemberPrincipal(member_id=str(claims["sub"]), merchant_id=str(claims["mer"]))
-    if not await rt.principals.member_active(session, principal.member_id, principal.merchant_id):
+    claims = rt.tokens.decode(token, kind, rt.clock.now())
+    return rt, str(claims["sub"]), str(claims["mer"])
+
+
+async def _member(request: Request, token: str, session: AsyncSession) -> MemberPrincipal:
+    if (verified := _verified(request, MemberPrincipal)) is not None:
+        return verified
+    rt, member_id, merchant_id = _claims(request, token, "member")
+    if not await rt.principals.member_active(session, member_id, merchant_id):
         raise Unauthenticated("The member no longer exists.")
+    principal = MemberPrincipal(member_id=member_id, merchant_id=merchant_id)
     request.state.principal = principal
     return principal
 
 
 async def _admin(request: Request, token: str, session: AsyncSession) -> AdminPrincipal:
-    cached = getattr(request.state, "principal", None)
-    if isinstance(cached, AdminPrincipal):
-        return cached
-    rt = _runtime(request)
-    claims = rt.tokens.decode(token, "admin", rt.clock.now())
-    admin_id, merchant_id = str(claims["sub"]), str(claims["mer"])
+    if (verified := _verified(request, AdminPrincipal)) is not None:
+        return verified
+    rt, admin_id, merchant_id = _claims(request, token, "admin")
     role = await rt.principals.admin_role(session, admin_id, merchant_id)
     if role is None:
         raise Unauthenticated("The admin account no longer exists.")

@@ -37,7 +37,7 @@ import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -74,29 +74,35 @@ class PIIKeyError(Exception):
     """A sealed value cannot be opened (or a key ring cannot be built)."""
 
 
-class UnknownKeyId(PIIKeyError):
-    """The value names a key this process does not hold (the HTTP layer answers 503)."""
+class SealedValueUnreadable(PIIKeyError):
+    """A value sealed with key id `kid` does not open here (`context`: where it is stored);
+    the HTTP layer answers 503. Each kind says why in its `template`."""
+
+    template: ClassVar[str]
 
     def __init__(self, kid: str, context: str) -> None:
-        super().__init__(
-            f"{context} is sealed with key id {kid!r}, which is not in GROWTHLOOP_PII_KEYS: "
-            "add the old key back (keys before the newest one only decrypt)"
-        )
+        super().__init__(self.template.format(kid=kid, context=context))
         self.kid = kid
         self.context = context
 
 
-class UndecryptableValue(PIIKeyError):
+class UnknownKeyId(SealedValueUnreadable):
+    """The value names a key this process does not hold."""
+
+    template = (
+        "{context} is sealed with key id {kid!r}, which is not in GROWTHLOOP_PII_KEYS: "
+        "add the old key back (keys before the newest one only decrypt)"
+    )
+
+
+class UndecryptableValue(SealedValueUnreadable):
     """The key named by the value does not open it: this process holds another key under
     that id (a typo, another secret's k0), or the value was tampered with or moved."""
 
-    def __init__(self, kid: str, context: str) -> None:
-        super().__init__(
-            f"{context}: the value does not open with key {kid!r} "
-            "(tampered with, moved from another column, or another key under that id)"
-        )
-        self.kid = kid
-        self.context = context
+    template = (
+        "{context}: the value does not open with key {kid!r} "
+        "(tampered with, moved from another column, or another key under that id)"
+    )
 
 
 class PlaintextValue(PIIKeyError):

@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from growthloop.core.crypto import UndecryptableValue, UnknownKeyId
+from growthloop.core.crypto import SealedValueUnreadable, UnknownKeyId
 
 log = logging.getLogger("growthloop.errors")
 
@@ -112,9 +112,8 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _app_error(_: Request, exc: AppError) -> JSONResponse:
         return error_response(exc)
 
-    @app.exception_handler(UnknownKeyId)
-    @app.exception_handler(UndecryptableValue)
-    async def _pii_key(_: Request, exc: UnknownKeyId | UndecryptableValue) -> JSONResponse:
+    @app.exception_handler(SealedValueUnreadable)
+    async def _pii_key(_: Request, exc: SealedValueUnreadable) -> JSONResponse:
         log.error("personal data unreadable: %s", exc, extra={"key_id": exc.kid})
         if isinstance(exc, UnknownKeyId):
             why = f"is sealed with key id {exc.kid!r}, which this server does not hold"

@@ -18,6 +18,14 @@ log = logging.getLogger("growthloop.jobs")
 Sweep = Callable[[], Awaitable[int]]
 
 
+async def cancel(task: asyncio.Task[None] | None) -> None:
+    """Stop a background task (the sweeper's, a heartbeat's) and wait until it has ended."""
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 @dataclass
 class Sweeper:
     interval_seconds: float = 5.0
@@ -57,8 +65,5 @@ class Sweeper:
         self._task = asyncio.get_running_loop().create_task(self.run_forever())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel(self._task)
+        self._task = None

@@ -1,4 +1,5 @@
-"""The declarative base, the UTC datetime type, and personal-data declarations.
+"""The declarative base, the UTC datetime type, personal-data declarations, and the
+columns many tables share (`MerchantOwned`, `CreatedAt`).
 
 Every column declares whether it holds personal information (`pii=Personal(...)`)
 or not (`pii=None`) through `col()`. The compliance data map is built from these
@@ -114,13 +115,34 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
-def id_column() -> Mapped[str]:
-    return col(String(26), primary_key=True, default=new_id, pii=None)
+def id_column(*, sort_order: int = 0) -> Mapped[str]:
+    return col(String(26), primary_key=True, default=new_id, sort_order=sort_order, pii=None)
 
 
-def merchant_column() -> Mapped[str]:
-    return col(String(26), nullable=False, index=True, pii=None)
+def merchant_column(*, sort_order: int = 0) -> Mapped[str]:
+    return col(String(26), nullable=False, index=True, sort_order=sort_order, pii=None)
 
 
-def created_column() -> Mapped[datetime]:
-    return col(UTCDateTime(), nullable=False, pii=None)
+def created_column(*, sort_order: int = 0) -> Mapped[datetime]:
+    return col(UTCDateTime(), nullable=False, sort_order=sort_order, pii=None)
+
+
+# Mixins: the columns many tables share with one meaning, declared once. A table lists
+# them before `Base` (`class Order(MerchantOwned, CreatedAt, Base)`); each table gets its
+# own copy of the columns, and mypy sees their types on the table's class. A table's own
+# columns keep their declared order; `sort_order` puts the mixins' `id` and `merchant_id`
+# first and `created_at` last.
+
+
+class MerchantOwned:
+    """A merchant's row with an id of its own: `id` (a ULID, the primary key) and
+    `merchant_id` (indexed: every query is scoped to one merchant)."""
+
+    id: Mapped[str] = id_column(sort_order=-2)
+    merchant_id: Mapped[str] = merchant_column(sort_order=-1)
+
+
+class CreatedAt:
+    """`created_at`: when the row was written."""
+
+    created_at: Mapped[datetime] = created_column(sort_order=1)

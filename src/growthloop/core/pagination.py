@@ -8,11 +8,11 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Query
 from pydantic import BaseModel
-from sqlalchemy import Select
+from sqlalchemy import ColumnElement, Select, and_, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -77,15 +77,34 @@ async def fetch_page(
     stmt: Select[M],
     id_column: InstrumentedAttribute[str],
     params: PageParams,
+    *,
+    oldest_first: bool = False,
+    sort_column: InstrumentedAttribute[Any] | None = None,
+    after: M | None = None,
 ) -> tuple[list[M], str | None]:
-    """Keyset pagination, newest first: the rows of `stmt` after the cursor, and the next
-    cursor. Ids are time-sortable, so "newest first" is "id descending"."""
+    """Keyset pagination: the rows of `stmt` after the cursor, and the next cursor (the id
+    of the last row). Ids are time-sortable, so newest first, the default, is "id
+    descending"; `oldest_first` is "id ascending".
+
+    With a `sort_column` the rows go by that column first, the id breaking ties (a shelf in
+    its operator's order). The cursor still names a row: the caller resolves it, since only
+    it knows which rows a cursor of its list may name, and passes it as `after`."""
     if params.after_id is not None:
-        stmt = stmt.where(id_column < params.after_id)
-    rows = list(
-        (await session.scalars(stmt.order_by(id_column.desc()).limit(params.limit + 1))).all()
-    )
-    if len(rows) > params.limit:
-        rows = rows[: params.limit]
-        return rows, encode_cursor(str(getattr(rows[-1], id_column.key)))
-    return rows, None
+        past = _beyond(id_column, params.after_id, oldest_first)
+        if sort_column is not None:
+            if after is None:
+                raise ValueError("a page by a sort column goes on after the row `after`")
+            value = getattr(after, sort_column.key)
+            past = or_(_beyond(sort_column, value, oldest_first), and_(sort_column == value, past))
+        stmt = stmt.where(past)
+    keys = [id_column] if sort_column is None else [sort_column, id_column]
+    order = [key.asc() if oldest_first else key.desc() for key in keys]
+    rows = list((await session.scalars(stmt.order_by(*order).limit(params.limit + 1))).all())
+    return make_page(rows, params, id_column.key)
+
+
+def _beyond(
+    column: InstrumentedAttribute[Any], value: Any, oldest_first: bool
+) -> ColumnElement[bool]:
+    beyond: ColumnElement[bool] = column > value if oldest_first else column < value
+    return beyond

@@ -22,7 +22,6 @@ is live.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import socket
@@ -37,6 +36,7 @@ from sqlalchemy.orm import Mapped
 
 from growthloop.core import crypto
 from growthloop.core.db import Database
+from growthloop.core.jobs import cancel
 from growthloop.core.models import Base, UTCDateTime, col
 
 log = logging.getLogger("growthloop.processes")
@@ -293,11 +293,8 @@ class Heartbeat:
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel(self._task)
+        self._task = None
         if self.started_at is not None:
             try:
                 async with self.db.unit_of_work() as uow:

@@ -4,7 +4,8 @@ points mall, and its alliance partner (a bakery)."""
 from __future__ import annotations
 
 import random
-from datetime import date
+from collections.abc import Sequence
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -23,6 +24,7 @@ from growthloop.loyalty import service as loyalty
 from growthloop.loyalty.schemas import ProgramIn, TierIn
 from growthloop.mall import service as mall
 from growthloop.mall.schemas import RewardIn
+from growthloop.orders import bulk as orders_bulk
 from growthloop.promotions import service as promotions
 from growthloop.promotions.schemas import CouponTemplateIn
 
@@ -55,9 +57,9 @@ DEMO_PROGRAM = ProgramIn(
 async def seed_loyalty(
     s: Any,
     merchant_id: str,
-    members: list[dict[str, Any]],
-    orders: list[dict[str, Any]],
-    visits: set[tuple[str, Any]],
+    arrivals: Sequence[identity_bulk.Arrival],
+    orders: Sequence[orders_bulk.PastOrder],
+    visits: set[tuple[str, date]],
     now: Any,
     rng: random.Random,
 ) -> set[str]:
@@ -79,27 +81,22 @@ async def seed_loyalty(
         ),
     ):
         await promotions.create_template(s, merchant_id, data)
-    spend: dict[str, int] = {}
-    first_paid: dict[str, Any] = {}
-    for order in orders:
-        if order["status"] == "completed":
-            spend[order["member_id"]] = spend.get(order["member_id"], 0) + order["payable"]
-        if order["paid_at"] is not None:
-            first_paid[order["member_id"]] = min(
-                first_paid.get(order["member_id"], order["paid_at"]), order["paid_at"]
-            )
-    came: dict[str, list[Any]] = {}
+    first_paid: dict[str, datetime] = {}
+    spent: dict[str, list[tuple[datetime, int]]] = {}
+    for o in orders:
+        if o.member_id is None:
+            continue
+        if o.paid_at is not None:
+            first_paid[o.member_id] = min(first_paid.get(o.member_id, o.paid_at), o.paid_at)
+        if o.status == "completed":
+            spent.setdefault(o.member_id, []).append((o.completed_at or o.created_at, o.payable()))
+    came: dict[str, list[date]] = {}
     for member_id, day in visits:
         came.setdefault(member_id, []).append(day)
-    spent: dict[str, list[tuple[Any, int]]] = {}
-    for o in orders:
-        if o["status"] == "completed":
-            at = o["completed_at"] or o["created_at"]
-            spent.setdefault(o["member_id"], []).append((at, o["payable"]))
     standings = []
-    for member in members:
-        mid = member["id"]
-        growth = spend.get(mid, 0)
+    for member in arrivals:
+        mid = member.member_id
+        growth = sum(fen for _, fen in spent.get(mid, []))
         standings.append(
             loyalty_bulk.Standing(
                 member_id=mid,
@@ -118,7 +115,7 @@ async def seed_membership_extras(
     s: Any,
     merchant_id: str,
     admin_id: str,
-    members: list[dict[str, Any]],
+    arrivals: Sequence[identity_bulk.Arrival],
     enrolled: set[str],
     now: Any,
 ) -> None:
@@ -131,21 +128,21 @@ async def seed_membership_extras(
         merchant_id,
         [
             compliance_bulk.Decision(
-                member_id=m["id"],
+                member_id=m.member_id,
                 purpose="membership",
                 granted=True,
                 source="first_payment",
-                platform=m["signup_platform"],
+                platform=m.platform,
             )
-            for m in members
-            if m["id"] in enrolled
+            for m in arrivals
+            if m.member_id in enrolled
         ],
     )
     birthdays = {}
-    for member in members:
+    for member in arrivals:
         if rng.random() < 0.4:
             born = date(rng.randint(1970, 2006), rng.randint(1, 12), rng.randint(1, 28))
-            birthdays[member["id"]] = born
+            birthdays[member.member_id] = born
     await identity_bulk.import_birthdays(s, merchant_id, birthdays)
     templates = {}
     for key, data in (
@@ -221,7 +218,7 @@ async def seed_membership_extras(
 
 
 async def seed_partner(
-    s: Any, merchant_id: str, admin_id: str, members: list[dict[str, Any]], now: Any
+    s: Any, merchant_id: str, admin_id: str, arrivals: Sequence[identity_bulk.Arrival], now: Any
 ) -> None:
     """异业联盟: a bakery nearby, with its own programme and 300 members who are also the
     shop's (same WeChat unionid), in an active partnership: 100 tea points = 50 bakery
@@ -230,20 +227,18 @@ async def seed_partner(
     await loyalty.set_program(
         s, bakery.id, ProgramIn(points_per_yuan=1, tiers=[TierIn(name="烘焙会员")])
     )
-    shared = [
-        (m, n) for n, m in enumerate(members) if m["signup_platform"] == "wechat" and n % 4 == 0
-    ][:300]
+    shared = [(m, n) for n, m in enumerate(arrivals) if m.platform == "wechat" and n % 4 == 0][:300]
     await identity_bulk.import_members(
         s,
         bakery.id,
         [
             identity_bulk.Arrival(
-                member_id=new_id(member["created_at"]),
+                member_id=new_id(member.joined_at),
                 platform="wechat",
                 openid=f"demo-bakery-{n + 1:05d}",
-                unionid=f"demo-union-{n + 1:05d}",
-                joined_at=member["created_at"],
-                nickname=member["nickname"],
+                unionid=member.unionid,
+                joined_at=member.joined_at,
+                nickname=member.nickname,
             )
             for member, n in shared
         ],

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import logging
 import random
-from datetime import timedelta
-from typing import Any
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -82,8 +81,7 @@ async def seed_if_empty(rt: AppRuntime) -> str:
         start_day = (now.astimezone(tz) - timedelta(days=DAYS)).replace(
             hour=0, minute=0, second=0, microsecond=0
         )
-        members: list[dict[str, Any]] = []
-        accounts: list[dict[str, Any]] = []
+        arrivals: list[identity_bulk.Arrival] = []
         habits: dict[str, float] = {}
         for n in range(MEMBERS):
             joined = start_day + timedelta(
@@ -91,53 +89,29 @@ async def seed_if_empty(rt: AppRuntime) -> str:
             )
             platform = rng.choices([p for p, _ in PLATFORMS], [w for _, w in PLATFORMS])[0]
             member_id = new_id(joined)
-            members.append(
-                {
-                    "id": member_id,
-                    "merchant_id": merchant.id,
-                    "status": "active",
-                    "nickname": f"茶友{n + 1:04d}",
-                    "signup_platform": platform,
-                    "created_at": joined,
-                    "last_login_at": joined,
-                }
-            )
-            accounts.append(
-                {
-                    "id": new_id(joined),
-                    "merchant_id": merchant.id,
-                    "member_id": member_id,
-                    "platform": platform,
-                    "app_id": "",
-                    "openid": f"demo-{platform}-{n + 1:05d}",
-                    "unionid": f"demo-union-{n + 1:05d}" if platform == "wechat" else None,
-                    "created_at": joined,
-                }
+            arrivals.append(
+                identity_bulk.Arrival(
+                    member_id=member_id,
+                    platform=platform,
+                    openid=f"demo-{platform}-{n + 1:05d}",
+                    unionid=f"demo-union-{n + 1:05d}" if platform == "wechat" else None,
+                    joined_at=joined,
+                    nickname=f"茶友{n + 1:04d}",
+                )
             )
             # Orders per week: most members are occasional, a few are regulars.
             habits[member_id] = min(6.0, rng.lognormvariate(-1.2, 1.0))
-        await identity_bulk.import_members(
-            s,
-            merchant.id,
-            [
-                identity_bulk.Arrival(
-                    member_id=m["id"],
-                    platform=a["platform"],
-                    openid=a["openid"],
-                    unionid=a["unionid"],
-                    joined_at=m["created_at"],
-                    nickname=m["nickname"],
-                )
-                for m, a in zip(members, accounts, strict=True)
-            ],
-        )
+        await identity_bulk.import_members(s, merchant.id, arrivals)
 
-        orders, history, settled, visits = [], [], [], set()
+        history: list[orders_bulk.PastOrder] = []
+        settled: list[payments_bulk.SettledPayment] = []
+        visits: set[tuple[str, date]] = set()
+        last_login: dict[str, datetime] = {}  # those seen after they joined
         pickup: dict[str, int] = {}
-        for member in members:
-            joined = member["created_at"]
+        for member in arrivals:
+            member_id, joined = member.member_id, member.joined_at
             days_active = (now - joined).days
-            expected = habits[member["id"]] * days_active / 7
+            expected = habits[member_id] * days_active / 7
             for _ in range(poisson(rng, expected)):
                 day = joined + timedelta(days=rng.uniform(0, max(days_active, 0.1)))
                 local = day.astimezone(tz)
@@ -153,62 +127,37 @@ async def seed_if_empty(rt: AppRuntime) -> str:
                     product = rng.choices([p for p, _ in products], [w for _, w in products])[0]
                     values, delta = pick_options(rng, product)
                     quantity = rng.choices([1, 2], [88, 12])[0]
-                    unit = product.price + delta
-                    lines.append((product, values, unit, quantity))
-                total = sum(unit * q for _, _, unit, q in lines)
+                    lines.append(
+                        orders_bulk.PastLine(
+                            product.id, product.name, product.price + delta, quantity, values
+                        )
+                    )
                 status = rng.choices(["completed", "refunded", "cancelled"], [94, 2, 4])[0]
                 paid = status != "cancelled"
                 day_key = at.date().isoformat()
                 pickup[day_key] = pickup.get(day_key, 0) + (1 if paid else 0)
-                orders.append(
-                    {
-                        "id": order_id,
-                        "merchant_id": merchant.id,
-                        "member_id": member["id"],
-                        "status": status,
-                        "source": "app",
-                        "subtotal": total,
-                        "discount": 0,
-                        "points_deduction": 0,
-                        "payable": total,
-                        "points_used": 0,
-                        "expires_at": at + timedelta(minutes=15),
-                        "pickup_code": f"{pickup[day_key]:04d}" if paid else None,
-                        "verify_code": f"{rng.randrange(10**12):012d}" if paid else None,
-                        "created_at": at,
-                        "paid_at": at + timedelta(minutes=1) if paid else None,
-                        "completed_at": at + timedelta(minutes=12) if paid else None,
-                        "cancelled_at": at + timedelta(minutes=15) if not paid else None,
-                        "cancel_reason": "payment_window_ended" if not paid else None,
-                        "refunded_at": at + timedelta(hours=1) if status == "refunded" else None,
-                    }
+                order = orders_bulk.PastOrder(
+                    order_id=order_id,
+                    member_id=member_id,
+                    status=status,
+                    created_at=at,
+                    lines=lines,
+                    expires_at=at + timedelta(minutes=15),
+                    paid_at=at + timedelta(minutes=1) if paid else None,
+                    completed_at=at + timedelta(minutes=12) if paid else None,
+                    cancelled_at=None if paid else at + timedelta(minutes=15),
+                    cancel_reason=None if paid else "payment_window_ended",
+                    refunded_at=at + timedelta(hours=1) if status == "refunded" else None,
+                    pickup_code=f"{pickup[day_key]:04d}" if paid else None,
+                    verify_code=f"{rng.randrange(10**12):012d}" if paid else None,
                 )
-                past = dict(orders[-1])
-                history.append(
-                    orders_bulk.PastOrder(
-                        order_id=order_id,
-                        member_id=member["id"],
-                        status=status,
-                        created_at=at,
-                        lines=[
-                            orders_bulk.PastLine(product.id, product.name, unit, quantity, values)
-                            for product, values, unit, quantity in lines
-                        ],
-                        expires_at=past["expires_at"],
-                        paid_at=past["paid_at"],
-                        completed_at=past["completed_at"],
-                        cancelled_at=past["cancelled_at"],
-                        cancel_reason=past["cancel_reason"],
-                        refunded_at=past["refunded_at"],
-                        pickup_code=past["pickup_code"],
-                        verify_code=past["verify_code"],
-                    )
-                )
+                history.append(order)
                 if paid:
+                    total = order.payable()
                     settled.append(
                         payments_bulk.SettledPayment(
                             order_id=order_id,
-                            member_id=member["id"],
+                            member_id=member_id,
                             provider="sandbox",
                             amount=total,
                             started_at=at,
@@ -217,31 +166,26 @@ async def seed_if_empty(rt: AppRuntime) -> str:
                             refunded_amount=total if status == "refunded" else 0,
                         )
                     )
-                visits.add((member["id"], at.date()))
-                member["last_login_at"] = max(member["last_login_at"], at)
+                visits.add((member_id, at.date()))
+                if at > last_login.get(member_id, joined):
+                    last_login[member_id] = at
             # Visits without an order: browsing the menu.
             for _ in range(poisson(rng, expected * 1.5)):
                 at = joined + timedelta(days=rng.uniform(0, max(days_active, 0.1)))
-                visits.add((member["id"], at.astimezone(tz).date()))
-            visits.add((member["id"], joined.astimezone(tz).date()))
+                visits.add((member_id, at.astimezone(tz).date()))
+            visits.add((member_id, joined.astimezone(tz).date()))
         await orders_bulk.import_history(s, merchant.id, history)
         await payments_bulk.import_settled(s, merchant.id, settled)
         await identity_bulk.import_visits(s, merchant.id, visits)
-        enrolled = await seed_loyalty(s, merchant.id, members, orders, visits, now, rng)
+        enrolled = await seed_loyalty(s, merchant.id, arrivals, history, visits, now, rng)
         admin_id = (
             await s.execute(select(AdminUser.id).where(AdminUser.merchant_id == merchant.id))
         ).scalar_one()
-        await seed_membership_extras(s, merchant.id, admin_id, members, enrolled, now)
-        await seed_partner(s, merchant.id, admin_id, members, now)
-        await identity_bulk.import_last_logins(
-            s,
-            merchant.id,
-            {m["id"]: m["last_login_at"] for m in members if m["last_login_at"] != m["created_at"]},
-        )
+        await seed_membership_extras(s, merchant.id, admin_id, arrivals, enrolled, now)
+        await seed_partner(s, merchant.id, admin_id, arrivals, now)
+        await identity_bulk.import_last_logins(s, merchant.id, last_login)
         merchant_id = merchant.id
-        events, identities, links = history_events(
-            merchant_id, members, accounts, orders, visits, now, rng
-        )
+        events, identities, links = history_events(merchant_id, arrivals, history, visits, now, rng)
         await analytics_bulk.import_identities(s, merchant_id, identities)
     # Committed first: the event store holds no row of a shop the database does not have.
     await analytics_bulk.import_events(rt.analytics, events, links)

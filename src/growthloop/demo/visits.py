@@ -4,15 +4,17 @@ and the business events of their orders."""
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from growthloop.analytics import bulk as analytics_bulk
 from growthloop.analytics.rows import EventRow, Override
 from growthloop.core.ids import new_id
 from growthloop.demo.menu import DAYS, MEMBERS, PLATFORMS
+from growthloop.identity.bulk import Arrival
 from growthloop.identity.events import MemberLogin, MemberRegistered
+from growthloop.orders.bulk import PastOrder
 from growthloop.orders.events import (
     OrderCancelled,
     OrderCompleted,
@@ -36,10 +38,9 @@ PRODUCT_PAGE = "pages/product/detail"
 
 def history_events(
     merchant_id: str,
-    members: list[dict[str, Any]],
-    accounts: list[dict[str, Any]],
-    orders: list[dict[str, Any]],
-    visits: set[tuple[str, Any]],
+    arrivals: Sequence[Arrival],
+    orders: Sequence[PastOrder],
+    visits: set[tuple[str, date]],
     now: datetime,
     rng: random.Random,
 ) -> tuple[list[EventRow], list[analytics_bulk.KnownId], list[Override]]:
@@ -48,7 +49,7 @@ def history_events(
     visit, and each order's life; plus anonymous visitors, some of whom signed up later and
     were linked to their member at login, as the SDK's identify call does."""
     tz = ZoneInfo("Asia/Shanghai")
-    platform_of = {m["id"]: m["signup_platform"] for m in members}
+    platform_of = {m.member_id: m.platform for m in arrivals}
     events: list[EventRow] = []
 
     def add(
@@ -85,16 +86,14 @@ def history_events(
 
     identities: list[analytics_bulk.KnownId] = []
     links: list[Override] = []
-    for m in members:
+    for m in arrivals:
+        member_id, joined, platform = m.member_id, m.joined_at, m.platform
         identities.append(
-            analytics_bulk.KnownId(
-                m["id"], m["id"], "member", m["created_at"], platform_hint=m["signup_platform"]
-            )
+            analytics_bulk.KnownId(member_id, member_id, "member", joined, platform_hint=platform)
         )
         channel = rng.choices([c for c, _ in CHANNELS], [w for _, w in CHANNELS])[0]
-        joined, platform = m["created_at"], m["signup_platform"]
         if rng.random() < 0.3:  # browsed anonymously first, identified at sign-up
-            device = f"demo-device-{m['id'][-10:]}"
+            device = f"demo-device-{member_id[-10:]}"
             for k in range(rng.randint(1, 4)):
                 add(
                     "page_view",
@@ -105,17 +104,17 @@ def history_events(
                     page=MENU_PAGE,
                     channel=channel,
                 )
-            identities.append(analytics_bulk.KnownId(device, m["id"], "identify", joined))
-            links.append(Override(merchant_id, device, m["id"], m["id"], joined))
-        add(MemberRegistered.name, m["id"], m["id"], joined, platform, channel=channel)
-        add(MemberLogin.name, m["id"], m["id"], joined, platform, channel=channel)
+            identities.append(analytics_bulk.KnownId(device, member_id, "identify", joined))
+            links.append(Override(merchant_id, device, member_id, member_id, joined))
+        add(MemberRegistered.name, member_id, member_id, joined, platform, channel=channel)
+        add(MemberLogin.name, member_id, member_id, joined, platform, channel=channel)
     seen = {(merchant_id, i.distinct_id) for i in identities}
-    for a in accounts:
-        for external in (a["openid"], a["unionid"]):
+    for a in arrivals:
+        for external in (a.openid, a.unionid):
             if external and (merchant_id, external) not in seen:
                 seen.add((merchant_id, external))
                 identities.append(
-                    analytics_bulk.KnownId(external, a["member_id"], "member", a["created_at"])
+                    analytics_bulk.KnownId(external, a.member_id, "member", a.joined_at)
                 )
     for member_id, day in sorted(visits):
         platform = platform_of[member_id]
@@ -134,64 +133,27 @@ def history_events(
                 page=MENU_PAGE,
             )
     for o in orders:
-        member_id, platform = o["member_id"], platform_of[o["member_id"]]
-        props = f'{{"order_id":"{o["id"]}"}}'
+        if o.member_id is None:
+            continue
+        member_id, platform, amount = o.member_id, platform_of[o.member_id], o.payable()
+        props = f'{{"order_id":"{o.order_id}"}}'
         add(
             "page_view",
             member_id,
             member_id,
-            o["created_at"] - timedelta(minutes=2),
+            o.created_at - timedelta(minutes=2),
             platform,
             page=PRODUCT_PAGE,
         )
-        add(
-            OrderCreated.name,
-            member_id,
-            member_id,
-            o["created_at"],
-            platform,
-            amount=o["payable"],
-            props=props,
-        )
-        if o["paid_at"]:
-            add(
-                OrderPaid.name,
-                member_id,
-                member_id,
-                o["paid_at"],
-                platform,
-                amount=o["payable"],
-                props=props,
-            )
-            add(
-                OrderCompleted.name,
-                member_id,
-                member_id,
-                o["completed_at"],
-                platform,
-                amount=o["payable"],
-                props=props,
-            )
-        else:
-            add(
-                OrderCancelled.name,
-                member_id,
-                member_id,
-                o["cancelled_at"],
-                platform,
-                amount=o["payable"],
-                props=props,
-            )
-        if o["refunded_at"]:
-            add(
-                OrderRefunded.name,
-                member_id,
-                member_id,
-                o["refunded_at"],
-                platform,
-                amount=o["payable"],
-                props=props,
-            )
+        for name, happened in (
+            (OrderCreated.name, o.created_at),
+            (OrderPaid.name, o.paid_at),
+            (OrderCompleted.name, o.completed_at),
+            (OrderCancelled.name, o.cancelled_at),
+            (OrderRefunded.name, o.refunded_at),
+        ):
+            if happened is not None:
+                add(name, member_id, member_id, happened, platform, amount=amount, props=props)
     # Passers-by who looked at the menu and never signed up.
     start = now - timedelta(days=DAYS)
     for n in range(MEMBERS // 2):

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -89,27 +90,35 @@ async def import_visits(
     return len(rows)
 
 
+async def _set(
+    session: AsyncSession, merchant_id: str, values: Mapping[str, Mapping[str, Any]]
+) -> None:
+    """Each member's columns set to their values (member id -> column -> value)."""
+    for member_id, columns in values.items():
+        await session.execute(
+            update(Member)
+            .where(Member.merchant_id == merchant_id, Member.id == member_id)
+            .values(columns)
+            .execution_options(synchronize_session=False)
+        )
+
+
 async def import_last_logins(
     session: AsyncSession, merchant_id: str, last_logins: Mapping[str, datetime]
 ) -> None:
     """When each member was last seen, where history knows later than their arrival."""
-    for member_id, at in last_logins.items():
-        await session.execute(
-            update(Member)
-            .where(Member.merchant_id == merchant_id, Member.id == member_id)
-            .values(last_login_at=at)
-            .execution_options(synchronize_session=False)
-        )
+    await _set(session, merchant_id, {m: {"last_login_at": at} for m, at in last_logins.items()})
 
 
 async def import_birthdays(
     session: AsyncSession, merchant_id: str, birthdays: Mapping[str, date]
 ) -> None:
     """The birthdays members gave (with the month-day the birthday sweep looks up)."""
-    for member_id, born in birthdays.items():
-        await session.execute(
-            update(Member)
-            .where(Member.merchant_id == merchant_id, Member.id == member_id)
-            .values(birthday=born, birthday_month_day=born.month * 100 + born.day)
-            .execution_options(synchronize_session=False)
-        )
+    await _set(
+        session,
+        merchant_id,
+        {
+            m: {"birthday": born, "birthday_month_day": born.month * 100 + born.day}
+            for m, born in birthdays.items()
+        },
+    )

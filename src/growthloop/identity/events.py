@@ -4,19 +4,12 @@ referral bound, a birthday. Fields are the analytics payload, beside merchant an
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
-from growthloop.core.events import DomainEvent
+from growthloop.core.events import MemberEvent
 
 
-@dataclass(frozen=True, kw_only=True)
-class _MemberEvent(DomainEvent):
-    member_id: str
-
-
-@dataclass(frozen=True, kw_only=True)
-class _LoginEvent(_MemberEvent):
+class _LoginEvent(MemberEvent):
     platform: str
     is_new: bool
     day: str  # the merchant's day of the login, ISO
@@ -25,30 +18,26 @@ class _LoginEvent(_MemberEvent):
     share_code: str | None
 
 
-@dataclass(frozen=True, kw_only=True)
 class MemberRegistered(_LoginEvent):
     """A first login made a new member (emitted before that login's `MemberLogin`)."""
 
     name: ClassVar[str] = "member.registered"
 
 
-@dataclass(frozen=True, kw_only=True)
 class MemberLogin(_LoginEvent):
     """Every login, a member's first included."""
 
     name: ClassVar[str] = "member.login"
 
 
-@dataclass(frozen=True, kw_only=True)
-class MemberInvited(_MemberEvent):
+class MemberInvited(MemberEvent):
     """A referral bound: `member_id` is the inviter, `invitee_id` the member they brought."""
 
     name: ClassVar[str] = "member.invited"
     invitee_id: str
 
 
-@dataclass(frozen=True, kw_only=True)
-class MemberBirthday(_MemberEvent):
+class MemberBirthday(MemberEvent):
     """Today is the member's birthday in their merchant's timezone (once a year)."""
 
     name: ClassVar[str] = "member.birthday"

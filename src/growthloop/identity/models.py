@@ -20,13 +20,13 @@ from growthloop.core.crypto import EncryptedDate, EncryptedText
 from growthloop.core.models import (
     Base,
     Category,
+    CreatedAt,
+    MerchantOwned,
     Personal,
     Retention,
     UTCDateTime,
     col,
-    created_column,
     id_column,
-    merchant_column,
 )
 
 LOGIN_ID = Personal(
@@ -52,7 +52,7 @@ BIRTHDAY_GIFTS = Personal(
 )
 
 
-class Merchant(Base):
+class Merchant(CreatedAt, Base):
     __tablename__ = "merchants"
 
     id: Mapped[str] = id_column()
@@ -67,10 +67,9 @@ class Merchant(Base):
     # [{"weekday": 0-6 (0 = Monday), "open": "HH:MM", "close": "HH:MM"}], in the merchant's
     # timezone; close before open runs past midnight. None: not given.
     business_hours: Mapped[list[dict[str, Any]] | None] = col(JSON, pii=None)
-    created_at: Mapped[datetime] = created_column()
 
 
-class AdminUser(Base):
+class AdminUser(CreatedAt, Base):
     __tablename__ = "admin_users"
 
     id: Mapped[str] = id_column()
@@ -100,10 +99,9 @@ class AdminUser(Base):
     )
     role: Mapped[str] = col(String(16), nullable=False, pii=None)
     active: Mapped[bool] = col(Boolean, nullable=False, default=True, pii=None)
-    created_at: Mapped[datetime] = created_column()
 
 
-class Member(Base):
+class Member(CreatedAt, Base):
     __tablename__ = "members"
 
     id: Mapped[str] = id_column()
@@ -163,7 +161,6 @@ class Member(Base):
             purpose_zh="就您的订单与您联系",
         ),
     )
-    created_at: Mapped[datetime] = created_column()
     last_login_at: Mapped[datetime | None] = col(UTCDateTime(), pii=None)
 
     __table_args__ = (
@@ -176,13 +173,11 @@ class Member(Base):
     )
 
 
-class PlatformAccount(Base):
+class PlatformAccount(MerchantOwned, CreatedAt, Base):
     """One login identity of a member on one end (WeChat/Alipay/Douyin/app/dev/import)."""
 
     __tablename__ = "platform_accounts"
 
-    id: Mapped[str] = id_column()
-    merchant_id: Mapped[str] = merchant_column()
     member_id: Mapped[str] = col(
         String(26), ForeignKey("members.id"), nullable=False, index=True, pii=None
     )
@@ -190,7 +185,6 @@ class PlatformAccount(Base):
     app_id: Mapped[str] = col(String(64), nullable=False, default="", pii=None)
     openid: Mapped[str] = col(String(128), nullable=False, pii=LOGIN_ID)
     unionid: Mapped[str | None] = col(String(128), pii=LOGIN_ID)
-    created_at: Mapped[datetime] = created_column()
 
     __table_args__ = (
         UniqueConstraint("merchant_id", "platform", "app_id", "openid"),

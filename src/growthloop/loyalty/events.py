@@ -3,7 +3,6 @@ got their birthday gift (promotions grants the coupons of each occasion)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 from growthloop.core.events import DomainEvent
@@ -11,7 +10,6 @@ from growthloop.core.events import DomainEvent
 TierDirection = Literal["up", "down", "initial"]
 
 
-@dataclass(frozen=True, kw_only=True)
 class MemberEnrolled(DomainEvent):
     """支付即会员: the member's first paid order made them a member."""
 
@@ -20,7 +18,6 @@ class MemberEnrolled(DomainEvent):
     tier: str | None  # the tier they start in
 
 
-@dataclass(frozen=True, kw_only=True)
 class MemberTierChanged(DomainEvent):
     """The member's tier moved: `up` (an upgrade), `down` (a periodic review), or `initial`
     (entering the base tier, where every member starts)."""
@@ -36,7 +33,6 @@ class MemberTierChanged(DomainEvent):
         return {"from": self.from_, "to": self.to, "direction": self.direction}
 
 
-@dataclass(frozen=True, kw_only=True)
 class MemberBirthdayGift(DomainEvent):
     """An enrolled member's birthday: the tier's birthday points were given."""
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from sqlalchemy import insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,17 +22,25 @@ from growthloop.loyalty.errors import InsufficientPoints, PointsLocked
 from growthloop.loyalty.models import LedgerEntry, MemberLoyalty, PointsBatch
 
 
+class Posting(TypedDict):
+    """What an operation's entry says about it, passed down unchanged from the caller
+    through the service and the programme: why (`reason`), the idempotency key that makes it
+    happen once (`key`), and what it is about (`ref`, e.g. the order id)."""
+
+    reason: str
+    key: str
+    ref: str | None
+
+
 def _entry(
     account: MemberLoyalty,
     *,
     delta: int,
-    reason: str,
-    key: str,
-    ref: str | None,
     now: datetime,
     batch_id: str | None = None,
     allocations: dict[str, int] | None = None,
     expires_at: datetime | None = None,
+    **posting: Unpack[Posting],
 ) -> LedgerEntry:
     account.points += delta
     return LedgerEntry(
@@ -41,9 +49,9 @@ def _entry(
         member_id=account.member_id,
         delta=delta,
         balance_after=account.points,
-        reason=reason,
-        ref=ref,
-        idempotency_key=key,
+        reason=posting["reason"],
+        ref=posting["ref"],
+        idempotency_key=posting["key"],
         batch_id=batch_id,
         allocations=allocations or {},
         expires_at=expires_at,
@@ -172,17 +180,15 @@ async def earn(
     member_id: str,
     points: int,
     *,
-    reason: str,
-    key: str,
-    ref: str | None,
     now: datetime,
     expires_at: datetime | None,
+    **posting: Unpack[Posting],
 ) -> LedgerEntry | None:
     """Add a batch of `points` (0 allowed: records that the source was counted).
     None when this key was already written."""
     if points < 0:
         raise ValueError("earned points are never negative")
-    account, written = await _locked(session, merchant_id, member_id, key)
+    account, written = await _locked(session, merchant_id, member_id, posting["key"])
     if written is not None:
         return None
     await expire_member(session, account, now)
@@ -202,14 +208,7 @@ async def earn(
         session.add(batch)
         batch_id = batch.id
     entry = _entry(
-        account,
-        delta=points,
-        reason=reason,
-        key=key,
-        ref=ref,
-        now=now,
-        batch_id=batch_id,
-        expires_at=expires_at,
+        account, delta=points, now=now, batch_id=batch_id, expires_at=expires_at, **posting
     )
     return await _write(session, entry)
 
@@ -220,16 +219,14 @@ async def spend(
     member_id: str,
     points: int,
     *,
-    reason: str,
-    key: str,
-    ref: str | None,
     now: datetime,
+    **posting: Unpack[Posting],
 ) -> LedgerEntry:
     """Spend from the batches that expire first. Idempotent: the same key returns the
     entry already written."""
     if points <= 0:
         raise ValueError("spent points are positive")
-    account, written = await _locked(session, merchant_id, member_id, key)
+    account, written = await _locked(session, merchant_id, member_id, posting["key"])
     if written is not None:
         return written
     await expire_member(session, account, now)
@@ -238,9 +235,7 @@ async def spend(
     if account.points < points:
         raise InsufficientPoints(requested=points, balance=account.points)
     taken = await _consume(session, account, points, now)
-    entry = _entry(
-        account, delta=-points, reason=reason, key=key, ref=ref, now=now, allocations=taken
-    )
+    entry = _entry(account, delta=-points, now=now, allocations=taken, **posting)
     return await _write(session, entry)
 
 

@@ -23,7 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped
 
-from growthloop.core.models import Base, UTCDateTime, col, id_column, merchant_column
+from growthloop.core.models import Base, CreatedAt, MerchantOwned, UTCDateTime, col
 
 
 class Program(Base):
@@ -66,16 +66,13 @@ class MemberLoyalty(Base):
     __table_args__ = (Index("ix_member_loyalty_review", "merchant_id", "tier_reviewed_at"),)
 
 
-class PointsBatch(Base):
+class PointsBatch(MerchantOwned, CreatedAt, Base):
     __tablename__ = "points_batches"
 
-    id: Mapped[str] = id_column()
-    merchant_id: Mapped[str] = merchant_column()
     member_id: Mapped[str] = col(String(26), nullable=False, pii=None)
     amount: Mapped[int] = col(BigInteger, nullable=False, pii=None)
     remaining: Mapped[int] = col(BigInteger, nullable=False, pii=None)
     expires_at: Mapped[datetime | None] = col(UTCDateTime(), pii=None)
-    created_at: Mapped[datetime] = col(UTCDateTime(), nullable=False, pii=None)
 
     __table_args__ = (
         CheckConstraint("remaining >= 0 AND remaining <= amount", name="remaining_bounds"),
@@ -93,11 +90,9 @@ class PointsBatch(Base):
     )
 
 
-class LedgerEntry(Base):
+class LedgerEntry(MerchantOwned, CreatedAt, Base):
     __tablename__ = "points_ledger"
 
-    id: Mapped[str] = id_column()
-    merchant_id: Mapped[str] = merchant_column()
     member_id: Mapped[str] = col(String(26), nullable=False, pii=None)
     delta: Mapped[int] = col(BigInteger, nullable=False, pii=None)
     balance_after: Mapped[int] = col(BigInteger, nullable=False, pii=None)
@@ -108,7 +103,6 @@ class LedgerEntry(Base):
     batch_id: Mapped[str | None] = col(String(26), pii=None)  # the batch an earning created
     allocations: Mapped[dict[str, int]] = col(JSON, nullable=False, default=dict, pii=None)
     expires_at: Mapped[datetime | None] = col(UTCDateTime(), pii=None)
-    created_at: Mapped[datetime] = col(UTCDateTime(), nullable=False, pii=None)
 
     __table_args__ = (
         UniqueConstraint("merchant_id", "idempotency_key"),
@@ -126,14 +120,12 @@ class LoginDay(Base):
     day: Mapped[date] = col(Date, primary_key=True, pii=None)
 
 
-class GrowthEntry(Base):
+class GrowthEntry(MerchantOwned, Base):
     """What counts towards tiers, dated: spend (fen, negative on refund) and invites. The
     account keeps lifetime totals; a periodic review sums the entries of its window."""
 
     __tablename__ = "loyalty_growth"
 
-    id: Mapped[str] = id_column()
-    merchant_id: Mapped[str] = merchant_column()
     member_id: Mapped[str] = col(String(26), nullable=False, pii=None)
     metric: Mapped[str] = col(String(16), nullable=False, pii=None)  # spend | invites
     amount: Mapped[int] = col(BigInteger, nullable=False, pii=None)

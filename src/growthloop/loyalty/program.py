@@ -4,6 +4,7 @@ gives expire."""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from typing import Unpack
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -90,21 +91,12 @@ async def award_points(
     member_id: str,
     points: int,
     *,
-    reason: str,
-    key: str,
-    ref: str | None,
     now: datetime,
+    **posting: Unpack[ledger.Posting],
 ) -> LedgerEntry | None:
     """Credit `points` earned at `now` as a new batch with the programme's expiry.
     Idempotent by `key`: None when already credited."""
+    expires_at = await points_expiry(session, program, merchant_id, now)
     return await ledger.earn(
-        session,
-        merchant_id,
-        member_id,
-        points,
-        reason=reason,
-        key=key,
-        ref=ref,
-        now=now,
-        expires_at=await points_expiry(session, program, merchant_id, now),
+        session, merchant_id, member_id, points, now=now, expires_at=expires_at, **posting
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Unpack
 
 from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -143,16 +144,11 @@ async def spend_points(
     merchant_id: str,
     member_id: str,
     points: int,
-    *,
-    reason: str,
-    key: str,
-    ref: str | None,
+    **posting: Unpack[ledger.Posting],
 ) -> LedgerEntry:
     """Spend points. `key` makes it idempotent (merchant + source + operation, e.g.
     "mall:<redemption id>:spend"); raises 409 on too few points or a negative balance."""
-    return await ledger.spend(
-        session, merchant_id, member_id, points, reason=reason, key=key, ref=ref, now=now(session)
-    )
+    return await ledger.spend(session, merchant_id, member_id, points, now=now(session), **posting)
 
 
 async def give_back_points(
@@ -182,24 +178,13 @@ async def grant_points(
     merchant_id: str,
     member_id: str,
     points: int,
-    *,
-    reason: str,
-    key: str,
-    ref: str | None,
+    **posting: Unpack[ledger.Posting],
 ) -> LedgerEntry | None:
     """Credit points earned outside an order (alliance exchange, operator gift) as a new batch
     with the programme's expiry. Idempotent by `key`: returns None when already granted."""
     program = await program_of(session, merchant_id)
     return await award_points(
-        session,
-        program,
-        merchant_id,
-        member_id,
-        points,
-        reason=reason,
-        key=key,
-        ref=ref,
-        now=now(session),
+        session, program, merchant_id, member_id, points, now=now(session), **posting
     )
 
 

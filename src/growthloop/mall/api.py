@@ -4,6 +4,7 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.core.auth import (
@@ -16,14 +17,12 @@ from growthloop.core.auth import (
     OrdersRefunder,
     SessionDep,
 )
-from growthloop.core.ownership import get_owned
 from growthloop.core.pagination import Page, PageDep
 from growthloop.core.routing import UnitOfWorkRoute
 from growthloop.core.runtime import RuntimeDep
 from growthloop.core.schemas import Id
 from growthloop.mall import fulfilment, presenters, service, tasks
-from growthloop.mall.errors import RewardNotFound
-from growthloop.mall.models import Redemption, Reward
+from growthloop.mall.models import Redemption
 from growthloop.mall.schemas import (
     AdminRedemptionOut,
     AdminRewardOut,
@@ -66,8 +65,7 @@ async def list_rewards(
 
 @router.get("/v1/admin/mall/rewards/{reward_id}", response_model=AdminRewardOut)
 async def get_reward(reward_id: str, session: SessionDep, admin: MallReader) -> AdminRewardOut:
-    missing = RewardNotFound(reward_id=reward_id)
-    reward = await get_owned(session, Reward, reward_id, admin.merchant_id, missing)
+    reward = await service.get_reward(session, admin.merchant_id, reward_id)
     return presenters.admin_reward_out(reward)
 
 
@@ -115,11 +113,17 @@ async def _by_staff(
     step: Callable[..., Awaitable[Redemption]],
     session: AsyncSession,
     admin: AdminPrincipal,
+    body: BaseModel,
     **values: Any,
 ) -> AdminRedemptionOut:
-    """A `fulfilment` step taken by this staff member, and the redemption after it."""
+    """A `fulfilment` step taken by this staff member, given the body's fields and
+    `values`, and the redemption after it."""
     redemption = await step(
-        session, merchant_id=admin.merchant_id, admin_id=admin.admin_id, **values
+        session,
+        merchant_id=admin.merchant_id,
+        admin_id=admin.admin_id,
+        **body.model_dump(),
+        **values,
     )
     return presenters.admin_redemption_out(redemption)
 
@@ -127,7 +131,7 @@ async def _by_staff(
 @router.post("/v1/admin/mall/redemptions/verify", response_model=AdminRedemptionOut)
 async def verify(body: VerifyIn, session: SessionDep, admin: OrdersFulfiller) -> AdminRedemptionOut:
     """核销: the store types or scans a product voucher's code; it works once."""
-    return await _by_staff(fulfilment.verify, session, admin, code=body.code)
+    return await _by_staff(fulfilment.verify, session, admin, body)
 
 
 @router.post("/v1/admin/mall/redemptions/{redemption_id}/fulfil", response_model=AdminRedemptionOut)
@@ -135,9 +139,8 @@ async def fulfil(
     redemption_id: str, session: SessionDep, admin: OrdersFulfiller, body: FulfilIn | None = None
 ) -> AdminRedemptionOut:
     """A pending voucher handed over, or a physical gift shipped (with its tracking number)."""
-    tracking_no = body.tracking_no if body else None
     return await _by_staff(
-        fulfilment.fulfil, session, admin, redemption_id=redemption_id, tracking_no=tracking_no
+        fulfilment.fulfil, session, admin, body or FulfilIn(), redemption_id=redemption_id
     )
 
 
@@ -146,9 +149,8 @@ async def cancel(
     redemption_id: str, session: SessionDep, admin: OrdersRefunder, body: CancelIn | None = None
 ) -> AdminRedemptionOut:
     """A pending redemption undone: stock, the member's count and the points come back."""
-    reason = body.reason if body else None
     return await _by_staff(
-        fulfilment.cancel, session, admin, redemption_id=redemption_id, reason=reason
+        fulfilment.cancel, session, admin, body or CancelIn(), redemption_id=redemption_id
     )
 
 

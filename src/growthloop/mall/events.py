@@ -3,13 +3,11 @@ or shipped, or cancelled. Fields are the analytics payload, beside merchant and 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
 from growthloop.core.events import DomainEvent
 
 
-@dataclass(frozen=True, kw_only=True)
 class RedemptionEvent(DomainEvent):
     """What every redemption event carries."""
 
@@ -21,21 +19,18 @@ class RedemptionEvent(DomainEvent):
     status: str
 
 
-@dataclass(frozen=True, kw_only=True)
 class MallRedeemed(RedemptionEvent):
     """Points exchanged for a reward (coupons issued, or a voucher or gift pending)."""
 
     name: ClassVar[str] = "mall.redeemed"
 
 
-@dataclass(frozen=True, kw_only=True)
 class MallFulfilled(RedemptionEvent):
     """A pending voucher used at the counter, or a physical gift shipped."""
 
     name: ClassVar[str] = "mall.fulfilled"
 
 
-@dataclass(frozen=True, kw_only=True)
 class MallCancelled(RedemptionEvent):
     """A pending redemption undone by an operator: stock, count and points came back."""
 

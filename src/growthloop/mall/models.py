@@ -25,12 +25,12 @@ from growthloop.core.crypto import EncryptedText
 from growthloop.core.models import (
     Base,
     Category,
+    CreatedAt,
+    MerchantOwned,
     Personal,
     Retention,
     UTCDateTime,
     col,
-    created_column,
-    id_column,
     merchant_column,
 )
 
@@ -42,15 +42,13 @@ SHIPPING = Personal(
 )
 
 
-class Reward(Base):
+class Reward(MerchantOwned, CreatedAt, Base):
     """Shown to members within [shown_from, shown_until); redeemable within
     [redeem_from, redeem_until), which lies inside the display window (None: open end;
     an open redemption bound means the display bound)."""
 
     __tablename__ = "mall_rewards"
 
-    id: Mapped[str] = id_column()
-    merchant_id: Mapped[str] = merchant_column()
     kind: Mapped[str] = col(String(16), nullable=False, pii=None)  # coupon | product | physical
     name: Mapped[str] = col(String(50), nullable=False, pii=None)
     description: Mapped[str | None] = col(String(500), pii=None)
@@ -67,7 +65,6 @@ class Reward(Base):
     redeem_until: Mapped[datetime | None] = col(UTCDateTime(), pii=None)
     active: Mapped[bool] = col(Boolean, nullable=False, default=True, pii=None)
     sort: Mapped[int] = col(Integer, nullable=False, default=0, pii=None)
-    created_at: Mapped[datetime] = created_column()
     updated_at: Mapped[datetime] = col(UTCDateTime(), nullable=False, pii=None)
 
     __table_args__ = (
@@ -78,7 +75,7 @@ class Reward(Base):
     )
 
 
-class Redemption(Base):
+class Redemption(MerchantOwned, CreatedAt, Base):
     """One redemption of `quantity` units of a reward.
 
     coupon rewards: issued (the coupons are in the member's wallet; final);
@@ -89,8 +86,6 @@ class Redemption(Base):
 
     __tablename__ = "mall_redemptions"
 
-    id: Mapped[str] = id_column()
-    merchant_id: Mapped[str] = merchant_column()
     reward_id: Mapped[str] = col(
         String(26), ForeignKey("mall_rewards.id"), nullable=False, index=True, pii=None
     )
@@ -117,7 +112,6 @@ class Redemption(Base):
             purpose_zh="寄送您兑换的实物礼品",
         ),
     )
-    created_at: Mapped[datetime] = created_column()
     fulfilled_at: Mapped[datetime | None] = col(UTCDateTime(), pii=None)
     cancelled_at: Mapped[datetime | None] = col(UTCDateTime(), pii=None)
 

@@ -32,24 +32,13 @@ def shown_at(now: datetime) -> ColumnElement[bool]:
     )
 
 
-async def list_rewards(
-    session: AsyncSession,
-    merchant_id: str,
-    *,
-    limit: int,
-    after: Reward | None,
-    visible_at: datetime | None,
-) -> list[Reward]:
-    """In shelf order (`sort`, then id); `visible_at` keeps what members see then."""
+def rewards(merchant_id: str, *, visible_at: datetime | None) -> Select[Reward]:
+    """The merchant's rewards (paged in shelf order by the caller); `visible_at` keeps what
+    members see then."""
     stmt = select(Reward).where(Reward.merchant_id == merchant_id)
     if visible_at is not None:
         stmt = stmt.where(shown_at(visible_at))
-    if after is not None:
-        stmt = stmt.where(
-            or_(Reward.sort > after.sort, and_(Reward.sort == after.sort, Reward.id > after.id))
-        )
-    stmt = stmt.order_by(Reward.sort, Reward.id).limit(limit + 1)
-    return list((await session.execute(stmt)).scalars())
+    return stmt
 
 
 async def take_stock(session: AsyncSession, reward_id: str, quantity: int) -> bool:

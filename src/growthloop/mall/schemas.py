@@ -42,6 +42,11 @@ class Windows(BaseModel):
     redeem_from: datetime | None
     redeem_until: datetime | None
 
+    @classmethod
+    def of(cls, reward: object) -> Windows:
+        """The windows of a reward, or of the body that creates one."""
+        return cls.model_validate(reward, from_attributes=True)
+
     def problem(self) -> str | None:
         """What is wrong with these windows, or None."""
         if self.shown_from and self.shown_until and self.shown_from >= self.shown_until:
@@ -91,18 +96,10 @@ class RewardIn(Strict):
             raise ValueError("product_id is required for product rewards and only for them")
         if self.kind != "coupon" and self.stock is None:
             raise ValueError("product and physical rewards need a stock")
-        problem = self.windows().problem()
+        problem = Windows.of(self).problem()
         if problem:
             raise ValueError(problem)
         return self
-
-    def windows(self) -> Windows:
-        return Windows(
-            shown_from=self.shown_from,
-            shown_until=self.shown_until,
-            redeem_from=self.redeem_from,
-            redeem_until=self.redeem_until,
-        )
 
 
 class RewardPatch(Strict):

@@ -15,6 +15,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,7 +25,7 @@ from growthloop.core.context import now
 from growthloop.core.events import emit
 from growthloop.core.ids import new_id
 from growthloop.core.ownership import get_owned
-from growthloop.core.pagination import InvalidCursor, PageParams, fetch_page, make_page
+from growthloop.core.pagination import InvalidCursor, PageParams, fetch_page
 from growthloop.loyalty import service as loyalty
 from growthloop.mall import repository as repo
 from growthloop.mall.errors import (
@@ -78,23 +79,9 @@ async def create_reward(
         )
     at = now(session)
     reward = Reward(
+        **_columns(data.model_dump()),
         merchant_id=merchant_id,
-        kind=data.kind,
-        name=data.name,
-        description=data.description or None,
-        image_url=str(data.image_url) if data.image_url else None,
-        template_id=data.template_id,
-        product_id=data.product_id,
-        points_cost=data.points_cost,
-        stock=data.stock,
         redeemed=0,
-        per_member_limit=data.per_member_limit,
-        shown_from=data.shown_from,
-        shown_until=data.shown_until,
-        redeem_from=data.redeem_from,
-        redeem_until=data.redeem_until,
-        active=data.active,
-        sort=data.sort,
         created_at=at,
         updated_at=at,
     )
@@ -111,13 +98,14 @@ async def create_reward(
     return reward
 
 
-def _windows(reward: Reward) -> Windows:
-    return Windows(
-        shown_from=reward.shown_from,
-        shown_until=reward.shown_until,
-        redeem_from=reward.redeem_from,
-        redeem_until=reward.redeem_until,
-    )
+def _columns(fields: dict[str, Any]) -> dict[str, Any]:
+    """A reward body's fields as the reward's columns: an empty description is none, the
+    image URL is text."""
+    if "description" in fields:
+        fields["description"] = fields["description"] or None
+    if fields.get("image_url") is not None:
+        fields["image_url"] = str(fields["image_url"])
+    return fields
 
 
 def _is_shown(reward: Reward, at: datetime) -> bool:
@@ -128,11 +116,16 @@ def _is_shown(reward: Reward, at: datetime) -> bool:
     )
 
 
-async def visible_reward(session: AsyncSession, merchant_id: str, reward_id: str) -> Reward:
-    """A reward as a member may see it: one that is not on show is not found."""
-    reward = await get_owned(
+async def get_reward(session: AsyncSession, merchant_id: str, reward_id: str) -> Reward:
+    """The merchant's reward: 404 when there is none, 403 when it is another merchant's."""
+    return await get_owned(
         session, Reward, reward_id, merchant_id, RewardNotFound(reward_id=reward_id)
     )
+
+
+async def visible_reward(session: AsyncSession, merchant_id: str, reward_id: str) -> Reward:
+    """A reward as a member may see it: one that is not on show is not found."""
+    reward = await get_reward(session, merchant_id, reward_id)
     if not _is_shown(reward, now(session)):
         raise RewardNotFound(reward_id=reward_id)
     return reward
@@ -145,11 +138,9 @@ async def update_reward(
     reward_id: str,
     patch: RewardPatch,
 ) -> Reward:
-    reward = await get_owned(
-        session, Reward, reward_id, merchant_id, RewardNotFound(reward_id=reward_id)
-    )
+    reward = await get_reward(session, merchant_id, reward_id)
     fields = patch.model_dump(exclude_unset=True)
-    windows = _windows(reward).model_copy(
+    windows = Windows.of(reward).model_copy(
         update={k: v for k, v in fields.items() if k in Windows.model_fields}
     )
     problem = windows.problem()
@@ -157,14 +148,9 @@ async def update_reward(
         raise InvalidReward(problem)
     if "stock" in fields and fields["stock"] is None and reward.kind != "coupon":
         raise InvalidReward("product and physical rewards need a stock")
-    for name, value in fields.items():
-        if name == "stock":
-            continue
-        if name == "image_url" and value is not None:
-            value = str(value)
-        if name == "description":
-            value = value or None
-        setattr(reward, name, value)
+    for name, value in _columns(fields).items():
+        if name != "stock":
+            setattr(reward, name, value)
     reward.updated_at = now(session)
     await session.flush()
     if "stock" in fields:
@@ -188,21 +174,17 @@ async def update_reward(
 async def list_rewards(
     session: AsyncSession, merchant_id: str, page: PageParams, *, shown_only: bool
 ) -> tuple[list[Reward], str | None]:
-    """In shelf order; `shown_only`: what members see now."""
+    """In shelf order (`sort`, then oldest first); `shown_only`: what members see now."""
     after = None
     if page.after_id is not None:
-        # The shelf is ordered by (sort, id): the cursor's row says where to go on.
+        # The cursor's row says where to go on: any reward of the merchant's, on show or not.
         after = await repo.get_reward(session, page.after_id)
         if after is None or after.merchant_id != merchant_id:
             raise InvalidCursor()
-    rows = await repo.list_rewards(
-        session,
-        merchant_id,
-        limit=page.limit,
-        after=after,
-        visible_at=now(session) if shown_only else None,
+    stmt = repo.rewards(merchant_id, visible_at=now(session) if shown_only else None)
+    return await fetch_page(
+        session, stmt, Reward.id, page, oldest_first=True, sort_column=Reward.sort, after=after
     )
-    return make_page(rows, page)
 
 
 def stock_left(reward: Reward) -> int | None:

@@ -7,13 +7,11 @@ never a person's data.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
 from growthloop.core.events import DomainEvent
 
 
-@dataclass(frozen=True, kw_only=True)
 class OrderEvent(DomainEvent):
     """An app order's state change: the order as it stands after the change."""
 
@@ -24,36 +22,30 @@ class OrderEvent(DomainEvent):
     source: str
 
 
-@dataclass(frozen=True, kw_only=True)
 class OrderCreated(OrderEvent):
     name: ClassVar[str] = "order.created"
     items: int  # order lines
 
 
-@dataclass(frozen=True, kw_only=True)
 class OrderPaid(OrderEvent):
     name: ClassVar[str] = "order.paid"
     provider: str
 
 
-@dataclass(frozen=True, kw_only=True)
 class OrderCompleted(OrderEvent):
     name: ClassVar[str] = "order.completed"
 
 
-@dataclass(frozen=True, kw_only=True)
 class OrderCancelled(OrderEvent):
     name: ClassVar[str] = "order.cancelled"
     reason: str  # a code: cancelled_by_member, payment_window_ended, group_closed...
 
 
-@dataclass(frozen=True, kw_only=True)
 class OrderRefunded(OrderEvent):
     name: ClassVar[str] = "order.refunded"
     refund_amount: int  # fen
 
 
-@dataclass(frozen=True, kw_only=True)
 class OrderImported(DomainEvent):
     """A historical order loaded by `growthloop import orders`, on the day it happened."""
 

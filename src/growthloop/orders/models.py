@@ -17,14 +17,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped
 
-from growthloop.core.models import (
-    Base,
-    UTCDateTime,
-    col,
-    created_column,
-    id_column,
-    merchant_column,
-)
+from growthloop.core.models import Base, CreatedAt, MerchantOwned, UTCDateTime, col
 
 # The reasons orders gives the refunds it asks payments for (stored on the refund row):
 # the order's own refund, and a payment that came when the order could no longer be paid.
@@ -32,11 +25,9 @@ ORDER_REFUND = "order_refund"
 LATE_PAYMENT_REFUND = "order_not_payable"
 
 
-class Order(Base):
+class Order(MerchantOwned, CreatedAt, Base):
     __tablename__ = "orders"
 
-    id: Mapped[str] = id_column()
-    merchant_id: Mapped[str] = merchant_column()
     member_id: Mapped[str | None] = col(String(26), index=True, pii=None)
     # pending_payment -> paid -> completed; pending_payment -> cancelled;
     # paid | completed -> refunded
@@ -62,7 +53,6 @@ class Order(Base):
     verify_code: Mapped[str | None] = col(String(16), pii=None)
     external_ref: Mapped[str | None] = col(String(80), pii=None)
     cancel_reason: Mapped[str | None] = col(String(32), pii=None)
-    created_at: Mapped[datetime] = created_column()
     paid_at: Mapped[datetime | None] = col(UTCDateTime(), pii=None)
     completed_at: Mapped[datetime | None] = col(UTCDateTime(), pii=None)
     cancelled_at: Mapped[datetime | None] = col(UTCDateTime(), pii=None)
@@ -83,11 +73,9 @@ class Order(Base):
     )
 
 
-class OrderItem(Base):
+class OrderItem(MerchantOwned, Base):
     __tablename__ = "order_items"
 
-    id: Mapped[str] = id_column()
-    merchant_id: Mapped[str] = merchant_column()
     order_id: Mapped[str] = col(
         String(26), ForeignKey("orders.id"), nullable=False, index=True, pii=None
     )

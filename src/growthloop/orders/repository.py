@@ -3,10 +3,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from growthloop.core.sql import increment, mark_committed
+from growthloop.core.sql import increment
 from growthloop.orders.models import Order, OrderItem, PickupSequence
 
 
@@ -84,28 +84,6 @@ async def totals_by_member(
         .group_by(Order.member_id)
     )
     return {m: (int(n), int(spend)) for m, n, spend in await session.execute(stmt) if m}
-
-
-async def transition(
-    session: AsyncSession,
-    order: Order,
-    from_status: Sequence[str],
-    to_status: str,
-    **values: object,
-) -> bool:
-    """Guarded state change: moves the order only from one of `from_status`, once.
-    On success the loaded `order` reflects the change without re-reading it."""
-    values["status"] = to_status
-    result = await session.execute(
-        update(Order)
-        .where(Order.id == order.id, Order.status.in_(tuple(from_status)))
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    if getattr(result, "rowcount", 0) != 1:
-        return False
-    mark_committed(order, **values)
-    return True
 
 
 async def due_for_expiry(session: AsyncSession, now: datetime, limit: int) -> list[str]:

@@ -30,6 +30,7 @@ from growthloop.core.context import merchant_timezone, merchant_today, now
 from growthloop.core.errors import Forbidden
 from growthloop.core.events import emit
 from growthloop.core.ownership import get_owned
+from growthloop.core.sql import move_status
 from growthloop.loyalty import service as loyalty
 from growthloop.orders import pricing
 from growthloop.orders import repository as repo
@@ -345,10 +346,10 @@ async def on_payment_succeeded(
             session, order.merchant_id, await merchant_today(session, order.merchant_id)
         )
         try:
-            moved = await repo.transition(
+            moved = await move_status(
                 session,
                 order,
-                ["pending_payment"],
+                "pending_payment",
                 "paid",
                 paid_at=at,
                 pickup_code=f"{number:04d}",
@@ -392,7 +393,7 @@ async def on_refund_succeeded(session: AsyncSession, event: RefundSucceeded) -> 
         return
     was = order.status
     at = now(session)
-    if await repo.transition(session, order, [was], "refunded", refunded_at=at):
+    if await move_status(session, order, was, "refunded", refunded_at=at):
         await promotions.restore(session, order_id=order.id, now=at)
         if was == "paid":  # not handed over: the goods go back on the shelf
             await catalog.release_stock(
@@ -419,8 +420,8 @@ async def _quantities(
 
 async def cancel(session: AsyncSession, gateways: Gateways, order: Order, reason: str) -> Order:
     at = now(session)
-    moved = await repo.transition(
-        session, order, ["pending_payment"], "cancelled", cancelled_at=at, cancel_reason=reason
+    moved = await move_status(
+        session, order, "pending_payment", "cancelled", cancelled_at=at, cancel_reason=reason
     )
     if not moved:
         await session.refresh(order)
@@ -469,7 +470,7 @@ async def refund(
     payment = await payments.paid_payment(session, order.id)
     if payment is None:  # imported history: nothing to pay back through a provider
         was = order.status
-        if await repo.transition(session, order, [was], "refunded", refunded_at=now(session)):
+        if await move_status(session, order, was, "refunded", refunded_at=now(session)):
             await emit(session, OrderRefunded(**_fields(order), refund_amount=order.payable))
         return order
     await payments.refund(
@@ -486,7 +487,7 @@ async def refund(
 
 
 async def complete(session: AsyncSession, order: Order) -> Order:
-    if not await repo.transition(session, order, ["paid"], "completed", completed_at=now(session)):
+    if not await move_status(session, order, "paid", "completed", completed_at=now(session)):
         await session.refresh(order)
         if order.status == "completed":
             raise AlreadyRedeemed("This order was already completed.")

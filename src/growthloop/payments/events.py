@@ -6,13 +6,11 @@ The fields are ids, amounts in fen and codes, never a payer's data.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
 from growthloop.core.events import DomainEvent
 
 
-@dataclass(frozen=True, kw_only=True)
 class PaymentSucceeded(DomainEvent):
     name: ClassVar[str] = "payment.succeeded"
     payment_id: str
@@ -21,7 +19,6 @@ class PaymentSucceeded(DomainEvent):
     provider: str
 
 
-@dataclass(frozen=True, kw_only=True)
 class RefundSucceeded(DomainEvent):
     name: ClassVar[str] = "refund.succeeded"
     refund_id: str

@@ -5,21 +5,12 @@ from datetime import datetime
 from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped
 
-from growthloop.core.models import (
-    Base,
-    UTCDateTime,
-    col,
-    created_column,
-    id_column,
-    merchant_column,
-)
+from growthloop.core.models import Base, CreatedAt, MerchantOwned, UTCDateTime, col, created_column
 
 
-class Payment(Base):
+class Payment(MerchantOwned, CreatedAt, Base):
     __tablename__ = "payments"
 
-    id: Mapped[str] = id_column()
-    merchant_id: Mapped[str] = merchant_column()
     order_id: Mapped[str] = col(String(26), nullable=False, index=True, pii=None)
     member_id: Mapped[str | None] = col(String(26), index=True, pii=None)
     provider: Mapped[str] = col(String(16), nullable=False, pii=None)
@@ -28,7 +19,6 @@ class Payment(Base):
     status: Mapped[str] = col(String(16), nullable=False, default="created", pii=None)
     provider_txn_id: Mapped[str | None] = col(String(64), pii=None)
     refunded_amount: Mapped[int] = col(BigInteger, nullable=False, default=0, pii=None)
-    created_at: Mapped[datetime] = created_column()
     succeeded_at: Mapped[datetime | None] = col(UTCDateTime(), pii=None)
 
     __table_args__ = (
@@ -38,13 +28,11 @@ class Payment(Base):
     )
 
 
-class PaymentNotification(Base):
+class PaymentNotification(MerchantOwned, Base):
     """The inbox: each provider notification is processed at most once."""
 
     __tablename__ = "payment_notifications"
 
-    id: Mapped[str] = id_column()
-    merchant_id: Mapped[str] = merchant_column()
     provider: Mapped[str] = col(String(16), nullable=False, pii=None)
     notification_id: Mapped[str] = col(String(64), nullable=False, pii=None)
     payment_id: Mapped[str] = col(String(26), ForeignKey("payments.id"), nullable=False, pii=None)
@@ -54,11 +42,9 @@ class PaymentNotification(Base):
     __table_args__ = (UniqueConstraint("provider", "notification_id"),)
 
 
-class Refund(Base):
+class Refund(MerchantOwned, CreatedAt, Base):
     __tablename__ = "refunds"
 
-    id: Mapped[str] = id_column()
-    merchant_id: Mapped[str] = merchant_column()
     payment_id: Mapped[str] = col(
         String(26), ForeignKey("payments.id"), nullable=False, index=True, pii=None
     )
@@ -72,7 +58,6 @@ class Refund(Base):
     last_error: Mapped[str | None] = col(String(200), pii=None)
     next_attempt_at: Mapped[datetime | None] = col(UTCDateTime(), index=True, pii=None)
     provider_refund_id: Mapped[str | None] = col(String(64), pii=None)
-    created_at: Mapped[datetime] = created_column()
     succeeded_at: Mapped[datetime | None] = col(UTCDateTime(), pii=None)
 
     __table_args__ = (CheckConstraint("amount >= 1", name="amount_positive"),)

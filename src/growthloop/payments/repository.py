@@ -6,7 +6,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.core.ids import new_id
-from growthloop.core.sql import insert_unless_exists, mark_committed
+from growthloop.core.sql import insert_unless_exists
 from growthloop.payments.models import Payment, PaymentNotification, Refund
 
 
@@ -54,23 +54,6 @@ async def record_notification(
     return await insert_unless_exists(
         session, PaymentNotification, values, ("provider", "notification_id")
     )
-
-
-async def mark_succeeded(
-    session: AsyncSession, payment: Payment, txn_id: str, now: datetime
-) -> bool:
-    """Guarded: only an unpaid (created or closed) payment can succeed, once."""
-    values = {"status": "succeeded", "provider_txn_id": txn_id, "succeeded_at": now}
-    result = await session.execute(
-        update(Payment)
-        .where(Payment.id == payment.id, Payment.status.in_(("created", "closed")))
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    if getattr(result, "rowcount", 0) != 1:
-        return False
-    mark_committed(payment, **values)
-    return True
 
 
 async def close_open(session: AsyncSession, order_id: str) -> list[str]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -25,6 +25,7 @@ from growthloop.core.auth import ensure_same_merchant
 from growthloop.core.context import now
 from growthloop.core.errors import AppError
 from growthloop.core.events import emit
+from growthloop.core.sql import move_status
 from growthloop.payments import repository as repo
 from growthloop.payments.errors import (
     AmountMismatch,
@@ -111,9 +112,77 @@ async def process_notification(
 ) -> dict[str, Any]:
     """Verify a provider's notification and move its payment; the body the provider
     expects back. A refused one is logged with its reason (and re-raised as its 4xx)."""
-    provider_label = provider[:32]  # from the URL: any text
+    with _logged(provider[:32]):  # the provider comes from the URL: any text
+        if len(body) > NOTIFICATION_MAX_BYTES:
+            raise MalformedNotification("The notification is too large.")
+        gateway = gateways.get(provider)
+        if gateway is None:
+            raise UnknownProvider(provider=provider)
+        note = gateway.verify_notification(headers, body)
+        at = now(session)
+        if not (at - NOTIFICATION_MAX_AGE <= note.sent_at <= at + NOTIFICATION_MAX_SKEW):
+            _refused(note, provider, StaleNotification.code, sent_at=note.sent_at.isoformat())
+            raise StaleNotification()
+        payment = await repo.get_payment(session, note.payment_id)
+        if payment is None or payment.provider != provider:
+            _refused(note, provider, PaymentNotFound.code)
+            raise PaymentNotFound(payment_id=note.payment_id)
+        # Inbox first: a duplicate (even a concurrent one) stops here. Any error below rolls
+        # the whole transaction back, inbox row included.
+        if not await repo.record_notification(
+            session,
+            merchant_id=payment.merchant_id,
+            provider=provider,
+            notification_id=note.notification_id,
+            payment_id=payment.id,
+            outcome="succeeded" if note.succeeded else "failed",
+            now=at,
+        ):
+            raise DuplicateNotification()
+        if note.amount != payment.amount:
+            _refused(
+                note,
+                provider,
+                AmountMismatch.code,
+                order_id=payment.order_id,
+                expected=payment.amount,
+                notified=note.amount,
+            )
+            raise AmountMismatch(expected=payment.amount, notified=note.amount)
+        if note.succeeded:
+            try:  # only an unpaid (created or closed) payment succeeds, once
+                moved = await move_status(
+                    session,
+                    payment,
+                    ("created", "closed"),
+                    "succeeded",
+                    provider_txn_id=note.transaction_id,
+                    succeeded_at=at,
+                )
+            except IntegrityError:  # this transaction id already paid another payment
+                raise DuplicateNotification() from None
+            if not moved:
+                raise DuplicateNotification("This payment has already succeeded.")
+            await emit(
+                session,
+                PaymentSucceeded(
+                    merchant_id=payment.merchant_id,
+                    member_id=payment.member_id,
+                    payment_id=payment.id,
+                    order_id=payment.order_id,
+                    amount=payment.amount,
+                    provider=provider,
+                ),
+            )
+        return gateway.acknowledge()
+
+
+@contextlib.contextmanager
+def _logged(provider_label: str) -> Iterator[None]:
+    """Logs a notification refused before it was verified, or one that fails unexpectedly;
+    one refused after verification is logged where the reason is known (`_refused`)."""
     try:
-        return await _process_notification(session, gateways, provider, headers, body)
+        yield
     except DuplicateNotification:
         # The platform retries what it thinks was lost: expected, nothing moves twice.
         log.info("payment notification already processed", extra={"provider": provider_label})
@@ -126,77 +195,13 @@ async def process_notification(
         )
         raise
     except AppError:
-        raise  # refused after verification: logged where the reason is known
+        raise
     except Exception as exc:
         log.error(
             "payment notification failed",
             extra={"provider": provider_label, "error": type(exc).__name__},
         )
         raise
-
-
-async def _process_notification(
-    session: AsyncSession,
-    gateways: Mapping[str, PaymentGateway],
-    provider: str,
-    headers: Mapping[str, str],
-    body: bytes,
-) -> dict[str, Any]:
-    if len(body) > NOTIFICATION_MAX_BYTES:
-        raise MalformedNotification("The notification is too large.")
-    gateway = gateways.get(provider)
-    if gateway is None:
-        raise UnknownProvider(provider=provider)
-    note = gateway.verify_notification(headers, body)
-    at = now(session)
-    if not (at - NOTIFICATION_MAX_AGE <= note.sent_at <= at + NOTIFICATION_MAX_SKEW):
-        _refused(note, provider, StaleNotification.code, sent_at=note.sent_at.isoformat())
-        raise StaleNotification()
-    payment = await repo.get_payment(session, note.payment_id)
-    if payment is None or payment.provider != provider:
-        _refused(note, provider, PaymentNotFound.code)
-        raise PaymentNotFound(payment_id=note.payment_id)
-    # Inbox first: a duplicate (even a concurrent one) stops here. Any error below rolls
-    # the whole transaction back, inbox row included.
-    if not await repo.record_notification(
-        session,
-        merchant_id=payment.merchant_id,
-        provider=provider,
-        notification_id=note.notification_id,
-        payment_id=payment.id,
-        outcome="succeeded" if note.succeeded else "failed",
-        now=at,
-    ):
-        raise DuplicateNotification()
-    if note.amount != payment.amount:
-        _refused(
-            note,
-            provider,
-            AmountMismatch.code,
-            order_id=payment.order_id,
-            expected=payment.amount,
-            notified=note.amount,
-        )
-        raise AmountMismatch(expected=payment.amount, notified=note.amount)
-    if note.succeeded:
-        try:
-            moved = await repo.mark_succeeded(session, payment, note.transaction_id, at)
-        except IntegrityError:  # this transaction id already paid another payment
-            raise DuplicateNotification() from None
-        if not moved:
-            raise DuplicateNotification("This payment has already succeeded.")
-        await emit(
-            session,
-            PaymentSucceeded(
-                merchant_id=payment.merchant_id,
-                member_id=payment.member_id,
-                payment_id=payment.id,
-                order_id=payment.order_id,
-                amount=payment.amount,
-                provider=provider,
-            ),
-        )
-    return gateway.acknowledge()
 
 
 def _refused(note: VerifiedNotification, provider: str, reason: str, **fields: object) -> None:

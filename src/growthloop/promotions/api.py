@@ -5,13 +5,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from growthloop.core.auth import CurrentMember, MarketingReader, MarketingWriter, SessionDep
-from growthloop.core.ownership import get_owned
 from growthloop.core.pagination import Page, PageDep
 from growthloop.core.routing import UnitOfWorkRoute
 from growthloop.core.runtime import RuntimeDep
 from growthloop.promotions import service
-from growthloop.promotions.errors import CouponNotFound
-from growthloop.promotions.models import CouponTemplate
 from growthloop.promotions.presenters import admin_template_out, coupons_out, template_out
 from growthloop.promotions.schemas import (
     AdminCouponTemplateOut,
@@ -54,9 +51,7 @@ async def list_templates(
 async def get_template(
     template_id: str, session: SessionDep, admin: MarketingReader
 ) -> AdminCouponTemplateOut:
-    missing = CouponNotFound(template_id=template_id)
-    template = await get_owned(session, CouponTemplate, template_id, admin.merchant_id, missing)
-    return admin_template_out(template)
+    return admin_template_out(await service.get_template(session, admin.merchant_id, template_id))
 
 
 @router.patch("/v1/admin/coupons/{template_id}", response_model=AdminCouponTemplateOut)

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
 from growthloop.core.events import DomainEvent
 from growthloop.promotions.schemas import CouponSource
 
 
-@dataclass(frozen=True, kw_only=True)
 class CouponClaimed(DomainEvent):
     """A member got a coupon: claimed, issued by an operator, or granted (`source`)."""
 

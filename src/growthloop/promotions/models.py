@@ -23,21 +23,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped
 
-from growthloop.core.models import (
-    Base,
-    UTCDateTime,
-    col,
-    created_column,
-    id_column,
-    merchant_column,
-)
+from growthloop.core.models import Base, CreatedAt, MerchantOwned, UTCDateTime, col, merchant_column
 
 
-class CouponTemplate(Base):
+class CouponTemplate(MerchantOwned, CreatedAt, Base):
     __tablename__ = "coupon_templates"
 
-    id: Mapped[str] = id_column()
-    merchant_id: Mapped[str] = merchant_column()
     name: Mapped[str] = col(String(50), nullable=False, pii=None)
     kind: Mapped[str] = col(String(16), nullable=False, pii=None)  # amount_off | percent_off
     # amount_off: fen off; percent_off: the percent taken off (20 = 8折)
@@ -74,7 +65,6 @@ class CouponTemplate(Base):
         String(8), nullable=False, default="claim", server_default="claim", pii=None
     )
     active: Mapped[bool] = col(Boolean, nullable=False, default=True, pii=None)
-    created_at: Mapped[datetime] = created_column()
     updated_at: Mapped[datetime] = col(UTCDateTime(), nullable=False, pii=None)
 
     __table_args__ = (
@@ -85,7 +75,7 @@ class CouponTemplate(Base):
     )
 
 
-class Coupon(Base):
+class Coupon(MerchantOwned, Base):
     """One coupon in a member's wallet.
 
     available -> locked (an order holds it) -> used (the order is paid);
@@ -96,8 +86,6 @@ class Coupon(Base):
 
     __tablename__ = "coupons"
 
-    id: Mapped[str] = id_column()
-    merchant_id: Mapped[str] = merchant_column()
     template_id: Mapped[str] = col(
         String(26), ForeignKey("coupon_templates.id"), nullable=False, index=True, pii=None
     )

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.core.context import now
 from growthloop.promotions import repository as repo
+from growthloop.promotions.checkout import wallet_status
 from growthloop.promotions.models import Coupon, CouponTemplate
 from growthloop.promotions.schemas import (
     AdminCouponTemplateOut,
@@ -20,7 +21,6 @@ from growthloop.promotions.schemas import (
     CouponTemplateOut,
     Obtain,
 )
-from growthloop.promotions.service import wallet_status
 
 
 def _terms(t: CouponTemplate) -> dict[str, Any]:

@@ -1,5 +1,6 @@
-"""Coupon rules: templates, claiming and issuing under limits, and the coupon lifecycle that
-orders drive (quote -> lock -> redeem, or release; restore on refund). Never commits.
+"""Coupon rules: templates, claiming and issuing under limits, the member's wallet. Never
+commits. The coupon lifecycle orders drives (quote -> lock -> redeem, or release; restore
+on refund) is in `checkout`, handed to orders from here.
 
 Limits are guarded UPDATEs whose rowcount is checked, never a read followed by a write.
 Every path that grants a coupon takes the template's counter before the member's, so
@@ -14,9 +15,7 @@ to identity's and loyalty's events in `handlers`; `presenters` shows templates a
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import cast
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,21 +25,28 @@ from growthloop.core.auth import PrincipalValidator
 from growthloop.core.context import now
 from growthloop.core.events import emit
 from growthloop.core.ids import new_id
-from growthloop.core.money import percent_of
 from growthloop.core.ownership import get_owned
 from growthloop.core.pagination import PageParams, fetch_page
 from growthloop.promotions import repository as repo
+from growthloop.promotions.checkout import (
+    CouponLine,
+    CouponQuote,
+    discount_for,
+    eligible_amount,
+    lock,
+    quote,
+    redeem,
+    release,
+    restore,
+)
 from growthloop.promotions.errors import (
     CouponExpired,
     CouponInactive,
-    CouponNotApplicable,
-    CouponNotAvailable,
     CouponNotFound,
     CouponSoldOut,
     InvalidTemplate,
     IssueKeyReused,
     LimitReached,
-    MinSpendNotMet,
     NotClaimable,
     TemplateClaimable,
 )
@@ -57,29 +63,19 @@ from growthloop.promotions.schemas import (
     SkipReason,
 )
 
+__all__ = [
+    "CouponLine",
+    "CouponQuote",
+    "discount_for",
+    "eligible_amount",
+    "lock",
+    "quote",
+    "redeem",
+    "release",
+    "restore",
+]
+
 MAX_ISSUE_KEY = 128  # Coupon.issue_key
-
-# ---- the interface orders uses ------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CouponLine:
-    """One priced order line, after campaign/tier prices."""
-
-    product_id: str | None
-    category_id: str | None
-    amount: int  # fen, the line's total
-    # At a campaign price (flash sale, group buy, bargain): only a template that
-    # `stacks_with_campaigns` counts it.
-    campaign: bool = False
-
-
-@dataclass(frozen=True)
-class CouponQuote:
-    coupon_id: str
-    discount: int  # fen, 0 < discount <= eligible_amount
-    eligible_amount: int
-
 
 # ---- templates -----------------------------------------------------------------------
 
@@ -97,32 +93,26 @@ async def create_template(
     )
     obtain: Obtain = data.obtain or ("grant" if data.auto_issue is not None else "claim")
     at = now(session)
+    listed = ("product_ids", "category_ids", "auto_issue_tiers")  # each kept once, in order
     template = CouponTemplate(
+        **data.model_dump(exclude={*listed, "obtain"}),
+        **{name: list(dict.fromkeys(getattr(data, name))) for name in listed},
         merchant_id=merchant_id,
-        name=data.name,
-        kind=data.kind,
-        value=data.value,
-        min_spend=data.min_spend,
-        max_discount=data.max_discount,
-        total=data.total,
-        claimed=0,
-        per_member_limit=data.per_member_limit,
-        valid_from=data.valid_from,
-        valid_until=data.valid_until,
-        valid_days=data.valid_days,
-        product_ids=list(dict.fromkeys(data.product_ids)),
-        category_ids=list(dict.fromkeys(data.category_ids)),
-        stacks_with_campaigns=data.stacks_with_campaigns,
-        auto_issue=data.auto_issue,
-        auto_issue_tiers=list(dict.fromkeys(data.auto_issue_tiers)),
         obtain=obtain,
-        active=data.active,
+        claimed=0,
         created_at=at,
         updated_at=at,
     )
     session.add(template)
     await session.flush()
     return template
+
+
+async def get_template(session: AsyncSession, merchant_id: str, template_id: str) -> CouponTemplate:
+    """The merchant's template: 404 when there is none, 403 when it is another merchant's."""
+    return await get_owned(
+        session, CouponTemplate, template_id, merchant_id, CouponNotFound(template_id=template_id)
+    )
 
 
 async def reward_template(
@@ -135,9 +125,7 @@ async def reward_template(
     await references.check(
         session, merchant_id, table="coupon_templates", field=field, ids=[template_id]
     )
-    template = await get_owned(
-        session, CouponTemplate, template_id, merchant_id, CouponNotFound(template_id=template_id)
-    )
+    template = await get_template(session, merchant_id, template_id)
     if template.obtain == "claim":
         raise TemplateClaimable(
             f"{field}: members can claim coupon template {template.id} for free; make it "
@@ -156,9 +144,7 @@ async def update_template(
     patch: CouponTemplatePatch,
 ) -> CouponTemplate:
     """`active` and `obtain`; an automatically issued template stays granted-only."""
-    template = await get_owned(
-        session, CouponTemplate, template_id, merchant_id, CouponNotFound(template_id=template_id)
-    )
+    template = await get_template(session, merchant_id, template_id)
     if patch.obtain == "claim" and template.auto_issue is not None:
         raise InvalidTemplate(
             "An automatically issued template is granted, not claimed.",
@@ -280,9 +266,7 @@ async def claim(
 ) -> Coupon:
     """A member takes a coupon; a refusal rolls back the whole request, counters included.
     A granted-only template is refused (403 `not_claimable`) whatever its state."""
-    template = await get_owned(
-        session, CouponTemplate, template_id, merchant_id, CouponNotFound(template_id=template_id)
-    )
+    template = await get_template(session, merchant_id, template_id)
     if template.obtain != "claim":
         raise NotClaimable(template_id=template.id)
     at = now(session)
@@ -311,13 +295,7 @@ async def grant_coupon(
     granted = await repo.coupon_by_issue_key(session, merchant_id, key)
     if granted is None:
         at = now(session)
-        template = await get_owned(
-            session,
-            CouponTemplate,
-            template_id,
-            merchant_id,
-            CouponNotFound(template_id=template_id),
-        )
+        template = await get_template(session, merchant_id, template_id)
         _check_grantable(template, at)
         async with session.begin_nested():
             granted = await _grant(session, template, member_id, source, at, issue_key=key)
@@ -343,9 +321,7 @@ async def issue(
     refuses the whole request (422 `unknown_member`); a member who cannot get one (their
     account deleted, the limit reached, sold out) is skipped with the reason, and the
     others still get theirs."""
-    template = await get_owned(
-        session, CouponTemplate, template_id, merchant_id, CouponNotFound(template_id=template_id)
-    )
+    template = await get_template(session, merchant_id, template_id)
     await references.check(
         session, merchant_id, table="members", field="member_ids", ids=member_ids
     )
@@ -399,14 +375,6 @@ async def _issue_one(
 # ---- the member's wallet -------------------------------------------------------------
 
 
-def wallet_status(coupon: Coupon, now: datetime) -> CouponStatus:
-    """An available coupon past its end reads as expired; nothing is written for that."""
-    ended = coupon.valid_until is not None and coupon.valid_until <= now
-    return (
-        "expired" if coupon.status == "available" and ended else cast(CouponStatus, coupon.status)
-    )
-
-
 async def my_coupons(
     session: AsyncSession,
     merchant_id: str,
@@ -415,105 +383,6 @@ async def my_coupons(
     *,
     status: CouponStatus | None,
 ) -> tuple[list[Coupon], str | None]:
-    """The member's wallet, newest first; `status` as members see it (`wallet_status`)."""
+    """The member's wallet, newest first; `status` as members see it (`checkout.wallet_status`)."""
     stmt = repo.coupons_of(merchant_id, member_id, status=status, now=now(session))
     return await fetch_page(session, stmt, Coupon.id, page)
-
-
-# ---- the lifecycle orders drives -----------------------------------------------------
-
-
-async def _member_coupon(
-    session: AsyncSession, merchant_id: str, member_id: str, coupon_id: str
-) -> Coupon:
-    coupon = await repo.get_coupon(session, coupon_id)
-    if coupon is None or coupon.merchant_id != merchant_id or coupon.member_id != member_id:
-        raise CouponNotFound(coupon_id=coupon_id)
-    return coupon
-
-
-def _check_usable(coupon: Coupon, now: datetime) -> None:
-    status = wallet_status(coupon, now)
-    if status != "available":
-        raise CouponNotAvailable(coupon_id=coupon.id, status=status)
-    if coupon.valid_from > now:
-        raise CouponNotAvailable(
-            "This coupon is not valid yet.",
-            coupon_id=coupon.id,
-            status=status,
-            valid_from=coupon.valid_from.isoformat(),
-        )
-
-
-def _in_scope(template: CouponTemplate, line: CouponLine) -> bool:
-    if line.campaign and not template.stacks_with_campaigns:
-        return False
-    if not template.product_ids and not template.category_ids:
-        return True
-    return line.product_id in template.product_ids or line.category_id in template.category_ids
-
-
-def eligible_amount(template: CouponTemplate, lines: Sequence[CouponLine]) -> int:
-    """What the coupon may take its discount from: the lines in its scope, campaign-priced
-    lines only when the template stacks with campaigns."""
-    return sum(line.amount for line in lines if _in_scope(template, line))
-
-
-def discount_for(template: CouponTemplate, eligible_amount: int) -> int:
-    """The discount on `eligible_amount` fen, never more than it."""
-    if template.kind == "amount_off":
-        return min(template.value, eligible_amount)
-    discount = percent_of(eligible_amount, template.value)
-    if template.max_discount is not None:
-        discount = min(discount, template.max_discount)
-    return min(discount, eligible_amount)
-
-
-async def quote(
-    session: AsyncSession,
-    *,
-    merchant_id: str,
-    member_id: str,
-    coupon_id: str,
-    lines: list[CouponLine],
-    now: datetime,
-) -> CouponQuote:
-    """What the member's coupon takes off these lines; min_spend applies to the in-scope
-    amount, which leaves out campaign-priced lines unless the template stacks with campaigns.
-    Raises CouponNotFound, CouponNotAvailable, CouponNotApplicable, MinSpendNotMet."""
-    coupon = await _member_coupon(session, merchant_id, member_id, coupon_id)
-    _check_usable(coupon, now)
-    template = await repo.get_template(session, coupon.template_id)
-    assert template is not None  # a foreign key
-    eligible = eligible_amount(template, lines)
-    if eligible <= 0:
-        raise CouponNotApplicable(coupon_id=coupon_id)
-    if eligible < template.min_spend:
-        raise MinSpendNotMet(
-            coupon_id=coupon_id, min_spend=template.min_spend, eligible_amount=eligible
-        )
-    discount = discount_for(template, eligible)
-    if discount <= 0:  # a percentage of a few fen rounds to nothing
-        raise CouponNotApplicable("The coupon takes nothing off this order.", coupon_id=coupon_id)
-    return CouponQuote(coupon_id=coupon_id, discount=discount, eligible_amount=eligible)
-
-
-async def lock(session: AsyncSession, *, coupon_id: str, order_id: str, now: datetime) -> None:
-    """available -> locked for `order_id`; the guard also re-checks validity at `now`."""
-    if not await repo.lock(session, coupon_id, order_id, now):
-        raise CouponNotAvailable(coupon_id=coupon_id)
-
-
-async def release(session: AsyncSession, *, order_id: str, now: datetime) -> None:
-    """locked -> available when the order is cancelled or expires. Idempotent."""
-    await repo.release(session, order_id)
-
-
-async def redeem(session: AsyncSession, *, order_id: str, now: datetime) -> None:
-    """locked -> used when the order is paid. Idempotent."""
-    await repo.redeem(session, order_id, now)
-
-
-async def restore(session: AsyncSession, *, order_id: str, now: datetime) -> None:
-    """used -> available on refund while still valid, else -> expired. Idempotent."""
-    await repo.restore(session, order_id, now)

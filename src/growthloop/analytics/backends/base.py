@@ -38,6 +38,17 @@ HOUR_COUNTERS: tuple[tuple[str, str], ...] = (
 )
 
 
+def with_person(columns: str, source: str, alias: str) -> str:
+    """A SELECT of `columns` of `source` (as `alias`) with the `person` and `mem` each row
+    stands for: by the latest link in `ov`, the relation each backend defines first, else by
+    the row's own member or device."""
+    return (
+        f"SELECT {columns}, coalesce(ov.person_id, {alias}.member_id, {alias}.distinct_id) "
+        f"AS person, coalesce(ov.ov_member, {alias}.member_id) AS mem FROM {source} AS {alias} "
+        f"LEFT JOIN ov ON ov.distinct_id = {alias}.distinct_id"
+    )
+
+
 MENTION_MIN_LENGTH = 8  # shorter ids are too likely to be some other property's value
 
 

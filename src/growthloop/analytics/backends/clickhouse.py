@@ -73,7 +73,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from clickhouse_connect.driver.client import Client
 
-from growthloop.analytics.backends.base import HOUR_COUNTERS, Dialect, json_needles
+from growthloop.analytics.backends.base import HOUR_COUNTERS, Dialect, json_needles, with_person
 from growthloop.analytics.rows import (
     ARROW_SCHEMA,
     COLUMNS,
@@ -546,16 +546,11 @@ class ClickHouseEventStore:
             "tupleElement(argMax((person_id, member_id), linked_at), 1) AS person_id, "
             "tupleElement(argMax((person_id, member_id), linked_at), 2) AS ov_member "
             f"FROM {self._table('links')} WHERE merchant_id = {m} GROUP BY distinct_id), "
-            f"events AS (SELECT {events}, "
-            "coalesce(ov.person_id, e.member_id, e.distinct_id) AS person, "
-            f"coalesce(ov.ov_member, e.member_id) AS mem FROM {self._table('events')} AS e "
-            f"LEFT JOIN ov ON ov.distinct_id = e.distinct_id WHERE e.merchant_id = {m}), "
+            f"events AS ({with_person(events, self._table('events'), 'e')} "
+            f"WHERE e.merchant_id = {m}), "
             f"hours_raw AS (SELECT {key}, {sums} FROM {self._table('hours')} AS a "
             f"WHERE a.merchant_id = {m} GROUP BY {', '.join(f'a.{n}' for n in _HOUR_KEY)}), "
-            f"hours AS (SELECT {hour_cols}, "
-            "coalesce(ov.person_id, h.member_id, h.distinct_id) AS person, "
-            "coalesce(ov.ov_member, h.member_id) AS mem FROM hours_raw AS h "
-            "LEFT JOIN ov ON ov.distinct_id = h.distinct_id) "
+            f"hours AS ({with_person(hour_cols, 'hours_raw', 'h')}) "
         )
 
     async def query(self, merchant_id: str, sql: str) -> list[tuple[Any, ...]]:

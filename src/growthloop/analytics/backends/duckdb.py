@@ -44,7 +44,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from growthloop.analytics.backends.base import HOUR_COUNTERS, Dialect, json_needles
+from growthloop.analytics.backends.base import HOUR_COUNTERS, Dialect, json_needles, with_person
 from growthloop.analytics.rows import (
     ARROW_SCHEMA,
     COLUMNS,
@@ -274,13 +274,9 @@ class DuckDBEventStore:
             "WITH ov AS (SELECT distinct_id, person_id, member_id AS ov_member FROM "
             f"{link_src} QUALIFY row_number() OVER (PARTITION BY distinct_id "
             "ORDER BY linked_at DESC) = 1), "
-            "events AS (SELECT e.*, coalesce(ov.person_id, e.member_id, e.distinct_id) AS person, "
-            f"coalesce(ov.ov_member, e.member_id) AS mem FROM {raw} e "
-            "LEFT JOIN ov ON ov.distinct_id = e.distinct_id), "
+            f"events AS ({with_person('e.*', raw, 'e')}), "
             f"hours_raw AS ({hours_raw}), "
-            "hours AS (SELECT h.*, coalesce(ov.person_id, h.member_id, h.distinct_id) AS person, "
-            "coalesce(ov.ov_member, h.member_id) AS mem FROM hours_raw h "
-            "LEFT JOIN ov ON ov.distinct_id = h.distinct_id) "
+            f"hours AS ({with_person('h.*', 'hours_raw', 'h')}) "
         )
 
     async def query(self, merchant_id: str, sql: str) -> list[tuple[Any, ...]]:

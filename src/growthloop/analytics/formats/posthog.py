@@ -106,7 +106,6 @@ def decode(body: Any) -> Batch:
     if len(items) > MAX_BATCH_EVENTS:
         raise PayloadTooLarge(limit_events=MAX_BATCH_EVENTS)
     batch = Batch(sent_at=sent_at)
-    links: set[tuple[str, str]] = set()
     for i, item in enumerate(items):
         if not isinstance(item, dict):
             batch.rejected.append(Rejection(i, "invalid_event", "an event must be an object"))
@@ -125,12 +124,6 @@ def decode(body: Any) -> Batch:
             event = item.get("event")
             prop = LINK_PROPERTY.get(event) if isinstance(event, str) else None
             link = props.get(prop) if prop else None
-        if isinstance(link, str) and isinstance(distinct, str):
-            # The same identify repeated in one batch is linked once.
-            if (link, distinct) in links:
-                link = None
-            else:
-                links.add((link, distinct))
         batch.events.append(
             RawEvent(
                 index=i,
@@ -141,7 +134,7 @@ def decode(body: Any) -> Batch:
                 properties=props,
                 uuid=item.get("uuid")
                 or (props.get("$insert_id") if isinstance(props, dict) else None),
-                link_from=link,
+                link_from=batch.link_once(link, distinct),
                 platform=platform_hint(props.get("$lib")) if isinstance(props, dict) else None,
             )
         )

@@ -112,7 +112,6 @@ def decode(body: Any, message_type: str | None = None) -> tuple[Batch, int]:
         raise PayloadTooLarge(limit_events=MAX_BATCH_EVENTS)
     batch = Batch(sent_at=sent_at)
     skipped = 0
-    links: set[tuple[str, str]] = set()
     for i, msg in enumerate(items):
         if not isinstance(msg, dict):
             batch.rejected.append(Rejection(i, "invalid_event", "a message must be an object"))
@@ -134,11 +133,6 @@ def decode(body: Any, message_type: str | None = None) -> tuple[Batch, int]:
         else:
             distinct = user if user is not None else anonymous
             link = anonymous if user is not None else None
-        if isinstance(link, str) and isinstance(distinct, str):
-            if (link, distinct) in links:
-                link = None  # linked once per batch
-            else:
-                links.add((link, distinct))
 
         props = msg.get("traits") if kind == "identify" else msg.get("properties")
         context = msg.get("context")
@@ -170,7 +164,7 @@ def decode(body: Any, message_type: str | None = None) -> tuple[Batch, int]:
                 time=msg.get("timestamp") or msg.get("originalTimestamp"),
                 properties=props,
                 uuid=msg.get("messageId"),
-                link_from=link,
+                link_from=batch.link_once(link, distinct),
                 platform=platform_hint(library.get("name")) if isinstance(library, dict) else None,
                 user_agent=agent if isinstance(agent, str) else None,
             )

@@ -170,7 +170,6 @@ def decode(records: list[Any]) -> tuple[Batch, int]:
     flushed = first.get("_flush_time")
     batch = Batch(sent_at=flushed if isinstance(flushed, int | float) else None)
     skipped = 0
-    links: set[tuple[str, str]] = set()
     for i, record in enumerate(records):
         if not isinstance(record, dict):
             batch.rejected.append(Rejection(i, "invalid_event", "a record must be an object"))
@@ -189,11 +188,6 @@ def decode(records: list[Any]) -> tuple[Batch, int]:
             )
             continue
         distinct, link = _identity(record)
-        if isinstance(link, str) and isinstance(distinct, str):
-            if (link, distinct) in links:
-                link = None  # linked once per batch, not on every event of a session
-            else:
-                links.add((link, distinct))
         props = record.get("properties")
         lib = record.get("lib")
         hint = platform_hint(lib.get("$lib")) if isinstance(lib, dict) else None
@@ -207,7 +201,7 @@ def decode(records: list[Any]) -> tuple[Batch, int]:
                 time=record.get("time"),
                 properties=props,
                 uuid=_event_id(record, distinct),
-                link_from=link,
+                link_from=batch.link_once(link, distinct),
                 platform=hint,
             )
         )

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from datetime import timedelta
-
 from fastapi import APIRouter, Response
 
 from growthloop.campaigns.bargains import presenters, service
@@ -13,7 +11,7 @@ from growthloop.campaigns.bargains.schemas import (
     HelpResultOut,
     InstanceOut,
 )
-from growthloop.campaigns.routes import CampaignRoutes, add_campaign_routes
+from growthloop.campaigns.routes import CampaignRoutes, PaymentWindow, add_campaign_routes
 from growthloop.core.auth import (
     CurrentMember,
     MerchantQuery,
@@ -22,7 +20,6 @@ from growthloop.core.auth import (
     browsing_merchant,
 )
 from growthloop.core.routing import UnitOfWorkRoute
-from growthloop.core.runtime import RuntimeDep
 from growthloop.orders.schemas import OrderOut
 
 router = APIRouter(route_class=UnitOfWorkRoute, tags=["bargains"])
@@ -32,14 +29,12 @@ add_campaign_routes(
     CampaignRoutes(
         name="bargain",
         path="bargains",
+        kind=service.BARGAINS,
         body=BargainIn,
-        admin_out=AdminBargainOut,
-        out=BargainOut,
         create=service.create_bargain,
-        get=service.get_bargain,
-        page=service.list_bargains,
-        end=service.end_bargain,
+        admin_out=AdminBargainOut,
         present_admin=presenters.admin_bargains_out,
+        out=BargainOut,
         present=presenters.bargains_out,
     ),
 )
@@ -91,7 +86,7 @@ async def purchase(
     instance_id: str,
     member: CurrentMember,
     session: SessionDep,
-    rt: RuntimeDep,
+    payment_window: PaymentWindow,
     body: BargainPurchaseIn | None = None,
 ) -> OrderOut:
     """Buy at the price reached so far (the owner, before the instance expires)."""
@@ -101,5 +96,5 @@ async def purchase(
         member_id=member.member_id,
         instance_id=instance_id,
         data=body or BargainPurchaseIn(),
-        payment_window=timedelta(minutes=rt.settings.payment_window_minutes),
+        payment_window=payment_window,
     )

@@ -7,27 +7,22 @@ never a person's data.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
-from growthloop.core.events import DomainEvent
+from growthloop.core.events import MemberEvent
 
 
-@dataclass(frozen=True, kw_only=True)
-class BargainEvent(DomainEvent):
-    member_id: str
+class BargainEvent(MemberEvent):
     instance_id: str
     bargain_id: str
 
 
-@dataclass(frozen=True, kw_only=True)
 class BargainStarted(BargainEvent):
     """member_id: the starter, at the bargain's original price."""
 
     name: ClassVar[str] = "bargain.started"
 
 
-@dataclass(frozen=True, kw_only=True)
 class BargainHelped(BargainEvent):
     """member_id: the helper, whose cut is the instance's `seq`-th."""
 
@@ -37,7 +32,6 @@ class BargainHelped(BargainEvent):
     seq: int
 
 
-@dataclass(frozen=True, kw_only=True)
 class BargainPurchased(BargainEvent):
     """member_id: the starter; the order at `price` waits for payment."""
 

@@ -12,32 +12,19 @@ from datetime import date, datetime
 from sqlalchemy import CheckConstraint, Date, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped
 
-from growthloop.core.models import (
-    Base,
-    UTCDateTime,
-    col,
-    created_column,
-    id_column,
-    merchant_column,
-)
+from growthloop.campaigns.models import CampaignColumns
+from growthloop.core.models import Base, CreatedAt, MerchantOwned, UTCDateTime, col
 
 
-class Bargain(Base):
+class Bargain(CampaignColumns, Base):
     __tablename__ = "bargains"
 
-    id: Mapped[str] = id_column()
-    merchant_id: Mapped[str] = merchant_column()
     product_id: Mapped[str] = col(String(26), nullable=False, pii=None)
-    name: Mapped[str] = col(String(50), nullable=False, pii=None)
     original_price: Mapped[int] = col(Integer, nullable=False, pii=None)
     floor_price: Mapped[int] = col(Integer, nullable=False, pii=None)
     helpers_needed: Mapped[int] = col(Integer, nullable=False, pii=None)
     duration_minutes: Mapped[int] = col(Integer, nullable=False, pii=None)
     helps_per_day: Mapped[int] = col(Integer, nullable=False, pii=None)  # per helper
-    starts_at: Mapped[datetime] = col(UTCDateTime(), nullable=False, pii=None)
-    ends_at: Mapped[datetime | None] = col(UTCDateTime(), pii=None)
-    ended_early_at: Mapped[datetime | None] = col(UTCDateTime(), pii=None)
-    created_at: Mapped[datetime] = created_column()
 
     __table_args__ = (
         # Each helper cuts at least 1 fen, so the gap covers one fen per helper.
@@ -49,11 +36,9 @@ class Bargain(Base):
     )
 
 
-class BargainInstance(Base):
+class BargainInstance(MerchantOwned, CreatedAt, Base):
     __tablename__ = "bargain_instances"
 
-    id: Mapped[str] = id_column()
-    merchant_id: Mapped[str] = merchant_column()
     bargain_id: Mapped[str] = col(String(26), nullable=False, pii=None)
     owner_member_id: Mapped[str] = col(String(26), nullable=False, pii=None)
     original_price: Mapped[int] = col(Integer, nullable=False, pii=None)
@@ -65,7 +50,6 @@ class BargainInstance(Base):
     status: Mapped[str] = col(String(16), nullable=False, pii=None)
     order_id: Mapped[str | None] = col(String(26), index=True, pii=None)
     expires_at: Mapped[datetime] = col(UTCDateTime(), nullable=False, pii=None)
-    created_at: Mapped[datetime] = created_column()
     purchased_at: Mapped[datetime | None] = col(UTCDateTime(), pii=None)
 
     __table_args__ = (
@@ -76,17 +60,14 @@ class BargainInstance(Base):
     )
 
 
-class BargainHelp(Base):
+class BargainHelp(MerchantOwned, CreatedAt, Base):
     __tablename__ = "bargain_helps"
 
-    id: Mapped[str] = id_column()
-    merchant_id: Mapped[str] = merchant_column()
     instance_id: Mapped[str] = col(String(26), nullable=False, pii=None)
     helper_member_id: Mapped[str] = col(String(26), nullable=False, pii=None)
     seq: Mapped[int] = col(Integer, nullable=False, pii=None)
     cut: Mapped[int] = col(Integer, nullable=False, pii=None)
     price_after: Mapped[int] = col(Integer, nullable=False, pii=None)
-    created_at: Mapped[datetime] = created_column()
 
     __table_args__ = (
         UniqueConstraint("instance_id", "helper_member_id"),

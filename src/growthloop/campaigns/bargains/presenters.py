@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from growthloop.campaigns import windows
 from growthloop.campaigns.bargains import repository as repo
 from growthloop.campaigns.bargains.models import Bargain, BargainInstance
 from growthloop.campaigns.bargains.schemas import (
@@ -15,40 +14,21 @@ from growthloop.campaigns.bargains.schemas import (
     InstanceOut,
 )
 from growthloop.campaigns.bargains.service import instance_status
+from growthloop.campaigns.kinds import shown
 from growthloop.core.context import now
 
 
 async def bargains_out(session: AsyncSession, rows: list[Bargain]) -> list[BargainOut]:
     at = now(session)
-    return [
-        BargainOut(
-            id=b.id,
-            product_id=b.product_id,
-            name=b.name,
-            original_price=b.original_price,
-            floor_price=b.floor_price,
-            helpers_needed=b.helpers_needed,
-            duration_minutes=b.duration_minutes,
-            helps_per_day=b.helps_per_day,
-            starts_at=b.starts_at,
-            ends_at=b.ends_at,
-            status=windows.status(b, at),
-        )
-        for b in rows
-    ]
+    return [shown(BargainOut, b, at) for b in rows]
 
 
 async def admin_bargains_out(session: AsyncSession, rows: list[Bargain]) -> list[AdminBargainOut]:
     counts = await repo.instance_counts(session, [b.id for b in rows]) if rows else {}
+    at = now(session)
     return [
-        AdminBargainOut(
-            **public.model_dump(),
-            instances=counts[b.id][0],
-            purchased=counts[b.id][1],
-            ended_early_at=b.ended_early_at,
-            created_at=b.created_at,
-        )
-        for b, public in zip(rows, await bargains_out(session, rows), strict=True)
+        shown(AdminBargainOut, b, at, instances=counts[b.id][0], purchased=counts[b.id][1])
+        for b in rows
     ]
 
 

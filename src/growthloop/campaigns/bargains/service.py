@@ -45,7 +45,6 @@ from growthloop.campaigns.bargains.schemas import (
     InstanceStatus,
 )
 from growthloop.campaigns.kinds import CampaignKind
-from growthloop.core.audit import Action
 from growthloop.core.context import merchant_today, now
 from growthloop.core.events import emit
 from growthloop.core.ownership import get_owned
@@ -54,6 +53,15 @@ from growthloop.orders.events import OrderCancelled
 from growthloop.orders.schemas import OrderIn, OrderItemIn, OrderOut
 
 # ---- campaigns (operators) ------------------------------------------------------------
+
+
+BARGAINS = CampaignKind(
+    Bargain,
+    "bargain",
+    lambda i: BargainNotFound(bargain_id=i),
+    AlreadyEnded,
+    audited=("product_id", "original_price", "floor_price"),
+)
 
 
 async def create_bargain(
@@ -71,28 +79,11 @@ async def create_bargain(
             regular_price=product.price,
             product_id=product.id,
         )
-    bargain = Bargain(
-        **creation.campaign_columns(session, merchant_id, product, data),
-        original_price=data.original_price,
-        floor_price=data.floor_price,
-        helpers_needed=data.helpers_needed,
-        duration_minutes=data.duration_minutes,
-        helps_per_day=data.helps_per_day,
+    return await BARGAINS.create(
+        session, merchant_id, admin_id, data, **creation.selling(product, data)
     )
-    await creation.add_created(
-        session,
-        bargain,
-        admin_id,
-        Action.BARGAIN_CREATE,
-        subject_type="bargain",
-        product_id=product.id,
-        original_price=bargain.original_price,
-        floor_price=bargain.floor_price,
-    )
-    return bargain
 
 
-BARGAINS = CampaignKind(Bargain, "bargain", lambda i: BargainNotFound(bargain_id=i), AlreadyEnded)
 get_bargain = BARGAINS.get
 list_bargains = BARGAINS.page
 # Ending one: no new instances from now on; the ones started run to their expiry.

@@ -3,13 +3,11 @@ payment, settled into the promoter's account, cancelled by a refund)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
 from growthloop.core.events import DomainEvent
 
 
-@dataclass(frozen=True, kw_only=True)
 class DistributionBound(DomainEvent):
     """member_id: the member now bound to `promoter_id`."""
 
@@ -17,7 +15,6 @@ class DistributionBound(DomainEvent):
     promoter_id: str
 
 
-@dataclass(frozen=True, kw_only=True)
 class CommissionEvent(DomainEvent):
     """member_id: the promoter who earns (or loses) the commission."""
 
@@ -26,16 +23,13 @@ class CommissionEvent(DomainEvent):
     amount: int
 
 
-@dataclass(frozen=True, kw_only=True)
 class CommissionFrozen(CommissionEvent):
     name: ClassVar[str] = "commission.frozen"
 
 
-@dataclass(frozen=True, kw_only=True)
 class CommissionSettled(CommissionEvent):
     name: ClassVar[str] = "commission.settled"
 
 
-@dataclass(frozen=True, kw_only=True)
 class CommissionCancelled(CommissionEvent):
     name: ClassVar[str] = "commission.cancelled"

@@ -21,14 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped
 
-from growthloop.core.models import (
-    Base,
-    UTCDateTime,
-    col,
-    created_column,
-    id_column,
-    merchant_column,
-)
+from growthloop.core.models import Base, CreatedAt, MerchantOwned, UTCDateTime, col
 
 
 class DistributionSettings(Base):
@@ -58,14 +51,12 @@ class PromoterBinding(Base):
     __table_args__ = (Index("ix_promoter_bindings_promoter", "merchant_id", "promoter_id"),)
 
 
-class Commission(Base):
+class Commission(MerchantOwned, CreatedAt, Base):
     """`frozen` at payment, `settled` `settle_days` after the order completes, `cancelled`
     when the order is refunded."""
 
     __tablename__ = "commissions"
 
-    id: Mapped[str] = id_column()
-    merchant_id: Mapped[str] = merchant_column()
     order_id: Mapped[str] = col(String(26), nullable=False, pii=None)
     level: Mapped[int] = col(Integer, nullable=False, pii=None)
     promoter_id: Mapped[str] = col(String(26), nullable=False, pii=None)
@@ -74,7 +65,6 @@ class Commission(Base):
     percent: Mapped[int] = col(Integer, nullable=False, pii=None)
     amount: Mapped[int] = col(BigInteger, nullable=False, pii=None)
     status: Mapped[str] = col(String(16), nullable=False, pii=None)
-    created_at: Mapped[datetime] = created_column()
     settle_at: Mapped[datetime | None] = col(UTCDateTime(), pii=None)
     settled_at: Mapped[datetime | None] = col(UTCDateTime(), pii=None)
     cancelled_at: Mapped[datetime | None] = col(UTCDateTime(), pii=None)
@@ -102,15 +92,12 @@ class PromoterAccount(Base):
     __table_args__ = (CheckConstraint("withdrawn >= 0", name="withdrawn"),)
 
 
-class Withdrawal(Base):
+class Withdrawal(MerchantOwned, CreatedAt, Base):
     __tablename__ = "commission_withdrawals"
 
-    id: Mapped[str] = id_column()
-    merchant_id: Mapped[str] = merchant_column()
     member_id: Mapped[str] = col(String(26), nullable=False, pii=None)
     amount: Mapped[int] = col(BigInteger, nullable=False, pii=None)
     status: Mapped[str] = col(String(16), nullable=False, pii=None)  # requested|approved|rejected
-    created_at: Mapped[datetime] = created_column()
     decided_at: Mapped[datetime | None] = col(UTCDateTime(), pii=None)
     decided_by: Mapped[str | None] = col(String(26), pii=None)
     note: Mapped[str | None] = col(String(200), pii=None)

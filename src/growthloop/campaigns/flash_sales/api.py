@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from datetime import timedelta
-
 from fastapi import APIRouter, Request
 from pydantic import ValidationError
 
@@ -12,7 +10,7 @@ from growthloop.campaigns.flash_sales.schemas import (
     FlashSaleOut,
     PurchaseIn,
 )
-from growthloop.campaigns.routes import CampaignRoutes, add_campaign_routes
+from growthloop.campaigns.routes import CampaignRoutes, PaymentWindow, add_campaign_routes
 from growthloop.core.auth import (
     CurrentMember,
     SessionDep,
@@ -68,14 +66,12 @@ add_campaign_routes(
     CampaignRoutes(
         name="sale",
         path="flash-sales",
+        kind=service.SALES,
         body=FlashSaleIn,
-        admin_out=AdminFlashSaleOut,
-        out=FlashSaleOut,
         create=service.create_sale,
-        get=service.get_sale,
-        page=service.list_sales,
-        end=service.end_sale,
+        admin_out=AdminFlashSaleOut,
         present_admin=presenters.admin_sales_out,
+        out=FlashSaleOut,
         present=presenters.sales_out,
         end_description=(
             "End the sale now; the units not sold go back to the product once no order holds any."
@@ -102,6 +98,7 @@ async def purchase(
     member: CurrentMember,
     session: SessionDep,
     rt: RuntimeDep,
+    payment_window: PaymentWindow,
 ) -> OrderOut:
     """Buy at the flash-sale price: the order waits for payment, holding the units until
     its payment window ends (then they go back on sale)."""
@@ -111,7 +108,7 @@ async def purchase(
         merchant_id=member.merchant_id,
         member_id=member.member_id,
         data=body,
-        payment_window=timedelta(minutes=rt.settings.payment_window_minutes),
+        payment_window=payment_window,
         taken=getattr(request.state, "flash_take", None),
         counters=rt.counters,
         limits=_limits(rt),

@@ -3,24 +3,20 @@ closed (its unsold units back on the product's shelf). Analytics records the pur
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
-from growthloop.core.events import DomainEvent
+from growthloop.core.events import DomainEvent, MemberEvent
 
 
-@dataclass(frozen=True, kw_only=True)
-class FlashSalePurchased(DomainEvent):
+class FlashSalePurchased(MemberEvent):
     """member_id: the buyer; the order waits for payment, holding `quantity` units."""
 
     name: ClassVar[str] = "flash_sale.purchased"
-    member_id: str
     flash_sale_id: str
     order_id: str
     quantity: int
 
 
-@dataclass(frozen=True, kw_only=True)
 class FlashSaleClosed(DomainEvent):
     """The sweep closed a sale that is over: `sold` units paid, `returned` to the product."""
 

@@ -16,36 +16,25 @@ from typing import Any
 from sqlalchemy import JSON, CheckConstraint, Index, Integer, String
 from sqlalchemy.orm import Mapped
 
-from growthloop.core.models import (
-    Base,
-    UTCDateTime,
-    col,
-    created_column,
-    id_column,
-    merchant_column,
-)
+from growthloop.campaigns.models import CampaignColumns
+from growthloop.core.models import Base, CreatedAt, MerchantOwned, UTCDateTime, col
 
 
-class FlashSale(Base):
+class FlashSale(CampaignColumns, Base):
     __tablename__ = "flash_sales"
 
-    id: Mapped[str] = id_column()
-    merchant_id: Mapped[str] = merchant_column()
     product_id: Mapped[str] = col(String(26), nullable=False, pii=None)
-    name: Mapped[str] = col(String(50), nullable=False, pii=None)
     price: Mapped[int] = col(Integer, nullable=False, pii=None)  # fen a unit, before options
     stock: Mapped[int] = col(Integer, nullable=False, pii=None)
     per_member_limit: Mapped[int] = col(Integer, nullable=False, pii=None)  # units
     per_order_limit: Mapped[int | None] = col(Integer, pii=None)  # units in one purchase
-    starts_at: Mapped[datetime] = col(UTCDateTime(), nullable=False, pii=None)
+    # A flash sale always ends: its window is cut into its daily slots up to `ends_at`.
     ends_at: Mapped[datetime] = col(UTCDateTime(), nullable=False, pii=None)
     # Optional daily slots in the merchant's timezone: [["10:00", "10:30"], ...]; the sale
     # sells only inside one of them (and inside [starts_at, ends_at)).
     slots: Mapped[list[Any] | None] = col(JSON, pii=None)
-    ended_early_at: Mapped[datetime | None] = col(UTCDateTime(), pii=None)
     closed_at: Mapped[datetime | None] = col(UTCDateTime(), index=True, pii=None)
     returned_units: Mapped[int] = col(Integer, nullable=False, default=0, pii=None)
-    created_at: Mapped[datetime] = created_column()
 
     __table_args__ = (
         CheckConstraint("price >= 1 AND stock >= 1 AND per_member_limit >= 1", name="amounts"),
@@ -54,17 +43,14 @@ class FlashSale(Base):
     )
 
 
-class FlashSalePurchase(Base):
+class FlashSalePurchase(MerchantOwned, CreatedAt, Base):
     __tablename__ = "flash_sale_purchases"
 
-    id: Mapped[str] = id_column()
-    merchant_id: Mapped[str] = merchant_column()
     flash_sale_id: Mapped[str] = col(String(26), nullable=False, pii=None)
     member_id: Mapped[str] = col(String(26), nullable=False, pii=None)
     order_id: Mapped[str] = col(String(26), nullable=False, unique=True, pii=None)
     quantity: Mapped[int] = col(Integer, nullable=False, pii=None)
     status: Mapped[str] = col(String(16), nullable=False, pii=None)  # held | paid | released
-    created_at: Mapped[datetime] = created_column()
     released_at: Mapped[datetime | None] = col(UTCDateTime(), pii=None)
 
     __table_args__ = (

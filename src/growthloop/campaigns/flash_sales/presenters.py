@@ -8,6 +8,7 @@ from growthloop.campaigns.flash_sales import pool
 from growthloop.campaigns.flash_sales import repository as repo
 from growthloop.campaigns.flash_sales.models import FlashSale
 from growthloop.campaigns.flash_sales.schemas import AdminFlashSaleOut, FlashSaleOut, Slot
+from growthloop.campaigns.kinds import shown
 from growthloop.catalog import service as catalog
 from growthloop.core.context import context_of, merchant_timezone, now
 
@@ -25,18 +26,12 @@ async def sales_out(session: AsyncSession, sales: list[FlashSale]) -> list[Flash
         status, next_open = pool.Snapshot.of(sale, tz).opening(at)
         left = await pool.units_left(stock, session, sale)
         out.append(
-            FlashSaleOut(
-                id=sale.id,
-                product_id=sale.product_id,
-                name=sale.name,
-                price=sale.price,
+            shown(
+                FlashSaleOut,
+                sale,
+                at,
                 regular_price=regular.get(sale.product_id, sale.price),
-                stock=sale.stock,
                 stock_left=left,
-                per_member_limit=sale.per_member_limit,
-                per_order_limit=sale.per_order_limit,
-                starts_at=sale.starts_at,
-                ends_at=sale.ends_at,
                 slots=[Slot(**s) for s in sale.slots] if sale.slots else None,
                 status="sold_out" if status == "running" and left == 0 else status,
                 next_open_at=next_open,

@@ -19,7 +19,6 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.campaigns import creation
-from growthloop.campaigns.errors import PriceNotBelowRegular
 from growthloop.campaigns.flash_sales import pool
 from growthloop.campaigns.flash_sales import repository as repo
 from growthloop.campaigns.flash_sales.errors import AlreadyEnded, FlashSaleNotFound
@@ -29,7 +28,6 @@ from growthloop.campaigns.flash_sales.pool import FastTake
 from growthloop.campaigns.flash_sales.schemas import FlashSaleIn, PurchaseIn
 from growthloop.campaigns.kinds import CampaignKind
 from growthloop.catalog import service as catalog
-from growthloop.core.audit import Action
 from growthloop.core.context import context_of, now, uow_of
 from growthloop.core.events import emit
 from growthloop.core.kv import CounterBackend
@@ -40,62 +38,42 @@ from growthloop.orders.schemas import OrderIn, OrderItemIn, OrderOut
 # ---- operators ------------------------------------------------------------------------
 
 
+SALES = CampaignKind(
+    FlashSale,
+    "flash_sale",
+    lambda i: FlashSaleNotFound(flash_sale_id=i),
+    AlreadyEnded,
+    audited=("product_id", "stock", "price"),
+    forget=pool.forget,  # its settings as this process holds them
+)
+
+
 async def create_sale(
     session: AsyncSession, merchant_id: str, admin_id: str, data: FlashSaleIn
 ) -> FlashSale:
     """422 `unknown_product` unless the product is the merchant's, 422
     `price_not_below_regular` unless the sale's price is below the product's price."""
     product = await creation.product_sold(session, merchant_id, data)
-    if data.price >= product.price:
-        raise PriceNotBelowRegular(
-            f"The flash-sale price {data.price} fen is not below the product's regular "
-            f"price {product.price} fen.",
-            price=data.price,
-            regular_price=product.price,
-            product_id=product.id,
-        )
-    columns = creation.campaign_columns(session, merchant_id, product, data)
-    # The sale's units leave the product's stock now (409 sold_out if it has too few).
-    await catalog.reserve_stock(session, merchant_id, {product.id: data.stock})
-    sale = FlashSale(
-        **columns,
-        price=data.price,
-        stock=data.stock,
-        per_member_limit=data.per_member_limit,
-        per_order_limit=data.per_order_limit,
-        slots=[s.model_dump() for s in data.slots] if data.slots else None,
+    creation.ensure_below_regular(product, data.price, "flash-sale price", price=data.price)
+    sale = await SALES.create(
+        session,
+        merchant_id,
+        admin_id,
+        data,
+        **creation.selling(product, data),
         returned_units=0,
     )
-    await creation.add_created(
-        session,
-        sale,
-        admin_id,
-        Action.FLASH_SALE_CREATE,
-        subject_type="flash_sale",
-        product_id=product.id,
-        stock=sale.stock,
-        price=sale.price,
-    )
+    # The sale's units leave the product's stock now (409 sold_out if it has too few).
+    await catalog.reserve_stock(session, merchant_id, {product.id: data.stock})
     await pool.open_pool(context_of(session).stock, session, sale)
     return sale
 
 
-SALES = CampaignKind(
-    FlashSale, "flash_sale", lambda i: FlashSaleNotFound(flash_sale_id=i), AlreadyEnded
-)
 get_sale = SALES.get
-
-
-async def end_sale(
-    session: AsyncSession, merchant_id: str, admin_id: str, sale_id: str
-) -> FlashSale:
-    """No more purchases; the units not sold go back to the product once none is held."""
-    sale = await SALES.end(session, merchant_id, admin_id, sale_id)
-    uow_of(session).after_commit(lambda: pool.forget(sale.id))
-    return sale
-
-
 list_sales = SALES.page
+# Ending one: no more purchases; the units not sold go back to the product once none is
+# held.
+end_sale = SALES.end
 
 
 # ---- members --------------------------------------------------------------------------

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -17,7 +16,7 @@ from growthloop.campaigns.group_buys.schemas import (
     MyGroupOut,
     OpenedOut,
 )
-from growthloop.campaigns.routes import CampaignRoutes, add_campaign_routes
+from growthloop.campaigns.routes import CampaignRoutes, PaymentWindow, add_campaign_routes
 from growthloop.core.auth import (
     CurrentMember,
     MarketingReader,
@@ -28,7 +27,6 @@ from growthloop.core.auth import (
 )
 from growthloop.core.pagination import Page, PageDep
 from growthloop.core.routing import UnitOfWorkRoute
-from growthloop.core.runtime import RuntimeDep
 
 router = APIRouter(route_class=UnitOfWorkRoute, tags=["group buys"])
 
@@ -39,14 +37,12 @@ add_campaign_routes(
     CampaignRoutes(
         name="group_buy",
         path="group-buys",
+        kind=service.GROUP_BUYS,
         body=GroupBuyIn,
-        admin_out=AdminGroupBuyOut,
-        out=GroupBuyOut,
         create=service.create_group_buy,
-        get=service.get_group_buy,
-        page=service.list_group_buys,
-        end=service.end_group_buy,
+        admin_out=AdminGroupBuyOut,
         present_admin=presenters.admin_group_buys_out,
+        out=GroupBuyOut,
         present=presenters.group_buys_out,
         end_description="No new groups; the groups already forming run to their expiry.",
     ),
@@ -88,7 +84,7 @@ async def open_group(
     group_buy_id: str,
     member: CurrentMember,
     session: SessionDep,
-    rt: RuntimeDep,
+    payment_window: PaymentWindow,
     body: JoinIn | None = None,
 ) -> OpenedOut:
     """Open a group as its leader: the order waits for payment; the group counts the
@@ -99,7 +95,7 @@ async def open_group(
         member_id=member.member_id,
         group_buy_id=group_buy_id,
         data=body or JoinIn(),
-        payment_window=timedelta(minutes=rt.settings.payment_window_minutes),
+        payment_window=payment_window,
     )
     out = await presenters.group_out(session, group, member.member_id)
     return OpenedOut(group_id=group.id, group=out, order=order)
@@ -110,7 +106,7 @@ async def join_group(
     group_id: str,
     member: CurrentMember,
     session: SessionDep,
-    rt: RuntimeDep,
+    payment_window: PaymentWindow,
     body: JoinIn | None = None,
 ) -> JoinedOut:
     group, order = await service.join_group(
@@ -119,7 +115,7 @@ async def join_group(
         member_id=member.member_id,
         group_id=group_id,
         data=body or JoinIn(),
-        payment_window=timedelta(minutes=rt.settings.payment_window_minutes),
+        payment_window=payment_window,
     )
     out = await presenters.group_out(session, group, member.member_id)
     return JoinedOut(group=out, order=order)

@@ -7,19 +7,16 @@ person's data.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
 from growthloop.core.events import DomainEvent
 
 
-@dataclass(frozen=True, kw_only=True)
 class GroupEvent(DomainEvent):
     group_id: str
     group_buy_id: str
 
 
-@dataclass(frozen=True, kw_only=True)
 class GroupOpened(GroupEvent):
     """member_id: the leader, whose order waits for payment; or a payer who found their
     group full and leads a new one (`moved_from`: the full group)."""
@@ -30,7 +27,6 @@ class GroupOpened(GroupEvent):
     moved_from: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
 class GroupJoined(GroupEvent):
     """member_id: who joined; `paid` False at checkout, True once they hold a seat."""
 
@@ -40,7 +36,6 @@ class GroupJoined(GroupEvent):
     paid: bool
 
 
-@dataclass(frozen=True, kw_only=True)
 class GroupSucceeded(GroupEvent):
     """The group has all its paid `members`, or enough at expiry (`simulated`, 模拟成团)."""
 
@@ -49,7 +44,6 @@ class GroupSucceeded(GroupEvent):
     simulated: bool
 
 
-@dataclass(frozen=True, kw_only=True)
 class GroupFailed(GroupEvent):
     """The group expired short of members: its paid orders are refunded."""
 

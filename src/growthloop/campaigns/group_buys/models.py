@@ -12,35 +12,22 @@ from datetime import datetime
 from sqlalchemy import Boolean, CheckConstraint, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped
 
-from growthloop.core.models import (
-    Base,
-    UTCDateTime,
-    col,
-    created_column,
-    id_column,
-    merchant_column,
-)
+from growthloop.campaigns.models import CampaignColumns
+from growthloop.core.models import Base, CreatedAt, MerchantOwned, UTCDateTime, col, created_column
 
 
-class GroupBuy(Base):
+class GroupBuy(CampaignColumns, Base):
     __tablename__ = "group_buys"
 
-    id: Mapped[str] = id_column()
-    merchant_id: Mapped[str] = merchant_column()
     product_id: Mapped[str] = col(String(26), nullable=False, pii=None)
-    name: Mapped[str] = col(String(50), nullable=False, pii=None)
     group_price: Mapped[int] = col(Integer, nullable=False, pii=None)  # fen a unit
     group_size: Mapped[int] = col(Integer, nullable=False, pii=None)
     duration_minutes: Mapped[int] = col(Integer, nullable=False, pii=None)
-    starts_at: Mapped[datetime] = col(UTCDateTime(), nullable=False, pii=None)
-    ends_at: Mapped[datetime | None] = col(UTCDateTime(), pii=None)
     # A payer who finds the group full: "new_group" (into another forming group of this
     # campaign, or a new one they lead) or "refund".
     overflow: Mapped[str] = col(String(16), nullable=False, pii=None)
     # 模拟成团: at expiry a group with at least this many paid members succeeds anyway.
     auto_succeed_min: Mapped[int | None] = col(Integer, pii=None)
-    ended_early_at: Mapped[datetime | None] = col(UTCDateTime(), pii=None)
-    created_at: Mapped[datetime] = created_column()
 
     __table_args__ = (
         CheckConstraint("group_price >= 1 AND group_size >= 2", name="amounts"),
@@ -52,11 +39,9 @@ class GroupBuy(Base):
     )
 
 
-class Group(Base):
+class Group(MerchantOwned, CreatedAt, Base):
     __tablename__ = "buy_groups"
 
-    id: Mapped[str] = id_column()
-    merchant_id: Mapped[str] = merchant_column()
     group_buy_id: Mapped[str] = col(String(26), nullable=False, pii=None)
     leader_member_id: Mapped[str] = col(String(26), nullable=False, pii=None)
     size: Mapped[int] = col(Integer, nullable=False, pii=None)
@@ -64,7 +49,6 @@ class Group(Base):
     status: Mapped[str] = col(String(16), nullable=False, pii=None)  # forming|succeeded|failed
     simulated: Mapped[bool] = col(Boolean, nullable=False, default=False, pii=None)
     expires_at: Mapped[datetime] = col(UTCDateTime(), nullable=False, pii=None)
-    created_at: Mapped[datetime] = created_column()
     succeeded_at: Mapped[datetime | None] = col(UTCDateTime(), pii=None)
     failed_at: Mapped[datetime | None] = col(UTCDateTime(), pii=None)
 
@@ -76,7 +60,7 @@ class Group(Base):
     )
 
 
-class GroupMember(Base):
+class GroupMember(MerchantOwned, Base):
     """A member's place in a group: `pending` (ordered, not paid), `paid` (holds a seat),
     `cancelled` (the order was cancelled or expired), `refunded`.
 
@@ -89,8 +73,6 @@ class GroupMember(Base):
 
     __tablename__ = "group_members"
 
-    id: Mapped[str] = id_column()
-    merchant_id: Mapped[str] = merchant_column()
     group_buy_id: Mapped[str] = col(String(26), nullable=False, pii=None)
     group_id: Mapped[str] = col(String(26), nullable=False, index=True, pii=None)
     member_id: Mapped[str] = col(String(26), nullable=False, pii=None)

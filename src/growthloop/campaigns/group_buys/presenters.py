@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from growthloop.campaigns import windows
 from growthloop.campaigns.group_buys import repository as repo
 from growthloop.campaigns.group_buys.models import Group, GroupBuy, GroupMember
 from growthloop.campaigns.group_buys.schemas import (
@@ -16,6 +15,7 @@ from growthloop.campaigns.group_buys.schemas import (
     MyGroupOut,
     MyPlaceOut,
 )
+from growthloop.campaigns.kinds import shown
 from growthloop.catalog import service as catalog
 from growthloop.core.context import now
 
@@ -24,20 +24,7 @@ async def group_buys_out(session: AsyncSession, rows: list[GroupBuy]) -> list[Gr
     at = now(session)
     prices = await catalog.prices_of(session, [g.product_id for g in rows])
     return [
-        GroupBuyOut(
-            id=gb.id,
-            product_id=gb.product_id,
-            name=gb.name,
-            group_price=gb.group_price,
-            regular_price=prices.get(gb.product_id, gb.group_price),
-            group_size=gb.group_size,
-            duration_minutes=gb.duration_minutes,
-            starts_at=gb.starts_at,
-            ends_at=gb.ends_at,
-            overflow=gb.overflow,
-            auto_succeed_min=gb.auto_succeed_min,
-            status=windows.status(gb, at),
-        )
+        shown(GroupBuyOut, gb, at, regular_price=prices.get(gb.product_id, gb.group_price))
         for gb in rows
     ]
 

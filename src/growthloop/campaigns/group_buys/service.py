@@ -34,7 +34,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.campaigns import creation, windows
-from growthloop.campaigns.errors import PriceNotBelowRegular
 from growthloop.campaigns.group_buys import repository as repo
 from growthloop.campaigns.group_buys.errors import (
     AlreadyEnded,
@@ -48,7 +47,6 @@ from growthloop.campaigns.group_buys.events import GroupJoined, GroupOpened
 from growthloop.campaigns.group_buys.models import Group, GroupBuy, GroupMember
 from growthloop.campaigns.group_buys.schemas import GroupBuyIn, JoinIn
 from growthloop.campaigns.kinds import CampaignKind
-from growthloop.core.audit import Action
 from growthloop.core.context import now
 from growthloop.core.events import emit
 from growthloop.core.ids import new_id
@@ -60,6 +58,15 @@ from growthloop.orders.schemas import OrderIn, OrderItemIn, OrderOut
 # ---- campaigns (operators) ------------------------------------------------------------
 
 
+GROUP_BUYS = CampaignKind(
+    GroupBuy,
+    "group_buy",
+    lambda i: GroupBuyNotFound(group_buy_id=i),
+    AlreadyEnded,
+    audited=("product_id", "group_price", "group_size"),
+)
+
+
 async def create_group_buy(
     session: AsyncSession, merchant_id: str, admin_id: str, data: GroupBuyIn
 ) -> GroupBuy:
@@ -67,39 +74,14 @@ async def create_group_buy(
     another merchant's alike), 422 `price_not_below_regular` unless the group price is
     below the product's regular price."""
     product = await creation.product_sold(session, merchant_id, data)
-    if data.group_price >= product.price:
-        raise PriceNotBelowRegular(
-            f"The group price {data.group_price} fen is not below the product's regular "
-            f"price {product.price} fen.",
-            field="group_price",
-            group_price=data.group_price,
-            regular_price=product.price,
-            product_id=product.id,
-        )
-    gb = GroupBuy(
-        **creation.campaign_columns(session, merchant_id, product, data),
-        group_price=data.group_price,
-        group_size=data.group_size,
-        duration_minutes=data.duration_minutes,
-        overflow=data.overflow,
-        auto_succeed_min=data.auto_succeed_min,
+    creation.ensure_below_regular(
+        product, data.group_price, "group price", field="group_price", group_price=data.group_price
     )
-    await creation.add_created(
-        session,
-        gb,
-        admin_id,
-        Action.GROUP_BUY_CREATE,
-        subject_type="group_buy",
-        product_id=product.id,
-        group_price=gb.group_price,
-        group_size=gb.group_size,
+    return await GROUP_BUYS.create(
+        session, merchant_id, admin_id, data, **creation.selling(product, data)
     )
-    return gb
 
 
-GROUP_BUYS = CampaignKind(
-    GroupBuy, "group_buy", lambda i: GroupBuyNotFound(group_buy_id=i), AlreadyEnded
-)
 get_group_buy = GROUP_BUYS.get
 list_group_buys = GROUP_BUYS.page
 # Ending one: no new groups from now on; groups already forming run to their own expiry.

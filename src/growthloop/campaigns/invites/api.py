@@ -4,39 +4,25 @@ from fastapi import APIRouter
 
 from growthloop.campaigns.invites import presenters, service
 from growthloop.campaigns.invites.schemas import InviteRuleIn, InviteRuleOut, MyInvitesOut
-from growthloop.core.auth import CurrentMember, MarketingReader, MarketingWriter, SessionDep
-from growthloop.core.pagination import Page, PageDep
+from growthloop.campaigns.routes import CampaignRoutes, add_campaign_routes
+from growthloop.core.auth import CurrentMember, SessionDep
 from growthloop.core.routing import UnitOfWorkRoute
 
 router = APIRouter(route_class=UnitOfWorkRoute, tags=["invites"])
 
-
-@router.post("/v1/admin/invite-rules", response_model=InviteRuleOut, status_code=201)
-async def create_rule(
-    body: InviteRuleIn, session: SessionDep, admin: MarketingWriter
-) -> InviteRuleOut:
-    rule = await service.create_rule(session, admin.merchant_id, admin.admin_id, body)
-    return await presenters.rule_out(session, rule)
-
-
-@router.get("/v1/admin/invite-rules", response_model=Page[InviteRuleOut])
-async def list_rules(
-    session: SessionDep, page: PageDep, admin: MarketingReader
-) -> Page[InviteRuleOut]:
-    rows, cursor = await service.list_rules(session, admin.merchant_id, page)
-    return Page(items=await presenters.rules_out(session, rows), next_cursor=cursor)
-
-
-@router.get("/v1/admin/invite-rules/{rule_id}", response_model=InviteRuleOut)
-async def get_rule(rule_id: str, session: SessionDep, admin: MarketingReader) -> InviteRuleOut:
-    rule = await service.get_rule(session, admin.merchant_id, rule_id)
-    return await presenters.rule_out(session, rule)
-
-
-@router.post("/v1/admin/invite-rules/{rule_id}/end", response_model=InviteRuleOut)
-async def end_rule(rule_id: str, session: SessionDep, admin: MarketingWriter) -> InviteRuleOut:
-    rule = await service.end_rule(session, admin.merchant_id, admin.admin_id, rule_id)
-    return await presenters.rule_out(session, rule)
+# Operators only: a member sees the running rules through their own progress (/v1/me/invites).
+add_campaign_routes(
+    router,
+    CampaignRoutes(
+        name="rule",
+        path="invite-rules",
+        kind=service.RULES,
+        body=InviteRuleIn,
+        create=service.create_rule,
+        admin_out=InviteRuleOut,
+        present_admin=presenters.rules_out,
+    ),
+)
 
 
 @router.get("/v1/me/invites", response_model=MyInvitesOut)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
 from growthloop.core.events import DomainEvent
 
 
-@dataclass(frozen=True, kw_only=True)
 class InviteQualified(DomainEvent):
     """member_id: the inviter."""
 
@@ -17,7 +15,6 @@ class InviteQualified(DomainEvent):
     invitee_id: str
 
 
-@dataclass(frozen=True, kw_only=True)
 class InviteRewarded(DomainEvent):
     """member_id: the member rewarded, as the `role` (inviter or invitee)."""
 

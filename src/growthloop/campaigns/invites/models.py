@@ -11,22 +11,13 @@ from datetime import datetime
 from sqlalchemy import Boolean, CheckConstraint, Index, Integer, String
 from sqlalchemy.orm import Mapped
 
-from growthloop.core.models import (
-    Base,
-    UTCDateTime,
-    col,
-    created_column,
-    id_column,
-    merchant_column,
-)
+from growthloop.campaigns.models import CampaignColumns
+from growthloop.core.models import Base, CreatedAt, MerchantOwned, UTCDateTime, col
 
 
-class InviteRule(Base):
+class InviteRule(CampaignColumns, Base):
     __tablename__ = "invite_rules"
 
-    id: Mapped[str] = id_column()
-    merchant_id: Mapped[str] = merchant_column()
-    name: Mapped[str] = col(String(50), nullable=False, pii=None)
     trigger: Mapped[str] = col(String(16), nullable=False, pii=None)  # registration|first_order
     invites_needed: Mapped[int] = col(Integer, nullable=False, pii=None)
     repeat: Mapped[bool] = col(Boolean, nullable=False, pii=None)  # reward every N, not once
@@ -34,10 +25,6 @@ class InviteRule(Base):
     inviter_points: Mapped[int | None] = col(Integer, pii=None)
     invitee_template_id: Mapped[str | None] = col(String(26), pii=None)
     invitee_points: Mapped[int | None] = col(Integer, pii=None)
-    starts_at: Mapped[datetime] = col(UTCDateTime(), nullable=False, pii=None)
-    ends_at: Mapped[datetime | None] = col(UTCDateTime(), pii=None)
-    ended_early_at: Mapped[datetime | None] = col(UTCDateTime(), pii=None)
-    created_at: Mapped[datetime] = created_column()
 
     __table_args__ = (
         CheckConstraint("trigger IN ('registration', 'first_order')", name="trigger"),
@@ -57,13 +44,11 @@ class InviteQualification(Base):
     __table_args__ = (Index("ix_invite_qualifications_inviter", "rule_id", "inviter_id"),)
 
 
-class InviteReward(Base):
+class InviteReward(MerchantOwned, CreatedAt, Base):
     """A reward granted (or skipped, with why: a coupon sold out) under a rule."""
 
     __tablename__ = "invite_rewards"
 
-    id: Mapped[str] = id_column()
-    merchant_id: Mapped[str] = merchant_column()
     rule_id: Mapped[str] = col(String(26), nullable=False, pii=None)
     member_id: Mapped[str] = col(String(26), nullable=False, pii=None)
     role: Mapped[str] = col(String(8), nullable=False, pii=None)  # inviter | invitee
@@ -71,6 +56,5 @@ class InviteReward(Base):
     coupon_id: Mapped[str | None] = col(String(26), pii=None)
     points: Mapped[int | None] = col(Integer, pii=None)
     skipped: Mapped[str | None] = col(String(64), pii=None)  # the refusal's code
-    created_at: Mapped[datetime] = created_column()
 
     __table_args__ = (Index("ix_invite_rewards_member", "merchant_id", "member_id"),)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from growthloop.campaigns import windows
 from growthloop.campaigns.invites import repository as repo
 from growthloop.campaigns.invites.models import InviteRule
 from growthloop.campaigns.invites.schemas import InviteRuleOut, RewardOut
+from growthloop.campaigns.kinds import shown
 from growthloop.core.context import now
 
 
@@ -16,26 +16,17 @@ async def rules_out(session: AsyncSession, rules: list[InviteRule]) -> list[Invi
     at = now(session)
     totals = await repo.qualified_totals(session, [r.id for r in rules]) if rules else {}
     return [
-        InviteRuleOut(
-            id=r.id,
-            name=r.name,
-            trigger=r.trigger,
-            invites_needed=r.invites_needed,
-            repeat=r.repeat,
+        shown(
+            InviteRuleOut,
+            r,
+            at,
             inviter_reward=RewardOut(
                 coupon_template_id=r.inviter_template_id, points=r.inviter_points
             ),
             invitee_reward=RewardOut(
                 coupon_template_id=r.invitee_template_id, points=r.invitee_points
             ),
-            starts_at=r.starts_at,
-            ends_at=r.ends_at,
-            status=windows.status(r, at),
             qualified=totals.get(r.id),
         )
         for r in rules
     ]
-
-
-async def rule_out(session: AsyncSession, rule: InviteRule) -> InviteRuleOut:
-    return (await rules_out(session, [rule]))[0]

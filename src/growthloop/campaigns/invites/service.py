@@ -16,14 +16,12 @@ import logging
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from growthloop.campaigns import creation
 from growthloop.campaigns.invites import repository as repo
 from growthloop.campaigns.invites.errors import AlreadyEnded, InviteRuleNotFound
 from growthloop.campaigns.invites.events import InviteQualified, InviteRewarded
 from growthloop.campaigns.invites.models import InviteRule
 from growthloop.campaigns.invites.schemas import InviteRuleIn, MyInvitesOut, MyRuleProgressOut
 from growthloop.campaigns.kinds import CampaignKind
-from growthloop.core.audit import Action
 from growthloop.core.context import now
 from growthloop.core.errors import AppError
 from growthloop.core.events import emit
@@ -35,6 +33,15 @@ from growthloop.orders.events import OrderPaid
 from growthloop.promotions import service as promotions
 
 log = logging.getLogger("growthloop.invites")
+
+
+RULES = CampaignKind(
+    InviteRule,
+    "invite_rule",
+    lambda i: InviteRuleNotFound(rule_id=i),
+    AlreadyEnded,
+    past_end_allowed=True,
+)
 
 
 async def create_rule(
@@ -50,29 +57,19 @@ async def create_rule(
                 reward.coupon_template_id,
                 field=f"{role}_reward.coupon_template_id",
             )
-    at = now(session)
     inviter, invitee = data.inviter_reward, data.invitee_reward
-    rule = InviteRule(
-        merchant_id=merchant_id,
-        name=data.name,
-        trigger=data.trigger,
-        invites_needed=data.invites_needed,
-        repeat=data.repeat,
+    return await RULES.create(
+        session,
+        merchant_id,
+        admin_id,
+        data,
         inviter_template_id=inviter.coupon_template_id if inviter else None,
         inviter_points=inviter.points if inviter else None,
         invitee_template_id=invitee.coupon_template_id if invitee else None,
         invitee_points=invitee.points if invitee else None,
-        **creation.window_columns(data, at),
     )
-    await creation.add_created(
-        session, rule, admin_id, Action.INVITE_RULE_CREATE, subject_type="invite_rule"
-    )
-    return rule
 
 
-RULES = CampaignKind(
-    InviteRule, "invite_rule", lambda i: InviteRuleNotFound(rule_id=i), AlreadyEnded
-)
 get_rule = RULES.get
 end_rule = RULES.end
 list_rules = RULES.page

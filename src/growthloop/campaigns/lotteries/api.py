@@ -38,14 +38,12 @@ add_campaign_routes(
         name="lottery",
         path="lotteries",
         plural="lotteries",
+        kind=service.LOTTERIES,
         body=LotteryIn,
-        admin_out=AdminLotteryOut,
-        out=LotteryOut,
         create=service.create_lottery,
-        get=service.get_lottery,
-        page=service.list_lotteries,
-        end=service.end_lottery,
+        admin_out=AdminLotteryOut,
         present_admin=presenters.admin_lotteries_out,
+        out=LotteryOut,
         present_to=presenters.lottery_out,
         create_description=(
             "The lottery with its prize pool; prizes cannot be changed afterwards (end the\n"

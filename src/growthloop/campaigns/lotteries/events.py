@@ -3,21 +3,23 @@ redeemed a product prize's voucher at the counter. Analytics records the draws."
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
-from growthloop.core.events import DomainEvent
+from growthloop.core.events import MemberEvent
 
 
-@dataclass(frozen=True, kw_only=True)
-class LotteryDrew(DomainEvent):
+class DrawEvent(MemberEvent):
+    """What every lottery event carries: the draw, its lottery and the member who drew."""
+
+    draw_id: str
+    lottery_id: str
+
+
+class LotteryDrew(DrawEvent):
     """member_id: who drew. `won`: anything but the `none` prize; `paid_points`: 0 for a
     free draw; `coupon_id` / `points`: what a coupon or points prize granted."""
 
     name: ClassVar[str] = "lottery.drew"
-    member_id: str
-    draw_id: str
-    lottery_id: str
     prize_id: str
     prize_kind: str
     prize_name: str
@@ -28,12 +30,8 @@ class LotteryDrew(DomainEvent):
     points: int | None
 
 
-@dataclass(frozen=True, kw_only=True)
-class LotteryVoucherRedeemed(DomainEvent):
+class LotteryVoucherRedeemed(DrawEvent):
     """member_id: the winner whose product voucher was redeemed."""
 
     name: ClassVar[str] = "lottery.voucher_redeemed"
-    member_id: str
-    draw_id: str
-    lottery_id: str
     product_id: str | None

@@ -30,32 +30,19 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped
 
-from growthloop.core.models import (
-    Base,
-    UTCDateTime,
-    col,
-    created_column,
-    id_column,
-    merchant_column,
-)
+from growthloop.campaigns.models import CampaignColumns
+from growthloop.core.models import Base, CreatedAt, MerchantOwned, UTCDateTime, col, merchant_column
 
 
-class Lottery(Base):
+class Lottery(CampaignColumns, Base):
     __tablename__ = "lotteries"
 
-    id: Mapped[str] = id_column()
-    merchant_id: Mapped[str] = merchant_column()
-    name: Mapped[str] = col(String(50), nullable=False, pii=None)
     rules: Mapped[str | None] = col(String(1000), pii=None)  # 活动规则, shown to members
-    starts_at: Mapped[datetime] = col(UTCDateTime(), nullable=False, pii=None)
-    ends_at: Mapped[datetime | None] = col(UTCDateTime(), pii=None)
     cost_points: Mapped[int] = col(Integer, nullable=False, pii=None)  # 0: free draws only
     free_draws_per_day: Mapped[int] = col(Integer, nullable=False, pii=None)
     max_draws_per_day: Mapped[int | None] = col(Integer, pii=None)  # free + paid; None: no cap
     max_wins_per_member: Mapped[int | None] = col(Integer, pii=None)  # None: no cap
     voucher_valid_days: Mapped[int] = col(Integer, nullable=False, pii=None)
-    ended_early_at: Mapped[datetime | None] = col(UTCDateTime(), pii=None)
-    created_at: Mapped[datetime] = created_column()
 
     __table_args__ = (
         CheckConstraint(
@@ -73,14 +60,12 @@ class Lottery(Base):
     )
 
 
-class LotteryPrize(Base):
+class LotteryPrize(MerchantOwned, Base):
     """One entry of the pool: `coupon` (a coupon of `template_id`), `points`, `product`
     (a voucher for `product_id` handed over at the counter) or `none` (谢谢参与)."""
 
     __tablename__ = "lottery_prizes"
 
-    id: Mapped[str] = id_column()
-    merchant_id: Mapped[str] = merchant_column()
     # Looked up through the unique (lottery_id, seq) index.
     lottery_id: Mapped[str] = col(String(26), ForeignKey("lotteries.id"), nullable=False, pii=None)
     seq: Mapped[int] = col(Integer, nullable=False, pii=None)  # place in the pool, from 1
@@ -105,14 +90,12 @@ class LotteryPrize(Base):
     )
 
 
-class LotteryDraw(Base):
+class LotteryDraw(MerchantOwned, CreatedAt, Base):
     """One draw and what it gave: the coupon's id, the points credited, or a product
     voucher (`voucher_code`, shown at the counter and redeemed once by staff)."""
 
     __tablename__ = "lottery_draws"
 
-    id: Mapped[str] = id_column()
-    merchant_id: Mapped[str] = merchant_column()
     lottery_id: Mapped[str] = col(String(26), ForeignKey("lotteries.id"), nullable=False, pii=None)
     member_id: Mapped[str] = col(String(26), nullable=False, pii=None)
     prize_id: Mapped[str] = col(
@@ -129,7 +112,6 @@ class LotteryDraw(Base):
     voucher_code: Mapped[str | None] = col(String(16), pii=None)
     voucher_expires_at: Mapped[datetime | None] = col(UTCDateTime(), pii=None)
     voucher_redeemed_at: Mapped[datetime | None] = col(UTCDateTime(), pii=None)
-    created_at: Mapped[datetime] = created_column()
 
     __table_args__ = (
         UniqueConstraint("merchant_id", "voucher_code"),

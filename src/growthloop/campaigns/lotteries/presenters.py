@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
-from typing import Any, cast
+from typing import cast
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.campaigns import windows
+from growthloop.campaigns.kinds import shown
 from growthloop.campaigns.lotteries import pool
 from growthloop.campaigns.lotteries import repository as repo
 from growthloop.campaigns.lotteries.models import Lottery, LotteryDraw, LotteryPrize
@@ -44,24 +44,6 @@ def _prize_out(p: LotteryPrize, odds: float) -> PrizeOut:
     )
 
 
-def _terms(lot: Lottery, prizes: Sequence[LotteryPrize], at: datetime) -> dict[str, Any]:
-    """The fields members and operators both see."""
-    return {
-        "id": lot.id,
-        "name": lot.name,
-        "rules": lot.rules,
-        "starts_at": lot.starts_at,
-        "ends_at": lot.ends_at,
-        "status": windows.status(lot, at),
-        "cost_points": lot.cost_points,
-        "free_draws_per_day": lot.free_draws_per_day,
-        "max_draws_per_day": lot.max_draws_per_day,
-        "max_wins_per_member": lot.max_wins_per_member,
-        "voucher_valid_days": lot.voucher_valid_days,
-        "exhausted": pool.exhausted(prizes),
-    }
-
-
 async def admin_lotteries_out(session: AsyncSession, rows: list[Lottery]) -> list[AdminLotteryOut]:
     ids = [lot.id for lot in rows]
     prizes = await repo.prizes_of(session, ids)
@@ -73,8 +55,11 @@ async def admin_lotteries_out(session: AsyncSession, rows: list[Lottery]) -> lis
         pool_ = prizes[lot.id]
         t = totals[lot.id]
         out.append(
-            AdminLotteryOut(
-                **_terms(lot, pool_, at),
+            shown(
+                AdminLotteryOut,
+                lot,
+                at,
+                exhausted=pool.exhausted(pool_),
                 prizes=[
                     AdminPrizeOut(
                         **_prize_out(p, odds).model_dump(),
@@ -88,8 +73,6 @@ async def admin_lotteries_out(session: AsyncSession, rows: list[Lottery]) -> lis
                 free_draws=t.free_draws,
                 points_collected=t.points_collected,
                 participants=t.participants,
-                ended_early_at=lot.ended_early_at,
-                created_at=lot.created_at,
             )
         )
     return out
@@ -138,8 +121,11 @@ async def _my_standing(
 
 async def lottery_out(session: AsyncSession, lot: Lottery, viewer: str | None) -> LotteryOut:
     prizes = (await repo.prizes_of(session, [lot.id]))[lot.id]
-    return LotteryOut(
-        **_terms(lot, prizes, now(session)),
+    return shown(
+        LotteryOut,
+        lot,
+        now(session),
+        exhausted=pool.exhausted(prizes),
         prizes=[_prize_out(p, o) for p, o in zip(prizes, pool.prize_odds(prizes), strict=True)],
         mine=None if viewer is None else await _my_standing(session, lot, prizes, viewer),
     )

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from growthloop.campaigns import creation
 from growthloop.campaigns.errors import InvalidCampaign
 from growthloop.campaigns.kinds import CampaignKind
 from growthloop.campaigns.lotteries import repository as repo
@@ -15,29 +14,44 @@ from growthloop.campaigns.lotteries.errors import AlreadyEnded, LotteryNotFound
 from growthloop.campaigns.lotteries.models import Lottery, LotteryDraw, LotteryPrize
 from growthloop.campaigns.lotteries.schemas import LotteryIn
 from growthloop.core import references
-from growthloop.core.audit import Action
-from growthloop.core.context import now
 from growthloop.core.pagination import PageParams
 from growthloop.promotions import service as promotions
+
+LOTTERIES = CampaignKind(
+    Lottery,
+    "lottery",
+    lambda i: LotteryNotFound(lottery_id=i),
+    AlreadyEnded,
+    audited=("cost_points", "free_draws_per_day"),
+)
 
 
 async def create_lottery(
     session: AsyncSession, merchant_id: str, admin_id: str, data: LotteryIn
 ) -> Lottery:
-    """The lottery and its pool. What a prize gives must be this merchant's (422
+    """The lottery, then its pool, each prize checked as it is added (a refusal writes
+    nothing: the transaction rolls back). What a prize gives must be this merchant's (422
     `unknown_coupon_template` or `unknown_product`, naming `prizes[i].template_id` or
     `prizes[i].product_id`); a coupon template must be granted-only (422
     `coupon_template_claimable`: a prize members could claim for free is none) and able to
     issue coupons now."""
-    at = now(session)
-    creation.ensure_ends_later(data, at)
+    lottery = await LOTTERIES.create(
+        session,
+        merchant_id,
+        admin_id,
+        data,
+        details={
+            "prizes": [{"kind": p.kind, "weight": p.weight, "stock": p.stock} for p in data.prizes]
+        },
+        rules=data.rules or None,
+    )
     for i, p in enumerate(data.prizes):
         if p.template_id is not None:
             template = await promotions.reward_template(
                 session, merchant_id, p.template_id, field=f"prizes[{i}].template_id"
             )
             if not template.active or (
-                template.valid_until is not None and template.valid_until <= at
+                template.valid_until is not None and template.valid_until <= lottery.created_at
             ):
                 raise InvalidCampaign(
                     "The coupon template of a prize cannot issue coupons.",
@@ -49,48 +63,15 @@ async def create_lottery(
             await references.check(
                 session, merchant_id, table="products", field=field, ids=[p.product_id]
             )
-    lottery = Lottery(
-        merchant_id=merchant_id,
-        name=data.name,
-        rules=data.rules or None,
-        **creation.window_columns(data, at),
-        cost_points=data.cost_points,
-        free_draws_per_day=data.free_draws_per_day,
-        max_draws_per_day=data.max_draws_per_day,
-        max_wins_per_member=data.max_wins_per_member,
-        voucher_valid_days=data.voucher_valid_days,
-    )
-    await creation.add_created(
-        session,
-        lottery,
-        admin_id,
-        Action.LOTTERY_CREATE,
-        subject_type="lottery",
-        cost_points=lottery.cost_points,
-        free_draws_per_day=lottery.free_draws_per_day,
-        prizes=[{"kind": p.kind, "weight": p.weight, "stock": p.stock} for p in data.prizes],
-    )
-    session.add_all(
-        LotteryPrize(
-            merchant_id=merchant_id,
-            lottery_id=lottery.id,
-            seq=i,
-            name=p.name,
-            kind=p.kind,
-            weight=p.weight,
-            stock=p.stock,
-            given=0,
-            template_id=p.template_id,
-            points=p.points,
-            product_id=p.product_id,
+        session.add(
+            LotteryPrize(
+                **p.model_dump(), merchant_id=merchant_id, lottery_id=lottery.id, seq=i + 1, given=0
+            )
         )
-        for i, p in enumerate(data.prizes, start=1)
-    )
     await session.flush()
     return lottery
 
 
-LOTTERIES = CampaignKind(Lottery, "lottery", lambda i: LotteryNotFound(lottery_id=i), AlreadyEnded)
 get_lottery = LOTTERIES.get
 list_lotteries = LOTTERIES.page
 # Ending one: no draws from now on; vouchers already won stay redeemable until they expire.

@@ -4,13 +4,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
 from growthloop.core.events import DomainEvent
 
 
-@dataclass(frozen=True, kw_only=True)
 class ShareCreated(DomainEvent):
     name: ClassVar[str] = "share.created"
     code: str
@@ -19,7 +17,6 @@ class ShareCreated(DomainEvent):
     channel: str
 
 
-@dataclass(frozen=True, kw_only=True)
 class ShareStep(DomainEvent):
     """What every step carries: the code, its sharer and what was shared."""
 
@@ -30,34 +27,28 @@ class ShareStep(DomainEvent):
     channel: str
 
 
-@dataclass(frozen=True, kw_only=True)
 class ShareOpened(ShareStep):
     name: ClassVar[str] = "share.opened"
 
 
-@dataclass(frozen=True, kw_only=True)
 class ShareRegistered(ShareStep):
     name: ClassVar[str] = "share.registered"
 
 
-@dataclass(frozen=True, kw_only=True)
 class ShareLogin(ShareStep):
     name: ClassVar[str] = "share.login"
 
 
-@dataclass(frozen=True, kw_only=True)
 class SharePurchased(ShareStep):
     name: ClassVar[str] = "share.purchased"
     order_id: str
     payable: int
 
 
-@dataclass(frozen=True, kw_only=True)
 class ShareHelped(ShareStep):
     name: ClassVar[str] = "share.helped"
     cut: int
 
 
-@dataclass(frozen=True, kw_only=True)
 class ShareJoined(ShareStep):
     name: ClassVar[str] = "share.joined"

@@ -7,23 +7,21 @@ visible characters) as `s=<code>`.
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from sqlalchemy import Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped
 
 from growthloop.core.models import (
     Base,
     Category,
+    CreatedAt,
+    MerchantOwned,
     Personal,
     col,
-    created_column,
-    id_column,
     merchant_column,
 )
 
 
-class ShareCode(Base):
+class ShareCode(CreatedAt, Base):
     __tablename__ = "share_codes"
 
     code: Mapped[str] = col(String(12), primary_key=True, pii=None)
@@ -32,21 +30,18 @@ class ShareCode(Base):
     target_type: Mapped[str] = col(String(24), nullable=False, pii=None)
     target_id: Mapped[str] = col(String(64), nullable=False, pii=None)
     channel: Mapped[str] = col(String(16), nullable=False, pii=None)
-    created_at: Mapped[datetime] = created_column()
 
     __table_args__ = (
         UniqueConstraint("merchant_id", "member_id", "target_type", "target_id", "channel"),
     )
 
 
-class ShareVisit(Base):
+class ShareVisit(MerchantOwned, CreatedAt, Base):
     """What a code brought: an `open` of the link or QR code, a `register` or `login`
     through it, then the visitor's `purchase`, `help` (a bargain) or `join` (a group)."""
 
     __tablename__ = "share_visits"
 
-    id: Mapped[str] = id_column()
-    merchant_id: Mapped[str] = merchant_column()
     code: Mapped[str] = col(String(12), nullable=False, index=True, pii=None)
     sharer_id: Mapped[str] = col(String(26), nullable=False, pii=None)
     visitor_member_id: Mapped[str | None] = col(String(26), pii=None)
@@ -60,7 +55,6 @@ class ShareVisit(Base):
     )
     kind: Mapped[str] = col(String(16), nullable=False, pii=None)
     ref: Mapped[str | None] = col(String(26), pii=None)  # the order, bargain or group
-    created_at: Mapped[datetime] = created_column()
 
     __table_args__ = (
         Index("ix_share_visits_visitor", "merchant_id", "visitor_member_id", "created_at"),
