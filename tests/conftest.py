@@ -118,6 +118,8 @@ async def stack(
         data_dir=data_dir,
         database_url=url,
         redis_url=redis_url,
+        # Keys of this run only; a previous run's rate-limit windows must not leak in.
+        redis_prefix=f"gltest:{worker}:{os.getpid()}:",
         dev_login=True,
         sandbox=True,
         run_sweeper=False,
@@ -127,17 +129,6 @@ async def stack(
     )
     clock = FrozenClock(START)
     rt = build_runtime(settings, clock)
-    if redis_url:
-        # Keys of this run only; a previous run's rate-limit windows must not leak in.
-        from growthloop.core.kv import RedisCounters
-
-        rt.counters = RedisCounters(redis_url, prefix=f"gltest:{worker}:{os.getpid()}:")
-        from growthloop.analytics.pipeline import RedisRecentIds
-        from growthloop.core.kv import redis_client
-
-        rt.analytics.recent = RedisRecentIds(
-            redis_client(redis_url), prefix=f"gltest:{worker}:{os.getpid()}:evid:"
-        )
     await upgrade(rt.db.engine)
     app = create_app(settings, runtime=rt, run_sweeper=False)
     yield Stack(request.param, rt, clock, app)

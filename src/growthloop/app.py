@@ -5,21 +5,20 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy import text
 
-from growthloop import all_models
+from growthloop import all_models, ops
 from growthloop.alliance.api import router as alliance_router
 from growthloop.analytics.api import router as analytics_router
 from growthloop.analytics.compat_api import router as compat_ingest_router
 from growthloop.analytics.ingest_api import router as ingest_router
 from growthloop.campaigns.bargains.api import router as bargains_router
 from growthloop.campaigns.distribution.api import router as distribution_router
+from growthloop.campaigns.flash_sales.api import lanes as flash_sale_lanes
 from growthloop.campaigns.flash_sales.api import router as flash_sales_router
 from growthloop.campaigns.group_buys.api import router as group_buys_router
 from growthloop.campaigns.invites.api import router as invites_router
@@ -31,6 +30,7 @@ from growthloop.core import processes
 from growthloop.core.clock import Clock
 from growthloop.core.config import Settings
 from growthloop.core.errors import install_error_handlers
+from growthloop.core.lanes import FastLanes
 from growthloop.core.logs import RequestLogMiddleware
 from growthloop.core.url_guard import ControlCharacterGuard
 from growthloop.engagement.api import router as engagement_router
@@ -89,6 +89,8 @@ def create_app(
     )
     app.state.runtime = rt
     install_error_handlers(app)
+    # Outermost last: the request id and log line, the control-character guard, the lanes.
+    app.add_middleware(FastLanes, lanes=[*ops.lanes(rt), *flash_sale_lanes, *rt.menu_cache.lanes()])
     app.add_middleware(ControlCharacterGuard)
     app.add_middleware(RequestLogMiddleware)
 
@@ -133,10 +135,5 @@ def create_app(
             swagger_favicon_url="/static/vendor/swagger-ui/favicon-32x32.png",
         )
 
-    @app.get("/healthz", tags=["ops"])
-    async def healthz() -> dict[str, Any]:
-        async with rt.db.engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
-        return {"status": "ok", "database": rt.db.dialect}
-
+    app.include_router(ops.router)
     return app

@@ -57,6 +57,7 @@ from growthloop.campaigns.shares.events import (
     SharePurchased,
     ShareRegistered,
 )
+from growthloop.catalog.menu_cache import MenuCache
 from growthloop.compliance import deletion, retention
 from growthloop.compliance import privacy as compliance_privacy
 from growthloop.compliance.registry import PrivacyRegistry
@@ -114,6 +115,7 @@ class AppRuntime(Runtime):
     privacy: PrivacyRegistry
     gateways: Gateways
     platforms: Platforms
+    menu_cache: MenuCache
 
 
 def build_runtime(settings: Settings, clock: Clock | None = None) -> AppRuntime:
@@ -127,7 +129,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> AppRuntime:
     )
     analytics = Pipeline(
         open_event_store(settings.events_url, settings.data_dir),
-        RedisRecentIds(redis_client(settings.redis_url))
+        RedisRecentIds(redis_client(settings.redis_url), prefix=f"{settings.redis_prefix}evid:")
         if settings.redis_url
         else MemoryRecentIds(),
     )
@@ -137,21 +139,30 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> AppRuntime:
     if settings.sandbox:
         gateways["sandbox"] = SandboxGateway(settings.secret_key)
     privacy = _privacy(settings, db, analytics)
+    counters = make_counters(settings.redis_url, settings.redis_prefix)
+    tokens = TokenCodec(settings.secret_key)
+    menu_cache = MenuCache(counters, tokens, clock)
     rt = AppRuntime(
         settings=settings,
         db=db,
         clock=clock,
         bus=EventBus(),
-        counters=make_counters(settings.redis_url),
-        tokens=TokenCodec(settings.secret_key),
+        counters=counters,
+        tokens=tokens,
         sweeper=Sweeper(interval_seconds=settings.sweep_interval_seconds),
-        stock=make_stock_backend(backend, partial(load_pool, db), redis_url=settings.redis_url),
+        stock=make_stock_backend(
+            backend,
+            partial(load_pool, db),
+            redis_url=settings.redis_url,
+            prefix=settings.redis_prefix,
+        ),
         principals=IdentityPrincipals(),
         analytics=analytics,
         privacy=privacy,
         gateways=gateways,
         platforms=platforms,
-        parts=[gateways, platforms, privacy, analytics],
+        menu_cache=menu_cache,
+        parts=[gateways, platforms, privacy, analytics, menu_cache],
     )
     db.context = Context(
         clock=clock,

@@ -20,6 +20,7 @@ from growthloop.catalog.errors import (
     SoldOut,
     UnknownOption,
 )
+from growthloop.catalog.menu_cache import menu_changed
 from growthloop.catalog.models import Category, Product
 from growthloop.catalog.schemas import CategoryIn, OptionGroupIn, ProductIn, ProductPatch
 from growthloop.core.auth import ensure_same_merchant
@@ -75,6 +76,7 @@ async def create_category(session: AsyncSession, merchant_id: str, data: Categor
             session.add(category)
     except IntegrityError:
         raise CategoryExists(name=data.name) from None
+    menu_changed(session, merchant_id)
     return category
 
 
@@ -95,6 +97,7 @@ async def create_product(session: AsyncSession, merchant_id: str, data: ProductI
     )
     session.add(product)
     await session.flush()
+    menu_changed(session, merchant_id)
     return product
 
 
@@ -122,6 +125,7 @@ async def update_product(
         product.options = _stored_options(groups, product.price)
     product.updated_at = now(session)
     await session.flush()
+    menu_changed(session, merchant_id)
     return product
 
 
@@ -135,6 +139,7 @@ async def adjust_stock(
     product = await access_product(session, merchant_id, product_id)
     if not await repo.add_stock(session, merchant_id, product_id, delta):
         raise SoldOut("Stock cannot go below zero.", product_id=product_id)
+    menu_changed(session, merchant_id)
     await session.refresh(product)
     return product
 
@@ -224,6 +229,7 @@ async def reserve_stock(
     for product_id in sorted(quantities):
         if not await repo.take_stock(session, merchant_id, product_id, quantities[product_id]):
             raise SoldOut(product_id=product_id, requested=quantities[product_id])
+    menu_changed(session, merchant_id)
 
 
 async def release_stock(
@@ -231,3 +237,4 @@ async def release_stock(
 ) -> None:
     for product_id in sorted(quantities):
         await repo.add_stock(session, merchant_id, product_id, quantities[product_id])
+    menu_changed(session, merchant_id)

@@ -108,9 +108,17 @@ class AdminPrincipal:
         return permission in ROLE_PERMISSIONS[self.role]
 
 
+VERIFIED_TOKENS = 50_000  # signatures remembered per process; the set is emptied when full
+
+
 class TokenCodec:
+    """HS256 tokens. A token's signature is verified once per process and remembered
+    (a crowd sends the same few thousand tokens many times a second); the type and the
+    expiry are checked on every call, so a remembered token expires on time."""
+
     def __init__(self, secret: str) -> None:
         self._key = hashlib.sha256(b"growthloop-token:" + secret.encode()).digest()
+        self._verified: dict[str, dict[str, Any]] = {}
 
     def issue(
         self, kind: TokenKind, subject: str, merchant_id: str, now: datetime, ttl: timedelta
@@ -125,12 +133,25 @@ class TokenCodec:
         return jwt.encode(claims, self._key, algorithm="HS256")
 
     def decode(self, token: str, kind: TokenKind, now: datetime) -> dict[str, Any]:
+        claims = self._verified.get(token)
+        if claims is None:
+            claims = self._verify(token)
+            if len(self._verified) >= VERIFIED_TOKENS:
+                self._verified.clear()
+            self._verified[token] = claims
+        if claims.get("typ") != kind:
+            raise Unauthenticated(f"{'An' if kind == 'admin' else 'A'} {kind} token is required.")
+        if not isinstance(claims["exp"], int) or claims["exp"] <= now.timestamp():
+            raise Unauthenticated("The token has expired.", reason="expired")
+        return dict(claims)
+
+    def _verify(self, token: str) -> dict[str, Any]:
         try:
             claims: dict[str, Any] = jwt.decode(
                 token,
                 self._key,
                 algorithms=["HS256"],
-                # Times are checked below against the injected clock, not the wall clock.
+                # Times are checked in decode() against the injected clock, not the wall clock.
                 options={
                     "verify_exp": False,
                     "verify_iat": False,
@@ -140,10 +161,6 @@ class TokenCodec:
             )
         except jwt.PyJWTError:
             raise Unauthenticated("The token is invalid.") from None
-        if claims.get("typ") != kind:
-            raise Unauthenticated(f"{'An' if kind == 'admin' else 'A'} {kind} token is required.")
-        if not isinstance(claims["exp"], int) or claims["exp"] <= now.timestamp():
-            raise Unauthenticated("The token has expired.", reason="expired")
         return claims
 
 

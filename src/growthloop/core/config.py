@@ -21,6 +21,9 @@ class Settings(BaseSettings):
     database_url: str | None = None
     events_url: str | None = None
     redis_url: str | None = None
+    # Every key this deployment writes in Redis starts with it: several deployments (or
+    # test runs) can share one Redis.
+    redis_prefix: str = Field("gl:", pattern=r"^[\w:.-]{1,64}$")
     secret_key: str = DEV_SECRET
     # PII encryption keys, "kid:base64key,kid2:base64key" (32-byte keys, the last one
     # encrypts; `growthloop compliance rotate-keys` moves old values onto it). Unset: one

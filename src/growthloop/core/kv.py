@@ -6,7 +6,6 @@ several API processes share one count.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any, Protocol
 
@@ -20,6 +19,17 @@ class CounterBackend(Protocol):
 
     async def reset(self, key: str) -> None: ...
 
+    async def version(self, key: str) -> int:
+        """A number that only grows, one per key (0 until first bumped): caches shared by
+        several processes compare it to tell whether what they hold is still current."""
+        ...
+
+    async def bump(self, key: str) -> int: ...
+
+    async def ping(self) -> None:
+        """Raises unless the backend answers (readiness, `GET /readyz`)."""
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -28,25 +38,32 @@ class MemoryCounters:
 
     def __init__(self) -> None:
         self._windows: dict[str, tuple[float, int]] = {}
-        self._lock = asyncio.Lock()
+        self._versions: dict[str, int] = {}
 
+    # No await in either body: on the event loop each runs whole, so needs no lock.
     async def hit(self, key: str, limit: int, window_seconds: int) -> bool:
-        async with self._lock:
-            now = time.monotonic()
-            started, count = self._windows.get(key, (now, 0))
-            if now - started >= window_seconds:
-                started, count = now, 0
-            count += 1
-            self._windows[key] = (started, count)
-            if len(self._windows) > 100_000:  # bound memory: drop expired windows
-                self._windows = {
-                    k: v for k, v in self._windows.items() if now - v[0] < window_seconds
-                }
-            return count <= limit
+        now = time.monotonic()
+        started, count = self._windows.get(key, (now, 0))
+        if now - started >= window_seconds:
+            started, count = now, 0
+        count += 1
+        self._windows[key] = (started, count)
+        if len(self._windows) > 100_000:  # bound memory: drop expired windows
+            self._windows = {k: v for k, v in self._windows.items() if now - v[0] < window_seconds}
+        return count <= limit
 
     async def reset(self, key: str) -> None:
-        async with self._lock:
-            self._windows.pop(key, None)
+        self._windows.pop(key, None)
+
+    async def version(self, key: str) -> int:
+        return self._versions.get(key, 0)
+
+    async def bump(self, key: str) -> int:
+        self._versions[key] = value = self._versions.get(key, 0) + 1
+        return value
+
+    async def ping(self) -> None:
+        return None
 
     async def close(self) -> None:
         return None
@@ -85,6 +102,15 @@ class RedisCounters:
 
     async def reset(self, key: str) -> None:
         await self._redis.delete(self._prefix + key)
+
+    async def version(self, key: str) -> int:
+        return int(await self._redis.get(self._prefix + key) or 0)
+
+    async def bump(self, key: str) -> int:
+        return int(await self._redis.incr(self._prefix + key))
+
+    async def ping(self) -> None:
+        await self._redis.ping()
 
     async def close(self) -> None:
         await self._redis.aclose()

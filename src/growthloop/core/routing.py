@@ -7,17 +7,16 @@ carrying `Idempotency-Key`, the key and the response are stored in that same
 transaction, scoped by the verified caller: a request whose token is not valid now is
 never answered from the store (it goes through and gets its 401).
 
-An endpoint marked with `fast_path(check)` has `check(request)` run before the unit of
-work opens, so a hot endpoint (a flash sale's purchase) can answer "sold out" without
-touching the database. What the check does outside the database it undoes through
-`on_rollback(request, callback)` if the request then does not commit. A request with an
-Idempotency-Key skips the check: it may be a retry whose first answer is stored.
+A fast lane (`core.lanes`) may have judged the request before it reached its route (a
+flash sale's purchase answers "sold out" without the database). What the lane did
+outside the database it undoes through `on_rollback(request, callback)` if the request
+then does not commit.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, TypeVar
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
@@ -30,20 +29,9 @@ from growthloop.core.idempotency import IdempotencyRecord, StoredResponse
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 REPLAY_HEADER = "Idempotent-Replayed"
 
-FastCheck = Callable[[Request], Awaitable[None]]
-Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
-
-
-def fast_path(check: FastCheck) -> Callable[[Endpoint], Endpoint]:
-    def mark(endpoint: Endpoint) -> Endpoint:
-        endpoint.fast_check = check  # type: ignore[attr-defined]
-        return endpoint
-
-    return mark
-
 
 def on_rollback(request: Request, callback: AfterCommit) -> None:
-    """From a fast-path check: run `callback` if this request's unit of work does not commit."""
+    """From a fast lane: run `callback` if this request's unit of work does not commit."""
     pending: list[AfterCommit] | None = getattr(request.state, "on_rollback", None)
     if pending is None:
         pending = request.state.on_rollback = []
@@ -65,9 +53,6 @@ class UnitOfWorkRoute(APIRoute):
             key = request.headers.get("idempotency-key") if request.method == "POST" else None
             if key is not None:
                 idempotency.check_key(key)
-            check: FastCheck | None = getattr(self.endpoint, "fast_check", None)
-            if check is not None and key is None:
-                await check(request)
             try:
                 return await self._serve(request, handler, write, key)
             except BaseException:

@@ -564,6 +564,9 @@ class ClickHouseEventStore:
     async def count(self, merchant_id: str | None = None) -> int:
         return await asyncio.to_thread(self._count_sync, merchant_id)
 
+    async def ping(self) -> None:
+        await asyncio.to_thread(self._engine.rows, "SELECT 1")
+
     def _count_sync(self, merchant_id: str | None) -> int:
         where = (
             f" WHERE merchant_id = {self.dialect.lit(_merchant(merchant_id))}"

@@ -299,6 +299,10 @@ class DuckDBEventStore:
             total += int(rows[0][0])
         return total
 
+    async def ping(self) -> None:
+        if not os.access(self.root, os.W_OK | os.X_OK):
+            raise OSError(f"the event store's folder {self.root} is not writable")
+
     # ---- maintenance ---------------------------------------------------------------
 
     async def roll_up(self) -> int:

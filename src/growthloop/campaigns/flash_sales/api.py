@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
 
 from growthloop.campaigns.flash_sales import pool, presenters, service
@@ -16,7 +16,8 @@ from growthloop.core.auth import (
     SessionDep,
 )
 from growthloop.core.errors import Unauthenticated
-from growthloop.core.routing import UnitOfWorkRoute, fast_path, on_rollback
+from growthloop.core.lanes import Lane
+from growthloop.core.routing import UnitOfWorkRoute, on_rollback
 from growthloop.core.runtime import Runtime, RuntimeDep
 from growthloop.orders.schemas import OrderOut
 
@@ -31,19 +32,23 @@ def _ip(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-async def _fast_check(request: Request) -> None:
-    """Before any database work: a valid token (its signature and expiry; the account is
-    checked in the transaction), and everything `pool.fast_check` refuses. A request
-    this cannot judge (no token, a bad body) goes on to the endpoint for its 401/422."""
+async def _purchase_lane(request: Request) -> Response | None:
+    """Before the route and any database work: a valid token (its signature and expiry;
+    the account is checked in the transaction), and everything `pool.fast_check` refuses
+    is answered here. A request this cannot judge (no token, a bad body) goes on to the
+    route for its 401/422, and so does one with an Idempotency-Key: it may be a retry
+    whose first answer is stored."""
+    if "idempotency-key" in request.headers:
+        return None
     rt: Runtime = request.app.state.runtime
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token:
-        return
+        return None
     try:
         claims = rt.tokens.decode(token, "member", rt.clock.now())
         data = PurchaseIn.model_validate_json(await request.body())
     except (Unauthenticated, ValidationError):
-        return
+        return None
     taken = await pool.fast_check(
         rt.db,
         rt.clock,
@@ -59,6 +64,10 @@ async def _fast_check(request: Request) -> None:
     if taken is not None:
         request.state.flash_take = taken
         on_rollback(request, lambda: pool.give_back_fast(rt.stock, taken))
+    return None
+
+
+lanes = [Lane("POST", "/v1/flash-sales/{sale_id}/purchase", _purchase_lane)]
 
 
 add_campaign_routes(
@@ -90,7 +99,6 @@ add_campaign_routes(
     status_code=201,
     responses={409: {"description": "sold_out, limit_reached, not_started or ended"}},
 )
-@fast_path(_fast_check)
 async def purchase(
     sale_id: str,
     body: PurchaseIn,

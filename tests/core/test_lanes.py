@@ -1,0 +1,134 @@
+"""Fast lanes (core/lanes.py) on a bare Starlette app: a lane answers, refuses with the
+usual error body, or lets the request go on with its body intact; `Observe` sees the
+route's response. And the operations endpoints built on them: `/healthz`, `/readyz`."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp
+
+from growthloop.core.auth import TokenCodec
+from growthloop.core.errors import Conflict, Unauthenticated
+from growthloop.core.lanes import FastLanes, Lane, Observe
+from growthloop.core.runtime import Runtime
+from tests.conftest import START
+
+
+async def _echo(request: Request) -> Response:
+    return JSONResponse(
+        {
+            "route": True,
+            "body": (await request.body()).decode(),
+            "seen": getattr(request.state, "judged", None),
+        }
+    )
+
+
+def _client(lanes: list[Lane]) -> httpx.AsyncClient:
+    routes = [Route("/items/{item_id}", _echo, methods=["GET", "POST"])]
+    app = FastLanes(Starlette(routes=routes), lanes)
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
+
+
+async def test_a_lane_answers_refuses_or_lets_the_request_on() -> None:
+    async def lane(request: Request) -> ASGIApp | None:
+        item = request.path_params["item_id"]
+        body = await request.body()
+        if item == "answered":
+            return JSONResponse({"lane": True, "body": body.decode()})
+        if item == "refused":
+            raise Conflict("Not now.", item=item)
+        request.state.judged = item
+        return None
+
+    async with _client([Lane("POST", "/items/{item_id}", lane)]) as client:
+        r = await client.post("/items/answered", content=b"hello")
+        assert r.json() == {"lane": True, "body": "hello"}
+        r = await client.post("/items/refused", content=b"x")
+        assert r.status_code == 409
+        assert r.json() == {
+            "error": {"code": "conflict", "message": "Not now.", "details": {"item": "refused"}}
+        }
+        # On to the route: the body the lane read is read again, and what it learnt is there.
+        r = await client.post("/items/other", content=b"a body")
+        assert r.json() == {"route": True, "body": "a body", "seen": "other"}
+        # Another method, or a path that only starts like the lane's, is not the lane's.
+        r = await client.get("/items/answered")
+        assert r.json()["route"] is True
+        r = await client.post("/items/answered/more", content=b"")
+        assert r.status_code == 404
+
+
+async def test_observe_hands_over_the_routes_response() -> None:
+    seen: list[tuple[int, bytes]] = []
+
+    async def lane(_: Request) -> Observe:
+        return Observe(lambda status, _headers, body: seen.append((status, body)))
+
+    async with _client([Lane("GET", "/items/{item_id}", lane)]) as client:
+        r = await client.get("/items/1")
+    assert r.status_code == 200
+    assert seen == [(200, r.content)]
+
+
+async def test_healthz_answers_without_the_database(
+    client: httpx.AsyncClient, rt: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class NoDatabase:
+        def __getattr__(self, name: str) -> object:
+            raise AssertionError(f"liveness must not touch the database (engine.{name})")
+
+    def no_unit_of_work(*_: object, **__: object) -> None:
+        raise AssertionError("liveness must not open a unit of work")
+
+    dialect = rt.db.dialect
+    monkeypatch.setattr(rt.db, "engine", NoDatabase())
+    monkeypatch.setattr(rt.db, "unit_of_work", no_unit_of_work)
+    r = await client.get("/healthz")
+    assert r.status_code == 200
+    assert r.json() == {"status": "ok", "database": dialect}
+
+
+async def test_readyz_names_what_is_not_ready(
+    client: httpx.AsyncClient, rt: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    r = await client.get("/readyz")
+    assert r.status_code == 200, r.text
+    checks = r.json()["checks"]
+    assert checks["database"] == "ok"
+    assert checks["events"] == "ok"
+    assert checks.get("redis", "ok") == "ok"
+
+    async def down() -> None:
+        raise ConnectionError("connection refused")
+
+    monkeypatch.setattr(rt.analytics.store, "ping", down)
+    r = await client.get("/readyz")
+    assert r.status_code == 503
+    assert r.json()["status"] == "unavailable"
+    assert r.json()["checks"]["events"] == "ConnectionError: connection refused"
+    assert r.json()["checks"]["database"] == "ok"
+
+
+def test_a_remembered_token_still_expires_and_keeps_its_type() -> None:
+    codec = TokenCodec("a-secret")
+    token = codec.issue("member", "m1", "shop1", START, timedelta(hours=1))
+    assert codec.decode(token, "member", START)["sub"] == "m1"
+    assert codec.decode(token, "member", START)["sub"] == "m1"  # remembered
+    with pytest.raises(Unauthenticated, match="admin token"):
+        codec.decode(token, "admin", START)
+    with pytest.raises(Unauthenticated, match="expired"):
+        codec.decode(token, "member", START + timedelta(hours=2))
+    forged = token[:-2] + ("AA" if token[-2:] != "AA" else "BB")
+    with pytest.raises(Unauthenticated, match="invalid"):
+        codec.decode(forged, "member", START)
+    claims = codec.decode(token, "member", START)
+    claims["sub"] = "someone else"  # a caller's copy: the remembered claims stay
+    assert codec.decode(token, "member", START)["sub"] == "m1"
