@@ -46,6 +46,7 @@ from growthloop.promotions.api import router as promotions_router
 from growthloop.wiring import AppRuntime, build_runtime
 
 STATIC_DIR = Path(__file__).parent / "static"
+SWEEPER_LOCK = ".sweeper.lock"
 
 API_DESCRIPTION = """growthloop: the store, members, fission marketing and analytics for
 merchants who sell through mini-programs. Money is integer fen; times are ISO 8601 with
@@ -68,7 +69,8 @@ def create_app(
         # Records the PII keys this process holds; refuses to start without one the data uses.
         heartbeat = await processes.begin(rt.db, "serve", all_models.metadata)
         if sweep:
-            rt.sweeper.start()
+            # One sweeper among the `serve` processes sharing this data dir.
+            rt.sweeper.start(lead_lock=settings.data_dir / SWEEPER_LOCK)
         try:
             yield
         finally:

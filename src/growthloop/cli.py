@@ -36,6 +36,7 @@ Port = Annotated[
     int, typer.Option(min=0, max=65535, help="Port to listen on; 0 picks a free one (PORT=).")
 ]
 T = TypeVar("T")
+WORKER_HEALTHCHECK_SECONDS = 60
 
 
 async def _prepared(settings: Settings) -> AppRuntime:
@@ -139,6 +140,58 @@ def _serve(settings: Settings, sock: socket.socket, banner: str) -> None:
         sock.close()
 
 
+def worker_app() -> Any:
+    """The app of one of `serve --workers N`'s processes, built from the environment (each
+    is a fresh interpreter: uvicorn spawns them)."""
+    from growthloop.app import create_app
+
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_format)
+    return create_app(settings)
+
+
+def _serve_workers(settings: Settings, sock: socket.socket, workers: int, banner: str) -> None:
+    from uvicorn.supervisors import Multiprocess
+
+    host, port = sock.getsockname()[:2]
+    config = uvicorn.Config(
+        "growthloop.cli:worker_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        # A worker answers the supervisor's health pings once it has imported the app; on
+        # a loaded machine that takes longer than uvicorn's 5 s, and it would be restarted.
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
+        log_config=None,
+        access_log=False,
+    )
+    typer.echo(banner)
+    try:
+        Multiprocess(config, sockets=[sock]).run()
+    finally:
+        sock.close()
+
+
+def _multi_process_problem(settings: Settings, workers: int) -> str | None:
+    """Why `workers` processes cannot share one truth with these settings, if they cannot."""
+    if workers == 1:
+        return None
+    if not settings.redis_url:
+        return (
+            f"--workers {workers} needs Redis (set GROWTHLOOP_REDIS_URL): the processes share "
+            "rate limits, the menu cache and campaign stock through it; without Redis, "
+            "serve with one worker"
+        )
+    if settings.stock_backend == "memory":
+        return (
+            f"--workers {workers} cannot keep campaign stock in memory (each process would "
+            "sell its own units): unset GROWTHLOOP_STOCK_BACKEND (Redis is then used) or set "
+            "it to redis or sql"
+        )
+    return None
+
+
 def _start(prepare: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """Runs the work before serving (migrations, seeding); Ctrl-C there stops quietly."""
     try:
@@ -148,11 +201,25 @@ def _start(prepare: Callable[[], Coroutine[Any, Any, T]]) -> T:
         raise typer.Exit(130) from None
 
 
+Workers = Annotated[
+    int,
+    typer.Option(
+        min=1,
+        max=64,
+        help="API processes sharing the port (default 1, the embedded set-up). More than one "
+        "needs Redis; about one per core.",
+    ),
+]
+
+
 @app.command()
-def serve(host: Host = "127.0.0.1", port: Port = 8000) -> None:
+def serve(host: Host = "127.0.0.1", port: Port = 8000, workers: Workers = 1) -> None:
     """Migrate the configured database and serve the API (and the sweeper, by default)."""
     settings = Settings()
     configure_logging(settings.log_level, settings.log_format)
+    problem = _multi_process_problem(settings, workers)
+    if problem:
+        _refuse(problem)
     sock = _listen(host, port)
 
     async def migrate_only() -> None:
@@ -161,7 +228,11 @@ def serve(host: Host = "127.0.0.1", port: Port = 8000) -> None:
 
     _start(migrate_only)
     base = _base_url(sock)
-    _serve(settings, sock, f"\n  growthloop: {base}   API docs: {base}/docs\n")
+    if workers == 1:
+        _serve(settings, sock, f"\n  growthloop: {base}   API docs: {base}/docs\n")
+    else:
+        banner = f"\n  growthloop: {base}   API docs: {base}/docs   ({workers} processes)\n"
+        _serve_workers(settings, sock, workers, banner)
 
 
 @app.command()

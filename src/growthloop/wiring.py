@@ -141,7 +141,10 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> AppRuntime:
     privacy = _privacy(settings, db, analytics)
     counters = make_counters(settings.redis_url, settings.redis_prefix)
     tokens = TokenCodec(settings.secret_key)
-    menu_cache = MenuCache(counters, tokens, clock)
+    # Versions every process sees: Redis, or the one process of the embedded set-up.
+    menu_cache = MenuCache(
+        counters, tokens, clock, enabled=bool(settings.redis_url) or settings.is_sqlite
+    )
     rt = AppRuntime(
         settings=settings,
         db=db,

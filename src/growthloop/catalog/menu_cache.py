@@ -11,6 +11,10 @@ serves a menu older than the last commit that changed it. MAX_AGE_SECONDS bounds
 long an answer lives even so: a process killed between its commit and its bump, or a
 bump lost to a Redis outage, cannot leave a menu stale for longer.
 
+The cache is on where every process serving the menu reads the same versions: with
+Redis, or on SQLite (the embedded set-up is one process). On PostgreSQL without Redis
+each process would hold versions of its own, so the menu is read from the database.
+
 A member token is verified (signature, type, expiry) before its merchant is trusted; a
 token this cannot verify goes on to the route for its 401. What a hit skips is the
 check that the member's account is still open: the menu is the same one anyone may read
@@ -60,7 +64,10 @@ class _Answer:
 
 
 class MenuCache:
-    def __init__(self, counters: CounterBackend, tokens: TokenCodec, clock: Clock) -> None:
+    def __init__(
+        self, counters: CounterBackend, tokens: TokenCodec, clock: Clock, *, enabled: bool = True
+    ) -> None:
+        self.enabled = enabled
         self._counters = counters
         self._tokens = tokens
         self._clock = clock
@@ -68,6 +75,8 @@ class MenuCache:
         self._pending: WeakKeyDictionary[UnitOfWork, set[str]] = WeakKeyDictionary()
 
     def lanes(self) -> list[Lane]:
+        if not self.enabled:
+            return []
         return [
             Lane("GET", "/v1/products", self.serve),
             Lane("GET", "/v1/products/{product_id}", self.serve),
@@ -118,6 +127,8 @@ class MenuCache:
 
     def changed(self, session: AsyncSession, merchant_id: str) -> None:
         """This unit of work changes the merchant's menu: bump its version once it commits."""
+        if not self.enabled:
+            return
         uow = uow_of(session)
         pending = self._pending.setdefault(uow, set())
         if merchant_id in pending:

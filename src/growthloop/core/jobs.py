@@ -3,15 +3,23 @@
 Each sweep is an async function that claims due rows (SKIP LOCKED on PostgreSQL),
 acts, and returns how many it handled. `serve` runs the sweeper in-process by default;
 `growthloop worker` runs it alone, and several workers can run at once.
+
+Several `serve` processes on one machine (`--workers N`) would sweep N times over for
+nothing: each starts its sweeper with a lead lock (a file lock in the data dir), and only
+the holder sweeps. The others try again every interval, so when the holder dies (the
+kernel drops its lock with it) another takes over.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import logging
+import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 log = logging.getLogger("growthloop.jobs")
 
@@ -61,8 +69,25 @@ class Sweeper:
                 await asyncio.wait_for(self._wake.wait(), self.interval_seconds)
             self._wake.clear()
 
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self.run_forever())
+    def start(self, lead_lock: Path | None = None) -> None:
+        run = self.run_forever() if lead_lock is None else self._lead(lead_lock)
+        self._task = asyncio.get_running_loop().create_task(run)
+
+    async def _lead(self, lock_path: Path) -> None:
+        """Sweep once this process holds the lock at `lock_path`; until then, wait for it."""
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    await asyncio.sleep(self.interval_seconds)
+            log.info("sweeper: this process sweeps", extra={"pid": os.getpid()})
+            await self.run_forever()
+        finally:
+            os.close(fd)  # and with it the lock
 
     async def stop(self) -> None:
         await cancel(self._task)

@@ -59,18 +59,19 @@ class Lane:
 class FastLanes:
     def __init__(self, app: ASGIApp, lanes: list[Lane]) -> None:
         self.app = app
-        self.lanes = [(lane.method, lane.pattern(), lane.handle) for lane in lanes]
+        self.lanes = [(lane, lane.pattern()) for lane in lanes]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             method, path = scope["method"], scope["path"]
-            for lane_method, pattern, handle in self.lanes:
-                if lane_method != method:
+            for lane, pattern in self.lanes:
+                if lane.method != method:
                     continue
                 found = pattern.match(path)
                 if found is not None:
                     scope["path_params"] = found.groupdict()
-                    await self._run(handle, scope, receive, send)
+                    scope["route"] = lane  # the request log names it by its `path`
+                    await self._run(lane.handle, scope, receive, send)
                     return
         await self.app(scope, receive, send)
 
