@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -10,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from growthloop import all_models, ops
 from growthloop.alliance.api import router as alliance_router
@@ -53,6 +55,21 @@ merchants who sell through mini-programs. Money is integer fen; times are ISO 86
 offset. Errors are `{"error": {"code", "message", "details"}}`."""
 
 
+class GrowthloopAPI(FastAPI):
+    """FastAPI behind its front: the request id and log line, the control-character guard
+    and the fast lanes (`core.lanes`), in that order. A request a lane answers never
+    enters Starlette's middleware stack or FastAPI's routing."""
+
+    front: ASGIApp | None = None
+
+    async def framework(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await super().__call__(scope, receive, send)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope["app"] = self  # what Starlette sets, for a lane's `request.app`
+        await (self.front or self.framework)(scope, receive, send)
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -71,6 +88,10 @@ def create_app(
         if sweep:
             # One sweeper among the `serve` processes sharing this data dir.
             rt.sweeper.start(lead_lock=settings.data_dir / SWEEPER_LOCK)
+        # What start-up made (the models, the routes, the schemas) lives as long as the
+        # process: out of the collector's sight, its full passes stop walking it.
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
@@ -81,7 +102,7 @@ def create_app(
             await rt.analytics.close()
             await rt.db.dispose()
 
-    app = FastAPI(
+    app = GrowthloopAPI(
         title="growthloop",
         version="0.1.0",
         description=API_DESCRIPTION,
@@ -91,10 +112,8 @@ def create_app(
     )
     app.state.runtime = rt
     install_error_handlers(app)
-    # Outermost last: the request id and log line, the control-character guard, the lanes.
-    app.add_middleware(FastLanes, lanes=[*ops.lanes(rt), *flash_sale_lanes, *rt.menu_cache.lanes()])
-    app.add_middleware(ControlCharacterGuard)
-    app.add_middleware(RequestLogMiddleware)
+    lanes = [*ops.lanes(rt), *flash_sale_lanes, *rt.menu_cache.lanes()]
+    app.front = RequestLogMiddleware(ControlCharacterGuard(FastLanes(app.framework, lanes)))
 
     for router in (
         identity_router,

@@ -66,6 +66,16 @@ async def test_a_lane_answers_refuses_or_lets_the_request_on() -> None:
         assert r.status_code == 404
 
 
+async def test_a_lane_that_breaks_answers_500_with_the_usual_body() -> None:
+    async def lane(_: Request) -> None:
+        raise RuntimeError("a bug")
+
+    async with _client([Lane("GET", "/items/{item_id}", lane)]) as client:
+        r = await client.get("/items/1")
+    assert r.status_code == 500
+    assert r.json()["error"]["code"] == "internal_error"
+
+
 async def test_observe_hands_over_the_routes_response() -> None:
     seen: list[tuple[int, bytes]] = []
 

@@ -17,12 +17,13 @@ _lock = threading.Lock()
 _last = 0
 
 
+_PAIRS = [a + b for a in _ALPHABET for b in _ALPHABET]  # 10 bits -> two digits
+_SHIFTS = range(120, -1, -10)
+
+
 def _encode(value: int) -> str:
-    chars = []
-    for _ in range(26):
-        chars.append(_ALPHABET[value & 31])
-        value >>= 5
-    return "".join(reversed(chars))
+    """26 Crockford digits of a 128-bit value (the top digit holds its 3 high bits)."""
+    return "".join([_PAIRS[(value >> shift) & 1023] for shift in _SHIFTS])
 
 
 def new_id(at: datetime | None = None) -> str:

@@ -16,14 +16,18 @@ handed the route's complete response (a cache keeping what it may answer next ti
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from starlette.requests import Request
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from growthloop.core.errors import AppError, error_response
+from growthloop.core.errors import AppError, error_body, error_response
+
+log = logging.getLogger(__name__)
 
 Seen = Callable[[int, list[tuple[bytes, bytes]], bytes], None]
 
@@ -82,6 +86,11 @@ class FastLanes:
             outcome = await handle(request)
         except AppError as exc:
             outcome = error_response(exc)
+        except Exception:  # the framework's own 500 handler is behind the lanes
+            log.exception("unhandled error in a fast lane", extra={"path": scope["path"]})
+            outcome = JSONResponse(
+                error_body("internal_error", "An unexpected error occurred."), 500
+            )
         if isinstance(outcome, Observe):
             await self.app(scope, _replay(body, receive), _observed(send, outcome.seen))
         elif outcome is not None:

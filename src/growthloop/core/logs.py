@@ -154,6 +154,14 @@ def quiet_drivers() -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+def _incoming_request_id(headers: list[tuple[bytes, bytes]]) -> str | None:
+    for name, value in headers:
+        if name == b"x-request-id":
+            incoming = value.decode("latin-1")
+            return incoming if _SAFE_REQUEST_ID.match(incoming) else None
+    return None
+
+
 class RequestLogMiddleware:
     """Pure ASGI middleware: assigns the request id and logs one line per request."""
 
@@ -165,8 +173,7 @@ class RequestLogMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else new_id()
+        request_id = _incoming_request_id(scope["headers"]) or new_id()
         token = request_id_var.set(request_id)
         started = time.perf_counter()
         status = 500
