@@ -36,11 +36,11 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
-import re
 import textwrap
 import time
 from collections import Counter
@@ -253,7 +253,9 @@ def start_profiler(pid: int, args: argparse.Namespace, out: Path) -> subprocess.
     """py-spy on the server (and its workers) for the run, as collapsed stacks."""
     spy = shutil.which("py-spy") or str(BIN / "py-spy")
     command = [spy, "record", "--pid", str(pid), "--format", "raw", "--output", str(out)]
-    command += ["--duration", str(args.seconds), "--rate", "100", "--subprocesses", "--nonblocking", "--gil"]
+    # --gil: only the thread holding the interpreter, i.e. where Python spends CPU.
+    command += ["--duration", str(args.seconds), "--rate", "100", "--subprocesses"]
+    command += ["--nonblocking", "--gil"]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
