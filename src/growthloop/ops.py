@@ -77,6 +77,6 @@ async def _check(check: Callable[[], Awaitable[None]]) -> str:
         await asyncio.wait_for(check(), READY_TIMEOUT)
     except TimeoutError:
         return f"no answer within {READY_TIMEOUT:g}s"
-    except Exception as exc:
+    except Exception as exc:  # whatever went wrong is the answer, not a 500
         return f"{type(exc).__name__}: {str(exc)[:200]}"
     return "ok"

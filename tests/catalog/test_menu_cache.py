@@ -1,13 +1,17 @@
-"""The menu cache (catalog/menu_cache.py): a menu read twice is answered from memory, and
-every committed catalog or stock change is seen by the very next read, in this process or
-another one sharing the counters; one merchant's menu never answers for another."""
+"""The menu cache (catalog/menu_cache.py): a menu read twice is answered from memory;
+every committed catalog or stock change is seen by the very next read in the process that
+made it, and within VERSION_SECONDS in another one sharing the counters; one merchant's
+menu never answers for another."""
 
 from __future__ import annotations
+
+import asyncio
 
 import httpx
 import pytest
 
 from growthloop.app import create_app
+from growthloop.catalog.menu_cache import VERSION_SECONDS
 from growthloop.core.runtime import Runtime
 from growthloop.wiring import AppRuntime, build_runtime
 from tests.conftest import Stack
@@ -151,6 +155,8 @@ async def test_a_change_made_by_another_process_is_seen(
                 headers=shop.admin,
             )
             assert r.status_code == 200, r.text
+            # The other process's change is seen once this one reads the version again.
+            await asyncio.sleep(VERSION_SECONDS * 1.5)
             assert await _stock(client, shop.merchant_id, product["id"]) == 6
     finally:
         await other_rt.counters.close()

@@ -6,8 +6,10 @@ the merchant whose shop was browsed (the member token's merchant, else `?merchan
 the path and the query, beside the merchant's menu *version*: a counter in the counter
 backend (Redis when configured, so every process sees the same one) that every
 committed catalog or stock change bumps (`changed`). A request is answered from memory
-only when the version it reads now is the one the answer was made under, so no process
-serves a menu older than the last commit that changed it. MAX_AGE_SECONDS bounds how
+only when the merchant's version is the one the answer was made under. The process that
+committed a change sees it at once; another reads the version again at most every
+VERSION_SECONDS (a Redis round trip per request would cost more than the answer), so it
+serves the old menu at most that long after the commit. MAX_AGE_SECONDS bounds how
 long an answer lives even so: a process killed between its commit and its bump, or a
 bump lost to a Redis outage, cannot leave a menu stale for longer.
 
@@ -43,6 +45,7 @@ from growthloop.core.lanes import Lane, Observe
 log = logging.getLogger(__name__)
 
 MAX_AGE_SECONDS = 10.0
+VERSION_SECONDS = 0.05  # how long a process trusts the version it read from Redis
 MAX_ENTRIES = 5_000  # answers per process; all are dropped when full
 
 Key = tuple[str, str, bytes]  # merchant, path, query
@@ -72,6 +75,7 @@ class MenuCache:
         self._tokens = tokens
         self._clock = clock
         self._answers: dict[Key, _Answer] = {}
+        self._versions: dict[str, tuple[int, float]] = {}  # merchant -> (version, read at)
         self._pending: WeakKeyDictionary[UnitOfWork, set[str]] = WeakKeyDictionary()
 
     def lanes(self) -> list[Lane]:
@@ -86,12 +90,10 @@ class MenuCache:
         merchant = self._browsed_merchant(request)
         if merchant is None:
             return None
-        try:
-            version = await self._counters.version(_version_key(merchant))
-        except Exception:
-            log.warning("menu cache: version unreadable; serving uncached", exc_info=True)
+        version = await self._version(merchant)
+        if version is None:
             return None
-        key = (merchant, request.url.path, request.scope["query_string"])
+        key = (merchant, request.scope["path"], request.scope["query_string"])
         answer = self._answers.get(key)
         if (
             answer is not None
@@ -110,6 +112,22 @@ class MenuCache:
             self._answers[key] = _Answer(version, made_at, kept, body)
 
         return Observe(keep)
+
+    async def _version(self, merchant: str) -> int | None:
+        """The merchant's menu version, read again at most every VERSION_SECONDS."""
+        now = time.monotonic()
+        known = self._versions.get(merchant)
+        if known is not None and now - known[1] < VERSION_SECONDS:
+            return known[0]
+        try:
+            version = await self._counters.version(_version_key(merchant))
+        except Exception:  # Redis away: serve from the database, uncached
+            log.warning("menu cache: version unreadable; serving uncached", exc_info=True)
+            return None
+        if len(self._versions) >= MAX_ENTRIES:
+            self._versions.clear()
+        self._versions[merchant] = (version, now)
+        return version
 
     def _browsed_merchant(self, request: Request) -> str | None:
         """The merchant the route would serve, or None to leave the request to it."""
@@ -137,9 +155,11 @@ class MenuCache:
 
         async def bump() -> None:
             try:
-                await self._counters.bump(_version_key(merchant_id))
-            except Exception:
+                version = await self._counters.bump(_version_key(merchant_id))
+                self._versions[merchant_id] = (version, time.monotonic())
+            except Exception:  # the commit stands; MAX_AGE bounds the rest
                 log.warning("menu cache: version not bumped", exc_info=True)
+                self._versions.pop(merchant_id, None)
             self._answers = {k: v for k, v in self._answers.items() if k[0] != merchant_id}
 
         uow.after_commit(bump)

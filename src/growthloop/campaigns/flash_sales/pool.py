@@ -6,7 +6,9 @@ The memory and Redis backends take before the request's transaction opens
 (`fast_check`), from a snapshot of the sale's settings this process re-reads every few
 seconds, so a sold-out answer and a limit answer never touch the database; the take is
 given back if the transaction then rolls back. The SQL backend takes inside the
-transaction (`take`, with its session), and remembers a sold-out answer for a moment.
+transaction (`take`, with its session). Every backend remembers a sold-out answer for a
+moment (SOLD_OUT_MEMO_SECONDS): units an order gives back in this process end the memo at
+once, units given back in another process may wait that long to be offered again.
 
 Working before (or beside) the request's transaction, this module opens its own
 read-only units of work: to read a snapshot, and to load a pool (`load_pool`) for the
@@ -34,7 +36,7 @@ from growthloop.core.stock import PoolSoldOut, PoolState, StockBackend
 
 POOL_PREFIX = "flash:"
 SNAPSHOT_SECONDS = 2.0  # how stale a process's view of a sale's settings may be
-SOLD_OUT_MEMO_SECONDS = 1.0  # sql backend: answer sold-out from memory this long
+SOLD_OUT_MEMO_SECONDS = 1.0  # answer sold-out from memory this long
 RATE_WINDOW_SECONDS = 10
 
 
@@ -171,8 +173,9 @@ async def take(
     `sold_out` / `limit_reached` with nothing taken."""
     try:
         await stock.take(session, pool_of(s.id), member_id, quantity, s.per_member_limit)
-    except PoolSoldOut:
-        _sold_out_memo[s.id] = monotonic.monotonic()
+    except PoolSoldOut as exc:
+        if not exc.details.get("left"):  # none left at all; fewer than asked is not sold out
+            _sold_out_memo[s.id] = monotonic.monotonic()
         raise
 
 
@@ -231,12 +234,14 @@ async def fast_check(
         raise FlashSaleNotFound(flash_sale_id=sale_id)
     if s.merchant_id != merchant_id:
         raise Forbidden("This object belongs to another merchant.")
-    await rate_limit(counters, limits, sale_id=sale_id, member_id=member_id, ip=ip)
     s.ensure_open(clock.now())
     s.check_quantity(quantity)
+    # A sale this process saw sell out a moment ago is answered from memory, before the
+    # rate limits and the pool: on Redis each of those is a round trip.
+    if _memo_sold_out(sale_id):
+        raise PoolSoldOut(left=0)
+    await rate_limit(counters, limits, sale_id=sale_id, member_id=member_id, ip=ip)
     if stock.transactional:
-        if _memo_sold_out(sale_id):
-            raise PoolSoldOut(left=0)
         return None
     await take(stock, None, s, member_id, quantity)
     return FastTake(sale_id, member_id, quantity)
