@@ -16,7 +16,7 @@ The paths, each for `--seconds`:
 | sold_out | POST /v1/flash-sales/{id}/purchase | 409 sold_out (a sale of 1 unit, bought) |
 | limit_reached | same | 409 limit_reached (every member bought their 1) |
 | not_started | same | 409 not_started (the sale starts in an hour) |
-| rate_limited | same | 429 rate_limited (a server restarted with 1 attempt a member) |
+| rate_limited | same | 429 rate_limited (a server restarted with 1 attempt a member per 10 s) |
 | products | GET /v1/products?merchant_id= | 200, a page of one product |
 
 Member requests rotate over `--members` tokens (Lua, per request), as a crowd would send
@@ -447,8 +447,9 @@ def growthloop_targets(base: str, shop: Shop) -> dict[str, Target]:
         "sold_out": purchase(shop.sold_out),
         "limit_reached": purchase(shop.limit_reached),
         "not_started": purchase(shop.not_started),
-        # The server is restarted with one attempt a member a minute for this row.
-        "rate_limited": purchase(shop.not_started),
+        # The server is restarted with one attempt a member per 10 s for this row: the
+        # first is refused for the member's limit, the rest for the rate.
+        "rate_limited": purchase(shop.limit_reached),
         "products": Target("GET", f"{base}/v1/products?merchant_id={shop.merchant_id}"),
     }
 

@@ -17,6 +17,11 @@ class CounterBackend(Protocol):
         """Count one event under `key`; False when it is over `limit` in the window."""
         ...
 
+    async def hits(self, limits: list[tuple[str, int]], window_seconds: int) -> int | None:
+        """Count one event under each (key, limit) at once (one round trip on Redis); the
+        index of the first key over its limit, or None when none is."""
+        ...
+
     async def reset(self, key: str) -> None: ...
 
     async def version(self, key: str) -> int:
@@ -51,6 +56,10 @@ class MemoryCounters:
         if len(self._windows) > 100_000:  # bound memory: drop expired windows
             self._windows = {k: v for k, v in self._windows.items() if now - v[0] < window_seconds}
         return count <= limit
+
+    async def hits(self, limits: list[tuple[str, int]], window_seconds: int) -> int | None:
+        over = [not await self.hit(key, limit, window_seconds) for key, limit in limits]
+        return next((i for i, is_over in enumerate(over) if is_over), None)
 
     async def reset(self, key: str) -> None:
         self._windows.pop(key, None)
@@ -88,6 +97,17 @@ return n
 """
 
 
+_HITS_LUA = """
+local counts = {}
+for i, key in ipairs(KEYS) do
+  local n = redis.call('INCR', key)
+  if n == 1 then redis.call('EXPIRE', key, ARGV[1]) end
+  counts[i] = n
+end
+return counts
+"""
+
+
 class RedisCounters:
     name = "redis"
 
@@ -95,10 +115,19 @@ class RedisCounters:
         self._redis: Any = redis_client(url)
         self._prefix = prefix
         self._hit = self._redis.register_script(_HIT_LUA)
+        self._hits = self._redis.register_script(_HITS_LUA)
 
     async def hit(self, key: str, limit: int, window_seconds: int) -> bool:
         count = await self._hit(keys=[self._prefix + key], args=[window_seconds])
         return int(count) <= limit
+
+    async def hits(self, limits: list[tuple[str, int]], window_seconds: int) -> int | None:
+        keys = [self._prefix + key for key, _ in limits]
+        counts = await self._hits(keys=keys, args=[window_seconds])
+        for index, (count, (_, limit)) in enumerate(zip(counts, limits, strict=True)):
+            if int(count) > limit:
+                return index
+        return None
 
     async def reset(self, key: str) -> None:
         await self._redis.delete(self._prefix + key)

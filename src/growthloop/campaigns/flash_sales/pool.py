@@ -140,10 +140,13 @@ async def rate_limit(
     ip: str | None,
 ) -> None:
     per_member, per_ip = limits
-    if not await counters.hit(f"flash:{sale_id}:m:{member_id}", per_member, RATE_WINDOW_SECONDS):
-        raise TooManyRequests(scope="member", window_seconds=RATE_WINDOW_SECONDS)
-    if ip and not await counters.hit(f"flash:ip:{ip}", per_ip, RATE_WINDOW_SECONDS):
-        raise TooManyRequests(scope="ip", window_seconds=RATE_WINDOW_SECONDS)
+    counted = [(f"flash:{sale_id}:m:{member_id}", per_member)]
+    if ip:
+        counted.append((f"flash:ip:{ip}", per_ip))
+    over = await counters.hits(counted, RATE_WINDOW_SECONDS)
+    if over is not None:
+        scope = "member" if over == 0 else "ip"
+        raise TooManyRequests(scope=scope, window_seconds=RATE_WINDOW_SECONDS)
 
 
 # ---- the pool -------------------------------------------------------------------------
