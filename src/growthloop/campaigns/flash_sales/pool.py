@@ -6,9 +6,10 @@ The memory and Redis backends take before the request's transaction opens
 (`fast_check`), from a snapshot of the sale's settings this process re-reads every few
 seconds, so a sold-out answer and a limit answer never touch the database; the take is
 given back if the transaction then rolls back. The SQL backend takes inside the
-transaction (`take`, with its session). Every backend remembers a sold-out answer for a
-moment (SOLD_OUT_MEMO_SECONDS): units an order gives back in this process end the memo at
-once, units given back in another process may wait that long to be offered again.
+transaction (`take`, with its session). Every backend remembers for a moment
+(SOLD_OUT_MEMO_SECONDS) a sale with nothing left and a member holding all they may:
+units an order gives back in this process end the memo at once; units given back in
+another process may wait that long to be offered again.
 
 Working before (or beside) the request's transaction, this module opens its own
 read-only units of work: to read a snapshot, and to load a pool (`load_pool`) for the
@@ -32,7 +33,7 @@ from growthloop.core.context import merchant_timezone
 from growthloop.core.db import Database
 from growthloop.core.errors import Forbidden, TooManyRequests
 from growthloop.core.kv import CounterBackend
-from growthloop.core.stock import PoolSoldOut, PoolState, StockBackend
+from growthloop.core.stock import HolderLimitReached, PoolSoldOut, PoolState, StockBackend
 
 POOL_PREFIX = "flash:"
 SNAPSHOT_SECONDS = 2.0  # how stale a process's view of a sale's settings may be
@@ -107,6 +108,8 @@ async def snapshot_in(session: AsyncSession, sale: FlashSale) -> Snapshot:
 
 _snapshots: dict[str, tuple[float, Snapshot]] = {}
 _sold_out_memo: dict[str, float] = {}
+# (sale, member) -> (when, units held): a member seen holding all one member may
+_full_memo: dict[tuple[str, str], tuple[float, int]] = {}
 
 
 async def snapshot(db: Database, sale_id: str) -> Snapshot | None:
@@ -129,6 +132,7 @@ def forget(sale_id: str) -> None:
     """Drop this process's view of the sale (its settings changed)."""
     _snapshots.pop(sale_id, None)
     _sold_out_memo.pop(sale_id, None)
+    _full_memo.clear()
 
 
 async def rate_limit(
@@ -180,12 +184,20 @@ async def take(
         if not exc.details.get("left"):  # none left at all; fewer than asked is not sold out
             _sold_out_memo[s.id] = monotonic.monotonic()
         raise
+    except HolderLimitReached as exc:
+        held = int(exc.details.get("held", 0))
+        if held >= s.per_member_limit:  # not one more unit; a smaller quantity is no help
+            if len(_full_memo) > 100_000:
+                _full_memo.clear()
+            _full_memo[(s.id, member_id)] = (monotonic.monotonic(), held)
+        raise
 
 
 async def give_back(
     stock: StockBackend, session: AsyncSession | None, sale_id: str, member_id: str, quantity: int
 ) -> None:
     _sold_out_memo.pop(sale_id, None)
+    _full_memo.pop((sale_id, member_id), None)
     await stock.give_back(session, pool_of(sale_id), member_id, quantity)
 
 
@@ -202,6 +214,13 @@ async def units_left(stock: StockBackend, session: AsyncSession, sale: FlashSale
 def _memo_sold_out(sale_id: str) -> bool:
     seen = _sold_out_memo.get(sale_id)
     return seen is not None and monotonic.monotonic() - seen < SOLD_OUT_MEMO_SECONDS
+
+
+def _memo_full(s: Snapshot, member_id: str) -> None:
+    """409 `limit_reached` for a member seen holding all they may a moment ago."""
+    seen = _full_memo.get((s.id, member_id))
+    if seen is not None and monotonic.monotonic() - seen[0] < SOLD_OUT_MEMO_SECONDS:
+        raise HolderLimitReached(limit=s.per_member_limit, held=seen[1])
 
 
 # ---- the fast path --------------------------------------------------------------------
@@ -239,10 +258,12 @@ async def fast_check(
         raise Forbidden("This object belongs to another merchant.")
     s.ensure_open(clock.now())
     s.check_quantity(quantity)
-    # A sale this process saw sell out a moment ago is answered from memory, before the
-    # rate limits and the pool: on Redis each of those is a round trip.
+    # A sale this process saw sell out a moment ago, or a member it saw holding all they
+    # may, is answered from memory, before the rate limits and the pool: on Redis each of
+    # those is a round trip.
     if _memo_sold_out(sale_id):
         raise PoolSoldOut(left=0)
+    _memo_full(s, member_id)
     await rate_limit(counters, limits, sale_id=sale_id, member_id=member_id, ip=ip)
     if stock.transactional:
         return None
