@@ -16,7 +16,7 @@ from starlette.types import ASGIApp
 
 from growthloop.core.auth import TokenCodec
 from growthloop.core.errors import Conflict, Unauthenticated
-from growthloop.core.lanes import FastLanes, Lane, Observe
+from growthloop.core.lanes import FastLanes, Lane, Observe, on_rollback
 from growthloop.core.runtime import Runtime
 from tests.conftest import START
 
@@ -74,6 +74,26 @@ async def test_a_lane_that_breaks_answers_500_with_the_usual_body() -> None:
         r = await client.get("/items/1")
     assert r.status_code == 500
     assert r.json()["error"]["code"] == "internal_error"
+
+
+async def test_what_a_lane_did_is_undone_if_the_route_fails_before_taking_it_over() -> None:
+    undone: list[str] = []
+
+    async def lane(request: Request) -> None:
+        on_rollback(request, lambda: undone.append(request.path_params["item_id"]))
+
+    async def broken(_: Request) -> Response:
+        raise RuntimeError("fails before any unit of work")
+
+    app = FastLanes(
+        Starlette(routes=[Route("/items/{item_id}", broken, methods=["POST"])]),
+        [Lane("POST", "/items/{item_id}", lane)],
+    )
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        r = await client.post("/items/7", content=b"")
+    assert r.status_code == 500
+    assert undone == ["7"]
 
 
 async def test_observe_hands_over_the_routes_response() -> None:

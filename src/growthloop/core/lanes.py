@@ -25,6 +25,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from growthloop.core.db import AfterCommit, run_callbacks
 from growthloop.core.errors import AppError, error_body, error_response
 
 log = logging.getLogger(__name__)
@@ -91,12 +92,32 @@ class FastLanes:
             outcome = JSONResponse(
                 error_body("internal_error", "An unexpected error occurred."), 500
             )
-        if isinstance(outcome, Observe):
-            await self.app(scope, _replay(body, receive), _observed(send, outcome.seen))
-        elif outcome is not None:
+        if outcome is not None and not isinstance(outcome, Observe):
             await outcome(scope, receive, send)
-        else:
-            await self.app(scope, _replay(body, receive), send)
+            return
+        onward = send if outcome is None else _observed(send, outcome.seen)
+        try:
+            await self.app(scope, _replay(body, receive), onward)
+        except BaseException:
+            # Undo what the lane did if the route never took its undo over (it failed, or
+            # was cancelled, before its unit of work opened).
+            await run_callbacks(take_on_rollback(request))
+            raise
+
+
+def on_rollback(request: Request, callback: AfterCommit) -> None:
+    """From a lane: run `callback` if this request's unit of work does not commit."""
+    pending: list[AfterCommit] | None = getattr(request.state, "on_rollback", None)
+    if pending is None:
+        pending = request.state.on_rollback = []
+    pending.append(callback)
+
+
+def take_on_rollback(request: Request) -> list[AfterCommit]:
+    """The undo a lane left, handed over once (to the unit of work, or run here)."""
+    pending: list[AfterCommit] = getattr(request.state, "on_rollback", None) or []
+    request.state.on_rollback = []
+    return pending
 
 
 def _observed(send: Send, seen: Seen) -> Send:

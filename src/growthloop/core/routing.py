@@ -23,25 +23,14 @@ from fastapi.routing import APIRoute
 
 from growthloop.core import idempotency
 from growthloop.core.auth import caller_scope
-from growthloop.core.db import AfterCommit, run_callbacks
+from growthloop.core.db import run_callbacks
 from growthloop.core.idempotency import IdempotencyRecord, StoredResponse
+from growthloop.core.lanes import on_rollback, take_on_rollback
+
+__all__ = ["REPLAY_HEADER", "UnitOfWorkRoute", "on_rollback"]
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 REPLAY_HEADER = "Idempotent-Replayed"
-
-
-def on_rollback(request: Request, callback: AfterCommit) -> None:
-    """From a fast lane: run `callback` if this request's unit of work does not commit."""
-    pending: list[AfterCommit] | None = getattr(request.state, "on_rollback", None)
-    if pending is None:
-        pending = request.state.on_rollback = []
-    pending.append(callback)
-
-
-def _take_on_rollback(request: Request) -> list[AfterCommit]:
-    pending: list[AfterCommit] = getattr(request.state, "on_rollback", None) or []
-    request.state.on_rollback = []
-    return pending
 
 
 class UnitOfWorkRoute(APIRoute):
@@ -56,7 +45,7 @@ class UnitOfWorkRoute(APIRoute):
             try:
                 return await self._serve(request, handler, write, key)
             except BaseException:
-                await run_callbacks(_take_on_rollback(request))
+                await run_callbacks(take_on_rollback(request))
                 raise
 
         return run
@@ -70,7 +59,7 @@ class UnitOfWorkRoute(APIRoute):
     ) -> Response:
         rt = request.app.state.runtime
         async with rt.db.unit_of_work(write=write) as uow:
-            for callback in _take_on_rollback(request):
+            for callback in take_on_rollback(request):
                 uow.on_rollback(callback)
             request.state.uow = uow
             record: IdempotencyRecord | None = None
