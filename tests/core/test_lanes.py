@@ -96,6 +96,19 @@ async def test_what_a_lane_did_is_undone_if_the_route_fails_before_taking_it_ove
     assert undone == ["7"]
 
 
+async def test_what_a_lane_did_is_undone_if_it_refuses() -> None:
+    undone: list[str] = []
+
+    async def lane(request: Request) -> None:
+        on_rollback(request, lambda: undone.append("taken back"))
+        raise Conflict("Not after all.")
+
+    async with _client([Lane("POST", "/items/{item_id}", lane)]) as client:
+        r = await client.post("/items/1", content=b"")
+    assert r.status_code == 409
+    assert undone == ["taken back"]
+
+
 async def test_observe_hands_over_the_routes_response() -> None:
     seen: list[tuple[int, bytes]] = []
 

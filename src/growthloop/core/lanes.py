@@ -93,6 +93,7 @@ class FastLanes:
                 error_body("internal_error", "An unexpected error occurred."), 500
             )
         if outcome is not None and not isinstance(outcome, Observe):
+            await run_callbacks(take_on_rollback(request))  # answered here: nothing commits
             await outcome(scope, receive, send)
             return
         onward = send if outcome is None else _observed(send, outcome.seen)
