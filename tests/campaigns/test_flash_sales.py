@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -9,6 +10,7 @@ import httpx
 import pytest
 from sqlalchemy import event
 
+from growthloop.campaigns.flash_sales import pool
 from growthloop.campaigns.flash_sales import tasks as flash
 from growthloop.core.clock import FrozenClock
 from growthloop.core.runtime import Runtime
@@ -338,3 +340,33 @@ async def test_the_price_is_below_the_regular_price(client: httpx.AsyncClient, r
     assert await _product_stock(client, shop, product["id"]) == 10
     sale = await flash_sale(shop, product["id"], price=1499)
     assert (sale["price"], sale["regular_price"]) == (1499, 1500)
+
+
+async def test_a_stale_snapshot_is_read_again_once_in_a_rush(
+    client: httpx.AsyncClient, rt: Runtime
+) -> None:
+    """When the sale's snapshot goes stale mid-rush, one request reads it again and the
+    others answer from the one they have: no herd of connections at once."""
+    shop = await make_shop(client, rt)
+    product = await shop.product(stock=10, options=[])
+    sale = await flash_sale(shop, product["id"], stock=1)
+    url = f"/v1/flash-sales/{sale['id']}/purchase"
+    assert (await client.post(url, json={}, headers=await shop.member())).status_code == 201
+    members = [await shop.member() for _ in range(20)]
+    read_at, snap = pool._snapshots[sale["id"]]
+    pool._snapshots[sale["id"]] = (read_at - pool.SNAPSHOT_SECONDS - 1, snap)
+
+    reads: list[str] = []
+
+    def count(*args: object) -> None:
+        if "FROM flash_sales" in str(args[2]):
+            reads.append(str(args[2]))
+
+    event.listen(rt.db.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        answers = await asyncio.gather(*(client.post(url, json={}, headers=m) for m in members))
+        await asyncio.sleep(0.05)  # the one read, finishing after the answers
+    finally:
+        event.remove(rt.db.engine.sync_engine, "before_cursor_execute", count)
+    assert {r.status_code for r in answers} == {409}
+    assert len(reads) == 1, reads

@@ -18,9 +18,12 @@ memory and Redis backends, which hold no truth of their own.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time as monotonic
 from dataclasses import dataclass
 from datetime import datetime, time
+from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -34,6 +37,8 @@ from growthloop.core.db import Database
 from growthloop.core.errors import Forbidden, TooManyRequests
 from growthloop.core.kv import CounterBackend
 from growthloop.core.stock import HolderLimitReached, PoolSoldOut, PoolState, StockBackend
+
+log = logging.getLogger(__name__)
 
 POOL_PREFIX = "flash:"
 SNAPSHOT_SECONDS = 2.0  # how stale a process's view of a sale's settings may be
@@ -107,16 +112,29 @@ async def snapshot_in(session: AsyncSession, sale: FlashSale) -> Snapshot:
 
 
 _snapshots: dict[str, tuple[float, Snapshot]] = {}
+_reading: dict[str, asyncio.Future[Snapshot | None]] = {}  # sale -> the read under way
 _sold_out_memo: dict[str, float] = {}
 # (sale, member) -> (when, units held): a member seen holding all one member may
 _full_memo: dict[tuple[str, str], tuple[float, int]] = {}
 
 
 async def snapshot(db: Database, sale_id: str) -> Snapshot | None:
-    """The sale's settings, re-read at most every SNAPSHOT_SECONDS per process."""
+    """The sale's settings, re-read at most every SNAPSHOT_SECONDS per process, by one
+    request at a time: when the snapshot goes stale in the middle of a rush, the others
+    go on with it (stale by one read) instead of each opening a connection at once."""
     cached = _snapshots.get(sale_id)
     if cached is not None and monotonic.monotonic() - cached[0] < SNAPSHOT_SECONDS:
         return cached[1]
+    reading = _reading.get(sale_id)
+    if reading is None:
+        reading = _reading[sale_id] = asyncio.ensure_future(_read_snapshot(db, sale_id))
+        reading.add_done_callback(partial(_read_done, sale_id))
+    if cached is not None:
+        return cached[1]
+    return await asyncio.shield(reading)
+
+
+async def _read_snapshot(db: Database, sale_id: str) -> Snapshot | None:
     async with db.unit_of_work(write=False) as uow:
         sale = await repo.get_sale(uow.session, sale_id)
         if sale is None:
@@ -128,9 +146,17 @@ async def snapshot(db: Database, sale_id: str) -> Snapshot | None:
     return snap
 
 
+def _read_done(sale_id: str, reading: asyncio.Future[Snapshot | None]) -> None:
+    if _reading.get(sale_id) is reading:
+        del _reading[sale_id]
+    if not reading.cancelled() and reading.exception() is not None:
+        log.warning("flash sale %s: snapshot not read", sale_id, exc_info=reading.exception())
+
+
 def forget(sale_id: str) -> None:
     """Drop this process's view of the sale (its settings changed)."""
     _snapshots.pop(sale_id, None)
+    _reading.pop(sale_id, None)  # a read begun before the change must not be waited for
     _sold_out_memo.pop(sale_id, None)
     _full_memo.clear()
 
