@@ -43,13 +43,14 @@ from typing import Any
 import httpx
 from harness import (
     ADMIN_EMAIL,
-    ADMIN_PASSWORD,
+    admin_login,
     base_env,
     create_merchant,
     error_lines,
     expect,
     free_port,
     load_average,
+    login_members,
     percentile,
     pg_drop,
     pg_reset,
@@ -197,12 +198,7 @@ def log_tail(log_path: Path, lines: int = 30) -> list[str]:
 
 async def setup_sale(client: httpx.AsyncClient, units: int) -> tuple[str, str]:
     """Admin login, a product with stock 1,000, a running flash sale of `units`, 1 each."""
-    admin = expect(
-        await client.post(
-            "/v1/admin/login", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
-        ),
-        "admin login",
-    )["token"]
+    admin = await admin_login(client)
     auth = {"Authorization": f"Bearer {admin}"}
     product = expect(
         await client.post(
@@ -229,20 +225,6 @@ async def setup_sale(client: httpx.AsyncClient, units: int) -> tuple[str, str]:
         "create flash sale",
     )
     return admin, str(sale["id"])
-
-
-async def login_members(client: httpx.AsyncClient, merchant_id: str, members: int) -> list[str]:
-    tokens: list[str] = [""] * members
-    next_index = [0]
-
-    async def worker() -> None:
-        while (i := next_index[0]) < members:
-            next_index[0] += 1
-            body = {"merchant_id": merchant_id, "platform": "dev", "code": f"bench-member-{i}"}
-            tokens[i] = expect(await client.post("/v1/auth/login", json=body), "login")["token"]
-
-    await asyncio.gather(*(worker() for _ in range(min(LOGIN_IN_FLIGHT, members))))
-    return tokens
 
 
 def status_key(resp: httpx.Response) -> str:
@@ -545,7 +527,13 @@ async def bench_config(config: str, args: argparse.Namespace, redis_ok: bool) ->
                     admin, sale_id = await setup_sale(client, args.units)
                     log(config, f"logging {args.members:,} members in...")
                     start = time.monotonic()
-                    tokens = await login_members(client, merchant["merchant_id"], args.members)
+                    tokens = await login_members(
+                        client,
+                        merchant["merchant_id"],
+                        args.members,
+                        prefix="bench-member",
+                        in_flight=LOGIN_IN_FLIGHT,
+                    )
                     log(config, f"  logged in in {time.monotonic() - start:.1f}s")
                     attempts = shuffled_attempts(tokens, args.attempts, seed=42)
                     log(

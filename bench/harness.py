@@ -176,6 +176,30 @@ def error_lines(log_path: Path) -> list[str]:
     return found
 
 
+async def admin_login(client: httpx.AsyncClient) -> str:
+    """The bench merchant's owner token (see create_merchant)."""
+    body = {"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
+    return str(expect(await client.post("/v1/admin/login", json=body), "admin login")["token"])
+
+
+async def login_members(
+    client: httpx.AsyncClient, merchant_id: str, members: int, *, prefix: str, in_flight: int
+) -> list[str]:
+    """`members` member tokens through the dev login (codes `<prefix>-<i>`), `in_flight`
+    logins at a time."""
+    tokens: list[str] = [""] * members
+    queue = list(range(members))
+
+    async def worker() -> None:
+        while queue:
+            i = queue.pop()
+            body = {"merchant_id": merchant_id, "platform": "dev", "code": f"{prefix}-{i}"}
+            tokens[i] = expect(await client.post("/v1/auth/login", json=body), "login")["token"]
+
+    await asyncio.gather(*(worker() for _ in range(min(in_flight, members))))
+    return tokens
+
+
 def expect(resp: httpx.Response, what: str) -> dict[str, Any]:
     if not resp.is_success:
         raise RuntimeError(f"{what}: HTTP {resp.status_code} {resp.text[:300]}")

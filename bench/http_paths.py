@@ -50,14 +50,14 @@ from pathlib import Path
 
 import httpx
 from harness import (
-    ADMIN_EMAIL,
-    ADMIN_PASSWORD,
+    admin_login,
     base_env,
     create_merchant,
     error_lines,
     expect,
     free_port,
     load_average,
+    login_members,
     pg_drop,
     pg_reset,
     pg_url,
@@ -363,20 +363,6 @@ class Shop:
     not_started: str
 
 
-async def login_members(client: httpx.AsyncClient, merchant_id: str, members: int) -> list[str]:
-    tokens: list[str] = [""] * members
-    queue = list(range(members))
-
-    async def worker() -> None:
-        while queue:
-            i = queue.pop()
-            body = {"merchant_id": merchant_id, "platform": "dev", "code": f"bench-http-{i}"}
-            tokens[i] = expect(await client.post("/v1/auth/login", json=body), "login")["token"]
-
-    await asyncio.gather(*(worker() for _ in range(LOGIN_IN_FLIGHT)))
-    return tokens
-
-
 async def create_sale(
     client: httpx.AsyncClient, auth: dict[str, str], product_id: str, stock: int, start: datetime
 ) -> str:
@@ -401,13 +387,7 @@ async def create_sale(
 async def build_shop(base_url: str, merchant_id: str, members: int) -> Shop:
     """One product; three sales: sold out, bought once by every member, not yet started."""
     async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:
-        admin = expect(
-            await client.post(
-                "/v1/admin/login", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
-            ),
-            "admin login",
-        )["token"]
-        auth = {"Authorization": f"Bearer {admin}"}
+        auth = {"Authorization": f"Bearer {await admin_login(client)}"}
         product = expect(
             await client.post(
                 "/v1/admin/products",
@@ -421,7 +401,9 @@ async def build_shop(base_url: str, merchant_id: str, members: int) -> Shop:
         sold_out = await create_sale(client, auth, product["id"], 1, started)
         limit = await create_sale(client, auth, product["id"], members + 1, started)
         later = await create_sale(client, auth, product["id"], 10, now + timedelta(hours=1))
-        tokens = await login_members(client, merchant_id, members + 1)
+        tokens = await login_members(
+            client, merchant_id, members + 1, prefix="bench-http", in_flight=LOGIN_IN_FLIGHT
+        )
         buyer, tokens = tokens[0], tokens[1:]
 
         async def buy(sale: str, token: str) -> None:

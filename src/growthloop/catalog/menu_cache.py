@@ -160,7 +160,6 @@ class MenuCache:
             except Exception:  # the commit stands; MAX_AGE bounds the rest
                 log.warning("menu cache: version not bumped", exc_info=True)
                 self._versions.pop(merchant_id, None)
-            self._answers = {k: v for k, v in self._answers.items() if k[0] != merchant_id}
 
         uow.after_commit(bump)
 
