@@ -142,6 +142,31 @@ async def wait_healthy(base_url: str, proc: subprocess.Popen[bytes], within_s: f
     raise RuntimeError(f"server not healthy after {within_s:.0f}s")
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its reaped children (the workers of `--workers`)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    pids = [pid, *children(pid)]
+    for p in pids:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+    return total
+
+
+def children(pid: int) -> list[int]:
+    try:
+        found = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return []
+    out = [int(c) for c in found]
+    for c in list(out):
+        out += children(c)
+    return out
+
+
 def start_server(port: int, env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
     """`growthloop serve` in the background, stdout and stderr (JSON logs) to `log_path`."""
     with log_path.open("wb") as out:

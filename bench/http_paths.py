@@ -61,6 +61,7 @@ from harness import (
     pg_drop,
     pg_reset,
     pg_url,
+    process_cpu_seconds,
     stop_server,
     wait_healthy,
 )
@@ -172,31 +173,6 @@ def ensure_wrk() -> str:
     if not found:
         raise SystemExit("wrk could not be installed")
     return found
-
-
-def process_cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process and its reaped children (the workers of `--workers`)."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    pids = [pid, *children(pid)]
-    for p in pids:
-        try:
-            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
-    return total
-
-
-def children(pid: int) -> list[int]:
-    try:
-        found = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except OSError:
-        return []
-    out = [int(c) for c in found]
-    for c in list(out):
-        out += children(c)
-    return out
 
 
 def run_wrk(wrk: str, target: Target, args: argparse.Namespace, server_pid: int) -> Figure:

@@ -34,6 +34,7 @@ from harness import (
     percentile,
     pg_drop,
     pg_reset,
+    process_cpu_seconds,
     start_server,
     stop_server,
     wait_healthy,
@@ -55,6 +56,10 @@ class Tally:
     latencies_ms: list[float] = field(default_factory=list)
     orders_created: int = 0  # every 201 from POST /v1/orders, warm-up included
     errors: Counter[str] = field(default_factory=Counter)  # "step status" -> count
+    step_ms: dict[str, list[float]] = field(default_factory=dict)  # step -> latencies
+
+    def took(self, step: str, since: float) -> None:
+        self.step_ms.setdefault(step, []).append((time.monotonic() - since) * 1000)
 
 
 @dataclass
@@ -66,6 +71,8 @@ class Result:
     errors: Counter[str]
     healthz_rps: float
     healthz_errors: Counter[str]
+    cpu_seconds: float  # the server's user + system CPU over the measured window
+    step_ms: dict[str, list[float]]
     stock_before: int
     stock_after: int | None
     orders_created: int
@@ -74,6 +81,10 @@ class Result:
     @property
     def orders_per_s(self) -> float:
         return self.cycles / self.seconds if self.seconds else 0.0
+
+    @property
+    def cpu_ms_per_cycle(self) -> float:
+        return self.cpu_seconds * 1000 / self.cycles if self.cycles else float("nan")
 
 
 # --- environment: processes, ports, databases ---------------------------------------------
@@ -121,20 +132,26 @@ async def order_cycle(client: httpx.AsyncClient, token: str, product_id: str, ta
     """Create -> pay -> sandbox succeed. False (and the error tallied) on any non-2xx."""
     auth = {"Authorization": f"Bearer {token}"}
     body = {"items": [{"product_id": product_id, "quantity": 1}]}
+    began = time.monotonic()
     resp = await client.post("/v1/orders", json=body, headers=auth)
+    tally.took("create", began)
     if not resp.is_success:
         tally.errors[f"create {resp.status_code}"] += 1
         return False
     tally.orders_created += 1
     order_id = resp.json()["id"]
+    began = time.monotonic()
     resp = await client.post(
         f"/v1/orders/{order_id}/pay", json={"provider": "sandbox"}, headers=auth
     )
+    tally.took("pay", began)
     if not resp.is_success:
         tally.errors[f"pay {resp.status_code}"] += 1
         return False
     payment_id = resp.json()["payment_id"]
+    began = time.monotonic()
     resp = await client.post(f"/v1/payments/sandbox/{payment_id}/succeed")
+    tally.took("succeed", began)
     if not resp.is_success:
         tally.errors[f"succeed {resp.status_code}"] += 1
         return False
@@ -192,15 +209,24 @@ async def run_healthz(client: httpx.AsyncClient, clients: int) -> tuple[float, C
 
 
 async def run_orders(
-    client: httpx.AsyncClient, tokens: list[str], product_id: str, seconds: float
-) -> Tally:
+    client: httpx.AsyncClient, tokens: list[str], product_id: str, seconds: float, server_pid: int
+) -> tuple[Tally, float]:
+    """The tally and the server's CPU seconds over the measured window."""
     tally = Tally()
     now = time.monotonic()
     measure_from, stop_at = now + WARMUP_SECONDS, now + WARMUP_SECONDS + seconds
-    await asyncio.gather(
-        *(order_worker(client, t, product_id, tally, measure_from, stop_at) for t in tokens)
+
+    async def cpu_over_window() -> float:
+        await asyncio.sleep(measure_from - time.monotonic())
+        before = process_cpu_seconds(server_pid)
+        await asyncio.sleep(stop_at - time.monotonic())
+        return process_cpu_seconds(server_pid) - before
+
+    *_, cpu = await asyncio.gather(
+        *(order_worker(client, t, product_id, tally, measure_from, stop_at) for t in tokens),
+        cpu_over_window(),
     )
-    return tally
+    return tally, cpu
 
 
 # --- one backend ----------------------------------------------------------------------------
@@ -246,7 +272,7 @@ async def bench_backend(backend: str, seconds: float, clients: int) -> Result | 
                     f"[{backend}] orders ({WARMUP_SECONDS:.0f}s warm-up + {seconds:.0f}s)...",
                     flush=True,
                 )
-                tally = await run_orders(client, tokens, product_id, seconds)
+                tally, cpu_seconds = await run_orders(client, tokens, product_id, seconds, proc.pid)
                 try:
                     stock_after: int | None = await read_stock(client, admin, product_id)
                 except (RuntimeError, httpx.HTTPError) as exc:
@@ -264,6 +290,8 @@ async def bench_backend(backend: str, seconds: float, clients: int) -> Result | 
             errors=tally.errors,
             healthz_rps=healthz_rps,
             healthz_errors=healthz_errors,
+            cpu_seconds=cpu_seconds,
+            step_ms=tally.step_ms,
             stock_before=stock_before,
             stock_after=stock_after,
             orders_created=tally.orders_created,
@@ -277,7 +305,7 @@ async def bench_backend(backend: str, seconds: float, clients: int) -> Result | 
 def print_report(results: list[Result], clients: int) -> None:
     header = (
         f"{'backend':<9}{'secs':>6}{'orders':>9}{'orders/s':>10}{'p50 ms':>9}{'p95 ms':>9}"
-        f"{'p99 ms':>9}{'errors':>8}{'healthz/s':>11}{'ratio':>8}"
+        f"{'p99 ms':>9}{'errors':>8}{'healthz/s':>11}{'ratio':>8}{'cpu ms/cycle':>14}"
     )
     print()
     print(
@@ -287,6 +315,7 @@ def print_report(results: list[Result], clients: int) -> None:
     print("orders = create + pay + sandbox succeed cycles completed in the measured window")
     print("errors = non-2xx responses and transport errors, warm-up included")
     print("ratio  = orders/s ÷ healthz req/s")
+    print("cpu ms/cycle = the server's user + system CPU over the measured window ÷ cycles")
     print(header)
     print("-" * len(header))
     for r in results:
@@ -296,6 +325,7 @@ def print_report(results: list[Result], clients: int) -> None:
             f"{r.backend:<9}{r.seconds:>6.0f}{r.cycles:>9}{r.orders_per_s:>10.1f}"
             f"{percentile(lat, 50):>9.1f}{percentile(lat, 95):>9.1f}{percentile(lat, 99):>9.1f}"
             f"{sum(r.errors.values()):>8}{r.healthz_rps:>11.1f}{ratio:>8.3f}"
+            f"{r.cpu_ms_per_cycle:>14.2f}"
         )
     print()
     for r in results:
@@ -306,6 +336,10 @@ def print_report(results: list[Result], clients: int) -> None:
             verdict = "OK" if sold == r.orders_created else "MISMATCH"
             check = f"{verdict}: stock down by {sold}, orders created {r.orders_created}"
         print(f"[{r.backend}] stock check: {check}")
+        steps = ", ".join(
+            f"{step} {percentile(sorted(ms), 50):.1f}" for step, ms in r.step_ms.items()
+        )
+        print(f"[{r.backend}] p50 ms per request: {steps}")
         if r.errors:
             print(f"[{r.backend}] order errors: {dict(r.errors.most_common())}")
         if r.healthz_errors:
