@@ -222,11 +222,11 @@ async def run_orders(
         await asyncio.sleep(stop_at - time.monotonic())
         return process_cpu_seconds(server_pid) - before
 
-    *_, cpu = await asyncio.gather(
-        *(order_worker(client, t, product_id, tally, measure_from, stop_at) for t in tokens),
-        cpu_over_window(),
+    cpu = asyncio.create_task(cpu_over_window())
+    await asyncio.gather(
+        *(order_worker(client, t, product_id, tally, measure_from, stop_at) for t in tokens)
     )
-    return tally, cpu
+    return tally, await cpu
 
 
 # --- one backend ----------------------------------------------------------------------------
