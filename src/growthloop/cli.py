@@ -413,7 +413,7 @@ def compliance_run_due(
     async def run() -> int:
         rt = await _prepared(settings)
         try:
-            return await deletion.run_due(rt.db, rt.privacy, rt.clock, every=now)
+            return await deletion.run_due(rt.db, rt.clock, rt.privacy, every=now)
         finally:
             await rt.analytics.close()
             await rt.db.dispose()

@@ -80,9 +80,9 @@ async def test_anomaly_against_the_same_weekday_fires_once(
         deviation_percent=50,
         webhook_url="https://hooks.example.com/alerts",
     )
-    assert await tasks.evaluate_due(rt.db, rt.analytics, rt.clock) == 1
+    assert await tasks.evaluate_due(rt.db, rt.clock, rt.analytics) == 1
     rt.analytics.judged.clear()  # another worker, or a restart: the period's key holds
-    assert await tasks.evaluate_due(rt.db, rt.analytics, rt.clock) == 0
+    assert await tasks.evaluate_due(rt.db, rt.clock, rt.analytics) == 0
     r = await client.get("/v1/admin/analytics/alerts", headers=shop.admin)
     [alert] = r.json()["items"]
     assert alert["value"] == 2 and alert["expected"] == 10.0
@@ -91,11 +91,11 @@ async def test_anomaly_against_the_same_weekday_fires_once(
     assert "-80%" in alert["message"]
 
     # Delivered after the commit; the first attempt fails (503), the retry succeeds.
-    assert await tasks.deliver_webhooks(rt.db, rt.analytics, rt.clock) == 0
+    assert await tasks.deliver_webhooks(rt.db, rt.clock, rt.analytics) == 0
     assert len(delivered) == 1
-    assert await tasks.deliver_webhooks(rt.db, rt.analytics, rt.clock) == 0  # backing off
+    assert await tasks.deliver_webhooks(rt.db, rt.clock, rt.analytics) == 0  # backing off
     clock.advance(minutes=3)
-    assert await tasks.deliver_webhooks(rt.db, rt.analytics, rt.clock) == 1
+    assert await tasks.deliver_webhooks(rt.db, rt.clock, rt.analytics) == 1
     request = delivered[-1]
     body = request.content
     expected_sig = hmac.new(str(rule["webhook_secret"]).encode(), body, hashlib.sha256)
@@ -133,11 +133,11 @@ async def test_failed_deliveries_are_logged_by_id_until_given_up(
         webhook_url="https://hooks.example.com/alerts?token=s3cr3t-hook-token",
     )
     caplog.set_level(logging.INFO, logger="growthloop.analytics")
-    assert await tasks.evaluate_due(rt.db, rt.analytics, rt.clock) == 1
+    assert await tasks.evaluate_due(rt.db, rt.clock, rt.analytics) == 1
     for _ in range(alerts.MAX_WEBHOOK_ATTEMPTS):
-        assert await tasks.deliver_webhooks(rt.db, rt.analytics, rt.clock) == 0
+        assert await tasks.deliver_webhooks(rt.db, rt.clock, rt.analytics) == 0
         clock.advance(minutes=2**alerts.MAX_WEBHOOK_ATTEMPTS)
-    assert await tasks.deliver_webhooks(rt.db, rt.analytics, rt.clock) == 0  # given up
+    assert await tasks.deliver_webhooks(rt.db, rt.clock, rt.analytics) == 0  # given up
 
     records = [r for r in caplog.records if r.name == "growthloop.analytics"]
     failures = [r for r in records if r.getMessage().startswith("alert webhook delivery failed")]
@@ -303,7 +303,7 @@ async def test_money_is_integer_fen_and_counts_stay_integers(
         (258_108, 10_000),
     ]
     assert '"value":258108.0' not in r.text and '"expected":10000.0' not in r.text
-    assert await tasks.deliver_webhooks(rt.db, rt.analytics, rt.clock) == 1
+    assert await tasks.deliver_webhooks(rt.db, rt.clock, rt.analytics) == 1
     body = delivered[0].content.decode()
     assert '"value": 258108,' in body and '"expected": 10000,' in body
 

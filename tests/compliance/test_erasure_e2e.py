@@ -142,9 +142,9 @@ async def test_nothing_of_an_erased_member_remains(
 
     # Not before the period ends.
     clock.advance(days=6)
-    assert await deletion.run_due(rt.db, rt.privacy, rt.clock) == 0
+    assert await deletion.run_due(rt.db, rt.clock, rt.privacy) == 0
     clock.advance(days=1, minutes=1)
-    assert await deletion.run_due(rt.db, rt.privacy, rt.clock) == 1
+    assert await deletion.run_due(rt.db, rt.clock, rt.privacy) == 1
 
     assert_error(await client.get("/v1/me", headers=member), 401)
     assert await _scan_tables(rt, needles) == []
@@ -192,12 +192,12 @@ async def test_an_erasure_the_event_store_fails_is_retried_whole(
 
     rt.privacy.stores["events"] = broken
     try:
-        assert await deletion.run_due(rt.db, rt.privacy, rt.clock) == 0
+        assert await deletion.run_due(rt.db, rt.clock, rt.privacy) == 0
     finally:
         rt.privacy.stores["events"] = real
     # Nothing was erased: the member and their identifiers are all still there to find.
     assert (await client.get("/v1/me", headers=member)).status_code == 200
-    assert await deletion.run_due(rt.db, rt.privacy, rt.clock) == 1
+    assert await deletion.run_due(rt.db, rt.clock, rt.privacy) == 1
     assert_error(await client.get("/v1/me", headers=member), 401)
     rows = await rt.analytics.store.query(
         shop.merchant_id, "SELECT count(*) FROM events WHERE distinct_id = 'retry-me'"

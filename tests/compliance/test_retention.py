@@ -57,7 +57,7 @@ async def test_the_sweep_removes_what_is_past_its_period(
     ]
     await rt.analytics.store.append(events)
 
-    removed = await retention.enforce(rt.db, rt.privacy, rt.clock)
+    removed = await retention.enforce(rt.db, rt.clock, rt.privacy)
     assert removed["audit_log"] >= 1
     assert removed["events"]["events"] == 1
     async with rt.db.unit_of_work(write=False) as uow:
@@ -74,4 +74,4 @@ async def test_the_sweep_removes_what_is_past_its_period(
     assert rows == [(2, 1980)]  # the old order still counts in the totals
     # The sweep runs at most hourly.
     rt.privacy.retention_ran_at = float("-inf")
-    assert await retention.sweep(rt.db, rt.privacy, rt.clock) == 0
+    assert await retention.sweep(rt.db, rt.clock, rt.privacy) == 0

@@ -74,7 +74,7 @@ async def test_no_personal_value_reaches_a_log_line(
     assert (await client.post("/v1/me/data-export", headers=member)).status_code == 200
     assert (await client.post("/v1/me/deletion", headers=member)).status_code == 200
     rt.clock.advance(days=16)  # type: ignore[attr-defined]
-    await deletion.run_due(rt.db, rt.privacy, rt.clock)
+    await deletion.run_due(rt.db, rt.clock, rt.privacy)
 
     # Code that passes personal fields by mistake: the fields are dropped by their names.
     logging.getLogger("growthloop.test").warning(

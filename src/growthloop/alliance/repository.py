@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.alliance.models import (
@@ -13,7 +13,7 @@ from growthloop.alliance.models import (
     Partnership,
     SettlementEntry,
 )
-from growthloop.core.sql import insert_unless_exists
+from growthloop.core.sql import insert_unless_exists, take_counter
 
 # ---- partnerships ----------------------------------------------------------------------
 
@@ -67,16 +67,8 @@ def _where(model: Counter, key: dict[str, Any]) -> list[ColumnElement[bool]]:
 async def take(
     session: AsyncSession, model: Counter, key: dict[str, Any], n: int, cap: int
 ) -> bool:
-    """Add `n` to the counter row `key` (created at 0) unless that passes `cap`: a guarded
-    UPDATE whose rowcount says whether it was taken."""
-    await insert_unless_exists(session, model, {**key, "points": 0}, tuple(key))
-    result = await session.execute(
-        update(model)
-        .where(*_where(model, key), model.points + n <= cap)
-        .values(points=model.points + n),
-        execution_options={"synchronize_session": False},
-    )
-    return getattr(result, "rowcount", 0) == 1
+    """Add `n` points to the counter row `key` (created at 0) unless that passes `cap`."""
+    return await take_counter(session, model, key, n=n, cap=cap, column="points")
 
 
 async def used(session: AsyncSession, model: Counter, key: dict[str, Any]) -> int:

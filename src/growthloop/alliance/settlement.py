@@ -27,6 +27,7 @@ from growthloop.alliance.schemas import (
 from growthloop.core.audit import Action
 from growthloop.core.context import merchant_timezone, merchant_today
 from growthloop.core.money import yuan
+from growthloop.core.presenting import from_row
 from growthloop.identity import service as identity
 
 MAX_PERIOD_DAYS = 366
@@ -64,19 +65,7 @@ async def period_report(
         start=start,
         end=end,
         timezone=tz,
-        entries=[
-            SettlementEntryOut(
-                id=r.id,
-                exchange_id=r.exchange_id,
-                payer_merchant_id=r.merchant_id,
-                payee_merchant_id=r.payee_merchant_id,
-                points_out=r.points_out,
-                points_in=r.points_in,
-                amount=r.amount,
-                created_at=r.created_at,
-            )
-            for r in rows
-        ],
+        entries=[from_row(SettlementEntryOut, r, payer_merchant_id=r.merchant_id) for r in rows],
         totals=SettlementTotalsOut(
             exchanges=len(rows),
             amount=payable + receivable,

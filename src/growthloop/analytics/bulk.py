@@ -7,14 +7,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.analytics.models import AnalyticsIdentity
 from growthloop.analytics.pipeline import Pipeline
 from growthloop.analytics.rows import EventRow, Override
+from growthloop.core.sql import insert_chunked
 
-CHUNK = 5000
 SOURCES = ("member", "identify")
 
 
@@ -50,9 +49,7 @@ async def import_identities(
         }
         for k in known
     ]
-    for start in range(0, len(rows), CHUNK):
-        await session.execute(insert(AnalyticsIdentity), rows[start : start + CHUNK])
-    return len(rows)
+    return await insert_chunked(session, AnalyticsIdentity, rows)
 
 
 async def import_events(

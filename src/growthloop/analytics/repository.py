@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.analytics.models import AlertRecord, AlertRule, AnalyticsIdentity, AnalyticsOutbox
 from growthloop.core.pagination import PageParams, fetch_page
-from growthloop.core.sql import insert_unless_exists
+from growthloop.core.sql import insert_unless_exists, sweep_batch
 
 
 async def identities_of(
@@ -116,14 +116,8 @@ async def delete_outbox_batch(session: AsyncSession, key: str) -> None:
 
 
 async def pending_outbox(session: AsyncSession, limit: int) -> list[AnalyticsOutbox]:
-    stmt = (
-        select(AnalyticsOutbox)
-        .where(AnalyticsOutbox.batch_key.is_(None))
-        .order_by(AnalyticsOutbox.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    return list((await session.scalars(stmt)).all())
+    stmt = select(AnalyticsOutbox).where(AnalyticsOutbox.batch_key.is_(None))
+    return list((await session.scalars(sweep_batch(stmt, AnalyticsOutbox.id, limit))).all())
 
 
 async def rules_of(session: AsyncSession, merchant_id: str | None = None) -> list[AlertRule]:
@@ -147,11 +141,8 @@ async def alerts_page(
 
 
 async def due_webhooks(session: AsyncSession, now: datetime, limit: int) -> list[AlertRecord]:
-    stmt = (
-        select(AlertRecord)
-        .where(AlertRecord.webhook_status == "pending", AlertRecord.next_attempt_at <= now)
-        .order_by(AlertRecord.next_attempt_at)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
+    stmt = select(AlertRecord).where(
+        AlertRecord.webhook_status == "pending", AlertRecord.next_attempt_at <= now
     )
-    return list((await session.scalars(stmt)).all())
+    due = sweep_batch(stmt, AlertRecord.next_attempt_at, limit)
+    return list((await session.scalars(due)).all())

@@ -86,7 +86,7 @@ async def maintain_store(pipeline: Pipeline, *, force: bool = False) -> int:
     return folded + merged
 
 
-async def evaluate_due(db: Database, pipeline: Pipeline, clock: Clock) -> int:
+async def evaluate_due(db: Database, clock: Clock, pipeline: Pipeline) -> int:
     """Judge every enabled rule's latest complete period, once per period; the alerts
     fired."""
     judged = fired = 0
@@ -107,7 +107,7 @@ async def evaluate_due(db: Database, pipeline: Pipeline, clock: Clock) -> int:
     return fired
 
 
-async def deliver_webhooks(db: Database, pipeline: Pipeline, clock: Clock, limit: int = 50) -> int:
+async def deliver_webhooks(db: Database, clock: Clock, pipeline: Pipeline, limit: int = 50) -> int:
     """POST due alerts to their rule's webhook, each attempt in its own transaction; the
     alerts delivered."""
     async with db.unit_of_work() as uow:

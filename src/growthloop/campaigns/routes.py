@@ -5,8 +5,9 @@ Operators create, list, read and end a campaign under `/v1/admin/<kind>` (writes
 (a member in their own merchant's shop, a visitor naming the merchant), unless the kind
 shows its campaigns to operators only (invite rules). A campaign kind hands over its
 `CampaignKind`, its creation, its request body and its responses in a `CampaignRoutes`;
-its own routes (joining a group, helping a bargain...) stay in its `api.py`, and take
-`PaymentWindow` when they create an order at the campaign's price.
+its own routes (joining a group, helping a bargain...) stay in its `api.py`, take
+`PaymentWindow` when they create an order at the campaign's price, and are
+`created_or_found` when asking again gives the member what they already have.
 
 No `from __future__ import annotations` here: the routes are built at run time and
 FastAPI reads their parameters' types from the functions' objects, among them the kind's
@@ -18,20 +19,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any, Generic, TypeVar
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, Path, Response
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.campaigns.kinds import CampaignKind
 from growthloop.campaigns.windows import Campaign
-from growthloop.core.auth import (
-    MarketingReader,
-    MarketingWriter,
-    MerchantQuery,
-    OptionalMember,
-    SessionDep,
-    browsing_merchant,
-)
+from growthloop.core.auth import Browsing, MarketingReader, MarketingWriter, SessionDep
 from growthloop.core.pagination import Page, PageDep
 from growthloop.core.runtime import RuntimeDep
 
@@ -47,6 +41,21 @@ def _payment_window(rt: RuntimeDep) -> timedelta:
 
 # How long an order at a campaign's price waits for its payment (the shop's setting).
 PaymentWindow = Annotated[timedelta, Depends(_payment_window)]
+
+
+def created_or_found(model: type[BaseModel], found: str) -> dict[str, Any]:
+    """The options of a POST that answers 201 with the `model` it created, or 200 with the
+    one already there (`found` says which); the route tells them apart with `answer_found`."""
+    return {
+        "response_model": model,
+        "status_code": 201,
+        "responses": {200: {"model": model, "description": found}},
+    }
+
+
+def answer_found(response: Response, created: bool) -> None:
+    if not created:
+        response.status_code = 200
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -111,15 +120,10 @@ def add_campaign_routes(router: APIRouter, routes: CampaignRoutes[In, Row, Admin
         row = await routes.kind.end(session, admin.merchant_id, admin.admin_id, campaign_id)
         return await admin_one(session, row)
 
-    async def get(
-        campaign_id: CampaignId,
-        session: SessionDep,
-        member: OptionalMember,
-        merchant_id: MerchantQuery = None,
-    ) -> Out:
-        row = await routes.kind.get(session, browsing_merchant(member, merchant_id), campaign_id)
+    async def get(campaign_id: CampaignId, session: SessionDep, browser: Browsing) -> Out:
+        row = await routes.kind.get(session, browser.merchant_id(), campaign_id)
         if routes.present_to is not None:
-            return await routes.present_to(session, row, member.member_id if member else None)
+            return await routes.present_to(session, row, browser.member_id)
         assert routes.present is not None, "a campaign kind presents its public read"
         return (await routes.present(session, [row]))[0]
 

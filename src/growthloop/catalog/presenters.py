@@ -7,17 +7,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from growthloop.catalog import repository as repo
 from growthloop.catalog.models import Category, Product
 from growthloop.catalog.schemas import CategoryOut, OptionGroupOut, ProductOut
+from growthloop.core.presenting import from_row
 
 
 def _product_out(product: Product, category_name: str | None) -> ProductOut:
-    return ProductOut(
-        id=product.id,
-        name=product.name,
-        price=product.price,
-        stock=product.stock,
-        on_sale=product.on_sale,
+    return from_row(
+        ProductOut,
+        product,
         category=category_name,
-        category_id=product.category_id,
         options=[
             OptionGroupOut(
                 name=g["name"],
@@ -27,11 +24,6 @@ def _product_out(product: Product, category_name: str | None) -> ProductOut:
             )
             for g in product.options
         ],
-        description=product.description,
-        image_urls=list(product.image_urls),
-        sort=product.sort,
-        created_at=product.created_at,
-        updated_at=product.updated_at,
     )
 
 
@@ -46,4 +38,4 @@ async def product_out(session: AsyncSession, product: Product) -> ProductOut:
 
 
 def category_out(category: Category) -> CategoryOut:
-    return CategoryOut(id=category.id, name=category.name, sort=category.sort)
+    return CategoryOut.model_validate(category, from_attributes=True)

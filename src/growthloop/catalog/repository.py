@@ -6,6 +6,7 @@ from sqlalchemy import ColumnElement, Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.catalog.models import Category, Product
+from growthloop.core.sql import guarded
 
 
 async def products_by_ids(session: AsyncSession, ids: Iterable[str]) -> dict[str, Product]:
@@ -47,7 +48,7 @@ async def _move_stock(
     delta: int,
     *guards: ColumnElement[bool],
 ) -> bool:
-    result = await session.execute(
+    stmt = (
         update(Product)
         .where(
             Product.id == product_id,
@@ -56,9 +57,8 @@ async def _move_stock(
             *guards,
         )
         .values(stock=Product.stock + delta)
-        .execution_options(synchronize_session=False)
     )
-    return getattr(result, "rowcount", 0) == 1
+    return await guarded(session, stmt)
 
 
 async def category_by_name(session: AsyncSession, merchant_id: str, name: str) -> Category | None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.compliance.models import ConsentRecord, ConsentState
@@ -15,8 +14,7 @@ from growthloop.compliance.policy import POLICY_VERSION
 from growthloop.compliance.service import purpose_of
 from growthloop.core.context import now
 from growthloop.core.ids import new_id
-
-CHUNK = 5000
+from growthloop.core.sql import insert_chunked
 
 
 @dataclass(frozen=True)
@@ -53,7 +51,6 @@ async def import_decisions(
         }
         records.append({**row, "id": record_id, "source": d.source, "created_at": at})
         states.append({**row, "record_id": record_id, "updated_at": at})
-    for start in range(0, len(records), CHUNK):
-        await session.execute(insert(ConsentRecord), records[start : start + CHUNK])
-        await session.execute(insert(ConsentState), states[start : start + CHUNK])
+    await insert_chunked(session, ConsentRecord, records)
+    await insert_chunked(session, ConsentState, states)
     return len(records)

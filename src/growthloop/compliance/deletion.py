@@ -218,7 +218,7 @@ async def carry_out(
 
 
 async def run_due(
-    db: Database, registry: PrivacyRegistry, clock: Clock, *, every: bool = False
+    db: Database, clock: Clock, registry: PrivacyRegistry, *, every: bool = False
 ) -> int:
     """Carry out the requests whose cooling-off period is over (with `every`, all pending)."""
     async with db.unit_of_work(write=False) as uow:

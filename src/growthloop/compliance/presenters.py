@@ -16,6 +16,7 @@ from growthloop.compliance.schemas import (
 )
 from growthloop.compliance.service import Consents
 from growthloop.core.audit import AuditEntry
+from growthloop.core.presenting import from_row
 
 
 def policy_out() -> PolicyOut:
@@ -59,21 +60,11 @@ def consent_record_out(record: ConsentRecord) -> ConsentRecordOut:
 
 
 def deletion_out(r: DeletionRequest) -> DeletionOut:
-    return DeletionOut(
-        request_id=r.id,
-        status=r.status,
-        requested_at=r.requested_at,
-        scheduled_for=r.scheduled_for,
-        deadline=r.deadline,
-        cancelled_at=r.cancelled_at,
-        done_at=r.done_at,
-    )
+    return from_row(DeletionOut, r, request_id=r.id)
 
 
 def deletion_queue_item(r: DeletionRequest) -> DeletionQueueItem:
-    return DeletionQueueItem(
-        **deletion_out(r).model_dump(), id=r.id, member_id=r.member_id, receipt=r.receipt
-    )
+    return from_row(DeletionQueueItem, r, request_id=r.id)
 
 
 def audit_entry_out(entry: AuditEntry) -> AuditEntryOut:

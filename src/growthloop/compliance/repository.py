@@ -4,7 +4,7 @@ from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.compliance.models import ConsentRecord, ConsentState
-from growthloop.core.sql import insert_unless_exists
+from growthloop.core.sql import guarded, insert_unless_exists
 
 
 async def state_of(
@@ -47,10 +47,8 @@ async def change_state(session: AsyncSession, record: ConsentRecord) -> bool:
             ConsentState.granted != record.granted,
         )
         .values(**values)
-        .execution_options(synchronize_session=False)
     )
-    result = await session.execute(stmt)
-    return getattr(result, "rowcount", 0) == 1
+    return await guarded(session, stmt)
 
 
 def append(session: AsyncSession, record: ConsentRecord) -> None:

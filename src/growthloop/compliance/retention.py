@@ -29,7 +29,7 @@ PERIODS = {
 EVERY = 3600.0  # seconds between sweeps in one process
 
 
-async def enforce(db: Database, registry: PrivacyRegistry, clock: Clock) -> dict[str, Any]:
+async def enforce(db: Database, clock: Clock, registry: PrivacyRegistry) -> dict[str, Any]:
     """Delete (or aggregate) what is past its period; returns what was removed."""
     now = clock.now()
     removed: dict[str, Any] = {}
@@ -43,10 +43,10 @@ async def enforce(db: Database, registry: PrivacyRegistry, clock: Clock) -> dict
     return removed
 
 
-async def sweep(db: Database, registry: PrivacyRegistry, clock: Clock) -> int:
+async def sweep(db: Database, clock: Clock, registry: PrivacyRegistry) -> int:
     """The worker's sweep: at most hourly."""
     if time.monotonic() - registry.retention_ran_at < EVERY:
         return 0
     registry.retention_ran_at = time.monotonic()
-    removed = await enforce(db, registry, clock)
+    removed = await enforce(db, clock, registry)
     return sum(v if isinstance(v, int) else sum(v.values()) for v in removed.values())

@@ -37,8 +37,6 @@ from growthloop.core.ids import new_id
 from growthloop.core.pagination import PageParams, fetch_page
 
 
-# TRANSITIONAL: core.audit.Action has no CONSENT_REFUSE yet (the lead adds it); the value
-# the log has always stored.
 def purpose_of(key: str) -> Purpose:
     try:
         return BY_KEY[key]

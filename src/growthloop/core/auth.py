@@ -306,6 +306,31 @@ def browsing_merchant(member: MemberPrincipal | None, merchant_id: str | None) -
     return merchant_id
 
 
+@dataclass(frozen=True)
+class Browser:
+    """A consumer browsing a shop: a member, or an anonymous visitor naming the merchant."""
+
+    member: MemberPrincipal | None
+    merchant_query: str | None  # the `?merchant_id=` given
+
+    @property
+    def member_id(self) -> str | None:
+        return self.member.member_id if self.member else None
+
+    def merchant_id(self) -> str:
+        """Whose shop it is (`browsing_merchant`). Asked by the route, not the dependency,
+        so that a request also invalid otherwise answers its validation error first."""
+        return browsing_merchant(self.member, self.merchant_query)
+
+
+def _browser(member: OptionalMember, merchant_id: MerchantQuery = None) -> Browser:
+    return Browser(member, merchant_id)
+
+
+# A public read: before login with `?merchant_id=`, or with a member token.
+Browsing = Annotated[Browser, Depends(_browser)]
+
+
 CurrentAdmin = Annotated[AdminPrincipal, Depends(current_admin)]
 
 

@@ -20,7 +20,7 @@ import inspect
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import MISSING, dataclass
-from typing import Any, ClassVar, TypeVar, dataclass_transform
+from typing import Any, ClassVar, Protocol, TypeVar, dataclass_transform
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -64,6 +64,17 @@ class MemberEvent(DomainEvent):
     """An event about one member: `member_id` is always set (who it is, each event says)."""
 
     member_id: str
+
+
+class AboutMember(Protocol):
+    """What a handler below the emitter reads of any event about a member (the fields every
+    `DomainEvent` has): the base of the Protocols those handlers take."""
+
+    @property
+    def merchant_id(self) -> str: ...
+
+    @property
+    def member_id(self) -> str | None: ...
 
 
 E = TypeVar("E", bound=DomainEvent)

@@ -34,6 +34,18 @@ async def cancel(task: asyncio.Task[None] | None) -> None:
             await task
 
 
+async def until_caught_up(batch: int, one_batch: Sweep) -> int:
+    """Run `one_batch` (a batch of at most `batch` rows, in units of work of its own)
+    again until one comes back short: nothing more is due. How many rows all of them
+    handled."""
+    total = 0
+    while True:
+        handled = await one_batch()
+        total += handled
+        if handled < batch:
+            return total
+
+
 @dataclass
 class Sweeper:
     interval_seconds: float = 5.0

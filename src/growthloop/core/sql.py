@@ -1,16 +1,21 @@
-"""SQL helpers that need the dialect: SQLite and PostgreSQL share the syntax, not the class."""
+"""SQL helpers the repositories share: inserts that need the dialect (SQLite and PostgreSQL
+share the syntax, not the class), guarded updates and counters (the WHERE is the check, never
+a read and then a write), and the shapes of a few common statements."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+import secrets
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeVar
 
-from sqlalchemy import update
+from sqlalchemy import Select, SQLColumnExpression, Update, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, InstrumentedAttribute
 from sqlalchemy.orm.attributes import set_committed_value
+
+S = TypeVar("S", bound=Select[Any])
 
 
 def dialect_insert(session: AsyncSession, model: type[DeclarativeBase]) -> Any:
@@ -42,14 +47,113 @@ async def increment(
     column: str,
 ) -> int:
     """Atomic counter: INSERT key with 1, or add 1; returns the new value."""
+    value = await increment_under(session, model, key, column, None)
+    assert value is not None  # without a cap it always counts
+    return value
+
+
+async def increment_under(
+    session: AsyncSession,
+    model: type[DeclarativeBase],
+    key: dict[str, Any],
+    column: str,
+    cap: int | None,
+    **created: Any,
+) -> int | None:
+    """Atomic capped counter: INSERT key (with the `created` columns) with 1, or add 1 while
+    under `cap` (None: no cap). The new value, or None when the cap refused (nothing
+    changed)."""
     col = getattr(model, column)
     stmt = (
         dialect_insert(session, model)
-        .values(**key, **{column: 1})
-        .on_conflict_do_update(index_elements=list(key), set_={column: col + 1})
+        .values(**key, **created, **{column: 1})
+        .on_conflict_do_update(
+            index_elements=list(key),
+            set_={column: col + 1},
+            where=None if cap is None else col < cap,
+        )
         .returning(col)
     )
-    return int((await session.execute(stmt)).scalar_one())
+    found = (await session.execute(stmt)).scalar_one_or_none()
+    return None if found is None else int(found)
+
+
+async def updated(session: AsyncSession, stmt: Update) -> int:
+    """Run an UPDATE whose WHERE is its own guard; how many rows it changed. The session's
+    loaded objects are left as they were (the caller refreshes or marks what it needs)."""
+    result = await session.execute(stmt, execution_options={"synchronize_session": False})
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def guarded(session: AsyncSession, stmt: Update) -> bool:
+    """A guarded UPDATE of one row (`UPDATE .. WHERE <the row> AND <guard>`): True if the
+    guard let it through. Never a read and then a write, so concurrent callers cannot both
+    pass."""
+    return await updated(session, stmt) == 1
+
+
+async def take_counter(
+    session: AsyncSession,
+    model: type[DeclarativeBase],
+    key: dict[str, Any],
+    *,
+    n: int,
+    cap: int | None,
+    column: str = "count",
+    **created: Any,
+) -> bool:
+    """Add `n` to the counter row `key` unless that passes `cap` (None: no cap): False, and
+    nothing added, past it. The row is created at 0 first (with the `created` columns), so
+    the first take is a guarded UPDATE like every other."""
+    await insert_unless_exists(session, model, {**key, **created, column: 0}, conflict=list(key))
+    counter = getattr(model, column)
+    stmt = update(model).where(*[getattr(model, name) == value for name, value in key.items()])
+    if cap is not None:
+        stmt = stmt.where(counter + n <= cap)
+    return await guarded(session, stmt.values({column: counter + n}))
+
+
+async def unused_code(
+    session: AsyncSession, column: InstrumentedAttribute[str | None], merchant_id: str
+) -> str:
+    """A random 12-digit code (a voucher staff type in at the counter) that no row of
+    `column`'s table has for this merchant yet."""
+    model = column.class_
+    while True:
+        code = f"{secrets.randbelow(10**12):012d}"
+        stmt = select(model.id).where(model.merchant_id == merchant_id, column == code)
+        if (await session.execute(stmt)).first() is None:
+            return code
+
+
+def where_given(stmt: S, *filters: tuple[SQLColumnExpression[Any], object]) -> S:
+    """`stmt` narrowed to `column == value` for each `(column, value)` whose value is given
+    (not None): a list's optional filters."""
+    for column, value in filters:
+        if value is not None:
+            stmt = stmt.where(column == value)
+    return stmt
+
+
+def sweep_batch(
+    stmt: S, due: SQLColumnExpression[Any], limit: int, *ties: SQLColumnExpression[Any]
+) -> S:
+    """A sweep's next `limit` rows, the longest due first (then by `ties`), locked FOR UPDATE
+    SKIP LOCKED: rows another worker holds are left to it, not waited for."""
+    return stmt.order_by(due, *ties).limit(limit).with_for_update(skip_locked=True)
+
+
+async def insert_chunked(
+    session: AsyncSession,
+    model: type[DeclarativeBase],
+    rows: Sequence[Mapping[str, Any]],
+    chunk: int = 5000,
+) -> int:
+    """INSERT `rows` (history carried over in bulk) `chunk` at a time, each chunk one
+    executemany; how many rows."""
+    for start in range(0, len(rows), chunk):
+        await session.execute(insert(model), rows[start : start + chunk])
+    return len(rows)
 
 
 def mark_committed(obj: object, **values: Any) -> None:

@@ -12,13 +12,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import insert, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.core.ids import new_id
+from growthloop.core.sql import insert_chunked
 from growthloop.identity.models import Member, MemberActivityDay, PlatformAccount
-
-CHUNK = 5000
 
 
 @dataclass(frozen=True)
@@ -71,9 +70,8 @@ async def import_members(
         }
         for a in arrivals
     ]
-    for model, rows in ((Member, members), (PlatformAccount, accounts)):
-        for start in range(0, len(rows), CHUNK):
-            await session.execute(insert(model), rows[start : start + CHUNK])
+    await insert_chunked(session, Member, members)  # before the accounts that name them
+    await insert_chunked(session, PlatformAccount, accounts)
     return len(members)
 
 
@@ -85,9 +83,7 @@ async def import_visits(
         {"merchant_id": merchant_id, "member_id": member_id, "day": day}
         for member_id, day in sorted(set(visits))
     ]
-    for start in range(0, len(rows), CHUNK):
-        await session.execute(insert(MemberActivityDay), rows[start : start + CHUNK])
-    return len(rows)
+    return await insert_chunked(session, MemberActivityDay, rows)
 
 
 async def _set(

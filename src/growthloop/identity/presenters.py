@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from growthloop.core.auth import ROLE_PERMISSIONS, Role
+from growthloop.core.presenting import from_row
 from growthloop.identity.models import AdminUser, Member, Merchant
 from growthloop.identity.schemas import (
     AdminMeOut,
@@ -26,37 +27,22 @@ def admin_me_out(admin: AdminUser, merchant: Merchant, role: Role) -> AdminMeOut
     role may do."""
     return AdminMeOut(
         admin=admin_out(admin),
-        merchant=MerchantOut(
-            id=merchant.id,
-            name=merchant.name,
-            timezone=merchant.timezone,
-            ingest_key=merchant.ingest_key if role is Role.OWNER else None,
+        merchant=from_row(
+            MerchantOut, merchant, ingest_key=merchant.ingest_key if role is Role.OWNER else None
         ),
         permissions=sorted(p.value for p in ROLE_PERMISSIONS[role]),
     )
 
 
 def member_out(member: Member, platforms: list[str]) -> MemberOut:
-    return MemberOut(
-        id=member.id,
-        nickname=member.nickname,
-        birthday=member.birthday,
-        signup_platform=member.signup_platform,
-        created_at=member.created_at,
-        platforms=platforms,
-    )
+    return from_row(MemberOut, member, platforms=platforms)
 
 
 def settings_out(merchant: Merchant) -> MerchantSettingsOut:
-    return MerchantSettingsOut(
-        id=merchant.id,
-        name=merchant.name,
-        timezone=merchant.timezone,
-        contact_phone=merchant.contact_phone,
-        contact_email=merchant.contact_email,
-        logo_url=merchant.logo_url,
+    return from_row(
+        MerchantSettingsOut,
+        merchant,
         business_hours=[BusinessHours.model_validate(h) for h in merchant.business_hours or []],
-        created_at=merchant.created_at,
     )
 
 

@@ -317,15 +317,10 @@ def _link_account(
     identity: PlatformIdentity,
     now: datetime,
 ) -> None:
+    # The account row is the platform's identity as given, owned by the member.
     session.add(
         PlatformAccount(
-            merchant_id=merchant_id,
-            member_id=member_id,
-            platform=identity.platform,
-            app_id=identity.app_id,
-            openid=identity.openid,
-            unionid=identity.unionid,
-            created_at=now,
+            merchant_id=merchant_id, member_id=member_id, created_at=now, **asdict(identity)
         )
     )
 

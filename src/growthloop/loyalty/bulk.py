@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.core.ids import new_id
+from growthloop.core.sql import insert_chunked
 from growthloop.loyalty.models import (
     GrowthEntry,
     LedgerEntry,
@@ -27,8 +27,6 @@ from growthloop.loyalty.models import (
 )
 from growthloop.loyalty.program import points_expiry, program_of
 from growthloop.loyalty.tiers import qualified_index
-
-CHUNK = 5000
 
 
 @dataclass(frozen=True)
@@ -138,6 +136,5 @@ async def import_standings(
         (GrowthEntry, growth),
         (LoginDay, days),
     ):
-        for start in range(0, len(rows), CHUNK):
-            await session.execute(insert(model), rows[start : start + CHUNK])
+        await insert_chunked(session, model, rows)
     return done

@@ -17,7 +17,7 @@ from typing import Protocol
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.core.context import now
-from growthloop.core.events import emit
+from growthloop.core.events import AboutMember, emit
 from growthloop.loyalty import ledger
 from growthloop.loyalty import repository as repo
 from growthloop.loyalty.checkin import count_login_day
@@ -29,17 +29,7 @@ from growthloop.loyalty.tiers import count_growth, current_tier, evaluate_tier
 # ---- what the handlers read ---------------------------------------------------------------
 
 
-class MemberEvent(Protocol):
-    """Something that happened to a member (identity's member.invited)."""
-
-    @property
-    def merchant_id(self) -> str: ...
-
-    @property
-    def member_id(self) -> str | None: ...
-
-
-class OrderEvent(MemberEvent, Protocol):
+class OrderEvent(AboutMember, Protocol):
     """orders' order.paid and order.cancelled."""
 
     @property
@@ -60,14 +50,14 @@ class CompletedOrder(RefundedOrder, Protocol):
     def source(self) -> str: ...
 
 
-class MemberLogin(MemberEvent, Protocol):
+class MemberLogin(AboutMember, Protocol):
     """identity's member.login: `day` is the merchant's local day, ISO."""
 
     @property
     def day(self) -> str: ...
 
 
-class MemberBirthday(MemberEvent, Protocol):
+class MemberBirthday(AboutMember, Protocol):
     """identity's member.birthday."""
 
     @property
@@ -197,7 +187,7 @@ async def on_member_login(session: AsyncSession, event: MemberLogin) -> None:
     await count_login_day(session, account, day, now(session))
 
 
-async def on_member_invited(session: AsyncSession, event: MemberEvent) -> None:
+async def on_member_invited(session: AsyncSession, event: AboutMember) -> None:
     """A new member signed up with this member's referral code: it counts towards tiers."""
     if event.member_id is None:
         return

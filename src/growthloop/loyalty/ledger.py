@@ -32,6 +32,16 @@ class Posting(TypedDict):
     ref: str | None
 
 
+class GiveBack(TypedDict):
+    """A return of what a spend took, passed down unchanged from the caller through the
+    service: the spend's key (`spend_key`), the return's own idempotency key (`key`) and why
+    (`reason`)."""
+
+    spend_key: str
+    key: str
+    reason: str
+
+
 def _entry(
     account: MemberLoyalty,
     *,

@@ -23,18 +23,7 @@ async def program_of(session: AsyncSession, merchant_id: str) -> ProgramIn:
     row = await repo.get_program(session, merchant_id)
     if row is None:
         return DEFAULT_PROGRAM
-    return ProgramIn(
-        points_per_yuan=row.points_per_yuan,
-        tiers=[TierIn.model_validate(t) for t in row.tiers],
-        points_expire_days=row.points_expire_days,
-        points_per_yuan_spent=row.points_per_yuan_spent,
-        max_points_percent=row.max_points_percent,
-        welcome_points=row.welcome_points,
-        checkin_points=row.checkin_points,
-        points_expire_on=row.points_expire_on,
-        downgrade_policy=row.downgrade_policy,
-        review_days=row.review_days,
-    )
+    return ProgramIn.model_validate(row, from_attributes=True)
 
 
 async def set_program(session: AsyncSession, merchant_id: str, data: ProgramIn) -> ProgramIn:
@@ -44,16 +33,9 @@ async def set_program(session: AsyncSession, merchant_id: str, data: ProgramIn) 
         row = Program(merchant_id=merchant_id)
         session.add(row)
     was_periodic = row.downgrade_policy == "periodic"
-    row.points_per_yuan = data.points_per_yuan
-    row.points_per_yuan_spent = data.points_per_yuan_spent
-    row.max_points_percent = data.max_points_percent
-    row.points_expire_days = data.points_expire_days
-    row.welcome_points = data.welcome_points
-    row.checkin_points = list(data.checkin_points)
-    row.tiers = [t.model_dump() for t in data.tiers]
-    row.points_expire_on = data.points_expire_on
-    row.downgrade_policy = data.downgrade_policy
-    row.review_days = data.review_days
+    # The row has a column for each of ProgramIn's fields (the tiers as plain dicts).
+    for name, value in data.model_dump().items():
+        setattr(row, name, value)
     row.updated_at = at
     await session.flush()
     if data.downgrade_policy == "periodic" and not was_periodic:

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from sqlalchemy import Row, Select, func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from growthloop.core.sql import insert_unless_exists
+from growthloop.core.sql import guarded, insert_unless_exists, sweep_batch
 from growthloop.loyalty.models import (
     GrowthEntry,
     LedgerEntry,
@@ -153,7 +153,7 @@ def ledger_of(merchant_id: str, member_id: str) -> Select[LedgerEntry]:
 
 async def checkin(session: AsyncSession, account: MemberLoyalty, day: object, streak: int) -> bool:
     """Guarded: at most one check-in per member per day, even with concurrent requests."""
-    result = await session.execute(
+    stmt = (
         update(MemberLoyalty)
         .where(
             MemberLoyalty.merchant_id == account.merchant_id,
@@ -161,9 +161,8 @@ async def checkin(session: AsyncSession, account: MemberLoyalty, day: object, st
             (MemberLoyalty.last_checkin_day.is_(None)) | (MemberLoyalty.last_checkin_day < day),
         )
         .values(last_checkin_day=day, checkin_streak=streak)
-        .execution_options(synchronize_session=False)
     )
-    return getattr(result, "rowcount", 0) == 1
+    return await guarded(session, stmt)
 
 
 # ---- periodic tier reviews ----------------------------------------------------------------
@@ -221,18 +220,12 @@ async def periodic_programs(session: AsyncSession) -> list[tuple[str, int]]:
 async def lock_accounts_due_for_review(
     session: AsyncSession, merchant_id: str, reviewed_before: datetime, limit: int
 ) -> list[MemberLoyalty]:
-    stmt = (
-        select(MemberLoyalty)
-        .where(
-            MemberLoyalty.merchant_id == merchant_id,
-            MemberLoyalty.tier_reviewed_at <= reviewed_before,
-        )
-        .order_by(MemberLoyalty.tier_reviewed_at, MemberLoyalty.member_id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-        .execution_options(populate_existing=True)
+    due = select(MemberLoyalty).where(
+        MemberLoyalty.merchant_id == merchant_id,
+        MemberLoyalty.tier_reviewed_at <= reviewed_before,
     )
-    return list((await session.execute(stmt)).scalars())
+    stmt = sweep_batch(due, MemberLoyalty.tier_reviewed_at, limit, MemberLoyalty.member_id)
+    return list((await session.execute(stmt.execution_options(populate_existing=True))).scalars())
 
 
 async def accounts_of(

@@ -155,22 +155,11 @@ async def give_back_points(
     session: AsyncSession,
     merchant_id: str,
     member_id: str,
-    *,
-    spend_key: str,
-    key: str,
-    reason: str,
+    **back: Unpack[ledger.GiveBack],
 ) -> None:
     """Return what the spend recorded under `spend_key` took, to the same batches with their
     original expiry. Idempotent by `key`; a no-op if nothing was spent."""
-    await ledger.give_back(
-        session,
-        merchant_id,
-        member_id,
-        spend_key=spend_key,
-        key=key,
-        reason=reason,
-        now=now(session),
-    )
+    await ledger.give_back(session, merchant_id, member_id, now=now(session), **back)
 
 
 async def grant_points(

@@ -4,9 +4,11 @@ tiers whose review period has ended. Each opens its own units of work."""
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
 
 from growthloop.core.clock import Clock
 from growthloop.core.db import Database
+from growthloop.core.jobs import until_caught_up
 from growthloop.loyalty import ledger
 from growthloop.loyalty import repository as repo
 from growthloop.loyalty.tiers import review_tier
@@ -37,15 +39,20 @@ async def review_due_tiers(db: Database, clock: Clock, per_round: int = 500) -> 
     async with db.unit_of_work(write=False) as uow:
         periodic = await repo.periodic_programs(uow.session)
     for merchant_id, review_days in periodic:
-        while True:
-            async with db.unit_of_work() as uow:
-                now = clock.now()
-                due = await repo.lock_accounts_due_for_review(
-                    uow.session, merchant_id, now - timedelta(days=review_days), per_round
-                )
-                for account in due:
-                    await review_tier(uow.session, account, now)
-                reviewed += len(due)
-            if len(due) < per_round:
-                break
+        review_batch = partial(_review_batch, db, clock, merchant_id, review_days, per_round)
+        reviewed += await until_caught_up(per_round, review_batch)
     return reviewed
+
+
+async def _review_batch(
+    db: Database, clock: Clock, merchant_id: str, review_days: int, limit: int
+) -> int:
+    """Review up to `limit` of the merchant's due tiers; how many."""
+    async with db.unit_of_work() as uow:
+        now = clock.now()
+        due = await repo.lock_accounts_due_for_review(
+            uow.session, merchant_id, now - timedelta(days=review_days), limit
+        )
+        for account in due:
+            await review_tier(uow.session, account, now)
+    return len(due)

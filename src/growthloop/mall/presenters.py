@@ -4,52 +4,22 @@ contacts masked unless revealed through `tasks.staff_redemptions`, which audits 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, cast
 
 from growthloop.core import crypto
+from growthloop.core.presenting import from_row
 from growthloop.mall.models import Redemption, Reward
 from growthloop.mall.schemas import (
     AdminRedemptionOut,
     AdminRewardOut,
     RedemptionOut,
-    RedemptionStatus,
-    RewardKind,
     RewardOut,
     ShippingOut,
 )
 from growthloop.mall.service import Availability, redeem_end, redeem_start, stock_left
 
 
-def _reward_fields(r: Reward) -> dict[str, Any]:
-    """What members and staff both see of a reward."""
-    return {
-        "id": r.id,
-        "kind": cast(RewardKind, r.kind),
-        "name": r.name,
-        "description": r.description,
-        "image_url": r.image_url,
-        "template_id": r.template_id,
-        "product_id": r.product_id,
-        "points_cost": r.points_cost,
-    }
-
-
 def admin_reward_out(r: Reward) -> AdminRewardOut:
-    return AdminRewardOut(
-        **_reward_fields(r),
-        stock=r.stock,
-        redeemed=r.redeemed,
-        stock_left=stock_left(r),
-        per_member_limit=r.per_member_limit,
-        shown_from=r.shown_from,
-        shown_until=r.shown_until,
-        redeem_from=r.redeem_from,
-        redeem_until=r.redeem_until,
-        active=r.active,
-        sort=r.sort,
-        created_at=r.created_at,
-        updated_at=r.updated_at,
-    )
+    return from_row(AdminRewardOut, r, stock_left=stock_left(r))
 
 
 def rewards_out(
@@ -61,11 +31,10 @@ def rewards_out(
     for r in rewards:
         mine, reason = availability[r.id].mine, availability[r.id].reason
         out.append(
-            RewardOut(
-                **_reward_fields(r),
-                per_member_limit=r.per_member_limit,
+            from_row(
+                RewardOut,
+                r,
                 stock_left=stock_left(r),
-                shown_until=r.shown_until,
                 redeem_from=redeem_start(r),
                 redeem_until=redeem_end(r),
                 my_redeemed=mine,
@@ -80,22 +49,7 @@ def redemption_out(r: Redemption) -> RedemptionOut:
     shipping = None
     if r.ship_name is not None and r.ship_phone is not None and r.ship_address is not None:
         shipping = ShippingOut(name=r.ship_name, phone=r.ship_phone, address=r.ship_address)
-    return RedemptionOut(
-        id=r.id,
-        reward_id=r.reward_id,
-        kind=cast(RewardKind, r.kind),
-        reward_name=r.reward_name,
-        quantity=r.quantity,
-        points=r.points,
-        status=cast(RedemptionStatus, r.status),
-        code=r.code,
-        coupon_ids=list(r.coupon_ids),
-        shipping=shipping,
-        tracking_no=r.tracking_no,
-        created_at=r.created_at,
-        fulfilled_at=r.fulfilled_at,
-        cancelled_at=r.cancelled_at,
-    )
+    return from_row(RedemptionOut, r, shipping=shipping)
 
 
 def admin_redemption_out(r: Redemption, *, reveal: bool = False) -> AdminRedemptionOut:

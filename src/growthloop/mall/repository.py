@@ -3,18 +3,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Select, Update, and_, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from growthloop.core.sql import insert_unless_exists
+from growthloop.core.sql import guarded, take_counter, where_given
 from growthloop.mall.models import MemberRedemptionCount, Redemption, Reward
-
-
-async def _guarded(session: AsyncSession, stmt: Update) -> bool:
-    """A guarded UPDATE of one row: True if its WHERE let it through."""
-    result = await session.execute(stmt, execution_options={"synchronize_session": False})
-    return getattr(result, "rowcount", 0) == 1
-
 
 # ---- rewards -------------------------------------------------------------------------
 
@@ -43,7 +36,7 @@ def rewards(merchant_id: str, *, visible_at: datetime | None) -> Select[Reward]:
 
 async def take_stock(session: AsyncSession, reward_id: str, quantity: int) -> bool:
     """Guarded atomic `redeemed += quantity`: False when the stock does not cover it."""
-    return await _guarded(
+    return await guarded(
         session,
         update(Reward)
         .where(
@@ -55,7 +48,7 @@ async def take_stock(session: AsyncSession, reward_id: str, quantity: int) -> bo
 
 
 async def return_stock(session: AsyncSession, reward_id: str, quantity: int) -> bool:
-    return await _guarded(
+    return await guarded(
         session,
         update(Reward)
         .where(Reward.id == reward_id, Reward.redeemed >= quantity)
@@ -68,33 +61,27 @@ async def set_stock(session: AsyncSession, reward_id: str, stock: int | None) ->
     stmt = update(Reward).where(Reward.id == reward_id)
     if stock is not None:
         stmt = stmt.where(Reward.redeemed <= stock)
-    return await _guarded(session, stmt.values(stock=stock))
+    return await guarded(session, stmt.values(stock=stock))
 
 
 async def take_member_count(
     session: AsyncSession, reward: Reward, member_id: str, quantity: int
 ) -> bool:
     """Guarded atomic increment of the member's count: False past `per_member_limit`."""
-    key = {"reward_id": reward.id, "member_id": member_id}
-    await insert_unless_exists(
+    return await take_counter(
         session,
         MemberRedemptionCount,
-        {**key, "merchant_id": reward.merchant_id, "count": 0},
-        conflict=list(key),
+        {"reward_id": reward.id, "member_id": member_id},
+        n=quantity,
+        cap=reward.per_member_limit,
+        merchant_id=reward.merchant_id,
     )
-    stmt = update(MemberRedemptionCount).where(
-        MemberRedemptionCount.reward_id == reward.id,
-        MemberRedemptionCount.member_id == member_id,
-    )
-    if reward.per_member_limit is not None:
-        stmt = stmt.where(MemberRedemptionCount.count + quantity <= reward.per_member_limit)
-    return await _guarded(session, stmt.values(count=MemberRedemptionCount.count + quantity))
 
 
 async def return_member_count(
     session: AsyncSession, reward_id: str, member_id: str, quantity: int
 ) -> bool:
-    return await _guarded(
+    return await guarded(
         session,
         update(MemberRedemptionCount)
         .where(
@@ -129,10 +116,6 @@ async def redemption_by_code(
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def code_taken(session: AsyncSession, merchant_id: str, code: str) -> bool:
-    return await redemption_by_code(session, merchant_id, code) is not None
-
-
 def redemptions(
     merchant_id: str,
     *,
@@ -141,11 +124,9 @@ def redemptions(
     status: str | None = None,
 ) -> Select[Redemption]:
     """The merchant's redemptions, filtered (paged newest first by the caller)."""
-    stmt = select(Redemption).where(Redemption.merchant_id == merchant_id)
-    if member_id is not None:
-        stmt = stmt.where(Redemption.member_id == member_id)
-    if reward_id is not None:
-        stmt = stmt.where(Redemption.reward_id == reward_id)
-    if status is not None:
-        stmt = stmt.where(Redemption.status == status)
-    return stmt
+    return where_given(
+        select(Redemption).where(Redemption.merchant_id == merchant_id),
+        (Redemption.member_id, member_id),
+        (Redemption.reward_id, reward_id),
+        (Redemption.status, status),
+    )

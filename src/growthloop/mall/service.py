@@ -11,7 +11,6 @@ the same order and cannot deadlock.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,6 +25,7 @@ from growthloop.core.events import emit
 from growthloop.core.ids import new_id
 from growthloop.core.ownership import get_owned
 from growthloop.core.pagination import InvalidCursor, PageParams, fetch_page
+from growthloop.core.sql import unused_code
 from growthloop.loyalty import service as loyalty
 from growthloop.mall import repository as repo
 from growthloop.mall.errors import (
@@ -259,14 +259,6 @@ def _check_shipping(reward: Reward, shipping: ShippingIn | None) -> None:
         raise ShippingNotAccepted(reward_id=reward.id, kind=reward.kind)
 
 
-async def _new_code(session: AsyncSession, merchant_id: str) -> str:
-    """A 12-digit voucher code not used by this merchant yet."""
-    while True:
-        code = f"{secrets.randbelow(10**12):012d}"
-        if not await repo.code_taken(session, merchant_id, code):
-            return code
-
-
 async def redeem(
     session: AsyncSession,
     *,
@@ -310,6 +302,9 @@ async def redeem(
             )
             coupon_ids.append(coupon.id)
     shipping = data.shipping
+    code = None
+    if reward.kind == "product":  # a voucher shown at the counter
+        code = await unused_code(session, Redemption.code, merchant_id)
     redemption = Redemption(
         id=redemption_id,
         merchant_id=merchant_id,
@@ -320,7 +315,7 @@ async def redeem(
         quantity=quantity,
         points=points,
         status="issued" if reward.kind == "coupon" else "pending",
-        code=await _new_code(session, merchant_id) if reward.kind == "product" else None,
+        code=code,
         coupon_ids=coupon_ids,
         ship_name=shipping.name if shipping else None,
         ship_phone=shipping.phone if shipping else None,

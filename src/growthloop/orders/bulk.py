@@ -10,13 +10,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.core.ids import new_id
+from growthloop.core.sql import insert_chunked
 from growthloop.orders.models import Order, OrderItem
 
-CHUNK = 5000
 ENDED = ("completed", "refunded", "cancelled")
 
 
@@ -114,7 +113,6 @@ async def import_history(
             }
             for line in o.lines
         ]
-    for model, rows in ((Order, orders), (OrderItem, items)):
-        for start in range(0, len(rows), CHUNK):
-            await session.execute(insert(model), rows[start : start + CHUNK])
+    await insert_chunked(session, Order, orders)
+    await insert_chunked(session, OrderItem, items)
     return len(orders)

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from growthloop.core.sql import increment
+from growthloop.core.sql import increment, sweep_batch, where_given
 from growthloop.orders.models import Order, OrderItem, PickupSequence
 
 
@@ -40,15 +40,13 @@ async def list_orders(
     """Up to `limit + 1` orders, newest first by the time they were placed (`created_at`,
     which imported history sets to its `ordered_at`), ties by id; `after` continues past
     (created_at, id); `since` <= created_at < `until`."""
-    stmt = select(Order).where(Order.merchant_id == merchant_id)
-    if member_id is not None:
-        stmt = stmt.where(Order.member_id == member_id)
-    if status is not None:
-        stmt = stmt.where(Order.status == status)
-    if source is not None:
-        stmt = stmt.where(Order.source == source)
-    if pickup_code is not None:
-        stmt = stmt.where(Order.pickup_code == pickup_code)
+    stmt = where_given(
+        select(Order).where(Order.merchant_id == merchant_id),
+        (Order.member_id, member_id),
+        (Order.status, status),
+        (Order.source, source),
+        (Order.pickup_code, pickup_code),
+    )
     if since is not None:
         stmt = stmt.where(Order.created_at >= since)
     if until is not None:
@@ -87,14 +85,8 @@ async def totals_by_member(
 
 
 async def due_for_expiry(session: AsyncSession, now: datetime, limit: int) -> list[str]:
-    stmt = (
-        select(Order.id)
-        .where(Order.status == "pending_payment", Order.expires_at <= now)
-        .order_by(Order.expires_at)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    return list((await session.execute(stmt)).scalars())
+    stmt = select(Order.id).where(Order.status == "pending_payment", Order.expires_at <= now)
+    return list((await session.execute(sweep_batch(stmt, Order.expires_at, limit))).scalars())
 
 
 async def next_pickup_number(session: AsyncSession, merchant_id: str, day: date) -> int:

@@ -7,13 +7,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.core.ids import new_id
+from growthloop.core.sql import insert_chunked
 from growthloop.payments.models import Payment
-
-CHUNK = 5000
 
 
 @dataclass(frozen=True)
@@ -52,6 +50,4 @@ async def import_settled(
         }
         for p in settled
     ]
-    for start in range(0, len(rows), CHUNK):
-        await session.execute(insert(Payment), rows[start : start + CHUNK])
-    return len(rows)
+    return await insert_chunked(session, Payment, rows)

@@ -6,7 +6,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.core.ids import new_id
-from growthloop.core.sql import insert_unless_exists
+from growthloop.core.sql import guarded, insert_unless_exists, sweep_batch
 from growthloop.payments.models import Payment, PaymentNotification, Refund
 
 
@@ -76,7 +76,7 @@ async def close_open(session: AsyncSession, order_id: str) -> list[str]:
 
 async def reserve_refund(session: AsyncSession, payment_id: str, amount: int) -> bool:
     """Guarded: the refunded total never exceeds the paid amount."""
-    result = await session.execute(
+    stmt = (
         update(Payment)
         .where(
             Payment.id == payment_id,
@@ -84,9 +84,8 @@ async def reserve_refund(session: AsyncSession, payment_id: str, amount: int) ->
             Payment.refunded_amount + amount <= Payment.amount,
         )
         .values(refunded_amount=Payment.refunded_amount + amount)
-        .execution_options(synchronize_session=False)
     )
-    return getattr(result, "rowcount", 0) == 1
+    return await guarded(session, stmt)
 
 
 async def refund_by_no(session: AsyncSession, refund_no: str) -> Refund | None:
@@ -99,11 +98,8 @@ async def claim_due_refund(session: AsyncSession, now: datetime) -> Refund | Non
         select(Refund)
         .where(Refund.status == "pending")
         .where((Refund.next_attempt_at.is_(None)) | (Refund.next_attempt_at <= now))
-        .order_by(Refund.created_at)
-        .limit(1)
-        .with_for_update(skip_locked=True)
     )
-    return (await session.execute(stmt)).scalar_one_or_none()
+    return (await session.execute(sweep_batch(stmt, Refund.created_at, 1))).scalar_one_or_none()
 
 
 async def refunds_of_order(session: AsyncSession, order_id: str) -> list[Refund]:

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from growthloop.core import audit
 from growthloop.core.audit import Action
 from growthloop.core.pagination import PageParams, encode_cursor
+from growthloop.core.presenting import from_row
 from growthloop.identity import service as identity
 from growthloop.loyalty import service as loyalty
 from growthloop.orders import service as orders
@@ -53,18 +54,13 @@ async def _items(
     standings = await loyalty.standings(session, merchant_id, ids)
     totals = await orders.order_totals(session, merchant_id, ids)
     return [
-        MemberItemOut(
-            id=m.id,
-            nickname=m.nickname,
-            phone=m.phone,
+        from_row(
+            MemberItemOut,
+            m,
             tier=standings[m.id].tier,
             points=standings[m.id].points,
             orders=totals.get(m.id, (0, 0))[0],
             spend=totals.get(m.id, (0, 0))[1],
-            platforms=m.platforms,
-            signup_platform=m.signup_platform,
-            created_at=m.created_at,
-            last_login_at=m.last_login_at,
         )
         for m in members
     ]

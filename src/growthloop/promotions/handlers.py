@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.core.context import now
 from growthloop.core.errors import AppError
+from growthloop.core.events import AboutMember
 from growthloop.promotions import repository as repo
 from growthloop.promotions.models import Coupon, CouponTemplate
 from growthloop.promotions.schemas import AutoIssue
@@ -27,17 +28,7 @@ from growthloop.promotions.service import grant_coupon
 log = logging.getLogger("growthloop.promotions")
 
 
-class MemberEvent(Protocol):
-    """Something that happened to a member (identity's member.registered)."""
-
-    @property
-    def merchant_id(self) -> str: ...
-
-    @property
-    def member_id(self) -> str | None: ...
-
-
-class TierEvent(MemberEvent, Protocol):
+class TierEvent(AboutMember, Protocol):
     """loyalty's member.enrolled: the tier the member starts in."""
 
     @property
@@ -51,7 +42,7 @@ class BirthdayGift(TierEvent, Protocol):
     def year(self) -> int: ...
 
 
-class TierChange(MemberEvent, Protocol):
+class TierChange(AboutMember, Protocol):
     """loyalty's member.tier_changed: `direction` "up", "down" or "initial"."""
 
     @property
@@ -67,7 +58,7 @@ def _for_tier(template: CouponTemplate, tier: str | None) -> bool:
 
 async def _auto_issue(
     session: AsyncSession,
-    event: MemberEvent,
+    event: AboutMember,
     occasion: AutoIssue,
     *,
     key: str,
@@ -106,7 +97,7 @@ async def _auto_issue(
     return granted
 
 
-async def on_member_registered(session: AsyncSession, event: MemberEvent) -> None:
+async def on_member_registered(session: AsyncSession, event: AboutMember) -> None:
     """identity's `member.registered` (a first login); the member has no tier yet."""
     await _auto_issue(session, event, "registration", key="registration")
 

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from growthloop.core.sql import insert_unless_exists
+from growthloop.core.sql import guarded, insert_unless_exists, take_counter, updated
 from growthloop.promotions.models import Coupon, CouponClaimCount, CouponTemplate
 
 # ---- templates -----------------------------------------------------------------------
@@ -68,37 +68,26 @@ async def auto_issue_templates(
 
 async def take_from_total(session: AsyncSession, template_id: str) -> bool:
     """Guarded atomic increment of `claimed`: False once `total` is reached."""
-    result = await session.execute(
+    return await guarded(
+        session,
         update(CouponTemplate)
         .where(CouponTemplate.id == template_id, _not_sold_out())
-        .values(claimed=CouponTemplate.claimed + 1)
-        .execution_options(synchronize_session=False)
+        .values(claimed=CouponTemplate.claimed + 1),
     )
-    return getattr(result, "rowcount", 0) == 1
 
 
 async def take_from_member_limit(
     session: AsyncSession, template: CouponTemplate, member_id: str
 ) -> bool:
     """Guarded atomic increment of the member's counter: False at `per_member_limit`."""
-    key = {"template_id": template.id, "member_id": member_id}
-    await insert_unless_exists(
+    return await take_counter(
         session,
         CouponClaimCount,
-        {**key, "merchant_id": template.merchant_id, "count": 0},
-        conflict=list(key),
+        {"template_id": template.id, "member_id": member_id},
+        n=1,
+        cap=template.per_member_limit,
+        merchant_id=template.merchant_id,
     )
-    result = await session.execute(
-        update(CouponClaimCount)
-        .where(
-            CouponClaimCount.template_id == template.id,
-            CouponClaimCount.member_id == member_id,
-            CouponClaimCount.count < template.per_member_limit,
-        )
-        .values(count=CouponClaimCount.count + 1)
-        .execution_options(synchronize_session=False)
-    )
-    return getattr(result, "rowcount", 0) == 1
 
 
 # ---- coupons -------------------------------------------------------------------------
@@ -143,10 +132,7 @@ def coupons_of(
 
 async def _move(session: AsyncSession, *where: ColumnElement[bool], **values: Any) -> int:
     """Guarded state change of coupons; returns how many rows moved."""
-    result = await session.execute(
-        update(Coupon).where(*where).values(**values).execution_options(synchronize_session=False)
-    )
-    return int(getattr(result, "rowcount", 0))
+    return await updated(session, update(Coupon).where(*where).values(**values))
 
 
 def _within_validity(now: datetime) -> ColumnElement[bool]:

@@ -35,7 +35,7 @@ import os
 import re
 import threading
 import uuid as uuidlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -305,38 +305,56 @@ class DuckDBEventStore:
 
     # ---- maintenance ---------------------------------------------------------------
 
+    def _each_merchant(self, step: Callable[[Path], int]) -> int:
+        """`step` on every merchant's folder, under the write lock; the sum of its counts."""
+        with self._writing():
+            return sum(step(self._merchant_dir(m)) for m in self._merchants())
+
     async def roll_up(self) -> int:
         return await asyncio.to_thread(self._roll_up_sync)
 
     def _roll_up_sync(self) -> int:
-        folded = 0
-        with self._writing():
-            for merchant_id in self._merchants():
-                mdir = self._merchant_dir(merchant_id)
-                rolls = _pieces(mdir / "roll")
-                watermark = rolls[-1][0] if rolls else 0
-                tail = [(s, p) for s, _, p in _pieces(mdir / "seg") if s > watermark]
-                if not tail:
-                    continue
-                table = self._run(
-                    _hourly_select(f"read_parquet({_files_sql([p for _, p in tail])})")
-                )
-                _write_parquet(table, mdir / "roll" / f"{tail[-1][0]:012d}.parquet")
-                folded += len(tail)
-        return folded
+        return self._each_merchant(self._roll_up_merchant)
+
+    def _roll_up_merchant(self, mdir: Path) -> int:
+        """Fold the segments newer than the last roll-up into hourly totals; how many."""
+        rolls = _pieces(mdir / "roll")
+        watermark = rolls[-1][0] if rolls else 0
+        tail = [(s, p) for s, _, p in _pieces(mdir / "seg") if s > watermark]
+        if not tail:
+            return 0
+        table = self._run(_hourly_select(f"read_parquet({_files_sql([p for _, p in tail])})"))
+        _write_parquet(table, mdir / "roll" / f"{tail[-1][0]:012d}.parquet")
+        return len(tail)
 
     async def compact(self) -> int:
-        return await asyncio.to_thread(self._compact_sync)
+        return await asyncio.to_thread(self._each_merchant, self._compact_merchant)
 
-    def _compact_sync(self) -> int:
-        merged = 0
-        with self._writing():
-            for merchant_id in self._merchants():
-                mdir = self._merchant_dir(merchant_id)
-                merged += self._compact_rollups(mdir)
-                merged += self._compact_segments(mdir)
-                merged += self._compact_links(mdir)
-        return merged
+    def _compact_merchant(self, mdir: Path) -> int:
+        steps = (self._compact_rollups, self._compact_segments, self._compact_links)
+        return sum(step(mdir) for step in steps)
+
+    @contextlib.contextmanager
+    def _staging(self) -> Iterator[list[tuple[Path | None, Path]]]:
+        """Collects (staged piece, the piece it replaces; None: delete that piece), and at the
+        end of the block puts them all in place at once while no query reads; the staged
+        files are removed if the block fails."""
+        staged: list[tuple[Path | None, Path]] = []
+        try:
+            yield staged
+            if staged:
+                with _flock(self._files_lock, fcntl.LOCK_EX):
+                    for tmp, final in staged:
+                        if tmp is None:
+                            final.unlink(missing_ok=True)
+                        else:
+                            os.replace(tmp, final)
+        finally:
+            for tmp, _ in staged:
+                if tmp is not None:
+                    tmp.unlink(missing_ok=True)
+        for directory in {final.parent for _, final in staged}:
+            _fsync_dir(directory)
 
     def _swap(self, new: pa.Table, target: Path, old: list[Path]) -> None:
         """Stage the merged piece, then put it in place of what it replaces while no query
@@ -464,8 +482,7 @@ class DuckDBEventStore:
                 f"(distinct_id IN ({id_list}) OR person_id IN ({id_list}) "
                 f"OR coalesce(member_id = {member}, false))"
             )
-            staged: list[tuple[Path, Path]] = []
-            try:
+            with self._staging() as staged:
                 segs = [p for _, _, p in _pieces(mdir / "seg")]
                 for path, n, m in self._holding(segs, mine, mentions):
                     table = self._run(
@@ -487,15 +504,6 @@ class DuckDBEventStore:
                     )
                     staged.append((_stage(_like(table, path), path), path))
                     counts["links"] += n
-                if staged:
-                    with _flock(self._files_lock, fcntl.LOCK_EX):
-                        for tmp, final in staged:
-                            os.replace(tmp, final)
-            finally:
-                for tmp, _ in staged:
-                    tmp.unlink(missing_ok=True)
-            for directory in {final.parent for _, final in staged}:
-                _fsync_dir(directory)
             counts["pieces"] = len(staged)
         return counts
 
@@ -514,8 +522,7 @@ class DuckDBEventStore:
         old_hour = f"hour < {self.dialect.instant(before)}"
         sums = ", ".join(f"CAST(sum({n}) AS BIGINT) AS {n}" for n, _ in HOUR_COUNTERS)
         with self._writing():
-            staged: list[tuple[Path | None, Path]] = []
-            try:
+            with self._staging() as staged:
                 for path, n, _ in self._holding(
                     [p for _, _, p in _pieces(mdir / "seg")], old, "false"
                 ):
@@ -540,19 +547,6 @@ class DuckDBEventStore:
                     )
                     staged.append((_stage(_like(table, path), path), path))
                     counts["hours"] += n
-                if staged:
-                    with _flock(self._files_lock, fcntl.LOCK_EX):
-                        for tmp, final in staged:
-                            if tmp is None:
-                                final.unlink(missing_ok=True)
-                            else:
-                                os.replace(tmp, final)
-            finally:
-                for tmp, _ in staged:
-                    if tmp is not None:
-                        tmp.unlink(missing_ok=True)
-            for directory in {final.parent for _, final in staged}:
-                _fsync_dir(directory)
             counts["pieces"] = len(staged)
         return counts
 

@@ -1,7 +1,9 @@
 """Wire formats: each decodes a request body into a `Batch` of `RawEvent`s.
 
 `read_body` is shared: the size limit holds before and after decompression (a small gzip
-body must not expand into gigabytes), and a body that cannot be read is a 4xx.
+body must not expand into gigabytes), and a body that cannot be read is a 4xx. So are
+`new_batch` (the events limit) and `objects` (an item that is not a JSON object is
+rejected alone).
 """
 
 from __future__ import annotations
@@ -11,12 +13,13 @@ import binascii
 import gzip
 import json
 import zlib
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from fastapi import Request
 
 from growthloop.analytics.errors import PayloadTooLarge, UndecodableBatch
-from growthloop.analytics.ingest import MAX_BATCH_BYTES
+from growthloop.analytics.ingest import MAX_BATCH_BYTES, MAX_BATCH_EVENTS, Batch, Rejection
 
 
 async def read_body(request: Request) -> bytes:
@@ -69,4 +72,21 @@ def b64_json(text: str, *, gzipped: bool | None = None) -> Any:
     return parse_json(raw)
 
 
-__all__ = ["b64_json", "gunzip", "gzip", "parse_json", "read_body"]
+def new_batch(items: Sequence[Any], sent_at: Any) -> Batch:
+    """The batch `items` will fill; a request of more than MAX_BATCH_EVENTS is refused whole."""
+    if len(items) > MAX_BATCH_EVENTS:
+        raise PayloadTooLarge(limit_events=MAX_BATCH_EVENTS)
+    return Batch(sent_at=sent_at)
+
+
+def objects(batch: Batch, items: Sequence[Any], noun: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Each item that is a JSON object, with its index; any other is rejected in `batch`
+    ("`noun` must be an object") and the rest go on."""
+    for i, item in enumerate(items):
+        if isinstance(item, dict):
+            yield i, item
+        else:
+            batch.rejected.append(Rejection(i, "invalid_event", f"{noun} must be an object"))
+
+
+__all__ = ["b64_json", "gunzip", "gzip", "new_batch", "objects", "parse_json", "read_body"]

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from growthloop.analytics.errors import PayloadTooLarge, UndecodableBatch
-from growthloop.analytics.ingest import MAX_BATCH_EVENTS, Batch, RawEvent, Rejection
+from growthloop.analytics.errors import UndecodableBatch
+from growthloop.analytics.formats import new_batch, objects
+from growthloop.analytics.ingest import Batch, RawEvent
 
 
 def link_of(event: Any, props: Any) -> Any:
@@ -20,13 +21,8 @@ def decode(body: Any) -> Batch:
     if not isinstance(body, dict) or not isinstance(body.get("events"), list):
         raise UndecodableBatch('The body must be {"events": [...]}.')
     items = body["events"]
-    if len(items) > MAX_BATCH_EVENTS:
-        raise PayloadTooLarge(limit_events=MAX_BATCH_EVENTS)
-    batch = Batch(sent_at=body.get("sent_at"))
-    for i, item in enumerate(items):
-        if not isinstance(item, dict):
-            batch.rejected.append(Rejection(i, "invalid_event", "an event must be an object"))
-            continue
+    batch = new_batch(items, body.get("sent_at"))
+    for i, item in objects(batch, items, "an event"):
         props = item.get("properties")
         batch.events.append(
             RawEvent(

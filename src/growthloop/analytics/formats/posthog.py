@@ -21,9 +21,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from growthloop.analytics.errors import PayloadTooLarge, UndecodableBatch
+from growthloop.analytics.errors import UndecodableBatch
+from growthloop.analytics.formats import new_batch, objects
 from growthloop.analytics.formats.sensors import form_fields, safe_b64_json, safe_json
-from growthloop.analytics.ingest import MAX_BATCH_EVENTS, Batch, RawEvent, Rejection, library_hint
+from growthloop.analytics.ingest import Batch, RawEvent, library_hint
 
 # Events that link an id to the event's distinct id, and the property holding that id.
 LINK_PROPERTY = {
@@ -103,13 +104,8 @@ def _guess_platform(name: str) -> str | None:
 
 def decode(body: Any) -> Batch:
     items, sent_at = _items(body)
-    if len(items) > MAX_BATCH_EVENTS:
-        raise PayloadTooLarge(limit_events=MAX_BATCH_EVENTS)
-    batch = Batch(sent_at=sent_at)
-    for i, item in enumerate(items):
-        if not isinstance(item, dict):
-            batch.rejected.append(Rejection(i, "invalid_event", "an event must be an object"))
-            continue
+    batch = new_batch(items, sent_at)
+    for i, item in objects(batch, items, "an event"):
         props = item.get("properties")
         if props is None:
             props = {}

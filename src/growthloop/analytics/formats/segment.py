@@ -24,10 +24,10 @@ import base64
 import binascii
 from typing import Any
 
-from growthloop.analytics.errors import PayloadTooLarge, UndecodableBatch
+from growthloop.analytics.errors import UndecodableBatch
+from growthloop.analytics.formats import new_batch, objects
 from growthloop.analytics.ingest import (
     CHANNEL_KEYS,
-    MAX_BATCH_EVENTS,
     Batch,
     RawEvent,
     Rejection,
@@ -108,14 +108,9 @@ def decode(body: Any, message_type: str | None = None) -> tuple[Batch, int]:
     """The events of a batch (or of one message, with the path's `message_type`), and how
     many messages were acknowledged without being events (group calls)."""
     items, sent_at = _items(body, message_type)
-    if len(items) > MAX_BATCH_EVENTS:
-        raise PayloadTooLarge(limit_events=MAX_BATCH_EVENTS)
-    batch = Batch(sent_at=sent_at)
+    batch = new_batch(items, sent_at)
     skipped = 0
-    for i, msg in enumerate(items):
-        if not isinstance(msg, dict):
-            batch.rejected.append(Rejection(i, "invalid_event", "a message must be an object"))
-            continue
+    for i, msg in objects(batch, items, "a message"):
         kind = msg.get("type")
         if kind not in MESSAGE_TYPES:
             batch.rejected.append(

@@ -29,9 +29,9 @@ import json
 from typing import Any
 from urllib.parse import parse_qs
 
-from growthloop.analytics.errors import PayloadTooLarge, UndecodableBatch
-from growthloop.analytics.formats import b64_json, parse_json
-from growthloop.analytics.ingest import MAX_BATCH_EVENTS, Batch, RawEvent, Rejection, library_hint
+from growthloop.analytics.errors import UndecodableBatch
+from growthloop.analytics.formats import b64_json, new_batch, objects, parse_json
+from growthloop.analytics.ingest import Batch, RawEvent, Rejection, library_hint
 
 EVENT_TYPES = frozenset({"track", "track_signup", "track_id_bind"})
 ACKNOWLEDGED_TYPES = frozenset({"track_id_unbind"})
@@ -164,16 +164,11 @@ def _event_id(record: dict[str, Any], distinct: Any) -> str | None:
 def decode(records: list[Any]) -> tuple[Batch, int]:
     """The events of the records, and how many records were acknowledged without being
     events (profiles, items, unbinds)."""
-    if len(records) > MAX_BATCH_EVENTS:
-        raise PayloadTooLarge(limit_events=MAX_BATCH_EVENTS)
     first = records[0] if records and isinstance(records[0], dict) else {}
     flushed = first.get("_flush_time")
-    batch = Batch(sent_at=flushed if isinstance(flushed, int | float) else None)
+    batch = new_batch(records, flushed if isinstance(flushed, int | float) else None)
     skipped = 0
-    for i, record in enumerate(records):
-        if not isinstance(record, dict):
-            batch.rejected.append(Rejection(i, "invalid_event", "a record must be an object"))
-            continue
+    for i, record in objects(batch, records, "a record"):
         kind = record.get("type")
         if kind is None and "event" in record:
             kind = "track"

@@ -11,14 +11,14 @@ from growthloop.campaigns.bargains.schemas import (
     HelpResultOut,
     InstanceOut,
 )
-from growthloop.campaigns.routes import CampaignRoutes, PaymentWindow, add_campaign_routes
-from growthloop.core.auth import (
-    CurrentMember,
-    MerchantQuery,
-    OptionalMember,
-    SessionDep,
-    browsing_merchant,
+from growthloop.campaigns.routes import (
+    CampaignRoutes,
+    PaymentWindow,
+    add_campaign_routes,
+    answer_found,
+    created_or_found,
 )
+from growthloop.core.auth import Browsing, CurrentMember, SessionDep
 from growthloop.core.routing import UnitOfWorkRoute
 from growthloop.orders.schemas import OrderOut
 
@@ -42,9 +42,7 @@ add_campaign_routes(
 
 @router.post(
     "/v1/bargains/{bargain_id}/start",
-    response_model=InstanceOut,
-    status_code=201,
-    responses={200: {"model": InstanceOut, "description": "the member's open instance"}},
+    **created_or_found(InstanceOut, "the member's open instance"),
 )
 async def start(
     bargain_id: str, response: Response, member: CurrentMember, session: SessionDep
@@ -54,23 +52,15 @@ async def start(
     instance, created = await service.start(
         session, member.merchant_id, member.member_id, bargain_id
     )
-    if not created:
-        response.status_code = 200
+    answer_found(response, created)
     return await presenters.instance_out(session, instance, member.member_id)
 
 
 @router.get("/v1/bargain-instances/{instance_id}", response_model=InstanceOut)
-async def get_instance(
-    instance_id: str,
-    session: SessionDep,
-    member: OptionalMember,
-    merchant_id: MerchantQuery = None,
-) -> InstanceOut:
+async def get_instance(instance_id: str, session: SessionDep, browser: Browsing) -> InstanceOut:
     """What a shared bargain link opens: the price so far and the cuts."""
-    instance = await service.get_instance(
-        session, browsing_merchant(member, merchant_id), instance_id
-    )
-    return await presenters.instance_out(session, instance, member.member_id if member else None)
+    instance = await service.get_instance(session, browser.merchant_id(), instance_id)
+    return await presenters.instance_out(session, instance, browser.member_id)
 
 
 @router.post("/v1/bargain-instances/{instance_id}/help", response_model=HelpResultOut)

@@ -16,6 +16,7 @@ from growthloop.campaigns.bargains.schemas import (
 from growthloop.campaigns.bargains.service import instance_status
 from growthloop.campaigns.kinds import shown
 from growthloop.core.context import now
+from growthloop.core.presenting import from_row
 
 
 async def bargains_out(session: AsyncSession, rows: list[Bargain]) -> list[BargainOut]:
@@ -36,28 +37,11 @@ async def instance_out(
     session: AsyncSession, instance: BargainInstance, viewer: str | None
 ) -> InstanceOut:
     helps = await repo.helps_of(session, instance.id)
-    return InstanceOut(
-        id=instance.id,
-        bargain_id=instance.bargain_id,
-        original_price=instance.original_price,
-        floor_price=instance.floor_price,
-        current_price=instance.current_price,
-        helpers_needed=instance.helpers_needed,
-        helps=instance.helps,
+    return from_row(
+        InstanceOut,
+        instance,
         helpers_left=instance.helpers_needed - instance.helps,
         status=instance_status(instance, now(session)),
-        expires_at=instance.expires_at,
-        order_id=instance.order_id,
         is_mine=viewer == instance.owner_member_id,
-        cuts=[
-            HelpOut(
-                seq=h.seq,
-                cut=h.cut,
-                price_after=h.price_after,
-                created_at=h.created_at,
-                is_me=h.helper_member_id == viewer,
-            )
-            for h in helps
-        ],
-        created_at=instance.created_at,
+        cuts=[from_row(HelpOut, h, is_me=h.helper_member_id == viewer) for h in helps],
     )

@@ -13,7 +13,7 @@ from growthloop.campaigns.bargains.models import (
     BargainHelpDay,
     BargainInstance,
 )
-from growthloop.core.sql import dialect_insert, move_status
+from growthloop.core.sql import increment_under, move_status
 
 
 async def get_bargain(session: AsyncSession, bargain_id: str) -> Bargain | None:
@@ -72,18 +72,8 @@ async def count_help_day(
     session: AsyncSession, merchant_id: str, member_id: str, day: date, limit: int
 ) -> bool:
     """One more help today for the member, if under `limit`: True when counted."""
-    helps = BargainHelpDay.helps
-    stmt = (
-        dialect_insert(session, BargainHelpDay)
-        .values(merchant_id=merchant_id, member_id=member_id, day=day, helps=1)
-        .on_conflict_do_update(
-            index_elements=["merchant_id", "member_id", "day"],
-            set_={"helps": helps + 1},
-            where=helps < limit,
-        )
-        .returning(helps)
-    )
-    return (await session.execute(stmt)).first() is not None
+    key = {"merchant_id": merchant_id, "member_id": member_id, "day": day}
+    return await increment_under(session, BargainHelpDay, key, "helps", limit) is not None
 
 
 async def move_instance(

@@ -15,7 +15,7 @@ from growthloop.campaigns.distribution.models import (
     Withdrawal,
 )
 from growthloop.core.pagination import PageParams, fetch_page
-from growthloop.core.sql import dialect_insert, move_status
+from growthloop.core.sql import dialect_insert, move_status, sweep_batch, where_given
 
 
 async def settings_of(session: AsyncSession, merchant_id: str) -> DistributionSettings | None:
@@ -127,14 +127,8 @@ async def move_commission(
 
 
 async def due_to_settle(session: AsyncSession, now: datetime, limit: int) -> list[Commission]:
-    stmt = (
-        select(Commission)
-        .where(Commission.status == "frozen", Commission.settle_at <= now)
-        .order_by(Commission.settle_at)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    return list((await session.execute(stmt)).scalars())
+    stmt = select(Commission).where(Commission.status == "frozen", Commission.settle_at <= now)
+    return list((await session.execute(sweep_batch(stmt, Commission.settle_at, limit))).scalars())
 
 
 async def add_settled(session: AsyncSession, merchant_id: str, member_id: str, amount: int) -> None:
@@ -213,11 +207,11 @@ async def list_withdrawals(
     member_id: str | None,
     status: str | None,
 ) -> tuple[list[Withdrawal], str | None]:
-    stmt = select(Withdrawal).where(Withdrawal.merchant_id == merchant_id)
-    if member_id is not None:
-        stmt = stmt.where(Withdrawal.member_id == member_id)
-    if status is not None:
-        stmt = stmt.where(Withdrawal.status == status)
+    stmt = where_given(
+        select(Withdrawal).where(Withdrawal.merchant_id == merchant_id),
+        (Withdrawal.member_id, member_id),
+        (Withdrawal.status, status),
+    )
     return await fetch_page(session, stmt, Withdrawal.id, page)
 
 

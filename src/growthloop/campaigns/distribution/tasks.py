@@ -5,19 +5,19 @@ from __future__ import annotations
 from growthloop.campaigns.distribution import service
 from growthloop.core.clock import Clock
 from growthloop.core.db import Database
+from growthloop.core.jobs import until_caught_up
 from growthloop.identity import service as identity
 
 
 async def settle_due_commissions(db: Database, clock: Clock, batch: int = 200) -> int:
     """Sweep: frozen commissions whose settlement date has come move into the promoters'
     accounts, `batch` per transaction; how many were due."""
-    total = 0
-    while True:
+
+    async def settle_batch() -> int:
         async with db.unit_of_work() as uow:
-            due = await service.settle_due(uow.session, batch)
-        total += due
-        if due < batch:
-            return total
+            return await service.settle_due(uow.session, batch)
+
+    return await until_caught_up(batch, settle_batch)
 
 
 async def give_referral_code(db: Database, member_id: str) -> str:

@@ -9,7 +9,7 @@ from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.campaigns.flash_sales.models import FlashSale, FlashSalePurchase
-from growthloop.core.sql import mark_committed, move_status
+from growthloop.core.sql import mark_committed, move_status, sweep_batch
 
 TAKEN = ("held", "paid")
 
@@ -75,19 +75,13 @@ async def due_to_close(session: AsyncSession, before: datetime, limit: int) -> l
     held = exists().where(
         and_(FlashSalePurchase.flash_sale_id == sale.id, FlashSalePurchase.status == "held")
     )
-    stmt = (
-        select(sale.id)
-        .where(
-            sale.closed_at.is_(None),
-            (sale.ends_at <= before)
-            | (sale.ended_early_at.is_not(None) & (sale.ended_early_at <= before)),
-            ~held,
-        )
-        .order_by(sale.ends_at)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
+    stmt = select(sale.id).where(
+        sale.closed_at.is_(None),
+        (sale.ends_at <= before)
+        | (sale.ended_early_at.is_not(None) & (sale.ended_early_at <= before)),
+        ~held,
     )
-    return list((await session.execute(stmt)).scalars())
+    return list((await session.execute(sweep_batch(stmt, sale.ends_at, limit))).scalars())
 
 
 async def close(session: AsyncSession, sale: FlashSale, returned: int, now: datetime) -> bool:

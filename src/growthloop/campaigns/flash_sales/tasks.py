@@ -11,6 +11,7 @@ from growthloop.catalog import service as catalog
 from growthloop.core.clock import Clock
 from growthloop.core.db import Database
 from growthloop.core.events import emit
+from growthloop.core.jobs import until_caught_up
 
 log = logging.getLogger("growthloop.flash_sales")
 
@@ -22,8 +23,10 @@ CLOSE_GRACE = timedelta(minutes=1)
 async def close_due_sales(db: Database, clock: Clock, batch: int = 50) -> int:
     """Give the unsold units of sales that are over back to their products. Idempotent and
     safe with several workers (claimed with SKIP LOCKED, closed by a guarded update)."""
-    total = closed = 0
-    while True:
+    closed = 0
+
+    async def close_batch() -> int:
+        nonlocal closed
         async with db.unit_of_work() as uow:
             s = uow.session
             at = clock.now()
@@ -47,9 +50,9 @@ async def close_due_sales(db: Database, clock: Clock, batch: int = 50) -> int:
                             returned=unsold,
                         ),
                     )
-        total += len(ids)
-        if len(ids) < batch:
-            break
+        return len(ids)
+
+    total = await until_caught_up(batch, close_batch)
     if closed:
         log.info("flash sales closed: %d", closed, extra={"closed": closed})
     return total

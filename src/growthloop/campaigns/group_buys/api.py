@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.campaigns.group_buys import presenters, service
+from growthloop.campaigns.group_buys.models import Group
 from growthloop.campaigns.group_buys.schemas import (
     AdminGroupBuyOut,
     GroupBuyIn,
@@ -18,8 +22,10 @@ from growthloop.campaigns.group_buys.schemas import (
 )
 from growthloop.campaigns.routes import CampaignRoutes, PaymentWindow, add_campaign_routes
 from growthloop.core.auth import (
+    Browsing,
     CurrentMember,
     MarketingReader,
+    MemberPrincipal,
     MerchantQuery,
     OptionalMember,
     SessionDep,
@@ -27,6 +33,7 @@ from growthloop.core.auth import (
 )
 from growthloop.core.pagination import Page, PageDep
 from growthloop.core.routing import UnitOfWorkRoute
+from growthloop.orders.schemas import OrderOut
 
 router = APIRouter(route_class=UnitOfWorkRoute, tags=["group buys"])
 
@@ -79,6 +86,27 @@ async def group_square(
     return Page(items=await presenters.groups_out(session, rows, viewer), next_cursor=cursor)
 
 
+async def _take_seat(
+    step: Callable[..., Awaitable[tuple[Group, OrderOut]]],
+    member: MemberPrincipal,
+    session: AsyncSession,
+    payment_window: timedelta,
+    body: JoinIn | None,
+    **target: str,
+) -> tuple[Group, GroupOut, OrderOut]:
+    """The member takes a seat (`step`: `service.open_group` or `join_group`, given the
+    `target`), the order waiting for payment: the group as the member sees it, and the order."""
+    group, order = await step(
+        session,
+        merchant_id=member.merchant_id,
+        member_id=member.member_id,
+        data=body or JoinIn(),
+        payment_window=payment_window,
+        **target,
+    )
+    return group, await presenters.group_out(session, group, member.member_id), order
+
+
 @router.post("/v1/group-buys/{group_buy_id}/groups", response_model=OpenedOut, status_code=201)
 async def open_group(
     group_buy_id: str,
@@ -89,15 +117,9 @@ async def open_group(
 ) -> OpenedOut:
     """Open a group as its leader: the order waits for payment; the group counts the
     leader once paid."""
-    group, order = await service.open_group(
-        session,
-        merchant_id=member.merchant_id,
-        member_id=member.member_id,
-        group_buy_id=group_buy_id,
-        data=body or JoinIn(),
-        payment_window=payment_window,
+    group, out, order = await _take_seat(
+        service.open_group, member, session, payment_window, body, group_buy_id=group_buy_id
     )
-    out = await presenters.group_out(session, group, member.member_id)
     return OpenedOut(group_id=group.id, group=out, order=order)
 
 
@@ -109,15 +131,9 @@ async def join_group(
     payment_window: PaymentWindow,
     body: JoinIn | None = None,
 ) -> JoinedOut:
-    group, order = await service.join_group(
-        session,
-        merchant_id=member.merchant_id,
-        member_id=member.member_id,
-        group_id=group_id,
-        data=body or JoinIn(),
-        payment_window=payment_window,
+    _, out, order = await _take_seat(
+        service.join_group, member, session, payment_window, body, group_id=group_id
     )
-    out = await presenters.group_out(session, group, member.member_id)
     return JoinedOut(group=out, order=order)
 
 
@@ -135,12 +151,7 @@ async def my_groups(
 
 
 @router.get("/v1/groups/{group_id}", response_model=GroupOut)
-async def get_group(
-    group_id: str,
-    session: SessionDep,
-    member: OptionalMember,
-    merchant_id: MerchantQuery = None,
-) -> GroupOut:
+async def get_group(group_id: str, session: SessionDep, browser: Browsing) -> GroupOut:
     """A shared group link opens this, before or after login."""
-    group = await service.get_group(session, browsing_merchant(member, merchant_id), group_id)
-    return await presenters.group_out(session, group, member.member_id if member else None)
+    group = await service.get_group(session, browser.merchant_id(), group_id)
+    return await presenters.group_out(session, group, browser.member_id)

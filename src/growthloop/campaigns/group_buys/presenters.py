@@ -18,6 +18,7 @@ from growthloop.campaigns.group_buys.schemas import (
 from growthloop.campaigns.kinds import shown
 from growthloop.catalog import service as catalog
 from growthloop.core.context import now
+from growthloop.core.presenting import from_row
 
 
 async def group_buys_out(session: AsyncSession, rows: list[GroupBuy]) -> list[GroupBuyOut]:
@@ -51,27 +52,14 @@ async def groups_out(
 ) -> list[GroupOut]:
     members = await repo.members_of(session, [g.id for g in groups]) if groups else {}
     return [
-        GroupOut(
-            id=g.id,
-            group_buy_id=g.group_buy_id,
-            status=g.status,
-            size=g.size,
+        from_row(
+            GroupOut,
+            g,
             members=g.paid_count,
             needed=0 if g.status == "succeeded" else g.size - g.paid_count,
-            expires_at=g.expires_at,
-            simulated=g.simulated,
             member_list=[
-                GroupMemberOut(
-                    role=m.role,
-                    status=m.status,
-                    paid_at=m.paid_at,
-                    is_me=m.member_id == viewer,
-                )
-                for m in members[g.id]
+                from_row(GroupMemberOut, m, is_me=m.member_id == viewer) for m in members[g.id]
             ],
-            created_at=g.created_at,
-            succeeded_at=g.succeeded_at,
-            failed_at=g.failed_at,
         )
         for g in groups
     ]
@@ -87,16 +75,6 @@ async def my_groups_out(
     """The member's groups, each with their own place in it (`me`)."""
     out = await groups_out(session, [group for group, _ in rows], member_id)
     return [
-        MyGroupOut(
-            **g.model_dump(),
-            me=MyPlaceOut(
-                role=place.role,
-                status=place.status,
-                order_id=place.order_id,
-                joined_at=place.joined_at,
-                paid_at=place.paid_at,
-                left_at=place.left_at,
-            ),
-        )
+        MyGroupOut(**g.model_dump(), me=MyPlaceOut.model_validate(place, from_attributes=True))
         for g, (_, place) in zip(out, rows, strict=True)
     ]

@@ -8,7 +8,7 @@ from sqlalchemy import ColumnElement, Select, and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.campaigns.group_buys.models import Group, GroupBuy, GroupMember
-from growthloop.core.sql import move_status
+from growthloop.core.sql import move_status, sweep_batch
 
 
 async def get_group_buy(session: AsyncSession, group_buy_id: str) -> GroupBuy | None:
@@ -180,14 +180,8 @@ async def move_member(
 
 
 async def due_groups(session: AsyncSession, now: datetime, limit: int) -> list[str]:
-    stmt = (
-        select(Group.id)
-        .where(Group.status == "forming", Group.expires_at <= now)
-        .order_by(Group.expires_at)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    return list((await session.execute(stmt)).scalars())
+    stmt = select(Group.id).where(Group.status == "forming", Group.expires_at <= now)
+    return list((await session.execute(sweep_batch(stmt, Group.expires_at, limit))).scalars())
 
 
 async def members_with_status(

@@ -25,6 +25,7 @@ from growthloop.campaigns.kinds import CampaignKind
 from growthloop.core.context import now
 from growthloop.core.errors import AppError
 from growthloop.core.events import emit
+from growthloop.core.presenting import from_row
 from growthloop.identity import service as identity
 from growthloop.identity.events import MemberInvited
 from growthloop.loyalty import service as loyalty
@@ -83,12 +84,10 @@ async def my_invites(session: AsyncSession, merchant_id: str, member_id: str) ->
         earned = await repo.rewards_earned(session, rule.id, member_id, "inviter")
         more = rule.repeat or qualified < rule.invites_needed
         progress.append(
-            MyRuleProgressOut(
+            from_row(
+                MyRuleProgressOut,
+                rule,
                 rule_id=rule.id,
-                name=rule.name,
-                trigger=rule.trigger,
-                invites_needed=rule.invites_needed,
-                repeat=rule.repeat,
                 qualified=qualified,
                 rewards_earned=earned,
                 next_reward_in=(

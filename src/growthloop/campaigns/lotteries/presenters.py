@@ -26,22 +26,14 @@ from growthloop.campaigns.lotteries.schemas import (
     VoucherOut,
 )
 from growthloop.core.context import merchant_today, now
+from growthloop.core.presenting import from_row
 from growthloop.loyalty import service as loyalty
 
 # ---- lotteries ------------------------------------------------------------------------
 
 
 def _prize_out(p: LotteryPrize, odds: float) -> PrizeOut:
-    return PrizeOut(
-        id=p.id,
-        name=p.name,
-        kind=cast(PrizeKind, p.kind),
-        points=p.points,
-        template_id=p.template_id,
-        product_id=p.product_id,
-        stock_left=pool.stock_left(p),
-        odds=odds,
-    )
+    return from_row(PrizeOut, p, stock_left=pool.stock_left(p), odds=odds)
 
 
 async def admin_lotteries_out(session: AsyncSession, rows: list[Lottery]) -> list[AdminLotteryOut]:
@@ -145,19 +137,14 @@ def draw_out(d: LotteryDraw, lotteries: dict[str, Lottery]) -> DrawOut:
             redeemed_at=d.voucher_redeemed_at,
         )
     lot = lotteries.get(d.lottery_id)
-    return DrawOut(
-        id=d.id,
-        lottery_id=d.lottery_id,
+    return from_row(
+        DrawOut,
+        d,
         lottery_name=lot.name if lot is not None else "",
         prize=DrawPrizeOut(id=d.prize_id, name=d.prize_name, kind=cast(PrizeKind, d.prize_kind)),
         won=d.prize_kind != "none",
-        free_draw=d.free_draw,
-        paid_points=d.paid_points,
-        coupon_id=d.coupon_id,
-        points=d.points,
         voucher=voucher,
         day=d.draw_day,
-        created_at=d.created_at,
     )
 
 

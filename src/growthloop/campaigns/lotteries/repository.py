@@ -16,7 +16,13 @@ from growthloop.campaigns.lotteries.models import (
     LotteryPrize,
 )
 from growthloop.core.pagination import PageParams, fetch_page
-from growthloop.core.sql import dialect_insert, mark_committed
+from growthloop.core.sql import (
+    dialect_insert,
+    guarded,
+    increment_under,
+    mark_committed,
+    where_given,
+)
 
 
 async def lotteries_by_ids(session: AsyncSession, ids: list[str]) -> dict[str, Lottery]:
@@ -45,17 +51,16 @@ async def prizes_of(session: AsyncSession, lottery_ids: list[str]) -> dict[str, 
 
 async def take_prize(session: AsyncSession, prize_id: str) -> bool:
     """Guarded atomic `given += 1` while units are left: False when the prize is gone."""
-    result = await session.execute(
+    return await guarded(
+        session,
         update(LotteryPrize)
         .where(
             LotteryPrize.id == prize_id,
             LotteryPrize.stock.is_not(None),
             LotteryPrize.given < LotteryPrize.stock,
         )
-        .values(given=LotteryPrize.given + 1)
-        .execution_options(synchronize_session=False)
+        .values(given=LotteryPrize.given + 1),
     )
-    return getattr(result, "rowcount", 0) == 1
 
 
 async def count_draw(
@@ -70,26 +75,15 @@ async def count_draw(
     """One more draw today for the member, if under `max_draws`: the day's draws after it,
     or None (refused, nothing changed). The row stays locked until the transaction ends,
     so the member's concurrent draws queue behind it."""
-    draws = LotteryDrawDay.draws
-    stmt = (
-        dialect_insert(session, LotteryDrawDay)
-        .values(
-            lottery_id=lottery_id,
-            member_id=member_id,
-            draw_day=day,
-            merchant_id=merchant_id,
-            draws=1,
-            free_draws=0,
-        )
-        .on_conflict_do_update(
-            index_elements=["lottery_id", "member_id", "draw_day"],
-            set_={"draws": draws + 1},
-            where=None if max_draws is None else draws < max_draws,
-        )
-        .returning(draws)
+    return await increment_under(
+        session,
+        LotteryDrawDay,
+        {"lottery_id": lottery_id, "member_id": member_id, "draw_day": day},
+        "draws",
+        max_draws,
+        merchant_id=merchant_id,
+        free_draws=0,
     )
-    found = (await session.execute(stmt)).scalar_one_or_none()
-    return None if found is None else int(found)
 
 
 async def take_free_draw(
@@ -162,17 +156,7 @@ async def count_win(
     stmt = update(m).where(m.lottery_id == lottery_id, m.member_id == member_id)
     if max_wins is not None:
         stmt = stmt.where(m.wins < max_wins)
-    result = await session.execute(
-        stmt.values(wins=m.wins + 1).execution_options(synchronize_session=False)
-    )
-    return getattr(result, "rowcount", 0) == 1
-
-
-async def code_taken(session: AsyncSession, merchant_id: str, code: str) -> bool:
-    stmt = select(LotteryDraw.id).where(
-        LotteryDraw.merchant_id == merchant_id, LotteryDraw.voucher_code == code
-    )
-    return (await session.execute(stmt)).first() is not None
+    return await guarded(session, stmt.values(wins=m.wins + 1))
 
 
 async def draw_by_code(session: AsyncSession, merchant_id: str, code: str) -> LotteryDraw | None:
@@ -184,13 +168,12 @@ async def draw_by_code(session: AsyncSession, merchant_id: str, code: str) -> Lo
 
 async def redeem_voucher(session: AsyncSession, draw: LotteryDraw, now: datetime) -> bool:
     """Guarded: a voucher is redeemed once, whatever arrives at the same moment."""
-    result = await session.execute(
+    if not await guarded(
+        session,
         update(LotteryDraw)
         .where(LotteryDraw.id == draw.id, LotteryDraw.voucher_redeemed_at.is_(None))
-        .values(voucher_redeemed_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    if getattr(result, "rowcount", 0) != 1:
+        .values(voucher_redeemed_at=now),
+    ):
         return False
     mark_committed(draw, voucher_redeemed_at=now)
     return True
@@ -207,11 +190,11 @@ async def list_draws(
 ) -> tuple[list[LotteryDraw], str | None]:
     """Newest first."""
     d = LotteryDraw
-    stmt = select(d).where(d.merchant_id == merchant_id)
-    if member_id is not None:
-        stmt = stmt.where(d.member_id == member_id)
-    if lottery_id is not None:
-        stmt = stmt.where(d.lottery_id == lottery_id)
+    stmt = where_given(
+        select(d).where(d.merchant_id == merchant_id),
+        (d.member_id, member_id),
+        (d.lottery_id, lottery_id),
+    )
     if won is not None:
         stmt = stmt.where((d.prize_kind != "none") if won else (d.prize_kind == "none"))
     return await fetch_page(session, stmt, d.id, page)

@@ -3,8 +3,6 @@ once by staff (核销) before it expires."""
 
 from __future__ import annotations
 
-import secrets
-
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.campaigns.lotteries import repository as repo
@@ -19,14 +17,12 @@ from growthloop.core import audit
 from growthloop.core.audit import Action
 from growthloop.core.context import now
 from growthloop.core.events import emit
+from growthloop.core.sql import unused_code
 
 
 async def new_code(session: AsyncSession, merchant_id: str) -> str:
     """A 12-digit voucher code not used by this merchant's lottery vouchers yet."""
-    while True:
-        code = f"{secrets.randbelow(10**12):012d}"
-        if not await repo.code_taken(session, merchant_id, code):
-            return code
+    return await unused_code(session, LotteryDraw.voucher_code, merchant_id)
 
 
 async def verify_voucher(

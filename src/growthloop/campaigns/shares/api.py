@@ -2,34 +2,23 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
+from growthloop.campaigns.routes import answer_found, created_or_found
 from growthloop.campaigns.shares import presenters, service
 from growthloop.campaigns.shares.schemas import MyShareOut, OpenedOut, OpenIn, ShareIn, ShareOut
-from growthloop.core.auth import (
-    CurrentMember,
-    MerchantQuery,
-    OptionalMember,
-    SessionDep,
-    browsing_merchant,
-)
+from growthloop.core.auth import Browsing, CurrentMember, SessionDep
 from growthloop.core.pagination import Page, PageDep
 from growthloop.core.routing import UnitOfWorkRoute
 
 router = APIRouter(route_class=UnitOfWorkRoute, tags=["shares"])
 
 
-@router.post(
-    "/v1/shares",
-    response_model=ShareOut,
-    status_code=201,
-    responses={200: {"model": ShareOut, "description": "the member's code for this share"}},
-)
+@router.post("/v1/shares", **created_or_found(ShareOut, "the member's code for this share"))
 async def share(
     body: ShareIn, response: Response, member: CurrentMember, session: SessionDep
 ) -> ShareOut:
     """A code for sharing a target on a channel: the same code every time (200 then)."""
     row, created = await service.share(session, member.merchant_id, member.member_id, body)
-    if not created:
-        response.status_code = 200
+    answer_found(response, created)
     return presenters.share_out(row)
 
 
@@ -44,18 +33,14 @@ async def my_shares(member: CurrentMember, session: SessionDep, page: PageDep) -
 
 @router.post("/v1/shares/{code}/open", response_model=OpenedOut)
 async def open_share(
-    code: str,
-    session: SessionDep,
-    member: OptionalMember,
-    merchant_id: MerchantQuery = None,
-    body: OpenIn | None = None,
+    code: str, session: SessionDep, browser: Browsing, body: OpenIn | None = None
 ) -> OpenedOut:
     """A shared link or poster QR code was opened (before login: `?merchant_id=` and the
     device's `distinct_id`): counted for the sharer; answers what to show."""
     return await service.open_share(
         session,
-        browsing_merchant(member, merchant_id),
+        browser.merchant_id(),
         code,
-        visitor=member.member_id if member else None,
+        visitor=browser.member_id,
         anonymous_id=body.distinct_id if body else None,
     )

@@ -4,18 +4,11 @@ from __future__ import annotations
 
 from growthloop.campaigns.shares.models import ShareCode
 from growthloop.campaigns.shares.schemas import MyShareOut, ShareOut
+from growthloop.core.presenting import from_row
 
 
 def share_out(s: ShareCode) -> ShareOut:
-    return ShareOut(
-        code=s.code,
-        scene=f"s={s.code}",
-        path=f"/pages/share/index?s={s.code}",
-        target_type=s.target_type,
-        target_id=s.target_id,
-        channel=s.channel,
-        created_at=s.created_at,
-    )
+    return from_row(ShareOut, s, scene=f"s={s.code}", path=f"/pages/share/index?s={s.code}")
 
 
 def my_share_out(s: ShareCode, counts: dict[tuple[str, str], int]) -> MyShareOut:
