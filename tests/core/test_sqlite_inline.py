@@ -25,7 +25,6 @@ from growthloop.core.db import Database
 from growthloop.core.runtime import Runtime
 
 
-
 @pytest.fixture
 async def database(tmp_path: Path) -> AsyncIterator[Database]:
     db = Database(f"sqlite+aiosqlite:///{tmp_path / 'inline.db'}")
