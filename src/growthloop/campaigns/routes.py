@@ -35,7 +35,7 @@ AdminOut = TypeVar("AdminOut", bound=BaseModel)
 Out = TypeVar("Out", bound=BaseModel)
 
 
-def _payment_window(rt: RuntimeDep) -> timedelta:
+async def _payment_window(rt: RuntimeDep) -> timedelta:
     return timedelta(minutes=rt.settings.payment_window_minutes)
 
 

@@ -180,7 +180,7 @@ _bearer = HTTPBearer(auto_error=False)
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
-def _session(request: Request) -> AsyncSession:
+async def _session(request: Request) -> AsyncSession:
     uow = getattr(request.state, "uow", None)
     if uow is None:
         raise RuntimeError("route is not served through UnitOfWorkRoute")

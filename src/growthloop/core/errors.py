@@ -2,7 +2,9 @@
 
 Domain errors subclass `AppError` with a snake_case code and a 4xx status; the
 handlers here map them, validation errors and unknown routes onto that shape. Personal
-data sealed with a key this process lacks is a 503 `pii_key_unavailable`, not a 500.
+data sealed with a key this process lacks is a 503 `pii_key_unavailable`, and a database
+that is down, full or held by another process's writer a 503 `service_unavailable`
+(`core.db.unavailable`): neither is the request's fault, and a retry may succeed.
 """
 
 from __future__ import annotations
@@ -13,9 +15,12 @@ from typing import Any, ClassVar
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from growthloop.core.crypto import SealedValueUnreadable, UnknownKeyId
+from growthloop.core.db import unavailable
 
 log = logging.getLogger("growthloop.errors")
 
@@ -142,6 +147,19 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(
             error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers
         )
+
+    async def _database(request: Request, exc: Exception) -> JSONResponse:
+        if not unavailable(exc):
+            return await _unexpected(request, exc)
+        log.warning("database unavailable: %s", exc, extra={"path": request.url.path})
+        return JSONResponse(
+            error_body("service_unavailable", "The database is busy or unreachable; try again."),
+            status_code=503,
+            headers={"Retry-After": "1"},
+        )
+
+    for kind in (DBAPIError, PoolTimeout, ConnectionError):
+        app.add_exception_handler(kind, _database)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -54,7 +54,7 @@ def decode_cursor(cursor: str) -> str:
     return value
 
 
-def page_params(
+async def page_params(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=64)] = None,
 ) -> PageParams:

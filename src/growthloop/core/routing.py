@@ -30,6 +30,7 @@ from growthloop.core.lanes import on_rollback, take_on_rollback
 __all__ = ["REPLAY_HEADER", "UnitOfWorkRoute", "on_rollback"]
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+ADMIN_PREFIX = "/v1/admin/"
 REPLAY_HEADER = "Idempotent-Replayed"
 
 
@@ -58,7 +59,10 @@ class UnitOfWorkRoute(APIRoute):
         key: str | None,
     ) -> Response:
         rt = request.app.state.runtime
-        async with rt.db.unit_of_work(write=write) as uow:
+        # An admin's request may be a long report or a bulk change: off the loop's
+        # thread (see core.db); the consumers' short ones run on it.
+        inline = not request.url.path.startswith(ADMIN_PREFIX)
+        async with rt.db.unit_of_work(write=write, inline=inline) as uow:
             for callback in take_on_rollback(request):
                 uow.on_rollback(callback)
             request.state.uow = uow

@@ -40,7 +40,7 @@ class Runtime:
         return find_part(self.parts, kind)
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
 

@@ -4,7 +4,7 @@ from collections.abc import Collection, Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, exists, false, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, bindparam, exists, false, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -36,16 +36,26 @@ async def admin_by_email(session: AsyncSession, email: str) -> AdminUser | None:
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
+# Asked on every authenticated request: built once (building a statement costs more
+# than running it on SQLite), bound per call.
+_ADMIN_ROLE = select(AdminUser.role).where(
+    AdminUser.id == bindparam("admin_id"),
+    AdminUser.merchant_id == bindparam("merchant_id"),
+    AdminUser.active,
+)
+_MEMBER_STATUS = select(Member.status).where(
+    Member.id == bindparam("member_id"), Member.merchant_id == bindparam("merchant_id")
+)
+
+
 async def admin_role(session: AsyncSession, admin_id: str, merchant_id: str) -> str | None:
-    stmt = select(AdminUser.role).where(
-        AdminUser.id == admin_id, AdminUser.merchant_id == merchant_id, AdminUser.active
-    )
-    return (await session.execute(stmt)).scalar_one_or_none()
+    params = {"admin_id": admin_id, "merchant_id": merchant_id}
+    return (await session.execute(_ADMIN_ROLE, params)).scalar_one_or_none()
 
 
 async def member_status(session: AsyncSession, member_id: str, merchant_id: str) -> str | None:
-    stmt = select(Member.status).where(Member.id == member_id, Member.merchant_id == merchant_id)
-    return (await session.execute(stmt)).scalar_one_or_none()
+    params = {"member_id": member_id, "merchant_id": merchant_id}
+    return (await session.execute(_MEMBER_STATUS, params)).scalar_one_or_none()
 
 
 async def get_member(session: AsyncSession, member_id: str) -> Member | None:

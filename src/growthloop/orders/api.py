@@ -54,7 +54,7 @@ class OrderPageParams:
     after: OrderPosition | None
 
 
-def order_page(
+async def order_page(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=96)] = None,
 ) -> OrderPageParams:

@@ -46,7 +46,7 @@ class CSVResponse(StreamingResponse):
     media_type = "text/csv"
 
 
-def _filters(
+async def _filters(
     q: QQuery = None,
     external_id: ExternalIdQuery = None,
     tier: TierQuery = None,

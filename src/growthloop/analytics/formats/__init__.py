@@ -12,10 +12,13 @@ import base64
 import binascii
 import gzip
 import json
+import math
+import re
 import zlib
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+import orjson
 from fastapi import Request
 
 from growthloop.analytics.errors import PayloadTooLarge, UndecodableBatch
@@ -52,9 +55,37 @@ def gunzip(data: bytes) -> bytes:
     return out
 
 
+class NonFinite(float):
+    """NaN or ±Infinity, which the standard library reads though JSON has no such values.
+    A float subclass, so orjson declines to write it (`ingest.encode_properties`) and the
+    event is rejected as before rather than stored with a null."""
+
+
+# Twenty digits in a row may be an integer past 64 bits, which orjson would read as a
+# float (losing digits); such a body is read by the standard library, which keeps it exact.
+_LONG_DIGITS = re.compile(r"\d{20}")
+_LONG_DIGITS_BYTES = re.compile(rb"\d{20}")
+
+
+def _float(text: str) -> float:
+    value = float(text)
+    return value if math.isfinite(value) else NonFinite(value)
+
+
 def parse_json(data: bytes | str) -> Any:
+    """orjson where it reads the body exactly as the standard library would; otherwise
+    (NaN, Infinity, 1e400, very long integers, lone surrogates) the standard library, so
+    every body decodes as it always has."""
+    long_digits = (
+        _LONG_DIGITS.search(data) if isinstance(data, str) else (_LONG_DIGITS_BYTES.search(data))
+    )
+    if long_digits is None:
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError:
+            pass
     try:
-        return json.loads(data)
+        return json.loads(data, parse_constant=NonFinite, parse_float=_float)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise UndecodableBatch("The body is not valid JSON.") from exc
 
