@@ -323,7 +323,7 @@ class Browser:
         return browsing_merchant(self.member, self.merchant_query)
 
 
-def _browser(member: OptionalMember, merchant_id: MerchantQuery = None) -> Browser:
+async def _browser(member: OptionalMember, merchant_id: MerchantQuery = None) -> Browser:
     return Browser(member, merchant_id)
 
 
