@@ -13,12 +13,30 @@ import time
 from datetime import datetime
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-_lock = threading.Lock()
-_last = 0
-
-
 _PAIRS = [a + b for a in _ALPHABET for b in _ALPHABET]  # 10 bits -> two digits
 _SHIFTS = range(120, -1, -10)
+_lock = threading.Lock()
+_last = 0
+# Randomness drawn from the OS a few hundred ids at a time (one system call each, not
+# one per id); a forked worker draws its own, or two processes would make the same ids.
+_random = b""
+_used = 0
+
+
+def _forget_random() -> None:
+    global _random, _used
+    _random, _used = b"", 0
+
+
+os.register_at_fork(after_in_child=_forget_random)
+
+
+def _random80() -> int:
+    global _random, _used
+    if _used >= len(_random):
+        _random, _used = os.urandom(1280), 0
+    _used += 10
+    return int.from_bytes(_random[_used - 10 : _used], "big")
 
 
 def _encode(value: int) -> str:
@@ -29,10 +47,10 @@ def _encode(value: int) -> str:
 def new_id(at: datetime | None = None) -> str:
     """A new id; `at` backdates its time part (imported or seeded history)."""
     global _last
-    random_part = int.from_bytes(os.urandom(10), "big")
-    if at is not None:
-        return _encode((int(at.timestamp() * 1000) << 80) | random_part)
     with _lock:
+        random_part = _random80()
+        if at is not None:
+            return _encode((int(at.timestamp() * 1000) << 80) | random_part)
         value = (int(time.time() * 1000) << 80) | random_part
         if value <= _last:
             value = _last + 1

@@ -106,19 +106,20 @@ class FastLanes:
             raise
 
 
+# Kept in the scope's "state" dict, the one `request.state` wraps (read here without
+# building that wrapper on every request a lane answers).
+_UNDO = "on_rollback"
+
+
 def on_rollback(request: Request, callback: AfterCommit) -> None:
     """From a lane: run `callback` if this request's unit of work does not commit."""
-    pending: list[AfterCommit] | None = getattr(request.state, "on_rollback", None)
-    if pending is None:
-        pending = request.state.on_rollback = []
-    pending.append(callback)
+    request.scope.setdefault("state", {}).setdefault(_UNDO, []).append(callback)
 
 
 def take_on_rollback(request: Request) -> list[AfterCommit]:
     """The undo a lane left, handed over once (to the unit of work, or run here)."""
-    pending: list[AfterCommit] = getattr(request.state, "on_rollback", None) or []
-    request.state.on_rollback = []
-    return pending
+    state: dict[str, list[AfterCommit]] | None = request.scope.get("state")
+    return state.pop(_UNDO, []) if state else []
 
 
 def _observed(send: Send, seen: Seen) -> Send:
