@@ -61,10 +61,12 @@ class NonFinite(float):
     event is rejected as before rather than stored with a null."""
 
 
-# Twenty digits in a row may be an integer past 64 bits, which orjson would read as a
-# float (losing digits); such a body is read by the standard library, which keeps it exact.
-_LONG_DIGITS = re.compile(r"\d{20}")
-_LONG_DIGITS_BYTES = re.compile(rb"\d{20}")
+# An integer orjson cannot hold in 64 bits (below -2**63: a minus and 19 digits; above
+# 2**64 - 1: 20 digits) it reads as a float, losing digits; a body that may hold one is read
+# by the standard library, which keeps it exact. (Digits inside a string match too: such a
+# body is only read more slowly.)
+_LONG_DIGITS = re.compile(r"-\d{19}|\d{20}")
+_LONG_DIGITS_BYTES = re.compile(rb"-\d{19}|\d{20}")
 
 
 def _float(text: str) -> float:
