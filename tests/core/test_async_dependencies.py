@@ -1,18 +1,31 @@
-"""Every route's endpoint and dependencies are `async def`.
+"""What every request would otherwise pay for the framework's sake.
 
 FastAPI runs a plain `def` dependency in its thread pool: one hand-off to a thread and
 back, and a pass of the GIL, on every request that uses it. For a one-line dependency
-(the session, the runtime, the page parameters) that costs more than the work.
+(the session, the runtime, the page parameters) that costs more than the work. And it
+builds an included router's route table on the first request that reaches the router
+(seconds of CPU over all of them): the app builds them all at startup.
 """
 
 from __future__ import annotations
 
 import inspect
 from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+import fastapi.routing as fastapi_routing
+import httpx
+import pytest
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
+
+from growthloop.app import create_app
+from growthloop.core.clock import FrozenClock
+from growthloop.core.config import Settings
+from growthloop.migrate import upgrade
+from growthloop.wiring import build_runtime
 
 
 def _is_async(call: Any) -> bool:
@@ -43,3 +56,28 @@ async def test_no_route_runs_a_dependency_or_endpoint_in_the_thread_pool(stack: 
         )
     }
     assert not found, f"sync dependencies or endpoints (make them async def): {sorted(found)}"
+
+
+async def test_route_tables_are_built_at_startup_not_by_the_first_requests(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built: list[str] = []
+    build = fastapi_routing._IncludedRouter._build_effective_context
+
+    def counted(self: Any, route: Any) -> Any:
+        built.append(getattr(route, "path", "?"))
+        return build(self, route)
+
+    monkeypatch.setattr(fastapi_routing._IncludedRouter, "_build_effective_context", counted)
+    settings = Settings(env="test", data_dir=tmp_path, dev_login=True, run_sweeper=False)
+    runtime = build_runtime(settings, FrozenClock(datetime(2026, 3, 2, tzinfo=UTC)))
+    await upgrade(runtime.db.engine)
+    app = create_app(settings, runtime=runtime, run_sweeper=False)
+    async with app.router.lifespan_context(app):
+        assert len(built) > 100  # every router's table, at startup
+        built.clear()
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            for path in ("/v1/me", "/v1/orders", "/v1/admin/orders", "/v1/loyalty/me"):
+                await client.get(path)
+    assert built == []
