@@ -70,3 +70,38 @@ async def test_concurrent_multi_line_orders_never_go_negative(
     for product in (a, b):
         r = await client.get(f"/v1/admin/products/{product['id']}", headers=shop.admin)
         assert r.json()["stock"] == 0
+
+
+async def test_orders_paid_at_once_get_the_days_pickup_numbers_once_each(
+    client: httpx.AsyncClient, rt: Runtime, stack: Stack
+) -> None:
+    """The number is taken last in the paying transaction (`before_commit`): concurrent
+    payments, on two API processes, still get 0001..0020 without a gap or a repeat."""
+    shop = await make_shop(client, rt)
+    product = await shop.product(stock=100)
+    members = [await shop.member() for _ in range(20)]
+    payments = []
+    for member in members:
+        r = await shop.order(member, product["id"])
+        r = await client.post(
+            f"/v1/orders/{r.json()['id']}/pay", json={"provider": "sandbox"}, headers=member
+        )
+        payments.append(r.json()["payment_id"])
+
+    other_rt = build_runtime(rt.settings, stack.clock)
+    other_app = create_app(rt.settings, runtime=other_rt, run_sweeper=False)
+    transport = httpx.ASGITransport(app=other_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://other") as other:
+        clients = [client, other]
+        responses = await asyncio.gather(
+            *(
+                clients[i % 2].post(f"/v1/payments/sandbox/{payment_id}/succeed")
+                for i, payment_id in enumerate(payments)
+            )
+        )
+    await other_rt.db.dispose()
+
+    assert [r.status_code for r in responses] == [200] * 20
+    r = await client.get("/v1/admin/orders?limit=100", headers=shop.admin)
+    codes = sorted(o["pickup_code"] for o in r.json()["items"])
+    assert codes == [f"{n:04d}" for n in range(1, 21)]

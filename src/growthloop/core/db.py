@@ -189,6 +189,7 @@ class Database:
                 if uow.rolled_back:
                     await session.rollback()
                 else:
+                    await uow.run_before_commit()
                     await session.commit()
             except BaseException:
                 await session.rollback()
@@ -215,6 +216,18 @@ class UnitOfWork:
         self.rolled_back = False
         self._after_commit: list[AfterCommit] = []
         self._on_rollback: list[AfterCommit] = []
+        self._before_commit: list[AfterCommit] = []
+
+    def before_commit(self, callback: AfterCommit) -> None:
+        """Run `callback` last inside the transaction, just before it commits (not at all
+        if it rolls back): a write to a row every request of a merchant writes (a counter)
+        then holds that row's lock for the commit alone, not for all the work before it."""
+        self._before_commit.append(callback)
+
+    async def run_before_commit(self) -> None:
+        while self._before_commit:
+            callbacks, self._before_commit = self._before_commit, []
+            await run_callbacks(callbacks)
 
     def after_commit(self, callback: AfterCommit) -> None:
         self._after_commit.append(callback)

@@ -3,10 +3,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from growthloop.core.sql import increment, sweep_batch, where_given
+from growthloop.core.sql import increment, mark_committed, sweep_batch, where_given
 from growthloop.orders.models import Order, OrderItem, PickupSequence
 
 
@@ -93,6 +93,11 @@ async def next_pickup_number(session: AsyncSession, merchant_id: str, day: date)
     return await increment(
         session, PickupSequence, {"merchant_id": merchant_id, "day": day}, "value"
     )
+
+
+async def set_pickup_code(session: AsyncSession, order: Order, code: str) -> None:
+    await session.execute(update(Order).where(Order.id == order.id).values(pickup_code=code))
+    mark_committed(order, pickup_code=code)
 
 
 async def order_by_verify_code(session: AsyncSession, merchant_id: str, code: str) -> Order | None:

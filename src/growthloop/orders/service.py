@@ -16,7 +16,8 @@ import secrets
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from functools import partial
 from typing import TypedDict
 from zoneinfo import ZoneInfo
 
@@ -26,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from growthloop.catalog import service as catalog
 from growthloop.core import audit
 from growthloop.core.audit import Action
-from growthloop.core.context import merchant_timezone, merchant_today, now
+from growthloop.core.context import merchant_timezone, merchant_today, now, uow_of
 from growthloop.core.errors import Forbidden
 from growthloop.core.events import emit
 from growthloop.core.ownership import get_owned
@@ -342,9 +343,6 @@ async def on_payment_succeeded(
     at = now(session)
     order = await repo.get_order(session, event.order_id)
     if order is not None and order.status == "pending_payment":
-        number = await repo.next_pickup_number(
-            session, order.merchant_id, await merchant_today(session, order.merchant_id)
-        )
         try:
             moved = await move_status(
                 session,
@@ -352,12 +350,13 @@ async def on_payment_succeeded(
                 "pending_payment",
                 "paid",
                 paid_at=at,
-                pickup_code=f"{number:04d}",
                 verify_code=f"{secrets.randbelow(10**12):012d}",
             )
         except IntegrityError:
             raise CodeCollision() from None
         if moved:
+            day = await merchant_today(session, order.merchant_id)
+            uow_of(session).before_commit(partial(_number_for_pickup, session, order, day))
             await promotions.redeem(session, order_id=order.id, now=at)
             await emit(session, OrderPaid(**_fields(order), provider=event.provider))
             return
@@ -381,6 +380,14 @@ async def on_payment_succeeded(
         amount=payment.amount,
         reason=LATE_PAYMENT_REFUND,
     )
+
+
+async def _number_for_pickup(session: AsyncSession, order: Order, day: date) -> None:
+    """The day's pickup number, taken last in the paying transaction: every paid order of
+    the merchant that day counts on the same row, whose lock (on PostgreSQL) is then held
+    for the commit alone, not through every handler of `order.paid`."""
+    number = await repo.next_pickup_number(session, order.merchant_id, day)
+    await repo.set_pickup_code(session, order, f"{number:04d}")
 
 
 async def on_refund_succeeded(session: AsyncSession, event: RefundSucceeded) -> None:
