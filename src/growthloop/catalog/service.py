@@ -219,6 +219,14 @@ def choose_options(product: Product, chosen: Mapping[str, str] | None) -> Chosen
     return ChosenOptions(values=values, price_delta=delta)
 
 
+def check_stock(products: Mapping[str, Product], quantities: Mapping[str, int]) -> None:
+    """Refuse at once what the rows just read cannot cover: in a rush, sold out is the
+    commonest answer and costs no write. Not a hold: `reserve_stock` takes the stock."""
+    for product_id in sorted(quantities):
+        if products[product_id].stock < quantities[product_id]:
+            raise SoldOut(product_id=product_id, requested=quantities[product_id])
+
+
 async def reserve_stock(
     session: AsyncSession, merchant_id: str, quantities: Mapping[str, int]
 ) -> None:

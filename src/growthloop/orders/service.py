@@ -196,7 +196,8 @@ async def create_order(
     campaigns: Sequence[CampaignPrice | None] | None = None,
 ) -> Order:
     """Price the order server-side (see `pricing`), then hold its stock, coupon and points
-    until it is paid, cancelled or its payment window ends. `campaigns`, one per item (None
+    until it is paid, cancelled or its payment window ends (the stock is taken when the
+    transaction commits). `campaigns`, one per item (None
     for an item at its regular price), is how campaigns create orders at their prices."""
     at = now(session)
     if campaigns is not None and len(campaigns) != len(data.items):
@@ -255,7 +256,11 @@ async def create_order(
     for item, line_campaign in zip(data.items, line_campaigns, strict=True):
         if line_campaign is None or not line_campaign.holds_stock:
             quantities[item.product_id] += item.quantity
-    await catalog.reserve_stock(session, merchant_id, quantities)
+    catalog.check_stock(products, quantities)
+    # Taken last, just before the commit: the product's row stays locked (on PostgreSQL)
+    # for the commit alone, not while the order, its lines and its events are written.
+    # Not enough left by then: SoldOut, and the whole order rolls back.
+    uow_of(session).before_commit(partial(catalog.reserve_stock, session, merchant_id, quantities))
     order = Order(
         merchant_id=merchant_id,
         member_id=member_id,
