@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from sqlalchemy import event
 
+from growthloop.core.db import Database
 from growthloop.core.runtime import Runtime
 from growthloop.identity import service as identity
 
@@ -18,6 +22,24 @@ TEA_OPTIONS = [
     {"name": "温度", "values": ["少冰", "去冰", "热"]},
     {"name": "杯型", "values": ["中杯", "大杯"], "price_deltas": {"大杯": 300}},
 ]
+
+
+@contextmanager
+def statements_run(db: Database) -> Iterator[list[str]]:
+    """The SQL the database runs inside the block, through every engine it has (on SQLite
+    a request's statements go through a second, inline engine)."""
+    statements: list[str] = []
+
+    def seen(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    for engine in db.engines:
+        event.listen(engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        yield statements
+    finally:
+        for engine in db.engines:
+            event.remove(engine.sync_engine, "before_cursor_execute", seen)
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -150,7 +150,7 @@ def worker_app() -> Any:
     return create_app(settings)
 
 
-def _serve_workers(settings: Settings, sock: socket.socket, workers: int, banner: str) -> None:
+def _serve_workers(sock: socket.socket, workers: int, banner: str) -> None:
     from uvicorn.supervisors import Multiprocess
 
     host, port = sock.getsockname()[:2]
@@ -232,7 +232,7 @@ def serve(host: Host = "127.0.0.1", port: Port = 8000, workers: Workers = 1) -> 
         _serve(settings, sock, f"\n  growthloop: {base}   API docs: {base}/docs\n")
     else:
         banner = f"\n  growthloop: {base}   API docs: {base}/docs   ({workers} processes)\n"
-        _serve_workers(settings, sock, workers, banner)
+        _serve_workers(sock, workers, banner)
 
 
 @app.command()

@@ -21,6 +21,7 @@ import pytest
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 
+from growthloop import app as app_module
 from growthloop.app import create_app
 from growthloop.core.clock import FrozenClock
 from growthloop.core.config import Settings
@@ -69,6 +70,8 @@ async def test_route_tables_are_built_at_startup_not_by_the_first_requests(
         return build(self, route)
 
     monkeypatch.setattr(fastapi_routing._IncludedRouter, "_build_effective_context", counted)
+    # Startup freezes what is alive for the rest of the process: not this test worker's.
+    monkeypatch.setattr(app_module.gc, "freeze", lambda: None)
     settings = Settings(env="test", data_dir=tmp_path, dev_login=True, run_sweeper=False)
     runtime = build_runtime(settings, FrozenClock(datetime(2026, 3, 2, tzinfo=UTC)))
     await upgrade(runtime.db.engine)

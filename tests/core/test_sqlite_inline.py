@@ -12,7 +12,7 @@ import asyncio
 import sqlite3
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -23,15 +23,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from growthloop.core import db as db_module
 from growthloop.core.db import Database
 from growthloop.core.runtime import Runtime
-
-
-@pytest.fixture
-async def database(tmp_path: Path) -> AsyncIterator[Database]:
-    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'inline.db'}")
-    async with db.unit_of_work() as uow:
-        await uow.session.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)"))
-    yield db
-    await db.dispose()
+from tests.core.conftest import SQLITE_FILE
 
 
 def hold_write_lock(path: Path, seconds: float, taken: threading.Event) -> None:
@@ -62,7 +54,7 @@ async def test_waiting_for_another_writer_does_not_stop_the_loop(
 ) -> None:
     taken = threading.Event()
     holder = threading.Thread(
-        target=hold_write_lock, args=(tmp_path / "inline.db", 0.4, taken), daemon=True
+        target=hold_write_lock, args=(tmp_path / SQLITE_FILE, 0.4, taken), daemon=True
     )
     holder.start()
     await asyncio.to_thread(taken.wait, 5)
@@ -96,7 +88,7 @@ async def test_a_lock_never_released_fails_the_writer(
     monkeypatch.setattr(db_module, "WRITE_LOCK_WAIT_SECONDS", 0.2)
     taken = threading.Event()
     holder = threading.Thread(
-        target=hold_write_lock, args=(tmp_path / "inline.db", 1.0, taken), daemon=True
+        target=hold_write_lock, args=(tmp_path / SQLITE_FILE, 1.0, taken), daemon=True
     )
     holder.start()
     await asyncio.to_thread(taken.wait, 5)

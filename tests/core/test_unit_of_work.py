@@ -2,20 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from sqlalchemy import text
 
 from growthloop.core.db import Database
-
-
-@pytest.fixture
-async def database(tmp_path: Path) -> Database:
-    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'uow.db'}")
-    async with db.unit_of_work() as uow:
-        await uow.session.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)"))
-    return db
 
 
 async def rows(db: Database) -> list[tuple[int, str]]:
@@ -37,7 +27,6 @@ async def test_before_commit_runs_last_and_commits_with_the_rest(database: Datab
         order.append("body")
     assert order == ["body", "before_commit"]
     assert await rows(database) == [(1, "first"), (2, "last")]
-    await database.dispose()
 
 
 async def test_before_commit_does_not_run_when_the_unit_rolls_back(database: Database) -> None:
@@ -50,7 +39,6 @@ async def test_before_commit_does_not_run_when_the_unit_rolls_back(database: Dat
             uow.before_commit(lambda: ran.append("raised"))
             raise RuntimeError("the request failed")
     assert ran == []
-    await database.dispose()
 
 
 async def test_a_failing_before_commit_rolls_everything_back(database: Database) -> None:
@@ -62,4 +50,3 @@ async def test_a_failing_before_commit_rolls_everything_back(database: Database)
             await uow.session.execute(text("INSERT INTO t VALUES (1, 'first')"))
             uow.before_commit(fail)
     assert await rows(database) == []
-    await database.dispose()

@@ -261,7 +261,8 @@ def normalize(
     encoded = encode_properties(props)
     if encoded is None:
         return Rejection(raw.index, "invalid_properties", "properties must be JSON")
-    if len(encoded.encode()) > MAX_EVENT_BYTES:
+    size = len(encoded) if encoded.isascii() else len(encoded.encode())
+    if size > MAX_EVENT_BYTES:
         return Rejection(
             raw.index,
             "event_too_large",

@@ -125,8 +125,14 @@ class Measures(BaseModel):
     conversion_rate: float
 
 
-class DaySummary(Measures):
+# Pydantic lists a model's fields base by base from the last base in the MRO: the key
+# each row leads with is a base of its own, named after `Measures`, so it comes first.
+class _Dated(BaseModel):
     date: date
+
+
+class DaySummary(Measures, _Dated):
+    pass
 
 
 class OverviewOut(BaseModel):
@@ -218,8 +224,11 @@ class AttributionOut(BaseModel):
     rows: list[AttributionRow]
 
 
-class PlatformRow(Measures):
+class _OnPlatform(BaseModel):
     platform: str
+
+
+class PlatformRow(Measures, _OnPlatform):
     aov: int
 
 

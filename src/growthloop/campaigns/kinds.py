@@ -105,8 +105,7 @@ class CampaignKind(Generic[C]):
         """The merchant's campaigns of this kind, newest first."""
         table: Any = self.model  # a mapped class: its columns are class attributes
         stmt = select(table).where(table.merchant_id == merchant_id)
-        rows, cursor = await fetch_page(session, stmt, table.id, page)
-        return rows, cursor
+        return await fetch_page(session, stmt, table.id, page)
 
     async def end(
         self, session: AsyncSession, merchant_id: str, admin_id: str, campaign_id: str

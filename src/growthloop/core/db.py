@@ -85,19 +85,31 @@ def _begin_immediate(connection: Any) -> None:
     """Take SQLite's write lock, sleeping on the loop (not in SQLite) while another
     process holds it. Runs inside SQLAlchemy's greenlet, so it may await."""
     raw: sqlite3.Connection = connection._conn
-    deadline = time.monotonic() + WRITE_LOCK_WAIT_SECONDS
-    delay = 0.001
-    while True:
-        try:
-            raw.execute("BEGIN IMMEDIATE")
-            return
-        except sqlite3.OperationalError as exc:
-            if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY:
-                raise
-            if time.monotonic() > deadline:
-                raise OperationalError("BEGIN IMMEDIATE", None, exc) from exc
-        await_(asyncio.sleep(delay))
-        delay = min(delay * 2, 0.05)
+    try:
+        raw.execute("BEGIN IMMEDIATE")  # uncontended: at once
+        return
+    except sqlite3.OperationalError as exc:
+        if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY:
+            raise
+    # Held by another process: each further try fails at once (no busy wait in SQLite,
+    # on the loop's thread) and the wait is an asyncio sleep between tries.
+    raw.execute("PRAGMA busy_timeout=0")
+    try:
+        deadline = time.monotonic() + WRITE_LOCK_WAIT_SECONDS
+        delay = 0.001
+        while True:
+            await_(asyncio.sleep(delay))
+            delay = min(delay * 2, 0.05)
+            try:
+                raw.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY:
+                    raise
+                if time.monotonic() > deadline:
+                    raise OperationalError("BEGIN IMMEDIATE", None, exc) from exc
+    finally:
+        raw.execute(f"PRAGMA busy_timeout={INLINE_BUSY_MS}")
 
 
 # asyncpg's refusals, by name: the driver is an optional dependency.
@@ -160,6 +172,13 @@ class Database:
         self._write_lock: asyncio.Lock | None = None
         # Bound to every unit of work's session (clock, event bus, directories).
         self.context: Context | None = None
+
+    @property
+    def engines(self) -> tuple[AsyncEngine, ...]:
+        """Every engine this database runs statements through (SQLite has two)."""
+        if self._inline_engine is self.engine:
+            return (self.engine,)
+        return (self.engine, self._inline_engine)
 
     @property
     def dialect(self) -> str:

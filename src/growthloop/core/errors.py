@@ -155,20 +155,23 @@ def install_error_handlers(app: FastAPI) -> None:
             error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers
         )
 
-    async def _database(request: Request, exc: Exception) -> JSONResponse:
-        if not unavailable(exc):
-            return await _unexpected(request, exc)
-        log.warning("database unavailable: %s", exc, extra={"path": request.url.path})
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        return unexpected_response(exc, request.url.path)
+
+    for kind in (DBAPIError, PoolTimeout, ConnectionError, Exception):
+        app.add_exception_handler(kind, _unexpected)
+
+
+def unexpected_response(exc: Exception, path: str) -> JSONResponse:
+    """What an exception no handler knows answers: 503 `service_unavailable` when the
+    database cannot serve right now (`core.db.unavailable`), else a logged 500. The routes'
+    handler and the fast lanes (`core.lanes`) both answer through this."""
+    if unavailable(exc):
+        log.warning("database unavailable: %s", exc, extra={"path": path})
         return JSONResponse(
             error_body("service_unavailable", "The database is busy or unreachable; try again."),
             status_code=503,
             headers={"Retry-After": "1"},
         )
-
-    for kind in (DBAPIError, PoolTimeout, ConnectionError):
-        app.add_exception_handler(kind, _database)
-
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error", extra={"path": request.url.path})
-        return JSONResponse(error_body("internal_error", "An unexpected error occurred."), 500)
+    log.exception("unhandled error", extra={"path": path})
+    return JSONResponse(error_body("internal_error", "An unexpected error occurred."), 500)

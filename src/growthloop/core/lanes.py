@@ -22,11 +22,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from growthloop.core.db import AfterCommit, run_callbacks
-from growthloop.core.errors import AppError, error_body, error_response
+from growthloop.core.errors import AppError, error_response, unexpected_response
 
 log = logging.getLogger(__name__)
 
@@ -81,17 +80,18 @@ class FastLanes:
         await self.app(scope, receive, send)
 
     async def _run(self, handle: LaneHandler, scope: Scope, receive: Receive, send: Send) -> None:
-        body = await _read_body(receive) if scope["method"] in _BODY_METHODS else None
+        body = None
+        if scope["method"] in _BODY_METHODS:
+            body = await _read_body(receive)
+            if body is None:  # the client went away mid-body: nothing to judge or answer
+                return
         request = Request(scope, _replay(body, receive), send)
         try:
             outcome = await handle(request)
         except AppError as exc:
             outcome = error_response(exc)
-        except Exception:  # the framework's own 500 handler is behind the lanes
-            log.exception("unhandled error in a fast lane", extra={"path": scope["path"]})
-            outcome = JSONResponse(
-                error_body("internal_error", "An unexpected error occurred."), 500
-            )
+        except Exception as exc:  # the framework's handlers are behind the lanes
+            outcome = unexpected_response(exc, scope["path"])
         if outcome is not None and not isinstance(outcome, Observe):
             await run_callbacks(take_on_rollback(request))  # answered here: nothing commits
             await outcome(scope, receive, send)
@@ -143,12 +143,13 @@ def _observed(send: Send, seen: Seen) -> Send:
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
-async def _read_body(receive: Receive) -> bytes:
+async def _read_body(receive: Receive) -> bytes | None:
+    """The whole body, or None when the client went away before sending all of it."""
     chunks: list[bytes] = []
     while True:
         message = await receive()
-        if message["type"] != "http.request":  # the client went away: nothing to answer
-            return b"".join(chunks)
+        if message["type"] != "http.request":
+            return None
         chunks.append(message.get("body", b""))
         if not message.get("more_body", False):
             return b"".join(chunks)

@@ -9,8 +9,8 @@ never answered from the store (it goes through and gets its 401).
 
 A fast lane (`core.lanes`) may have judged the request before it reached its route (a
 flash sale's purchase answers "sold out" without the database). What the lane did
-outside the database it undoes through `on_rollback(request, callback)` if the request
-then does not commit.
+outside the database it undoes through `core.lanes.on_rollback(request, callback)` if
+the request then does not commit.
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ from growthloop.core import idempotency
 from growthloop.core.auth import caller_scope
 from growthloop.core.db import run_callbacks
 from growthloop.core.idempotency import IdempotencyRecord, StoredResponse
-from growthloop.core.lanes import on_rollback, take_on_rollback
+from growthloop.core.lanes import take_on_rollback
 
-__all__ = ["REPLAY_HEADER", "UnitOfWorkRoute", "on_rollback"]
+__all__ = ["REPLAY_HEADER", "UnitOfWorkRoute"]
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 ADMIN_PREFIX = "/v1/admin/"
@@ -37,6 +37,9 @@ REPLAY_HEADER = "Idempotent-Replayed"
 class UnitOfWorkRoute(APIRoute):
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
+        # An admin's request may be a long report or a bulk change: off the loop's thread
+        # (see core.db); the consumers' short ones run on it.
+        inline = not self.path.startswith(ADMIN_PREFIX)
 
         async def run(request: Request) -> Response:
             write = request.method not in READ_METHODS
@@ -44,7 +47,7 @@ class UnitOfWorkRoute(APIRoute):
             if key is not None:
                 idempotency.check_key(key)
             try:
-                return await self._serve(request, handler, write, key)
+                return await self._serve(request, handler, write, key, inline)
             except BaseException:
                 await run_callbacks(take_on_rollback(request))
                 raise
@@ -57,11 +60,9 @@ class UnitOfWorkRoute(APIRoute):
         handler: Callable[[Request], Coroutine[Any, Any, Response]],
         write: bool,
         key: str | None,
+        inline: bool,
     ) -> Response:
         rt = request.app.state.runtime
-        # An admin's request may be a long report or a bulk change: off the loop's
-        # thread (see core.db); the consumers' short ones run on it.
-        inline = not request.url.path.startswith(ADMIN_PREFIX)
         async with rt.db.unit_of_work(write=write, inline=inline) as uow:
             for callback in take_on_rollback(request):
                 uow.on_rollback(callback)

@@ -317,10 +317,17 @@ def _link_account(
     identity: PlatformIdentity,
     now: datetime,
 ) -> None:
-    # The account row is the platform's identity as given, owned by the member.
+    # The account row is the platform's identity as given, owned by the member. Named
+    # field by field: a field the adapters add later must not become a column by accident.
     session.add(
         PlatformAccount(
-            merchant_id=merchant_id, member_id=member_id, created_at=now, **asdict(identity)
+            merchant_id=merchant_id,
+            member_id=member_id,
+            platform=identity.platform,
+            app_id=identity.app_id,
+            openid=identity.openid,
+            unionid=identity.unionid,
+            created_at=now,
         )
     )
 

@@ -16,8 +16,8 @@ from growthloop.core.auth import (
     SessionDep,
 )
 from growthloop.core.errors import Unauthenticated
-from growthloop.core.lanes import Lane
-from growthloop.core.routing import UnitOfWorkRoute, on_rollback
+from growthloop.core.lanes import Lane, on_rollback
+from growthloop.core.routing import UnitOfWorkRoute
 from growthloop.core.runtime import Runtime, RuntimeDep
 from growthloop.orders.schemas import OrderOut
 

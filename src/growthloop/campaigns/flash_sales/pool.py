@@ -139,18 +139,27 @@ async def _read_snapshot(db: Database, sale_id: str) -> Snapshot | None:
         sale = await repo.get_sale(uow.session, sale_id)
         if sale is None:
             return None
-        snap = await snapshot_in(uow.session, sale)
-    if len(_snapshots) > 10_000:
-        _snapshots.clear()
-    _snapshots[sale_id] = (monotonic.monotonic(), snap)
-    return snap
+        return await snapshot_in(uow.session, sale)
 
 
 def _read_done(sale_id: str, reading: asyncio.Future[Snapshot | None]) -> None:
-    if _reading.get(sale_id) is reading:
-        del _reading[sale_id]
-    if not reading.cancelled() and reading.exception() is not None:
+    """Keep what the read found, unless `forget` dropped it meanwhile (the sale changed
+    after the read began: what it read is already old)."""
+    if _reading.get(sale_id) is not reading:
+        return
+    del _reading[sale_id]
+    if reading.cancelled():
+        return
+    if reading.exception() is not None:
+        # Retrieved here in any case: a read served stale, that nobody awaited, must not
+        # fail silently (those who awaited one also answer with the error).
         log.warning("flash sale %s: snapshot not read", sale_id, exc_info=reading.exception())
+        return
+    snap = reading.result()
+    if snap is not None:
+        if len(_snapshots) > 10_000:
+            _snapshots.clear()
+        _snapshots[sale_id] = (monotonic.monotonic(), snap)
 
 
 def forget(sale_id: str) -> None:
@@ -158,7 +167,8 @@ def forget(sale_id: str) -> None:
     _snapshots.pop(sale_id, None)
     _reading.pop(sale_id, None)  # a read begun before the change must not be waited for
     _sold_out_memo.pop(sale_id, None)
-    _full_memo.clear()
+    for key in [key for key in _full_memo if key[0] == sale_id]:
+        del _full_memo[key]
 
 
 async def rate_limit(
