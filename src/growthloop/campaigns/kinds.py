@@ -7,8 +7,9 @@ id (404 unknown, 403 another merchant's; members browsing the shop too), pages t
 the merchant's campaigns newest first, and ends one early (409 when it is already over;
 audited as `<subject>.end`). A kind's service names its model, its audit subject and its
 errors in a `CampaignKind`, checks what only it knows (`creation` has the checks campaigns
-selling a product share) before `create`, and hands out the kind's methods as its own
-functions (`get_bargain = BARGAINS.get`).
+selling a product share) before `create`, and hands out the methods it calls itself as
+its own functions (`get_bargain = BARGAINS.get`); the routes (`routes.py`) call the
+kind's `page`, `get` and `end`.
 
 A campaign's columns and its requests and responses use the same names: `create` stores
 the request's fields that name a column, `shown` shows the columns a response names;

@@ -12,6 +12,7 @@ helpers at once cut one after another, each from the price the last one left.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import TypedDict
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -55,6 +56,7 @@ from growthloop.orders.schemas import OrderIn, OrderItemIn, OrderOut
 # ---- campaigns (operators) ------------------------------------------------------------
 
 
+# Ending one: no new instances from now on; the ones started run to their expiry.
 BARGAINS = CampaignKind(
     Bargain,
     "bargain",
@@ -85,9 +87,6 @@ async def create_bargain(
 
 
 get_bargain = BARGAINS.get
-list_bargains = BARGAINS.page
-# Ending one: no new instances from now on; the ones started run to their expiry.
-end_bargain = BARGAINS.end
 
 
 # ---- instances (members) --------------------------------------------------------------
@@ -111,6 +110,20 @@ async def get_instance(
         merchant_id,
         InstanceNotFound(instance_id=instance_id),
         for_update=for_update,
+    )
+
+
+class InstanceIds(TypedDict):
+    """What every bargain event names: the instance, its bargain and its merchant."""
+
+    merchant_id: str
+    instance_id: str
+    bargain_id: str
+
+
+def instance_ids(instance: BargainInstance) -> InstanceIds:
+    return InstanceIds(
+        merchant_id=instance.merchant_id, instance_id=instance.id, bargain_id=instance.bargain_id
     )
 
 
@@ -142,12 +155,7 @@ async def start(
     await session.flush()
     await emit(
         session,
-        BargainStarted(
-            merchant_id=merchant_id,
-            member_id=member_id,
-            instance_id=instance.id,
-            bargain_id=instance.bargain_id,
-        ),
+        BargainStarted(**instance_ids(instance), member_id=member_id),
     )
     return instance, True
 
@@ -201,10 +209,8 @@ async def help_cut(
     await emit(
         session,
         BargainHelped(
-            merchant_id=instance.merchant_id,
+            **instance_ids(instance),
             member_id=helper_id,
-            instance_id=instance.id,
-            bargain_id=instance.bargain_id,
             cut=cut,
             current_price=price,
             seq=helps,
@@ -266,10 +272,8 @@ async def purchase(
     await emit(
         session,
         BargainPurchased(
-            merchant_id=instance.merchant_id,
+            **instance_ids(instance),
             member_id=member_id,
-            instance_id=instance.id,
-            bargain_id=instance.bargain_id,
             order_id=order.id,
             price=instance.current_price,
         ),

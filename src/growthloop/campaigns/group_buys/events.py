@@ -17,35 +17,42 @@ class GroupEvent(DomainEvent):
     group_buy_id: str
 
 
-class GroupOpened(GroupEvent):
+class GroupSeatEvent(GroupEvent):
+    """A member taking a seat in the group, and the order that pays for it."""
+
+    member_id: str
+    order_id: str
+
+
+class GroupOpened(GroupSeatEvent):
     """member_id: the leader, whose order waits for payment; or a payer who found their
     group full and leads a new one (`moved_from`: the full group)."""
 
     name: ClassVar[str] = "group.opened"
-    member_id: str
-    order_id: str
     moved_from: str | None = None
 
 
-class GroupJoined(GroupEvent):
+class GroupJoined(GroupSeatEvent):
     """member_id: who joined; `paid` False at checkout, True once they hold a seat."""
 
     name: ClassVar[str] = "group.joined"
-    member_id: str
-    order_id: str
     paid: bool
 
 
-class GroupSucceeded(GroupEvent):
+class GroupEnded(GroupEvent):
+    """How the group ended, with the paid `members` it had then."""
+
+    members: int
+
+
+class GroupSucceeded(GroupEnded):
     """The group has all its paid `members`, or enough at expiry (`simulated`, 模拟成团)."""
 
     name: ClassVar[str] = "group.succeeded"
-    members: int
     simulated: bool
 
 
-class GroupFailed(GroupEvent):
+class GroupFailed(GroupEnded):
     """The group expired short of members: its paid orders are refunded."""
 
     name: ClassVar[str] = "group.failed"
-    members: int

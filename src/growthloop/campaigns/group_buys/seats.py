@@ -34,9 +34,7 @@ async def _seated(session: AsyncSession, gm: GroupMember, group: Group, count: i
         await orders.move_campaign_ref(session, gm.order_id, gm.group_buy_id, group.id)
     await emit(
         session,
-        GroupJoined(
-            **service.group_ids(group), member_id=gm.member_id, order_id=gm.order_id, paid=True
-        ),
+        GroupJoined(**service.seat_ids(group, gm.member_id, gm.order_id), paid=True),
     )
     if count >= group.size and await repo.move_group(
         session, group, "forming", "succeeded", paid_count=count, succeeded_at=at
@@ -97,12 +95,7 @@ async def on_order_paid(session: AsyncSession, event: OrderPaid, gateways: Gatew
         gm.role = "leader"
         await emit(
             session,
-            GroupOpened(
-                **service.group_ids(new),
-                member_id=gm.member_id,
-                order_id=gm.order_id,
-                moved_from=group.id,
-            ),
+            GroupOpened(**service.seat_ids(new, gm.member_id, gm.order_id), moved_from=group.id),
         )
         await _seated(session, gm, new, 1)
         return

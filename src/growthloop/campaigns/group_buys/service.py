@@ -58,6 +58,7 @@ from growthloop.orders.schemas import OrderIn, OrderItemIn, OrderOut
 # ---- campaigns (operators) ------------------------------------------------------------
 
 
+# Ending one: no new groups from now on; groups already forming run to their own expiry.
 GROUP_BUYS = CampaignKind(
     GroupBuy,
     "group_buy",
@@ -83,9 +84,6 @@ async def create_group_buy(
 
 
 get_group_buy = GROUP_BUYS.get
-list_group_buys = GROUP_BUYS.page
-# Ending one: no new groups from now on; groups already forming run to their own expiry.
-end_group_buy = GROUP_BUYS.end
 
 
 # ---- groups (members) -----------------------------------------------------------------
@@ -188,6 +186,17 @@ def group_ids(group: Group) -> GroupIds:
     )
 
 
+class SeatIds(GroupIds):
+    """What a seat's events name besides: the member taking it, and the order paying for it."""
+
+    member_id: str
+    order_id: str
+
+
+def seat_ids(group: Group, member_id: str, order_id: str) -> SeatIds:
+    return SeatIds(**group_ids(group), member_id=member_id, order_id=order_id)
+
+
 async def _add_member(
     session: AsyncSession, group: Group, member_id: str, order_id: str, role: str, at: datetime
 ) -> None:
@@ -231,7 +240,7 @@ async def open_group(
     await _add_member(session, group, member_id, order.id, "leader", at)
     await emit(
         session,
-        GroupOpened(**group_ids(group), member_id=member_id, order_id=order.id),
+        GroupOpened(**seat_ids(group, member_id, order.id)),
     )
     return group, order
 
@@ -272,6 +281,6 @@ async def join_group(
         await _add_member(session, group, member_id, order.id, "member", at)
     await emit(
         session,
-        GroupJoined(**group_ids(group), member_id=member_id, order_id=order.id, paid=False),
+        GroupJoined(**seat_ids(group, member_id, order.id), paid=False),
     )
     return group, order

@@ -71,11 +71,6 @@ async def create_rule(
     )
 
 
-get_rule = RULES.get
-end_rule = RULES.end
-list_rules = RULES.page
-
-
 async def my_invites(session: AsyncSession, merchant_id: str, member_id: str) -> MyInvitesOut:
     referral = await identity.referral_of(session, merchant_id, member_id)
     progress = []

@@ -240,10 +240,7 @@ async def draw(
     await emit(
         session,
         LotteryDrew(
-            merchant_id=merchant_id,
-            member_id=member_id,
-            draw_id=row.id,
-            lottery_id=lot.id,
+            **service.draw_ids(row),
             prize_id=prize.id,
             prize_kind=prize.kind,
             prize_name=prize.name,

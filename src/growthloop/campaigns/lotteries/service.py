@@ -5,6 +5,8 @@ draws it gave. Never commits. A member's draw is `draws.draw`; a product prize's
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.campaigns.errors import InvalidCampaign
@@ -17,6 +19,7 @@ from growthloop.core import references
 from growthloop.core.pagination import PageParams
 from growthloop.promotions import service as promotions
 
+# Ending one: no draws from now on; vouchers already won stay redeemable until they expire.
 LOTTERIES = CampaignKind(
     Lottery,
     "lottery",
@@ -73,9 +76,6 @@ async def create_lottery(
 
 
 get_lottery = LOTTERIES.get
-list_lotteries = LOTTERIES.page
-# Ending one: no draws from now on; vouchers already won stay redeemable until they expire.
-end_lottery = LOTTERIES.end
 
 
 async def lottery_draws(
@@ -96,3 +96,21 @@ async def member_draws(
 ) -> tuple[list[LotteryDraw], str | None]:
     """The member's draws in every lottery, newest first."""
     return await repo.list_draws(session, merchant_id, page, member_id=member_id)
+
+
+class DrawIds(TypedDict):
+    """What every lottery event names: the draw, its lottery and the member who drew."""
+
+    merchant_id: str
+    member_id: str
+    draw_id: str
+    lottery_id: str
+
+
+def draw_ids(draw: LotteryDraw) -> DrawIds:
+    return DrawIds(
+        merchant_id=draw.merchant_id,
+        member_id=draw.member_id,
+        draw_id=draw.id,
+        lottery_id=draw.lottery_id,
+    )

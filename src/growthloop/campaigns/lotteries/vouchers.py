@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.campaigns.lotteries import repository as repo
+from growthloop.campaigns.lotteries import service
 from growthloop.campaigns.lotteries.errors import (
     VoucherAlreadyUsed,
     VoucherExpired,
@@ -58,12 +59,6 @@ async def verify_voucher(
     )
     await emit(
         session,
-        LotteryVoucherRedeemed(
-            merchant_id=merchant_id,
-            member_id=voucher.member_id,
-            draw_id=voucher.id,
-            lottery_id=voucher.lottery_id,
-            product_id=voucher.product_id,
-        ),
+        LotteryVoucherRedeemed(**service.draw_ids(voucher), product_id=voucher.product_id),
     )
     return voucher
