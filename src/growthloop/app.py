@@ -120,7 +120,7 @@ def create_app(
     )
     app.state.runtime = rt
     install_error_handlers(app)
-    lanes = [*ops.lanes(rt), *flash_sale_lanes, *rt.menu_cache.lanes()]
+    lanes = [*ops.lanes(rt), *flash_sale_lanes(rt), *rt.menu_cache.lanes()]
     app.front = RequestLogMiddleware(ControlCharacterGuard(FastLanes(app.framework, lanes)))
 
     for router in (

@@ -1,8 +1,10 @@
 """The counter backends (core/kv.py) agree: a window's count per key, several keys counted
-in one call (one round trip on Redis), and versions that only grow."""
+in one call (one round trip on Redis), a key known over its limit refused without counting
+until its window ends, and versions that only grow."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -31,8 +33,8 @@ async def test_several_keys_are_counted_at_once(counters: CounterBackend) -> Non
     assert await counters.hits(limits, 60) is None
     assert await counters.hits(limits, 60) is None
     assert await counters.hits(limits, 60) == 0  # the member's third: over its 2
-    assert await counters.hits(limits, 60) == 0  # still counted for the address
-    assert await counters.hits([("address", 3)], 60) == 0
+    assert await counters.hits(limits, 60) == 0  # known over: the address is not counted
+    assert await counters.hits([("address", 3)], 60) == 0  # its 4th
     assert await counters.hits([("another member", 2), ("address", 10)], 60) is None
     assert await counters.hit("member", 10, 60)  # the same windows as hit()
 
@@ -43,3 +45,43 @@ async def test_versions_only_grow(counters: CounterBackend) -> None:
     assert await counters.bump("menu:a") == 2
     assert await counters.version("menu:a") == 2
     assert await counters.version("menu:b") == 0
+
+
+async def test_a_key_known_over_is_refused_until_its_window_ends(
+    counters: CounterBackend,
+) -> None:
+    assert await counters.hits([("member", 1)], 1) is None
+    assert await counters.hits([("member", 1)], 1) == 0
+    assert await counters.hits([("member", 1), ("address", 5)], 1) == 0
+    await asyncio.sleep(1.2)
+    assert await counters.hits([("member", 1), ("address", 5)], 1) is None
+    assert await counters.hits([("address", 5)], 1) is None  # the address counted twice
+
+
+async def test_a_refusal_known_in_this_process_makes_no_redis_round_trip() -> None:
+    if REDIS_URL is None:
+        pytest.skip("needs GROWTHLOOP_TEST_REDIS_URL")
+    backend = RedisCounters(REDIS_URL, prefix=f"gltest:counters:{uuid.uuid4().hex}:")
+    other = RedisCounters(REDIS_URL, prefix=backend._prefix)  # a second API process
+    try:
+        assert await backend.hits([("member", 1)], 60) is None
+        assert await backend.hits([("member", 1)], 60) == 0
+        calls = 0
+        script = backend._hits
+
+        async def counted(**kwargs: object) -> object:
+            nonlocal calls
+            calls += 1
+            return await script(**kwargs)
+
+        backend._hits = counted
+        for _ in range(5):
+            assert await backend.hits([("member", 1)], 60) == 0
+        assert calls == 0
+        assert await other.hits([("member", 1)], 60) == 0  # the count is shared
+        await backend.reset("member")
+        assert await backend.hits([("member", 1)], 60) is None
+        assert calls == 1
+    finally:
+        await backend.close()
+        await other.close()

@@ -15,7 +15,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from growthloop.core.auth import TokenCodec
-from growthloop.core.errors import Conflict, Unauthenticated
+from growthloop.core.errors import Conflict, TooManyRequests, Unauthenticated, error_response
 from growthloop.core.lanes import FastLanes, Lane, Observe, on_rollback
 from growthloop.core.runtime import Runtime
 from tests.conftest import START
@@ -64,6 +64,24 @@ async def test_a_lane_answers_refuses_or_lets_the_request_on() -> None:
         assert r.json()["route"] is True
         r = await client.post("/items/answered/more", content=b"")
         assert r.status_code == 404
+
+
+async def test_a_lanes_refusal_is_the_same_response_the_routes_give() -> None:
+    refusal = TooManyRequests(scope="member", window_seconds=10, note="限购 ✓")
+
+    async def lane(_: Request) -> None:
+        raise refusal
+
+    async def route(_: Request) -> Response:
+        return error_response(refusal)
+
+    routed = Starlette(routes=[Route("/routed", route, methods=["POST"])])
+    app = FastLanes(routed, [Lane("POST", "/laned", lane)])
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        laned, via_route = await c.post("/laned"), await c.post("/routed")
+    assert laned.status_code == via_route.status_code == 429
+    assert laned.headers.raw == via_route.headers.raw
+    assert laned.content == via_route.content
 
 
 async def test_a_lane_that_breaks_answers_500_with_the_usual_body() -> None:

@@ -19,7 +19,9 @@ class CounterBackend(Protocol):
 
     async def hits(self, limits: list[tuple[str, int]], window_seconds: int) -> int | None:
         """Count one event under each (key, limit) at once (one round trip on Redis); the
-        index of the first key over its limit, or None when none is."""
+        index of the first key over its limit, or None when none is. A key this process
+        already saw over its limit answers until its window ends without counting anything
+        (on Redis, without a round trip): a crowd that is refused costs no more than that."""
         ...
 
     async def reset(self, key: str) -> None: ...
@@ -45,21 +47,27 @@ class MemoryCounters:
         self._windows: dict[str, tuple[float, int]] = {}
         self._versions: dict[str, int] = {}
 
-    # No await in either body: on the event loop each runs whole, so needs no lock.
+    # No await in these bodies: on the event loop each runs whole, so needs no lock.
     async def hit(self, key: str, limit: int, window_seconds: int) -> bool:
-        now = time.monotonic()
-        started, count = self._windows.get(key, (now, 0))
-        if now - started >= window_seconds:
-            started, count = now, 0
-        count += 1
-        self._windows[key] = (started, count)
-        if len(self._windows) > 100_000:  # bound memory: drop expired windows
-            self._windows = {k: v for k, v in self._windows.items() if now - v[0] < window_seconds}
-        return count <= limit
+        return await self.hits([(key, limit)], window_seconds) is None
 
     async def hits(self, limits: list[tuple[str, int]], window_seconds: int) -> int | None:
-        over = [not await self.hit(key, limit, window_seconds) for key, limit in limits]
-        return next((i for i, is_over in enumerate(over) if is_over), None)
+        now = time.monotonic()
+        for index, (key, limit) in enumerate(limits):
+            started, count = self._windows.get(key, (now, 0))
+            if count > limit and now - started < window_seconds:
+                return index  # known over: nothing counted
+        over = None
+        for index, (key, limit) in enumerate(limits):
+            started, count = self._windows.get(key, (now, 0))
+            if now - started >= window_seconds:
+                started, count = now, 0
+            self._windows[key] = (started, count + 1)
+            if count + 1 > limit and over is None:
+                over = index
+        if len(self._windows) > 100_000:  # bound memory: drop expired windows
+            self._windows = {k: v for k, v in self._windows.items() if now - v[0] < window_seconds}
+        return over
 
     async def reset(self, key: str) -> None:
         self._windows.pop(key, None)
@@ -90,21 +98,18 @@ def redis_client(url: str) -> Any:
     return Redis(connection_pool=pool)
 
 
-_HIT_LUA = """
-local n = redis.call('INCR', KEYS[1])
-if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
-return n
-"""
-
-
+# ARGV: the window, then each key's limit. Returns the index (1-based) of the first key
+# over its limit, its count and the milliseconds its window has left, or {0, 0, 0}.
 _HITS_LUA = """
-local counts = {}
+local over, count, left = 0, 0, 0
 for i, key in ipairs(KEYS) do
   local n = redis.call('INCR', key)
   if n == 1 then redis.call('EXPIRE', key, ARGV[1]) end
-  counts[i] = n
+  if over == 0 and n > tonumber(ARGV[i + 1]) then
+    over, count, left = i, n, redis.call('PTTL', key)
+  end
 end
-return counts
+return {over, count, left}
 """
 
 
@@ -114,22 +119,36 @@ class RedisCounters:
     def __init__(self, url: str, prefix: str = "gl:") -> None:
         self._redis: Any = redis_client(url)
         self._prefix = prefix
-        self._hit = self._redis.register_script(_HIT_LUA)
         self._hits = self._redis.register_script(_HITS_LUA)
+        # key -> (the monotonic end of its window, the count seen over a limit in it)
+        self._over: dict[str, tuple[float, int]] = {}
 
     async def hit(self, key: str, limit: int, window_seconds: int) -> bool:
-        count = await self._hit(keys=[self._prefix + key], args=[window_seconds])
-        return int(count) <= limit
+        return await self.hits([(key, limit)], window_seconds) is None
 
     async def hits(self, limits: list[tuple[str, int]], window_seconds: int) -> int | None:
-        keys = [self._prefix + key for key, _ in limits]
-        counts = await self._hits(keys=keys, args=[window_seconds])
-        for index, (count, (_, limit)) in enumerate(zip(counts, limits, strict=True)):
-            if int(count) > limit:
-                return index
-        return None
+        now = time.monotonic()
+        for index, (key, limit) in enumerate(limits):
+            seen = self._over.get(key)
+            if seen is not None:
+                if now >= seen[0]:
+                    del self._over[key]
+                elif seen[1] > limit:
+                    return index
+        over, count, left_ms = await self._hits(
+            keys=[self._prefix + key for key, _ in limits],
+            args=[window_seconds, *(limit for _, limit in limits)],
+        )
+        if not over:
+            return None
+        if left_ms > 0:
+            if len(self._over) > 100_000:  # bound memory
+                self._over = {k: seen for k, seen in self._over.items() if now < seen[0]}
+            self._over[limits[over - 1][0]] = (now + left_ms / 1000, int(count))
+        return int(over) - 1
 
     async def reset(self, key: str) -> None:
+        self._over.pop(key, None)
         await self._redis.delete(self._prefix + key)
 
     async def version(self, key: str) -> int:

@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from growthloop.core.db import AfterCommit, run_callbacks
-from growthloop.core.errors import AppError, error_response, unexpected_response
+from growthloop.core.errors import AppError, ErrorAnswer, unexpected_response
 
 log = logging.getLogger(__name__)
 
@@ -85,11 +85,13 @@ class FastLanes:
             body = await _read_body(receive)
             if body is None:  # the client went away mid-body: nothing to judge or answer
                 return
-        request = Request(scope, _replay(body, receive), send)
+        request = LaneRequest(scope, _replay(body, receive), send)
+        if body is not None:
+            request.lane_body = body
         try:
             outcome = await handle(request)
         except AppError as exc:
-            outcome = error_response(exc)
+            outcome = ErrorAnswer(exc)
         except Exception as exc:  # the framework's handlers are behind the lanes
             outcome = unexpected_response(exc, scope["path"])
         if outcome is not None and not isinstance(outcome, Observe):
@@ -104,6 +106,16 @@ class FastLanes:
             # was cancelled, before its unit of work opened).
             await run_callbacks(take_on_rollback(request))
             raise
+
+
+class LaneRequest(Request):
+    """A request whose body the lane already read: `body()` hands it over without going
+    through the replayed stream again."""
+
+    lane_body: bytes | None = None
+
+    async def body(self) -> bytes:
+        return self.lane_body if self.lane_body is not None else await super().body()
 
 
 # Kept in the scope's "state" dict, the one `request.state` wraps (read here without

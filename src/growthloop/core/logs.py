@@ -192,14 +192,15 @@ class RequestLogMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            route = scope.get("route")
-            self.log.info(
-                "request",
-                extra={
-                    "method": scope["method"],
-                    "route": getattr(route, "path", "unmatched"),
-                    "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                },
-            )
+            if self.log.isEnabledFor(logging.INFO):  # the record costs more than the check
+                route = scope.get("route")
+                self.log.info(
+                    "request",
+                    extra={
+                        "method": scope["method"],
+                        "route": getattr(route, "path", "unmatched"),
+                        "status": status,
+                        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    },
+                )
             request_id_var.reset(token)

@@ -25,7 +25,8 @@ class ControlCharacterGuard:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            query = unquote(scope.get("query_string", b"").decode("latin-1"), errors="replace")
+            raw_query = scope.get("query_string", b"")
+            query = unquote(raw_query.decode("latin-1"), errors="replace") if raw_query else ""
             for where, text in (("path", scope.get("path", "")), ("query", query)):
                 found = find_control_character(text)
                 if found is not None:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from functools import partial
+
 from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
 
@@ -29,10 +31,15 @@ def _limits(rt: Runtime) -> tuple[int, int]:
 
 
 def _ip(request: Request) -> str | None:
-    return request.client.host if request.client else None
+    client = request.scope.get("client")
+    return str(client[0]) if client else None
 
 
-async def _purchase_lane(request: Request) -> Response | None:
+def lanes(rt: Runtime) -> list[Lane]:
+    return [Lane("POST", "/v1/flash-sales/{sale_id}/purchase", partial(_purchase_lane, rt))]
+
+
+async def _purchase_lane(rt: Runtime, request: Request) -> Response | None:
     """Before the route and any database work: a valid token (its signature and expiry;
     the account is checked in the transaction), and everything `pool.fast_check` refuses
     is answered here. A request this cannot judge (no token, a bad body) goes on to the
@@ -40,7 +47,6 @@ async def _purchase_lane(request: Request) -> Response | None:
     whose first answer is stored."""
     if "idempotency-key" in request.headers:
         return None
-    rt: Runtime = request.app.state.runtime
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token:
         return None
@@ -65,9 +71,6 @@ async def _purchase_lane(request: Request) -> Response | None:
         request.state.flash_take = taken
         on_rollback(request, lambda: pool.give_back_fast(rt.stock, taken))
     return None
-
-
-lanes = [Lane("POST", "/v1/flash-sales/{sale_id}/purchase", _purchase_lane)]
 
 
 add_campaign_routes(
