@@ -49,14 +49,6 @@ from growthloop.campaigns.lotteries import privacy as lotteries_privacy
 from growthloop.campaigns.lotteries.events import LotteryDrew
 from growthloop.campaigns.shares import privacy as shares_privacy
 from growthloop.campaigns.shares import service as shares
-from growthloop.campaigns.shares.events import (
-    ShareHelped,
-    ShareJoined,
-    ShareLogin,
-    ShareOpened,
-    SharePurchased,
-    ShareRegistered,
-)
 from growthloop.catalog.menu_cache import MenuCache
 from growthloop.compliance import deletion, retention
 from growthloop.compliance import privacy as compliance_privacy
@@ -314,12 +306,8 @@ def _subscribe(rt: AppRuntime) -> None:
             CommissionFrozen,
             CommissionSettled,
             CommissionCancelled,
-            ShareOpened,
-            ShareRegistered,
-            ShareLogin,
-            SharePurchased,
-            ShareHelped,
-            ShareJoined,
+            # Every kind of step a share brings (`shares.STEPS`: opened ... joined).
+            *shares.STEPS.values(),
         ],
     )
 

@@ -43,12 +43,18 @@ def encode_cursor(last_id: str) -> str:
     return base64.urlsafe_b64encode(last_id.encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> str:
+def decode_cursor_text(cursor: str) -> str:
+    """The text an `encode_cursor` cursor carries (any text: a list with a cursor of its own
+    shape checks it); InvalidCursor when it is not base64url."""
+    padded = cursor + "=" * (-len(cursor) % 4)
     try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        value = base64.urlsafe_b64decode(padded.encode()).decode()
+        return base64.urlsafe_b64decode(padded.encode()).decode()
     except (binascii.Error, UnicodeError, ValueError):
         raise InvalidCursor() from None
+
+
+def decode_cursor(cursor: str) -> str:
+    value = decode_cursor_text(cursor)
     if not is_id(value):
         raise InvalidCursor()
     return value

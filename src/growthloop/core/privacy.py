@@ -5,9 +5,10 @@ The registry itself (walking the handlers for an export or an erasure) is compli
 these types sit in the kernel so that a domain declares its handler without importing
 compliance's internals.
 
-The tools: `of_member` (the member's rows of a table in the merchant), `member_rows` and
-`rows` (rows as the export writes them: a dict of the named fields, times in ISO format),
-and for the erasure `count_member_rows`, `delete_by_member` and `clear_columns`.
+The tools: `of_member` (the member's rows of a table in the merchant), `member_row` (the
+member's one row of a table: an account, a binding), `member_rows` and `rows` (rows as the
+export writes them: a dict of the named fields, times in ISO format), and for the erasure
+`count_member_rows`, `delete_by_member` and `clear_columns`.
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Executable, Label, and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+
+M = TypeVar("M")
 
 # Bulk statements on rows the session may hold: do not reconcile them in Python.
 SYNC_OFF = {"synchronize_session": False}
@@ -66,6 +69,20 @@ def of_member(
     """The rows of `model` that are the member's in the merchant; `member` names the column
     that holds the member (`helper_member_id`, `promoter_id`, ...)."""
     return and_(model.merchant_id == merchant_id, getattr(model, member) == member_id)
+
+
+async def member_row(
+    session: AsyncSession,
+    model: type[M],
+    merchant_id: str,
+    member_id: str,
+    member: str = "member_id",
+) -> M | None:
+    """The member's one row of `model` (`of_member`: an account, a binding, the member row
+    itself with `member="id"`), or None."""
+    return await session.scalar(
+        select(model).where(of_member(model, merchant_id, member_id, member))
+    )
 
 
 async def rows(

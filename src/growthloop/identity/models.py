@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 
@@ -40,6 +41,13 @@ SHOP_CONTACT = Personal(
     retention=Retention.WHILE_MERCHANT,
     purpose_zh="便于顾客联系商家",
 )
+# An operator's login email (and, as a credential, their password hash).
+OPERATOR_SIGN_IN = Personal(
+    Category.CONTACT,
+    "operator sign-in",
+    retention=Retention.WHILE_ACCOUNT,
+    purpose_zh="商家员工登录",
+)
 # The inviter, on the invitee's row (by code and by id).
 INVITED_BY = Personal(
     Category.IDENTIFIER,
@@ -76,26 +84,9 @@ class AdminUser(CreatedAt, Base):
     merchant_id: Mapped[str] = col(
         String(26), ForeignKey("merchants.id"), nullable=False, index=True, pii=None
     )
-    email: Mapped[str] = col(
-        String(254),
-        nullable=False,
-        unique=True,
-        pii=Personal(
-            Category.CONTACT,
-            "operator sign-in",
-            retention=Retention.WHILE_ACCOUNT,
-            purpose_zh="商家员工登录",
-        ),
-    )
+    email: Mapped[str] = col(String(254), nullable=False, unique=True, pii=OPERATOR_SIGN_IN)
     password_hash: Mapped[str] = col(
-        String(200),
-        nullable=False,
-        pii=Personal(
-            Category.CREDENTIAL,
-            "operator sign-in",
-            retention=Retention.WHILE_ACCOUNT,
-            purpose_zh="商家员工登录",
-        ),
+        String(200), nullable=False, pii=replace(OPERATOR_SIGN_IN, category=Category.CREDENTIAL)
     )
     role: Mapped[str] = col(String(16), nullable=False, pii=None)
     active: Mapped[bool] = col(Boolean, nullable=False, default=True, pii=None)

@@ -24,6 +24,7 @@ from growthloop.core.privacy import (
     delete_by_member,
     execute_bulk,
     iso,
+    member_row,
     member_rows,
     of_member,
 )
@@ -38,11 +39,7 @@ DELETED = "deleted"
 
 
 async def export(session: AsyncSession, merchant_id: str, member_id: str) -> dict[str, Any]:
-    member = (
-        await session.execute(
-            select(Member).where(Member.merchant_id == merchant_id, Member.id == member_id)
-        )
-    ).scalar_one_or_none()
+    member = await member_row(session, Member, merchant_id, member_id, member="id")
     if member is None:
         return {"profile": None, "platform_accounts": [], "activity_days": []}
     accounts = await member_rows(

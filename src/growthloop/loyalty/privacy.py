@@ -23,6 +23,7 @@ from growthloop.core.privacy import (
     PrivacyHandler,
     delete_by_member,
     iso,
+    member_row,
     member_rows,
     of_member,
 )
@@ -32,8 +33,7 @@ _MEMBER_TABLES = (MemberLoyalty, PointsBatch, LedgerEntry, LoginDay, GrowthEntry
 
 
 async def export(session: AsyncSession, merchant_id: str, member_id: str) -> dict[str, Any]:
-    loyalty = select(MemberLoyalty).where(of_member(MemberLoyalty, merchant_id, member_id))
-    account = (await session.execute(loyalty)).scalar_one_or_none()
+    account = await member_row(session, MemberLoyalty, merchant_id, member_id)
     ledger = await member_rows(
         session,
         LedgerEntry,

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.campaigns.distribution.models import (
@@ -43,6 +43,7 @@ from growthloop.core.privacy import (
     count_rows,
     execute_bulk,
     iso,
+    member_row,
     member_rows,
     of_member,
 )
@@ -52,9 +53,7 @@ ERASED_NOTE = "account_deleted"
 
 async def export(session: AsyncSession, merchant_id: str, member_id: str) -> dict[str, Any]:
     b, c, w = PromoterBinding, Commission, Withdrawal
-    mine = (
-        await session.execute(select(b).where(of_member(b, merchant_id, member_id)))
-    ).scalar_one_or_none()
+    mine = await member_row(session, b, merchant_id, member_id)
     team = await count_member_rows(session, b, merchant_id, member_id, "promoter_id")
     commissions = await member_rows(
         session,
