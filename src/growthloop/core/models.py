@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, String, TypeDecorator
+from sqlalchemy import DateTime, Integer, MetaData, String, TypeDecorator
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, MappedColumn, mapped_column
 
@@ -146,3 +146,13 @@ class CreatedAt:
     """`created_at`: when the row was written."""
 
     created_at: Mapped[datetime] = created_column(sort_order=1)
+
+
+class MemberTally:
+    """A member's running count of one thing under a per-member limit: the limit is a
+    guarded UPDATE on this row, so concurrent requests cannot both pass a read. The table
+    adds the thing's id, the first part of its primary key."""
+
+    member_id: Mapped[str] = col(String(26), primary_key=True, pii=None, sort_order=1)
+    merchant_id: Mapped[str] = merchant_column(sort_order=1)
+    count: Mapped[int] = col(Integer, nullable=False, default=0, pii=None, sort_order=1)

@@ -26,12 +26,12 @@ from growthloop.core.models import (
     Base,
     Category,
     CreatedAt,
+    MemberTally,
     MerchantOwned,
     Personal,
     Retention,
     UTCDateTime,
     col,
-    merchant_column,
 )
 
 SHIPPING = Personal(
@@ -123,17 +123,13 @@ class Redemption(MerchantOwned, CreatedAt, Base):
     )
 
 
-class MemberRedemptionCount(Base):
-    """Units of a reward a member holds: the per-member limit is a guarded UPDATE on this
-    row, so concurrent redemptions cannot both pass a read."""
+class MemberRedemptionCount(MemberTally, Base):
+    """Units of a reward a member holds."""
 
     __tablename__ = "mall_member_counts"
 
     reward_id: Mapped[str] = col(
         String(26), ForeignKey("mall_rewards.id"), primary_key=True, pii=None
     )
-    member_id: Mapped[str] = col(String(26), primary_key=True, pii=None)
-    merchant_id: Mapped[str] = merchant_column()
-    count: Mapped[int] = col(Integer, nullable=False, default=0, pii=None)
 
     __table_args__ = (CheckConstraint("count >= 0", name="not_negative"),)

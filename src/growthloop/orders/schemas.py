@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -10,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, StringConstraints
 
 from growthloop.core.ids import is_id
-from growthloop.core.pagination import InvalidCursor, encode_cursor
+from growthloop.core.pagination import InvalidCursor, decode_cursor_text, encode_cursor
 from growthloop.core.schemas import Strict
 from growthloop.orders.errors import InvalidPickupCode
 from growthloop.orders.pricing import CampaignKind
@@ -156,11 +154,7 @@ def encode_order_cursor(at: datetime, order_id: str) -> str:
 
 def decode_order_cursor(cursor: str) -> OrderPosition:
     """An `encode_order_cursor` cursor, or a bare order id (`core.pagination`)."""
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        value = base64.urlsafe_b64decode(padded.encode()).decode()
-    except (binascii.Error, UnicodeError, ValueError):
-        raise InvalidCursor() from None
+    value = decode_cursor_text(cursor)
     if is_id(value):
         return OrderPosition(None, value)
     found = _CURSOR.match(value)

@@ -23,7 +23,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped
 
-from growthloop.core.models import Base, CreatedAt, MerchantOwned, UTCDateTime, col, merchant_column
+from growthloop.core.models import (
+    Base,
+    CreatedAt,
+    MemberTally,
+    MerchantOwned,
+    UTCDateTime,
+    col,
+)
 
 
 class CouponTemplate(MerchantOwned, CreatedAt, Base):
@@ -113,15 +120,11 @@ class Coupon(MerchantOwned, Base):
     )
 
 
-class CouponClaimCount(Base):
-    """How many coupons of a template a member has received: the per-member limit is a
-    guarded UPDATE on this row, so concurrent claims cannot both pass a read."""
+class CouponClaimCount(MemberTally, Base):
+    """How many coupons of a template a member has received."""
 
     __tablename__ = "coupon_claim_counts"
 
     template_id: Mapped[str] = col(
         String(26), ForeignKey("coupon_templates.id"), primary_key=True, pii=None
     )
-    member_id: Mapped[str] = col(String(26), primary_key=True, pii=None)
-    merchant_id: Mapped[str] = merchant_column()
-    count: Mapped[int] = col(Integer, nullable=False, default=0, pii=None)

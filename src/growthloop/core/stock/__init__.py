@@ -83,6 +83,17 @@ class StockBackend(Protocol):
     async def close(self) -> None: ...
 
 
+class OutsideTheDatabase:
+    """What the memory and Redis backends share: a take is not part of the transaction
+    (the caller gives it back if the transaction fails), and a pool is loaded from the
+    database on its first use, so opening one writes nothing."""
+
+    transactional = False
+
+    async def open_pool(self, session: AsyncSession, pool: str, stock: int) -> None:
+        return None
+
+
 BACKENDS = ("memory", "sql", "redis")
 
 

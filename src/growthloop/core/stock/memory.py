@@ -6,7 +6,12 @@ import asyncio
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from growthloop.core.stock import HolderLimitReached, PoolLoader, PoolSoldOut
+from growthloop.core.stock import (
+    HolderLimitReached,
+    OutsideTheDatabase,
+    PoolLoader,
+    PoolSoldOut,
+)
 
 
 class _Pool:
@@ -17,9 +22,8 @@ class _Pool:
         self.by_holder = by_holder
 
 
-class MemoryStock:
+class MemoryStock(OutsideTheDatabase):
     name = "memory"
-    transactional = False
 
     def __init__(self, loader: PoolLoader) -> None:
         self._loader = loader
@@ -40,9 +44,6 @@ class MemoryStock:
                 found = self._pools[pool] = _Pool(state.left, dict(state.by_holder))
         self._loading.pop(pool, None)
         return found
-
-    async def open_pool(self, session: AsyncSession, pool: str, stock: int) -> None:
-        return None  # loaded from the database on first use
 
     async def take(
         self, session: AsyncSession | None, pool: str, holder: str, quantity: int, limit: int

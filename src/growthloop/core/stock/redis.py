@@ -8,7 +8,12 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.core.kv import redis_client
-from growthloop.core.stock import HolderLimitReached, PoolLoader, PoolSoldOut
+from growthloop.core.stock import (
+    HolderLimitReached,
+    OutsideTheDatabase,
+    PoolLoader,
+    PoolSoldOut,
+)
 
 POOL_TTL_SECONDS = 30 * 24 * 3600  # far beyond any sale; reloaded from the database if gone
 
@@ -49,9 +54,8 @@ return back
 """
 
 
-class RedisStock:
+class RedisStock(OutsideTheDatabase):
     name = "redis"
-    transactional = False
 
     def __init__(self, url: str, loader: PoolLoader, *, prefix: str = "gl:") -> None:
         self.redis: Any = redis_client(url)
@@ -75,9 +79,6 @@ class RedisStock:
                 args += [holder, units]
         await self._load(keys=self._keys(pool), args=args)
         return True
-
-    async def open_pool(self, session: AsyncSession, pool: str, stock: int) -> None:
-        return None  # loaded from the database on first use
 
     async def take(
         self, session: AsyncSession | None, pool: str, holder: str, quantity: int, limit: int
