@@ -82,6 +82,7 @@ from harness import (
     free_port,
     load_average,
     percentile,
+    process_cpu_seconds,
     start_server,
     stop_server,
     wait_healthy,
@@ -404,6 +405,7 @@ class Ingest:
     row_insert_rows: int = 0
     row_insert_seconds: float = 0.0
     error_log_lines: list[str] = field(default_factory=list)
+    server_cpu_seconds: float = 0.0  # the server's user + system CPU while the clients sent
 
     @property
     def events_per_s(self) -> float:
@@ -591,7 +593,9 @@ async def part_ingest(args: argparse.Namespace, tmp: Path) -> Ingest:
     try:
         await wait_healthy(base_url, proc, within_s=60)
         log(f"[ingest] sending with {args.clients} clients...")
+        cpu_before = process_cpu_seconds(proc.pid)
         await send_batches(base_url, merchant["ingest_key"], bodies, result)
+        result.server_cpu_seconds = process_cpu_seconds(proc.pid) - cpu_before
         token = await admin_token(base_url)
         result.api_count = await api_event_count(base_url, token)
     finally:
@@ -1169,6 +1173,11 @@ def print_ingest(r: Ingest) -> list[tuple[bool, str]]:
         f"{'':>9}{'':>9}{'':>9}{0:>8}"
     )
     print(f"ratio HTTP ÷ raw append:            {r.events_per_s / r.raw_per_s:.3f}")
+    if r.accepted:
+        print(
+            f"server CPU per event over HTTP:     {r.server_cpu_seconds * 1e6 / r.accepted:.1f} µs"
+            f" (raw append: {1e6 / r.raw_per_s:.1f} µs of wall time per event)"
+        )
     print(f"ratio raw append ÷ row-by-row:      {r.raw_per_s / r.row_insert_per_s:,.0f}x")
     print(f"ratio HTTP ÷ row-by-row:            {r.events_per_s / r.row_insert_per_s:,.0f}x")
     print(

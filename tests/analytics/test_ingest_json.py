@@ -58,6 +58,7 @@ def test_a_body_decodes_as_the_standard_library_decodes_it(props: dict[str, Any]
     body = json.dumps(props)
     expected = json.loads(body)
     assert same(parse_json(body.encode()), expected)
+    assert same(parse_json(body), expected)  # text, as the base64 formats hand it over
     assert same(parse_json(body), expected)
 
 
@@ -87,3 +88,4 @@ def test_properties_are_stored_or_rejected_as_before(props: dict[str, Any]) -> N
 )
 def test_the_edges(body: str, stored: str | None) -> None:
     assert encode_properties(parse_json(body.encode())) == stored
+    assert encode_properties(parse_json(body)) == stored

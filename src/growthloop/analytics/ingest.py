@@ -169,6 +169,8 @@ def _text(value: Any, limit: int = MAX_TEXT) -> str | None:
 
 
 def _first(props: dict[str, Any], keys: tuple[str, ...]) -> str | None:
+    if props.keys().isdisjoint(keys):  # most events carry none of them: one C-level test
+        return None
     for key in keys:
         found = _text(props.get(key))
         if found:
@@ -208,7 +210,7 @@ def is_bot(
     clients (curl, wget, HTTPie, python-requests) are people's scripts, not bots."""
     if user_agent and _bot_agent(user_agent, scripts):
         return True
-    if props:
+    if props and not props.keys().isdisjoint(UA_KEYS):
         for key in UA_KEYS:
             agent = props.get(key)
             if isinstance(agent, str) and _bot_agent(agent, scripts):

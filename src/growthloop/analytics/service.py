@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -173,6 +174,9 @@ LOCATION_KEYS = (
     "lat",
     "lng",
 )
+# Any of them as a quoted name in the properties' JSON text (a value spelt the same only
+# costs a parse that finds nothing to remove).
+_LOCATION_KEY = re.compile("|".join(re.escape(f'"{key}"') for key in LOCATION_KEYS))
 
 
 async def _refusers_devices(
@@ -232,7 +236,7 @@ async def _with_consent(
         ):
             result.refused += 1
             continue
-        if any(f'"{key}"' in row.properties for key in LOCATION_KEYS) and not (
+        if _LOCATION_KEY.search(row.properties) and not (
             row.member_id and decided.get((row.member_id, "location")) is True
         ):
             props = json.loads(row.properties)

@@ -65,8 +65,15 @@ class NonFinite(float):
 # 2**64 - 1: 20 digits) it reads as a float, losing digits; a body that may hold one is read
 # by the standard library, which keeps it exact. (Digits inside a string match too: such a
 # body is only read more slowly.)
-_LONG_DIGITS = re.compile(r"-\d{19}|\d{20}")
-_LONG_DIGITS_BYTES = re.compile(rb"-\d{19}|\d{20}")
+_LONG_DIGITS = re.compile(rb"-\d{19}|\d{20}")
+# Either needs 19 digits in a row: a screen at C speed (every digit made "0", anything else
+# " ", then a substring search) before the pattern, which is 20 times slower on a batch.
+_DIGITS_ONLY = bytes(0x30 if 0x30 <= byte <= 0x39 else 0x20 for byte in range(256))
+_NINETEEN_DIGITS = b"0" * 19
+
+
+def _may_hold_long_integer(data: bytes) -> bool:
+    return _NINETEEN_DIGITS in data.translate(_DIGITS_ONLY) and bool(_LONG_DIGITS.search(data))
 
 
 def _float(text: str) -> float:
@@ -78,10 +85,8 @@ def parse_json(data: bytes | str) -> Any:
     """orjson where it reads the body exactly as the standard library would; otherwise
     (NaN, Infinity, 1e400, very long integers, lone surrogates) the standard library, so
     every body decodes as it always has."""
-    long_digits = (
-        _LONG_DIGITS.search(data) if isinstance(data, str) else (_LONG_DIGITS_BYTES.search(data))
-    )
-    if long_digits is None:
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+    if not _may_hold_long_integer(raw):
         try:
             return orjson.loads(data)
         except orjson.JSONDecodeError:
