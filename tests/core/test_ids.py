@@ -1,8 +1,10 @@
 """Ids (core/ids.py): 26 Crockford base32 digits of 128 bits, time first, increasing within
-a process. The encoder works two digits at a time; the reference takes five bits a step."""
+a process. The encoder works two digits at a time; the reference takes five bits a step.
+Request ids: unique ids of the same alphabet, with a prefix of their own per process."""
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 
 from hypothesis import given
@@ -37,3 +39,19 @@ def reference_decode(text: str) -> int:
     for char in text:
         value = value * 32 + ALPHABET.index(char)
     return value
+
+
+def test_request_ids_are_unique_ids_and_each_process_has_its_own() -> None:
+    made = [ids.new_request_id() for _ in range(1000)]
+    assert len(set(made)) == 1000 and all(ids.is_id(i) for i in made)
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child reports through the pipe
+        os.write(write, ids.new_request_id().encode())
+        os._exit(0)
+    os.waitpid(child, 0)
+    in_child = os.read(read, 64).decode()
+    os.close(read)
+    os.close(write)
+    assert ids.is_id(in_child)
+    assert in_child[:10] != made[0][:10]  # another process: another prefix

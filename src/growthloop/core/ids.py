@@ -7,6 +7,7 @@ ids created in the same millisecond increase (ULID's monotonic mode).
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 import time
@@ -56,6 +57,29 @@ def new_id(at: datetime | None = None) -> str:
             value = _last + 1
         _last = value
     return _encode(value)
+
+
+# Request ids (`X-Request-Id`, the request log) only need to be unique: a random prefix per
+# process and a counter, in the same 26-character alphabet as ids, for a tenth of the cost
+# of `new_id` (every request takes one, the refused ones of a flash sale included).
+_request_prefix = ""
+_request_count = itertools.count()
+
+
+def _new_request_prefix() -> None:
+    global _request_prefix, _request_count
+    _request_prefix = _encode(int.from_bytes(os.urandom(7), "big"))[-10:]
+    _request_count = itertools.count()
+
+
+_new_request_prefix()
+os.register_at_fork(after_in_child=_new_request_prefix)
+
+
+def new_request_id() -> str:
+    """26 characters: 10 random ones for this process, then its count in hex (upper case,
+    which the id alphabet holds)."""
+    return f"{_request_prefix}{next(_request_count):016X}"
 
 
 def is_id(value: str) -> bool:

@@ -30,7 +30,7 @@ from typing import Any, Literal, TextIO
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from growthloop.core.ids import new_id
+from growthloop.core.ids import new_request_id
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "request_id", default=None
@@ -173,7 +173,7 @@ class RequestLogMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = _incoming_request_id(scope["headers"]) or new_id()
+        request_id = _incoming_request_id(scope["headers"]) or new_request_id()
         token = request_id_var.set(request_id)
         started = time.perf_counter()
         status = 500

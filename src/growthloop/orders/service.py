@@ -362,7 +362,8 @@ async def on_payment_succeeded(
         if moved:
             day = await merchant_today(session, order.merchant_id)
             uow_of(session).before_commit(partial(_number_for_pickup, session, order, day))
-            await promotions.redeem(session, order_id=order.id, now=at)
+            if order.coupon_id is not None:  # only create_order locks a coupon to an order
+                await promotions.redeem(session, order_id=order.id, now=at)
             await emit(session, OrderPaid(**_fields(order), provider=event.provider))
             return
     # The order expired, was cancelled or was paid by another payment: the money goes back.
