@@ -11,7 +11,6 @@ import re
 import selectors
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -27,27 +26,12 @@ from growthloop.core.runtime import Runtime
 from growthloop.orders.importer import ImportFailed, import_orders_csv
 from growthloop.orders.models import Order, OrderItem
 from tests.helpers import make_shop
-
-BIN = Path(sys.executable).parent / "growthloop"
-
-
-def run_cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GROWTHLOOP_")}
-    env["GROWTHLOOP_DATA_DIR"] = str(data_dir)
-    return subprocess.run(  # noqa: S603
-        [str(BIN), *args], env=env, capture_output=True, text=True, timeout=120, check=False
-    )
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.processes import BIN, free_port, run_cli, shell_env
 
 
 def _wait_until_serving(proc: subprocess.Popen[bytes], base: str) -> bool:
     """True once the server answers; False if it exited first (e.g. the port was taken
-    between _free_port() and its bind, by another worker's connection)."""
+    between free_port() and its bind, by another worker's connection)."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -62,11 +46,10 @@ def _wait_until_serving(proc: subprocess.Popen[bytes], base: str) -> bool:
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[Path, str]]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GROWTHLOOP_")}
-    env.update(GROWTHLOOP_DATA_DIR=str(tmp_path), GROWTHLOOP_LOG_LEVEL="WARNING")
+    env = shell_env(tmp_path, GROWTHLOOP_LOG_LEVEL="WARNING")
     exits: list[str] = []
     for _ in range(3):
-        port = _free_port()
+        port = free_port()
         proc = subprocess.Popen(  # noqa: S603
             [str(BIN), "serve", "--port", str(port)], env=env, stderr=subprocess.PIPE
         )
@@ -364,17 +347,6 @@ def test_compliance_run_due_while_serving(server: tuple[Path, str]) -> None:
 # -- serve and demo: the port first, then readable logs ----------------------------------------
 
 
-def _server_env(data_dir: Path, **extra: str) -> dict[str, str]:
-    """The environment of a person at a shell: no GROWTHLOOP_ settings, not under make."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("GROWTHLOOP_") and k not in {"MAKELEVEL", "MAKEFLAGS", "MFLAGS"}
-    }
-    env.update(GROWTHLOOP_DATA_DIR=str(data_dir), **extra)
-    return env
-
-
 @pytest.mark.parametrize("command", ["serve", "demo"])
 def test_a_busy_port_is_one_line_before_any_work(tmp_path: Path, command: str) -> None:
     with socket.socket() as taken:
@@ -384,7 +356,7 @@ def test_a_busy_port_is_one_line_before_any_work(tmp_path: Path, command: str) -
         for extra, hint in (({}, r"--port \d+"), ({"MAKELEVEL": "1"}, r"PORT=\d+ make run")):
             r = subprocess.run(  # noqa: S603
                 [str(BIN), command, "--port", str(port)],
-                env=_server_env(tmp_path, **extra),
+                env=shell_env(tmp_path, **extra),
                 capture_output=True,
                 text=True,
                 timeout=120,
@@ -403,7 +375,7 @@ def test_a_busy_port_is_one_line_before_any_work(tmp_path: Path, command: str) -
 def test_an_address_of_another_machine_is_one_line(tmp_path: Path) -> None:
     r = subprocess.run(  # noqa: S603 - 192.0.2.1: TEST-NET-1, never a local address
         [str(BIN), "serve", "--host", "192.0.2.1", "--port", "0"],
-        env=_server_env(tmp_path),
+        env=shell_env(tmp_path),
         capture_output=True,
         text=True,
         timeout=120,
@@ -453,7 +425,7 @@ def test_serve_announces_itself_once_the_port_answers(tmp_path: Path) -> None:
     the logs are JSON lines, with Alembic's line per migration and the summary."""
     proc = subprocess.Popen(  # noqa: S603
         [str(BIN), "serve", "--port", "0"],
-        env=_server_env(tmp_path),
+        env=shell_env(tmp_path),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -493,7 +465,7 @@ def test_a_first_run_at_a_terminal_reads_as_lines(tmp_path: Path) -> None:
     controller, terminal = pty.openpty()
     proc = subprocess.Popen(  # noqa: S603
         [str(BIN), "serve", "--port", "0"],
-        env=_server_env(tmp_path, TERM="dumb"),
+        env=shell_env(tmp_path, TERM="dumb"),
         stdin=subprocess.DEVNULL,
         stdout=terminal,
         stderr=terminal,

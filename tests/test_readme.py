@@ -28,7 +28,6 @@ import re
 import shutil
 import socket
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -37,9 +36,10 @@ from typing import IO, Any
 
 import pytest
 
+from tests.processes import BIN
+
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
-BIN = Path(sys.executable).parent / "growthloop"
 FENCE = re.compile(r"^(\s*)```+\s*([^\s`]*)")
 RUNNABLE = "sh"
 ASSIGNED = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=\$\(", re.MULTILINE)

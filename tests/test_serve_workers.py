@@ -7,24 +7,20 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.test_cli import _free_port
+from tests.processes import BIN, free_port, shell_env
 
-BIN = Path(sys.executable).parent / "growthloop"
 REDIS_URL = os.environ.get("GROWTHLOOP_TEST_REDIS_URL")
 
 
 def _env(data_dir: Path, **settings: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GROWTHLOOP_")}
-    env.update(GROWTHLOOP_DATA_DIR=str(data_dir), GROWTHLOOP_LOG_FORMAT="json")
-    env.update({f"GROWTHLOOP_{k.upper()}": v for k, v in settings.items()})
-    return env
+    named = {f"GROWTHLOOP_{k.upper()}": v for k, v in settings.items()}
+    return shell_env(data_dir, GROWTHLOOP_LOG_FORMAT="json", **named)
 
 
 @pytest.mark.parametrize(
@@ -41,7 +37,7 @@ def test_workers_that_could_not_agree_are_refused_before_any_work(
     tmp_path: Path, settings: dict[str, str], says: str
 ) -> None:
     out = subprocess.run(  # noqa: S603
-        [str(BIN), "serve", "--port", str(_free_port()), "--workers", "2"],
+        [str(BIN), "serve", "--port", str(free_port()), "--workers", "2"],
         env=_env(tmp_path, **settings),
         capture_output=True,
         text=True,
@@ -56,7 +52,7 @@ def test_workers_that_could_not_agree_are_refused_before_any_work(
 @pytest.mark.skipif(REDIS_URL is None, reason="needs GROWTHLOOP_TEST_REDIS_URL")
 def test_two_workers_serve_one_port_and_one_of_them_sweeps(tmp_path: Path) -> None:
     assert REDIS_URL is not None
-    port = _free_port()
+    port = free_port()
     log_path = tmp_path / "serve.log"
     env = _env(
         tmp_path / "data",

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import socket
 import sqlite3
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,45 +22,27 @@ from typer.testing import CliRunner
 from growthloop.cli import app
 from growthloop.core import crypto, processes
 from growthloop.core.config import DEV_SECRET
+from tests.processes import BIN, free_port, run_cli, shell_env
 
-BIN = Path(sys.executable).parent / "growthloop"
 K1 = "k1:" + base64.b64encode(bytes(range(32))).decode()
 K2 = "k2:" + base64.b64encode(bytes(range(32, 64))).decode()
 NICKNAME = "轮换测试员"
 
 
 def _env(data_dir: Path, keys: str | None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GROWTHLOOP_")}
-    env.update(
-        GROWTHLOOP_DATA_DIR=str(data_dir), GROWTHLOOP_LOG_LEVEL="WARNING", GROWTHLOOP_DEV_LOGIN="1"
-    )
-    if keys is not None:
-        env["GROWTHLOOP_PII_KEYS"] = keys
-    return env
+    held = {} if keys is None else {"GROWTHLOOP_PII_KEYS": keys}
+    return shell_env(data_dir, GROWTHLOOP_LOG_LEVEL="WARNING", GROWTHLOOP_DEV_LOGIN="1", **held)
 
 
 def cli(data_dir: Path, keys: str | None, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # noqa: S603
-        [str(BIN), *args],
-        env=_env(data_dir, keys),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return run_cli(data_dir, *args, env=_env(data_dir, keys))
 
 
 @contextmanager
 def serving(data_dir: Path, keys: str | None) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     """`growthloop serve` with these keys, until the block ends (SIGTERM: a clean stop)."""
     for _ in range(3):
-        port = _free_port()
+        port = free_port()
         proc = subprocess.Popen(  # noqa: S603
             [str(BIN), "serve", "--port", str(port)],
             env=_env(data_dir, keys),
@@ -218,7 +198,7 @@ def test_the_safe_procedure(tmp_path: Path) -> None:
             assert "worker not started" in early.stderr
             assert "1 values are sealed with key id 'k1'" in early.stderr
             assert "GROWTHLOOP_PII_KEYS" in early.stderr
-            port = _free_port()
+            port = free_port()
             refused = subprocess.run(  # noqa: S603
                 [str(BIN), "serve", "--port", str(port)],
                 env=_env(tmp_path, K2),

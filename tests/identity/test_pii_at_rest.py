@@ -19,7 +19,7 @@ from growthloop.core.runtime import Runtime
 from tests.alliance.support import member_id, verify_phone
 from tests.helpers import Shop, assert_error, make_shop
 from tests.mall.support import earn, program, redeem, reward
-from tests.test_cli import BIN, run_cli
+from tests.processes import BIN, run_cli
 
 NICKNAME = "隐私测试员Zq7"
 PHONE = "13987650321"

@@ -67,7 +67,7 @@ def _where(model: Counter, key: dict[str, Any]) -> list[ColumnElement[bool]]:
 async def take(
     session: AsyncSession, model: Counter, key: dict[str, Any], n: int, cap: int
 ) -> bool:
-    """Add `n` points to the counter row `key` (created at 0) unless that passes `cap`."""
+    """Add `n` points to the counter row `key` (inserted with them) unless that passes `cap`."""
     return await take_counter(session, model, key, n=n, cap=cap, column="points")
 
 

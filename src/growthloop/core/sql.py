@@ -58,19 +58,23 @@ async def increment_under(
     key: dict[str, Any],
     column: str,
     cap: int | None,
+    *,
+    by: int = 1,
     **created: Any,
 ) -> int | None:
-    """Atomic capped counter: INSERT key (with the `created` columns) with 1, or add 1 while
-    under `cap` (None: no cap). The new value, or None when the cap refused (nothing
-    changed)."""
+    """Atomic capped counter: INSERT key (with the `created` columns) with `by`, or add `by`
+    while that stays within `cap` (None: no cap). The new value, or None when the cap
+    refused (nothing changed)."""
+    if cap is not None and by > cap:
+        return None
     col = getattr(model, column)
     stmt = (
         dialect_insert(session, model)
-        .values(**key, **created, **{column: 1})
+        .values(**key, **created, **{column: by})
         .on_conflict_do_update(
             index_elements=list(key),
-            set_={column: col + 1},
-            where=None if cap is None else col < cap,
+            set_={column: col + by},
+            where=None if cap is None else col + by <= cap,
         )
         .returning(col)
     )
@@ -103,14 +107,9 @@ async def take_counter(
     **created: Any,
 ) -> bool:
     """Add `n` to the counter row `key` unless that passes `cap` (None: no cap): False, and
-    nothing added, past it. The row is created at 0 first (with the `created` columns), so
-    the first take is a guarded UPDATE like every other."""
-    await insert_unless_exists(session, model, {**key, **created, column: 0}, conflict=list(key))
-    counter = getattr(model, column)
-    stmt = update(model).where(*[getattr(model, name) == value for name, value in key.items()])
-    if cap is not None:
-        stmt = stmt.where(counter + n <= cap)
-    return await guarded(session, stmt.values({column: counter + n}))
+    nothing added, past it. One statement (`increment_under`): the row is inserted with `n`
+    (and the `created` columns), or `n` is added under the cap."""
+    return await increment_under(session, model, key, column, cap, by=n, **created) is not None
 
 
 async def unused_code(
