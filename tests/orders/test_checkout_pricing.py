@@ -181,7 +181,7 @@ async def _campaign_order(
 ) -> dict[str, Any]:
     mid = (await shop.client.get("/v1/me", headers=member)).json()["id"]
     async with shop.rt.db.unit_of_work() as uow:
-        order = await orders.create_order(
+        placed = await orders.create_order(
             uow.session,
             merchant_id=shop.merchant_id,
             member_id=mid,
@@ -189,7 +189,7 @@ async def _campaign_order(
             payment_window=timedelta(minutes=15),
             campaigns=campaigns,
         )
-        order_id = order.id
+        order_id = placed.order.id
     r = await shop.client.get(f"/v1/orders/{order_id}", headers=member)
     assert r.status_code == 200, r.text
     return r.json()  # type: ignore[no-any-return]

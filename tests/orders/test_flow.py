@@ -35,6 +35,9 @@ async def test_order_pay_complete_refund(client: httpx.AsyncClient, rt: Runtime)
     assert order["payable"] == 3600
     assert order["items"][0]["options"] == {"糖度": "无糖", "温度": "少冰", "杯型": "大杯"}
     assert order["expires_at"] is not None
+    # The answer is made from the lines as written; read back, the order is the same.
+    r = await client.get(f"/v1/orders/{order['id']}", headers=member)
+    assert r.json() == order
 
     r = await client.get(f"/v1/admin/products/{product['id']}", headers=shop.admin)
     assert r.json()["stock"] == 3

@@ -68,14 +68,14 @@ OrderPage = Annotated[OrderPageParams, Depends(order_page)]
 async def create_order(
     body: OrderIn, member: CurrentMember, session: SessionDep, rt: RuntimeDep
 ) -> OrderOut:
-    order = await service.create_order(
+    placed = await service.create_order(
         session,
         merchant_id=member.merchant_id,
         member_id=member.member_id,
         data=body,
         payment_window=timedelta(minutes=rt.settings.payment_window_minutes),
     )
-    return await order_out(session, order)
+    return await order_out(session, placed.order, placed.lines)
 
 
 @router.get("/v1/orders", response_model=Page[OrderOut])

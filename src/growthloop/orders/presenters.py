@@ -6,17 +6,23 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.core.presenting import from_row
 from growthloop.orders import repository as repo
-from growthloop.orders.models import ORDER_REFUND, Order
+from growthloop.orders.models import ORDER_REFUND, Order, OrderItem
 from growthloop.orders.schemas import BreakdownLine, OrderItemOut, OrderOut, RefundOut
 from growthloop.payments import service as payments
 
 
-async def order_out(session: AsyncSession, order: Order) -> OrderOut:
-    return (await orders_out(session, [order]))[0]
+async def order_out(
+    session: AsyncSession, order: Order, lines: list[OrderItem] | None = None
+) -> OrderOut:
+    """`lines`: the order's lines when the caller holds them (a new order), else read."""
+    known = None if lines is None else {order.id: lines}
+    return (await orders_out(session, [order], known))[0]
 
 
-async def orders_out(session: AsyncSession, orders: list[Order]) -> list[OrderOut]:
-    items = await repo.items_of(session, [o.id for o in orders])
+async def orders_out(
+    session: AsyncSession, orders: list[Order], lines: dict[str, list[OrderItem]] | None = None
+) -> list[OrderOut]:
+    items = lines if lines is not None else await repo.items_of(session, [o.id for o in orders])
     out = []
     for order in orders:
         refunds = await payments.refunds_of_order(session, order.id) if order.paid_at else []

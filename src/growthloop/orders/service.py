@@ -186,6 +186,14 @@ def _campaign(
     return min(campaign.price, regular_base), pricing.Campaign(campaign.kind, regular_base + delta)
 
 
+@dataclass(frozen=True)
+class PlacedOrder:
+    """A new order with the lines it was written with: its answer needs no read back."""
+
+    order: Order
+    lines: list[OrderItem]
+
+
 async def create_order(
     session: AsyncSession,
     *,
@@ -194,7 +202,7 @@ async def create_order(
     data: OrderIn,
     payment_window: timedelta,
     campaigns: Sequence[CampaignPrice | None] | None = None,
-) -> Order:
+) -> PlacedOrder:
     """Price the order server-side (see `pricing`), then hold its stock, coupon and points
     until it is paid, cancelled or its payment window ends (the stock is taken when the
     transaction commits). `campaigns`, one per item (None
@@ -280,7 +288,7 @@ async def create_order(
     )
     session.add(order)
     await session.flush()
-    session.add_all(
+    items = [
         OrderItem(
             merchant_id=merchant_id,
             order_id=order.id,
@@ -297,14 +305,15 @@ async def create_order(
             stock_source="campaign" if line_campaign and line_campaign.holds_stock else "product",
         )
         for line, values, line_campaign in zip(lines, chosen_options, line_campaigns, strict=True)
-    )
+    ]
+    session.add_all(items)
     await session.flush()
     if data.coupon_id is not None:
         await promotions.lock(session, coupon_id=data.coupon_id, order_id=order.id, now=at)
     if data.points:
         await loyalty.hold_points(session, merchant_id, member_id, order.id, data.points)
     await emit(session, OrderCreated(**_fields(order), items=len(lines)))
-    return order
+    return PlacedOrder(order, items)
 
 
 async def move_campaign_ref(

@@ -247,7 +247,7 @@ async def purchase(
         raise InstanceNotOpen(order_id=instance.order_id)
     bargain = await repo.get_bargain(session, instance.bargain_id)
     assert bargain is not None
-    order = await orders.create_order(
+    placed = await orders.create_order(
         session,
         merchant_id=merchant_id,
         member_id=member_id,
@@ -261,6 +261,7 @@ async def purchase(
             )
         ],
     )
+    order = placed.order
     await repo.move_instance(
         session,
         instance,
@@ -278,7 +279,7 @@ async def purchase(
             price=instance.current_price,
         ),
     )
-    return await orders.order_out(session, order)
+    return await orders.order_out(session, order, placed.lines)
 
 
 async def on_order_cancelled(session: AsyncSession, event: OrderCancelled) -> None:

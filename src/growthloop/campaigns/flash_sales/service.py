@@ -111,7 +111,7 @@ async def purchase(
             uow_of(session).on_rollback(lambda: pool.give_back_fast(stock, give))
     else:
         snap.ensure_open(at)  # settings may have changed since the snapshot
-    order = await orders.create_order(
+    placed = await orders.create_order(
         session,
         merchant_id=merchant_id,
         member_id=member_id,
@@ -127,6 +127,7 @@ async def purchase(
             orders.CampaignPrice("flash_sale", sale.price, campaign_id=sale.id, holds_stock=True)
         ],
     )
+    order = placed.order
     session.add(
         FlashSalePurchase(
             merchant_id=merchant_id,
@@ -149,7 +150,7 @@ async def purchase(
             quantity=data.quantity,
         ),
     )
-    return await orders.order_out(session, order)
+    return await orders.order_out(session, order, placed.lines)
 
 
 # ---- following the orders (in-transaction subscribers) --------------------------------

@@ -139,7 +139,7 @@ async def _order(
     data: JoinIn,
     payment_window: timedelta,
 ) -> OrderOut:
-    order = await orders.create_order(
+    placed = await orders.create_order(
         session,
         merchant_id=gb.merchant_id,
         member_id=member_id,
@@ -151,7 +151,7 @@ async def _order(
             orders.CampaignPrice("group_buy", gb.group_price, campaign_id=gb.id, ref=group_id)
         ],
     )
-    return await orders.order_out(session, order)
+    return await orders.order_out(session, placed.order, placed.lines)
 
 
 def new_group(
