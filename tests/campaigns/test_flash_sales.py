@@ -210,8 +210,10 @@ async def test_idempotent_purchase_takes_once(client: httpx.AsyncClient, rt: Run
 
 
 async def test_rate_limited_per_member(
-    client: httpx.AsyncClient, rt: Runtime, monkeypatch: pytest.MonkeyPatch
+    client: httpx.AsyncClient, rt: Runtime, monkeypatch: pytest.MonkeyPatch, stock_backend: str
 ) -> None:
+    """Each attempt counts once, on every stock backend: on SQL the lane counts it and
+    the route, which takes the units in its transaction, does not count it again."""
     shop = await make_shop(client, rt)
     product = await shop.product(stock=10, options=[])
     sale = await flash_sale(shop, product["id"], stock=10, per_member_limit=5)

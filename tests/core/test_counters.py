@@ -85,3 +85,13 @@ async def test_a_refusal_known_in_this_process_makes_no_redis_round_trip() -> No
     finally:
         await backend.close()
         await other.close()
+
+
+async def test_the_first_key_over_is_named_even_when_a_later_one_is_known_over(
+    counters: CounterBackend,
+) -> None:
+    assert await counters.hits([("address", 1)], 60) is None
+    assert await counters.hits([("address", 1)], 60) == 0  # the address: known over
+    assert await counters.hits([("member", 1)], 60) is None  # the member: at their limit
+    # This hit puts the member over too, and the member's limit comes first.
+    assert await counters.hits([("member", 1), ("address", 1)], 60) == 0

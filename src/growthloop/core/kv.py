@@ -55,8 +55,12 @@ class MemoryCounters:
         now = time.monotonic()
         for index, (key, limit) in enumerate(limits):
             started, count = self._windows.get(key, (now, 0))
-            if count > limit and now - started < window_seconds:
+            if now - started >= window_seconds:
+                break
+            if count > limit:
                 return index  # known over: nothing counted
+            if count + 1 > limit:
+                break  # this hit puts it over: count, so that it is the one named
         over = None
         for index, (key, limit) in enumerate(limits):
             started, count = self._windows.get(key, (now, 0))
@@ -128,13 +132,12 @@ class RedisCounters:
 
     async def hits(self, limits: list[tuple[str, int]], window_seconds: int) -> int | None:
         now = time.monotonic()
-        for index, (key, limit) in enumerate(limits):
-            seen = self._over.get(key)
-            if seen is not None:
-                if now >= seen[0]:
-                    del self._over[key]
-                elif seen[1] > limit:
-                    return index
+        # Answered here only when the first key is known over: a later one's refusal could
+        # not say whether this hit puts an earlier key over, and the first key over is the
+        # one named (a member's limit before their address's).
+        seen = self._over.get(limits[0][0])
+        if seen is not None and now < seen[0] and seen[1] > limits[0][1]:
+            return 0
         over, count, left_ms = await self._hits(
             keys=[self._prefix + key for key, _ in limits],
             args=[window_seconds, *(limit for _, limit in limits)],
@@ -148,6 +151,7 @@ class RedisCounters:
         return int(over) - 1
 
     async def reset(self, key: str) -> None:
+        # Another process that saw the key over keeps refusing until its window ends.
         self._over.pop(key, None)
         await self._redis.delete(self._prefix + key)
 

@@ -108,7 +108,10 @@ async def take_counter(
 ) -> bool:
     """Add `n` to the counter row `key` unless that passes `cap` (None: no cap): False, and
     nothing added, past it. One statement (`increment_under`): the row is inserted with `n`
-    (and the `created` columns), or `n` is added under the cap."""
+    (and the `created` columns), or `n` is added under the cap. Only adds: a negative `n`
+    would be checked against the table's constraints as a new row, before the conflict."""
+    if n < 0:
+        raise ValueError("take_counter adds; n must not be negative")
     return await increment_under(session, model, key, column, cap, by=n, **created) is not None
 
 

@@ -67,6 +67,7 @@ async def _purchase_lane(rt: Runtime, request: Request) -> Response | None:
         quantity=data.quantity,
         ip=_ip(request),
     )
+    request.state.flash_counted = True  # the rate limits: the route must not count again
     if taken is not None:
         request.state.flash_take = taken
         on_rollback(request, lambda: pool.give_back_fast(rt.stock, taken))
@@ -121,6 +122,7 @@ async def purchase(
         data=body,
         payment_window=payment_window,
         taken=getattr(request.state, "flash_take", None),
+        counted=getattr(request.state, "flash_counted", False),
         counters=rt.counters,
         limits=_limits(rt),
         ip=_ip(request),

@@ -88,18 +88,22 @@ async def purchase(
     data: PurchaseIn,
     payment_window: timedelta,
     taken: FastTake | None,
+    counted: bool,
     counters: CounterBackend,
     limits: tuple[int, int],
     ip: str | None,
 ) -> OrderOut:
     """Create the pending order at the sale's price, holding units from the sale's pool.
-    `taken`: the fast path already took them (and gives them back on rollback)."""
+    `taken`: the fast path already took them (and gives them back on rollback);
+    `counted`: it counted this attempt against the rate limits (on the SQL backend it
+    takes nothing ahead, and the attempt must not count twice)."""
     sale = await get_sale(session, merchant_id, sale_id)
     at = now(session)
     snap = await pool.snapshot_in(session, sale)
     if taken is None:
         # Not taken ahead (the SQL backend, or a request with an Idempotency-Key).
-        await pool.rate_limit(counters, limits, sale_id=sale.id, member_id=member_id, ip=ip)
+        if not counted:
+            await pool.rate_limit(counters, limits, sale_id=sale.id, member_id=member_id, ip=ip)
         snap.ensure_open(at)
         snap.check_quantity(data.quantity)
         stock = context_of(session).stock
