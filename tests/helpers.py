@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 from sqlalchemy import event
 
+from growthloop.app import create_app
+from growthloop.core.clock import Clock
 from growthloop.core.db import Database
 from growthloop.core.runtime import Runtime
 from growthloop.identity import service as identity
+from growthloop.wiring import build_runtime
 
 _seq = itertools.count(1)
 
@@ -40,6 +43,24 @@ def statements_run(db: Database) -> Iterator[list[str]]:
     finally:
         for engine in db.engines:
             event.remove(engine.sync_engine, "before_cursor_execute", seen)
+
+
+@asynccontextmanager
+async def two_processes(
+    client: httpx.AsyncClient, rt: Runtime, clock: Clock
+) -> AsyncIterator[list[httpx.AsyncClient]]:
+    """`client` and a second API process on the same database, with a runtime of its own
+    (pools, caches, counters), as behind a load balancer; the second is closed after."""
+    other_rt = build_runtime(rt.settings, clock)
+    app = create_app(rt.settings, runtime=other_rt, run_sweeper=False)
+    transport = httpx.ASGITransport(app=app)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://other") as other:
+            yield [client, other]
+    finally:
+        await other_rt.counters.close()
+        await other_rt.stock.close()
+        await other_rt.db.dispose()
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -3,19 +3,10 @@ that order: the row's own key first (Pydantic lists a base's fields before a sub
 
 from __future__ import annotations
 
+from growthloop.analytics.queries import MEASURE_NAMES
 from growthloop.analytics.schemas import DaySummary, PlatformRow
 
-MEASURES = [
-    "active_members",
-    "visitors",
-    "new_members",
-    "orders",
-    "gmv",
-    "paying_members",
-    "refunds",
-    "refund_amount",
-    "conversion_rate",
-]
+MEASURES = [*MEASURE_NAMES, "conversion_rate"]  # in the order the queries compute them
 
 
 def test_a_days_summary_leads_with_its_date() -> None:

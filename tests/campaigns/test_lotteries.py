@@ -16,7 +16,6 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from growthloop.app import create_app
 from growthloop.campaigns.lotteries import pool
 from growthloop.campaigns.lotteries import repository as lottery_repo
 from growthloop.campaigns.lotteries.events import LotteryDrew
@@ -33,10 +32,9 @@ from growthloop.core.events import DomainEvent
 from growthloop.core.runtime import Runtime
 from growthloop.loyalty.models import LedgerEntry, MemberLoyalty, PointsBatch
 from growthloop.promotions.models import Coupon
-from growthloop.wiring import build_runtime
 from tests.campaigns.support import bulk_members
 from tests.conftest import START, Stack
-from tests.helpers import Shop, assert_error, make_shop
+from tests.helpers import Shop, assert_error, make_shop, two_processes
 from tests.mall.support import balance, earn, ledger, ledger_balanced, member_id, program
 
 _seq = itertools.count(1)
@@ -495,18 +493,13 @@ async def test_sixty_members_at_once_for_five_prizes(
         shop, [coupon_prize(template["id"], stock=5, weight=10), NONE], free_draws_per_day=1
     )
     members = await bulk_members(shop, 60)
-    other_rt = build_runtime(rt.settings, stack.clock)
-    other_app = create_app(rt.settings, runtime=other_rt, run_sweeper=False)
-    transport = httpx.ASGITransport(app=other_app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://other") as other:
-        clients = [client, other]
+    async with two_processes(client, rt, stack.clock) as clients:
         responses = await asyncio.gather(
             *(
                 clients[i % 2].post(f"/v1/lotteries/{lot['id']}/draw", headers=m)
                 for i, m in enumerate(members)
             )
         )
-    await other_rt.db.dispose()
 
     assert Counter(r.status_code for r in responses) == {201: 60}, [
         r.text for r in responses if r.status_code != 201

@@ -7,11 +7,9 @@ import asyncio
 
 import httpx
 
-from growthloop.app import create_app
 from growthloop.core.runtime import Runtime
-from growthloop.wiring import build_runtime
 from tests.conftest import Stack
-from tests.helpers import assert_error, make_shop
+from tests.helpers import assert_error, make_shop, two_processes
 from tests.mall.support import (
     SHIPPING,
     balance,
@@ -37,13 +35,8 @@ async def test_thirty_members_race_for_ten_gifts(
         await earn(shop, m, 150, product)
     gift = await reward(shop, points_cost=120, stock=10)
 
-    # A second API process on the same database, as behind a load balancer.
-    other_rt = build_runtime(rt.settings, stack.clock)
-    other_app = create_app(rt.settings, runtime=other_rt, run_sweeper=False)
-    transport = httpx.ASGITransport(app=other_app)
     body = {"shipping": SHIPPING}
-    async with httpx.AsyncClient(transport=transport, base_url="http://other") as other:
-        clients = [client, other]
+    async with two_processes(client, rt, stack.clock) as clients:
         responses = await asyncio.gather(
             *(
                 clients[i % 2].post(
@@ -52,7 +45,6 @@ async def test_thirty_members_race_for_ten_gifts(
                 for i, member in enumerate(members)
             )
         )
-    await other_rt.db.dispose()
 
     won = [m for m, r in zip(members, responses, strict=True) if r.status_code == 201]
     assert len(won) == 10

@@ -6,11 +6,9 @@ import asyncio
 
 import httpx
 
-from growthloop.app import create_app
 from growthloop.core.runtime import Runtime
-from growthloop.wiring import build_runtime
 from tests.conftest import Stack
-from tests.helpers import assert_error, make_shop
+from tests.helpers import assert_error, make_shop, two_processes
 
 
 async def test_fifty_members_race_for_last_ten_units(
@@ -20,12 +18,7 @@ async def test_fifty_members_race_for_last_ten_units(
     product = await shop.product(stock=10)
     members = [await shop.member() for _ in range(50)]
 
-    # A second API process on the same database, as behind a load balancer.
-    other_rt = build_runtime(rt.settings, stack.clock)
-    other_app = create_app(rt.settings, runtime=other_rt, run_sweeper=False)
-    transport = httpx.ASGITransport(app=other_app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://other") as other:
-        clients = [client, other]
+    async with two_processes(client, rt, stack.clock) as clients:
         responses = await asyncio.gather(
             *(
                 clients[i % 2].post(
@@ -36,7 +29,6 @@ async def test_fifty_members_race_for_last_ten_units(
                 for i, member in enumerate(members)
             )
         )
-    await other_rt.db.dispose()
 
     created = [r for r in responses if r.status_code == 201]
     refused = [r for r in responses if r.status_code != 201]
@@ -88,18 +80,13 @@ async def test_orders_paid_at_once_get_the_days_pickup_numbers_once_each(
         )
         payments.append(r.json()["payment_id"])
 
-    other_rt = build_runtime(rt.settings, stack.clock)
-    other_app = create_app(rt.settings, runtime=other_rt, run_sweeper=False)
-    transport = httpx.ASGITransport(app=other_app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://other") as other:
-        clients = [client, other]
+    async with two_processes(client, rt, stack.clock) as clients:
         responses = await asyncio.gather(
             *(
                 clients[i % 2].post(f"/v1/payments/sandbox/{payment_id}/succeed")
                 for i, payment_id in enumerate(payments)
             )
         )
-    await other_rt.db.dispose()
 
     assert [r.status_code for r in responses] == [200] * 20
     r = await client.get("/v1/admin/orders?limit=100", headers=shop.admin)

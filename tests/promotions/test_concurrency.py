@@ -6,12 +6,10 @@ import asyncio
 
 import httpx
 
-from growthloop.app import create_app
 from growthloop.core.runtime import Runtime
 from growthloop.promotions.errors import CouponNotAvailable
-from growthloop.wiring import build_runtime
 from tests.conftest import Stack
-from tests.helpers import assert_error, make_shop
+from tests.helpers import assert_error, make_shop, two_processes
 from tests.promotions.support import claim, lock, my_coupons, template
 
 
@@ -22,19 +20,13 @@ async def test_fifty_members_race_for_ten_coupons(
     t = await template(shop, total=10)
     members = [await shop.member() for _ in range(50)]
 
-    # A second API process on the same database, as behind a load balancer.
-    other_rt = build_runtime(rt.settings, stack.clock)
-    other_app = create_app(rt.settings, runtime=other_rt, run_sweeper=False)
-    transport = httpx.ASGITransport(app=other_app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://other") as other:
-        clients = [client, other]
+    async with two_processes(client, rt, stack.clock) as clients:
         responses = await asyncio.gather(
             *(
                 clients[i % 2].post(f"/v1/coupons/{t['id']}/claim", headers=member)
                 for i, member in enumerate(members)
             )
         )
-    await other_rt.db.dispose()
 
     assert sum(r.status_code == 201 for r in responses) == 10
     for r in responses:
