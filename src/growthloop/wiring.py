@@ -340,7 +340,9 @@ def _sweeps(rt: AppRuntime) -> None:
     rt.sweeper.add("idempotency.purge", partial(_purge_idempotency, rt))
     rt.sweeper.add("compliance.deletions", partial(deletion.run_due, rt.db, rt.clock, rt.privacy))
     rt.sweeper.add("compliance.retention", partial(retention.sweep, rt.db, rt.clock, rt.privacy))
-    rt.sweeper.add("analytics.flush", partial(analytics_tasks.flush_outbox, rt.db, rt.analytics))
+    rt.sweeper.add(
+        "analytics.flush", partial(analytics_tasks.flush_outbox, rt.db, rt.analytics), on_kick=True
+    )
     rt.sweeper.add("analytics.maintain", partial(analytics_tasks.maintain_store, rt.analytics))
     rt.sweeper.add(
         "analytics.alerts", partial(analytics_tasks.evaluate_due, rt.db, rt.clock, rt.analytics)
@@ -348,4 +350,5 @@ def _sweeps(rt: AppRuntime) -> None:
     rt.sweeper.add(
         "analytics.webhooks",
         partial(analytics_tasks.deliver_webhooks, rt.db, rt.clock, rt.analytics),
+        on_kick=True,
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -98,6 +99,22 @@ class LRU:
             return None
         self._items.move_to_end(key)
         return item[1]
+
+    def get_many(self, keys: Iterable[Any], max_age: float) -> dict[Any, Any]:
+        """The values held for those of `keys` younger than `max_age` (one clock read for a
+        whole batch of events)."""
+        items, oldest = self._items, time.monotonic() - max_age
+        found = {}
+        for key in keys:
+            item = items.get(key)
+            if item is None:
+                continue
+            if item[0] < oldest:
+                del items[key]
+                continue
+            items.move_to_end(key)
+            found[key] = item[1]
+        return found
 
     def put(self, key: Any, value: Any) -> None:
         self._items[key] = (time.monotonic(), value)

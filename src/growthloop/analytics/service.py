@@ -254,12 +254,15 @@ async def resolve(
     pipeline = pipeline_of(session)
     found: dict[str, tuple[str, str | None]] = {}
     missing = []
+    cached = pipeline.identities.get_many(
+        [(merchant_id, d) for d in distinct_ids], NEGATIVE_IDENTITY_SECONDS
+    )
     for distinct_id in distinct_ids:
-        cached = pipeline.identities.get((merchant_id, distinct_id), NEGATIVE_IDENTITY_SECONDS)
-        if cached is None:
+        hit = cached.get((merchant_id, distinct_id))
+        if hit is None:
             missing.append(distinct_id)
-        elif cached != ():
-            found[distinct_id] = cached
+        elif hit != ():
+            found[distinct_id] = hit
     if missing:
         looked_up = await repo.identities_of(session, merchant_id, missing)
         for distinct_id in missing:

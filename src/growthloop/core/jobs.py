@@ -17,7 +17,7 @@ import contextlib
 import fcntl
 import logging
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,21 +49,29 @@ async def until_caught_up(batch: int, one_batch: Sweep) -> int:
 @dataclass
 class Sweeper:
     interval_seconds: float = 5.0
+    # A kick runs only the sweeps added with `on_kick`, and at most this often: a burst of
+    # orders (each kicking the analytics flush) costs one flush, not one full sweep each.
+    kick_spacing_seconds: float = 0.5
     sweeps: dict[str, Sweep] = field(default_factory=dict)
+    on_kick: set[str] = field(default_factory=set)
     _wake: asyncio.Event | None = None
     _task: asyncio.Task[None] | None = None
 
-    def add(self, name: str, sweep: Sweep) -> None:
+    def add(self, name: str, sweep: Sweep, *, on_kick: bool = False) -> None:
         self.sweeps[name] = sweep
+        if on_kick:
+            self.on_kick.add(name)
 
     def kick(self) -> None:
-        """Ask for a run soon (e.g. an outbox row was committed)."""
+        """Ask for the `on_kick` sweeps soon (e.g. an outbox row was committed)."""
         if self._wake is not None:
             self._wake.set()
 
-    async def run_once(self) -> dict[str, int]:
+    async def run_once(self, only: Collection[str] | None = None) -> dict[str, int]:
         handled: dict[str, int] = {}
         for name, sweep in self.sweeps.items():
+            if only is not None and name not in only:
+                continue
             try:
                 handled[name] = await sweep()
             except Exception:
@@ -74,12 +82,21 @@ class Sweeper:
         return handled
 
     async def run_forever(self) -> None:
-        self._wake = asyncio.Event()
+        self._wake = wake = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        spacing = min(self.kick_spacing_seconds, self.interval_seconds)
+        full_due = loop.time()
         while True:
-            await self.run_once()
+            if loop.time() >= full_due:
+                await self.run_once()
+                full_due = loop.time() + self.interval_seconds
+            else:
+                await self.run_once(self.on_kick)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.interval_seconds)
-            self._wake.clear()
+                await asyncio.wait_for(wake.wait(), max(0.0, full_due - loop.time()))
+            if wake.is_set():
+                await asyncio.sleep(spacing)  # the kicks of the next moments join this run
+            wake.clear()
 
     def start(self, lead_lock: Path | None = None) -> None:
         run = self.run_forever() if lead_lock is None else self._lead(lead_lock)

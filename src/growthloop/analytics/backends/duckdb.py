@@ -94,6 +94,20 @@ def _pieces(directory: Path) -> list[tuple[int, str | None, Path]]:
     return found
 
 
+def _names(directory: Path) -> list[str]:
+    try:
+        return os.listdir(directory)
+    except FileNotFoundError:
+        return []
+
+
+def _last_seq(directory: Path) -> int:
+    """The highest seq of the finished pieces in a directory (0: none), from the names
+    alone: an append reads it, and a Path per piece of a busy merchant's directory cost
+    more than the append's own rows."""
+    return max((int(m.group(1)) for n in _names(directory) if (m := _SEQ.match(n))), default=0)
+
+
 def _stage(table: pa.Table, final: Path) -> Path:
     """Write a piece under a name no reader lists, and fsync it."""
     final.parent.mkdir(parents=True, exist_ok=True)
@@ -196,12 +210,7 @@ class DuckDBEventStore:
             return sorted(e.name for e in it if e.is_dir() and _MERCHANT_DIR.match(e.name))
 
     def _next_seq(self, mdir: Path) -> int:
-        last = 0
-        for sub in ("seg", "roll", "links"):
-            pieces = _pieces(mdir / sub)
-            if pieces:
-                last = max(last, pieces[-1][0])
-        return last + 1
+        return max(_last_seq(mdir / sub) for sub in ("seg", "roll", "links")) + 1
 
     @contextlib.contextmanager
     def _writing(self) -> Iterator[None]:
@@ -235,8 +244,10 @@ class DuckDBEventStore:
         return written
 
     def _has_key(self, mdir: Path, key: str) -> bool:
-        if any(k == key for _, k, _ in _pieces(mdir / "seg")):
-            return True
+        suffix = f"-{key}.parquet"
+        for n in _names(mdir / "seg"):
+            if n.endswith(suffix) and (m := _SEQ.match(n)) and m.group(2) == key:
+                return True
         keys = mdir / "keys.log"
         return keys.exists() and key in keys.read_text().split()
 
