@@ -28,6 +28,7 @@ from growthloop.campaigns.distribution.events import (
     CommissionSettled,
     DistributionBound,
 )
+from growthloop.campaigns.distribution.models import DistributionSettings
 from growthloop.campaigns.flash_sales import pool as flash_sales_pool
 from growthloop.campaigns.flash_sales import privacy as flash_sales_privacy
 from growthloop.campaigns.flash_sales import service as flash_sales
@@ -45,6 +46,7 @@ from growthloop.campaigns.group_buys.events import (
 from growthloop.campaigns.invites import privacy as invites_privacy
 from growthloop.campaigns.invites import service as invites
 from growthloop.campaigns.invites.events import InviteQualified, InviteRewarded
+from growthloop.campaigns.invites.models import InviteRule
 from growthloop.campaigns.lotteries import privacy as lotteries_privacy
 from growthloop.campaigns.lotteries.events import LotteryDrew
 from growthloop.campaigns.shares import privacy as shares_privacy
@@ -63,12 +65,14 @@ from growthloop.core.events import EventBus
 from growthloop.core.jobs import Sweeper
 from growthloop.core.kv import make_counters, redis_client
 from growthloop.core.runtime import Runtime
+from growthloop.core.settings_cache import SettingsCache
 from growthloop.core.stock import PoolState, StockBackend, choose_backend, make_stock_backend
 from growthloop.engagement import privacy as engagement_privacy
 from growthloop.identity import privacy as identity_privacy
 from growthloop.identity import service as identity
 from growthloop.identity import tasks as identity_tasks
 from growthloop.identity.events import MemberBirthday, MemberInvited, MemberLogin, MemberRegistered
+from growthloop.identity.models import Merchant
 from growthloop.identity.platforms import DevAdapter, Platforms
 from growthloop.identity.service import IdentityDirectory, IdentityMembers, IdentityPrincipals
 from growthloop.loyalty import handlers as loyalty
@@ -137,6 +141,10 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> AppRuntime:
     menu_cache = MenuCache(
         counters, tokens, clock, enabled=bool(settings.redis_url) or settings.is_sqlite
     )
+    settings_cache = SettingsCache(counters, enabled=bool(settings.redis_url) or settings.is_sqlite)
+    settings_cache.watch(Merchant, lambda m: m.id)
+    settings_cache.watch(DistributionSettings, lambda s: s.merchant_id)
+    settings_cache.watch(InviteRule, lambda r: r.merchant_id)
     rt = AppRuntime(
         settings=settings,
         db=db,
@@ -157,7 +165,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> AppRuntime:
         gateways=gateways,
         platforms=platforms,
         menu_cache=menu_cache,
-        parts=[gateways, platforms, privacy, analytics, menu_cache],
+        parts=[gateways, platforms, privacy, analytics, menu_cache, settings_cache],
     )
     db.context = Context(
         clock=clock,

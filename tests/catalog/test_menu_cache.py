@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from growthloop.app import create_app
-from growthloop.catalog.menu_cache import VERSION_SECONDS
 from growthloop.core.runtime import Runtime
+from growthloop.core.versions import FRESH_SECONDS as VERSION_SECONDS
 from growthloop.wiring import AppRuntime, build_runtime
 from tests.conftest import Stack
 from tests.helpers import bearer, make_shop

@@ -3,13 +3,11 @@
 Every visitor reads the menu (`GET /v1/products`, `GET /v1/products/{id}`), and it
 changes far less often than it is read. Each process keeps the answers it gave, keyed by
 the merchant whose shop was browsed (the member token's merchant, else `?merchant_id=`),
-the path and the query, beside the merchant's menu *version*: a counter in the counter
-backend (Redis when configured, so every process sees the same one) that every
+the path and the query, beside the merchant's menu *version* (`core.versions`), which every
 committed catalog or stock change bumps (`changed`). A request is answered from memory
-only when the merchant's version is the one the answer was made under. The process that
-committed a change sees it at once; another reads the version again at most every
-VERSION_SECONDS (a Redis round trip per request would cost more than the answer), so it
-serves the old menu at most that long after the commit. MAX_AGE_SECONDS bounds how
+only when the merchant's version is the one the answer was made under: another process
+than the one that committed a change serves the old menu at most FRESH_SECONDS after the
+commit. MAX_AGE_SECONDS bounds how
 long an answer lives even so: a process killed between its commit and its bump, or a
 bump lost to a Redis outage, cannot leave a menu stale for longer.
 
@@ -25,10 +23,8 @@ without logging in.
 
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import dataclass
-from weakref import WeakKeyDictionary
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
@@ -36,16 +32,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from growthloop.core.auth import TokenCodec
 from growthloop.core.clock import Clock
-from growthloop.core.context import context_of, uow_of
-from growthloop.core.db import UnitOfWork
+from growthloop.core.context import context_of
 from growthloop.core.errors import AppError
 from growthloop.core.kv import CounterBackend
 from growthloop.core.lanes import Lane, Observe
-
-log = logging.getLogger(__name__)
+from growthloop.core.versions import SharedVersions
 
 MAX_AGE_SECONDS = 10.0
-VERSION_SECONDS = 0.05  # how long a process trusts the version it read from Redis
 MAX_ENTRIES = 5_000  # answers per process; all are dropped when full
 
 Key = tuple[str, str, bytes]  # merchant, path, query
@@ -71,12 +64,10 @@ class MenuCache:
         self, counters: CounterBackend, tokens: TokenCodec, clock: Clock, *, enabled: bool = True
     ) -> None:
         self.enabled = enabled
-        self._counters = counters
         self._tokens = tokens
         self._clock = clock
         self._answers: dict[Key, _Answer] = {}
-        self._versions: dict[str, tuple[int, float]] = {}  # merchant -> (version, read at)
-        self._pending: WeakKeyDictionary[UnitOfWork, set[str]] = WeakKeyDictionary()
+        self._versions = SharedVersions(counters, "menu")
 
     def lanes(self) -> list[Lane]:
         if not self.enabled:
@@ -90,7 +81,7 @@ class MenuCache:
         merchant = self._browsed_merchant(request)
         if merchant is None:
             return None
-        version = await self._version(merchant)
+        version = await self._versions.current(merchant)
         if version is None:
             return None
         key = (merchant, request.scope["path"], request.scope["query_string"])
@@ -113,22 +104,6 @@ class MenuCache:
 
         return Observe(keep)
 
-    async def _version(self, merchant: str) -> int | None:
-        """The merchant's menu version, read again at most every VERSION_SECONDS."""
-        now = time.monotonic()
-        known = self._versions.get(merchant)
-        if known is not None and now - known[1] < VERSION_SECONDS:
-            return known[0]
-        try:
-            version = await self._counters.version(_version_key(merchant))
-        except Exception:  # Redis away: serve from the database, uncached
-            log.warning("menu cache: version unreadable; serving uncached", exc_info=True)
-            return None
-        if len(self._versions) >= MAX_ENTRIES:
-            self._versions.clear()
-        self._versions[merchant] = (version, now)
-        return version
-
     def _browsed_merchant(self, request: Request) -> str | None:
         """The merchant the route would serve, or None to leave the request to it."""
         authorization = request.headers.get("authorization")
@@ -147,25 +122,7 @@ class MenuCache:
         """This unit of work changes the merchant's menu: bump its version once it commits."""
         if not self.enabled:
             return
-        uow = uow_of(session)
-        pending = self._pending.setdefault(uow, set())
-        if merchant_id in pending:
-            return
-        pending.add(merchant_id)
-
-        async def bump() -> None:
-            try:
-                version = await self._counters.bump(_version_key(merchant_id))
-                self._versions[merchant_id] = (version, time.monotonic())
-            except Exception:  # the commit stands; MAX_AGE bounds the rest
-                log.warning("menu cache: version not bumped", exc_info=True)
-                self._versions.pop(merchant_id, None)
-
-        uow.after_commit(bump)
-
-
-def _version_key(merchant_id: str) -> str:
-    return f"menu:{merchant_id}"
+        self._versions.bump_after_commit(session, merchant_id)
 
 
 def menu_changed(session: AsyncSession, merchant_id: str) -> None:

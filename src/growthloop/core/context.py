@@ -19,6 +19,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Protocol, TypeVar, cast
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from growthloop.core.clock import Clock
 
@@ -91,6 +92,12 @@ def bind(session: AsyncSession, context: Context | None, uow: UnitOfWork) -> Non
     session.info[_UOW] = uow
 
 
+def context_in(session: AsyncSession | Session) -> Context | None:
+    """The session's runtime context, if a unit of work bound one (a flush hook's view)."""
+    context = session.info.get(_CONTEXT)
+    return context if isinstance(context, Context) else None
+
+
 def context_of(session: AsyncSession) -> Context:
     context = session.info.get(_CONTEXT)
     if not isinstance(context, Context):
@@ -98,7 +105,7 @@ def context_of(session: AsyncSession) -> Context:
     return context
 
 
-def uow_of(session: AsyncSession) -> UnitOfWork:
+def uow_of(session: AsyncSession | Session) -> UnitOfWork:
     uow = session.info.get(_UOW)
     if uow is None:  # only `bind` puts one there
         raise RuntimeError("session is not managed by a unit of work")

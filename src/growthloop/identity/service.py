@@ -26,6 +26,7 @@ from growthloop.core.context import MemberDirectory, MerchantDirectory, merchant
 from growthloop.core.errors import Invalid
 from growthloop.core.events import emit
 from growthloop.core.ownership import get_owned
+from growthloop.core.settings_cache import cached_setting
 from growthloop.core.sql import mark_committed
 from growthloop.identity import repository as repo
 from growthloop.identity.errors import (
@@ -614,7 +615,10 @@ class IdentityDirectory(MerchantDirectory):
     reaches them through `core.context.merchant_timezone`, its one door."""
 
     async def timezone(self, session: AsyncSession, merchant_id: str) -> str:
-        return (await get_merchant(session, merchant_id)).timezone
+        async def load() -> str:
+            return (await get_merchant(session, merchant_id)).timezone
+
+        return await cached_setting(session, merchant_id, "timezone", load)
 
     async def by_ingest_key(self, session: AsyncSession, key: str) -> tuple[str, str] | None:
         merchant = await repo.merchant_by_ingest_key(session, key)

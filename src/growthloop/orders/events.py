@@ -20,6 +20,9 @@ class OrderEvent(DomainEvent):
     payable: int  # fen
     subtotal: int  # fen
     source: str
+    # flash_sale, group_buy or bargain when placed through a campaign (its handlers skip
+    # the other orders without a query)
+    campaign_kind: str | None = None
 
 
 class OrderCreated(OrderEvent):

@@ -47,6 +47,9 @@ class Order(MerchantOwned, CreatedAt, Base):
     points_deduction: Mapped[int] = col(BigInteger, nullable=False, default=0, pii=None)
     payable: Mapped[int] = col(BigInteger, nullable=False, pii=None)
     coupon_id: Mapped[str | None] = col(String(26), pii=None)
+    # The campaign the order was placed through (its first campaign line's kind: flash_sale,
+    # group_buy, bargain), None at regular prices: the campaigns' order handlers skip the rest.
+    campaign_kind: Mapped[str | None] = col(String(16), pii=None)
     points_used: Mapped[int] = col(BigInteger, nullable=False, default=0, pii=None)
     expires_at: Mapped[datetime | None] = col(UTCDateTime(), pii=None)
     pickup_code: Mapped[str | None] = col(String(8), pii=None)

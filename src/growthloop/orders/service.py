@@ -72,6 +72,7 @@ class _OrderFields(TypedDict):
     payable: int
     subtotal: int
     source: str
+    campaign_kind: str | None
 
 
 def _fields(order: Order) -> _OrderFields:
@@ -84,6 +85,7 @@ def _fields(order: Order) -> _OrderFields:
         payable=order.payable,
         subtotal=order.subtotal,
         source=order.source,
+        campaign_kind=order.campaign_kind,
     )
 
 
@@ -282,6 +284,7 @@ async def create_order(
         points_deduction=breakdown.points_deduction,
         payable=breakdown.payable,
         coupon_id=data.coupon_id,
+        campaign_kind=next((line.campaign.kind for line in lines if line.campaign), None),
         points_used=data.points or 0,
         expires_at=at + payment_window,
         created_at=at,

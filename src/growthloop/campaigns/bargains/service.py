@@ -284,6 +284,8 @@ async def purchase(
 
 async def on_order_cancelled(session: AsyncSession, event: OrderCancelled) -> None:
     """An unpaid bargain order that is cancelled gives the owner their instance back."""
+    if event.campaign_kind is None:
+        return
     instance = await repo.instance_of_order(session, event.order_id)
     if instance is None:
         return

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -45,6 +46,7 @@ from growthloop.core.events import emit
 from growthloop.core.money import percent_of
 from growthloop.core.ownership import get_owned
 from growthloop.core.pagination import PageParams
+from growthloop.core.settings_cache import cached_setting
 from growthloop.identity import service as identity
 from growthloop.identity.events import MemberLogin
 from growthloop.orders.events import OrderCompleted, OrderPaid, OrderRefunded
@@ -84,6 +86,10 @@ async def settings_of(session: AsyncSession, merchant_id: str) -> DistributionSe
 async def _enabled(session: AsyncSession, merchant_id: str) -> DistributionSettings | None:
     s = await repo.settings_of(session, merchant_id)
     return s if s is not None and s.enabled else None
+
+
+async def _on(session: AsyncSession, merchant_id: str) -> bool:
+    return await _enabled(session, merchant_id) is not None
 
 
 async def _commission_event(
@@ -147,6 +153,11 @@ async def on_member_login(session: AsyncSession, event: MemberLogin) -> None:
 async def on_order_paid(session: AsyncSession, event: OrderPaid) -> None:
     buyer, merchant_id = event.member_id, event.merchant_id
     if buyer is None:
+        return
+    # Paid orders of a merchant without distribution (most) skip the settings' query.
+    if not await cached_setting(
+        session, merchant_id, "distribution.on", partial(_on, session, merchant_id)
+    ):
         return
     s = await _enabled(session, merchant_id)
     if s is None:

@@ -162,6 +162,8 @@ async def purchase(
 
 async def on_order_paid(session: AsyncSession, event: OrderPaid) -> None:
     """The order's units are sold."""
+    if event.campaign_kind is None:
+        return
     purchase = await repo.purchase_of_order(session, event.order_id)
     if purchase is not None:
         await repo.move_purchase(session, purchase, "held", "paid", now(session))
@@ -169,6 +171,8 @@ async def on_order_paid(session: AsyncSession, event: OrderPaid) -> None:
 
 async def on_order_cancelled(session: AsyncSession, event: OrderCancelled) -> None:
     """Cancelled or expired unpaid: the order's units go back to the pool."""
+    if event.campaign_kind is None:
+        return
     purchase = await repo.purchase_of_order(session, event.order_id)
     if purchase is None:
         return

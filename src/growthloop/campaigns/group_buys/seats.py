@@ -64,6 +64,8 @@ async def _cancel_order(session: AsyncSession, gateways: Gateways, gm: GroupMemb
 
 
 async def on_order_paid(session: AsyncSession, event: OrderPaid, gateways: Gateways) -> None:
+    if event.campaign_kind is None:
+        return
     gm = await repo.member_of_order(session, event.order_id)
     if gm is None or gm.status != "pending":
         return
@@ -104,6 +106,8 @@ async def on_order_paid(session: AsyncSession, event: OrderPaid, gateways: Gatew
 
 
 async def on_order_cancelled(session: AsyncSession, event: OrderCancelled) -> None:
+    if event.campaign_kind is None:
+        return
     gm = await repo.member_of_order(session, event.order_id)
     if gm is not None:
         await repo.move_member(session, gm, "pending", "cancelled")
@@ -112,6 +116,8 @@ async def on_order_cancelled(session: AsyncSession, event: OrderCancelled) -> No
 async def on_order_refunded(session: AsyncSession, event: OrderRefunded) -> None:
     """A paid member refunded while the group forms leaves it and gives their seat back;
     once the group has succeeded (or failed), the seat stays theirs, marked refunded."""
+    if event.campaign_kind is None:
+        return
     gm = await repo.member_of_order(session, event.order_id)
     if (
         gm is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -24,6 +25,34 @@ async def running_rules(
     if trigger is not None:
         stmt = stmt.where(r.trigger == trigger)
     return list((await session.execute(stmt.order_by(r.id))).scalars())
+
+
+@dataclass(frozen=True)
+class RuleWindow:
+    starts_at: datetime
+    ends_at: datetime | None
+    ended_early_at: datetime | None
+
+    def running(self, now: datetime) -> bool:
+        """`running_rules`' condition, on a window kept in memory."""
+        return (
+            self.starts_at <= now
+            and self.ended_early_at is None
+            and (self.ends_at is None or self.ends_at > now)
+        )
+
+
+async def rule_windows(
+    session: AsyncSession, merchant_id: str, trigger: str
+) -> tuple[RuleWindow, ...]:
+    """When each of the merchant's rules of `trigger` runs (ended ones included)."""
+    r = InviteRule
+    rows = await session.execute(
+        select(r.starts_at, r.ends_at, r.ended_early_at).where(
+            r.merchant_id == merchant_id, r.trigger == trigger
+        )
+    )
+    return tuple(RuleWindow(*row) for row in rows)
 
 
 async def qualify(

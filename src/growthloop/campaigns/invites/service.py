@@ -13,6 +13,7 @@ skipped, never a reason to fail the sign-up or the payment.
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,6 +27,7 @@ from growthloop.core.context import now
 from growthloop.core.errors import AppError
 from growthloop.core.events import emit
 from growthloop.core.presenting import from_row
+from growthloop.core.settings_cache import cached_setting
 from growthloop.identity import service as identity
 from growthloop.identity.events import MemberInvited
 from growthloop.loyalty import service as loyalty
@@ -194,7 +196,17 @@ async def on_order_paid(session: AsyncSession, event: OrderPaid) -> None:
     buyer = event.member_id
     if buyer is None:
         return
-    rules = await repo.running_rules(session, event.merchant_id, "first_order", now(session))
+    at = now(session)
+    # Most merchants run no first-order rule: their paid orders skip the rules' query.
+    windows = await cached_setting(
+        session,
+        event.merchant_id,
+        "invites.first_order",
+        partial(repo.rule_windows, session, event.merchant_id, "first_order"),
+    )
+    if not any(w.running(at) for w in windows):
+        return
+    rules = await repo.running_rules(session, event.merchant_id, "first_order", at)
     if not rules:
         return
     inviter = (await identity.referral_of(session, event.merchant_id, buyer)).referred_by
