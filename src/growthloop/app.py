@@ -36,6 +36,7 @@ from growthloop.core.config import Settings
 from growthloop.core.errors import install_error_handlers
 from growthloop.core.lanes import FastLanes
 from growthloop.core.logs import RequestLogMiddleware
+from growthloop.core.route_index import skip_unreachable_routers
 from growthloop.core.url_guard import ControlCharacterGuard
 from growthloop.engagement.api import router as engagement_router
 from growthloop.identity.api import router as identity_router
@@ -165,4 +166,5 @@ def create_app(
         )
 
     app.include_router(ops.router)
+    skip_unreachable_routers(app.router.routes)
     return app

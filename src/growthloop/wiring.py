@@ -79,6 +79,7 @@ from growthloop.loyalty import handlers as loyalty
 from growthloop.loyalty import privacy as loyalty_privacy
 from growthloop.loyalty import tasks as loyalty_tasks
 from growthloop.loyalty.events import MemberBirthdayGift, MemberEnrolled, MemberTierChanged
+from growthloop.loyalty.models import Program as LoyaltyProgram
 from growthloop.mall import privacy as mall_privacy
 from growthloop.mall.events import MallRedeemed
 from growthloop.orders import privacy as orders_privacy
@@ -145,6 +146,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> AppRuntime:
     settings_cache.watch(Merchant, lambda m: m.id)
     settings_cache.watch(DistributionSettings, lambda s: s.merchant_id)
     settings_cache.watch(InviteRule, lambda r: r.merchant_id)
+    settings_cache.watch(LoyaltyProgram, lambda p: p.merchant_id)
     rt = AppRuntime(
         settings=settings,
         db=db,

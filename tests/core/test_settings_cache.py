@@ -17,6 +17,7 @@ from growthloop.identity.models import Merchant
 from tests.campaigns.test_distribution import SETTINGS
 from tests.campaigns.test_invites import _rule, _template
 from tests.helpers import make_shop
+from tests.loyalty.test_bulk import TIERS
 
 
 async def _timezone(rt: Runtime, merchant_id: str) -> str:
@@ -80,18 +81,21 @@ async def test_every_watched_write_is_seen_by_the_next_read(
         inviter_reward={"coupon_template_id": template["id"]},
     )
     assert await read() == 3
+    r = await client.put("/v1/admin/loyalty/program", json=TIERS, headers=shop.admin)
+    assert r.status_code == 200, r.text
+    assert await read() == 4
     other = await make_shop(client, rt)
     r = await client.put("/v1/admin/distribution", json=SETTINGS, headers=other.admin)
     assert r.status_code == 200, r.text
-    assert await read() == 3  # another merchant's change
+    assert await read() == 4  # another merchant's change
 
 
 def test_no_core_statement_writes_a_watched_table() -> None:
     """The cache sees ORM writes only (after_flush): an `update(Merchant)` or raw SQL on
     these tables would change settings without a bump."""
     src = Path(__file__).resolve().parents[2] / "src" / "growthloop"
-    models = r"(Merchant|DistributionSettings|InviteRule)\b"
-    tables = r"(merchants|distribution_settings|invite_rules)\b"
+    models = r"(Merchant|DistributionSettings|InviteRule|Program)\b"
+    tables = r"(merchants|distribution_settings|invite_rules|loyalty_programs)\b"
     core_write = re.compile(
         rf"\b(update|insert|delete)\({models}|(UPDATE|INSERT INTO|DELETE FROM) {tables}"
     )

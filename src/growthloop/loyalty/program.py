@@ -4,6 +4,7 @@ gives expire."""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from functools import partial
 from typing import Unpack
 from zoneinfo import ZoneInfo
 
@@ -11,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.compliance import service as consent
 from growthloop.core.context import merchant_timezone, now
+from growthloop.core.settings_cache import cached_setting
 from growthloop.loyalty import ledger
 from growthloop.loyalty import repository as repo
 from growthloop.loyalty.models import LedgerEntry, Program
@@ -20,6 +22,14 @@ DEFAULT_PROGRAM = ProgramIn(points_per_yuan=1, tiers=[TierIn(name="普通会员"
 
 
 async def program_of(session: AsyncSession, merchant_id: str) -> ProgramIn:
+    """The merchant's programme (every order reads it: kept until it changes). Shared by
+    its readers: never modified."""
+    return await cached_setting(
+        session, merchant_id, "loyalty.program", partial(_load_program, session, merchant_id)
+    )
+
+
+async def _load_program(session: AsyncSession, merchant_id: str) -> ProgramIn:
     row = await repo.get_program(session, merchant_id)
     if row is None:
         return DEFAULT_PROGRAM
