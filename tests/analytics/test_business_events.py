@@ -46,6 +46,13 @@ async def test_orders_and_sign_ups_land_in_the_store(
     assert counts["order.paid"] == (3, 2, 3 * 1800)
     assert counts["member.login"][:2] == (2, 2)
 
+    # An order's events name the end its member arrived from (read when flushed).
+    rows = await rt.analytics.store.query(
+        shop.merchant_id,
+        "SELECT DISTINCT event, platform FROM events WHERE event LIKE 'order.%' ORDER BY 1",
+    )
+    assert [tuple(r) for r in rows] == [("order.created", "dev"), ("order.paid", "dev")]
+
     today = clock.today("Asia/Shanghai").isoformat()
     r = await client.get(
         f"/v1/admin/analytics/overview?from={today}&to={today}", headers=shop.admin

@@ -28,12 +28,13 @@ import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.analytics.backends.base import EventStore
 from growthloop.analytics.models import AnalyticsIdentity, AnalyticsOutbox
 from growthloop.analytics.pipeline import pipeline_of
+from growthloop.analytics.repository import MEMBER_END
 from growthloop.core.privacy import (
     Erasure,
     PrivacyHandler,
@@ -113,7 +114,8 @@ async def export(session: AsyncSession, merchant_id: str, member_id: str) -> dic
         member_id,
         "event",
         "time",
-        "platform",
+        # The member's end is read when the row is flushed; until then it is not known.
+        case((o.platform == MEMBER_END, None), else_=o.platform).label("platform"),
         "channel",
         "amount",
         "properties",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.analytics.models import AlertRecord, AlertRule, AnalyticsIdentity, AnalyticsOutbox
@@ -79,6 +79,31 @@ async def distinct_ids_of_member(
         AnalyticsIdentity.merchant_id == merchant_id, AnalyticsIdentity.member_id == member_id
     )
     return list((await session.scalars(stmt)).all())
+
+
+# An outbox row's platform when the event is about a member: the member's end (the platform
+# they last arrived from), read by the flush for its whole batch at once rather than by every
+# order and payment. Parentheses: no platform is spelled so.
+MEMBER_END = "(member)"
+
+
+async def platform_hints(
+    session: AsyncSession, members: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], str]:
+    """(merchant, member) -> the end the member last arrived from, for those with one."""
+    pairs = list(set(members))
+    found: dict[tuple[str, str], str] = {}
+    ai = AnalyticsIdentity
+    for start in range(0, len(pairs), 500):
+        stmt = select(ai.merchant_id, ai.distinct_id, ai.platform_hint).where(
+            tuple_(ai.merchant_id, ai.distinct_id).in_(pairs[start : start + 500]),
+            ai.source == "member",
+            ai.platform_hint.is_not(None),
+        )
+        for merchant_id, member_id, hint in await session.execute(stmt):
+            if hint is not None:
+                found[merchant_id, member_id] = hint
+    return found
 
 
 async def in_flight_outbox(session: AsyncSession, limit: int) -> list[AnalyticsOutbox]:

@@ -462,7 +462,7 @@ async def record_domain_event(session: AsyncSession, event: DomainEvent) -> None
     elif event.name in ARRIVALS and member_id:
         platform = await _note_login(session, event.merchant_id, member_id, platform, received)
     elif member_id:
-        platform = await _member_platform(session, event.merchant_id, member_id)
+        platform = repo.MEMBER_END  # the flush reads the member's ends for its whole batch
     amount_key = BUSINESS_EVENTS.get(event.name)
     amount = payload.get(amount_key) if amount_key else 0
     properties = {
@@ -486,13 +486,6 @@ async def record_domain_event(session: AsyncSession, event: DomainEvent) -> None
         )
     )
     uow_of(session).after_commit(context_of(session).kick)
-
-
-async def _member_platform(session: AsyncSession, merchant_id: str, member_id: str) -> str | None:
-    row = await session.get(AnalyticsIdentity, (merchant_id, member_id))
-    if row is None or row.source != "member":
-        return None
-    return row.platform_hint
 
 
 async def _note_login(

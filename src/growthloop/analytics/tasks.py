@@ -24,7 +24,10 @@ FLUSH_BATCH = 5_000
 ROLL_UP_EVERY = 30.0  # seconds; queries aggregate the newer tail themselves
 
 
-def _row(o: AnalyticsOutbox) -> EventRow:
+def _row(o: AnalyticsOutbox, ends: dict[tuple[str, str], str]) -> EventRow:
+    platform = o.platform
+    if platform == repo.MEMBER_END:
+        platform = ends.get((o.merchant_id, o.member_id), "server") if o.member_id else "server"
     return EventRow(
         merchant_id=o.merchant_id,
         uuid=f"gl-{o.id}",
@@ -33,7 +36,7 @@ def _row(o: AnalyticsOutbox) -> EventRow:
         member_id=o.member_id,
         time=o.time,
         received_at=o.time,
-        platform=o.platform,
+        platform=platform,
         page=None,
         share_code=o.share_code,
         channel=o.channel,
@@ -59,7 +62,15 @@ async def flush_outbox(db: Database, pipeline: Pipeline) -> int:
                 key = f"ob-{new_id()}"
                 if rows:
                     await repo.mark_outbox(uow.session, [r.id for r in rows], key)
-            events = [_row(r) for r in rows]
+            ends = await repo.platform_hints(
+                uow.session,
+                (
+                    (r.merchant_id, r.member_id)
+                    for r in rows
+                    if r.member_id and r.platform == repo.MEMBER_END
+                ),
+            )
+            events = [_row(r, ends) for r in rows]
         if not events:
             break
         await pipeline.store.append(events, key=key)

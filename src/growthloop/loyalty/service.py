@@ -75,6 +75,8 @@ async def membership(session: AsyncSession, merchant_id: str, member_id: str) ->
 
 async def tier_discount_percent(session: AsyncSession, merchant_id: str, member_id: str) -> int:
     program = await program_of(session, merchant_id)
+    if not any(t.discount_percent for t in program.tiers):
+        return 0  # no tier gives a discount: the member's account is not read
     account = await repo.get_account(session, merchant_id, member_id)
     tier = await current_tier(session, program, account)
     return tier.discount_percent if tier else 0
