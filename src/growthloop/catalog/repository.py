@@ -2,18 +2,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import ColumnElement, Select, select, update
+from sqlalchemy import ColumnElement, Select, Table, Update, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.catalog.models import Category, Product
-from growthloop.core.sql import guarded
+from growthloop.core.sql import flush_pending, guarded
+
+_PRODUCTS_BY_IDS = select(Product).where(Product.id.in_(bindparam("ids", expanding=True)))
 
 
 async def products_by_ids(session: AsyncSession, ids: Iterable[str]) -> dict[str, Product]:
     ids = list(set(ids))
     if not ids:
         return {}
-    rows = (await session.execute(select(Product).where(Product.id.in_(ids)))).scalars()
+    rows = (await session.execute(_PRODUCTS_BY_IDS, {"ids": ids})).scalars()
     return {p.id: p for p in rows}
 
 
@@ -31,34 +33,42 @@ async def take_stock(
     session: AsyncSession, merchant_id: str, product_id: str, quantity: int
 ) -> bool:
     """Guarded atomic decrement: True only if the row had enough stock and is on sale."""
-    return await _move_stock(session, merchant_id, product_id, -quantity, Product.on_sale.is_(True))
+    return await _move_stock(session, _TAKE_STOCK, merchant_id, product_id, -quantity)
 
 
 async def add_stock(
     session: AsyncSession, merchant_id: str, product_id: str, quantity: int
 ) -> bool:
     """Guarded atomic change by `quantity` (negative to take): never below zero."""
-    return await _move_stock(session, merchant_id, product_id, quantity)
+    return await _move_stock(session, _ADD_STOCK, merchant_id, product_id, quantity)
+
+
+def _stock_statement(*guards: ColumnElement[bool]) -> Update:
+    """The guarded stock change, built once (every order runs it)."""
+    t: Table = Product.__table__  # type: ignore[assignment]
+    delta = bindparam("b_delta", type_=t.c.stock.type)
+    return (
+        update(t)
+        .where(
+            t.c.id == bindparam("b_product"),
+            t.c.merchant_id == bindparam("b_merchant"),
+            t.c.stock + delta >= 0,
+            *guards,
+        )
+        .values(stock=t.c.stock + delta)
+    )
+
+
+_TAKE_STOCK = _stock_statement(Product.__table__.c.on_sale.is_(True))
+_ADD_STOCK = _stock_statement()
 
 
 async def _move_stock(
-    session: AsyncSession,
-    merchant_id: str,
-    product_id: str,
-    delta: int,
-    *guards: ColumnElement[bool],
+    session: AsyncSession, stmt: Update, merchant_id: str, product_id: str, delta: int
 ) -> bool:
-    stmt = (
-        update(Product)
-        .where(
-            Product.id == product_id,
-            Product.merchant_id == merchant_id,
-            Product.stock + delta >= 0,
-            *guards,
-        )
-        .values(stock=Product.stock + delta)
-    )
-    return await guarded(session, stmt)
+    await flush_pending(session)
+    params = {"b_merchant": merchant_id, "b_product": product_id, "b_delta": delta}
+    return await guarded(session, stmt, params)
 
 
 async def category_by_name(session: AsyncSession, merchant_id: str, name: str) -> Category | None:

@@ -8,7 +8,16 @@ import secrets
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, SQLColumnExpression, Update, insert, select, update
+from sqlalchemy import (
+    ClauseElement,
+    Select,
+    SQLColumnExpression,
+    Update,
+    bindparam,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,6 +25,36 @@ from sqlalchemy.orm import DeclarativeBase, InstrumentedAttribute
 from sqlalchemy.orm.attributes import set_committed_value
 
 S = TypeVar("S", bound=Select[Any])
+
+# The statements of the helpers below, built once per shape (model, columns, dialect) with
+# bound parameters: building and keying a statement cost as much as running it on SQLite.
+# The key space is the set of call sites, so this never grows past a few hundred.
+_BUILT: dict[tuple[Any, ...], Any] = {}
+
+
+def _plain(model: Any, values: Mapping[str, Any]) -> bool:
+    """Values that can be bound parameters (not SQL expressions), each for the table column
+    of the same name as the mapped attribute."""
+    columns, mapped = model.__table__.c, model.__mapper__.columns
+    return all(
+        not isinstance(v, ClauseElement) and k in columns and mapped.get(k) is columns[k]
+        for k, v in values.items()
+    )
+
+
+async def flush_pending(session: AsyncSession) -> None:
+    """What an ORM statement does first (autoflush), for a Core statement run through the
+    session: a row added in this session must be there before it runs."""
+    if session.new or session.dirty or session.deleted:
+        await session.flush()
+
+
+def _set(names: Sequence[str]) -> dict[str, Any]:
+    return {name: bindparam(f"v_{name}") for name in names}
+
+
+def _bound(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {f"v_{name}": value for name, value in values.items()}
 
 
 def dialect_insert(session: AsyncSession, model: type[DeclarativeBase]) -> Any:
@@ -31,6 +70,20 @@ async def insert_unless_exists(
 ) -> bool:
     """INSERT .. ON CONFLICT DO NOTHING: True if this call inserted the row. No savepoint
     needed, so a concurrent duplicate never aborts the transaction."""
+    if _plain(model, values):
+        dialect = session.get_bind().dialect.name
+        key = ("insert_unless_exists", model, dialect, tuple(values), tuple(conflict))
+        built = _BUILT.get(key)
+        if built is None:
+            table: Any = model.__table__
+            built = _BUILT[key] = (
+                (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
+                .values(_set(list(values)))
+                .on_conflict_do_nothing(index_elements=list(conflict))
+                .returning(table.c[conflict[0]])
+            )
+        await flush_pending(session)
+        return (await session.execute(built, _bound(values))).first() is not None
     stmt = (
         dialect_insert(session, model)
         .values(**values)
@@ -67,6 +120,29 @@ async def increment_under(
     refused (nothing changed)."""
     if cap is not None and by > cap:
         return None
+    inserted = {**key, **created, column: by}
+    if _plain(model, inserted):
+        dialect = session.get_bind().dialect.name
+        shape = ("increment_under", model, dialect, tuple(inserted), column, cap is None)
+        built = _BUILT.get(shape)
+        if built is None:
+            table: Any = model.__table__
+            counter = table.c[column]
+            step = bindparam("b_by", type_=counter.type)
+            built = _BUILT[shape] = (
+                (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
+                .values(_set(list(inserted)))
+                .on_conflict_do_update(
+                    index_elements=list(key),
+                    set_={column: counter + step},
+                    where=None if cap is None else counter + step <= bindparam("b_cap"),
+                )
+                .returning(counter)
+            )
+        await flush_pending(session)
+        params = {**_bound(inserted), "b_by": by, "b_cap": cap}
+        found = (await session.execute(built, params)).scalar_one_or_none()
+        return None if found is None else int(found)
     col = getattr(model, column)
     stmt = (
         dialect_insert(session, model)
@@ -82,18 +158,22 @@ async def increment_under(
     return None if found is None else int(found)
 
 
-async def updated(session: AsyncSession, stmt: Update) -> int:
+async def updated(
+    session: AsyncSession, stmt: Update, params: Mapping[str, Any] | None = None
+) -> int:
     """Run an UPDATE whose WHERE is its own guard; how many rows it changed. The session's
     loaded objects are left as they were (the caller refreshes or marks what it needs)."""
-    result = await session.execute(stmt, execution_options={"synchronize_session": False})
+    result = await session.execute(stmt, params, execution_options={"synchronize_session": False})
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-async def guarded(session: AsyncSession, stmt: Update) -> bool:
+async def guarded(
+    session: AsyncSession, stmt: Update, params: Mapping[str, Any] | None = None
+) -> bool:
     """A guarded UPDATE of one row (`UPDATE .. WHERE <the row> AND <guard>`): True if the
     guard let it through. Never a read and then a write, so concurrent callers cannot both
     pass."""
-    return await updated(session, stmt) == 1
+    return await updated(session, stmt, params) == 1
 
 
 async def take_counter(
@@ -177,6 +257,26 @@ async def move_status(
     model = type(obj)
     allowed = (before,) if isinstance(before, str) else tuple(before)
     values["status"] = after
+    if _plain(model, values):
+        shape = ("move_status", model, tuple(values))
+        built = _BUILT.get(shape)
+        if built is None:
+            table: Any = model.__table__
+            built = _BUILT[shape] = (
+                update(table)
+                .where(
+                    table.c.id == bindparam("b_row_id"),
+                    table.c.status.in_(bindparam("b_before", expanding=True)),
+                )
+                .values(_set(list(values)))
+                .returning(table.c.id)
+            )
+        await flush_pending(session)
+        params = {**_bound(values), "b_row_id": obj.id, "b_before": list(allowed)}
+        if (await session.execute(built, params)).first() is None:
+            return False
+        mark_committed(obj, **values)
+        return True
     result = await session.execute(
         update(model)
         .where(model.id == obj.id, model.status.in_(allowed))

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.core.ids import new_id
@@ -17,13 +17,16 @@ async def get_payment(session: AsyncSession, payment_id: str) -> Payment | None:
 async def open_payment(
     session: AsyncSession, order_id: str, provider: str, amount: int
 ) -> Payment | None:
-    stmt = select(Payment).where(
-        Payment.order_id == order_id,
-        Payment.provider == provider,
-        Payment.amount == amount,
-        Payment.status == "created",
-    )
-    return (await session.execute(stmt)).scalars().first()
+    params = {"order_id": order_id, "provider": provider, "amount": amount}
+    return (await session.execute(_OPEN_PAYMENT, params)).scalars().first()
+
+
+_OPEN_PAYMENT = select(Payment).where(
+    Payment.order_id == bindparam("order_id"),
+    Payment.provider == bindparam("provider"),
+    Payment.amount == bindparam("amount"),
+    Payment.status == "created",
+)
 
 
 async def payments_of_order(session: AsyncSession, order_id: str) -> list[Payment]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -83,20 +83,30 @@ async def last_touch(
 ) -> ShareCode | None:
     """The other member's share the member last came through (a visit of `kinds` since
     `since`), on `target_id` if given."""
+    stmt = _LAST_TOUCH_ON if target_id is not None else _LAST_TOUCH
+    params = {"m": merchant_id, "who": member_id, "kinds": list(kinds), "since": since}
+    if target_id is not None:
+        params["target"] = target_id
+    return (await session.execute(stmt, params)).scalars().first()
+
+
+def _last_touch_statement(on_target: bool) -> Select[ShareCode]:
+    """`last_touch`'s statement, built once: every paid order asks it."""
     v = ShareVisit
     stmt = (
         select(ShareCode)
         .join(v, v.code == ShareCode.code)
         .where(
-            v.merchant_id == merchant_id,
-            v.visitor_member_id == member_id,
-            v.kind.in_(kinds),
-            v.created_at >= since,
-            ShareCode.member_id != member_id,
+            v.merchant_id == bindparam("m"),
+            v.visitor_member_id == bindparam("who"),
+            v.kind.in_(bindparam("kinds", expanding=True)),
+            v.created_at >= bindparam("since"),
+            ShareCode.member_id != bindparam("who"),
         )
         .order_by(v.created_at.desc(), v.id.desc())
         .limit(1)
     )
-    if target_id is not None:
-        stmt = stmt.where(ShareCode.target_id == target_id)
-    return (await session.execute(stmt)).scalars().first()
+    return stmt.where(ShareCode.target_id == bindparam("target")) if on_target else stmt
+
+
+_LAST_TOUCH, _LAST_TOUCH_ON = _last_touch_statement(False), _last_touch_statement(True)
