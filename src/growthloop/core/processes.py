@@ -35,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped
 
 from growthloop.core import crypto
-from growthloop.core.db import Database
+from growthloop.core.db import Database, unavailable
 from growthloop.core.jobs import cancel
 from growthloop.core.models import Base, UTCDateTime, col
 
@@ -287,7 +287,8 @@ class Heartbeat:
             try:
                 await self.beat()
             except Exception:
-                log.exception("heartbeat failed", extra={"process": self.id})
+                # not `process`: a LogRecord's own attribute (the pid), which `extra` may not set
+                log.exception("heartbeat failed", extra={"heartbeat": self.id})
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run())
@@ -295,14 +296,22 @@ class Heartbeat:
     async def stop(self) -> None:
         await cancel(self._task)
         self._task = None
-        if self.started_at is not None:
+        if self.started_at is None:
+            return
+        for attempt in range(3):
             try:
                 async with self.db.unit_of_work() as uow:
                     await uow.session.execute(
                         delete(ProcessHeartbeat).where(ProcessHeartbeat.id == self.id)
                     )
-            except Exception:  # it goes stale on its own
-                log.exception("could not remove the heartbeat", extra={"process": self.id})
+                return
+            except Exception as exc:
+                if attempt < 2 and unavailable(exc):  # the database busy a moment: again
+                    await asyncio.sleep(0.2 * (attempt + 1))
+                    continue
+                # it goes stale on its own
+                log.exception("could not remove the heartbeat", extra={"heartbeat": self.id})
+                return
 
 
 async def begin(
