@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, select, tuple_, update
+from sqlalchemy import delete, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.analytics.models import AlertRecord, AlertRule, AnalyticsIdentity, AnalyticsOutbox
 from growthloop.core.pagination import PageParams, fetch_page
-from growthloop.core.sql import insert_unless_exists, sweep_batch
+from growthloop.core.sql import insert_unless_exists, sweep_batch, table_of
 
 
 async def identities_of(
@@ -85,6 +86,15 @@ async def distinct_ids_of_member(
 # they last arrived from), read by the flush for its whole batch at once rather than by every
 # order and payment. Parentheses: no platform is spelled so.
 MEMBER_END = "(member)"
+
+
+_ADD_OUTBOX = insert(table_of(AnalyticsOutbox))
+
+
+async def add_outbox(session: AsyncSession, **values: Any) -> None:
+    """One business event into the outbox, at once (a Core insert: through the ORM's flush,
+    each paid order spent more on its two outbox rows than on the order)."""
+    await session.execute(_ADD_OUTBOX, values)
 
 
 async def platform_hints(

@@ -40,7 +40,7 @@ from growthloop.analytics.ingest import (
     is_bot,
     normalize,
 )
-from growthloop.analytics.models import AnalyticsIdentity, AnalyticsOutbox
+from growthloop.analytics.models import AnalyticsIdentity
 from growthloop.analytics.pipeline import (
     MERCHANT_CACHE_SECONDS,
     NEGATIVE_IDENTITY_SECONDS,
@@ -470,20 +470,19 @@ async def record_domain_event(session: AsyncSession, event: DomainEvent) -> None
         for k, v in payload.items()
         if v is not None and k not in _PERSONAL_KEYS and isinstance(v, str | int | float | bool)
     }
-    session.add(
-        AnalyticsOutbox(
-            merchant_id=event.merchant_id,
-            event=name,
-            member_id=member_id,
-            time=at,
-            platform=platform or "server",
-            amount=amount if isinstance(amount, int) and not isinstance(amount, bool) else 0,
-            share_code=payload.get("share_code")
-            if isinstance(payload.get("share_code"), str)
-            else None,
-            channel=payload.get("channel") if isinstance(payload.get("channel"), str) else None,
-            properties=properties,
-        )
+    await repo.add_outbox(
+        session,
+        merchant_id=event.merchant_id,
+        event=name,
+        member_id=member_id,
+        time=at,
+        platform=platform or "server",
+        amount=amount if isinstance(amount, int) and not isinstance(amount, bool) else 0,
+        share_code=payload.get("share_code")
+        if isinstance(payload.get("share_code"), str)
+        else None,
+        channel=payload.get("channel") if isinstance(payload.get("channel"), str) else None,
+        properties=properties,
     )
     uow_of(session).after_commit(context_of(session).kick)
 

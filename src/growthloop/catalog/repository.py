@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import ColumnElement, Select, Table, Update, bindparam, select, update
+from sqlalchemy import ColumnElement, Select, Update, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.catalog.models import Category, Product
-from growthloop.core.sql import flush_pending, guarded
+from growthloop.core.sql import flush_pending, guarded, table_of
 
 _PRODUCTS_BY_IDS = select(Product).where(Product.id.in_(bindparam("ids", expanding=True)))
 
@@ -45,7 +45,7 @@ async def add_stock(
 
 def _stock_statement(*guards: ColumnElement[bool]) -> Update:
     """The guarded stock change, built once (every order runs it)."""
-    t: Table = Product.__table__  # type: ignore[assignment]
+    t = table_of(Product)
     delta = bindparam("b_delta", type_=t.c.stock.type)
     return (
         update(t)
@@ -59,7 +59,7 @@ def _stock_statement(*guards: ColumnElement[bool]) -> Update:
     )
 
 
-_TAKE_STOCK = _stock_statement(Product.__table__.c.on_sale.is_(True))
+_TAKE_STOCK = _stock_statement(table_of(Product).c.on_sale.is_(True))
 _ADD_STOCK = _stock_statement()
 
 

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import (
     ClauseElement,
     Select,
     SQLColumnExpression,
+    Table,
     Update,
     bindparam,
     insert,
@@ -30,6 +31,11 @@ S = TypeVar("S", bound=Select[Any])
 # bound parameters: building and keying a statement cost as much as running it on SQLite.
 # The key space is the set of call sites, so this never grows past a few hundred.
 _BUILT: dict[tuple[Any, ...], Any] = {}
+
+
+def table_of(model: type[DeclarativeBase]) -> Table:
+    """A model's table, for the Core statements built once (typed: `__table__` is not)."""
+    return cast(Table, model.__table__)
 
 
 def _plain(model: Any, values: Mapping[str, Any]) -> bool:
