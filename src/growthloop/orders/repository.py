@@ -3,10 +3,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from growthloop.core.sql import increment, mark_committed, sweep_batch, where_given
+from growthloop.core.sql import increment, mark_committed, sweep_batch, table_of, where_given
 from growthloop.orders.models import Order, OrderItem, PickupSequence
 
 
@@ -95,8 +95,15 @@ async def next_pickup_number(session: AsyncSession, merchant_id: str, day: date)
     )
 
 
+_SET_PICKUP_CODE = (
+    update(table_of(Order))
+    .where(table_of(Order).c.id == bindparam("b_id"))
+    .values(pickup_code=bindparam("b_code"))
+)
+
+
 async def set_pickup_code(session: AsyncSession, order: Order, code: str) -> None:
-    await session.execute(update(Order).where(Order.id == order.id).values(pickup_code=code))
+    await session.execute(_SET_PICKUP_CODE, {"b_id": order.id, "b_code": code})
     mark_committed(order, pickup_code=code)
 
 
