@@ -22,7 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import DeclarativeBase, InstrumentedAttribute
+from sqlalchemy.orm import DeclarativeBase, InstrumentedAttribute, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 S = TypeVar("S", bound=Select[Any])
@@ -242,6 +242,49 @@ async def insert_chunked(
     for start in range(0, len(rows), chunk):
         await session.execute(insert(model), rows[start : start + chunk])
     return len(rows)
+
+
+async def insert_now(session: AsyncSession, objs: Sequence[DeclarativeBase]) -> None:
+    """Write new objects of one model at once, as the session's flush would, and make them
+    persistent in the session: one prebuilt INSERT (an executemany for several) instead of
+    the unit-of-work flush, which cost more than the statement for an order's few rows.
+    Every column gets its value: the one set on the object, else the column's Python
+    default, else NULL (a column with only a server default is refused: its value would
+    not be known here). A rollback expires them like any object the transaction loaded."""
+    if not objs:
+        return
+    model = type(objs[0])
+    mapper = model.__mapper__
+    rows = []
+    for obj in objs:
+        if type(obj) is not model:
+            raise TypeError("insert_now writes objects of one model at a time")
+        state = obj.__dict__
+        values = {}
+        for attr in mapper.column_attrs:
+            column = attr.columns[0]
+            if attr.key in state:
+                values[column.key] = state[attr.key]
+            elif column.default is not None and column.default.is_scalar:
+                values[column.key] = column.default.arg
+            elif column.default is not None and column.default.is_callable:
+                values[column.key] = column.default.arg(None)
+            elif column.server_default is not None:
+                raise ValueError(f"{model.__name__}.{attr.key} has only a server default")
+            else:
+                values[column.key] = None
+        rows.append(values)
+    await flush_pending(session)
+    key = ("insert_now", model)
+    built = _BUILT.get(key)
+    if built is None:
+        built = _BUILT[key] = insert(table_of(model))
+    await session.execute(built, rows if len(rows) > 1 else rows[0])
+    for obj, values in zip(objs, rows, strict=True):
+        for attr in mapper.column_attrs:
+            set_committed_value(obj, attr.key, values[attr.columns[0].key])
+        make_transient_to_detached(obj)
+        session.add(obj)
 
 
 def mark_committed(obj: object, **values: Any) -> None:

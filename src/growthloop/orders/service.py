@@ -31,7 +31,7 @@ from growthloop.core.context import merchant_timezone, merchant_today, now, uow_
 from growthloop.core.errors import Forbidden
 from growthloop.core.events import emit
 from growthloop.core.ownership import get_owned
-from growthloop.core.sql import move_status
+from growthloop.core.sql import insert_now, move_status
 from growthloop.loyalty import service as loyalty
 from growthloop.orders import pricing
 from growthloop.orders import repository as repo
@@ -289,8 +289,7 @@ async def create_order(
         expires_at=at + payment_window,
         created_at=at,
     )
-    session.add(order)
-    await session.flush()
+    await insert_now(session, [order])
     items = [
         OrderItem(
             merchant_id=merchant_id,
@@ -309,8 +308,7 @@ async def create_order(
         )
         for line, values, line_campaign in zip(lines, chosen_options, line_campaigns, strict=True)
     ]
-    session.add_all(items)
-    await session.flush()
+    await insert_now(session, items)
     if data.coupon_id is not None:
         await promotions.lock(session, coupon_id=data.coupon_id, order_id=order.id, now=at)
     if data.points:

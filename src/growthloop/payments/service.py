@@ -25,7 +25,7 @@ from growthloop.core.auth import ensure_same_merchant
 from growthloop.core.context import now
 from growthloop.core.errors import AppError
 from growthloop.core.events import emit
-from growthloop.core.sql import move_status
+from growthloop.core.sql import insert_now, move_status
 from growthloop.payments import repository as repo
 from growthloop.payments.errors import (
     AmountMismatch,
@@ -88,8 +88,7 @@ async def start_payment(
             status="created",
             created_at=now(session),
         )
-        session.add(payment)
-        await session.flush()
+        await insert_now(session, [payment])
     params = await gateway.create(
         PaymentRequest(payment.id, merchant_id, order_id, amount, description)
     )
