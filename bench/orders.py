@@ -2,7 +2,9 @@
 
 Each backend gets a fresh data dir (and, for PostgreSQL, a fresh database), a merchant
 bootstrapped with the CLI, and its own `growthloop serve` subprocess. N concurrent clients
-then loop create order -> pay (sandbox) -> sandbox succeed for a fixed time. A GET /healthz
+then loop create order -> pay (sandbox) -> sandbox succeed for a fixed time, over the
+harness's lean keep-alive client (httpx spent more CPU per request than the server's
+cheapest answers: on two cores the client set the pace). A GET /healthz
 baseline with the same clients gives the server's raw HTTP ceiling on this machine, so the
 ratio orders/s ÷ healthz req/s can be compared across noisy runs.
 
@@ -26,6 +28,7 @@ import httpx
 from harness import (
     ADMIN_EMAIL,
     ADMIN_PASSWORD,
+    LeanClient,
     base_env,
     create_merchant,
     error_lines,
@@ -128,7 +131,7 @@ async def read_stock(client: httpx.AsyncClient, admin: str, product_id: str) -> 
 # --- load -----------------------------------------------------------------------------------
 
 
-async def order_cycle(client: httpx.AsyncClient, token: str, product_id: str, tally: Tally) -> bool:
+async def order_cycle(client: LeanClient, token: str, product_id: str, tally: Tally) -> bool:
     """Create -> pay -> sandbox succeed. False (and the error tallied) on any non-2xx."""
     auth = {"Authorization": f"Bearer {token}"}
     body = {"items": [{"product_id": product_id, "quantity": 1}]}
@@ -159,7 +162,7 @@ async def order_cycle(client: httpx.AsyncClient, token: str, product_id: str, ta
 
 
 async def order_worker(
-    client: httpx.AsyncClient,
+    client: LeanClient,
     token: str,
     product_id: str,
     tally: Tally,
@@ -180,7 +183,7 @@ async def order_worker(
 
 
 async def healthz_worker(
-    client: httpx.AsyncClient,
+    client: LeanClient,
     measure_from: float,
     stop_at: float,
     done: list[int],
@@ -198,7 +201,7 @@ async def healthz_worker(
             done[0] += 1
 
 
-async def run_healthz(client: httpx.AsyncClient, clients: int) -> tuple[float, Counter[str]]:
+async def run_healthz(client: LeanClient, clients: int) -> tuple[float, Counter[str]]:
     now = time.monotonic()
     measure_from, stop_at = now + 1.0, now + 1.0 + BASELINE_SECONDS
     done, errors = [0], Counter[str]()
@@ -209,7 +212,7 @@ async def run_healthz(client: httpx.AsyncClient, clients: int) -> tuple[float, C
 
 
 async def run_orders(
-    client: httpx.AsyncClient, tokens: list[str], product_id: str, seconds: float, server_pid: int
+    client: LeanClient, tokens: list[str], product_id: str, seconds: float, server_pid: int
 ) -> tuple[Tally, float]:
     """The tally and the server's CPU seconds over the measured window."""
     tally = Tally()
@@ -267,12 +270,14 @@ async def bench_backend(backend: str, seconds: float, clients: int) -> Result | 
                 )
                 stock_before = await read_stock(client, admin, product_id)
                 print(f"[{backend}] healthz baseline ({BASELINE_SECONDS:.0f}s)...", flush=True)
-                healthz_rps, healthz_errors = await run_healthz(client, clients)
+                lean = LeanClient(base_url)
+                healthz_rps, healthz_errors = await run_healthz(lean, clients)
                 print(
                     f"[{backend}] orders ({WARMUP_SECONDS:.0f}s warm-up + {seconds:.0f}s)...",
                     flush=True,
                 )
-                tally, cpu_seconds = await run_orders(client, tokens, product_id, seconds, proc.pid)
+                tally, cpu_seconds = await run_orders(lean, tokens, product_id, seconds, proc.pid)
+                await lean.aclose()
                 try:
                     stock_after: int | None = await read_stock(client, admin, product_id)
                 except (RuntimeError, httpx.HTTPError) as exc:
