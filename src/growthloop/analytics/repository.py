@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.analytics.models import AlertRecord, AlertRule, AnalyticsIdentity, AnalyticsOutbox
 from growthloop.core.pagination import PageParams, fetch_page
-from growthloop.core.sql import insert_unless_exists, sweep_batch, table_of
+from growthloop.core.sql import insert_unless_exists, sweep_batch, table_of, updated
 
 
 async def identities_of(
@@ -138,16 +138,22 @@ async def in_flight_outbox(session: AsyncSession, limit: int) -> list[AnalyticsO
 
 
 async def mark_outbox(session: AsyncSession, ids: list[str], key: str) -> None:
+    # The batch's loaded rows are not updated in memory (the flush reads them no more):
+    # matching each of thousands against the criteria cost more than the statement.
     for start in range(0, len(ids), 500):
-        await session.execute(
+        await updated(
+            session,
             update(AnalyticsOutbox)
             .where(AnalyticsOutbox.id.in_(ids[start : start + 500]))
-            .values(batch_key=key)
+            .values(batch_key=key),
         )
 
 
 async def delete_outbox_batch(session: AsyncSession, key: str) -> None:
-    await session.execute(delete(AnalyticsOutbox).where(AnalyticsOutbox.batch_key == key))
+    await session.execute(
+        delete(AnalyticsOutbox).where(AnalyticsOutbox.batch_key == key),
+        execution_options={"synchronize_session": False},
+    )
 
 
 async def pending_outbox(session: AsyncSession, limit: int) -> list[AnalyticsOutbox]:
