@@ -28,7 +28,10 @@ from growthloop.core.context import context_in, context_of
 from growthloop.core.kv import CounterBackend
 from growthloop.core.versions import SharedVersions
 
-MAX_AGE_SECONDS = 60.0  # a bump lost to a Redis outage is outlived this long at most
+# How long an answer lives even while its version holds: a bump lost to a Redis outage,
+# or a change by a process that shares no counters with this one (the CLI beside an
+# embedded server), is outlived this long at most. The menu cache's bound.
+MAX_AGE_SECONDS = 10.0
 MAX_ENTRIES = 20_000
 
 V = TypeVar("V")
