@@ -5,7 +5,7 @@ a read and then a write), and the shapes of a few common statements."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import (
@@ -31,6 +31,18 @@ S = TypeVar("S", bound=Select[Any])
 # bound parameters: building and keying a statement cost as much as running it on SQLite.
 # The key space is the set of call sites, so this never grows past a few hundred.
 _BUILT: dict[tuple[Any, ...], Any] = {}
+
+
+def _built(key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
+    """The statement of shape `key`, built by `build()` the first time."""
+    stmt = _BUILT.get(key)
+    if stmt is None:
+        stmt = _BUILT[key] = build()
+    return stmt
+
+
+def _insert_for(dialect: str, target: Any) -> Any:
+    return (pg_insert if dialect == "postgresql" else sqlite_insert)(target)
 
 
 def table_of(model: type[DeclarativeBase]) -> Table:
@@ -64,8 +76,7 @@ def _bound(values: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def dialect_insert(session: AsyncSession, model: type[DeclarativeBase]) -> Any:
-    dialect = session.get_bind().dialect.name
-    return (pg_insert if dialect == "postgresql" else sqlite_insert)(model)
+    return _insert_for(session.get_bind().dialect.name, model)
 
 
 async def insert_unless_exists(
@@ -78,16 +89,16 @@ async def insert_unless_exists(
     needed, so a concurrent duplicate never aborts the transaction."""
     if _plain(model, values):
         dialect = session.get_bind().dialect.name
-        key = ("insert_unless_exists", model, dialect, tuple(values), tuple(conflict))
-        built = _BUILT.get(key)
-        if built is None:
-            table: Any = model.__table__
-            built = _BUILT[key] = (
-                (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
+        table = table_of(model)
+        built = _built(
+            ("insert_unless_exists", model, dialect, tuple(values), tuple(conflict)),
+            lambda: (
+                _insert_for(dialect, table)
                 .values(_set(list(values)))
                 .on_conflict_do_nothing(index_elements=list(conflict))
                 .returning(table.c[conflict[0]])
-            )
+            ),
+        )
         await flush_pending(session)
         return (await session.execute(built, _bound(values))).first() is not None
     stmt = (
@@ -129,14 +140,12 @@ async def increment_under(
     inserted = {**key, **created, column: by}
     if _plain(model, inserted):
         dialect = session.get_bind().dialect.name
-        shape = ("increment_under", model, dialect, tuple(inserted), column, cap is None)
-        built = _BUILT.get(shape)
-        if built is None:
-            table: Any = model.__table__
-            counter = table.c[column]
+
+        def build() -> Any:
+            counter = table_of(model).c[column]
             step = bindparam("b_by", type_=counter.type)
-            built = _BUILT[shape] = (
-                (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
+            return (
+                _insert_for(dialect, table_of(model))
                 .values(_set(list(inserted)))
                 .on_conflict_do_update(
                     index_elements=list(key),
@@ -145,6 +154,9 @@ async def increment_under(
                 )
                 .returning(counter)
             )
+
+        shape = ("increment_under", model, dialect, tuple(inserted), column, cap is None)
+        built = _built(shape, build)
         await flush_pending(session)
         params = {**_bound(inserted), "b_by": by, "b_cap": cap}
         found = (await session.execute(built, params)).scalar_one_or_none()
@@ -275,10 +287,7 @@ async def insert_now(session: AsyncSession, objs: Sequence[DeclarativeBase]) -> 
                 values[column.key] = None
         rows.append(values)
     await flush_pending(session)
-    key = ("insert_now", model)
-    built = _BUILT.get(key)
-    if built is None:
-        built = _BUILT[key] = insert(table_of(model))
+    built = _built(("insert_now", model), lambda: insert(table_of(model)))
     await session.execute(built, rows if len(rows) > 1 else rows[0])
     for obj, values in zip(objs, rows, strict=True):
         for attr in mapper.column_attrs:
@@ -307,11 +316,10 @@ async def move_status(
     allowed = (before,) if isinstance(before, str) else tuple(before)
     values["status"] = after
     if _plain(model, values):
-        shape = ("move_status", model, tuple(values))
-        built = _BUILT.get(shape)
-        if built is None:
-            table: Any = model.__table__
-            built = _BUILT[shape] = (
+        table = table_of(model)
+        built = _built(
+            ("move_status", model, tuple(values)),
+            lambda: (
                 update(table)
                 .where(
                     table.c.id == bindparam("b_row_id"),
@@ -319,7 +327,8 @@ async def move_status(
                 )
                 .values(_set(list(values)))
                 .returning(table.c.id)
-            )
+            ),
+        )
         await flush_pending(session)
         params = {**_bound(values), "b_row_id": obj.id, "b_before": list(allowed)}
         if (await session.execute(built, params)).first() is None:
