@@ -8,10 +8,11 @@ encoded beforehand into batches of B and sent by C concurrent clients to
 `POST /v1/ingest/batch`; events/s = accepted events ÷ wall time of the whole send, and the
 batch latencies are per request. Afterwards the store must hold exactly what was accepted
 (counted through the API's trends and in the Parquet segments). The same rows (made by
-`ingest.normalize`, not timed) then go to `DuckDBEventStore.append` in this process in
-batches of B, one after another: raw events/s, the store's own limit with no HTTP, no
-group commit. A sample is also inserted row by row into a DuckDB table (one autocommit
-INSERT per event): the cost of writing a columnar store one event at a time.
+`ingest.normalize_batch`, not timed, as the Arrow table the server writes) then go to
+`DuckDBEventStore.append` in this process in batches of B, one after another: raw
+events/s, the store's own limit with no HTTP, no group commit. A sample is also inserted
+row by row into a DuckDB table (one autocommit INSERT per event): the cost of writing a
+columnar store one event at a time.
 
 Part 2 (queries). Events are generated with numpy (people weighted by a heavy-tailed
 activity; sessions over --days days with a diurnal pattern and a slight growth; page views,
@@ -89,8 +90,8 @@ from harness import (
 )
 
 from growthloop.analytics.backends.duckdb import DuckDBEventStore
-from growthloop.analytics.ingest import RawEvent, Rejection, normalize
-from growthloop.analytics.rows import ARROW_SCHEMA, COLUMNS, EventRow
+from growthloop.analytics.ingest import RawEvent, normalize_batch
+from growthloop.analytics.rows import ARROW_SCHEMA, COLUMNS
 
 TZ = "Asia/Shanghai"  # the merchant's default timezone
 HTTP_TIMEOUT = 600.0
@@ -452,17 +453,17 @@ def ingest_events(n: int, seed: int) -> list[dict[str, Any]]:
     return out
 
 
-def rows_of(events: list[dict[str, Any]], merchant_id: str) -> list[EventRow]:
-    """The rows the server makes of these events (`ingest.normalize`)."""
-    received = datetime.now(UTC)
-    rows = []
-    for i, e in enumerate(events):
-        raw = RawEvent(i, e["event"], e["distinct_id"], e["time"], e["properties"], e["uuid"])
-        made = normalize(raw, merchant_id, received, timedelta(0))
-        if isinstance(made, Rejection):
-            raise RuntimeError(f"the bench made a bad event: {made}")
-        rows.append(made.row)
-    return rows
+def table_of(events: list[dict[str, Any]], merchant_id: str) -> pa.Table:
+    """The rows the server makes of these events (`ingest.normalize_batch`), as the Arrow
+    table it hands the store."""
+    raws = [
+        RawEvent(i, e["event"], e["distinct_id"], e["time"], e["properties"], e["uuid"])
+        for i, e in enumerate(events)
+    ]
+    made, rejected, dropped = normalize_batch(raws, merchant_id, datetime.now(UTC), timedelta(0))
+    if rejected or dropped:
+        raise RuntimeError(f"the bench made bad events: {rejected[:3]}, {dropped} dropped")
+    return made.to_arrow()
 
 
 async def send_batches(base_url: str, key: str, bodies: list[bytes], result: Ingest) -> None:
@@ -541,20 +542,20 @@ def parquet_count(seg_dir: Path) -> tuple[int, int]:
     return int(row[0]) if row else 0, len(files)
 
 
-async def raw_append(rows: list[EventRow], batch: int, root: Path, result: Ingest) -> None:
+async def raw_append(rows: pa.Table, batch: int, root: Path, result: Ingest) -> None:
     store = DuckDBEventStore(root)
     try:
         start = time.perf_counter()
-        for i in range(0, len(rows), batch):
+        for i in range(0, rows.num_rows, batch):
             t0 = time.perf_counter()
-            result.raw_rows += await store.append(rows[i : i + batch])
+            result.raw_rows += await store.append(rows.slice(i, batch))
             result.raw_latencies_ms.append((time.perf_counter() - t0) * 1000)
         result.raw_seconds = time.perf_counter() - start
     finally:
         await store.close()
 
 
-def row_by_row(rows: list[EventRow], path: Path, result: Ingest) -> None:
+def row_by_row(rows: pa.Table, path: Path, result: Ingest) -> None:
     """One autocommit INSERT per event into a DuckDB database file, for a few seconds."""
     con = duckdb.connect(str(path))
     try:
@@ -562,10 +563,9 @@ def row_by_row(rows: list[EventRow], path: Path, result: Ingest) -> None:
         cols = ", ".join(f"{n} {t}" for n, t, _ in COLUMNS)
         con.execute(f"CREATE TABLE events ({cols})")
         sql = f"INSERT INTO events VALUES ({', '.join('?' for _ in COLUMNS)})"
-        names = [n for n, _, _ in COLUMNS]
         start = time.perf_counter()
-        for row in rows:
-            con.execute(sql, [getattr(row, n) for n in names])
+        for row in rows.to_pylist():
+            con.execute(sql, list(row.values()))
             result.row_insert_rows += 1
             if time.perf_counter() - start > ROW_INSERT_SECONDS:
                 break
@@ -605,7 +605,7 @@ async def part_ingest(args: argparse.Namespace, tmp: Path) -> Ingest:
     result.parquet_count, result.segments = await asyncio.to_thread(parquet_count, seg_dir)
 
     log(f"[ingest] raw DuckDBEventStore.append in batches of {args.batch}...")
-    rows = rows_of(events, merchant["merchant_id"])
+    rows = table_of(events, merchant["merchant_id"])
     await raw_append(rows, args.batch, tmp / "raw-events", result)
     log(f"[ingest] row-by-row INSERT sample ({ROW_INSERT_SECONDS:.0f}s)...")
     await asyncio.to_thread(row_by_row, rows, tmp / "rows.duckdb", result)

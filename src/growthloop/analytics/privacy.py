@@ -185,7 +185,7 @@ async def erase(session: AsyncSession, erasure: Erasure) -> dict[str, int]:
             mentioned += 1
     cache = pipeline_of(session).identities  # this process's; others' expire within seconds
     for distinct_id in ids:
-        cache.drop((m, distinct_id))
+        cache.drop(m, distinct_id)
     return {
         "analytics_identities": identities,
         "analytics_outbox": waiting[o.__tablename__],

@@ -8,7 +8,7 @@ anonymous device); a link made later is applied at query time (the backends' ove
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -99,6 +99,80 @@ def to_arrow(rows: list[EventRow]) -> pa.Table:
         for name in NAMES:
             columns[name].append(getattr(row, name))
     return pa.Table.from_pydict(columns, schema=ARROW_SCHEMA)
+
+
+@dataclass(slots=True)
+class EventColumns:
+    """One merchant's events of a request, column by column: what ingestion makes of a
+    batch without an object per event, and the store writes as one Arrow table. The
+    merchant and the arrival are the batch's; `link_from` (an identify's anonymous id) is
+    not stored."""
+
+    merchant_id: str
+    received_at: datetime
+    uuid: list[str] = field(default_factory=list)
+    event: list[str] = field(default_factory=list)
+    distinct_id: list[str] = field(default_factory=list)
+    time: list[datetime] = field(default_factory=list)
+    platform: list[str] = field(default_factory=list)
+    page: list[str | None] = field(default_factory=list)
+    share_code: list[str | None] = field(default_factory=list)
+    channel: list[str | None] = field(default_factory=list)
+    amount: list[int] = field(default_factory=list)
+    properties: list[str] = field(default_factory=list)  # JSON text
+    link_from: list[str | None] = field(default_factory=list)
+    member_id: list[str | None] | None = None  # None until resolved: nobody's
+
+    def __len__(self) -> int:
+        return len(self.uuid)
+
+    def take(self, keep: list[int]) -> EventColumns:
+        """The events at the positions `keep`, in that order."""
+        picked: dict[str, Any] = {
+            name: [getattr(self, name)[i] for i in keep] for name in _PER_EVENT
+        }
+        if self.member_id is not None:
+            picked["member_id"] = [self.member_id[i] for i in keep]
+        return EventColumns(self.merchant_id, self.received_at, **picked)
+
+    def to_arrow(self) -> pa.Table:
+        n = len(self.uuid)
+        strings = pa.string()
+        members = self.member_id if self.member_id is not None else [None] * n
+        return pa.Table.from_arrays(
+            [
+                pa.array([self.merchant_id] * n, strings),
+                pa.array(self.uuid, strings),
+                pa.array(self.event, strings),
+                pa.array(self.distinct_id, strings),
+                pa.array(members, strings),
+                pa.array(self.time, _TS),
+                pa.array([self.received_at] * n, _TS),
+                pa.array(self.platform, strings),
+                pa.array(self.page, strings),
+                pa.array(self.share_code, strings),
+                pa.array(self.channel, strings),
+                pa.array(self.amount, pa.int64()),
+                pa.array(self.properties, strings),
+            ],
+            schema=ARROW_SCHEMA,
+        )
+
+
+# EventColumns' per-event lists (member_id apart: None until resolved).
+_PER_EVENT = (
+    "uuid",
+    "event",
+    "distinct_id",
+    "time",
+    "platform",
+    "page",
+    "share_code",
+    "channel",
+    "amount",
+    "properties",
+    "link_from",
+)
 
 
 def overrides_to_arrow(rows: list[Override]) -> pa.Table:

@@ -32,23 +32,16 @@ from growthloop.analytics import repository as repo
 from growthloop.analytics.backends.base import EventStore
 from growthloop.analytics.errors import InvalidIngestKey, InvalidRange
 from growthloop.analytics.events import ARRIVALS, BUSINESS_EVENTS, ORDER_IMPORTED, RECORDED_AS
-from growthloop.analytics.ingest import (
-    Batch,
-    Normalized,
-    Rejection,
-    clock_offset,
-    is_bot,
-    normalize,
-)
+from growthloop.analytics.ingest import Batch, clock_offset, is_bot, normalize_batch
 from growthloop.analytics.models import AnalyticsIdentity
 from growthloop.analytics.pipeline import (
     MERCHANT_CACHE_SECONDS,
-    NEGATIVE_IDENTITY_SECONDS,
     IngestMerchant,
+    RecentIds,
     pipeline_of,
 )
 from growthloop.analytics.queries import Span
-from growthloop.analytics.rows import EventRow, Override
+from growthloop.analytics.rows import EventColumns, Override
 from growthloop.compliance import service as compliance
 from growthloop.core.context import context_of, merchant_timezone, now, uow_of
 from growthloop.core.events import DomainEvent, EventBus
@@ -104,60 +97,73 @@ async def ingest(
     pipeline = pipeline_of(session)
     received_at = now(session)
     result = IngestResult(rejected=[r.as_dict() for r in batch.rejected])
+    if is_bot(user_agent, scripts=scripts):
+        result.accepted = result.dropped = len(batch.events)
+        return result
     offset = clock_offset(batch.sent_at, received_at)
-    request_is_bot = is_bot(user_agent, scripts=scripts)
-    accepted: list[Normalized] = []
-    for raw in batch.events:
-        if request_is_bot or is_bot(
-            raw.user_agent,
-            raw.properties if isinstance(raw.properties, dict) else None,
-            scripts=scripts,
-        ):
-            result.accepted += 1
-            result.dropped += 1
-            continue
-        normalized = normalize(raw, merchant.id, received_at, offset)
-        if isinstance(normalized, Rejection):
-            result.rejected.append(normalized.as_dict())
-            continue
-        accepted.append(normalized)
-    result.accepted += len(accepted)
+    events, rejected, result.dropped = normalize_batch(
+        batch.events, merchant.id, received_at, offset, scripts=scripts
+    )
+    result.rejected += [r.as_dict() for r in rejected]
+    result.accepted = result.dropped + len(events)
 
-    # Retries of events already stored (same id within the window, or twice in this batch).
-    fresh: list[Normalized] = []
-    seen_here: set[str] = set()
-    for item in accepted:
-        if item.row.uuid in seen_here:
-            result.duplicates += 1
-            continue
-        seen_here.add(item.row.uuid)
-        fresh.append(item)
-    new_ids = await pipeline.recent.claim(merchant.id, [i.row.uuid for i in fresh])
-    result.duplicates += len(fresh) - len(new_ids)
-    fresh = [i for i in fresh if i.row.uuid in new_ids]
-
-    links = [i for i in fresh if i.link_from]
-    barred = await _refusers_devices(session, merchant.id, links) if links else set()
+    events = await _first_seen(pipeline.recent, events, result)
+    pairs = [
+        (link, d) for link, d in zip(events.link_from, events.distinct_id, strict=True) if link
+    ]
+    barred = await _refusers_devices(session, merchant.id, pairs) if pairs else set()
     overrides: list[Override] = []
-    for item in links:
-        assert item.link_from is not None
-        if item.link_from in barred or item.row.distinct_id in barred:
+    for link, distinct_id in pairs:
+        if link in barred or distinct_id in barred:
             continue
-        overrides += await link_anonymous(
-            session, merchant.id, item.link_from, item.row.distinct_id, received_at
-        )
-    people = await resolve(session, merchant.id, {i.row.distinct_id for i in fresh})
-    for item in fresh:
-        item.row.member_id = people.get(item.row.distinct_id, (None, None))[1]
-    rows = await _with_consent(session, merchant.id, [i.row for i in fresh], result, barred)
-    try:
-        if overrides:
-            await pipeline.store.add_overrides(overrides)
-        await pipeline.batcher.write(rows)
-    except Exception:
-        await pipeline.recent.forget(merchant.id, [r.uuid for r in rows])
-        raise
+        overrides += await link_anonymous(session, merchant.id, link, distinct_id, received_at)
+    people = await resolve(session, merchant.id, set(events.distinct_id))
+    if people:
+        nobody = (None, None)
+        events.member_id = [people.get(d, nobody)[1] for d in events.distinct_id]
+    events = await _with_consent(session, events, result, barred)
+
+    async def forget() -> None:
+        await pipeline.recent.forget(merchant.id, events.uuid)
+
+    async def store() -> None:
+        try:
+            if overrides:
+                await pipeline.store.add_overrides(overrides)
+            await pipeline.batcher.write(events)
+        except Exception:
+            await forget()
+            raise
+
+    # Durable before the answer, but written once the links are committed: the database's
+    # writer (one at a time on SQLite) is not held while the event store writes, so
+    # concurrent batches share the store's writes. Not written, not seen: a retry is new.
+    uow = uow_of(session)
+    uow.after_commit(store)
+    uow.on_rollback(forget)
     return result
+
+
+async def _first_seen(
+    recent: RecentIds, events: EventColumns, result: IngestResult
+) -> EventColumns:
+    """The events not stored before: a retry of an event already stored (the same id
+    within the window, or twice in this batch) is counted a duplicate and dropped."""
+    uuids = events.uuid
+    keep = None
+    if len(set(uuids)) != len(uuids):
+        first: dict[str, int] = {}
+        for i, event_id in enumerate(uuids):
+            first.setdefault(event_id, i)
+        keep = sorted(first.values())
+        result.duplicates += len(uuids) - len(keep)
+        uuids = [uuids[i] for i in keep]
+    new_ids = await recent.claim(events.merchant_id, uuids)
+    if len(new_ids) != len(uuids):
+        result.duplicates += len(uuids) - len(new_ids)
+        positions = keep if keep is not None else range(len(uuids))
+        keep = [i for i in positions if events.uuid[i] in new_ids]
+    return events if keep is None else events.take(keep)
 
 
 # Properties that place a person; stored only for members who consented to `location`.
@@ -180,14 +186,13 @@ _LOCATION_KEY = re.compile("|".join(re.escape(f'"{key}"') for key in LOCATION_KE
 
 
 async def _refusers_devices(
-    session: AsyncSession, merchant_id: str, links: list[Normalized]
+    session: AsyncSession, merchant_id: str, pairs: list[tuple[str, str]]
 ) -> set[str]:
     """The ids this batch ties to a member who refused analytics: no link is made for them
     and their events here are refused like the member's own, whatever the order of the
     batch. Ids the batch links together form groups (union-find); a group holding an id of
     a refusing member is barred whole. An id that is already another member's joins no
     group: that link would change nothing (the first link wins)."""
-    pairs = [(i.link_from, i.row.distinct_id) for i in links if i.link_from]
     known = await repo.identities_of(session, merchant_id, {x for pair in pairs for x in pair})
     members = {m for _, m in known.values() if m}
     decided = await compliance.decisions(session, merchant_id, members, ["analytics"])
@@ -217,57 +222,56 @@ async def _refusers_devices(
 
 
 async def _with_consent(
-    session: AsyncSession,
-    merchant_id: str,
-    rows: list[EventRow],
-    result: IngestResult,
-    barred: set[str],
-) -> list[EventRow]:
+    session: AsyncSession, events: EventColumns, result: IngestResult, barred: set[str]
+) -> EventColumns:
     """What the members' consents allow: no SDK events of a member who refused analytics
     (nor of the devices this batch ties to them, `barred`), and no location in anyone's
     events without the member's separate location consent (anonymous devices have given
     none)."""
-    members = {r.member_id for r in rows if r.member_id}
-    decided = await compliance.decisions(session, merchant_id, members, ["analytics", "location"])
-    kept = []
-    for row in rows:
-        if row.distinct_id in barred or (
-            row.member_id and decided.get((row.member_id, "analytics")) is False
-        ):
-            result.refused += 1
-            continue
-        if _LOCATION_KEY.search(row.properties) and not (
-            row.member_id and decided.get((row.member_id, "location")) is True
-        ):
-            props = json.loads(row.properties)
-            for key in LOCATION_KEYS:
-                props.pop(key, None)
-            row.properties = json.dumps(props, ensure_ascii=False, separators=(",", ":"))
-        kept.append(row)
-    return kept
+    members = events.member_id or [None] * len(events)
+    ids = {m for m in members if m}
+    decided = await compliance.decisions(
+        session, events.merchant_id, ids, ["analytics", "location"]
+    )
+    refusers = {m for m in ids if decided.get((m, "analytics")) is False}
+    properties = events.properties
+    if barred or refusers:
+        keep = [
+            i
+            for i, (d, m) in enumerate(zip(events.distinct_id, members, strict=True))
+            if d not in barred and m not in refusers
+        ]
+        result.refused += len(events) - len(keep)
+        if len(keep) != len(events):
+            events = events.take(keep)
+            members = events.member_id or [None] * len(events)
+            properties = events.properties
+    # One scan of the whole batch's text finds whether any event names a location key.
+    if _LOCATION_KEY.search("\n".join(properties)):
+        for i, (text, member) in enumerate(zip(properties, members, strict=True)):
+            if _LOCATION_KEY.search(text) and not (
+                member and decided.get((member, "location")) is True
+            ):
+                props = json.loads(text)
+                for key in LOCATION_KEYS:
+                    props.pop(key, None)
+                properties[i] = json.dumps(props, ensure_ascii=False, separators=(",", ":"))
+    return events
 
 
 async def resolve(
     session: AsyncSession, merchant_id: str, distinct_ids: set[str]
 ) -> dict[str, tuple[str, str | None]]:
     """distinct id -> (person, member id) for the ids that are linked to someone."""
-    pipeline = pipeline_of(session)
-    found: dict[str, tuple[str, str | None]] = {}
-    missing = []
-    cached = pipeline.identities.get_many(
-        [(merchant_id, d) for d in distinct_ids], NEGATIVE_IDENTITY_SECONDS
-    )
-    for distinct_id in distinct_ids:
-        hit = cached.get((merchant_id, distinct_id))
-        if hit is None:
-            missing.append(distinct_id)
-        elif hit != ():
-            found[distinct_id] = hit
+    cache = pipeline_of(session).identities
+    cached = cache.get_many(merchant_id, distinct_ids)
+    found = {d: hit for d, hit in cached.items() if hit}  # () is a recent miss
+    missing = distinct_ids.difference(cached)
     if missing:
         looked_up = await repo.identities_of(session, merchant_id, missing)
         for distinct_id in missing:
             hit = looked_up.get(distinct_id)
-            pipeline.identities.put((merchant_id, distinct_id), hit if hit else ())
+            cache.put(merchant_id, distinct_id, hit or ())
             if hit:
                 found[distinct_id] = hit
     return found
@@ -300,7 +304,7 @@ async def link_anonymous(
     )
     if not added:
         return []
-    pipeline.identities.drop((merchant_id, anonymous_id))
+    pipeline.identities.drop(merchant_id, anonymous_id)
     return [Override(merchant_id, anonymous_id, person, member, pipeline.link_time(now))]
 
 
@@ -335,8 +339,8 @@ async def link_member(
         for repointed in repointed_ids:
             at = pipeline.link_time(now)
             overrides.append(Override(merchant_id, repointed, member_id, member_id, at))
-            pipeline.identities.drop((merchant_id, repointed))
-        pipeline.identities.drop((merchant_id, distinct_id))
+            pipeline.identities.drop(merchant_id, repointed)
+        pipeline.identities.drop(merchant_id, distinct_id)
     return overrides
 
 
