@@ -83,9 +83,25 @@ PAGE_KEYS = ("page", "$pathname", "$screen_name", "$url_path", "$current_url", "
 SHARE_KEYS = ("share_code", "$share_code", "s")
 CHANNEL_KEYS = ("utm_source", "$utm_source", "channel", "$latest_utm_source")
 UA_KEYS = ("$useragent", "$user_agent", "$raw_user_agent", "user_agent")
+_PLATFORM_SET = frozenset(PLATFORMS)
+# Properties that place a person; stored only for members who consented to `location`
+# (analytics.service removes them otherwise).
+LOCATION_KEYS = (
+    "$latitude",
+    "$longitude",
+    "latitude",
+    "longitude",
+    "$geoip_latitude",
+    "$geoip_longitude",
+    "$geoip_city_name",
+    "location",
+    "$location",
+    "lat",
+    "lng",
+)  # `platform` values stored as they are
 
 
-@dataclass
+@dataclass(slots=True)
 class RawEvent:
     """One event as a format decoded it; nothing is checked yet."""
 
@@ -163,8 +179,6 @@ def _text(value: Any, limit: int = MAX_TEXT) -> str | None:
 
 
 def _first(props: dict[str, Any], keys: tuple[str, ...]) -> str | None:
-    if props.keys().isdisjoint(keys):  # most events carry none of them: one C-level test
-        return None
     for key in keys:
         found = _text(props.get(key))
         if found:
@@ -247,25 +261,29 @@ def normalize_batch(
     scripts: bool = False,
 ) -> tuple[EventColumns, list[Rejection], int]:
     """The batch's stored columns, its rejected events and how many came from bots (dropped:
-    counted as accepted, never stored). One pass, one event at a time for the rules, with
-    no object per event: this loop is most of ingestion's cost."""
+    counted as accepted, never stored). One pass with no object per event: this loop is
+    most of ingestion's cost, so the usual shapes (a string time in ISO 8601, a known
+    `platform`, no page or channel keys) take inline paths and the helpers decide the rest."""
     out = EventColumns(merchant_id, received_at)
     rejected: list[Rejection] = []
     dropped = 0
     uuids, names, distincts, times = out.uuid, out.event, out.distinct_id, out.time
     platforms, pages, shares, channels = out.platform, out.page, out.share_code, out.channel
-    amounts, encoded_props, links = out.amount, out.properties, out.link_from
+    amounts, encoded_props, links, located = out.amount, out.properties, out.link_from, out.located
     latest = received_at + FUTURE_LIMIT
+    fromisoformat = datetime.fromisoformat
     for raw in events:
         props = raw.properties if raw.properties is not None else {}
         agent = raw.user_agent
         if (agent and _bot_agent(agent, scripts)) or (
-            isinstance(props, dict) and props and is_bot(None, props, scripts=scripts)
+            isinstance(props, dict)
+            and not props.keys().isdisjoint(UA_KEYS)
+            and is_bot(None, props, scripts=scripts)
         ):
             dropped += 1
             continue
         name = raw.event
-        if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME:
+        if not isinstance(name, str) or len(name) > MAX_NAME or not (name := name.strip()):
             rejected.append(
                 Rejection(raw.index, "invalid_event", f"event must be a name of 1-{MAX_NAME} chars")
             )
@@ -300,16 +318,30 @@ def normalize_batch(
                 )
             )
             continue
-        if raw.time is None:
+        when = raw.time
+        if when is None:
             at = received_at
         else:
-            parsed = parse_time(raw.time)
+            parsed = None
+            if type(when) is str and len(when) <= 64:
+                try:  # noqa: SIM105 (suppress() costs a context manager an event)
+                    parsed = fromisoformat(when)
+                except ValueError:
+                    pass
             if parsed is None:
-                rejected.append(
-                    Rejection(raw.index, "invalid_time", "time must be ISO 8601 or epoch")
-                )
-                continue
-            at = parsed if parsed.tzinfo is UTC else parsed.astimezone(UTC)
+                parsed = parse_time(when)  # epoch numbers, "Z", spaces around
+                if parsed is None:
+                    rejected.append(
+                        Rejection(raw.index, "invalid_time", "time must be ISO 8601 or epoch")
+                    )
+                    continue
+            zone = parsed.tzinfo
+            if zone is UTC:
+                at = parsed
+            elif zone is None:
+                at = parsed.replace(tzinfo=UTC)
+            else:
+                at = parsed.astimezone(UTC)
             if offset:
                 at += offset
         if at > latest:
@@ -337,20 +369,29 @@ def normalize_batch(
             if not link or len(link) > MAX_ID or link == distinct:
                 link = None
         uuids.append(event_id)
-        names.append(name.strip())
+        names.append(name)
         distincts.append(distinct)
         times.append(at)
-        platforms.append(_platform(props, raw.platform))
         if props:
-            pages.append(_first(props, PAGE_KEYS))
-            shares.append(_first(props, SHARE_KEYS))
-            channels.append(_first(props, CHANNEL_KEYS))
-            amounts.append(_amount(props.get("amount")))
+            keys = props.keys()
+            platform = props.get("platform")
+            if type(platform) is str and platform in _PLATFORM_SET:
+                platforms.append(platform)
+            else:
+                platforms.append(_platform(props, raw.platform))
+            pages.append(None if keys.isdisjoint(PAGE_KEYS) else _first(props, PAGE_KEYS))
+            shares.append(None if keys.isdisjoint(SHARE_KEYS) else _first(props, SHARE_KEYS))
+            channels.append(None if keys.isdisjoint(CHANNEL_KEYS) else _first(props, CHANNEL_KEYS))
+            amount = props.get("amount")
+            amounts.append(0 if amount is None else _amount(amount))
+            located.append(not keys.isdisjoint(LOCATION_KEYS))
         else:
+            platforms.append(_platform(props, raw.platform))
             pages.append(None)
             shares.append(None)
             channels.append(None)
             amounts.append(0)
+            located.append(False)
         encoded_props.append(encoded)
         links.append(link)
     return out, rejected, dropped

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -35,43 +35,49 @@ class RecentIds(Protocol):
         ...
 
 
+_NOTHING: dict[str, Any] = {}  # an absent scope: read, never written
+
+
 class MemoryRecentIds:
-    """Two generations of id -> first-seen time: a batch of new ids costs a few C-level set
-    operations, and the older generation is dropped whole when the newer one fills (an id
-    is remembered for DEDUP_SECONDS while it is among the `capacity` latest)."""
+    """Two generations of merchant -> event id -> first-seen time: a batch of new ids costs
+    a few C-level set operations, and the older generation is dropped whole when the newer
+    one fills (an id is remembered for DEDUP_SECONDS while it is among the `capacity`
+    latest)."""
 
     def __init__(self, capacity: int = 2_000_000) -> None:
         self.capacity = capacity
-        self._new: dict[str, float] = {}
-        self._old: dict[str, float] = {}
+        self._new: dict[str, dict[str, float]] = {}
+        self._old: dict[str, dict[str, float]] = {}
+        self._size = 0
 
     async def claim(self, merchant_id: str, ids: list[str]) -> set[str]:
         now = time.monotonic()
-        prefix = f"{merchant_id}:"
-        keys = [prefix + event_id for event_id in ids]
-        newer, older = self._new, self._old
-        if newer.keys().isdisjoint(keys) and older.keys().isdisjoint(keys):
-            newer.update(dict.fromkeys(keys, now))  # the usual batch: nothing seen before
-            fresh = set(ids)
+        newer = self._new.setdefault(merchant_id, {})
+        older = self._old.get(merchant_id, _NOTHING)
+        if newer.keys().isdisjoint(ids) and older.keys().isdisjoint(ids):
+            fresh = set(ids)  # the usual batch: nothing seen before
+            newer.update(dict.fromkeys(fresh, now))
         else:
             fresh = set()
-            for key, event_id in zip(keys, ids, strict=True):
-                seen = newer.get(key)
+            for event_id in ids:
+                seen = newer.get(event_id)
                 if seen is None:
-                    seen = older.get(key)
+                    seen = older.get(event_id)
                 if seen is not None and now - seen < DEDUP_SECONDS:
                     continue
-                newer[key] = now
+                newer[event_id] = now
                 fresh.add(event_id)
-        if len(newer) >= self.capacity // 2:
-            self._old, self._new = newer, {}
+        self._size += len(fresh)
+        if self._size >= self.capacity // 2:
+            self._old, self._new, self._size = self._new, {}, 0
         return fresh
 
     async def forget(self, merchant_id: str, ids: list[str]) -> None:
-        for event_id in ids:
-            key = f"{merchant_id}:{event_id}"
-            self._new.pop(key, None)
-            self._old.pop(key, None)
+        for generation in (self._new, self._old):
+            seen = generation.get(merchant_id)
+            if seen:
+                for event_id in ids:
+                    seen.pop(event_id, None)
 
 
 class RedisRecentIds:
@@ -150,18 +156,16 @@ class ScopedCache:
             self._new, self._size = {}, 0
             self._swapped = time.monotonic()
 
-    def get_many(self, scope: str, keys: Iterable[str]) -> dict[str, Any]:
+    def get_many(self, scope: str, keys: Collection[str]) -> dict[str, Any]:
         """The values held for those of `keys` that are in the cache."""
         self._age()
         newer = self._new.get(scope, _NOTHING)
-        older = self._old.get(scope, _NOTHING)
-        found = {}
-        for key in keys:
-            value = newer.get(key)
-            if value is None:
-                value = older.get(key)
-            if value is not None:
-                found[key] = value
+        found = {key: value for key in keys if (value := newer.get(key)) is not None}
+        older = self._old.get(scope)
+        if older:
+            for key in keys:
+                if key not in found and (value := older.get(key)) is not None:
+                    found[key] = value
         return found
 
     def put(self, scope: str, key: str, value: Any) -> None:
@@ -174,9 +178,6 @@ class ScopedCache:
 
     def clear(self) -> None:
         self._new, self._old, self._size = {}, {}, 0
-
-
-_NOTHING: dict[str, Any] = {}
 
 
 @dataclass

@@ -105,8 +105,8 @@ def to_arrow(rows: list[EventRow]) -> pa.Table:
 class EventColumns:
     """One merchant's events of a request, column by column: what ingestion makes of a
     batch without an object per event, and the store writes as one Arrow table. The
-    merchant and the arrival are the batch's; `link_from` (an identify's anonymous id) is
-    not stored."""
+    merchant and the arrival are the batch's; `link_from` (an identify's anonymous id) and
+    `located` (for the consent check) are not stored."""
 
     merchant_id: str
     received_at: datetime
@@ -121,6 +121,7 @@ class EventColumns:
     amount: list[int] = field(default_factory=list)
     properties: list[str] = field(default_factory=list)  # JSON text
     link_from: list[str | None] = field(default_factory=list)
+    located: list[bool] = field(default_factory=list)  # properties name a LOCATION_KEY
     member_id: list[str | None] | None = None  # None until resolved: nobody's
 
     def __len__(self) -> int:
@@ -172,6 +173,7 @@ _PER_EVENT = (
     "amount",
     "properties",
     "link_from",
+    "located",
 )
 
 
@@ -210,6 +212,6 @@ EVENT_DATA_MAP: dict[str, Personal | None] = {
     "channel": _USAGE,
     "amount": None,
     # Free-form SDK properties: whatever the integrator tracks; location keys are kept only
-    # with the member's separate location consent (analytics.service.LOCATION_KEYS).
+    # with the member's separate location consent (analytics.ingest.LOCATION_KEYS).
     "properties": _USAGE,
 }

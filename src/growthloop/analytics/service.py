@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import difflib
 import json
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -32,7 +31,13 @@ from growthloop.analytics import repository as repo
 from growthloop.analytics.backends.base import EventStore
 from growthloop.analytics.errors import InvalidIngestKey, InvalidRange
 from growthloop.analytics.events import ARRIVALS, BUSINESS_EVENTS, ORDER_IMPORTED, RECORDED_AS
-from growthloop.analytics.ingest import Batch, clock_offset, is_bot, normalize_batch
+from growthloop.analytics.ingest import (
+    LOCATION_KEYS,
+    Batch,
+    clock_offset,
+    is_bot,
+    normalize_batch,
+)
 from growthloop.analytics.models import AnalyticsIdentity
 from growthloop.analytics.pipeline import (
     MERCHANT_CACHE_SECONDS,
@@ -166,25 +171,6 @@ async def _first_seen(
     return events if keep is None else events.take(keep)
 
 
-# Properties that place a person; stored only for members who consented to `location`.
-LOCATION_KEYS = (
-    "$latitude",
-    "$longitude",
-    "latitude",
-    "longitude",
-    "$geoip_latitude",
-    "$geoip_longitude",
-    "$geoip_city_name",
-    "location",
-    "$location",
-    "lat",
-    "lng",
-)
-# Any of them as a quoted name in the properties' JSON text (a value spelt the same only
-# costs a parse that finds nothing to remove).
-_LOCATION_KEY = re.compile("|".join(re.escape(f'"{key}"') for key in LOCATION_KEYS))
-
-
 async def _refusers_devices(
     session: AsyncSession, merchant_id: str, pairs: list[tuple[str, str]]
 ) -> set[str]:
@@ -246,16 +232,13 @@ async def _with_consent(
             events = events.take(keep)
             members = events.member_id or [None] * len(events)
             properties = events.properties
-    # One scan of the whole batch's text finds whether any event names a location key.
-    if _LOCATION_KEY.search("\n".join(properties)):
-        for i, (text, member) in enumerate(zip(properties, members, strict=True)):
-            if _LOCATION_KEY.search(text) and not (
-                member and decided.get((member, "location")) is True
-            ):
-                props = json.loads(text)
-                for key in LOCATION_KEYS:
-                    props.pop(key, None)
-                properties[i] = json.dumps(props, ensure_ascii=False, separators=(",", ":"))
+    for i in [i for i, located in enumerate(events.located) if located]:
+        member = members[i]
+        if not (member and decided.get((member, "location")) is True):
+            props = json.loads(properties[i])
+            for key in LOCATION_KEYS:
+                props.pop(key, None)
+            properties[i] = json.dumps(props, ensure_ascii=False, separators=(",", ":"))
     return events
 
 

@@ -10,9 +10,11 @@ from growthloop.analytics.errors import UndecodableBatch
 from growthloop.analytics.formats import new_batch, objects
 from growthloop.analytics.ingest import Batch, RawEvent
 
+LINKING = ("$identify", "$create_alias")
+
 
 def link_of(event: Any, props: Any) -> Any:
-    if event in ("$identify", "$create_alias") and isinstance(props, dict):
+    if event in LINKING and isinstance(props, dict):
         return props.get("$anon_distinct_id") or props.get("alias")
     return None
 
@@ -22,17 +24,19 @@ def decode(body: Any) -> Batch:
         raise UndecodableBatch('The body must be {"events": [...]}.')
     items = body["events"]
     batch = new_batch(items, body.get("sent_at"))
+    append = batch.events.append
     for i, item in objects(batch, items, "an event"):
+        name = item.get("event")
         props = item.get("properties")
-        batch.events.append(
+        append(
             RawEvent(
-                index=i,
-                event=item.get("event"),
-                distinct_id=item.get("distinct_id"),
-                time=item.get("time", item.get("timestamp")),
-                properties=props,
-                uuid=item.get("uuid", item.get("$insert_id")),
-                link_from=item.get("anonymous_id") or link_of(item.get("event"), props),
+                i,
+                name,
+                item.get("distinct_id"),
+                item["time"] if "time" in item else item.get("timestamp"),
+                props,
+                item["uuid"] if "uuid" in item else item.get("$insert_id"),
+                item.get("anonymous_id") or (link_of(name, props) if name in LINKING else None),
             )
         )
     return batch
