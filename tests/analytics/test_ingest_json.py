@@ -33,11 +33,13 @@ values = st.recursive(
 
 def reference_encode(props: dict[str, Any]) -> str | None:
     try:
-        return json.dumps(
+        text = json.dumps(
             props, ensure_ascii=False, separators=(",", ":"), default=str, allow_nan=False
         )
-    except (TypeError, ValueError, RecursionError):
+        text.encode()  # a lone surrogate cannot be stored as UTF-8
+    except (TypeError, ValueError, RecursionError):  # UnicodeEncodeError is a ValueError
         return None
+    return text
 
 
 def same(a: Any, b: Any) -> bool:
@@ -84,6 +86,9 @@ def test_properties_are_stored_or_rejected_as_before(props: dict[str, Any]) -> N
         ('{"n": 18446744073709551616}', '{"n":18446744073709551616}'),
         ('{"n": 18446744073709551615}', '{"n":18446744073709551615}'),
         ('{"名": "茶", "n": 1.5, "l": [1, null]}', '{"名":"茶","n":1.5,"l":[1,null]}'),
+        ('{"a": "\\ud800"}', None),
+        ('{"\\udfff": 1}', None),
+        ('{"a": "\\ud83c\\udf75"}', '{"a":"🍵"}'),
     ],
 )
 def test_the_edges(body: str, stored: str | None) -> None:

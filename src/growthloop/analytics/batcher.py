@@ -28,6 +28,11 @@ class Batcher:
         self._waiting: list[tuple[EventColumns, asyncio.Future[None]]] = []
         self._writer: asyncio.Task[None] | None = None
 
+    @property
+    def pending(self) -> int:
+        """Rows handed over and waiting for the next write (not the one in progress)."""
+        return sum(len(rows) for rows, _ in self._waiting)
+
     async def write(self, rows: EventColumns) -> None:
         """Return once `rows` are durable; raise what the store raised otherwise."""
         if not len(rows):

@@ -1,6 +1,13 @@
 from __future__ import annotations
 
-from growthloop.core.errors import AppError, Conflict, Invalid, NotFound, Unauthenticated
+from growthloop.core.errors import (
+    AppError,
+    Conflict,
+    Invalid,
+    NotFound,
+    ServiceUnavailable,
+    Unauthenticated,
+)
 
 
 class InvalidIngestKey(Unauthenticated):
@@ -17,6 +24,14 @@ class PayloadTooLarge(AppError):
 class UndecodableBatch(Invalid):
     code = "invalid_batch"
     message = "The body could not be decoded."
+
+
+class EventStoreUnavailable(ServiceUnavailable):
+    """The event store could not write the batch (a full disk, an unreachable ClickHouse):
+    nothing of it is stored or remembered, so the SDK's retry is taken whole."""
+
+    code = "event_store_unavailable"
+    message = "The events could not be stored right now; send them again."
 
 
 class InvalidRange(Invalid):

@@ -245,11 +245,38 @@ def encode_properties(props: dict[str, Any]) -> str | None:
     except orjson.JSONEncodeError:
         pass
     try:
-        return json.dumps(
+        text = json.dumps(
             props, ensure_ascii=False, separators=(",", ":"), default=str, allow_nan=False
         )
     except (TypeError, ValueError, RecursionError):
         return None
+    return text if _unicode(text) else None
+
+
+def _unicode(text: str) -> bool:
+    """Whether `text` is valid Unicode: a lone surrogate (which the standard library reads
+    from a `\\ud800` escape) can be neither stored nor sent back as UTF-8."""
+    if text.isascii():
+        return True
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+# What normalize_batch answers for an event it rejects: (code, message).
+_BAD_NAME = ("invalid_event", f"event must be a name of 1-{MAX_NAME} chars of valid Unicode")
+_BAD_DISTINCT = (
+    "invalid_distinct_id",
+    f"distinct_id must be text of 1-{MAX_ID} chars of valid Unicode",
+)
+_NOT_OBJECT = ("invalid_properties", "properties must be an object")
+_BAD_JSON = ("invalid_properties", "properties must be JSON of valid Unicode")
+_TOO_LARGE = ("event_too_large", f"an event's properties must be under {MAX_EVENT_BYTES} bytes")
+_BAD_TIME = ("invalid_time", "time must be ISO 8601 or epoch")
+_TOO_EARLY = ("invalid_time", "time is before 2000-01-01")
+_BAD_UUID = ("invalid_uuid", "the event id must be text of 1-128 chars of valid Unicode")
 
 
 def normalize_batch(
@@ -283,40 +310,34 @@ def normalize_batch(
             dropped += 1
             continue
         name = raw.event
-        if not isinstance(name, str) or len(name) > MAX_NAME or not (name := name.strip()):
-            rejected.append(
-                Rejection(raw.index, "invalid_event", f"event must be a name of 1-{MAX_NAME} chars")
-            )
+        if (
+            not isinstance(name, str)
+            or len(name) > MAX_NAME
+            or not (name := name.strip())
+            or not _unicode(name)
+        ):
+            rejected.append(Rejection(raw.index, *_BAD_NAME))
             continue
         distinct = raw.distinct_id
         if isinstance(distinct, int) and not isinstance(distinct, bool):
             distinct = str(distinct)
-        if not isinstance(distinct, str) or not distinct.strip() or len(distinct) > MAX_ID:
-            rejected.append(
-                Rejection(
-                    raw.index,
-                    "invalid_distinct_id",
-                    f"distinct_id must be text of 1-{MAX_ID} chars",
-                )
-            )
+        if (
+            not isinstance(distinct, str)
+            or not distinct.strip()
+            or len(distinct) > MAX_ID
+            or not _unicode(distinct)
+        ):
+            rejected.append(Rejection(raw.index, *_BAD_DISTINCT))
             continue
         if not isinstance(props, dict):
-            rejected.append(
-                Rejection(raw.index, "invalid_properties", "properties must be an object")
-            )
+            rejected.append(Rejection(raw.index, *_NOT_OBJECT))
             continue
         encoded = encode_properties(props)
         if encoded is None:
-            rejected.append(Rejection(raw.index, "invalid_properties", "properties must be JSON"))
+            rejected.append(Rejection(raw.index, *_BAD_JSON))
             continue
         if len(encoded) > MAX_EVENT_BYTES // 4 and len(encoded.encode()) > MAX_EVENT_BYTES:
-            rejected.append(
-                Rejection(
-                    raw.index,
-                    "event_too_large",
-                    f"an event's properties must be under {MAX_EVENT_BYTES} bytes",
-                )
-            )
+            rejected.append(Rejection(raw.index, *_TOO_LARGE))
             continue
         when = raw.time
         if when is None:
@@ -331,9 +352,7 @@ def normalize_batch(
             if parsed is None:
                 parsed = parse_time(when)  # epoch numbers, "Z", spaces around
                 if parsed is None:
-                    rejected.append(
-                        Rejection(raw.index, "invalid_time", "time must be ISO 8601 or epoch")
-                    )
+                    rejected.append(Rejection(raw.index, *_BAD_TIME))
                     continue
             zone = parsed.tzinfo
             if zone is UTC:
@@ -347,7 +366,7 @@ def normalize_batch(
         if at > latest:
             at = received_at  # a clock far in the future: the arrival is the best we know
         elif at < EARLIEST:
-            rejected.append(Rejection(raw.index, "invalid_time", "time is before 2000-01-01"))
+            rejected.append(Rejection(raw.index, *_TOO_EARLY))
             continue
         event_id = raw.uuid
         if event_id is None:
@@ -355,10 +374,12 @@ def normalize_batch(
         else:
             if isinstance(event_id, int) and not isinstance(event_id, bool):
                 event_id = str(event_id)
-            if not isinstance(event_id, str) or not 0 < len(event_id) <= 128:
-                rejected.append(
-                    Rejection(raw.index, "invalid_uuid", "the event id must be text of 1-128 chars")
-                )
+            if (
+                not isinstance(event_id, str)
+                or not 0 < len(event_id) <= 128
+                or not _unicode(event_id)
+            ):
+                rejected.append(Rejection(raw.index, *_BAD_UUID))
                 continue
         distinct = distinct.strip()
         link = raw.link_from
@@ -366,7 +387,7 @@ def normalize_batch(
             if isinstance(link, int) and not isinstance(link, bool):
                 link = str(link)
             link = link.strip() if isinstance(link, str) else None
-            if not link or len(link) > MAX_ID or link == distinct:
+            if not link or len(link) > MAX_ID or link == distinct or not _unicode(link):
                 link = None
         uuids.append(event_id)
         names.append(name)

@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.analytics import repository as repo
 from growthloop.analytics.backends.base import EventStore
-from growthloop.analytics.errors import InvalidIngestKey, InvalidRange
+from growthloop.analytics.errors import EventStoreUnavailable, InvalidIngestKey, InvalidRange
 from growthloop.analytics.events import ARRIVALS, BUSINESS_EVENTS, ORDER_IMPORTED, RECORDED_AS
 from growthloop.analytics.ingest import (
     LOCATION_KEYS,
@@ -136,9 +136,9 @@ async def ingest(
             if overrides:
                 await pipeline.store.add_overrides(overrides)
             await pipeline.batcher.write(events)
-        except Exception:
+        except Exception as exc:
             await forget()
-            raise
+            raise EventStoreUnavailable() from exc
 
     # Durable before the answer, but written once the links are committed: the database's
     # writer (one at a time on SQLite) is not held while the event store writes, so
