@@ -15,7 +15,6 @@ import logging
 import pyarrow as pa
 
 from growthloop.analytics.backends.base import EventStore
-from growthloop.analytics.rows import EventColumns
 
 log = logging.getLogger("growthloop.analytics")
 
@@ -25,17 +24,17 @@ class Batcher:
         self.store = store
         self.max_rows = max_rows
         self.linger = linger  # a moment for requests arriving together to share a write
-        self._waiting: list[tuple[EventColumns, asyncio.Future[None]]] = []
+        self._waiting: list[tuple[pa.Table, asyncio.Future[None]]] = []
         self._writer: asyncio.Task[None] | None = None
 
     @property
     def pending(self) -> int:
         """Rows handed over and waiting for the next write (not the one in progress)."""
-        return sum(len(rows) for rows, _ in self._waiting)
+        return sum(rows.num_rows for rows, _ in self._waiting)
 
-    async def write(self, rows: EventColumns) -> None:
+    async def write(self, rows: pa.Table) -> None:
         """Return once `rows` are durable; raise what the store raised otherwise."""
-        if not len(rows):
+        if not rows.num_rows:
             return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiting.append((rows, future))
@@ -47,17 +46,16 @@ class Batcher:
         if self.linger:
             await asyncio.sleep(self.linger)
         while self._waiting:
-            batch: list[tuple[EventColumns, asyncio.Future[None]]] = []
+            batch: list[tuple[pa.Table, asyncio.Future[None]]] = []
             count = 0
             while self._waiting and (
-                not batch or count + len(self._waiting[0][0]) <= self.max_rows
+                not batch or count + self._waiting[0][0].num_rows <= self.max_rows
             ):
                 rows, future = self._waiting.pop(0)
                 batch.append((rows, future))
-                count += len(rows)
+                count += rows.num_rows
             try:
-                parts = [rows for rows, _ in batch]
-                await self.store.append(await asyncio.to_thread(_table, parts))
+                await self.store.append(pa.concat_tables([rows for rows, _ in batch]))
             except Exception as exc:
                 log.exception("event store write failed")
                 for _, future in batch:
@@ -68,7 +66,3 @@ class Batcher:
                     if not future.done():
                         future.set_result(None)
 
-
-def _table(parts: list[EventColumns]) -> pa.Table:
-    # Off the event loop: a few hundred ns an event, and the loop has requests to parse.
-    return pa.concat_tables([part.to_arrow() for part in parts])

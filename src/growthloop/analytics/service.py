@@ -135,7 +135,7 @@ async def ingest(
         try:
             if overrides:
                 await pipeline.store.add_overrides(overrides)
-            await pipeline.batcher.write(events)
+            await pipeline.batcher.write(table)
         except Exception as exc:
             await forget()
             raise EventStoreUnavailable() from exc
@@ -143,6 +143,10 @@ async def ingest(
     # Durable before the answer, but written once the links are committed: the database's
     # writer (one at a time on SQLite) is not held while the event store writes, so
     # concurrent batches share the store's writes. Not written, not seen: a retry is new.
+    # Made here, on the loop's thread, rather than by the writer's: a conversion there
+    # would contend with the requests for the interpreter and hold up the write that
+    # every batch in it waits for (its file writing runs without the interpreter's lock).
+    table = events.to_arrow()
     uow = uow_of(session)
     uow.after_commit(store)
     uow.on_rollback(forget)
