@@ -139,16 +139,18 @@ class EventColumns:
     def to_arrow(self) -> pa.Table:
         n = len(self.uuid)
         strings = pa.string()
-        members = self.member_id if self.member_id is not None else [None] * n
+        members = (
+            pa.nulls(n, strings) if self.member_id is None else pa.array(self.member_id, strings)
+        )
         return pa.Table.from_arrays(
             [
-                pa.array([self.merchant_id] * n, strings),
+                pa.repeat(pa.scalar(self.merchant_id, strings), n),  # the batch's own: no list
                 pa.array(self.uuid, strings),
                 pa.array(self.event, strings),
                 pa.array(self.distinct_id, strings),
-                pa.array(members, strings),
+                members,
                 pa.array(self.time, _TS),
-                pa.array([self.received_at] * n, _TS),
+                pa.repeat(pa.scalar(self.received_at, _TS), n),
                 pa.array(self.platform, strings),
                 pa.array(self.page, strings),
                 pa.array(self.share_code, strings),
