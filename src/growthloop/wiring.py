@@ -209,9 +209,8 @@ def _privacy(settings: Settings, db: Database, analytics: Pipeline) -> PrivacyRe
     ):
         for handler in getattr(module, "HANDLERS", None) or [module.HANDLER]:
             registry.register(handler)
-    store = analytics.store
-    registry.register_store("events", partial(analytics_privacy.erase_events, store))
-    registry.retention["events"] = partial(analytics_privacy.expire_events, store)
+    registry.register_store("events", partial(analytics_privacy.erase_events, analytics))
+    registry.retention["events"] = partial(analytics_privacy.expire_events, analytics.store)
     registry.data_map.update({f"events.{k}": v for k, v in EVENT_DATA_MAP.items() if v is not None})
     if settings.is_sqlite:
         registry.after_erasure.append(partial(_sqlite_forget, db))

@@ -413,7 +413,7 @@ async def test_the_handler_exports_and_erases_the_person(
         waiting = list(await s.execute(select(o.member_id, o.properties).where(o.merchant_id == m)))
         assert waiting == [(carol_id, {"sharer_id": "erased", "n": 1})]
 
-    stored = await erase_events(store, erasure)
+    stored = await erase_events(rt.analytics, erasure)
     assert stored["events"] >= 4
     lit = store.dialect.lit
     gone = ", ".join(lit(i) for i in sorted(erasure.identifiers))

@@ -16,6 +16,8 @@ import pytest
 
 from growthloop.analytics import pipeline as pipeline_module
 from growthloop.analytics.pipeline import MemoryRecentIds, ScopedCache
+from growthloop.analytics.tasks import flush_outbox
+from growthloop.compliance import deletion
 from growthloop.core.runtime import Runtime
 from tests.helpers import Shop, make_shop
 
@@ -180,3 +182,48 @@ def test_the_identity_cache_is_bounded() -> None:
     held = cache.get_many("m", {f"d{i}" for i in range(40)})
     assert 5 <= len(held) <= 10
     assert "d39" in held
+
+
+async def test_an_erasure_cleans_the_batches_resolved_before_it(
+    client: httpx.AsyncClient, rt: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch of the member's events, resolved to them and committed, is still being
+    written when the member's erasure runs: the erasure waits for it and cleans it too."""
+    shop = await make_shop(client, rt)
+    member = await shop.member("bob-erased-code")
+    await flush_outbox(rt.db, rt.analytics)  # the member's ids now resolve to them
+    me = (await client.get("/v1/me", headers=member)).json()
+    store = rt.analytics.store
+    real_append = store.append
+    written: list[int] = []
+    release = asyncio.Event()
+
+    async def held_append(rows: pa.Table, *, key: str | None = None) -> int:
+        written.append(rows.num_rows)
+        await release.wait()
+        return await real_append(rows, key=key)
+
+    monkeypatch.setattr(store, "append", held_append)
+    events = [
+        {"event": "view", "distinct_id": "bob-erased-code", "uuid": f"be{i}"} for i in range(3)
+    ]
+    sending = asyncio.create_task(
+        client.post(
+            "/v1/ingest/batch", json={"events": events}, headers={"X-Ingest-Key": shop.ingest_key}
+        )
+    )
+    await _until(lambda: written == [3], "the member's batch is being written")
+    assert (await client.post("/v1/me/deletion", headers=member)).status_code == 200
+    erasing = asyncio.create_task(deletion.run_due(rt.db, rt.clock, rt.privacy, every=True))
+    await _until(lambda: rt.analytics.gate.closing, "the erasure waits at the gate")
+    await asyncio.sleep(0.05)
+    assert not erasing.done()  # it does not clean the store before the batch has landed
+    release.set()
+    assert (await sending).status_code == 200
+    assert await erasing == 1
+    rows = await store.query(
+        shop.merchant_id,
+        f"SELECT count(*) FROM events WHERE mem = '{me['id']}' OR distinct_id = 'bob-erased-code'",
+    )
+    assert rows == [(0,)]
+    assert await store.count(shop.merchant_id) >= 3  # kept, without the person

@@ -65,4 +65,3 @@ class Batcher:
                 for _, future in batch:
                     if not future.done():
                         future.set_result(None)
-

@@ -4,9 +4,11 @@ wiring hands it to the runtime context; a service reaches it with `pipeline_of(s
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import OrderedDict
-from collections.abc import Collection
+from collections.abc import AsyncIterator, Collection
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -180,6 +182,57 @@ class ScopedCache:
         self._new, self._old, self._size = {}, {}, 0
 
 
+class ErasureGate:
+    """Ingestion resolves a batch's members inside its unit of work and writes the events
+    after the commit; an account erasure must not fall between the two, or the batch would
+    land the erased member's events after the store was cleaned. Any number of batches
+    pass at once (`enter`/`leave`, from resolution to the write); an erasure (`closed`)
+    waits for those in flight and holds new ones back while it cleans the store. This holds
+    within one process (the embedded set-up, or one API process); API processes of one
+    database do not share it."""
+
+    def __init__(self) -> None:
+        self._inside = 0
+        self._closed = False
+        self._changed: asyncio.Condition | None = None
+
+    def _condition(self) -> asyncio.Condition:
+        if self._changed is None:  # made on the loop that uses it
+            self._changed = asyncio.Condition()
+        return self._changed
+
+    @property
+    def closing(self) -> bool:
+        """An erasure holds the gate or waits for the batches in flight."""
+        return self._closed
+
+    async def enter(self) -> None:
+        changed = self._condition()
+        async with changed:
+            await changed.wait_for(lambda: not self._closed)
+            self._inside += 1
+
+    async def leave(self) -> None:
+        changed = self._condition()
+        async with changed:
+            self._inside -= 1
+            changed.notify_all()
+
+    @asynccontextmanager
+    async def closed(self) -> AsyncIterator[None]:
+        changed = self._condition()
+        async with changed:
+            await changed.wait_for(lambda: not self._closed)
+            self._closed = True
+            await changed.wait_for(lambda: self._inside == 0)
+        try:
+            yield
+        finally:
+            async with changed:
+                self._closed = False
+                changed.notify_all()
+
+
 @dataclass
 class Pipeline:
     store: EventStore
@@ -191,6 +244,7 @@ class Pipeline:
     maintained_at: float = 0.0  # monotonic time of the last roll-up and compaction
     judged: dict[str, datetime] = field(default_factory=dict)  # alert rule -> last period
     webhook_transport: httpx.AsyncBaseTransport | None = None  # tests substitute one
+    gate: ErasureGate = field(default_factory=ErasureGate)
 
     _last_link: datetime | None = None
 

@@ -10,7 +10,7 @@ In the database (`HANDLER`, in the erasure's transaction):
   waiting events' properties (a sharer id in a visitor's `share.opened`);
 - kept: nothing.
 
-In the event store (`erase_events`, registered as the `events` store, after the commit):
+In the event store (`erase_events`, registered as the `events` store, before the commit):
 the person's events lose the person and stay for the aggregate figures: their distinct id
 becomes a pseudonym, random per erasure ("erased-<16 hex>", so they still count as one
 anonymous visitor but lead back to no one), member id, properties and share code go, and
@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from growthloop.analytics.backends.base import EventStore
 from growthloop.analytics.models import AnalyticsIdentity, AnalyticsOutbox
-from growthloop.analytics.pipeline import pipeline_of
+from growthloop.analytics.pipeline import Pipeline, pipeline_of
 from growthloop.analytics.repository import MEMBER_END
 from growthloop.core.privacy import (
     Erasure,
@@ -209,12 +209,15 @@ HANDLER = PrivacyHandler(
 # ---- the erasure (event store) ---------------------------------------------------------
 
 
-async def erase_events(store: EventStore, erasure: Erasure) -> dict[str, int]:
-    """The `events` store eraser: after the commit, with every identifier the handlers
-    collected (platform ids, devices, the member id)."""
-    return await store.erase(
-        erasure.merchant_id, set(erasure.identifiers), erasure.member_id, pseudonym()
-    )
+async def erase_events(pipeline: Pipeline, erasure: Erasure) -> dict[str, int]:
+    """The `events` store eraser, with every identifier the handlers collected (platform
+    ids, devices, the member id). Ingested batches this process resolved to the member
+    before the erasure are written first, and none starts resolving until it is done
+    (`ErasureGate`)."""
+    async with pipeline.gate.closed():
+        return await pipeline.store.erase(
+            erasure.merchant_id, set(erasure.identifiers), erasure.member_id, pseudonym()
+        )
 
 
 async def expire_events(store: EventStore, before: datetime) -> dict[str, int]:

@@ -113,6 +113,16 @@ async def ingest(
     result.accepted = result.dropped + len(events)
 
     events = await _first_seen(pipeline.recent, events, result)
+    claimed = events.uuid
+
+    async def forget() -> None:
+        await pipeline.recent.forget(merchant.id, claimed)
+
+    # From resolving the members to the write, no erasure of this process falls between.
+    uow = uow_of(session)
+    await pipeline.gate.enter()
+    uow.on_rollback(pipeline.gate.leave)
+    uow.on_rollback(forget)
     pairs = [
         (link, d) for link, d in zip(events.link_from, events.distinct_id, strict=True) if link
     ]
@@ -128,9 +138,6 @@ async def ingest(
         events.member_id = [people.get(d, nobody)[1] for d in events.distinct_id]
     events = await _with_consent(session, events, result, barred)
 
-    async def forget() -> None:
-        await pipeline.recent.forget(merchant.id, events.uuid)
-
     async def store() -> None:
         try:
             if overrides:
@@ -139,17 +146,17 @@ async def ingest(
         except Exception as exc:
             await forget()
             raise EventStoreUnavailable() from exc
+        finally:
+            await pipeline.gate.leave()
 
     # Durable before the answer, but written once the links are committed: the database's
     # writer (one at a time on SQLite) is not held while the event store writes, so
     # concurrent batches share the store's writes. Not written, not seen: a retry is new.
-    # Made here, on the loop's thread, rather than by the writer's: a conversion there
-    # would contend with the requests for the interpreter and hold up the write that
-    # every batch in it waits for (its file writing runs without the interpreter's lock).
+    # The table is made here, on the loop's thread, rather than by the writer's: there it
+    # would contend with the requests for the interpreter and hold up the write that every
+    # batch in it waits for (the file writing runs without the interpreter's lock).
     table = events.to_arrow()
-    uow = uow_of(session)
     uow.after_commit(store)
-    uow.on_rollback(forget)
     return result
 
 
