@@ -227,3 +227,16 @@ async def test_an_erasure_cleans_the_batches_resolved_before_it(
     )
     assert rows == [(0,)]
     assert await store.count(shop.merchant_id) >= 3  # kept, without the person
+
+
+def test_the_identity_cache_bound_holds_between_sparse_lookups(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = [1000.0]
+    monkeypatch.setattr(pipeline_module.time, "monotonic", lambda: clock[0])
+    cache = ScopedCache(capacity=100, max_age=30)
+    cache.put("m1", "d1", ("p1", None))
+    clock[0] += 29  # the first lookup in a while: the entry is 29 s old
+    assert cache.get_many("m1", {"d1"}) == {"d1": ("p1", None)}
+    clock[0] += 11  # 40 s old, though the generations swapped only 11 s ago
+    assert cache.get_many("m1", {"d1"}) == {}

@@ -138,10 +138,11 @@ class LRU:
 
 
 class ScopedCache:
-    """scope -> key -> value, each entry answered for between `max_age`/2 and `max_age`
-    after it was put: two generations swapped every `max_age`/2 (or when the newer holds
-    `capacity`/2 entries). A lookup is two dict reads, with no per-entry clock or order to
-    keep, which matters at a few hundred lookups per ingested batch."""
+    """scope -> key -> value, each entry answered for at most `max_age` after it was put:
+    two generations, the newer swapped for a fresh one every `max_age`/2 (or when it holds
+    `capacity`/2 entries) and the older dropped once `max_age` has passed since it began.
+    A lookup is two dict reads, with no per-entry clock or order to keep, which matters at
+    a few hundred lookups per ingested batch."""
 
     def __init__(self, capacity: int, max_age: float) -> None:
         self.capacity = capacity
@@ -149,14 +150,15 @@ class ScopedCache:
         self._new: dict[str, dict[str, Any]] = {}
         self._old: dict[str, dict[str, Any]] = {}
         self._size = 0
-        self._swapped = time.monotonic()
+        self._new_since = self._old_since = time.monotonic()
 
     def _age(self) -> None:
-        elapsed = time.monotonic() - self._swapped
-        if elapsed >= self.max_age / 2 or self._size >= self.capacity // 2:
-            self._old = {} if elapsed >= self.max_age else self._new
-            self._new, self._size = {}, 0
-            self._swapped = time.monotonic()
+        now = time.monotonic()
+        if now - self._new_since >= self.max_age / 2 or self._size >= self.capacity // 2:
+            self._old, self._old_since = self._new, self._new_since
+            self._new, self._new_since, self._size = {}, now, 0
+        if self._old and now - self._old_since >= self.max_age:
+            self._old = {}
 
     def get_many(self, scope: str, keys: Collection[str]) -> dict[str, Any]:
         """The values held for those of `keys` that are in the cache."""
