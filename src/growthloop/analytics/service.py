@@ -123,20 +123,12 @@ async def ingest(
     await pipeline.gate.enter()
     uow.on_rollback(pipeline.gate.leave)
     uow.on_rollback(forget)
-    pairs = [
-        (link, d) for link, d in zip(events.link_from, events.distinct_id, strict=True) if link
-    ]
-    barred = await _refusers_devices(session, merchant.id, pairs) if pairs else set()
-    overrides: list[Override] = []
-    for link, distinct_id in pairs:
-        if link in barred or distinct_id in barred:
-            continue
-        overrides += await link_anonymous(session, merchant.id, link, distinct_id, received_at)
-    people = await resolve(session, merchant.id, set(events.distinct_id))
-    if people:
-        nobody = (None, None)
-        events.member_id = [people.get(d, nobody)[1] for d in events.distinct_id]
+    events, overrides, barred = await _resolve_people(session, events, received_at)
     events = await _with_consent(session, events, result, barred)
+    # The table is made here, on the loop's thread, rather than by the writer's: there it
+    # would contend with the requests for the interpreter and hold up the write that every
+    # batch in it waits for (the file writing runs without the interpreter's lock).
+    table = events.to_arrow()
 
     async def store() -> None:
         try:
@@ -152,12 +144,31 @@ async def ingest(
     # Durable before the answer, but written once the links are committed: the database's
     # writer (one at a time on SQLite) is not held while the event store writes, so
     # concurrent batches share the store's writes. Not written, not seen: a retry is new.
-    # The table is made here, on the loop's thread, rather than by the writer's: there it
-    # would contend with the requests for the interpreter and hold up the write that every
-    # batch in it waits for (the file writing runs without the interpreter's lock).
-    table = events.to_arrow()
     uow.after_commit(store)
     return result
+
+
+async def _resolve_people(
+    session: AsyncSession, events: EventColumns, received_at: datetime
+) -> tuple[EventColumns, list[Override], set[str]]:
+    """The batch's links made (identify calls) and its events' members filled in; the
+    overrides those links put on events already stored, and the ids barred because they
+    belong to a member who refused analytics."""
+    merchant_id = events.merchant_id
+    pairs = [
+        (link, d) for link, d in zip(events.link_from, events.distinct_id, strict=True) if link
+    ]
+    barred = await _refusers_devices(session, merchant_id, pairs) if pairs else set()
+    overrides: list[Override] = []
+    for link, distinct_id in pairs:
+        if link in barred or distinct_id in barred:
+            continue
+        overrides += await link_anonymous(session, merchant_id, link, distinct_id, received_at)
+    people = await resolve(session, merchant_id, set(events.distinct_id))
+    if people:
+        nobody = (None, None)
+        events.member_id = [people.get(d, nobody)[1] for d in events.distinct_id]
+    return events, overrides, barred
 
 
 async def _first_seen(
