@@ -27,6 +27,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from growthloop.all_models import metadata
+from growthloop.analytics.pipeline import ErasureGate
 from growthloop.app import create_app
 from growthloop.core.clock import FrozenClock
 from growthloop.core.config import Settings
@@ -150,6 +151,7 @@ async def _truncate(rt: Runtime) -> None:
         _clear_event_files(Path(root))
     rt.analytics.identities.clear()
     rt.analytics.merchants.clear()
+    rt.analytics.gate = ErasureGate()  # a test that stopped mid-erasure leaves none closed
     tables = [t.name for t in reversed(metadata.sorted_tables)]
     async with rt.db.engine.begin() as conn:
         if rt.db.dialect == "postgresql":

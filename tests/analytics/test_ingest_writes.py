@@ -15,7 +15,7 @@ import pyarrow as pa
 import pytest
 
 from growthloop.analytics import pipeline as pipeline_module
-from growthloop.analytics.pipeline import MemoryRecentIds, ScopedCache
+from growthloop.analytics.pipeline import ErasureGate, MemoryRecentIds, ScopedCache
 from growthloop.analytics.tasks import flush_outbox
 from growthloop.compliance import deletion
 from growthloop.core.runtime import Runtime
@@ -240,3 +240,79 @@ def test_the_identity_cache_bound_holds_between_sparse_lookups(
     assert cache.get_many("m1", {"d1"}) == {"d1": ("p1", None)}
     clock[0] += 11  # 40 s old, though the generations swapped only 11 s ago
     assert cache.get_many("m1", {"d1"}) == {}
+
+
+async def test_an_idempotency_key_never_replays_a_batch_that_was_not_stored(
+    client: httpx.AsyncClient, rt: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Events carry their own ids; a key stored with the answer in the transaction would
+    replay a 200 for a write that failed after the commit."""
+    shop = await make_shop(client, rt)
+    store = rt.analytics.store
+    real_append = store.append
+    failures = [OSError(28, "No space left on device")]
+
+    async def full_disk(rows: pa.Table, *, key: str | None = None) -> int:
+        if failures:
+            raise failures.pop()
+        return await real_append(rows, key=key)
+
+    monkeypatch.setattr(store, "append", full_disk)
+    headers = {"X-Ingest-Key": shop.ingest_key, "Idempotency-Key": "batch-1"}
+    body = {"events": [{"event": "view", "distinct_id": "d1", "uuid": "k1"}]}
+    first = await client.post("/v1/ingest/batch", json=body, headers=headers)
+    assert first.status_code == 503
+    again = await client.post("/v1/ingest/batch", json=body, headers=headers)
+    assert again.status_code == 200, again.text
+    assert "Idempotent-Replayed" not in again.headers
+    assert await store.count(shop.merchant_id) == 1
+
+
+async def test_links_whose_overrides_fail_are_made_again_on_the_retry(
+    client: httpx.AsyncClient, rt: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shop = await make_shop(client, rt)
+    store = rt.analytics.store
+    real_overrides = store.add_overrides
+    written: list[tuple[str, str]] = []
+    failures = [OSError(28, "No space left on device")]
+
+    async def flaky_overrides(rows: list[Any]) -> None:
+        if failures:
+            raise failures.pop()
+        written.extend((row.distinct_id, row.person_id) for row in rows)
+        await real_overrides(rows)
+
+    monkeypatch.setattr(store, "add_overrides", flaky_overrides)
+    body = {
+        "events": [
+            {
+                "event": "$identify",
+                "distinct_id": "person-1",
+                "uuid": "i1",
+                "properties": {"$anon_distinct_id": "device-1"},
+            }
+        ]
+    }
+    headers = {"X-Ingest-Key": shop.ingest_key}
+    assert (await client.post("/v1/ingest/batch", json=body, headers=headers)).status_code == 503
+    r = await client.post("/v1/ingest/batch", json=body, headers=headers)
+    assert r.status_code == 200, r.text
+    assert written == [("device-1", "person-1")]  # the link was undone and made again
+
+
+async def test_a_closed_gate_waits_for_the_batches_inside_and_gives_up_in_time() -> None:
+    gate = ErasureGate(wait_seconds=0.05)
+    await gate.enter()
+    with pytest.raises(TimeoutError):
+        await gate.close()  # a batch that never finishes: the erasure fails, to be retried
+    assert not gate.closing
+    await gate.enter()  # the gate is open again
+    await gate.leave()
+    await gate.leave()
+    await gate.close()
+    entering = asyncio.create_task(gate.enter())
+    await asyncio.sleep(0.01)
+    assert not entering.done()  # held back while the erasure runs
+    await gate.open()
+    await asyncio.wait_for(entering, 1)

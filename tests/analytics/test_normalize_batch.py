@@ -75,7 +75,10 @@ def reference(raw: RawEvent, offset: timedelta, scripts: bool) -> Any:
         parsed = parse_time(raw.time)
         if parsed is None:
             return "invalid_time"
-        at = parsed.astimezone(UTC) + offset
+        try:
+            at = parsed.astimezone(UTC) + offset
+        except OverflowError:
+            return "invalid_time"
     if at > RECEIVED + FUTURE_LIMIT:
         at = RECEIVED
     if at < EARLIEST:
@@ -140,6 +143,7 @@ times = (
     | st.floats(allow_nan=True, allow_infinity=True)
     | st.booleans()
     | st.sampled_from(["yesterday", "", "2026-13-01T00:00:00", "1" * 70])
+    | st.sampled_from(["0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59Z", "9999-12-31"])
 )
 values = (
     st.none()

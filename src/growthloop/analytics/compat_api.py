@@ -21,9 +21,9 @@ from growthloop.analytics.ingest import MAX_BATCH_EVENTS, Batch
 from growthloop.analytics.pipeline import IngestMerchant
 from growthloop.analytics.schemas import IngestOut
 from growthloop.core.auth import SessionDep
-from growthloop.core.routing import UnitOfWorkRoute
+from growthloop.core.routing import KeyedEventsRoute
 
-router = APIRouter(route_class=UnitOfWorkRoute, tags=["analytics ingest"])
+router = APIRouter(route_class=KeyedEventsRoute, tags=["analytics ingest"])
 
 _ANY_OBJECT: dict[str, Any] = {"type": "object", "additionalProperties": True}
 

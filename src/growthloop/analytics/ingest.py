@@ -355,14 +355,18 @@ def normalize_batch(
                     rejected.append(Rejection(raw.index, *_BAD_TIME))
                     continue
             zone = parsed.tzinfo
-            if zone is UTC:
-                at = parsed
-            elif zone is None:
-                at = parsed.replace(tzinfo=UTC)
-            else:
-                at = parsed.astimezone(UTC)
-            if offset:
-                at += offset
+            try:  # year 1 with a positive offset, or 9999 moved by a clock correction
+                if zone is UTC:
+                    at = parsed
+                elif zone is None:
+                    at = parsed.replace(tzinfo=UTC)
+                else:
+                    at = parsed.astimezone(UTC)
+                if offset:
+                    at += offset
+            except OverflowError:
+                rejected.append(Rejection(raw.index, *_BAD_TIME))
+                continue
         if at > latest:
             at = received_at  # a clock far in the future: the arrival is the best we know
         elif at < EARLIEST:

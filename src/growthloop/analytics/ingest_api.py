@@ -10,9 +10,9 @@ from growthloop.analytics import service
 from growthloop.analytics.formats import native, parse_json, read_body
 from growthloop.analytics.schemas import IngestBatchIn, IngestOut
 from growthloop.core.auth import SessionDep
-from growthloop.core.routing import UnitOfWorkRoute
+from growthloop.core.routing import KeyedEventsRoute
 
-router = APIRouter(route_class=UnitOfWorkRoute, tags=["analytics ingest"])
+router = APIRouter(route_class=KeyedEventsRoute, tags=["analytics ingest"])
 
 _BATCH_BODY: dict[str, Any] = {
     "requestBody": {

@@ -7,8 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Collection
-from contextlib import asynccontextmanager
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -188,12 +187,14 @@ class ErasureGate:
     """Ingestion resolves a batch's members inside its unit of work and writes the events
     after the commit; an account erasure must not fall between the two, or the batch would
     land the erased member's events after the store was cleaned. Any number of batches
-    pass at once (`enter`/`leave`, from resolution to the write); an erasure (`closed`)
-    waits for those in flight and holds new ones back while it cleans the store. This holds
-    within one process (the embedded set-up, or one API process); API processes of one
-    database do not share it."""
+    pass at once (`enter`/`leave`, from resolution to the landed write). An erasure
+    `close`s the gate before it cleans the store, which waits for the batches in flight,
+    and `open`s it once its transaction has ended, so that no batch resolves against
+    identities it is deleting. This holds within one process (the embedded set-up, or one
+    API process); API processes of one database do not share it."""
 
-    def __init__(self) -> None:
+    def __init__(self, wait_seconds: float = 30.0) -> None:
+        self.wait_seconds = wait_seconds
         self._inside = 0
         self._closed = False
         self._changed: asyncio.Condition | None = None
@@ -220,19 +221,29 @@ class ErasureGate:
             self._inside -= 1
             changed.notify_all()
 
-    @asynccontextmanager
-    async def closed(self) -> AsyncIterator[None]:
+    async def close(self) -> None:
+        """Hold new batches back and wait for those in flight. TimeoutError after
+        `wait_seconds` (the gate is open again): a batch that cannot finish, say one
+        waiting for a row the erasure's transaction holds, fails the erasure, which is
+        retried, rather than both waiting for ever."""
         changed = self._condition()
         async with changed:
             await changed.wait_for(lambda: not self._closed)
             self._closed = True
-            await changed.wait_for(lambda: self._inside == 0)
-        try:
-            yield
-        finally:
-            async with changed:
+            try:
+                await asyncio.wait_for(
+                    changed.wait_for(lambda: self._inside == 0), self.wait_seconds
+                )
+            except BaseException:
                 self._closed = False
                 changed.notify_all()
+                raise
+
+    async def open(self) -> None:
+        changed = self._condition()
+        async with changed:
+            self._closed = False
+            changed.notify_all()
 
 
 @dataclass

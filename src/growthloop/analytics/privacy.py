@@ -212,12 +212,20 @@ HANDLER = PrivacyHandler(
 async def erase_events(pipeline: Pipeline, erasure: Erasure) -> dict[str, int]:
     """The `events` store eraser, with every identifier the handlers collected (platform
     ids, devices, the member id). Ingested batches this process resolved to the member
-    before the erasure are written first, and none starts resolving until it is done
-    (`ErasureGate`)."""
-    async with pipeline.gate.closed():
-        return await pipeline.store.erase(
-            erasure.merchant_id, set(erasure.identifiers), erasure.member_id, pseudonym()
-        )
+    before it are written first, and none resolves again until the erasure's transaction
+    has ended (`ErasureGate`); the identity cache then forgets the member's ids once more,
+    in case a batch cached them from rows the transaction was deleting."""
+    await pipeline.gate.close()
+
+    async def reopen() -> None:
+        for distinct_id in {*erasure.identifiers, erasure.member_id}:
+            pipeline.identities.drop(erasure.merchant_id, distinct_id)
+        await pipeline.gate.open()
+
+    erasure.when_done.append(reopen)
+    return await pipeline.store.erase(
+        erasure.merchant_id, set(erasure.identifiers), erasure.member_id, pseudonym()
+    )
 
 
 async def expire_events(store: EventStore, before: datetime) -> dict[str, int]:

@@ -16,8 +16,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import difflib
 import json
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -50,6 +52,8 @@ from growthloop.analytics.rows import EventColumns, Override
 from growthloop.compliance import service as compliance
 from growthloop.core.context import context_of, merchant_timezone, now, uow_of
 from growthloop.core.events import DomainEvent, EventBus
+
+log = logging.getLogger("growthloop.analytics")
 
 
 @dataclass
@@ -114,26 +118,33 @@ async def ingest(
 
     events = await _first_seen(pipeline.recent, events, result)
     claimed = events.uuid
+    uow = uow_of(session)
 
     async def forget() -> None:
-        await pipeline.recent.forget(merchant.id, claimed)
+        try:
+            await pipeline.recent.forget(merchant.id, claimed)
+        except Exception:  # the retry then counts as a duplicate until the ids expire
+            log.exception("could not forget the ids of a batch not stored")
 
-    # From resolving the members to the write, no erasure of this process falls between.
-    uow = uow_of(session)
+    uow.on_rollback(forget)
+    # From resolving the members to the landed write, no erasure of this process falls
+    # between (an erasure waits for the batches in flight).
     await pipeline.gate.enter()
     uow.on_rollback(pipeline.gate.leave)
-    uow.on_rollback(forget)
     events, overrides, barred = await _resolve_people(session, events, received_at)
     events = await _with_consent(session, events, result, barred)
+    if overrides:  # with the links, before the commit: a failure undoes both for the retry
+        try:
+            await pipeline.store.add_overrides(overrides)
+        except Exception as exc:
+            raise EventStoreUnavailable() from exc
     # The table is made here, on the loop's thread, rather than by the writer's: there it
     # would contend with the requests for the interpreter and hold up the write that every
     # batch in it waits for (the file writing runs without the interpreter's lock).
     table = events.to_arrow()
 
-    async def store() -> None:
+    async def write() -> None:
         try:
-            if overrides:
-                await pipeline.store.add_overrides(overrides)
             await pipeline.batcher.write(table)
         except Exception as exc:
             await forget()
@@ -141,11 +152,24 @@ async def ingest(
         finally:
             await pipeline.gate.leave()
 
+    async def store() -> None:
+        # The write goes on if the request is cancelled (the batcher would write the rows
+        # anyway), and the batch leaves the gate when it has landed, not before.
+        writing = asyncio.ensure_future(write())
+        writing.add_done_callback(_observed)
+        await asyncio.shield(writing)
+
     # Durable before the answer, but written once the links are committed: the database's
     # writer (one at a time on SQLite) is not held while the event store writes, so
     # concurrent batches share the store's writes. Not written, not seen: a retry is new.
     uow.after_commit(store)
     return result
+
+
+def _observed(task: asyncio.Future[None]) -> None:
+    """A write nobody awaits any more (its request was cancelled) still has its error seen."""
+    if not task.cancelled():
+        task.exception()
 
 
 async def _resolve_people(

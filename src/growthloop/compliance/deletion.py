@@ -169,49 +169,54 @@ async def carry_out(
     db: Database, registry: PrivacyRegistry, clock: Clock, request_id: str
 ) -> dict[str, Any] | None:
     """Erase the member of one due request; the receipt, or None if it is no longer pending."""
-    async with db.unit_of_work() as uow:
-        s = uow.session
-        stmt = (
-            select(DeletionRequest)
-            .where(DeletionRequest.id == request_id, DeletionRequest.status == "pending")
-            .with_for_update(skip_locked=True)
-        )
-        request = (await s.execute(stmt)).scalars().first()
-        if request is None:
-            return None
-        at = clock.now()
-        erasure = Erasure(request.merchant_id, request.member_id, at)
-        erased: dict[str, Any] = {}
-        for handler in registry.handlers:
-            counts = await handler.erase(s, erasure)
-            erased[handler.section] = {"erased": counts, "keeps": handler.keeps}
-        receipt: dict[str, Any] = {
-            "request_id": request.id,
-            "requested_at": request.requested_at.isoformat(),
-            "carried_out_at": at.isoformat(),
-            "sections": erased,
-            "stores": {},
-        }
-        # The stores outside the database forget the member before the commit: if one
-        # fails, the transaction rolls back and the request stays pending for the next
-        # sweep, with every identifier still there to find. (A store erased and a commit
-        # lost is harmless: the retry finds nothing more to rewrite.)
-        for name, eraser in registry.stores.items():
-            receipt["stores"][name] = await eraser(erasure)
-        request.status = "done"
-        request.done_at = at
-        request.receipt = receipt
-        await audit.record(
-            s,
-            merchant_id=request.merchant_id,
-            actor_type="system",
-            actor_id=None,
-            action=Action.MEMBER_ERASE,
-            subject_type="deletion_request",
-            subject_id=request.id,
-            member_id=request.member_id,
-            sections=sorted(erased),
-        )
+    erasure: Erasure | None = None
+    try:
+        async with db.unit_of_work() as uow:
+            s = uow.session
+            stmt = (
+                select(DeletionRequest)
+                .where(DeletionRequest.id == request_id, DeletionRequest.status == "pending")
+                .with_for_update(skip_locked=True)
+            )
+            request = (await s.execute(stmt)).scalars().first()
+            if request is None:
+                return None
+            at = clock.now()
+            erasure = Erasure(request.merchant_id, request.member_id, at)
+            erased: dict[str, Any] = {}
+            for handler in registry.handlers:
+                counts = await handler.erase(s, erasure)
+                erased[handler.section] = {"erased": counts, "keeps": handler.keeps}
+            receipt: dict[str, Any] = {
+                "request_id": request.id,
+                "requested_at": request.requested_at.isoformat(),
+                "carried_out_at": at.isoformat(),
+                "sections": erased,
+                "stores": {},
+            }
+            # The stores outside the database forget the member before the commit: if one
+            # fails, the transaction rolls back and the request stays pending for the next
+            # sweep, with every identifier still there to find. (A store erased and a commit
+            # lost is harmless: the retry finds nothing more to rewrite.)
+            for name, eraser in registry.stores.items():
+                receipt["stores"][name] = await eraser(erasure)
+            request.status = "done"
+            request.done_at = at
+            request.receipt = receipt
+            await audit.record(
+                s,
+                merchant_id=request.merchant_id,
+                actor_type="system",
+                actor_id=None,
+                action=Action.MEMBER_ERASE,
+                subject_type="deletion_request",
+                subject_id=request.id,
+                member_id=request.member_id,
+                sections=sorted(erased),
+            )
+    finally:
+        for done in erasure.when_done if erasure is not None else []:
+            await done()
     for hook in registry.after_erasure:
         await hook()
     return receipt

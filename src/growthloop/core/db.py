@@ -211,8 +211,10 @@ class Database:
                     await uow.run_before_commit()
                     await session.commit()
             except BaseException:
-                await session.rollback()
-                await uow.run_on_rollback()
+                try:
+                    await session.rollback()
+                finally:  # what was done outside the database is undone even so
+                    await uow.run_on_rollback()
                 raise
         if uow.rolled_back:
             await uow.run_on_rollback()

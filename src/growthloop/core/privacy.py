@@ -35,6 +35,9 @@ class Erasure:
     # Identifiers of the member found while erasing (platform ids, device ids): what the
     # stores outside the database must also forget.
     identifiers: set[str] = field(default_factory=set)
+    # Run once the erasure's transaction has ended, committed or not: a store that held
+    # its writers back while it erased lets them go.
+    when_done: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
 
 ExportFn = Callable[[AsyncSession, str, str], Awaitable[Any]]

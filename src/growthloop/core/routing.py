@@ -27,7 +27,7 @@ from growthloop.core.db import run_callbacks
 from growthloop.core.idempotency import IdempotencyRecord, StoredResponse
 from growthloop.core.lanes import take_on_rollback
 
-__all__ = ["REPLAY_HEADER", "UnitOfWorkRoute"]
+__all__ = ["REPLAY_HEADER", "KeyedEventsRoute", "UnitOfWorkRoute"]
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 ADMIN_PREFIX = "/v1/admin/"
@@ -35,6 +35,9 @@ REPLAY_HEADER = "Idempotent-Replayed"
 
 
 class UnitOfWorkRoute(APIRoute):
+    # Whether a POST's Idempotency-Key is stored with its answer and replayed.
+    replays = True
+
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
         # An admin's request may be a long report or a bulk change: off the loop's thread
@@ -43,7 +46,11 @@ class UnitOfWorkRoute(APIRoute):
 
         async def run(request: Request) -> Response:
             write = request.method not in READ_METHODS
-            key = request.headers.get("idempotency-key") if request.method == "POST" else None
+            key = (
+                request.headers.get("idempotency-key")
+                if request.method == "POST" and self.replays
+                else None
+            )
             if key is not None:
                 idempotency.check_key(key)
             try:
@@ -92,3 +99,11 @@ class UnitOfWorkRoute(APIRoute):
                     uow.session, record, response.status_code, bytes(response.body)
                 )
         return response
+
+
+class KeyedEventsRoute(UnitOfWorkRoute):
+    """Routes whose requests carry their own ids (analytics events, deduplicated by event
+    id): an Idempotency-Key is ignored. Their durable write runs after the commit, so an
+    answer stored with the key could replay a success for a write that then failed."""
+
+    replays = False
