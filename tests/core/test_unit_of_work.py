@@ -50,3 +50,21 @@ async def test_a_failing_before_commit_rolls_everything_back(database: Database)
             await uow.session.execute(text("INSERT INTO t VALUES (1, 'first')"))
             uow.before_commit(fail)
     assert await rows(database) == []
+
+
+async def test_what_was_done_outside_is_undone_even_when_the_rollback_fails(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A unit taken from Redis, a gate entered: their undo runs though the database could
+    not roll back (a dropped connection), and the rollback's error is what propagates."""
+    undone: list[str] = []
+    with pytest.raises(ConnectionError):
+        async with database.unit_of_work() as uow:
+            uow.on_rollback(lambda: undone.append("undone"))
+
+            async def lost() -> None:
+                raise ConnectionError("the connection dropped")
+
+            monkeypatch.setattr(uow.session, "rollback", lost)
+            raise RuntimeError("the request failed")
+    assert undone == ["undone"]
