@@ -314,7 +314,7 @@ def normalize_batch(
             not isinstance(name, str)
             or len(name) > MAX_NAME
             or not (name := name.strip())
-            or not _unicode(name)
+            or not (name.isascii() or _unicode(name))
         ):
             rejected.append(Rejection(raw.index, *_BAD_NAME))
             continue
@@ -325,7 +325,7 @@ def normalize_batch(
             not isinstance(distinct, str)
             or not distinct.strip()
             or len(distinct) > MAX_ID
-            or not _unicode(distinct)
+            or not (distinct.isascii() or _unicode(distinct))
         ):
             rejected.append(Rejection(raw.index, *_BAD_DISTINCT))
             continue
@@ -381,7 +381,7 @@ def normalize_batch(
             if (
                 not isinstance(event_id, str)
                 or not 0 < len(event_id) <= 128
-                or not _unicode(event_id)
+                or not (event_id.isascii() or _unicode(event_id))
             ):
                 rejected.append(Rejection(raw.index, *_BAD_UUID))
                 continue
@@ -391,7 +391,12 @@ def normalize_batch(
             if isinstance(link, int) and not isinstance(link, bool):
                 link = str(link)
             link = link.strip() if isinstance(link, str) else None
-            if not link or len(link) > MAX_ID or link == distinct or not _unicode(link):
+            if (
+                not link
+                or len(link) > MAX_ID
+                or link == distinct
+                or not (link.isascii() or _unicode(link))
+            ):
                 link = None
         uuids.append(event_id)
         names.append(name)

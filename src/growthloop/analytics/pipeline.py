@@ -165,7 +165,7 @@ class ScopedCache:
         newer = self._new.get(scope, _NOTHING)
         found = {key: value for key in keys if (value := newer.get(key)) is not None}
         older = self._old.get(scope)
-        if older:
+        if older and len(found) < len(keys):
             for key in keys:
                 if key not in found and (value := older.get(key)) is not None:
                     found[key] = value

@@ -152,14 +152,19 @@ class EventColumns:
                 pa.array(self.time, _TS),
                 pa.repeat(pa.scalar(self.received_at, _TS), n),
                 pa.array(self.platform, strings),
-                pa.array(self.page, strings),
-                pa.array(self.share_code, strings),
-                pa.array(self.channel, strings),
+                _optional(self.page, n),
+                _optional(self.share_code, n),
+                _optional(self.channel, n),
                 pa.array(self.amount, pa.int64()),
                 pa.array(self.properties, strings),
             ],
             schema=ARROW_SCHEMA,
         )
+
+
+def _optional(values: list[str | None], n: int) -> pa.Array:
+    # Most events name no page, share code or channel: a column of nulls is made whole.
+    return pa.array(values, pa.string()) if any(values) else pa.nulls(n, pa.string())
 
 
 # EventColumns' per-event lists (member_id apart: None until resolved).
