@@ -8,6 +8,7 @@ recent event ids (dedup) and the identity cache."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -40,22 +41,56 @@ async def _until(condition: Any, what: str) -> None:
         pytest.fail(f"never happened: {what}")
 
 
+@dataclass
+class HeldWrites:
+    """The store's appends as they begin (rows each); the held ones wait for `release`."""
+
+    written: list[int] = field(default_factory=list)
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+def _hold_writes(
+    monkeypatch: pytest.MonkeyPatch, store: Any, *, first_only: bool = False
+) -> HeldWrites:
+    real_append = store.append
+    held = HeldWrites()
+
+    async def held_append(rows: pa.Table, *, key: str | None = None) -> int:
+        held.written.append(rows.num_rows)
+        if not first_only or len(held.written) == 1:
+            await held.release.wait()
+        return await real_append(rows, key=key)
+
+    monkeypatch.setattr(store, "append", held_append)
+    return held
+
+
+def _disk_full_once(monkeypatch: pytest.MonkeyPatch, store: Any) -> None:
+    real_append = store.append
+    failures = [OSError(28, "No space left on device")]
+
+    async def full_disk(rows: pa.Table, *, key: str | None = None) -> int:
+        if failures:
+            raise failures.pop()
+        return await real_append(rows, key=key)
+
+    monkeypatch.setattr(store, "append", full_disk)
+
+
+def _frozen_clock(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The pipeline's monotonic clock, moved by hand: `clock[0] += seconds`."""
+    clock = [1000.0]
+    monkeypatch.setattr(pipeline_module.time, "monotonic", lambda: clock[0])
+    return clock
+
+
 async def test_batches_arriving_during_a_write_share_the_next_one(
     client: httpx.AsyncClient, rt: Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     shop = await make_shop(client, rt)
     store = rt.analytics.store
-    real_append = store.append
-    written: list[int] = []
-    release = asyncio.Event()
-
-    async def held_append(rows: pa.Table, *, key: str | None = None) -> int:
-        written.append(rows.num_rows)
-        if len(written) == 1:
-            await release.wait()  # the first write takes its time
-        return await real_append(rows, key=key)
-
-    monkeypatch.setattr(store, "append", held_append)
+    held = _hold_writes(monkeypatch, store, first_only=True)  # the first takes its time
+    written, release = held.written, held.release
     first = asyncio.create_task(_send(shop, "a1"))
     await _until(lambda: written == [1], "the first batch's write began")
     others = [asyncio.create_task(_send(shop, f"b{i}", f"c{i}")) for i in range(3)]
@@ -76,15 +111,7 @@ async def test_a_failed_write_is_a_503_and_the_retry_is_taken(
 ) -> None:
     shop = await make_shop(client, rt)
     store = rt.analytics.store
-    real_append = store.append
-    failures = [OSError(28, "No space left on device")]
-
-    async def full_disk(rows: pa.Table, *, key: str | None = None) -> int:
-        if failures:
-            raise failures.pop()
-        return await real_append(rows, key=key)
-
-    monkeypatch.setattr(store, "append", full_disk)
+    _disk_full_once(monkeypatch, store)
     r = await _send(shop, "e1", "e2")
     assert r.status_code == 503, r.text
     assert r.json()["error"]["code"] == "event_store_unavailable"
@@ -145,8 +172,7 @@ async def test_recent_ids_hold_the_latest_within_capacity() -> None:
 
 
 async def test_recent_ids_expire_after_the_window(monkeypatch: pytest.MonkeyPatch) -> None:
-    clock = [1000.0]
-    monkeypatch.setattr(pipeline_module.time, "monotonic", lambda: clock[0])
+    clock = _frozen_clock(monkeypatch)
     recent = MemoryRecentIds()
     assert await recent.claim("m", ["a"]) == {"a"}
     clock[0] += pipeline_module.DEDUP_SECONDS - 1
@@ -156,8 +182,7 @@ async def test_recent_ids_expire_after_the_window(monkeypatch: pytest.MonkeyPatc
 
 
 def test_the_identity_cache_answers_for_at_most_its_age(monkeypatch: pytest.MonkeyPatch) -> None:
-    clock = [1000.0]
-    monkeypatch.setattr(pipeline_module.time, "monotonic", lambda: clock[0])
+    clock = _frozen_clock(monkeypatch)
     cache = ScopedCache(capacity=100, max_age=30)
     cache.put("m1", "d1", ("p1", "mem1"))
     cache.put("m1", "d2", ())
@@ -194,16 +219,8 @@ async def test_an_erasure_cleans_the_batches_resolved_before_it(
     await flush_outbox(rt.db, rt.analytics)  # the member's ids now resolve to them
     me = (await client.get("/v1/me", headers=member)).json()
     store = rt.analytics.store
-    real_append = store.append
-    written: list[int] = []
-    release = asyncio.Event()
-
-    async def held_append(rows: pa.Table, *, key: str | None = None) -> int:
-        written.append(rows.num_rows)
-        await release.wait()
-        return await real_append(rows, key=key)
-
-    monkeypatch.setattr(store, "append", held_append)
+    held = _hold_writes(monkeypatch, store)
+    written, release = held.written, held.release
     events = [
         {"event": "view", "distinct_id": "bob-erased-code", "uuid": f"be{i}"} for i in range(3)
     ]
@@ -232,8 +249,7 @@ async def test_an_erasure_cleans_the_batches_resolved_before_it(
 def test_the_identity_cache_bound_holds_between_sparse_lookups(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    clock = [1000.0]
-    monkeypatch.setattr(pipeline_module.time, "monotonic", lambda: clock[0])
+    clock = _frozen_clock(monkeypatch)
     cache = ScopedCache(capacity=100, max_age=30)
     cache.put("m1", "d1", ("p1", None))
     clock[0] += 29  # the first lookup in a while: the entry is 29 s old
@@ -249,15 +265,7 @@ async def test_an_idempotency_key_never_replays_a_batch_that_was_not_stored(
     replay a 200 for a write that failed after the commit."""
     shop = await make_shop(client, rt)
     store = rt.analytics.store
-    real_append = store.append
-    failures = [OSError(28, "No space left on device")]
-
-    async def full_disk(rows: pa.Table, *, key: str | None = None) -> int:
-        if failures:
-            raise failures.pop()
-        return await real_append(rows, key=key)
-
-    monkeypatch.setattr(store, "append", full_disk)
+    _disk_full_once(monkeypatch, store)
     headers = {"X-Ingest-Key": shop.ingest_key, "Idempotency-Key": "batch-1"}
     body = {"events": [{"event": "view", "distinct_id": "d1", "uuid": "k1"}]}
     first = await client.post("/v1/ingest/batch", json=body, headers=headers)

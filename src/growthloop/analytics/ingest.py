@@ -83,7 +83,7 @@ PAGE_KEYS = ("page", "$pathname", "$screen_name", "$url_path", "$current_url", "
 SHARE_KEYS = ("share_code", "$share_code", "s")
 CHANNEL_KEYS = ("utm_source", "$utm_source", "channel", "$latest_utm_source")
 UA_KEYS = ("$useragent", "$user_agent", "$raw_user_agent", "user_agent")
-_PLATFORM_SET = frozenset(PLATFORMS)
+_PLATFORM_SET = frozenset(PLATFORMS)  # `platform` values stored as they are
 # Properties that place a person; stored only for members who consented to `location`
 # (analytics.service removes them otherwise).
 LOCATION_KEYS = (
@@ -98,7 +98,7 @@ LOCATION_KEYS = (
     "$location",
     "lat",
     "lng",
-)  # `platform` values stored as they are
+)
 
 
 @dataclass(slots=True)
@@ -250,14 +250,13 @@ def encode_properties(props: dict[str, Any]) -> str | None:
         )
     except (TypeError, ValueError, RecursionError):
         return None
-    return text if _unicode(text) else None
+    return text if text.isascii() or _unicode(text) else None
 
 
 def _unicode(text: str) -> bool:
-    """Whether `text` is valid Unicode: a lone surrogate (which the standard library reads
-    from a `\\ud800` escape) can be neither stored nor sent back as UTF-8."""
-    if text.isascii():
-        return True
+    """Whether `text` (not ASCII: callers test that first, at C speed) is valid Unicode: a
+    lone surrogate (which the standard library reads from a `\\ud800` escape) can be
+    neither stored nor sent back as UTF-8."""
     try:
         text.encode()
     except UnicodeEncodeError:

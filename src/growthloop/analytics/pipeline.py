@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -39,17 +39,35 @@ class RecentIds(Protocol):
 _NOTHING: dict[str, Any] = {}  # an absent scope: read, never written
 
 
-class MemoryRecentIds:
-    """Two generations of merchant -> event id -> first-seen time: a batch of new ids costs
-    a few C-level set operations, and the older generation is dropped whole when the newer
-    one fills (an id is remembered for DEDUP_SECONDS while it is among the `capacity`
-    latest)."""
+class _Generations:
+    """Two generations of scope -> key -> value: what is put goes to the newer; a swap
+    makes the newer the older and drops the previous older whole. A lookup is two dict
+    reads, with no per-entry order to keep, which matters at a few hundred per batch."""
+
+    def __init__(self) -> None:
+        self._new: dict[str, dict[str, Any]] = {}
+        self._old: dict[str, dict[str, Any]] = {}
+        self._size = 0  # entries put into the newer since it began
+
+    def _swap(self) -> None:
+        self._old, self._new, self._size = self._new, {}, 0
+
+    def _drop(self, scope: str, keys: Iterable[str]) -> None:
+        for generation in (self._new, self._old):
+            held = generation.get(scope)
+            if held:
+                for key in keys:
+                    held.pop(key, None)
+
+
+class MemoryRecentIds(_Generations):
+    """Merchant -> event id -> first-seen time: a batch of new ids costs a few C-level set
+    operations, and the older generation is dropped whole when the newer one fills (an id
+    is remembered for DEDUP_SECONDS while it is among the `capacity` latest)."""
 
     def __init__(self, capacity: int = 2_000_000) -> None:
+        super().__init__()
         self.capacity = capacity
-        self._new: dict[str, dict[str, float]] = {}
-        self._old: dict[str, dict[str, float]] = {}
-        self._size = 0
 
     async def claim(self, merchant_id: str, ids: list[str]) -> set[str]:
         now = time.monotonic()
@@ -70,15 +88,11 @@ class MemoryRecentIds:
                 fresh.add(event_id)
         self._size += len(fresh)
         if self._size >= self.capacity // 2:
-            self._old, self._new, self._size = self._new, {}, 0
+            self._swap()
         return fresh
 
     async def forget(self, merchant_id: str, ids: list[str]) -> None:
-        for generation in (self._new, self._old):
-            seen = generation.get(merchant_id)
-            if seen:
-                for event_id in ids:
-                    seen.pop(event_id, None)
+        self._drop(merchant_id, ids)
 
 
 class RedisRecentIds:
@@ -136,26 +150,22 @@ class LRU:
         self._items.clear()
 
 
-class ScopedCache:
+class ScopedCache(_Generations):
     """scope -> key -> value, each entry answered for at most `max_age` after it was put:
-    two generations, the newer swapped for a fresh one every `max_age`/2 (or when it holds
-    `capacity`/2 entries) and the older dropped once `max_age` has passed since it began.
-    A lookup is two dict reads, with no per-entry clock or order to keep, which matters at
-    a few hundred lookups per ingested batch."""
+    the newer generation is swapped for a fresh one every `max_age`/2 (or when it holds
+    `capacity`/2 entries) and the older dropped once `max_age` has passed since it began."""
 
     def __init__(self, capacity: int, max_age: float) -> None:
+        super().__init__()
         self.capacity = capacity
         self.max_age = max_age
-        self._new: dict[str, dict[str, Any]] = {}
-        self._old: dict[str, dict[str, Any]] = {}
-        self._size = 0
         self._new_since = self._old_since = time.monotonic()
 
     def _age(self) -> None:
         now = time.monotonic()
         if now - self._new_since >= self.max_age / 2 or self._size >= self.capacity // 2:
-            self._old, self._old_since = self._new, self._new_since
-            self._new, self._new_since, self._size = {}, now, 0
+            self._swap()
+            self._old_since, self._new_since = self._new_since, now
         if self._old and now - self._old_since >= self.max_age:
             self._old = {}
 
@@ -176,11 +186,11 @@ class ScopedCache:
         self._size += 1
 
     def drop(self, scope: str, key: str) -> None:
-        for generation in (self._new, self._old):
-            generation.get(scope, {}).pop(key, None)
+        self._drop(scope, (key,))
 
     def clear(self) -> None:
-        self._new, self._old, self._size = {}, {}, 0
+        self._swap()
+        self._old = {}
 
 
 class ErasureGate:

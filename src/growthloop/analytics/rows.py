@@ -8,7 +8,7 @@ anonymous device); a link made later is applied at query time (the backends' ove
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
@@ -127,6 +127,10 @@ class EventColumns:
     def __len__(self) -> int:
         return len(self.uuid)
 
+    def members(self) -> list[str | None]:
+        """Each event's member, None for a device linked to nobody."""
+        return self.member_id if self.member_id is not None else [None] * len(self.uuid)
+
     def take(self, keep: list[int]) -> EventColumns:
         """The events at the positions `keep`, in that order."""
         picked: dict[str, Any] = {
@@ -167,21 +171,10 @@ def _optional(values: list[str | None], n: int) -> pa.Array:
     return pa.array(values, pa.string()) if any(values) else pa.nulls(n, pa.string())
 
 
-# EventColumns' per-event lists (member_id apart: None until resolved).
-_PER_EVENT = (
-    "uuid",
-    "event",
-    "distinct_id",
-    "time",
-    "platform",
-    "page",
-    "share_code",
-    "channel",
-    "amount",
-    "properties",
-    "link_from",
-    "located",
-)
+# EventColumns' per-event lists: all but the batch's own values and member_id (None until
+# resolved).
+_BATCH_FIELDS = ("merchant_id", "received_at", "member_id")
+_PER_EVENT = tuple(f.name for f in fields(EventColumns) if f.name not in _BATCH_FIELDS)
 
 
 def overrides_to_arrow(rows: list[Override]) -> pa.Table:

@@ -154,22 +154,15 @@ async def ingest(
 
     async def store() -> None:
         # The write goes on if the request is cancelled (the batcher would write the rows
-        # anyway), and the batch leaves the gate when it has landed, not before.
-        writing = asyncio.ensure_future(write())
-        writing.add_done_callback(_observed)
-        await asyncio.shield(writing)
+        # anyway), and the batch leaves the gate when it has landed, not before. (The
+        # shield also marks a cancelled caller's write error as seen.)
+        await asyncio.shield(write())
 
     # Durable before the answer, but written once the links are committed: the database's
     # writer (one at a time on SQLite) is not held while the event store writes, so
     # concurrent batches share the store's writes. Not written, not seen: a retry is new.
     uow.after_commit(store)
     return result
-
-
-def _observed(task: asyncio.Future[None]) -> None:
-    """A write nobody awaits any more (its request was cancelled) still has its error seen."""
-    if not task.cancelled():
-        task.exception()
 
 
 async def _resolve_people(
@@ -260,7 +253,7 @@ async def _with_consent(
     (nor of the devices this batch ties to them, `barred`), and no location in anyone's
     events without the member's separate location consent (anonymous devices have given
     none)."""
-    members = events.member_id or [None] * len(events)
+    members = events.members()
     ids = {m for m in members if m}
     decided = await compliance.decisions(
         session, events.merchant_id, ids, ["analytics", "location"]
@@ -276,7 +269,7 @@ async def _with_consent(
         result.refused += len(events) - len(keep)
         if len(keep) != len(events):
             events = events.take(keep)
-            members = events.member_id or [None] * len(events)
+            members = events.members()
             properties = events.properties
     for i in [i for i, located in enumerate(events.located) if located]:
         member = members[i]

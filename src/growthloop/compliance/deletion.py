@@ -215,8 +215,9 @@ async def carry_out(
                 sections=sorted(erased),
             )
     finally:
-        for done in erasure.when_done if erasure is not None else []:
-            await done()
+        if erasure is not None:
+            for done in erasure.when_done:
+                await done()
     for hook in registry.after_erasure:
         await hook()
     return receipt
